@@ -1,0 +1,109 @@
+// swift-tools-version:6.2
+// 6.2 because Hummingbird 2.28's manifest requires it.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "streamd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "streamd", targets: ["streamd"]),
+    ],
+    dependencies: [
+        // Transitive duplicates pinned exactly so SwiftPM never mixes versions.
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: C libraries
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavcodec",
+            providers: [.apt(["libavcodec-dev", "libavformat-dev", "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSRT",
+            pkgConfig: "srt",
+            providers: [.apt(["libsrt-openssl-dev"])]
+        ),
+
+        // MARK: The house, bottom up (DESIGN.md §2: arrows only go down)
+        .target(name: "Media", swiftSettings: strict),
+        .target(
+            name: "EventStore",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Migrations")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Ingest",
+            dependencies: [
+                "Media", "EventStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Transcode",
+            dependencies: ["Media", "EventStore", "CFFmpeg", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(name: "Packager", dependencies: ["Media", "EventStore"], swiftSettings: strict),
+        .target(name: "Chat", dependencies: ["EventStore"], swiftSettings: strict),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "EventStore", "Media", "Ingest", "Packager", "Chat",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "streamd",
+            dependencies: [
+                "Gateway", "EventStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .target(
+            name: "TestSupport",
+            dependencies: ["EventStore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "EventStore", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], swiftSettings: strict),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Media"], swiftSettings: strict),
+        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media"], swiftSettings: strict),
+    ]
+)

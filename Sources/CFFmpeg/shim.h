@@ -1,0 +1,16 @@
+#ifndef STREAMD_CFFMPEG_SHIM_H
+#define STREAMD_CFFMPEG_SHIM_H
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+#include <libavutil/error.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+#include <libswresample/swresample.h>
+
+/* Macros Swift cannot import, as one-line functions. */
+static inline int streamd_averror(int e) { return AVERROR(e); }
+static inline int streamd_averror_eof(void) { return AVERROR_EOF; }
+static inline int64_t streamd_nopts_value(void) { return AV_NOPTS_VALUE; }
+static inline AVRational streamd_time_base_q(void) { return AV_TIME_BASE_Q; }
+#endif

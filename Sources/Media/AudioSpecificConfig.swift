@@ -1,0 +1,108 @@
+/// ISO/IEC 14496-3 §1.6.2.1 AudioSpecificConfig: the AAC decoder configuration (FLV's AAC sequence header).
+public struct AudioSpecificConfig: Sendable, Hashable {
+    public static let sampleRates = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
+
+    /// Audio object type (2 = AAC-LC, 5 = SBR/HE-AAC, 29 = PS).
+    public var objectType: Int
+    public var sampleRate: Int
+    public var channelConfiguration: Int
+    /// The original bytes, passed through to `esds` unchanged.
+    public var bytes: [UInt8]
+
+    public init(parsing bytes: [UInt8]) throws {
+        guard bytes.count >= 2 else {
+            throw MediaFormatError("AudioSpecificConfig", "needs at least 2 bytes, has \(bytes.count)")
+        }
+        var bits = BitReader(bytes)
+        var objectType = try bits.read(5)
+        if objectType == 31 { objectType = 32 + (try bits.read(6)) }
+        let frequencyIndex = try bits.read(4)
+        let sampleRate: Int
+        if frequencyIndex == 15 {
+            sampleRate = try bits.read(24)
+        } else if frequencyIndex < Self.sampleRates.count {
+            sampleRate = Self.sampleRates[frequencyIndex]
+        } else {
+            throw MediaFormatError("AudioSpecificConfig", "reserved sampling frequency index \(frequencyIndex)")
+        }
+        let channels = try bits.read(4)
+        guard sampleRate > 0 else { throw MediaFormatError("AudioSpecificConfig", "sample rate 0") }
+        self.objectType = objectType
+        self.sampleRate = sampleRate
+        self.channelConfiguration = channels
+        self.bytes = bytes
+    }
+
+    /// Builds a plain AAC config (no explicit rate escape) for an encoder's output.
+    public init(objectType: Int, sampleRate: Int, channelConfiguration: Int) {
+        let index = Self.sampleRates.firstIndex(of: sampleRate) ?? 15
+        self.objectType = objectType
+        self.sampleRate = sampleRate
+        self.channelConfiguration = channelConfiguration
+        var writer = BitWriter()
+        writer.write(objectType, bits: 5)
+        writer.write(index, bits: 4)
+        if index == 15 { writer.write(sampleRate, bits: 24) }
+        writer.write(channelConfiguration, bits: 4)
+        self.bytes = writer.bytes
+    }
+
+    /// RFC 6381 codec string, e.g. `mp4a.40.2`.
+    public var codecString: String { "mp4a.40.\(objectType)" }
+}
+
+/// MSB-first bit reader over untrusted bytes.
+public struct BitReader: Sendable {
+    let bytes: [UInt8]
+    public private(set) var bitOffset = 0
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public var bitsRemaining: Int { bytes.count * 8 - bitOffset }
+
+    public mutating func read(_ count: Int) throws -> Int {
+        guard count >= 0, count <= 32, count <= bitsRemaining else {
+            throw MediaFormatError("bitstream", "needs \(count) bits, has \(bitsRemaining)")
+        }
+        var value = 0
+        for _ in 0..<count {
+            let byte = bytes[bitOffset >> 3]
+            let bit = Int(byte >> (7 - UInt8(bitOffset & 7))) & 1
+            value = value << 1 | bit
+            bitOffset += 1
+        }
+        return value
+    }
+
+    /// Unsigned Exp-Golomb (H.264 §9.1).
+    public mutating func readUE() throws -> Int {
+        var zeros = 0
+        while try read(1) == 0 {
+            zeros += 1
+            guard zeros <= 31 else { throw MediaFormatError("bitstream", "Exp-Golomb code longer than 32 bits") }
+        }
+        return (1 << zeros) - 1 + (try read(zeros))
+    }
+
+    public mutating func readSE() throws -> Int {
+        let k = try readUE()
+        return k % 2 == 0 ? -(k / 2) : (k + 1) / 2
+    }
+}
+
+public struct BitWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    private var bitCount = 0
+
+    public init() {}
+
+    public mutating func write(_ value: Int, bits: Int) {
+        for i in stride(from: bits - 1, through: 0, by: -1) {
+            if bitCount % 8 == 0 { bytes.append(0) }
+            if (value >> i) & 1 == 1 {
+                bytes[bytes.count - 1] |= 0x80 >> UInt8(bitCount % 8)
+            }
+            bitCount += 1
+        }
+    }
+}

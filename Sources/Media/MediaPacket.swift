@@ -1,0 +1,40 @@
+public enum TrackKind: String, Sendable, Hashable, Codable {
+    case video
+    case audio
+}
+
+/// One compressed access unit on the media path.
+///
+/// Video payloads are in the length-prefixed (AVCC / "MP4") form that FLV and CMAF both use, with
+/// the NAL length size given by the track's `AVCDecoderConfigurationRecord`; Annex B sources
+/// (MPEG-TS) are converted by the demuxer. Audio payloads are raw frames (AAC without ADTS).
+public struct MediaPacket: Sendable {
+    public var track: TrackKind
+    /// Presentation and decode time in `timebase` ticks.
+    public var pts: Int64
+    public var dts: Int64
+    public var timebase: Timebase
+    public var isKeyframe: Bool
+    public var data: [UInt8]
+
+    public init(track: TrackKind, pts: Int64, dts: Int64, timebase: Timebase, isKeyframe: Bool, data: [UInt8]) {
+        self.track = track
+        self.pts = pts
+        self.dts = dts
+        self.timebase = timebase
+        self.isKeyframe = isKeyframe
+        self.data = data
+    }
+
+    /// PTS − DTS (the composition offset), in `timebase` ticks.
+    public var compositionOffset: Int64 { pts &- dts }
+}
+
+/// What a live source (an ingest session) or a rendition yields, in order.
+public enum MediaItem: Sendable {
+    /// A track's codec and shape; sent before its first packet and again whenever it changes.
+    case track(TrackInfo)
+    case packet(MediaPacket)
+    /// The source broke continuity (an encoder reconnected): timestamps may restart.
+    case discontinuity
+}
