@@ -103,7 +103,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], swiftSettings: strict),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Media"], swiftSettings: strict),
+        .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
+        .testTarget(
+            name: "IngestTests",
+            dependencies: ["Ingest", "Media", "EventStore", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media"], swiftSettings: strict),
     ]
 )
