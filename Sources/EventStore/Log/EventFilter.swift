@@ -1,0 +1,27 @@
+import Foundation
+
+/// Which events a read or subscription wants; every field narrows.
+public struct EventFilter: Sendable, Hashable {
+    public var streamPrefix: String?
+    public var types: [String]?
+    public var since: Date?
+    public var until: Date?
+
+    public init(streamPrefix: String? = nil, types: [String]? = nil, since: Date? = nil, until: Date? = nil) {
+        self.streamPrefix = streamPrefix
+        self.types = types
+        self.since = since
+        self.until = until
+    }
+
+    public static let all = EventFilter()
+}
+
+public enum StreamId {
+    /// Stream ids are plain names so that they read well in listings and never need quoting.
+    public static func validate(_ id: String) throws {
+        guard !id.isEmpty, id.utf8.count <= 200,
+              id.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.:".unicodeScalars.contains($0)) })
+        else { throw EventStoreError.invalidStreamId(id) }
+    }
+}

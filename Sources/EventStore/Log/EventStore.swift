@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The platform's event log in PostgreSQL (DESIGN.md §4): typed appends with optimistic
+/// concurrency and group commit, a gap-free global order, reads, and subscriptions.
+public final class EventStore: Sendable {
+    public struct Options: Sendable {
+        /// Concurrent group-commit transactions per process; more overlap network round trips
+        /// with the single writer's lock, fewer make bigger batches.
+        public var appendWorkers = 2
+        public var maxBatchEvents = 2_000
+        /// How long a caught-up reader waits for a notification before it looks anyway.
+        public var pollInterval: Duration = .seconds(1)
+        public var maximumConnections = 16
+        public var migrate = true
+
+        public init() {}
+    }
+
+    public let client: PostgresClient
+    public let url: DatabaseURL
+    public let registry: EventRegistry
+    public let logger: Logger
+    let options: Options
+    let notifier = LogNotifier()
+    private let batcher: AppendBatcher
+    private let tasks: Task<Void, Never>
+
+    private init(client: PostgresClient, url: DatabaseURL, registry: EventRegistry, options: Options, logger: Logger) {
+        self.client = client
+        self.url = url
+        self.registry = registry
+        self.options = options
+        self.logger = logger
+        let notifier = self.notifier
+        self.batcher = AppendBatcher(
+            client: client, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
+            onCommit: { await notifier.advance(to: $0) })
+        self.tasks = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await notifier.listen(url: url, logger: logger) }
+            }
+        }
+    }
+
+    /// Connects, applies pending migrations, and starts listening for appends from other nodes.
+    public static func open(url: DatabaseURL, registry: EventRegistry, options: Options = Options(), logger: Logger) async throws -> EventStore {
+        var configuration = url.clientConfiguration
+        configuration.options.maximumConnections = options.maximumConnections
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let store = EventStore(client: client, url: url, registry: registry, options: options, logger: logger)
+        do {
+            if options.migrate { try await Migrator.bundled().migrate(client, logger: logger) }
+            await store.notifier.advance(to: try await store.headPosition())
+        } catch {
+            await store.shutdown()
+            if let error = error as? EventStoreError { throw error }
+            throw EventStoreError.unavailable("cannot use the database at \(url): \(AppendBatcher.describe(error))")
+        }
+        return store
+    }
+
+    public func shutdown() async {
+        tasks.cancel()
+        await tasks.value
+    }
+
+    // MARK: Appending
+
+    public func append(to stream: String, expectedVersion: ExpectedVersion, events: [NewEvent]) async throws -> AppendResult {
+        try StreamId.validate(stream)
+        guard !events.isEmpty else { throw EventStoreError.emptyAppend(stream: stream) }
+        return try await batcher.submit(stream: stream, expected: expectedVersion, events: events)
+    }
+
+    public func append<E: DomainEvent>(
+        _ event: E, to stream: String, expectedVersion: ExpectedVersion = .any, metadata: EventMetadata, eventId: UUID = UUID()
+    ) async throws -> AppendResult {
+        try await append(to: stream, expectedVersion: expectedVersion, events: [NewEvent(event, metadata: metadata, eventId: eventId)])
+    }
+
+    /// Transactions the group committer has run in this process.
+    public func appendTransactions() async -> Int { await batcher.transactions }
+
+    // MARK: Reading
+
+    public func headPosition() async throws -> Int64 {
+        let rows = try await client.query("SELECT position FROM event_log_head", logger: logger)
+        for try await position in rows.decode(Int64.self) { return position }
+        return 0
+    }
+
+    /// The head position as far as this process knows without asking the database.
+    public func knownHeadPosition() async -> Int64 { await notifier.latest }
+
+    static let columns = "position, stream_id, stream_version, event_id, event_type, schema_version, data::text, metadata::text, recorded_at, hash"
+
+    /// One stream's events from `version` on, in order.
+    public func readStream(_ stream: String, fromVersion version: Int64 = 1, limit: Int = 10_000) async throws -> [RecordedEvent] {
+        let rows = try await client.query("""
+            SELECT \(unescaped: Self.columns) FROM events
+            WHERE stream_id = \(stream) AND stream_version >= \(version) ORDER BY stream_version LIMIT \(limit)
+            """, logger: logger)
+        return try await Self.decode(rows)
+    }
+
+    /// Events after `position` (exclusive) in log order.
+    public func read(after position: Int64, limit: Int = 1_000, filter: EventFilter = .all) async throws -> [RecordedEvent] {
+        try await client.withConnection { connection in
+            try await Self.read(after: position, limit: limit, filter: filter, on: connection, logger: logger)
+        }
+    }
+
+    static func read(after position: Int64, limit: Int, filter: EventFilter, on connection: PostgresConnection, logger: Logger) async throws -> [RecordedEvent] {
+        var bindings = PostgresBindings()
+        bindings.append(position)
+        var sql = "SELECT \(columns) FROM events WHERE position > $1"
+        if let prefix = filter.streamPrefix {
+            let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            bindings.append(escaped + "%")
+            sql += " AND stream_id LIKE $\(bindings.count)"
+        }
+        if let types = filter.types {
+            bindings.append(types)
+            sql += " AND event_type = ANY($\(bindings.count)::text[])"
+        }
+        if let since = filter.since {
+            bindings.append(since)
+            sql += " AND recorded_at >= $\(bindings.count)"
+        }
+        if let until = filter.until {
+            bindings.append(until)
+            sql += " AND recorded_at < $\(bindings.count)"
+        }
+        bindings.append(Int64(max(1, limit)))
+        sql += " ORDER BY position LIMIT $\(bindings.count)"
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        return try await decode(rows)
+    }
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        let decoder = EventCoding.decoder()
+        for try await (position, stream, version, id, type, schema, data, metadata, recordedAt, hash) in rows.decode(
+            (Int64, String, Int64, UUID, String, Int32, String, String, Date, ByteBuffer).self
+        ) {
+            events.append(RecordedEvent(
+                position: position, streamId: stream, streamVersion: version, eventId: id, eventType: type,
+                schemaVersion: Int(schema), data: Data(data.utf8),
+                metadata: try decoder.decode(EventMetadata.self, from: Data(metadata.utf8)),
+                recordedAt: recordedAt, hash: Array(buffer: hash)))
+        }
+        return events
+    }
+
+    /// Waits until the log is known to extend past `position`, or the poll interval passes.
+    public func waitForEvents(after position: Int64) async {
+        await notifier.wait(after: position, timeout: options.pollInterval)
+    }
+
+    // MARK: Subscribing
+
+    /// Every event after `position` that passes `filter`: first those already in the log, then
+    /// live ones as they commit, each exactly once and in log order. Pulls from the database at
+    /// its own pace, so a slow consumer never holds up appends or other subscribers. Ends when
+    /// its task is cancelled; database outages are waited out.
+    public func subscribe(after position: Int64, filter: EventFilter = .all, pageSize: Int = 500) -> EventSubscription {
+        EventSubscription(store: self, start: position, filter: filter, pageSize: pageSize)
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// See ``EventStore/subscribe(after:filter:pageSize:)``.
+public struct EventSubscription: AsyncSequence, Sendable {
+    public typealias Element = RecordedEvent
+
+    let store: EventStore
+    let start: Int64
+    let filter: EventFilter
+    let pageSize: Int
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(store: store, position: start, filter: filter, pageSize: pageSize)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let store: EventStore
+        /// The last position handed out, or the start.
+        public private(set) var position: Int64
+        let filter: EventFilter
+        let pageSize: Int
+        private var buffer: [RecordedEvent] = []
+        private var index = 0
+        private var failures = 0
+
+        init(store: EventStore, position: Int64, filter: EventFilter, pageSize: Int) {
+            self.store = store
+            self.position = position
+            self.filter = filter
+            self.pageSize = pageSize
+        }
+
+        public mutating func next() async -> RecordedEvent? {
+            while !Task.isCancelled {
+                if index < buffer.count {
+                    let event = buffer[index]
+                    index += 1
+                    position = event.position
+                    return event
+                }
+                // Everything up to `head` had committed before this read began (see LogNotifier).
+                let head = await store.knownHeadPosition()
+                do {
+                    buffer = try await store.read(after: position, limit: pageSize, filter: filter)
+                    index = 0
+                    failures = 0
+                } catch {
+                    failures += 1
+                    if failures == 1 || failures % 30 == 0 {
+                        store.logger.warning("subscription read failed, retrying: \(AppendBatcher.describe(error))")
+                    }
+                    try? await Task.sleep(for: .milliseconds(Swift.min(1000, 100 * failures)))
+                    continue
+                }
+                if buffer.isEmpty { await store.waitForEvents(after: Swift.max(head, position)) }
+            }
+            return nil
+        }
+    }
+}
