@@ -1,1 +1,34 @@
 import EventStore
+import Foundation
+import Hummingbird
+import Logging
+
+/// The HTTP face of streamd: REST for admins, later playback and chat.
+public struct Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let store: EventStore
+    public let channels: ChannelService
+
+    public init(configuration: GatewayConfiguration, store: EventStore, channels: ChannelService) {
+        self.configuration = configuration
+        self.store = store
+        self.channels = channels
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMappingMiddleware())
+        router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
+        let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken))
+        ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
+        EventRoutes(store: store).register(on: admin)
+        return router
+    }
+
+    public func application(logger: Logger) -> some ApplicationProtocol {
+        Application(
+            router: router(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "streamd"),
+            logger: logger)
+    }
+}

@@ -16,18 +16,22 @@ actor AppendBatcher {
         var continuation: CheckedContinuation<AppendResult, any Error>
     }
 
-    private let client: PostgresClient
+    private let url: DatabaseURL
     private let logger: Logger
     private let maxWorkers: Int
     private let maxBatchEvents: Int
     private let onCommit: @Sendable (Int64) async -> Void
     private var pending: [Request] = []
     private var activeWorkers = 0
+    /// Idle writer connections. Each worker takes one for a batch; a connection that failed is
+    /// dropped, and the next batch connects afresh, so a database restart heals by itself.
+    private var idle: [PostgresConnection] = []
+    private var nextConnectionId = 1
 
     private(set) var transactions = 0
 
-    init(client: PostgresClient, logger: Logger, maxWorkers: Int, maxBatchEvents: Int, onCommit: @escaping @Sendable (Int64) async -> Void) {
-        self.client = client
+    init(url: DatabaseURL, logger: Logger, maxWorkers: Int, maxBatchEvents: Int, onCommit: @escaping @Sendable (Int64) async -> Void) {
+        self.url = url
         self.logger = logger
         self.maxWorkers = maxWorkers
         self.maxBatchEvents = maxBatchEvents
@@ -66,29 +70,64 @@ actor AppendBatcher {
                 return
             }
             transactions += 1
-            let outcomes = await Self.commitWithRetry(batch, client: client, logger: logger)
+            let outcomes = await commitWithRetry(batch)
             if let last = outcomes.compactMap({ try? $0.get().lastPosition }).max() { await onCommit(last) }
             for (request, outcome) in zip(batch, outcomes) { request.continuation.resume(with: outcome) }
         }
     }
 
+    private func takeConnection() async throws -> PostgresConnection {
+        if let connection = idle.popLast() { return connection }
+        nextConnectionId += 1
+        return try await PostgresConnection.connect(
+            configuration: try url.connectionConfiguration(), id: nextConnectionId, logger: logger)
+    }
+
+    private func giveBack(_ connection: PostgresConnection) {
+        if idle.count < maxWorkers { idle.append(connection) } else { Task { try? await connection.close() } }
+    }
+
+    func closeAll() async {
+        for connection in idle { try? await connection.close() }
+        idle.removeAll()
+    }
+
     /// Retries a batch whose connection failed: the event ids make a retry of an append that did
     /// commit come back as a duplicate, so nothing is written twice and nothing vanishes.
-    private static func commitWithRetry(_ batch: [Request], client: PostgresClient, logger: Logger) async -> [Result<AppendResult, any Error>] {
+    private func commitWithRetry(_ batch: [Request]) async -> [Result<AppendResult, any Error>] {
         let deadline = ContinuousClock.now + .seconds(15)
         var delay = Duration.milliseconds(100)
         while true {
             do {
-                return try await commit(batch, client: client, logger: logger)
+                let connection = try await takeConnection()
+                do {
+                    // A connection whose server went away between two statements of the
+                    // transaction can leave the next query waiting forever (seen with PostgresNIO
+                    // across a PostgreSQL restart, and closing the connection did not end it):
+                    // give up on it after a bound, and the retry below takes over.
+                    let logger = self.logger
+                    let outcomes = try await withDeadline(.seconds(5), onTimeout: { try? await connection.close() }) {
+                        try await Self.commit(batch, connection: connection, logger: logger)
+                    }
+                    giveBack(connection)
+                    return outcomes
+                } catch {
+                    if Self.isConnectionFailure(error) {
+                        Task { try? await connection.close() }
+                    } else {
+                        giveBack(connection)
+                    }
+                    throw error
+                }
             } catch {
-                let reason = describe(error)
-                guard isConnectionFailure(error), ContinuousClock.now + delay < deadline else {
-                    let failure: any Error = isConnectionFailure(error) ? EventStoreError.unavailable(reason) : EventStoreError.database(reason)
+                let reason = Self.describe(error)
+                guard Self.isConnectionFailure(error), ContinuousClock.now + delay < deadline else {
+                    let failure: any Error = Self.isConnectionFailure(error) ? EventStoreError.unavailable(reason) : EventStoreError.database(reason)
                     return batch.map { _ in .failure(failure) }
                 }
                 logger.warning("append batch failed, retrying with the same event ids: \(reason)")
                 try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(2))
+                delay = Swift.min(delay * 2, .seconds(2))
             }
         }
     }
@@ -99,17 +138,15 @@ actor AppendBatcher {
         var version: Int64
     }
 
-    private static func commit(_ batch: [Request], client: PostgresClient, logger: Logger) async throws -> [Result<AppendResult, any Error>] {
-        try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
-            do {
-                let outcomes = try await commitInTransaction(batch, connection: connection, logger: logger)
-                try await connection.query("COMMIT", logger: logger)
-                return outcomes
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
-            }
+    private static func commit(_ batch: [Request], connection: PostgresConnection, logger: Logger) async throws -> [Result<AppendResult, any Error>] {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            let outcomes = try await commitInTransaction(batch, connection: connection, logger: logger)
+            try await connection.query("COMMIT", logger: logger)
+            return outcomes
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
         }
     }
 
@@ -236,7 +273,12 @@ actor AppendBatcher {
                 return false
             }
         }
-        return error is ChannelError || error is IOError
+        if let error = error as? PostgresTransactionError {
+            return [error.beginError, error.closureError, error.commitError].contains { $0.map(isConnectionFailure) ?? false }
+        }
+        // The pool fails leases fast while it backs off from failed connection attempts; its
+        // error type lives in an underscored module, hence the name check.
+        return error is ChannelError || error is IOError || error is DeadlineExceeded || String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError")
     }
 
     static func describe(_ error: any Error) -> String {
@@ -247,5 +289,51 @@ actor AppendBatcher {
             return "\(error.code)\(error.underlying.map { ": \($0)" } ?? "")"
         }
         return String(describing: error)
+    }
+}
+
+/// Resumes once, with whichever comes first: the work's outcome or the deadline. Unlike a task
+/// group it does not wait for work that ignores cancellation; such work is left to finish alone.
+func withDeadline<T: Sendable>(
+    _ limit: Duration, onTimeout: @escaping @Sendable () async -> Void, _ work: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let once = ResumeOnce<T>()
+    return try await withCheckedThrowingContinuation { continuation in
+        once.continuation = continuation
+        let worker = Task { once.resume(with: await Result(catching: { try await work() })) }
+        Task {
+            try? await Task.sleep(for: limit)
+            if once.resume(with: .failure(DeadlineExceeded(limit: limit))) {
+                worker.cancel()
+                await onTimeout()
+            }
+        }
+    }
+}
+
+struct DeadlineExceeded: Error, CustomStringConvertible {
+    var limit: Duration
+    var description: String { "the database did not answer within \(limit)" }
+}
+
+/// Guarded by its lock: the continuation is resumed exactly once from either of two tasks.
+private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    var continuation: CheckedContinuation<T, any Error>?
+
+    @discardableResult
+    func resume(with result: Result<T, any Error>) -> Bool {
+        lock.lock()
+        let continuation = self.continuation
+        self.continuation = nil
+        lock.unlock()
+        continuation?.resume(with: result)
+        return continuation != nil
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }

@@ -35,7 +35,7 @@ public final class EventStore: Sendable {
         self.logger = logger
         let notifier = self.notifier
         self.batcher = AppendBatcher(
-            client: client, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
+            url: url, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
             onCommit: { await notifier.advance(to: $0) })
         self.tasks = Task {
             await withDiscardingTaskGroup { group in
@@ -51,6 +51,8 @@ public final class EventStore: Sendable {
         configuration.options.maximumConnections = options.maximumConnections
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let store = EventStore(client: client, url: url, registry: registry, options: options, logger: logger)
+        // Let the pool's run() begin before the first lease.
+        for _ in 0..<3 { await Task.yield() }
         do {
             if options.migrate { try await Migrator.bundled().migrate(client, logger: logger) }
             await store.notifier.advance(to: try await store.headPosition())
@@ -63,6 +65,7 @@ public final class EventStore: Sendable {
     }
 
     public func shutdown() async {
+        await batcher.closeAll()
         tasks.cancel()
         await tasks.value
     }
@@ -87,9 +90,29 @@ public final class EventStore: Sendable {
     // MARK: Reading
 
     public func headPosition() async throws -> Int64 {
-        let rows = try await client.query("SELECT position FROM event_log_head", logger: logger)
-        for try await position in rows.decode(Int64.self) { return position }
-        return 0
+        try await retryingConnection {
+            let rows = try await client.query("SELECT position FROM event_log_head", logger: logger)
+            for try await position in rows.decode(Int64.self) { return position }
+            return 0
+        }
+    }
+
+    /// Reads wait out a short database outage (a restart, a failover) instead of failing at once.
+    func retryingConnection<T>(for limit: Duration = .seconds(10), _ body: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + limit
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await body()
+            } catch {
+                guard AppendBatcher.isConnectionFailure(error) else { throw error }
+                guard ContinuousClock.now + delay < deadline else {
+                    throw EventStoreError.unavailable(AppendBatcher.describe(error))
+                }
+                try await Task.sleep(for: delay)
+                delay = Swift.min(delay * 2, .seconds(1))
+            }
+        }
     }
 
     /// The head position as far as this process knows without asking the database.
@@ -99,17 +122,21 @@ public final class EventStore: Sendable {
 
     /// One stream's events from `version` on, in order.
     public func readStream(_ stream: String, fromVersion version: Int64 = 1, limit: Int = 10_000) async throws -> [RecordedEvent] {
-        let rows = try await client.query("""
-            SELECT \(unescaped: Self.columns) FROM events
-            WHERE stream_id = \(stream) AND stream_version >= \(version) ORDER BY stream_version LIMIT \(limit)
-            """, logger: logger)
-        return try await Self.decode(rows)
+        try await retryingConnection {
+            let rows = try await client.query("""
+                SELECT \(unescaped: Self.columns) FROM events
+                WHERE stream_id = \(stream) AND stream_version >= \(version) ORDER BY stream_version LIMIT \(limit)
+                """, logger: logger)
+            return try await Self.decode(rows)
+        }
     }
 
     /// Events after `position` (exclusive) in log order.
     public func read(after position: Int64, limit: Int = 1_000, filter: EventFilter = .all) async throws -> [RecordedEvent] {
-        try await client.withConnection { connection in
-            try await Self.read(after: position, limit: limit, filter: filter, on: connection, logger: logger)
+        try await retryingConnection {
+            try await client.withConnection { connection in
+                try await Self.read(after: position, limit: limit, filter: filter, on: connection, logger: logger)
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 
 /// streamd's private PostgreSQL cluster under the data folder: the embedded default when no
 /// database URL is given (DESIGN.md §7).
@@ -99,7 +100,7 @@ public final class EmbeddedPostgres: Sendable {
         defer { try? FileManager.default.removeItem(at: pwfile) }
         if runAsPostgres {
             for path in [clusterDirectory.path, pwfile.path] {
-                let chown = try Self.execute("/bin/chown", ["postgres:postgres", path])
+                let chown = try Subprocess.run("/bin/chown", ["postgres:postgres", path])
                 guard chown.status == 0 else {
                     throw EventStoreError.database("cannot give \(path) to the postgres user (\(chown.output)); install the postgresql package, which creates that user")
                 }
@@ -146,35 +147,9 @@ public final class EmbeddedPostgres: Sendable {
     private func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let path = binDirectory.appendingPathComponent(tool).path
         if runAsPostgres {
-            return try Self.execute("/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
+            return try Subprocess.run("/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
         }
-        return try Self.execute(path, arguments)
-    }
-
-    /// Runs a tool to completion with posix_spawn and waitpid: Foundation's `Process` leaves
-    /// children unreaped when waited on from a blocked cooperative thread. Output goes through a
-    /// file, not a pipe, because `pg_ctl start` leaves the server holding its stdout.
-    static func execute(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let outputPath = NSTemporaryDirectory() + "/streamd-cmd-\(UUID().uuidString)"
-        defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
-        guard spawned == 0 else {
-            throw EventStoreError.database("cannot run \(path): \(String(cString: strerror(spawned)))")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = status & 0x7f == 0
-        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), text.trimmingCharacters(in: .whitespacesAndNewlines))
+        return try Subprocess.run(path, arguments)
     }
 
     static func findBinDirectory() throws -> URL {
@@ -201,6 +176,10 @@ public final class EmbeddedPostgres: Sendable {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        // As PostgreSQL binds: with SO_REUSEADDR, so a port whose old connections linger in
+        // TIME_WAIT after a restart still counts as free and the recorded port is kept.
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
@@ -219,5 +198,21 @@ public final class EmbeddedPostgres: Sendable {
             if isFree(port: port) { return port }
         }
         throw EventStoreError.database("no free TCP port between 15000 and 32000 on 127.0.0.1")
+    }
+}
+
+extension EmbeddedPostgres {
+    /// Creates the application database on first use (initdb makes only `postgres`).
+    public func ensureDatabase(url: DatabaseURL, logger: Logger) async throws {
+        let maintenance = url.with(database: "postgres")
+        let connection = try await PostgresConnection.connect(configuration: try maintenance.connectionConfiguration(), id: 0, logger: logger)
+        defer { Task { try? await connection.close() } }
+        let rows = try await connection.query("SELECT 1 FROM pg_database WHERE datname = \(url.database)", logger: logger)
+        var exists = false
+        for try await _ in rows { exists = true }
+        if !exists {
+            let name = url.database.replacingOccurrences(of: "\"", with: "\"\"")
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(name)\""), logger: logger)
+        }
     }
 }

@@ -1,0 +1,180 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+public struct Channel: Sendable, Hashable, Codable {
+    public var id: UUID
+    public var name: String
+    public var createdAt: Date
+    public var createdBy: String
+    /// Whether the channel has a key that is not revoked.
+    public var hasActiveKey: Bool
+}
+
+public enum ChannelError: Error, Sendable, Hashable, CustomStringConvertible {
+    case invalidName(String)
+    case duplicate(String)
+    case notFound(String)
+    case noActiveKey(String)
+
+    public var description: String {
+        switch self {
+        case .invalidName(let name):
+            "\"\(name)\" is not a valid channel name: use 2-63 lowercase letters, digits and dashes, starting with a letter or digit"
+        case .duplicate(let name): "a channel named \(name) already exists; choose another name"
+        case .notFound(let name): "no channel named \(name); list channels with GET /v1/channels or `streamd channels list`"
+        case .noActiveKey(let name): "channel \(name) has no active stream key; issue one with POST /v1/channels/\(name)/key or `streamd channels rotate-key \(name)`"
+        }
+    }
+}
+
+/// What a stream key is, as ingest must know before accepting media.
+public enum StreamKeyCheck: Sendable, Hashable {
+    case valid(channelId: UUID, channel: String)
+    case revoked(channel: String, at: Date, by: String, reason: String?)
+    case unknown
+}
+
+/// The channel aggregate (stream `channel-NAME`): commands append events, queries read the
+/// `channels` projection, which this service runs and waits for so callers read their own writes.
+public final class ChannelService: Sendable {
+    public let store: EventStore
+    public let runner: ProjectionRunner
+    private let task: Task<Void, Never>
+
+    public init(store: EventStore) {
+        self.store = store
+        let runner = ProjectionRunner(store: store, sql: ChannelsProjection())
+        self.runner = runner
+        self.task = Task { await runner.run() }
+    }
+
+    public func shutdown() async {
+        task.cancel()
+        await task.value
+    }
+
+    public static func validate(name: String) throws {
+        let allowed = name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+        guard (2...63).contains(name.count), allowed, name.first != "-", name.last != "-" else {
+            throw ChannelError.invalidName(name)
+        }
+    }
+
+    static func streamId(_ name: String) -> String { "channel-\(name)" }
+
+    /// Creates the channel and its first key; the key text is returned this once only.
+    public func create(name: String, metadata: EventMetadata) async throws -> (Channel, StreamKey) {
+        try Self.validate(name: name)
+        let channelId = UUID()
+        let key = StreamKey.generate()
+        let result: AppendResult
+        do {
+            result = try await store.append(to: Self.streamId(name), expectedVersion: .noStream, events: [
+                try NewEvent(ChannelCreated(channelId: channelId, name: name), metadata: metadata),
+                try NewEvent(StreamKeyIssued(channelId: channelId, keyId: UUID(), keyHash: key.hashHex, keyHint: key.hint), metadata: metadata),
+            ])
+        } catch EventStoreError.wrongExpectedVersion {
+            throw ChannelError.duplicate(name)
+        }
+        await runner.waitUntil(result.lastPosition)
+        guard let channel = try await channel(named: name) else { throw ChannelError.notFound(name) }
+        return (channel, key)
+    }
+
+    /// Revokes the active key (if any) and issues a new one, in one append.
+    public func rotateKey(name: String, metadata: EventMetadata) async throws -> StreamKey {
+        let state = try await load(name)
+        let key = StreamKey.generate()
+        var events: [NewEvent] = []
+        if let active = state.activeKey {
+            var revokeMetadata = metadata
+            revokeMetadata.reason = metadata.reason ?? "rotated"
+            events.append(try NewEvent(StreamKeyRevoked(channelId: state.channelId, keyId: active), metadata: revokeMetadata))
+        }
+        events.append(try NewEvent(
+            StreamKeyIssued(channelId: state.channelId, keyId: UUID(), keyHash: key.hashHex, keyHint: key.hint), metadata: metadata))
+        let result = try await store.append(to: Self.streamId(name), expectedVersion: .exact(state.version), events: events)
+        await runner.waitUntil(result.lastPosition)
+        return key
+    }
+
+    public func revokeKey(name: String, metadata: EventMetadata) async throws {
+        let state = try await load(name)
+        guard let active = state.activeKey else { throw ChannelError.noActiveKey(name) }
+        let result = try await store.append(
+            StreamKeyRevoked(channelId: state.channelId, keyId: active), to: Self.streamId(name),
+            expectedVersion: .exact(state.version), metadata: metadata)
+        await runner.waitUntil(result.lastPosition)
+    }
+
+    private struct State {
+        var channelId: UUID
+        var activeKey: UUID?
+        var version: Int64
+    }
+
+    /// The aggregate's state, folded from its own stream (the source of truth for commands).
+    private func load(_ name: String) async throws -> State {
+        try Self.validate(name: name)
+        let events = try await store.readStream(Self.streamId(name))
+        guard !events.isEmpty else { throw ChannelError.notFound(name) }
+        var state = State(channelId: UUID(), activeKey: nil, version: 0)
+        for event in events {
+            state.version = event.streamVersion
+            switch event.eventType {
+            case ChannelCreated.eventType:
+                state.channelId = try store.registry.decode(event, as: ChannelCreated.self).channelId
+            case StreamKeyIssued.eventType:
+                state.activeKey = try store.registry.decode(event, as: StreamKeyIssued.self).keyId
+            case StreamKeyRevoked.eventType:
+                let revoked = try store.registry.decode(event, as: StreamKeyRevoked.self)
+                if state.activeKey == revoked.keyId { state.activeKey = nil }
+            default:
+                break
+            }
+        }
+        return state
+    }
+
+    // MARK: Queries (the read model)
+
+    public func list() async throws -> [Channel] {
+        let rows = try await store.client.query(
+            "SELECT channel_id, name, created_at, created_by, active_key_id IS NOT NULL FROM channels ORDER BY name", logger: store.logger)
+        var channels: [Channel] = []
+        for try await (id, name, createdAt, createdBy, hasKey) in rows.decode((UUID, String, Date, String, Bool).self) {
+            channels.append(Channel(id: id, name: name, createdAt: createdAt, createdBy: createdBy, hasActiveKey: hasKey))
+        }
+        return channels
+    }
+
+    public func channel(named name: String) async throws -> Channel? {
+        let rows = try await store.client.query("""
+            SELECT channel_id, name, created_at, created_by, active_key_id IS NOT NULL FROM channels WHERE name = \(name)
+            """, logger: store.logger)
+        for try await (id, name, createdAt, createdBy, hasKey) in rows.decode((UUID, String, Date, String, Bool).self) {
+            return Channel(id: id, name: name, createdAt: createdAt, createdBy: createdBy, hasActiveKey: hasKey)
+        }
+        return nil
+    }
+
+    /// Looks a presented key up by its hash and compares the hashes in constant time.
+    public func check(key text: String) async throws -> StreamKeyCheck {
+        let hash = StreamKey.hash(text)
+        let rows = try await store.client.query("""
+            SELECT key_hash, channel_id, channel_name, revoked_at, revoked_by, revoke_reason
+            FROM stream_keys WHERE key_hash = \(ByteBuffer(bytes: hash))
+            """, logger: store.logger)
+        for try await (storedHash, channelId, channel, revokedAt, revokedBy, reason) in rows.decode(
+            (ByteBuffer, UUID, String, Date?, String?, String?).self
+        ) {
+            guard StreamKey.constantTimeEqual(Array(buffer: storedHash), hash) else { continue }
+            if let revokedAt {
+                return .revoked(channel: channel, at: revokedAt, by: revokedBy ?? "unknown", reason: reason)
+            }
+            return .valid(channelId: channelId, channel: channel)
+        }
+        return .unknown
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Feeds a projection from its checkpoint, page by page. For a SQL read model every page is one
+/// transaction that also moves the checkpoint, so each event takes effect exactly once even across
+/// crashes; an in-memory model starts from 0 at every start.
+public actor ProjectionRunner {
+    public enum Target: Sendable {
+        case sql(any SQLProjection)
+        case memory(any InMemoryProjection)
+    }
+
+    public nonisolated let name: String
+    private let store: EventStore
+    private let target: Target
+    private let filter: EventFilter
+    /// Every event up to here has been looked at (applied, or filtered out).
+    public private(set) var scanned: Int64 = 0
+    private var waiters: [UUID: (position: Int64, continuation: CheckedContinuation<Void, Never>)] = [:]
+
+    public init(store: EventStore, sql projection: any SQLProjection) {
+        self.store = store
+        self.target = .sql(projection)
+        self.name = projection.name
+        self.filter = projection.filter
+    }
+
+    public init(store: EventStore, name: String, memory projection: any InMemoryProjection) {
+        self.store = store
+        self.target = .memory(projection)
+        self.name = name
+        self.filter = projection.filter
+    }
+
+    /// Runs until cancelled.
+    public func run(pageSize: Int = 1_000) async {
+        var position: Int64 = 0
+        var failures = 0
+        if case .sql = target {
+            while !Task.isCancelled {
+                do {
+                    position = try await Self.checkpoint(name, store: store)
+                    break
+                } catch {
+                    store.logger.warning("projection \(name) cannot read its checkpoint, retrying: \(AppendBatcher.describe(error))")
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+        advance(to: position)
+        while !Task.isCancelled {
+            let head = await store.knownHeadPosition()
+            do {
+                let page = try await store.read(after: position, limit: pageSize, filter: filter)
+                if !page.isEmpty {
+                    position = try await apply(page)
+                }
+                failures = 0
+                if page.count < pageSize {
+                    advance(to: Swift.max(position, head))
+                    await store.waitForEvents(after: Swift.max(position, head))
+                } else {
+                    advance(to: position)
+                }
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 30 == 0 {
+                    store.logger.error("projection \(name) stalled at position \(position), retrying: \(AppendBatcher.describe(error))")
+                }
+                try? await Task.sleep(for: .milliseconds(Swift.min(2_000, 100 * failures)))
+            }
+        }
+    }
+
+    /// Applies a page; returns the position the model now reflects.
+    private func apply(_ page: [RecordedEvent]) async throws -> Int64 {
+        switch target {
+        case .memory(let projection):
+            for event in page { await projection.apply(event) }
+            return page[page.count - 1].position
+        case .sql(let projection):
+            let registry = store.registry
+            let logger = store.logger
+            let name = self.name
+            return try await store.client.withTransaction(logger: logger) { connection in
+                // The checkpoint row's lock serializes every runner of this projection, in any
+                // process; events at or below the locked checkpoint were applied by another.
+                try await connection.query(
+                    "INSERT INTO projection_checkpoints (name, position) VALUES (\(name), 0) ON CONFLICT (name) DO NOTHING",
+                    logger: logger)
+                var checkpoint: Int64 = 0
+                for try await position in try await connection.query(
+                    "SELECT position FROM projection_checkpoints WHERE name = \(name) FOR UPDATE", logger: logger
+                ).decode(Int64.self) {
+                    checkpoint = position
+                }
+                let fresh = page.filter { $0.position > checkpoint }
+                for event in fresh {
+                    try await projection.apply(event, registry: registry, connection: connection, logger: logger)
+                }
+                let last = Swift.max(checkpoint, page[page.count - 1].position)
+                try await connection.query(
+                    "UPDATE projection_checkpoints SET position = \(last) WHERE name = \(name)", logger: logger)
+                return last
+            }
+        }
+    }
+
+    private func advance(to position: Int64) {
+        guard position > scanned else { return }
+        scanned = position
+        for (id, waiter) in waiters where waiter.position <= position {
+            waiters.removeValue(forKey: id)
+            waiter.continuation.resume()
+        }
+    }
+
+    /// Returns once every event up to `position` has taken effect in the read model (so a write
+    /// can be read back), or after `timeout`; returns whether it caught up.
+    @discardableResult
+    public func waitUntil(_ position: Int64, timeout: Duration = .seconds(10)) async -> Bool {
+        if scanned >= position { return true }
+        let id = UUID()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            waiters[id] = (position, continuation)
+            Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                await self?.expire(id)
+            }
+        }
+        return scanned >= position
+    }
+
+    private func expire(_ id: UUID) {
+        waiters.removeValue(forKey: id)?.continuation.resume()
+    }
+
+    public static func checkpoint(_ name: String, store: EventStore) async throws -> Int64 {
+        let rows = try await store.client.query("SELECT position FROM projection_checkpoints WHERE name = \(name)", logger: store.logger)
+        for try await position in rows.decode(Int64.self) { return position }
+        return 0
+    }
+}

@@ -1,0 +1,19 @@
+/// What the HTTP side needs to know of the whole server.
+public struct GatewayConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var adminToken: String
+    /// The host name put in ingest and playback URLs; defaults to the request's Host header.
+    public var publicHost: String?
+    public var rtmpPort: Int
+    public var srtPort: Int
+
+    public init(host: String = "0.0.0.0", port: Int = 8080, adminToken: String, publicHost: String? = nil, rtmpPort: Int = 1935, srtPort: Int = 9000) {
+        self.host = host
+        self.port = port
+        self.adminToken = adminToken
+        self.publicHost = publicHost
+        self.rtmpPort = rtmpPort
+        self.srtPort = srtPort
+    }
+}

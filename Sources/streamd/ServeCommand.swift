@@ -1,0 +1,103 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import Gateway
+import Logging
+import ServiceLifecycle
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the platform: ingest, transcoding, LL-HLS delivery, REST API and chat.",
+        discussion: """
+            Stops gracefully on SIGINT or SIGTERM, and then stops the embedded PostgreSQL cluster if \
+            it started it.
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .long, help: ArgumentHelp("HTTP port for playback, REST and chat. (env STREAMD_HTTP_PORT, default 8080)", valueName: "port"))
+    var httpPort: Int?
+
+    @Option(name: .long, help: ArgumentHelp("RTMP ingest port. (env STREAMD_RTMP_PORT, default 1935)", valueName: "port"))
+    var rtmpPort: Int?
+
+    @Option(name: .long, help: ArgumentHelp("SRT ingest port. (env STREAMD_SRT_PORT, default 9000)", valueName: "port"))
+    var srtPort: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Address to listen on. (env STREAMD_HOST, default 0.0.0.0)", valueName: "address"))
+    var host: String?
+
+    @Option(name: .long, help: ArgumentHelp("Host name to put in ingest URLs given to users. (env STREAMD_PUBLIC_HOST, default: the Host the request came to)", valueName: "name"))
+    var publicHost: String?
+
+    @Option(name: .long, help: ArgumentHelp("Bearer token for admin routes. Without it one is generated on first start and kept in DATA_DIR/admin-token (mode 0600). (env STREAMD_ADMIN_TOKEN)", valueName: "token"))
+    var adminToken: String?
+
+    func run() async throws {
+        let logger = makeLogger()
+        let httpPort = try self.httpPort ?? Environment.int("HTTP_PORT") ?? 8080
+        let rtmpPort = try self.rtmpPort ?? Environment.int("RTMP_PORT") ?? 1935
+        let srtPort = try self.srtPort ?? Environment.int("SRT_PORT") ?? 9000
+        let host = self.host ?? Environment.string("HOST") ?? "0.0.0.0"
+        let publicHost = self.publicHost ?? Environment.string("PUBLIC_HOST")
+        try FileManager.default.createDirectory(at: database.dataDirectory, withIntermediateDirectories: true)
+        let token = try AdminToken.resolve(explicit: adminToken ?? Environment.string("ADMIN_TOKEN"), dataDirectory: database.dataDirectory)
+
+        let opened = try await database.open(logger: logger)
+        let channels = ChannelService(store: opened.store)
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
+            store: opened.store, channels: channels)
+        let shownHost = publicHost ?? (host == "0.0.0.0" ? "localhost" : host)
+        var banner = [
+            "streamd is up",
+            "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live)",
+            "  RTMP ingest: rtmp://\(shownHost):\(rtmpPort)/live/<stream key>",
+            "  SRT ingest:  srt://\(shownHost):\(srtPort)?streamid=#!::r=live/<stream key>,m=publish",
+            "  database:    \(opened.store.url)\(opened.cluster != nil ? " (embedded, in \(database.dataDirectory.path)/postgres)" : "")",
+        ]
+        switch token.source {
+        case .explicit: banner.append("  admin token: as given by --admin-token / STREAMD_ADMIN_TOKEN")
+        case .file(let path): banner.append("  admin token: in \(path)")
+        case .generated(let path): banner.append("  admin token: \(token.value)  (generated now, shown once; kept in \(path))")
+        }
+        banner.append("  create a channel: curl -H 'Authorization: Bearer <admin token>' -d '{\"name\":\"demo\"}' http://\(shownHost):\(httpPort)/v1/channels")
+        print(banner.joined(separator: "\n"))
+        fflush(nil)
+
+        let group = ServiceGroup(configuration: .init(
+            services: [gateway.application(logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("streamd stopped on an error: \(error)")
+        }
+        await channels.shutdown()
+        await opened.close()
+        print("streamd stopped")
+    }
+}
+
+/// The admin token: given, or kept in the data folder with mode 0600.
+struct AdminToken {
+    enum Source { case explicit, file(String), generated(String) }
+    var value: String
+    var source: Source
+
+    static func resolve(explicit: String?, dataDirectory: URL) throws -> AdminToken {
+        if let explicit { return AdminToken(value: explicit, source: .explicit) }
+        let file = dataDirectory.appendingPathComponent("admin-token")
+        if let text = try? String(contentsOf: file, encoding: .utf8) {
+            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !value.isEmpty { return AdminToken(value: value, source: .file(file.path)) }
+        }
+        let value = "st_" + StreamKey.generate().text.dropFirst(3)
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((value + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write the admin token to \(file.path); check that the data folder is writable")
+        }
+        return AdminToken(value: value, source: .generated(file.path))
+    }
+}

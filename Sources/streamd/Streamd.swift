@@ -1,0 +1,25 @@
+import ArgumentParser
+import EventStore
+
+@main
+struct Streamd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streamd",
+        abstract: "A live-streaming platform: RTMP/SRT ingest, in-process transcoding, LL-HLS delivery, chat, and an audited event log.",
+        discussion: """
+            Every option of every command can also be set in the environment as STREAMD_<NAME> \
+            (for example --database-url as STREAMD_DATABASE_URL). Without a database URL, streamd \
+            runs its own private PostgreSQL cluster in the data folder.
+            """,
+        subcommands: [ServeCommand.self, ChannelsCommand.self, EventsCommand.self, BenchCommand.self],
+        defaultSubcommand: nil)
+}
+
+/// Every event type this build knows, for decoding the log.
+enum Registry {
+    static var all: EventRegistry {
+        var registry = EventRegistry()
+        registry.registerChannelEvents()
+        return registry
+    }
+}
