@@ -89,7 +89,7 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "TestSupport",
-            dependencies: ["EventStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EventStore", .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio")],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),

@@ -1,0 +1,82 @@
+import EventStore
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct ChannelTests {
+    func service(_ label: String) async throws -> (EventStore, ChannelService) {
+        var registry = EventRegistry()
+        registry.registerChannelEvents()
+        let store = try await TestDatabase.makeStore(label, registry: registry)
+        return (store, ChannelService(store: store))
+    }
+
+    let admin = EventMetadata(actor: .admin)
+
+    @Test func keysLiveAndDieByTheirEvents() async throws {
+        let (store, channels) = try await service("chan")
+        defer { Task { await channels.shutdown(); await store.shutdown() } }
+        let (channel, key) = try await channels.create(name: "demo", metadata: admin)
+        #expect(channel.name == "demo")
+        #expect(key.text.hasPrefix("sk_") && key.text.count >= 46)
+        #expect(try await channels.check(key: key.text) == .valid(channelId: channel.id, channel: "demo"))
+        #expect(try await channels.check(key: "sk_nonsense") == .unknown)
+
+        await #expect(throws: ChannelError.duplicate("demo")) { try await channels.create(name: "demo", metadata: admin) }
+        await #expect(throws: ChannelError.invalidName("Bad Name")) { try await channels.create(name: "Bad Name", metadata: admin) }
+        await #expect(throws: ChannelError.notFound("nope")) { try await channels.rotateKey(name: "nope", metadata: admin) }
+
+        var rotation = admin
+        rotation.reason = "leaked on stream"
+        let newKey = try await channels.rotateKey(name: "demo", metadata: rotation)
+        guard case .revoked(let name, _, let by, let reason) = try await channels.check(key: key.text) else {
+            Issue.record("the rotated-out key still works"); return
+        }
+        #expect(name == "demo" && by == "admin:admin" && reason == "leaked on stream")
+        #expect(try await channels.check(key: newKey.text) == .valid(channelId: channel.id, channel: "demo"))
+
+        try await channels.revokeKey(name: "demo", metadata: admin)
+        #expect(try await channels.list().map(\.hasActiveKey) == [false])
+        await #expect(throws: ChannelError.noActiveKey("demo")) { try await channels.revokeKey(name: "demo", metadata: admin) }
+
+        // Only hashes reach the log.
+        let log = try await store.read(after: 0)
+        #expect(log.map(\.eventType) == ["ChannelCreated", "StreamKeyIssued", "StreamKeyRevoked", "StreamKeyIssued", "StreamKeyRevoked"])
+        #expect(!log.contains { $0.dataText.contains(key.text) || $0.dataText.contains(newKey.text) })
+        #expect(log[2].metadata.reason == "leaked on stream")
+    }
+
+    @Test func replayRebuildsTheSameModelAndSpotsADrift() async throws {
+        let (store, channels) = try await service("replay")
+        defer { Task { await channels.shutdown(); await store.shutdown() } }
+        for name in ["a1", "b2", "c3"] { _ = try await channels.create(name: name, metadata: admin) }
+        _ = try await channels.rotateKey(name: "b2", metadata: admin)
+        try await channels.revokeKey(name: "c3", metadata: admin)
+        let report = try await ProjectionReplay(store: store, projection: ChannelsProjection()).run()
+        #expect(report.isIdentical, "\(report)")
+        #expect(report.eventsApplied == 9)
+
+        // As of an earlier position the rebuild lacks what came later, and says so.
+        let early = try await ProjectionReplay(store: store, projection: ChannelsProjection()).run(until: 2)
+        #expect(!early.isIdentical)
+        #expect(early.differences.first { $0.table == "channels" }?.onlyLiveCount == 2)
+
+        // A read model edited behind the log's back no longer matches its rebuild.
+        try await SQL.execute(store.url, "UPDATE channels SET created_by = 'mallory' WHERE name = 'a1'")
+        let drifted = try await ProjectionReplay(store: store, projection: ChannelsProjection()).run()
+        #expect(drifted.differences.map(\.table) == ["channels"])
+        #expect(drifted.description.contains("mallory"))
+        #expect(try await SQL.column(store.url, "SELECT count(*)::text FROM pg_namespace WHERE nspname LIKE 'replay_%'") == ["0"])
+    }
+
+    @Test func twoRunnersOfOneProjectionApplyEachEventOnce() async throws {
+        let (store, channels) = try await service("tworun")
+        defer { Task { await channels.shutdown(); await store.shutdown() } }
+        let second = ChannelService(store: store)
+        defer { Task { await second.shutdown() } }
+        for i in 0..<20 { _ = try await channels.create(name: "ch\(i)", metadata: admin) }
+        await second.runner.waitUntil(try await store.headPosition())
+        #expect(try await second.list().count == 20)
+        #expect(try await ProjectionReplay(store: store, projection: ChannelsProjection()).run().isIdentical)
+    }
+}
