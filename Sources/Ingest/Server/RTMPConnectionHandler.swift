@@ -64,11 +64,11 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         logger[metadataKey: "remote"] = "\(remoteAddress)"
         let open = server.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
         counted = true
-        guard open <= server.configuration.maxConnections else {
+        if open > server.configuration.maxConnections {
+            // Finish the handshake anyway so the refusal reaches the encoder's log.
             logger.warning("refusing connection: \(server.configuration.maxConnections) connections already open")
-            phase = .closing
-            context.close(promise: nil)
-            return
+            session.refuseConnect(
+                "the server is at its limit of \(server.configuration.maxConnections) connections; try again later")
         }
         armStageTimeout(context: context, after: server.configuration.handshakeTimeout, stage: "handshake")
         context.fireChannelActive()
@@ -285,7 +285,6 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             handler.value.tick(context: boundContext.value)
         }
         perform(session.publishAccepted(), context: context)
-        for track in session.tracks { deliver(.track(track)) }
         resumeReading(context: context)
     }
 

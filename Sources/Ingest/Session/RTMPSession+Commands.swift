@@ -42,6 +42,13 @@ extension RTMPSession {
     private mutating func connect(transactionID: Double, object: AMF0Object) -> [Action] {
         guard state == .awaitingConnect else { return outOfOrder("connect", transactionID) }
         let rawApp = object["app"]?.string ?? ""
+        if let refusal = connectRefusal {
+            state = .closed
+            return [
+                .send(Self.error(transactionID, code: "NetConnection.Connect.Rejected", description: refusal)),
+                .close(.refused),
+            ]
+        }
         let application = Self.normalizedApplication(rawApp)
         guard application == configuration.application else {
             state = .closed
@@ -91,6 +98,11 @@ extension RTMPSession {
         return [.authorize(request)]
     }
 
+    /// Makes the coming `connect` fail with this description (a server-wide limit was hit).
+    public mutating func refuseConnect(_ description: String) {
+        connectRefusal = description
+    }
+
     /// The key check accepted the publish: media may flow.
     public mutating func publishAccepted() -> [Action] {
         guard case .authorizing(let request) = state else { return [] }
@@ -99,7 +111,7 @@ extension RTMPSession {
             .send(.userControl(.streamBegin, request.messageStreamID)),
             .send(Self.onStatus(
                 level: "status", code: "NetStream.Publish.Start",
-                description: "Publishing \(request.application)/…; streamd is live.", messageStreamID: request.messageStreamID)),
+                description: "Publishing to \(request.application); the stream is live.", messageStreamID: request.messageStreamID)),
         ]
     }
 

@@ -64,6 +64,7 @@ public struct RTMPSession: Sendable {
     var announced = false
     var firstCodedTimestamp: Int64?
     var nextStreamID: UInt32 = 1
+    var connectRefusal: String?
     var peerWindow: UInt32 = 0
     var lastAcknowledged: UInt64 = 0
     var videoClock = TimestampUnwrapper()
