@@ -87,6 +87,8 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .executableTarget(name: "IngestFuzz", dependencies: ["Ingest"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
+
         // MARK: Tests
         .target(
             name: "TestSupport",

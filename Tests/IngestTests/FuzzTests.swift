@@ -8,10 +8,10 @@ import Testing
     static let cases = 3000
 
     @Test func chunkDecoderAndSessionSurviveMutatedStreams() {
-        let valid = RTMPChunkStreamTests.encode(RTMPChunkStreamTests.sampleMessages())
+        let seeds = IngestFuzzer.seedCorpus() + [RTMPChunkStreamTests.encode(RTMPChunkStreamTests.sampleMessages())]
         var generator = SeededGenerator(state: 7)
-        for _ in 0..<Self.cases {
-            let input = IngestFuzzer.mutate(valid, using: &generator)
+        for index in 0..<Self.cases {
+            let input = IngestFuzzer.mutate(seeds[index % seeds.count], using: &generator)
             IngestFuzzer.chunkStream(input, splitSeed: generator.next())
         }
     }

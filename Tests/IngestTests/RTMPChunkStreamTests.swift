@@ -153,6 +153,32 @@ import Testing
         #expect(throws: RTMPProtocolError.self) { try headerless.nextMessage() }
     }
 
+    @Test func unfinishedMessagesCannotHoardMemory() throws {
+        var decoder = RTMPChunkDecoder(maxMessageSize: 1000, maxPendingPayloadBytes: 1000)
+        // Ten chunk streams each start a 1000-byte message and send its first 128 bytes.
+        var failed = false
+        for csid in UInt8(3)..<13 {
+            decoder.append([csid, 0, 0, 0, 0x00, 0x03, 0xE8, 0x09, 1, 0, 0, 0] + [UInt8](repeating: 0, count: 128))
+            do {
+                _ = try decoder.nextMessage()
+            } catch {
+                failed = true
+                #expect(error.description.contains("unfinished messages"))
+                break
+            }
+        }
+        #expect(failed)
+        // Finished messages release what they held.
+        var steady = RTMPChunkDecoder(maxMessageSize: 1000, maxPendingPayloadBytes: 1000)
+        let message = RTMPMessage(typeID: 9, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 1, count: 900))
+        var encoder = RTMPChunkEncoder()
+        for _ in 0..<20 {
+            steady.append(encoder.encode(message))
+            #expect(try steady.nextMessage() != nil)
+        }
+        #expect(steady.pendingPayloadBytes == 0)
+    }
+
     @Test func encoderChunksLargeMessagesAtItsChunkSize() throws {
         var encoder = RTMPChunkEncoder()
         let message = RTMPMessage(typeID: 9, timestamp: 10, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 5, count: 300))

@@ -26,12 +26,16 @@ public struct RTMPChunkDecoder: Sendable {
     public private(set) var bytesReceived: UInt64 = 0
     public let maxMessageSize: Int
     public let maxChunkStreams: Int
+    /// Bytes held in unfinished messages across all chunk streams, and their limit.
+    public private(set) var pendingPayloadBytes = 0
+    public let maxPendingPayloadBytes: Int
     private var buffer = ByteBuffer()
     private var streams: [UInt32: ChunkStream] = [:]
 
-    public init(maxMessageSize: Int = 8 * 1024 * 1024, maxChunkStreams: Int = 64) {
+    public init(maxMessageSize: Int = 8 * 1024 * 1024, maxChunkStreams: Int = 64, maxPendingPayloadBytes: Int? = nil) {
         self.maxMessageSize = maxMessageSize
         self.maxChunkStreams = maxChunkStreams
+        self.maxPendingPayloadBytes = maxPendingPayloadBytes ?? 2 * maxMessageSize
     }
 
     /// Bytes held waiting for the rest of a chunk.
@@ -151,11 +155,17 @@ public struct RTMPChunkDecoder: Sendable {
         let take = min(chunkSize, stream.remaining)
         guard buffer.writerIndex - cursor >= take else { return nil }
 
+        let abandoned = startsMessage ? (known.map { $0.length - $0.remaining } ?? 0) : 0
+        let pending = pendingPayloadBytes - (known?.remaining == 0 ? 0 : abandoned) + take
+        guard pending <= maxPendingPayloadBytes else {
+            throw RTMPProtocolError(.chunk, "more than \(maxPendingPayloadBytes) bytes in unfinished messages")
+        }
+
         // Committed: move the payload out of both copies so appending does not copy it.
         var payload: [UInt8]
         if startsMessage {
             payload = []
-            payload.reserveCapacity(min(stream.length, 1 << 20))
+            payload.reserveCapacity(min(stream.length, 64 * 1024))
         } else {
             payload = stream.payload
         }
@@ -170,6 +180,7 @@ public struct RTMPChunkDecoder: Sendable {
         stream.payload = payload
         cursor += take
         stream.remaining -= take
+        pendingPayloadBytes = stream.remaining == 0 ? pending - stream.length : pending
         let consumed = cursor - start
         buffer.moveReaderIndex(forwardBy: consumed)
         bytesReceived &+= UInt64(consumed)
@@ -201,7 +212,8 @@ public struct RTMPChunkDecoder: Sendable {
             guard let abortedStream = Self.bigEndianU32(message.payload) else {
                 throw RTMPProtocolError(.chunk, "Abort message of \(message.payload.count) bytes, expected 4")
             }
-            if var stream = streams[abortedStream] {
+            if var stream = streams[abortedStream], stream.remaining > 0 {
+                pendingPayloadBytes -= stream.length - stream.remaining
                 stream.remaining = 0
                 stream.payload = []
                 streams[abortedStream] = stream
