@@ -198,7 +198,10 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             case .close(let reason):
                 switch reason {
                 case .encoderClosed:
+                    // Some encoders (GStreamer's rtmp2sink) treat our closing first as an error: let them hang up.
                     endReason = endReason ?? (.encoderClosed, nil)
+                    armStageTimeout(context: context, after: .seconds(2), stage: "disconnect after unpublish")
+                    continue
                 case .protocolError(let detail):
                     logger.info("closing: \(detail)")
                     endReason = endReason ?? (.protocolError, detail)
@@ -291,7 +294,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     // MARK: Timers
 
     private func tick(context: ChannelHandlerContext) {
-        guard phase == .chunking, live != nil else { return }
+        guard phase == .chunking, live != nil, endReason == nil else { return }
         sampleStats()
         if !waitingForConsumer, NIODeadline.now() - lastMedia > TimeAmount(server.configuration.idleTimeout) {
             let seconds = RTMPServer.seconds(server.configuration.idleTimeout)
