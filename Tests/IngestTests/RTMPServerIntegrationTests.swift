@@ -112,6 +112,23 @@ import Testing
         await server.shutdown()
     }
 
+    @Test func aWrongApplicationAndPlaybackAreExplained() async throws {
+        let (server, events, _, port) = try await Self.makeServer()
+        let wrongApp = try await ffmpegPublish(port: port, key: "good-key", seconds: 1, app: "stream").wait()
+        #expect(wrongApp.status != 0)
+        #expect(wrongApp.stderr.contains("unknown application 'stream'"), "\(wrongApp.stderr)")
+        #expect(await events.waitUntil { $0.contains { $0.event is PublishRejected } })
+        #expect(await events.events(PublishRejected.self).first?.reason == "malformed_request")
+
+        let play = try await ToolProcess.run("/usr/bin/ffmpeg", [
+            "-hide_banner", "-loglevel", "error", "-rw_timeout", "5000000",
+            "-i", "rtmp://127.0.0.1:\(port)/live/good-key", "-f", "null", "-",
+        ])
+        #expect(play.status != 0)
+        #expect(play.stderr.contains("does not play streams over RTMP"), "\(play.stderr)")
+        await server.shutdown()
+    }
+
     @Test func repeatedWrongKeysLockTheAddressOut() async throws {
         let (server, events, _, port) = try await Self.makeServer { $0.failedAttempts = .init(maxFailures: 2, window: .seconds(60), lockout: .seconds(30)) }
         for _ in 0..<2 { _ = try await ffmpegPublish(port: port, key: "nope", seconds: 1).wait() }

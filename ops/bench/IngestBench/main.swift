@@ -1,0 +1,63 @@
+// The RTMP ingest alone, for `ops/bench/ingest.sh`: accepts any key (`live/KEY` → channel KEY),
+// drains every session's media like a fast consumer, counts events, and on SIGTERM/SIGINT prints
+// what it received. Usage: IngestBench [port]
+import Dispatch
+import EventStore
+import Foundation
+import Ingest
+import Media
+import Synchronization
+
+struct AcceptAll: PublishAuthorizer {
+    func authorize(app: String, streamKey: String, remote: String) async -> PublishAuthorization {
+        .accepted(channelID: streamKey, channelName: streamKey)
+    }
+}
+
+final class Totals: Sendable {
+    let sessions = Atomic<Int>(0)
+    let packets = Atomic<Int>(0)
+    let payloadBytes = Atomic<Int>(0)
+    let events = Atomic<Int>(0)
+}
+
+let port = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 1935
+let totals = Totals()
+var configuration = IngestConfiguration()
+configuration.sessions.graceWindow = .seconds(1)
+let server = RTMPServer(configuration: configuration, authorizer: AcceptAll(), eventSink: { _, _, _ in
+    totals.events.add(1, ordering: .relaxed)
+})
+let bound = try await server.start(host: "127.0.0.1", port: port)
+print("IngestBench listening on \(bound)")
+fflush(nil)
+
+let drain = Task {
+    await withDiscardingTaskGroup { group in
+        for await session in server.sessions {
+            totals.sessions.add(1, ordering: .relaxed)
+            group.addTask {
+                for await item in session.media {
+                    if case .packet(let packet) = item {
+                        totals.packets.add(1, ordering: .relaxed)
+                        totals.payloadBytes.add(packet.data.count, ordering: .relaxed)
+                    }
+                }
+            }
+        }
+    }
+}
+
+let (stop, stopContinuation) = AsyncStream.makeStream(of: Void.self)
+let signalSources = [SIGTERM, SIGINT].map { value in
+    signal(value, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: value, queue: .global())
+    source.setEventHandler { stopContinuation.yield() }
+    source.resume()
+    return source
+}
+for await _ in stop { break }
+_ = signalSources
+await server.shutdown()
+drain.cancel()
+print("sessions=\(totals.sessions.load(ordering: .relaxed)) packets=\(totals.packets.load(ordering: .relaxed)) payload_bytes=\(totals.payloadBytes.load(ordering: .relaxed)) events=\(totals.events.load(ordering: .relaxed))")
