@@ -52,7 +52,7 @@ import Testing
         let first = try await TestRTMPClient.connect(port: port)
         try await first.handshake()
         let second = try await TestRTMPClient.connect(port: port)
-        try await second.publish(key: "good-key")
+        try? await second.publish(key: "good-key")  // the server may close before publish is sent
         let description = await second.waitForStatus("NetConnection.Connect.Rejected")
         #expect(description?.contains("limit of 1 connections") == true)
         #expect(await second.waitForClose(timeout: .seconds(3)))
@@ -78,7 +78,7 @@ import Testing
         }
         // Nobody reads the media for longer than the idle timeout.
         try await Task.sleep(for: .seconds(2.5))
-        #expect(session.queueDepth <= 16 + 8, "queue depth \(session.queueDepth)")
+        #expect(session.queueDepth <= 16 + RTMPConnectionHandler.maximumBatch, "queue depth \(session.queueDepth)")
         let listed = try #require(await server.registry.list().first)
         #expect(listed.stats.backpressured)
         #expect(listed.bytesReceived < UInt64(frames * frameSize / 2), "the server kept reading: \(listed.bytesReceived) bytes")

@@ -9,6 +9,9 @@ public struct IngestConfiguration: Sendable, Hashable {
     /// A publishing connection with no media for this long ends with `StreamEnded(timeout)`.
     public var idleTimeout: Duration = .seconds(10)
     public var statsInterval: Duration = .seconds(1)
+    /// Media items are handed to the consumer in batches at most this far apart (zero: one by one).
+    /// Each hand-off can wake the consumer's thread; batching trades this much latency for CPU.
+    public var mediaBatchInterval: Duration = .milliseconds(40)
     /// Largest RTMP message accepted (a keyframe must fit).
     public var maxMessageSize = 8 * 1024 * 1024
     /// Open TCP connections at most, publishing or not.

@@ -65,18 +65,23 @@ public final class LiveSession: Sendable {
         _ = await registry.kick(sessionID: id, by: actor, reason: reason)
     }
 
-    /// Passes an item on; `.stopProducing` means stop reading the socket until demand returns.
-    func yield(_ item: MediaItem) -> LiveMediaSequence.Producer.Source.YieldResult {
-        if case .track(let track) = item {
+    /// Passes items on, in order; `.stopProducing` means stop reading the socket until demand returns.
+    func yield(contentsOf items: [MediaItem]) -> LiveMediaSequence.Producer.Source.YieldResult {
+        for item in items {
+            guard case .track(let track) = item else { continue }
             state.withLock { state in
                 state.tracks.removeAll { $0.kind == track.kind }
                 state.tracks.append(track)
             }
         }
-        media.depth.counter.add(1, ordering: .relaxed)
-        let result = source.yield(item)
-        if result == .dropped { media.depth.counter.subtract(1, ordering: .relaxed) }
+        media.depth.counter.add(items.count, ordering: .relaxed)
+        let result = source.yield(contentsOf: items)
+        if result == .dropped { media.depth.counter.subtract(items.count, ordering: .relaxed) }
         return result
+    }
+
+    func yield(_ item: MediaItem) -> LiveMediaSequence.Producer.Source.YieldResult {
+        yield(contentsOf: [item])
     }
 
     func update(stats: IngestStats, newBytes: UInt64) {

@@ -33,6 +33,10 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private var lastSample = NIODeadline.now()
     private var lastMedia = NIODeadline.now()
 
+    private var pendingMedia: [MediaItem] = []
+    private var lastMediaFlush = NIODeadline.now()
+    private var mediaFlushTimer: Scheduled<Void>?
+
     private var waitingForConsumer = false
     private var waitingForAdmission = false
     private var readPending = false
@@ -81,6 +85,8 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             server.openConnections.subtract(1, ordering: .relaxed)
             counted = false
         }
+        mediaFlushTimer?.cancel()
+        flushMedia()
         if let live {
             sampleStats()
             live.demand.setResume(nil)
@@ -161,6 +167,40 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             encoder.encode(ack, into: &outbound)
         }
         writePending(context: context)
+        scheduleMediaFlush(context: context)
+    }
+
+    /// Hands pending items over now if the batch interval has passed, or arms a timer for it.
+    private func scheduleMediaFlush(context: ChannelHandlerContext) {
+        guard !pendingMedia.isEmpty else { return }
+        let interval = TimeAmount(server.configuration.mediaBatchInterval)
+        let due = lastMediaFlush + interval
+        if NIODeadline.now() >= due {
+            flushMedia()
+        } else if mediaFlushTimer == nil {
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            mediaFlushTimer = context.eventLoop.scheduleTask(deadline: due) {
+                handler.value.mediaFlushTimer = nil
+                handler.value.flushMedia()
+            }
+        }
+    }
+
+    private func flushMedia() {
+        mediaFlushTimer?.cancel()
+        mediaFlushTimer = nil
+        lastMediaFlush = .now()
+        guard let live, !pendingMedia.isEmpty else { return }
+        let items = pendingMedia
+        pendingMedia.removeAll(keepingCapacity: true)
+        switch live.yield(contentsOf: items) {
+        case .produceMore:
+            break
+        case .stopProducing:
+            waitingForConsumer = true
+        case .dropped:
+            for case .packet in items { stats.recordDropped() }
+        }
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
@@ -214,20 +254,17 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func deliver(_ item: MediaItem) {
-        guard let live else { return }
+        guard live != nil else { return }
         if case .packet(let packet) = item {
             stats.record(track: packet.track, dts: packet.dts)
             lastMedia = .now()
         }
-        switch live.yield(item) {
-        case .produceMore:
-            break
-        case .stopProducing:
-            waitingForConsumer = true
-        case .dropped:
-            stats.recordDropped()
-        }
+        pendingMedia.append(item)
+        if pendingMedia.count >= Self.maximumBatch { flushMedia() }
     }
+
+    /// A batch never holds more than this, so a fast sender overshoots the queue's high watermark by at most this.
+    static let maximumBatch = 32
 
     private func admit(_ request: RTMPSession.PublishRequest, context: ChannelHandlerContext) {
         waitingForAdmission = true
@@ -333,6 +370,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     /// The registry ended the session (kick, shutdown): tell the encoder, then close.
     private func stop(code: String, description: String, context: ChannelHandlerContext) {
         guard phase == .chunking else { return }
+        flushMedia()
         live = nil
         perform(session.stop(code: code, description: description), context: context)
         close(context: context)

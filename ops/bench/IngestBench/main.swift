@@ -48,14 +48,20 @@ let drain = Task {
     }
 }
 
-let (stop, stopContinuation) = AsyncStream.makeStream(of: Void.self)
-let signalSources = [SIGTERM, SIGINT].map { value in
-    signal(value, SIG_IGN)
-    let source = DispatchSource.makeSignalSource(signal: value, queue: .global())
-    source.setEventHandler { stopContinuation.yield() }
-    source.resume()
-    return source
+/// SIGTERM/SIGINT as a stream; nonisolated so the handlers do not assert the main queue.
+func stopSignals() -> (AsyncStream<Void>, [any DispatchSourceSignal]) {
+    let (stop, continuation) = AsyncStream.makeStream(of: Void.self)
+    let sources = [SIGTERM, SIGINT].map { value in
+        signal(value, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: value, queue: .global())
+        source.setEventHandler { continuation.yield() }
+        source.resume()
+        return source
+    }
+    return (stop, sources)
 }
+
+let (stop, signalSources) = stopSignals()
 for await _ in stop { break }
 _ = signalSources
 await server.shutdown()
