@@ -88,7 +88,7 @@ let package = Package(
         ),
 
         .executableTarget(name: "IngestFuzz", dependencies: ["Ingest"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
-        .executableTarget(name: "IngestBench", dependencies: ["Ingest", "Media", "EventStore"], path: "ops/bench/IngestBench", swiftSettings: strict),
+        .executableTarget(name: "IngestBench", dependencies: ["Ingest", "Media", "EventStore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], path: "ops/bench/IngestBench", swiftSettings: strict),
 
         // MARK: Tests
         .target(

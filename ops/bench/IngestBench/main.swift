@@ -6,6 +6,8 @@ import EventStore
 import Foundation
 import Ingest
 import Media
+import NIOCore
+import NIOPosix
 import Synchronization
 
 struct AcceptAll: PublishAuthorizer {
@@ -25,9 +27,17 @@ let port = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 1935
 let totals = Totals()
 var configuration = IngestConfiguration()
 configuration.sessions.graceWindow = .seconds(1)
+let environment = ProcessInfo.processInfo.environment
+if let milliseconds = environment["INGEST_BATCH_MS"].flatMap(Int.init) {
+    configuration.mediaBatchInterval = .milliseconds(milliseconds)
+}
+// INGEST_THREADS: event loop threads (default: NIO's singleton group, one per core).
+let group: any EventLoopGroup = environment["INGEST_THREADS"].flatMap(Int.init).map {
+    MultiThreadedEventLoopGroup(numberOfThreads: $0)
+} ?? MultiThreadedEventLoopGroup.singleton
 let server = RTMPServer(configuration: configuration, authorizer: AcceptAll(), eventSink: { _, _, _ in
     totals.events.add(1, ordering: .relaxed)
-})
+}, group: group)
 let bound = try await server.start(host: "127.0.0.1", port: port)
 print("IngestBench listening on \(bound)")
 fflush(nil)
@@ -36,6 +46,15 @@ let drain = Task {
     await withDiscardingTaskGroup { group in
         for await session in server.sessions {
             totals.sessions.add(1, ordering: .relaxed)
+            // INGEST_DISCARD=1: the consumer leaves after one item, so later items are dropped at
+            // the source; this measures the hand-off's share of the cost.
+            if environment["INGEST_DISCARD"] == "1" {
+                group.addTask {
+                    var iterator = session.media.makeAsyncIterator()
+                    _ = await iterator.next()
+                }
+                continue
+            }
             group.addTask {
                 for await item in session.media {
                     if case .packet(let packet) = item {
