@@ -23,6 +23,63 @@ final class Totals: Sendable {
     let events = Atomic<Int>(0)
 }
 
+/// `IngestBench --parse FILE.flv`: the parsing path alone (chunk decoder, session, FLV), no sockets.
+func parseOnly(_ path: String) throws {
+    let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+    var encoder = RTMPChunkEncoder()
+    var stream = encoder.encode(.setChunkSize(4096))
+    func command(_ values: [AMF0Value], _ streamID: UInt32 = 0) -> RTMPMessage {
+        RTMPMessage(typeID: 20, messageStreamID: streamID, chunkStreamID: 3, payload: AMF0Encoder.encode(values))
+    }
+    stream += encoder.encode(command([.string("connect"), .number(1), .object(["app": .string("live")])]))
+    stream += encoder.encode(command([.string("createStream"), .number(2), .null]))
+    stream += encoder.encode(command([.string("publish"), .number(3), .null, .string("k"), .string("live")], 1))
+    var offset = 13
+    while offset + 11 <= bytes.count {
+        let type = bytes[offset]
+        let size = Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+        let timestamp = UInt32(bytes[offset + 7]) << 24 | UInt32(bytes[offset + 4]) << 16 | UInt32(bytes[offset + 5]) << 8 | UInt32(bytes[offset + 6])
+        guard offset + 11 + size <= bytes.count else { break }
+        let body = Array(bytes[(offset + 11)..<(offset + 11 + size)])
+        if type == 8 || type == 9 {
+            stream += encoder.encode(RTMPMessage(typeID: type, timestamp: timestamp, messageStreamID: 1, chunkStreamID: type == 9 ? 6 : 4, payload: body))
+        }
+        offset += 11 + size + 4
+    }
+    let rounds = 20
+    var packets = 0
+    let clock = ContinuousClock()
+    let elapsed = clock.measure {
+        for _ in 0..<rounds {
+            var decoder = RTMPChunkDecoder()
+            var session = RTMPSession()
+            var position = 0
+            while position < stream.count {
+                let end = min(position + 16384, stream.count)
+                decoder.append(ByteBuffer(bytes: stream[position..<end]))
+                position = end
+                while let message = try? decoder.nextMessage() {
+                    for action in session.receive(message) {
+                        switch action {
+                        case .authorize: _ = session.publishAccepted()
+                        case .media(.packet): packets += 1
+                        default: break
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let gigabytes = Double(stream.count * rounds) / 1e9
+    print(String(format: "parse only: %.3f GB in %.2f s = %.2f cpu-s/GB (%d packets)", gigabytes, seconds, seconds / gigabytes, packets))
+}
+
+if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "--parse" {
+    try parseOnly(CommandLine.arguments[2])
+    exit(0)
+}
+
 let port = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 1935
 let totals = Totals()
 var configuration = IngestConfiguration()
