@@ -39,6 +39,21 @@ import Testing
         await server.shutdown()
     }
 
+    @Test func shutdownEndsSessionsAndClosesEveryConnection() async throws {
+        let (server, events, _, port) = try await RTMPServerIntegrationTests.makeServer()
+        let publisher = try await TestRTMPClient.connect(port: port)
+        try await publisher.publish(key: "good-key")
+        #expect(await publisher.waitForStatus("NetStream.Publish.Start") != nil)
+        let idle = try await TestRTMPClient.connect(port: port)
+        try await idle.handshake()
+        await server.shutdown()
+        #expect(await publisher.waitForClose(timeout: .seconds(3)))
+        #expect(await idle.waitForClose(timeout: .seconds(3)))
+        #expect(await publisher.waitForStatus("NetStream.Publish.Denied")?.contains("shutting down") == true)
+        let ended = await events.events(StreamEnded.self)
+        #expect(ended.map(\.reason) == [.shutdown])
+    }
+
     @Test func aStalledHandshakeIsClosed() async throws {
         let (server, _, _, port) = try await RTMPServerIntegrationTests.makeServer { $0.handshakeTimeout = .milliseconds(300) }
         let client = try await TestRTMPClient.connect(port: port)

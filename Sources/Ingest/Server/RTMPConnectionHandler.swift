@@ -35,7 +35,6 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
 
     private var pendingMedia: [MediaItem] = []
     private var lastMediaFlush = NIODeadline.now()
-    private var mediaFlushTimer: Scheduled<Void>?
 
     private var waitingForConsumer = false
     private var waitingForAdmission = false
@@ -85,7 +84,6 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             server.openConnections.subtract(1, ordering: .relaxed)
             counted = false
         }
-        mediaFlushTimer?.cancel()
         flushMedia()
         if let live {
             sampleStats()
@@ -170,25 +168,16 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         scheduleMediaFlush(context: context)
     }
 
-    /// Hands pending items over now if the batch interval has passed, or arms a timer for it.
+    /// Hands pending items over once the batch interval has passed. No timer: live media keeps
+    /// arriving, and the stats tick flushes what a pausing encoder left behind.
     private func scheduleMediaFlush(context: ChannelHandlerContext) {
-        guard !pendingMedia.isEmpty else { return }
-        let interval = TimeAmount(server.configuration.mediaBatchInterval)
-        let due = lastMediaFlush + interval
-        if NIODeadline.now() >= due {
-            flushMedia()
-        } else if mediaFlushTimer == nil {
-            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            mediaFlushTimer = context.eventLoop.scheduleTask(deadline: due) {
-                handler.value.mediaFlushTimer = nil
-                handler.value.flushMedia()
-            }
-        }
+        guard !pendingMedia.isEmpty,
+              NIODeadline.now() - lastMediaFlush >= TimeAmount(server.configuration.mediaBatchInterval)
+        else { return }
+        flushMedia()
     }
 
     private func flushMedia() {
-        mediaFlushTimer?.cancel()
-        mediaFlushTimer = nil
         lastMediaFlush = .now()
         guard let live, !pendingMedia.isEmpty else { return }
         let items = pendingMedia
@@ -332,6 +321,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
 
     private func tick(context: ChannelHandlerContext) {
         guard phase == .chunking, live != nil, endReason == nil else { return }
+        flushMedia()
         sampleStats()
         if !waitingForConsumer, NIODeadline.now() - lastMedia > TimeAmount(server.configuration.idleTimeout) {
             let seconds = RTMPServer.seconds(server.configuration.idleTimeout)

@@ -16,6 +16,8 @@ public final class RTMPServer: Sendable {
     private let group: any EventLoopGroup
     private let limiter: Mutex<FailedAttemptLimiter>
     private let listener = Mutex<(any Channel)?>(nil)
+    /// Open connections, so shutdown can close those that never published.
+    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     let openConnections = Atomic<Int>(0)
 
     public init(
@@ -51,7 +53,10 @@ public final class RTMPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                let id = ObjectIdentifier(channel)
+                connections.withLock { $0[id] = channel }
+                channel.closeFuture.whenComplete { [self] _ in connections.withLock { $0[id] = nil } }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(server: self))
                 }
             }
@@ -70,6 +75,7 @@ public final class RTMPServer: Sendable {
         }
         try? await channel?.close()
         await registry.endAll(reason: .shutdown)
+        for connection in connections.withLock({ Array($0.values) }) { connection.close(promise: nil) }
         await emitter.finish()
     }
 
