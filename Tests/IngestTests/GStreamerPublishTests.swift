@@ -30,7 +30,10 @@ import Testing
         let videoPackets = items.packets.filter { $0.track == .video }
         #expect((85...90).contains(videoPackets.count), "\(videoPackets.count) video packets")
         #expect(videoPackets.first?.isKeyframe == true)
-        #expect(zip(videoPackets, videoPackets.dropFirst()).allSatisfy { $0.dts < $1.dts })
+        // Starved of CPU at start-up, GStreamer's live pipeline sends a burst of frames with equal
+        // FLV timestamps; the ingest passes timestamps through, so only "never backwards" holds.
+        let backwards = zip(videoPackets, videoPackets.dropFirst()).filter { $0.dts > $1.dts }.map { "\($0.dts)→\($1.dts)" }
+        #expect(backwards.isEmpty, "DTS not increasing: \(backwards); all: \(videoPackets.map(\.dts))")
         #expect(items.packets.filter { $0.track == .audio }.count > 100)
         #expect(await events.waitUntil { $0.contains { $0.event is StreamEnded } })
         #expect(await events.types.first == "StreamStarted")
