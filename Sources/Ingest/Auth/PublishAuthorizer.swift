@@ -1,0 +1,80 @@
+import Foundation
+
+/// Checks a stream key. The integrator implements it over the channels/stream-keys projection.
+public protocol PublishAuthorizer: Sendable {
+    func authorize(app: String, streamKey: String, remote: String) async -> PublishAuthorization
+}
+
+public enum PublishAuthorization: Sendable, Hashable {
+    case accepted(channelID: String, channelName: String)
+    case refused(PublishRefusalReason)
+}
+
+/// Why a publish was refused; carried by `PublishRejected` and shown to the encoder.
+public enum PublishRefusalReason: Sendable, Hashable, Codable {
+    case unknownKey
+    /// The key was revoked; when and by whom if known.
+    case revokedKey(channelID: String?, revokedAt: Date?, revokedBy: String?)
+    case channelAlreadyLive(channelID: String)
+    case malformedRequest(String)
+    case tooManyFailedAttempts(retryAfterSeconds: Int)
+    case serverFull(limit: Int)
+
+    /// The status code the encoder sees.
+    public var statusCode: String {
+        switch self {
+        case .unknownKey, .revokedKey, .channelAlreadyLive, .malformedRequest: "NetStream.Publish.BadName"
+        case .tooManyFailedAttempts, .serverFull: "NetConnection.Connect.Rejected"
+        }
+    }
+
+    /// What the encoder's log shows: what happened and what to do.
+    public var message: String {
+        switch self {
+        case .unknownKey:
+            return "unknown stream key; copy the key from your channel's dashboard into the encoder"
+        case .revokedKey(_, let at, let by):
+            var text = "stream key revoked"
+            if let at { text += " at \(ISO8601DateFormatter().string(from: at))" }
+            if let by { text += " by \(by)" }
+            return text + "; use the channel's current key from the dashboard"
+        case .channelAlreadyLive:
+            return "this channel is already live from another encoder; stop that encoder or wait for its session to end"
+        case .malformedRequest(let detail):
+            return "malformed publish request: \(detail)"
+        case .tooManyFailedAttempts(let seconds):
+            return "too many failed stream key attempts from your address; try again in \(seconds) s with the key from your dashboard"
+        case .serverFull(let limit):
+            return "the server is at its limit of \(limit) concurrent publishers; try again later"
+        }
+    }
+
+    /// The reason's stable name in events and metrics.
+    public var name: String {
+        switch self {
+        case .unknownKey: "unknown_key"
+        case .revokedKey: "revoked_key"
+        case .channelAlreadyLive: "channel_already_live"
+        case .malformedRequest: "malformed_request"
+        case .tooManyFailedAttempts: "too_many_failed_attempts"
+        case .serverFull: "server_full"
+        }
+    }
+
+    /// The channel the refusal is about, when known.
+    public var channelID: String? {
+        switch self {
+        case .revokedKey(let channel, _, _): channel
+        case .channelAlreadyLive(let channel): channel
+        default: nil
+        }
+    }
+
+    /// Whether this counts as a failed key attempt for the per-address limiter.
+    var countsAsFailedAttempt: Bool {
+        switch self {
+        case .unknownKey, .revokedKey: true
+        default: false
+        }
+    }
+}

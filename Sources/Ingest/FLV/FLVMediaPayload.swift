@@ -1,0 +1,91 @@
+import Media
+
+/// The body of an RTMP audio or video message (an FLV tag body), parsed.
+public enum FLVMediaPayload: Sendable, Hashable {
+    case avcSequenceHeader(AVCDecoderConfigurationRecord)
+    /// AVCC NAL units; `compositionTime` is PTS − DTS in milliseconds.
+    case avcFrame(isKeyframe: Bool, compositionTime: Int32, data: [UInt8])
+    case avcEndOfSequence
+    case aacSequenceHeader(AudioSpecificConfig)
+    case aacFrame([UInt8])
+    /// Video info/command frames and empty messages: nothing to pass on.
+    case ignorable
+
+    static let videoCodecNames: [UInt8: String] = [
+        1: "JPEG", 2: "Sorenson H.263", 3: "Screen video", 4: "On2 VP6", 5: "On2 VP6 with alpha",
+        6: "Screen video 2", 12: "HEVC (legacy FLV id 12)", 13: "AV1 (legacy FLV id 13)",
+    ]
+    static let audioFormatNames: [UInt8: String] = [
+        0: "linear PCM", 1: "ADPCM", 2: "MP3", 3: "linear PCM (little endian)", 4: "Nellymoser 16 kHz",
+        5: "Nellymoser 8 kHz", 6: "Nellymoser", 7: "G.711 A-law", 8: "G.711 mu-law", 11: "Speex",
+        13: "Opus (legacy FLV id 13)", 14: "MP3 8 kHz", 15: "device-specific sound",
+    ]
+    static let advice = "streamd accepts H.264 video and AAC audio: set your encoder to x264/H.264 and AAC"
+
+    /// Parses a video message body (FLV VIDEODATA).
+    public static func parseVideo(_ body: [UInt8]) throws(RTMPProtocolError) -> FLVMediaPayload {
+        guard let first = body.first else { return .ignorable }
+        if first & 0x80 != 0 {
+            let fourCC = body.count >= 5 ? String(decoding: body[1..<5], as: UTF8.self) : "?"
+            let name = ["hvc1": "HEVC", "av01": "AV1", "vp09": "VP9"][fourCC] ?? "codec '\(fourCC)'"
+            throw RTMPProtocolError(.flv, "Enhanced RTMP video (\(name)) is not supported; \(advice)")
+        }
+        let frameType = first >> 4
+        let codecID = first & 0x0F
+        if frameType == 5 { return .ignorable }
+        guard codecID == 7 else {
+            let name = videoCodecNames[codecID] ?? "codec id \(codecID)"
+            throw RTMPProtocolError(.flv, "video codec \(name) is not supported; \(advice)")
+        }
+        guard body.count >= 5 else {
+            throw RTMPProtocolError(.flv, "AVC video tag of \(body.count) bytes is shorter than its 5-byte header")
+        }
+        let packetType = body[1]
+        let raw = UInt32(body[2]) << 16 | UInt32(body[3]) << 8 | UInt32(body[4])
+        // Sign-extend the 24-bit composition time.
+        let compositionTime = Int32(bitPattern: raw & 0x80_0000 != 0 ? raw | 0xFF00_0000 : raw)
+        switch packetType {
+        case 0:
+            do {
+                return .avcSequenceHeader(try AVCDecoderConfigurationRecord(parsing: Array(body[5...])))
+            } catch {
+                throw RTMPProtocolError(.flv, "AVC sequence header: \(error)")
+            }
+        case 1:
+            return .avcFrame(isKeyframe: frameType == 1, compositionTime: compositionTime, data: Array(body[5...]))
+        case 2:
+            return .avcEndOfSequence
+        default:
+            throw RTMPProtocolError(.flv, "unknown AVC packet type \(packetType)")
+        }
+    }
+
+    /// Parses an audio message body (FLV AUDIODATA).
+    public static func parseAudio(_ body: [UInt8]) throws(RTMPProtocolError) -> FLVMediaPayload {
+        guard let first = body.first else { return .ignorable }
+        let format = first >> 4
+        if format == 9 {
+            let fourCC = body.count >= 5 ? String(decoding: body[1..<5], as: UTF8.self) : "?"
+            throw RTMPProtocolError(.flv, "Enhanced RTMP audio ('\(fourCC)') is not supported; \(advice)")
+        }
+        guard format == 10 else {
+            let name = audioFormatNames[format] ?? "format \(format)"
+            throw RTMPProtocolError(.flv, "audio codec \(name) is not supported; \(advice)")
+        }
+        guard body.count >= 2 else {
+            throw RTMPProtocolError(.flv, "AAC audio tag of \(body.count) bytes is shorter than its 2-byte header")
+        }
+        switch body[1] {
+        case 0:
+            do {
+                return .aacSequenceHeader(try AudioSpecificConfig(parsing: Array(body[2...])))
+            } catch {
+                throw RTMPProtocolError(.flv, "AAC sequence header: \(error)")
+            }
+        case 1:
+            return .aacFrame(Array(body[2...]))
+        default:
+            throw RTMPProtocolError(.flv, "unknown AAC packet type \(body[1])")
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import NIOCore
+
+/// Sans-I/O RTMP chunk stream reader (RTMP 1.0 §5.3): append bytes as they arrive, then pull whole
+/// messages. A chunk is consumed only once it is complete, so any split of the input across reads
+/// yields the same messages. Set Chunk Size and Abort are applied here (they change the framing)
+/// and are also returned so the caller can see them.
+public struct RTMPChunkDecoder: Sendable {
+    /// The peer may raise its chunk size up to this (16 MiB); more is refused.
+    public static let maximumChunkSize = 16 * 1024 * 1024
+
+    struct ChunkStream: Sendable {
+        var timestamp: UInt32 = 0
+        /// The timestamp field of the last full header (the absolute value for type 0), reused by type 3.
+        var timestampField: UInt32 = 0
+        var hasExtendedTimestamp = false
+        var length = 0
+        var typeID: UInt8 = 0
+        var messageStreamID: UInt32 = 0
+        var payload: [UInt8] = []
+        /// Bytes still missing from the message in progress; 0 when none is in progress.
+        var remaining = 0
+    }
+
+    public private(set) var chunkSize = 128
+    /// Bytes consumed from the peer since the handshake, for acknowledgements.
+    public private(set) var bytesReceived: UInt64 = 0
+    public let maxMessageSize: Int
+    public let maxChunkStreams: Int
+    /// Bytes held in unfinished messages across all chunk streams, and their limit.
+    public private(set) var pendingPayloadBytes = 0
+    public let maxPendingPayloadBytes: Int
+    private var buffer = ByteBuffer()
+    private var streams: [UInt32: ChunkStream] = [:]
+
+    public init(maxMessageSize: Int = 8 * 1024 * 1024, maxChunkStreams: Int = 64, maxPendingPayloadBytes: Int? = nil) {
+        self.maxMessageSize = maxMessageSize
+        self.maxChunkStreams = maxChunkStreams
+        self.maxPendingPayloadBytes = maxPendingPayloadBytes ?? 2 * maxMessageSize
+    }
+
+    /// Bytes held waiting for the rest of a chunk.
+    public var bufferedByteCount: Int { buffer.readableBytes }
+
+    public mutating func append(_ bytes: ByteBuffer) {
+        var bytes = bytes
+        if buffer.readableBytes == 0 {
+            buffer = bytes
+        } else {
+            buffer.writeBuffer(&bytes)
+        }
+    }
+
+    public mutating func append(_ bytes: [UInt8]) {
+        buffer.writeBytes(bytes)
+    }
+
+    /// The next complete message, or nil when more bytes are needed.
+    public mutating func nextMessage() throws(RTMPProtocolError) -> RTMPMessage? {
+        while true {
+            guard let chunk = try parseChunk() else {
+                if buffer.readerIndex > 65536 { buffer.discardReadBytes() }
+                return nil
+            }
+            if let message = chunk { return try apply(message) }
+        }
+    }
+
+    /// Parses one chunk if all of it is buffered: `.some(nil)` when it did not finish a message.
+    private mutating func parseChunk() throws(RTMPProtocolError) -> RTMPMessage?? {
+        let start = buffer.readerIndex
+        var cursor = start
+        func byte() -> UInt8? {
+            guard let value = buffer.getInteger(at: cursor, as: UInt8.self) else { return nil }
+            cursor += 1
+            return value
+        }
+        func u24() -> UInt32? {
+            guard let a = byte(), let b = byte(), let c = byte() else { return nil }
+            return UInt32(a) << 16 | UInt32(b) << 8 | UInt32(c)
+        }
+        func u32(littleEndian: Bool = false) -> UInt32? {
+            guard let value = buffer.getInteger(at: cursor, endianness: littleEndian ? .little : .big, as: UInt32.self)
+            else { return nil }
+            cursor += 4
+            return value
+        }
+
+        guard let first = byte() else { return nil }
+        let format = first >> 6
+        var chunkStreamID = UInt32(first & 0x3F)
+        if chunkStreamID == 0 {
+            guard let b = byte() else { return nil }
+            chunkStreamID = 64 + UInt32(b)
+        } else if chunkStreamID == 1 {
+            guard let b0 = byte(), let b1 = byte() else { return nil }
+            chunkStreamID = 64 + UInt32(b0) + UInt32(b1) * 256
+        }
+
+        let known = streams[chunkStreamID]
+        if known == nil {
+            guard format == 0 else {
+                throw RTMPProtocolError(.chunk, "chunk type \(format) on chunk stream \(chunkStreamID), which has no previous header")
+            }
+            guard streams.count < maxChunkStreams else {
+                throw RTMPProtocolError(.chunk, "more than \(maxChunkStreams) chunk streams in use")
+            }
+        }
+        var stream = known ?? ChunkStream()
+        var startsMessage = stream.remaining == 0
+
+        switch format {
+        case 0, 1, 2:
+            guard let field = u24() else { return nil }
+            if format <= 1 {
+                guard let length = u24(), let type = byte() else { return nil }
+                stream.length = Int(length)
+                stream.typeID = type
+                if format == 0 {
+                    guard let streamID = u32(littleEndian: true) else { return nil }
+                    stream.messageStreamID = streamID
+                }
+            }
+            stream.hasExtendedTimestamp = field == 0xFF_FFFF
+            var value = field
+            if stream.hasExtendedTimestamp {
+                guard let extended = u32() else { return nil }
+                value = extended
+            }
+            stream.timestampField = value
+            stream.timestamp = format == 0 ? value : stream.timestamp &+ value
+            // A full header starts a new message; a partial one on this chunk stream is abandoned.
+            startsMessage = true
+        default:
+            if stream.hasExtendedTimestamp {
+                if startsMessage {
+                    guard let extended = u32() else { return nil }
+                    stream.timestampField = extended
+                } else {
+                    // Continuation chunks repeat the extended timestamp per the spec, but some
+                    // encoders leave it out: take the 4 bytes only when they repeat the value.
+                    guard let extended = buffer.getInteger(at: cursor, as: UInt32.self) else { return nil }
+                    if extended == stream.timestampField { cursor += 4 }
+                }
+            }
+            if startsMessage { stream.timestamp = stream.timestamp &+ stream.timestampField }
+        }
+
+        if startsMessage {
+            guard stream.length <= maxMessageSize else {
+                throw RTMPProtocolError(
+                    .chunk, "message of \(stream.length) bytes on chunk stream \(chunkStreamID) exceeds the \(maxMessageSize)-byte limit; lower the encoder's bitrate or keyframe interval")
+            }
+            stream.remaining = stream.length
+        }
+        let take = min(chunkSize, stream.remaining)
+        guard buffer.writerIndex - cursor >= take else { return nil }
+
+        let abandoned = startsMessage ? (known.map { $0.length - $0.remaining } ?? 0) : 0
+        let pending = pendingPayloadBytes - (known?.remaining == 0 ? 0 : abandoned) + take
+        guard pending <= maxPendingPayloadBytes else {
+            throw RTMPProtocolError(.chunk, "more than \(maxPendingPayloadBytes) bytes in unfinished messages")
+        }
+
+        // Committed: move the payload out of both copies so appending does not copy it.
+        var payload: [UInt8]
+        if startsMessage {
+            payload = []
+            payload.reserveCapacity(min(stream.length, 64 * 1024))
+        } else {
+            payload = stream.payload
+        }
+        stream.payload = []
+        streams[chunkStreamID]?.payload = []
+        if take > 0 {
+            let offset = cursor - buffer.readerIndex
+            buffer.withUnsafeReadableBytes { raw in
+                payload.append(contentsOf: raw[offset..<(offset + take)])
+            }
+        }
+        stream.payload = payload
+        cursor += take
+        stream.remaining -= take
+        pendingPayloadBytes = stream.remaining == 0 ? pending - stream.length : pending
+        let consumed = cursor - start
+        buffer.moveReaderIndex(forwardBy: consumed)
+        bytesReceived &+= UInt64(consumed)
+
+        guard stream.remaining == 0 else {
+            streams[chunkStreamID] = stream
+            return .some(nil)
+        }
+        let message = RTMPMessage(
+            typeID: stream.typeID, timestamp: stream.timestamp, messageStreamID: stream.messageStreamID,
+            chunkStreamID: chunkStreamID, payload: stream.payload)
+        stream.payload = []
+        streams[chunkStreamID] = stream
+        return .some(message)
+    }
+
+    private mutating func apply(_ message: RTMPMessage) throws(RTMPProtocolError) -> RTMPMessage {
+        switch message.type {
+        case .setChunkSize:
+            guard let size = Self.bigEndianU32(message.payload) else {
+                throw RTMPProtocolError(.chunk, "Set Chunk Size message of \(message.payload.count) bytes, expected 4")
+            }
+            let value = Int(size & 0x7FFF_FFFF)
+            guard value >= 1, value <= Self.maximumChunkSize else {
+                throw RTMPProtocolError(.chunk, "Set Chunk Size \(value) is outside 1...\(Self.maximumChunkSize)")
+            }
+            chunkSize = value
+        case .abort:
+            guard let abortedStream = Self.bigEndianU32(message.payload) else {
+                throw RTMPProtocolError(.chunk, "Abort message of \(message.payload.count) bytes, expected 4")
+            }
+            if var stream = streams[abortedStream], stream.remaining > 0 {
+                pendingPayloadBytes -= stream.length - stream.remaining
+                stream.remaining = 0
+                stream.payload = []
+                streams[abortedStream] = stream
+            }
+        default:
+            break
+        }
+        return message
+    }
+
+    static func bigEndianU32(_ bytes: [UInt8]) -> UInt32? {
+        guard bytes.count >= 4 else { return nil }
+        return UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+    }
+}

@@ -1,0 +1,25 @@
+/// Everything about the RTMP ingest that an operator may tune; each limit's refusal is explained.
+public struct IngestConfiguration: Sendable, Hashable {
+    /// The RTMP application encoders publish to (`rtmp://HOST:1935/live/STREAMKEY`).
+    public var application = "live"
+    /// Per handshake stage (C0+C1, then C2).
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// From the handshake to an accepted publish.
+    public var publishTimeout: Duration = .seconds(30)
+    /// A publishing connection with no media for this long ends with `StreamEnded(timeout)`.
+    public var idleTimeout: Duration = .seconds(10)
+    public var statsInterval: Duration = .seconds(1)
+    /// Media items are handed to the consumer in batches at most this far apart (zero: one by one).
+    /// Each hand-off can wake the consumer's thread; batching trades this much latency for CPU.
+    public var mediaBatchInterval: Duration = .milliseconds(40)
+    /// Largest RTMP message accepted (a keyframe must fit).
+    public var maxMessageSize = 8 * 1024 * 1024
+    /// Open TCP connections at most, publishing or not.
+    public var maxConnections = 1000
+    public var windowAcknowledgementSize: UInt32 = 2_500_000
+    public var outgoingChunkSize: UInt32 = 4096
+    public var failedAttempts = FailedAttemptLimiter.Policy()
+    public var sessions = SessionRegistry.Configuration()
+
+    public init() {}
+}

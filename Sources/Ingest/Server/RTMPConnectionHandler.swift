@@ -1,0 +1,389 @@
+import EventStore
+import Logging
+import Media
+import NIOCore
+
+/// Drives one TCP connection: handshake, chunk decoder, `RTMPSession`, and the live session's
+/// media queue. Everything here runs on the channel's event loop.
+final class RTMPConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Phase {
+        case handshaking
+        case chunking
+        case closing
+    }
+
+    private let server: RTMPServer
+    private var phase = Phase.handshaking
+    private var handshake = RTMPHandshake()
+    private var handshakeBuffer = ByteBuffer()
+    private var decoder: RTMPChunkDecoder
+    private var encoder = RTMPChunkEncoder()
+    private var session: RTMPSession
+    private var outbound = ByteBuffer()
+
+    private var live: LiveSession?
+    private var token: UInt64 = 0
+    private var endReason: (StreamEnded.Reason, String?)?
+    private var stats = IngestStatsAccumulator()
+    private var bytesAtLastSample: UInt64 = 0
+    private var lastSample = NIODeadline.now()
+    private var lastMedia = NIODeadline.now()
+
+    private var pendingMedia: [MediaItem] = []
+    private var lastMediaFlush = NIODeadline.now()
+
+    private var waitingForConsumer = false
+    private var waitingForAdmission = false
+    private var readPending = false
+    private var counted = false
+
+    private var stageTimeout: Scheduled<Void>?
+    private var ticker: RepeatedTask?
+    private var remoteAddress = "unknown"
+    private var remoteHost = "unknown"
+    private var logger: Logger
+
+    init(server: RTMPServer) {
+        self.server = server
+        decoder = RTMPChunkDecoder(maxMessageSize: server.configuration.maxMessageSize)
+        session = RTMPSession(configuration: .init(
+            application: server.configuration.application,
+            windowAcknowledgementSize: server.configuration.windowAcknowledgementSize,
+            outgoingChunkSize: server.configuration.outgoingChunkSize))
+        logger = server.logger
+    }
+
+    // MARK: Lifecycle
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let address = context.remoteAddress {
+            remoteHost = address.ipAddress ?? "unknown"
+            remoteAddress = address.port.map { remoteHost.contains(":") ? "[\(remoteHost)]:\($0)" : "\(remoteHost):\($0)" } ?? remoteHost
+        }
+        logger[metadataKey: "remote"] = "\(remoteAddress)"
+        let open = server.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        counted = true
+        if open > server.configuration.maxConnections {
+            // Finish the handshake anyway so the refusal reaches the encoder's log.
+            logger.warning("refusing connection: \(server.configuration.maxConnections) connections already open")
+            session.refuseConnect(
+                "the server is at its limit of \(server.configuration.maxConnections) connections; try again later")
+        }
+        armStageTimeout(context: context, after: server.configuration.handshakeTimeout, stage: "handshake")
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stageTimeout?.cancel()
+        ticker?.cancel()
+        if counted {
+            server.openConnections.subtract(1, ordering: .relaxed)
+            counted = false
+        }
+        flushMedia()
+        if let live {
+            sampleStats()
+            live.demand.setResume(nil)
+            let (reason, detail) = endReason ?? (.encoderClosed, nil)
+            let registry = server.registry
+            let token = token
+            Task { await registry.connectionEnded(live.id, token: token, reason: reason, detail: detail) }
+            self.live = nil
+        }
+        phase = .closing
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.info("connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    // MARK: Reading
+
+    func read(context: ChannelHandlerContext) {
+        if waitingForConsumer || waitingForAdmission {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        switch phase {
+        case .closing:
+            return
+        case .handshaking:
+            handshakeBuffer.writeBuffer(&bytes)
+            do {
+                for output in try handshake.receive(&handshakeBuffer) {
+                    switch output {
+                    case .send(let reply):
+                        outbound.writeBytes(reply)
+                        if handshake.state == .waitingForC2 {
+                            armStageTimeout(context: context, after: server.configuration.handshakeTimeout, stage: "handshake (C2)")
+                        }
+                    case .complete:
+                        phase = .chunking
+                        armStageTimeout(context: context, after: server.configuration.publishTimeout, stage: "publish")
+                    }
+                }
+            } catch {
+                logger.info("handshake refused: \(error)")
+                close(context: context)
+                return
+            }
+            writePending(context: context)
+            guard phase == .chunking else { return }
+            decoder.append(handshakeBuffer)
+            handshakeBuffer = ByteBuffer()
+        case .chunking:
+            decoder.append(bytes)
+        }
+        process(context: context)
+    }
+
+    /// Runs buffered messages through the session until it must wait (admission, a slow consumer).
+    private func process(context: ChannelHandlerContext) {
+        while phase == .chunking, !waitingForConsumer, !waitingForAdmission {
+            let message: RTMPMessage?
+            do {
+                message = try decoder.nextMessage()
+            } catch {
+                perform(session.fail(error), context: context)
+                break
+            }
+            guard let message else { break }
+            perform(session.receive(message), context: context)
+        }
+        if phase == .chunking, let ack = session.bytesReceived(total: decoder.bytesReceived) {
+            encoder.encode(ack, into: &outbound)
+        }
+        writePending(context: context)
+        scheduleMediaFlush(context: context)
+    }
+
+    /// Hands pending items over once the batch interval has passed. No timer: live media keeps
+    /// arriving, and the stats tick flushes what a pausing encoder left behind.
+    private func scheduleMediaFlush(context: ChannelHandlerContext) {
+        guard !pendingMedia.isEmpty,
+              NIODeadline.now() - lastMediaFlush >= TimeAmount(server.configuration.mediaBatchInterval)
+        else { return }
+        flushMedia()
+    }
+
+    private func flushMedia() {
+        lastMediaFlush = .now()
+        guard let live, !pendingMedia.isEmpty else { return }
+        let items = pendingMedia
+        pendingMedia.removeAll(keepingCapacity: true)
+        switch live.yield(contentsOf: items) {
+        case .produceMore:
+            break
+        case .stopProducing:
+            waitingForConsumer = true
+        case .dropped:
+            for case .packet in items { stats.recordDropped() }
+        }
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard phase == .chunking else { return }
+        process(context: context)
+        if readPending, !waitingForConsumer, !waitingForAdmission {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: Actions
+
+    private func perform(_ actions: [RTMPSession.Action], context: ChannelHandlerContext) {
+        for action in actions {
+            switch action {
+            case .send(let message):
+                encoder.encode(message, into: &outbound)
+            case .authorize(let request):
+                admit(request, context: context)
+            case .refused(let refusal):
+                let request = refusal.streamKey.map {
+                    RTMPSession.PublishRequest(application: refusal.application ?? "", streamKey: $0, tcURL: nil, messageStreamID: 0)
+                }
+                server.rejected(.malformedRequest(refusal.detail), request: request, remoteAddress: remoteAddress, detail: refusal.detail)
+            case .media(let item):
+                deliver(item)
+            case .ready(let description):
+                guard let live else { break }
+                live.streamDescription = description
+                if live.claimAnnouncement() {
+                    server.emitter.emit(
+                        SessionRegistry.started(live), stream: live.streamID, actor: EventActor(.encoder, id: remoteAddress))
+                }
+            case .close(let reason):
+                switch reason {
+                case .encoderClosed:
+                    // Some encoders (GStreamer's rtmp2sink) treat our closing first as an error: let them hang up.
+                    endReason = endReason ?? (.encoderClosed, nil)
+                    armStageTimeout(context: context, after: .seconds(2), stage: "disconnect after unpublish")
+                    continue
+                case .protocolError(let detail):
+                    logger.info("closing: \(detail)")
+                    endReason = endReason ?? (.protocolError, detail)
+                case .refused:
+                    break
+                }
+                close(context: context)
+            }
+        }
+    }
+
+    private func deliver(_ item: MediaItem) {
+        guard live != nil else { return }
+        if case .packet(let packet) = item {
+            stats.record(track: packet.track, dts: packet.dts)
+            lastMedia = .now()
+        }
+        pendingMedia.append(item)
+        if pendingMedia.count >= Self.maximumBatch { flushMedia() }
+    }
+
+    /// A batch never holds more than this, so a fast sender overshoots the queue's high watermark by at most this.
+    static let maximumBatch = 32
+
+    private func admit(_ request: RTMPSession.PublishRequest, context: ChannelHandlerContext) {
+        waitingForAdmission = true
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        let connectionToken = UInt64.random(in: 1...UInt64.max)
+        let connection = SessionRegistry.Connection(token: connectionToken) { code, description in
+            loop.execute { handler.value.stop(code: code, description: description, context: boundContext.value) }
+        }
+        let server = server
+        let remoteAddress = remoteAddress
+        let remoteHost = remoteHost
+        loop.makeFutureWithTask {
+            await server.admit(request, remoteAddress: remoteAddress, host: remoteHost, connection: connection)
+        }.assumeIsolated().whenSuccess { admission in
+            self.admitted(admission, token: connectionToken, context: context)
+        }
+    }
+
+    private func admitted(_ admission: RTMPServer.Admission, token: UInt64, context: ChannelHandlerContext) {
+        waitingForAdmission = false
+        let live: LiveSession
+        switch admission {
+        case .refused(let reason):
+            perform(session.publishRefused(code: reason.statusCode, description: reason.message), context: context)
+            return
+        case .started(let session), .resumed(let session):
+            live = session
+        }
+        guard phase == .chunking else {
+            // The encoder left while its key was checked: the session it claimed waits out its grace.
+            Task { [registry = server.registry] in
+                await registry.connectionEnded(live.id, token: token, reason: .encoderClosed, detail: nil)
+            }
+            return
+        }
+        self.live = live
+        self.token = token
+        stageTimeout?.cancel()
+        lastMedia = .now()
+        lastSample = .now()
+        bytesAtLastSample = decoder.bytesReceived
+        logger[metadataKey: "session"] = "\(live.id)"
+        logger.info("publishing", metadata: ["channel": "\(live.channelID)"])
+
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        live.demand.setResume {
+            loop.execute {
+                handler.value.waitingForConsumer = false
+                handler.value.resumeReading(context: boundContext.value)
+            }
+        }
+        let interval = server.configuration.statsInterval
+        ticker = loop.scheduleRepeatedTask(initialDelay: .init(interval), delay: .init(interval)) { _ in
+            handler.value.tick(context: boundContext.value)
+        }
+        perform(session.publishAccepted(), context: context)
+        resumeReading(context: context)
+    }
+
+    // MARK: Timers
+
+    private func tick(context: ChannelHandlerContext) {
+        guard phase == .chunking, live != nil, endReason == nil else { return }
+        flushMedia()
+        sampleStats()
+        if !waitingForConsumer, NIODeadline.now() - lastMedia > TimeAmount(server.configuration.idleTimeout) {
+            let seconds = RTMPServer.seconds(server.configuration.idleTimeout)
+            endReason = (.timeout, "no media for \(Int(seconds)) s")
+            logger.info("no media for \(seconds) s, closing")
+            perform(session.stop(code: "NetStream.Publish.Idle", description: "no audio or video received for \(Int(seconds)) s; check the encoder and publish again"), context: context)
+            close(context: context)
+        }
+    }
+
+    private func sampleStats() {
+        guard let live, !live.isEnded else { return }
+        let now = NIODeadline.now()
+        let interval = Duration.nanoseconds((now - lastSample).nanoseconds)
+        lastSample = now
+        let total = decoder.bytesReceived
+        let sample = stats.sample(
+            totalBytes: total, interval: interval, queueDepth: live.queueDepth, backpressured: waitingForConsumer)
+        live.update(stats: sample, newBytes: total &- bytesAtLastSample)
+        bytesAtLastSample = total
+        server.emitter.emit(
+            IngestStatsSampled(sessionID: live.id.uuidString.lowercased(), channelID: live.channelID, stats: sample),
+            stream: live.streamID, actor: EventActor(.encoder, id: remoteAddress))
+    }
+
+    private func armStageTimeout(context: ChannelHandlerContext, after duration: Duration, stage: String) {
+        stageTimeout?.cancel()
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        stageTimeout = context.eventLoop.scheduleTask(in: .init(duration)) {
+            handler.value.logger.info("\(stage) did not finish within \(duration), closing")
+            handler.value.close(context: boundContext.value)
+        }
+    }
+
+    /// The registry ended the session (kick, shutdown): tell the encoder, then close.
+    private func stop(code: String, description: String, context: ChannelHandlerContext) {
+        guard phase == .chunking else { return }
+        flushMedia()
+        live = nil
+        perform(session.stop(code: code, description: description), context: context)
+        close(context: context)
+    }
+
+    // MARK: Writing
+
+    private func writePending(context: ChannelHandlerContext) {
+        guard outbound.readableBytes > 0 else { return }
+        let bytes = outbound
+        outbound = ByteBuffer()
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    private func close(context: ChannelHandlerContext) {
+        guard phase != .closing else { return }
+        phase = .closing
+        stageTimeout?.cancel()
+        ticker?.cancel()
+        let bytes = outbound
+        outbound = ByteBuffer()
+        context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Crypto
+import EventStore
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The RTMP ingest server: accepts encoders, checks their keys, and turns each accepted publish
+/// into a `LiveSession` (see `sessions` and `registry`).
+public final class RTMPServer: Sendable {
+    public let configuration: IngestConfiguration
+    public let registry: SessionRegistry
+    let authorizer: any PublishAuthorizer
+    let emitter: IngestEventEmitter
+    let logger: Logger
+    private let group: any EventLoopGroup
+    private let limiter: Mutex<FailedAttemptLimiter>
+    private let listener = Mutex<(any Channel)?>(nil)
+    /// Open connections, so shutdown can close those that never published.
+    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    let openConnections = Atomic<Int>(0)
+
+    public init(
+        configuration: IngestConfiguration = IngestConfiguration(), authorizer: any PublishAuthorizer,
+        eventSink: @escaping IngestEventSink, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "streamd.ingest.rtmp")
+    ) {
+        self.configuration = configuration
+        self.authorizer = authorizer
+        self.group = group
+        self.logger = logger
+        emitter = IngestEventEmitter(sink: eventSink)
+        registry = SessionRegistry(configuration: configuration.sessions, emitter: emitter)
+        limiter = Mutex(FailedAttemptLimiter(policy: configuration.failedAttempts))
+    }
+
+    /// New live sessions (a reconnect within grace continues its session and is not repeated here).
+    public var sessions: AsyncStream<LiveSession> { registry.newSessions }
+
+    /// Failed-key counters for metrics.
+    public var failedAttemptCounters: FailedAttemptLimiter.Counters {
+        limiter.withLock { $0.counters(now: .now) }
+    }
+
+    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+
+    /// Binds and starts accepting; returns the bound port (pass 0 for any free port).
+    @discardableResult
+    public func start(host: String = "0.0.0.0", port: Int = 1935) async throws -> Int {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { [self] channel in
+                let id = ObjectIdentifier(channel)
+                connections.withLock { $0[id] = channel }
+                channel.closeFuture.whenComplete { [self] _ in connections.withLock { $0[id] = nil } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(server: self))
+                }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        listener.withLock { $0 = channel }
+        let bound = channel.localAddress?.port ?? port
+        logger.info("RTMP ingest listening", metadata: ["host": "\(host)", "port": "\(bound)"])
+        return bound
+    }
+
+    /// Stops accepting, ends every session (`StreamEnded(shutdown)`) and flushes the events.
+    public func shutdown() async {
+        let channel = listener.withLock { value -> (any Channel)? in
+            defer { value = nil }
+            return value
+        }
+        try? await channel?.close()
+        await registry.endAll(reason: .shutdown)
+        for connection in connections.withLock({ Array($0.values) }) { connection.close(promise: nil) }
+        await emitter.finish()
+    }
+
+    enum Admission: Sendable {
+        case started(LiveSession)
+        case resumed(LiveSession)
+        case refused(PublishRefusalReason)
+    }
+
+    /// The key check and the limits, in order: lock-out, key, channel claim.
+    func admit(
+        _ request: RTMPSession.PublishRequest, remoteAddress: String, host: String, connection: SessionRegistry.Connection
+    ) async -> Admission {
+        let verdict = limiter.withLock { $0.check(host, now: .now) }
+        if case .lockedOut(let remaining) = verdict {
+            let reason = PublishRefusalReason.tooManyFailedAttempts(retryAfterSeconds: Int(remaining.components.seconds) + 1)
+            rejected(reason, request: request, remoteAddress: remoteAddress)
+            return .refused(reason)
+        }
+        let authorization = await authorizer.authorize(app: request.application, streamKey: request.streamKey, remote: remoteAddress)
+        switch authorization {
+        case .refused(let reason):
+            rejected(reason, request: request, remoteAddress: remoteAddress)
+            if reason.countsAsFailedAttempt, let lockout = limiter.withLock({ $0.recordFailure(host, now: .now) }) {
+                let policy = configuration.failedAttempts
+                emitter.emit(
+                    PublishLockedOut(
+                        remoteAddress: host, failures: policy.maxFailures, windowSeconds: Self.seconds(policy.window),
+                        lockoutSeconds: Self.seconds(lockout)),
+                    stream: "ingest-\(host)", actor: .system("ingest"))
+                logger.warning("address locked out after failed stream keys", metadata: ["remote": "\(host)"])
+            }
+            return .refused(reason)
+        case .accepted(let channelID, let channelName):
+            limiter.withLock { $0.recordSuccess(host) }
+            switch await registry.claim(
+                channelID: channelID, channelName: channelName, remoteAddress: remoteAddress, connection: connection)
+            {
+            case .started(let session): return .started(session)
+            case .resumed(let session): return .resumed(session)
+            case .refused(let reason):
+                rejected(reason, request: request, remoteAddress: remoteAddress)
+                return .refused(reason)
+            }
+        }
+    }
+
+    func rejected(_ reason: PublishRefusalReason, request: RTMPSession.PublishRequest?, remoteAddress: String, detail: String? = nil) {
+        let event = PublishRejected(
+            reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress,
+            app: request?.application, keyFingerprint: request.map { Self.fingerprint($0.streamKey) }, channelID: reason.channelID)
+        let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(Self.host(of: remoteAddress))"
+        emitter.emit(event, stream: stream, actor: EventActor(.encoder, id: remoteAddress))
+        logger.notice("publish rejected", metadata: ["remote": "\(remoteAddress)", "reason": "\(reason.name)"])
+    }
+
+    /// First 16 hex digits of the key's SHA-256.
+    public static func fingerprint(_ key: String) -> String {
+        SHA256.hash(data: Array(key.utf8)).prefix(8).map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
+    }
+
+    static func host(of address: String) -> String {
+        if address.hasPrefix("["), let end = address.firstIndex(of: "]") {
+            return String(address[address.index(after: address.startIndex)..<end])
+        }
+        guard address.filter({ $0 == ":" }).count == 1, let colon = address.lastIndex(of: ":") else { return address }
+        return String(address[..<colon])
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,206 @@
+import EventStore
+import Foundation
+import Media
+
+/// Live sessions by id and by channel: claims on publish, the reconnect grace window, kicks, the
+/// listing for `GET /v1/streams`, and the session lifecycle events (`StreamStarted`,
+/// `StreamResumed`, `StreamEnded`), each emitted exactly once.
+public actor SessionRegistry {
+    public struct Configuration: Sendable, Hashable {
+        /// How long a session whose encoder went away waits for it to come back.
+        public var graceWindow: Duration
+        public var maxPublishers: Int
+        public var mediaLowWatermark: Int
+        public var mediaHighWatermark: Int
+
+        public init(graceWindow: Duration = .seconds(10), maxPublishers: Int = 100, mediaLowWatermark: Int = 64, mediaHighWatermark: Int = 512) {
+            self.graceWindow = graceWindow
+            self.maxPublishers = maxPublishers
+            self.mediaLowWatermark = mediaLowWatermark
+            self.mediaHighWatermark = mediaHighWatermark
+        }
+    }
+
+    /// How the registry reaches the connection feeding a session: closes it, telling the encoder why.
+    struct Connection: Sendable {
+        let token: UInt64
+        let close: @Sendable (_ code: String, _ description: String) -> Void
+    }
+
+    enum Claim: Sendable {
+        case started(LiveSession)
+        case resumed(LiveSession)
+        case refused(PublishRefusalReason)
+    }
+
+    private enum Phase {
+        case connected(Connection)
+        case waiting(since: ContinuousClock.Instant, wallClock: Date, timer: Task<Void, Never>)
+    }
+
+    private struct Entry {
+        var session: LiveSession
+        var phase: Phase
+    }
+
+    public let configuration: Configuration
+    private let emitter: IngestEventEmitter
+    private var entries: [UUID: Entry] = [:]
+    private var byChannel: [String: UUID] = [:]
+    private var nextToken: UInt64 = 1
+    /// New sessions (not resumed ones), for the integrator to hand to the transcoder.
+    public nonisolated let newSessions: AsyncStream<LiveSession>
+    private let newSessionsContinuation: AsyncStream<LiveSession>.Continuation
+
+    init(configuration: Configuration, emitter: IngestEventEmitter) {
+        self.configuration = configuration
+        self.emitter = emitter
+        (newSessions, newSessionsContinuation) = AsyncStream.makeStream(of: LiveSession.self)
+    }
+
+    /// Makes a registry whose events go to `sink` (for tests and tools; the server makes its own).
+    public init(configuration: Configuration = Configuration(), sink: @escaping IngestEventSink) {
+        self.init(configuration: configuration, emitter: IngestEventEmitter(sink: sink))
+    }
+
+    func makeToken() -> UInt64 {
+        defer { nextToken += 1 }
+        return nextToken
+    }
+
+    /// Claims the channel for a publisher whose key was accepted.
+    func claim(
+        channelID: String, channelName: String, remoteAddress: String, protocol: String = "rtmp",
+        connection: Connection
+    ) -> Claim {
+        if let id = byChannel[channelID], var entry = entries[id] {
+            guard case .waiting(let since, _, let timer) = entry.phase else {
+                return .refused(.channelAlreadyLive(channelID: channelID))
+            }
+            timer.cancel()
+            entry.phase = .connected(connection)
+            entries[id] = entry
+            let session = entry.session
+            session.reconnected(from: remoteAddress)
+            _ = session.yield(.discontinuity)
+            let gap = since.duration(to: .now)
+            emitter.emit(
+                StreamResumed(
+                    sessionID: session.id.uuidString.lowercased(), channelID: channelID, remoteAddress: remoteAddress,
+                    gapMilliseconds: Int(gap.components.seconds * 1000 + gap.components.attoseconds / 1_000_000_000_000_000)),
+                stream: session.streamID, actor: EventActor(.encoder, id: remoteAddress))
+            return .resumed(session)
+        }
+        guard entries.count < configuration.maxPublishers else {
+            return .refused(.serverFull(limit: configuration.maxPublishers))
+        }
+        let session = LiveSession(
+            channelID: channelID, channelName: channelName, remoteAddress: remoteAddress, protocol: `protocol`,
+            lowWatermark: configuration.mediaLowWatermark, highWatermark: configuration.mediaHighWatermark, registry: self)
+        entries[session.id] = Entry(session: session, phase: .connected(connection))
+        byChannel[channelID] = session.id
+        newSessionsContinuation.yield(session)
+        return .started(session)
+    }
+
+    /// The connection feeding a session ended. An encoder that went away gets the grace window;
+    /// anything else ends the session now.
+    func connectionEnded(_ sessionID: UUID, token: UInt64, reason: StreamEnded.Reason, detail: String?) {
+        guard var entry = entries[sessionID], case .connected(let connection) = entry.phase, connection.token == token else { return }
+        guard reason == .encoderClosed, configuration.graceWindow > .zero else {
+            end(sessionID, reason: reason, detail: detail, actor: reason == .timeout ? .system("ingest") : EventActor(.encoder, id: entry.session.remoteAddress))
+            return
+        }
+        let grace = configuration.graceWindow
+        let timer = Task { [weak self] in
+            guard (try? await Task.sleep(for: grace)) != nil else { return }
+            await self?.graceExpired(sessionID, token: token)
+        }
+        entry.phase = .waiting(since: .now, wallClock: Date(), timer: timer)
+        entries[sessionID] = entry
+    }
+
+    private func graceExpired(_ sessionID: UUID, token: UInt64) {
+        guard let entry = entries[sessionID], case .waiting = entry.phase else { return }
+        end(sessionID, reason: .encoderClosed, detail: nil, actor: EventActor(.encoder, id: entry.session.remoteAddress))
+    }
+
+    /// Ends a session by id (admin `DELETE /v1/streams/ID`): `StreamEnded(kicked)` with the actor.
+    @discardableResult
+    public func kick(sessionID: UUID, by actor: EventActor = .admin, reason: String? = nil) -> Bool {
+        guard let entry = entries[sessionID] else { return false }
+        if case .connected(let connection) = entry.phase {
+            connection.close(
+                "NetStream.Publish.Denied",
+                "this stream was stopped by \(actor.kind == .admin ? "an administrator" : actor.description)"
+                    + (reason.map { ": \($0)" } ?? "") + "; contact the channel's owner before publishing again")
+        }
+        end(sessionID, reason: .kicked, detail: reason, actor: actor)
+        return true
+    }
+
+    /// Ends a channel's live session (a revoked key kicks its session).
+    @discardableResult
+    public func kick(channelID: String, by actor: EventActor = .admin, reason: String? = nil) -> Bool {
+        guard let id = byChannel[channelID] else { return false }
+        return kick(sessionID: id, by: actor, reason: reason)
+    }
+
+    public func list() -> [LiveSessionSummary] {
+        entries.values.map { entry in
+            let session = entry.session
+            var connected = true
+            if case .waiting = entry.phase { connected = false }
+            var stats = session.stats
+            stats.queueDepth = session.queueDepth
+            return LiveSessionSummary(
+                id: session.id, channelID: session.channelID, channelName: session.channelName, protocol: session.protocol,
+                remoteAddress: session.remoteAddress, startedAt: session.startedAt, connected: connected,
+                reconnects: session.reconnects, bytesReceived: session.bytesReceived, stats: stats)
+        }
+        .sorted { $0.startedAt < $1.startedAt }
+    }
+
+    public func session(id: UUID) -> LiveSession? { entries[id]?.session }
+
+    public func session(channelID: String) -> LiveSession? { byChannel[channelID].flatMap { entries[$0]?.session } }
+
+    public var count: Int { entries.count }
+
+    /// Ends every session (server shutdown).
+    func endAll(reason: StreamEnded.Reason) {
+        for (id, entry) in entries {
+            if case .connected(let connection) = entry.phase {
+                connection.close("NetStream.Publish.Denied", "the server is shutting down; reconnect in a moment")
+            }
+            end(id, reason: reason, detail: nil, actor: .system("ingest"))
+        }
+        newSessionsContinuation.finish()
+    }
+
+    private func end(_ sessionID: UUID, reason: StreamEnded.Reason, detail: String?, actor: EventActor) {
+        guard let entry = entries.removeValue(forKey: sessionID) else { return }
+        let session = entry.session
+        if byChannel[session.channelID] == sessionID { byChannel[session.channelID] = nil }
+        var endedAt = Date()
+        if case .waiting(_, let wallClock, let timer) = entry.phase {
+            timer.cancel()
+            endedAt = wallClock
+        }
+        if session.claimAnnouncement() { emitter.emit(Self.started(session), stream: session.streamID, actor: EventActor(.encoder, id: session.remoteAddress)) }
+        session.finishMedia()
+        emitter.emit(
+            StreamEnded(
+                sessionID: session.id.uuidString.lowercased(), channelID: session.channelID, reason: reason, detail: detail,
+                durationSeconds: max(0, endedAt.timeIntervalSince(session.startedAt)),
+                bytesReceived: session.bytesReceived, reconnects: session.reconnects),
+            stream: session.streamID, actor: actor, reason: detail)
+    }
+
+    static func started(_ session: LiveSession) -> StreamStarted {
+        StreamStarted(
+            sessionID: session.id.uuidString.lowercased(), channelID: session.channelID, channelName: session.channelName,
+            protocol: session.protocol, remoteAddress: session.remoteAddress,
+            description: session.streamDescription ?? StreamDescription(video: nil, audio: nil, encoder: nil))
+    }
+}

@@ -1,0 +1,72 @@
+import Media
+
+/// Ingest statistics over one sampling interval (`IngestStatsSampled`, `GET /v1/streams`).
+public struct IngestStats: Sendable, Hashable, Codable {
+    public var intervalSeconds: Double = 0
+    /// Bits per second received on the socket (all RTMP bytes).
+    public var receivedBitrate: Int = 0
+    public var videoFrameRate: Double = 0
+    public var audioFrameRate: Double = 0
+    /// Last video DTS minus last audio DTS, in milliseconds.
+    public var avDriftMilliseconds: Int64?
+    /// Frames whose DTS went backwards on their track.
+    public var lateFrames: Int = 0
+    /// Frames dropped: before their track's sequence header, or with no consumer left.
+    public var droppedFrames: Int = 0
+    /// Media items waiting for the consumer.
+    public var queueDepth: Int = 0
+    /// Whether socket reads were paused because the consumer is slow.
+    public var backpressured: Bool = false
+    public var bytesReceivedTotal: UInt64 = 0
+
+    public init() {}
+}
+
+/// Counts what one connection received between samples; lives on the connection's event loop.
+struct IngestStatsAccumulator: Sendable {
+    private var bytesAtLastSample: UInt64 = 0
+    private var videoFrames = 0
+    private var audioFrames = 0
+    private var late = 0
+    private var dropped = 0
+    private var lastVideoDTS: Int64?
+    private var lastAudioDTS: Int64?
+
+    mutating func record(track: TrackKindTag, dts: Int64) {
+        switch track {
+        case .video:
+            if let last = lastVideoDTS, dts < last { late += 1 }
+            lastVideoDTS = dts
+            videoFrames += 1
+        case .audio:
+            if let last = lastAudioDTS, dts < last { late += 1 }
+            lastAudioDTS = dts
+            audioFrames += 1
+        }
+    }
+
+    mutating func recordDropped() { dropped += 1 }
+
+    mutating func sample(totalBytes: UInt64, interval: Duration, queueDepth: Int, backpressured: Bool) -> IngestStats {
+        let seconds = max(Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18, 0.001)
+        var stats = IngestStats()
+        stats.intervalSeconds = seconds
+        stats.receivedBitrate = Int(Double(totalBytes &- bytesAtLastSample) * 8 / seconds)
+        stats.videoFrameRate = (Double(videoFrames) / seconds * 100).rounded() / 100
+        stats.audioFrameRate = (Double(audioFrames) / seconds * 100).rounded() / 100
+        if let video = lastVideoDTS, let audio = lastAudioDTS { stats.avDriftMilliseconds = video &- audio }
+        stats.lateFrames = late
+        stats.droppedFrames = dropped
+        stats.queueDepth = queueDepth
+        stats.backpressured = backpressured
+        stats.bytesReceivedTotal = totalBytes
+        bytesAtLastSample = totalBytes
+        videoFrames = 0
+        audioFrames = 0
+        late = 0
+        dropped = 0
+        return stats
+    }
+}
+
+typealias TrackKindTag = Media.TrackKind

@@ -1,0 +1,101 @@
+import EventStore
+@testable import Ingest
+import Media
+import Testing
+
+@Suite struct SessionRegistryTests {
+    static func connection(_ token: UInt64, closed: @escaping @Sendable (String) -> Void = { _ in }) -> SessionRegistry.Connection {
+        SessionRegistry.Connection(token: token) { _, description in closed(description) }
+    }
+
+    @Test func reconnectWithinGraceContinuesTheSession() async throws {
+        let events = RecordedEvents()
+        let registry = SessionRegistry(configuration: .init(graceWindow: .seconds(5)), sink: events.sink)
+        guard case .started(let session) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5", connection: Self.connection(1)) else {
+            Issue.record("not started")
+            return
+        }
+        guard case .refused(.channelAlreadyLive("c1")) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "9.9.9.9:1", connection: Self.connection(2)) else {
+            Issue.record("a second live publisher was accepted")
+            return
+        }
+        await registry.connectionEnded(session.id, token: 1, reason: .encoderClosed, detail: nil)
+        #expect(await registry.list().first?.connected == false)
+        guard case .resumed(let resumed) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:6", connection: Self.connection(3)) else {
+            Issue.record("not resumed")
+            return
+        }
+        #expect(resumed === session)
+        #expect(session.reconnects == 1)
+        #expect(session.remoteAddress == "1.2.3.4:6")
+        // A stale end from the first connection changes nothing.
+        await registry.connectionEnded(session.id, token: 1, reason: .encoderClosed, detail: nil)
+        #expect(await registry.list().first?.connected == true)
+
+        var iterator = session.media.makeAsyncIterator()
+        guard case .discontinuity = await iterator.next() else {
+            Issue.record("no discontinuity")
+            return
+        }
+        #expect(await events.waitUntil { $0.count == 1 })
+        #expect(await events.types == ["StreamResumed"])
+    }
+
+    @Test func graceExpiryEndsTheSession() async throws {
+        let events = RecordedEvents()
+        let registry = SessionRegistry(configuration: .init(graceWindow: .milliseconds(200)), sink: events.sink)
+        guard case .started(let session) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5", connection: Self.connection(1)) else {
+            Issue.record("not started")
+            return
+        }
+        await registry.connectionEnded(session.id, token: 1, reason: .encoderClosed, detail: nil)
+        #expect(await events.waitUntil { $0.contains { $0.event is StreamEnded } })
+        let ended = try #require(await events.events(StreamEnded.self).first)
+        #expect(ended.reason == .encoderClosed)
+        #expect(await events.types == ["StreamStarted", "StreamEnded"])
+        #expect(await collect(session).isEmpty)
+        guard case .started(let next) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:7", connection: Self.connection(2)) else {
+            Issue.record("not started again")
+            return
+        }
+        #expect(next.id != session.id)
+    }
+
+    @Test func kickEndsWithTheAdminAsActorAndClosesTheConnection() async throws {
+        let events = RecordedEvents()
+        let registry = SessionRegistry(sink: events.sink)
+        let closed = RecordedStrings()
+        guard case .started(let session) = await registry.claim(
+            channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5",
+            connection: Self.connection(1) { text in Task { await closed.append(text) } })
+        else {
+            Issue.record("not started")
+            return
+        }
+        #expect(await registry.kick(channelID: "c1", by: .admin, reason: "key revoked"))
+        #expect(await registry.count == 0)
+        #expect(await events.waitUntil { $0.contains { $0.event is StreamEnded } })
+        let (ended, entry) = try #require(await events.entries(of: StreamEnded.self).first)
+        #expect(ended.reason == .kicked)
+        #expect(ended.detail == "key revoked")
+        #expect(entry.metadata.actor == .admin)
+        #expect(entry.streamID == session.streamID)
+        #expect(await registry.kick(sessionID: session.id) == false)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await closed.values.first?.contains("stopped by an administrator") == true)
+    }
+
+    @Test func theLimitOfPublishersIsEnforced() async {
+        let registry = SessionRegistry(configuration: .init(maxPublishers: 1), sink: { _, _, _ in })
+        _ = await registry.claim(channelID: "a", channelName: "a", remoteAddress: "x", connection: Self.connection(1))
+        guard case .refused(.serverFull(1)) = await registry.claim(channelID: "b", channelName: "b", remoteAddress: "y", connection: Self.connection(2)) else {
+            Issue.record("over the limit")
+            return
+        }
+    }
+}
+
+actor RecordedStrings {
+    private(set) var values: [String] = []
+    func append(_ value: String) { values.append(value) }
+}
