@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "streamd",
             dependencies: [
-                "Gateway", "EventStore",
+                "Gateway", "EventStore", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "EventStore", "TestSupport",
+                "Gateway", "EventStore", "Ingest", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Hummingbird
+import Ingest
 import Logging
 
 /// The HTTP face of streamd: REST for admins, later playback and chat.
@@ -8,11 +9,13 @@ public struct Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let store: EventStore
     public let channels: ChannelService
+    public let sessions: SessionRegistry?
 
-    public init(configuration: GatewayConfiguration, store: EventStore, channels: ChannelService) {
+    public init(configuration: GatewayConfiguration, store: EventStore, channels: ChannelService, sessions: SessionRegistry? = nil) {
         self.configuration = configuration
         self.store = store
         self.channels = channels
+        self.sessions = sessions
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -22,6 +25,7 @@ public struct Gateway: Sendable {
         let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken))
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
         EventRoutes(store: store).register(on: admin)
+        if let sessions { StreamRoutes(sessions: sessions).register(on: admin) }
         return router
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import EventStore
 import Foundation
 import Gateway
+import Ingest
 import Logging
 import ServiceLifecycle
 
@@ -45,16 +46,22 @@ struct ServeCommand: AsyncParsableCommand {
         let token = try AdminToken.resolve(explicit: adminToken ?? Environment.string("ADMIN_TOKEN"), dataDirectory: database.dataDirectory)
 
         let opened = try await database.open(logger: logger)
-        let channels = ChannelService(store: opened.store)
-        let gateway = Gateway(
-            configuration: GatewayConfiguration(host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
-            store: opened.store, channels: channels)
+        let platform: Platform
+        do {
+            platform = try await Platform(
+                store: opened.store,
+                configuration: GatewayConfiguration(host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
+                logger: logger)
+        } catch {
+            await opened.close()
+            throw error
+        }
         let shownHost = publicHost ?? (host == "0.0.0.0" ? "localhost" : host)
         var banner = [
             "streamd is up",
             "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live)",
             "  RTMP ingest: rtmp://\(shownHost):\(rtmpPort)/live/<stream key>",
-            "  SRT ingest:  srt://\(shownHost):\(srtPort)?streamid=#!::r=live/<stream key>,m=publish",
+            "  SRT ingest:  not served yet; --srt-port \(srtPort) is reserved for it",
             "  database:    \(opened.store.url)\(opened.cluster != nil ? " (embedded, in \(database.dataDirectory.path)/postgres)" : "")",
         ]
         switch token.source {
@@ -67,7 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
 
         let group = ServiceGroup(configuration: .init(
-            services: [gateway.application(logger: logger)],
+            services: [platform.gateway.application(logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
@@ -75,7 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             logger.error("streamd stopped on an error: \(error)")
         }
-        await channels.shutdown()
+        await platform.shutdown()
         await opened.close()
         print("streamd stopped")
     }

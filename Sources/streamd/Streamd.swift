@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventStore
+import Gateway
 
 @main
 struct Streamd: AsyncParsableCommand {
@@ -17,9 +18,5 @@ struct Streamd: AsyncParsableCommand {
 
 /// Every event type this build knows, for decoding the log.
 enum Registry {
-    static var all: EventRegistry {
-        var registry = EventRegistry()
-        registry.registerChannelEvents()
-        return registry
-    }
+    static var all: EventRegistry { .platform }
 }

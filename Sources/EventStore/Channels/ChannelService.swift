@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 
-public struct Channel: Sendable, Hashable, Codable {
+public struct ChannelRecord: Sendable, Hashable, Codable {
     public var id: UUID
     public var name: String
     public var createdAt: Date
@@ -64,7 +64,7 @@ public final class ChannelService: Sendable {
     static func streamId(_ name: String) -> String { "channel-\(name)" }
 
     /// Creates the channel and its first key; the key text is returned this once only.
-    public func create(name: String, metadata: EventMetadata) async throws -> (Channel, StreamKey) {
+    public func create(name: String, metadata: EventMetadata) async throws -> (ChannelRecord, StreamKey) {
         try Self.validate(name: name)
         let channelId = UUID()
         let key = StreamKey.generate()
@@ -139,22 +139,22 @@ public final class ChannelService: Sendable {
 
     // MARK: Queries (the read model)
 
-    public func list() async throws -> [Channel] {
+    public func list() async throws -> [ChannelRecord] {
         let rows = try await store.client.query(
             "SELECT channel_id, name, created_at, created_by, active_key_id IS NOT NULL FROM channels ORDER BY name", logger: store.logger)
-        var channels: [Channel] = []
+        var channels: [ChannelRecord] = []
         for try await (id, name, createdAt, createdBy, hasKey) in rows.decode((UUID, String, Date, String, Bool).self) {
-            channels.append(Channel(id: id, name: name, createdAt: createdAt, createdBy: createdBy, hasActiveKey: hasKey))
+            channels.append(ChannelRecord(id: id, name: name, createdAt: createdAt, createdBy: createdBy, hasActiveKey: hasKey))
         }
         return channels
     }
 
-    public func channel(named name: String) async throws -> Channel? {
+    public func channel(named name: String) async throws -> ChannelRecord? {
         let rows = try await store.client.query("""
             SELECT channel_id, name, created_at, created_by, active_key_id IS NOT NULL FROM channels WHERE name = \(name)
             """, logger: store.logger)
         for try await (id, name, createdAt, createdBy, hasKey) in rows.decode((UUID, String, Date, String, Bool).self) {
-            return Channel(id: id, name: name, createdAt: createdAt, createdBy: createdBy, hasActiveKey: hasKey)
+            return ChannelRecord(id: id, name: name, createdAt: createdAt, createdBy: createdBy, hasActiveKey: hasKey)
         }
         return nil
     }

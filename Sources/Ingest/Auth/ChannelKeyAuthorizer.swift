@@ -1,0 +1,36 @@
+import EventStore
+import Foundation
+
+/// Checks stream keys against the `stream_keys` read model of the channel aggregate.
+public struct ChannelKeyAuthorizer: PublishAuthorizer {
+    let channels: ChannelService
+
+    public init(channels: ChannelService) { self.channels = channels }
+
+    public func authorize(app: String, streamKey: String, remote: String) async -> PublishAuthorization {
+        guard !streamKey.isEmpty, streamKey.utf8.count <= 256 else { return .refused(.unknownKey) }
+        do {
+            switch try await channels.check(key: streamKey) {
+            case .valid(let channelId, let channel):
+                return .accepted(channelID: channelId.uuidString.lowercased(), channelName: channel)
+            case .revoked(_, let at, let by, _):
+                return .refused(.revokedKey(channelID: nil, revokedAt: at, revokedBy: by))
+            case .unknown:
+                return .refused(.unknownKey)
+            }
+        } catch {
+            return .refused(.malformedRequest("the key could not be checked right now (\(error)); try again in a few seconds"))
+        }
+    }
+}
+
+extension EventRegistry {
+    public mutating func registerIngestEvents() {
+        register(PublishRejected.self)
+        register(PublishLockedOut.self)
+        register(StreamStarted.self)
+        register(StreamResumed.self)
+        register(IngestStatsSampled.self)
+        register(StreamEnded.self)
+    }
+}
