@@ -132,129 +132,51 @@ actor AppendBatcher {
         }
     }
 
-    private struct Existing {
-        var position: Int64
-        var stream: String
-        var version: Int64
-    }
-
+    /// One statement, one round trip, one implicit transaction (migrations/0003).
     private static func commit(_ batch: [Request], connection: PostgresConnection, logger: Logger) async throws -> [Result<AppendResult, any Error>] {
-        try await connection.query("BEGIN", logger: logger)
-        do {
-            let outcomes = try await commitInTransaction(batch, connection: connection, logger: logger)
-            try await connection.query("COMMIT", logger: logger)
-            return outcomes
-        } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
-            throw error
+        var streams: [String] = [], expected: [Int64] = [], counts: [Int32] = []
+        var ids: [UUID] = [], types: [String] = [], schemas: [Int32] = [], data: [String] = [], metadata: [String] = []
+        for request in batch {
+            streams.append(request.stream)
+            switch request.expected {
+            case .any: expected.append(-1)
+            case .noStream: expected.append(0)
+            case .exact(let version): expected.append(Swift.max(0, version))
+            }
+            counts.append(Int32(clamping: request.events.count))
+            for event in request.events {
+                ids.append(event.eventId)
+                types.append(event.eventType)
+                schemas.append(Int32(clamping: event.schemaVersion))
+                data.append(event.data)
+                metadata.append(try EventCoding.encodeString(event.metadata))
+            }
         }
-    }
-
-    private static func commitInTransaction(_ batch: [Request], connection: PostgresConnection, logger: Logger) async throws -> [Result<AppendResult, any Error>] {
-        // The head's lock must be held before anything is read: in READ COMMITTED each statement
-        // sees what committed before it began, so the checks below see every earlier append.
-        try await connection.query("SELECT position FROM event_log_head FOR UPDATE", logger: logger)
-
-        let streams = Array(Set(batch.map(\.stream)))
-        let ids = batch.flatMap { $0.events.map(\.eventId) }
-        var versions: [String: Int64] = [:]
-        var existing: [UUID: Existing] = [:]
         let rows = try await connection.query("""
-            SELECT 0, s, coalesce((SELECT max(stream_version) FROM events e WHERE e.stream_id = s), 0), NULL::uuid, 0::bigint
-            FROM unnest(\(streams)::text[]) AS s
-            UNION ALL
-            SELECT 1, stream_id, stream_version, event_id, position FROM events WHERE event_id = ANY(\(ids)::uuid[])
+            SELECT request, outcome, first_position, stream_version, actual_version, existing_positions, detail
+            FROM streamd_append_batch(\(streams)::text[], \(expected)::bigint[], \(counts)::integer[], \(ids)::uuid[],
+                \(types)::text[], \(schemas)::integer[], \(data)::text[]::jsonb[], \(metadata)::text[]::jsonb[])
             """, logger: logger)
-        for try await (kind, stream, version, eventId, position) in rows.decode((Int32, String, Int64, UUID?, Int64).self) {
-            if kind == 0 {
-                versions[stream] = version
-            } else if let eventId {
-                existing[eventId] = Existing(position: position, stream: stream, version: version)
-            }
-        }
-
-        enum Plan {
-            case failed(any Error)
-            case duplicate(AppendResult)
-            /// Offsets into the rows inserted now.
-            case inserted(first: Int, count: Int, version: Int64)
-            /// A retry inside this same batch of an append planned earlier in it.
-            case sameAs(Int)
-        }
-        var plans: [Plan] = []
-        var insertedIds: [UUID: Int] = [:]  // event id -> request index
-        var rowStreams: [String] = [], rowVersions: [Int64] = [], rowIds: [UUID] = []
-        var rowTypes: [String] = [], rowSchemas: [Int32] = [], rowData: [String] = [], rowMetadata: [String] = []
-
-        for (index, request) in batch.enumerated() {
-            let requestIds = request.events.map(\.eventId)
-            let known = requestIds.compactMap { existing[$0] }
-            let knownHere = requestIds.compactMap { insertedIds[$0] }
-            if !knownHere.isEmpty {
-                if knownHere.count == requestIds.count, Set(knownHere).count == 1, let earlier = knownHere.first,
-                   batch[earlier].stream == request.stream, batch[earlier].events.map(\.eventId) == requestIds {
-                    plans.append(.sameAs(earlier))
-                } else {
-                    plans.append(.failed(EventStoreError.idempotencyConflict(
-                        stream: request.stream, eventId: requestIds[0], detail: "ids overlap another append in flight")))
-                }
-                continue
-            }
-            if !known.isEmpty {
-                let contiguous = zip(known, known.dropFirst()).allSatisfy { $0.version + 1 == $1.version && $0.stream == $1.stream }
-                if known.count == requestIds.count, contiguous, known[0].stream == request.stream {
-                    plans.append(.duplicate(AppendResult(
-                        positions: known.map(\.position), streamVersion: known[known.count - 1].version, wasDuplicate: true)))
-                } else {
-                    let first = known[0]
-                    plans.append(.failed(EventStoreError.idempotencyConflict(
-                        stream: request.stream, eventId: requestIds.first { existing[$0] != nil } ?? requestIds[0],
-                        detail: "stored at position \(first.position) in \(first.stream)")))
-                }
-                continue
-            }
-            let current = versions[request.stream] ?? 0
-            guard request.expected.admits(current) else {
-                plans.append(.failed(EventStoreError.wrongExpectedVersion(stream: request.stream, expected: request.expected, actual: current)))
-                continue
-            }
-            let first = rowIds.count
-            for (offset, event) in request.events.enumerated() {
-                rowStreams.append(request.stream)
-                rowVersions.append(current + Int64(offset) + 1)
-                rowIds.append(event.eventId)
-                rowTypes.append(event.eventType)
-                rowSchemas.append(Int32(clamping: event.schemaVersion))
-                rowData.append(event.data)
-                rowMetadata.append(try EventCoding.encodeString(event.metadata))
-                insertedIds[event.eventId] = index
-            }
-            let version = current + Int64(request.events.count)
-            versions[request.stream] = version
-            plans.append(.inserted(first: first, count: request.events.count, version: version))
-        }
-
-        var firstPosition: Int64 = 0
-        if !rowIds.isEmpty {
-            let rows = try await connection.query("""
-                SELECT streamd_insert_events(\(rowStreams)::text[], \(rowVersions)::bigint[], \(rowIds)::uuid[], \
-                \(rowTypes)::text[], \(rowSchemas)::integer[], \(rowData)::text[]::jsonb[], \(rowMetadata)::text[]::jsonb[])
-                """, logger: logger)
-            for try await first in rows.decode(Int64.self) { firstPosition = first }
-        }
-
-        var outcomes: [Result<AppendResult, any Error>] = []
-        for plan in plans {
-            switch plan {
-            case .failed(let error): outcomes.append(.failure(error))
-            case .duplicate(let result): outcomes.append(.success(result))
-            case .inserted(let first, let count, let version):
-                let positions = (0..<count).map { firstPosition + Int64(first + $0) }
-                outcomes.append(.success(AppendResult(positions: positions, streamVersion: version, wasDuplicate: false)))
-            case .sameAs(let earlier):
-                var result = (try? outcomes[earlier].get()) ?? AppendResult(positions: [], streamVersion: 0, wasDuplicate: true)
-                result.wasDuplicate = true
-                outcomes.append(.success(result))
+        var outcomes = [Result<AppendResult, any Error>](
+            repeating: .failure(EventStoreError.database("the append batch returned no outcome")), count: batch.count)
+        for try await (index, outcome, first, version, actual, existing, detail) in rows.decode(
+            (Int32, String, Int64?, Int64?, Int64?, [Int64]?, String?).self
+        ) {
+            let i = Int(index)
+            guard batch.indices.contains(i) else { continue }
+            let request = batch[i]
+            switch outcome {
+            case "ok":
+                let start = first ?? 0
+                outcomes[i] = .success(AppendResult(
+                    positions: (0..<Int64(request.events.count)).map { start + $0 }, streamVersion: version ?? 0, wasDuplicate: false))
+            case "duplicate":
+                outcomes[i] = .success(AppendResult(positions: existing ?? [], streamVersion: version ?? 0, wasDuplicate: true))
+            case "conflict":
+                outcomes[i] = .failure(EventStoreError.wrongExpectedVersion(stream: request.stream, expected: request.expected, actual: actual ?? 0))
+            default:
+                outcomes[i] = .failure(EventStoreError.idempotencyConflict(
+                    stream: request.stream, eventId: request.events[0].eventId, detail: detail ?? outcome))
             }
         }
         return outcomes
