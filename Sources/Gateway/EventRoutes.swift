@@ -6,21 +6,8 @@ import Hummingbird
 struct EventRoutes: Sendable {
     let store: EventStore
 
-    struct EventView: Encodable {
-        var position: Int64
-        var streamId: String
-        var streamVersion: Int64
-        var eventId: UUID
-        var type: String
-        var schemaVersion: Int
-        var data: JSONValue
-        var metadata: EventMetadata
-        var recordedAt: Date
-        var hash: String
-    }
-
     struct Page: Encodable {
-        var events: [EventView]
+        var events: [RecordedEventView]
         /// Pass as `after` for the next page.
         var next: Int64
     }
@@ -47,14 +34,7 @@ struct EventRoutes: Sendable {
                 filter.since = date
             }
             let events = try await store.read(after: after, limit: Int(limit), filter: filter)
-            let decoder = EventCoding.decoder()
-            let views = events.map {
-                EventView(
-                    position: $0.position, streamId: $0.streamId, streamVersion: $0.streamVersion, eventId: $0.eventId,
-                    type: $0.eventType, schemaVersion: $0.schemaVersion,
-                    data: (try? decoder.decode(JSONValue.self, from: $0.data)) ?? .null, metadata: $0.metadata,
-                    recordedAt: $0.recordedAt, hash: $0.hash.map { String(format: "%02x", $0) }.joined())
-            }
+            let views = events.map(RecordedEventView.init)
             return JSONBody.response(Page(events: views, next: events.last?.position ?? after))
         }
     }

@@ -49,16 +49,7 @@ struct EventsCommand: AsyncParsableCommand {
         }
 
         static func jsonLine(_ event: RecordedEvent) -> String {
-            struct Line: Encodable {
-                var position: Int64, streamId: String, streamVersion: Int64, eventId: UUID, type: String
-                var schemaVersion: Int, data: JSONValue, metadata: EventMetadata, recordedAt: Date, hash: String
-            }
-            let line = Line(
-                position: event.position, streamId: event.streamId, streamVersion: event.streamVersion, eventId: event.eventId,
-                type: event.eventType, schemaVersion: event.schemaVersion,
-                data: (try? EventCoding.decoder().decode(JSONValue.self, from: event.data)) ?? .null,
-                metadata: event.metadata, recordedAt: event.recordedAt, hash: event.hash.map { String(format: "%02x", $0) }.joined())
-            return (try? EventCoding.encodeString(line)) ?? "{}"
+            (try? EventCoding.encodeString(RecordedEventView(event))) ?? "{}"
         }
     }
 

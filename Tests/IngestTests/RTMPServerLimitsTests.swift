@@ -48,8 +48,8 @@ import Testing
         let idle = try await TestRTMPClient.connect(port: port)
         try await idle.handshake()
         await server.shutdown()
-        #expect(await publisher.waitForClose(timeout: .seconds(3)))
-        #expect(await idle.waitForClose(timeout: .seconds(3)))
+        #expect(await publisher.waitForClose(timeout: .seconds(15)))
+        #expect(await idle.waitForClose(timeout: .seconds(15)))
         #expect(await publisher.waitForStatus("NetStream.Publish.Denied")?.contains("shutting down") == true)
         let ended = await events.events(StreamEnded.self)
         #expect(ended.map(\.reason) == [.shutdown])
@@ -59,7 +59,7 @@ import Testing
         let (server, _, _, port) = try await RTMPServerIntegrationTests.makeServer { $0.handshakeTimeout = .milliseconds(300) }
         let client = try await TestRTMPClient.connect(port: port)
         try await client.send([3] + [UInt8](repeating: 0, count: 100))
-        #expect(await client.waitForClose(timeout: .seconds(3)))
+        #expect(await client.waitForClose(timeout: .seconds(15)))
         await server.shutdown()
     }
 
@@ -71,7 +71,7 @@ import Testing
         try? await second.publish(key: "good-key")  // the server may close before publish is sent
         let description = await second.waitForStatus("NetConnection.Connect.Rejected")
         #expect(description?.contains("limit of 1 connections") == true)
-        #expect(await second.waitForClose(timeout: .seconds(3)))
+        #expect(await second.waitForClose(timeout: .seconds(15)))
         await first.close()
         await server.shutdown()
     }

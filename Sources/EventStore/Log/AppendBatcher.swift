@@ -16,22 +16,18 @@ actor AppendBatcher {
         var continuation: CheckedContinuation<AppendResult, any Error>
     }
 
-    private let url: DatabaseURL
+    private let connections: ConnectionSet
     private let logger: Logger
     private let maxWorkers: Int
     private let maxBatchEvents: Int
     private let onCommit: @Sendable (Int64) async -> Void
     private var pending: [Request] = []
     private var activeWorkers = 0
-    /// Idle writer connections. Each worker takes one for a batch; a connection that failed is
-    /// dropped, and the next batch connects afresh, so a database restart heals by itself.
-    private var idle: [PostgresConnection] = []
-    private var nextConnectionId = 1
 
     private(set) var transactions = 0
 
     init(url: DatabaseURL, logger: Logger, maxWorkers: Int, maxBatchEvents: Int, onCommit: @escaping @Sendable (Int64) async -> Void) {
-        self.url = url
+        self.connections = ConnectionSet(url: url, keep: maxWorkers, logger: logger)
         self.logger = logger
         self.maxWorkers = maxWorkers
         self.maxBatchEvents = maxBatchEvents
@@ -76,20 +72,8 @@ actor AppendBatcher {
         }
     }
 
-    private func takeConnection() async throws -> PostgresConnection {
-        if let connection = idle.popLast() { return connection }
-        nextConnectionId += 1
-        return try await PostgresConnection.connect(
-            configuration: try url.connectionConfiguration(), id: nextConnectionId, logger: logger)
-    }
-
-    private func giveBack(_ connection: PostgresConnection) {
-        if idle.count < maxWorkers { idle.append(connection) } else { Task { try? await connection.close() } }
-    }
-
     func closeAll() async {
-        for connection in idle { try? await connection.close() }
-        idle.removeAll()
+        await connections.closeAll()
     }
 
     /// Retries a batch whose connection failed: the event ids make a retry of an append that did
@@ -99,25 +83,9 @@ actor AppendBatcher {
         var delay = Duration.milliseconds(100)
         while true {
             do {
-                let connection = try await takeConnection()
-                do {
-                    // A connection whose server went away between two statements of the
-                    // transaction can leave the next query waiting forever (seen with PostgresNIO
-                    // across a PostgreSQL restart, and closing the connection did not end it):
-                    // give up on it after a bound, and the retry below takes over.
-                    let logger = self.logger
-                    let outcomes = try await withDeadline(.seconds(5), onTimeout: { try? await connection.close() }) {
-                        try await Self.commit(batch, connection: connection, logger: logger)
-                    }
-                    giveBack(connection)
-                    return outcomes
-                } catch {
-                    if Self.isConnectionFailure(error) {
-                        Task { try? await connection.close() }
-                    } else {
-                        giveBack(connection)
-                    }
-                    throw error
+                let logger = self.logger
+                return try await connections.with(deadline: .seconds(5)) { connection in
+                    try await Self.commit(batch, connection: connection, logger: logger)
                 }
             } catch {
                 let reason = Self.describe(error)

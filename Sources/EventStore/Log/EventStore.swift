@@ -25,6 +25,7 @@ public final class EventStore: Sendable {
     let options: Options
     let notifier = LogNotifier()
     private let batcher: AppendBatcher
+    private let readers: ConnectionSet
     private let tasks: Task<Void, Never>
 
     private init(client: PostgresClient, url: DatabaseURL, registry: EventRegistry, options: Options, logger: Logger) {
@@ -34,6 +35,7 @@ public final class EventStore: Sendable {
         self.options = options
         self.logger = logger
         let notifier = self.notifier
+        self.readers = ConnectionSet(url: url, keep: 4, logger: logger)
         self.batcher = AppendBatcher(
             url: url, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
             onCommit: { await notifier.advance(to: $0) })
@@ -66,6 +68,7 @@ public final class EventStore: Sendable {
 
     public func shutdown() async {
         await batcher.closeAll()
+        await readers.closeAll()
         tasks.cancel()
         await tasks.value
     }
@@ -133,8 +136,9 @@ public final class EventStore: Sendable {
 
     /// Events after `position` (exclusive) in log order.
     public func read(after position: Int64, limit: Int = 1_000, filter: EventFilter = .all) async throws -> [RecordedEvent] {
-        try await retryingConnection {
-            try await client.withConnection { connection in
+        let logger = self.logger
+        return try await retryingConnection {
+            try await readers.with { connection in
                 try await Self.read(after: position, limit: limit, filter: filter, on: connection, logger: logger)
             }
         }
@@ -171,13 +175,20 @@ public final class EventStore: Sendable {
     static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedEvent] {
         var events: [RecordedEvent] = []
         let decoder = EventCoding.decoder()
+        // Metadata repeats (one actor, one request, many events); decoding JSON is the costliest
+        // step of a catch-up read, so each distinct text is decoded once per page.
+        var metadataByText: [String: EventMetadata] = [:]
         for try await (position, stream, version, id, type, schema, data, metadata, recordedAt, hash) in rows.decode(
             (Int64, String, Int64, UUID, String, Int32, String, String, Date, ByteBuffer).self
         ) {
             events.append(RecordedEvent(
                 position: position, streamId: stream, streamVersion: version, eventId: id, eventType: type,
                 schemaVersion: Int(schema), data: Data(data.utf8),
-                metadata: try decoder.decode(EventMetadata.self, from: Data(metadata.utf8)),
+                metadata: try metadataByText[metadata] ?? {
+                    let decoded = try decoder.decode(EventMetadata.self, from: Data(metadata.utf8))
+                    metadataByText[metadata] = decoded
+                    return decoded
+                }(),
                 recordedAt: recordedAt, hash: Array(buffer: hash)))
         }
         return events
