@@ -102,10 +102,32 @@ actor AppendBatcher {
 
     /// One statement, one round trip, one implicit transaction (migrations/0003).
     private static func commit(_ batch: [Request], connection: PostgresConnection, logger: Logger) async throws -> [Result<AppendResult, any Error>] {
-        var streams: [String] = [], expected: [Int64] = [], counts: [Int32] = []
+        var outcomes = [Result<AppendResult, any Error>](
+            repeating: .failure(EventStoreError.database("the append batch returned no outcome")), count: batch.count)
+        // The function needs ids unique within a batch; a request repeating ids seen earlier in
+        // it (its own retry racing it, or a mistake) is refused here.
+        var seen = Set<UUID>()
+        var sent: [Int] = []
+        for (index, request) in batch.enumerated() {
+            let ids = request.events.map(\.eventId)
+            if ids.contains(where: seen.contains) || Set(ids).count != ids.count {
+                outcomes[index] = .failure(EventStoreError.idempotencyConflict(
+                    stream: request.stream, eventId: ids[0], detail: "its event ids repeat within appends in flight"))
+            } else {
+                seen.formUnion(ids)
+                sent.append(index)
+            }
+        }
+        var streams: [String] = [], streamIndex: [String: Int32] = [:]
+        var requestStreams: [Int32] = [], expected: [Int64] = [], counts: [Int32] = [], eventRequests: [Int32] = []
         var ids: [UUID] = [], types: [String] = [], schemas: [Int32] = [], data: [String] = [], metadata: [String] = []
-        for request in batch {
-            streams.append(request.stream)
+        for (position, index) in sent.enumerated() {
+            let request = batch[index]
+            if streamIndex[request.stream] == nil {
+                streams.append(request.stream)
+                streamIndex[request.stream] = Int32(streams.count)
+            }
+            requestStreams.append(streamIndex[request.stream] ?? 1)
             switch request.expected {
             case .any: expected.append(-1)
             case .noStream: expected.append(0)
@@ -113,6 +135,7 @@ actor AppendBatcher {
             }
             counts.append(Int32(clamping: request.events.count))
             for event in request.events {
+                eventRequests.append(Int32(position + 1))
                 ids.append(event.eventId)
                 types.append(event.eventType)
                 schemas.append(Int32(clamping: event.schemaVersion))
@@ -120,18 +143,18 @@ actor AppendBatcher {
                 metadata.append(try EventCoding.encodeString(event.metadata))
             }
         }
+        guard !sent.isEmpty else { return outcomes }
         let rows = try await connection.query("""
             SELECT request, outcome, first_position, stream_version, actual_version, existing_positions, detail
-            FROM streamd_append_batch(\(streams)::text[], \(expected)::bigint[], \(counts)::integer[], \(ids)::uuid[],
-                \(types)::text[], \(schemas)::integer[], \(data)::text[]::jsonb[], \(metadata)::text[]::jsonb[])
+            FROM streamd_append_batch(\(streams)::text[], \(requestStreams)::integer[], \(expected)::bigint[], \(counts)::integer[],
+                \(eventRequests)::integer[], \(ids)::uuid[], \(types)::text[], \(schemas)::integer[],
+                \(data)::text[]::jsonb[], \(metadata)::text[]::jsonb[])
             """, logger: logger)
-        var outcomes = [Result<AppendResult, any Error>](
-            repeating: .failure(EventStoreError.database("the append batch returned no outcome")), count: batch.count)
-        for try await (index, outcome, first, version, actual, existing, detail) in rows.decode(
+        for try await (row, outcome, first, version, actual, existing, detail) in rows.decode(
             (Int32, String, Int64?, Int64?, Int64?, [Int64]?, String?).self
         ) {
-            let i = Int(index)
-            guard batch.indices.contains(i) else { continue }
+            guard sent.indices.contains(Int(row)) else { continue }
+            let i = sent[Int(row)]
             let request = batch[i]
             switch outcome {
             case "ok":
