@@ -19,6 +19,7 @@ struct EventStoreBench: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Seconds per append phase.") var seconds: Double = 5
     @Option(help: "Rows for the COPY anchor.") var copyRows: Int = 200_000
+    @Option(help: "Group-commit transactions in flight per process.") var appendWorkers: Int = EventStore.Options().appendWorkers
 
     func run() async throws {
         let logger = makeLogger(level: .warning)
@@ -30,11 +31,12 @@ struct EventStoreBench: AsyncParsableCommand {
         await server.store.shutdown()
         var options = EventStore.Options()
         options.maximumConnections = 24
+        options.appendWorkers = appendWorkers
         let store = try await EventStore.open(url: serverURL.with(database: scratch), registry: EventRegistry(), options: options, logger: logger)
         let metadata = EventMetadata(actor: .system("bench"))
         let data = #"{"bitrate":4500000,"fps":29.97,"note":"a typical small event"}"#
 
-        print("event store benchmark on \(serverURL.host):\(serverURL.port), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(seconds) s per phase")
+        print("event store benchmark on \(serverURL.host):\(serverURL.port), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(seconds) s per phase, \(appendWorkers) group-commit workers")
         let copyRate = try await copyAnchor(store: store, table: "bench_copy", indexed: false, rows: copyRows, data: data, metadata: metadata, logger: logger)
         let indexedCopyRate = try await copyAnchor(store: store, table: "bench_copy_indexed", indexed: true, rows: copyRows, data: data, metadata: metadata, logger: logger)
 

@@ -121,6 +121,9 @@ actor AppendBatcher {
         var streams: [String] = [], streamIndex: [String: Int32] = [:]
         var requestStreams: [Int32] = [], expected: [Int64] = [], counts: [Int32] = [], eventRequests: [Int32] = []
         var ids: [UUID] = [], types: [String] = [], schemas: [Int32] = [], data: [String] = [], metadata: [String] = []
+        // Appends in a batch mostly share their metadata (one actor, one request): encode each once.
+        var encodedMetadata: [EventMetadata: String] = [:]
+        let encoder = EventCoding.encoder()
         for (position, index) in sent.enumerated() {
             let request = batch[index]
             if streamIndex[request.stream] == nil {
@@ -140,7 +143,13 @@ actor AppendBatcher {
                 types.append(event.eventType)
                 schemas.append(Int32(clamping: event.schemaVersion))
                 data.append(event.data)
-                metadata.append(try EventCoding.encodeString(event.metadata))
+                if let encoded = encodedMetadata[event.metadata] {
+                    metadata.append(encoded)
+                } else {
+                    let encoded = String(decoding: try encoder.encode(event.metadata), as: UTF8.self)
+                    encodedMetadata[event.metadata] = encoded
+                    metadata.append(encoded)
+                }
             }
         }
         guard !sent.isEmpty else { return outcomes }
