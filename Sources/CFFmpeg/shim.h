@@ -5,6 +5,8 @@
 #include <libavutil/avutil.h>
 #include <libavutil/error.h>
 #include <libavutil/opt.h>
+#include <libavutil/audio_fifo.h>
+#include <libavutil/channel_layout.h>
 #include <libswscale/swscale.h>
 #include <libswresample/swresample.h>
 
@@ -13,4 +15,7 @@ static inline int streamd_averror(int e) { return AVERROR(e); }
 static inline int streamd_averror_eof(void) { return AVERROR_EOF; }
 static inline int64_t streamd_nopts_value(void) { return AV_NOPTS_VALUE; }
 static inline AVRational streamd_time_base_q(void) { return AV_TIME_BASE_Q; }
+static inline int streamd_averror_eagain(void) { return AVERROR(EAGAIN); }
+static inline int streamd_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
+static inline int streamd_averror_enomem(void) { return AVERROR(ENOMEM); }
 #endif

@@ -1,0 +1,28 @@
+/// How a transcoder runs; the defaults suit a live stream.
+public struct TranscodeOptions: Sendable {
+    /// Shed and restore rungs when encoding falls behind real time. `nil` for file input, which is
+    /// read faster than real time and always fills the queues.
+    public var overload: OverloadGovernor.Configuration?
+    /// Decoded frames each rung's queue holds; the dispatcher waits when one is full. Must exceed the
+    /// overload bound (`maxBacklog` seconds of frames) for overload to be detected.
+    public var queueCapacity: Int
+    /// libx264 threads per rung encoder; each rung already has its own thread.
+    public var encoderThreads: Int
+    public var decoderThreads: Int
+    /// Packets in a row that may fail to decode before the stream is declared corrupt.
+    public var maxConsecutiveDecodeFailures: Int
+
+    public init(
+        overload: OverloadGovernor.Configuration? = OverloadGovernor.Configuration(), queueCapacity: Int = 48,
+        encoderThreads: Int = 1, decoderThreads: Int = 1, maxConsecutiveDecodeFailures: Int = 25
+    ) {
+        self.overload = overload
+        self.queueCapacity = queueCapacity
+        self.encoderThreads = encoderThreads
+        self.decoderThreads = decoderThreads
+        self.maxConsecutiveDecodeFailures = maxConsecutiveDecodeFailures
+    }
+
+    /// For files and benchmarks: no overload shedding.
+    public static let file = TranscodeOptions(overload: nil)
+}
