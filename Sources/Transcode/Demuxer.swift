@@ -11,6 +11,7 @@ final class Demuxer {
     let path: String
 
     init(path: String) throws(LibavError) {
+        LibavLog.quiet
         self.path = path
         packet = try Packet()
         var context: UnsafeMutablePointer<AVFormatContext>?

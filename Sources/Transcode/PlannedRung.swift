@@ -22,9 +22,8 @@ public struct PlannedRung: Sendable, Hashable {
             .compactMap { rung in
                 guard seen.insert(rung.name).inserted else { return nil }
                 let evenHeight = rung.height - rung.height % 2
-                let scaled = (Double(width) * Double(evenHeight) / Double(height)).rounded()
-                var outWidth = Int(scaled)
-                outWidth -= outWidth % 2
+                let halfWidth = (Double(width) * Double(evenHeight) / Double(height) / 2).rounded()
+                let outWidth = Int(halfWidth) * 2
                 let faster = sourceFrameRate > Double(rung.frameRate) * 1.01
                 return PlannedRung(
                     rung: rung, width: max(outWidth, 2), height: max(evenHeight, 2),

@@ -30,6 +30,7 @@ public final class Transcoder: Sendable {
     }
 
     public init(channel: String, ladder: Ladder = .default, options: TranscodeOptions = TranscodeOptions(), events: @escaping TranscodeEventSink) {
+        LibavLog.quiet
         self.channel = channel
         self.ladder = ladder
         self.options = options
