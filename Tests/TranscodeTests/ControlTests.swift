@@ -77,6 +77,33 @@ struct ControlTests {
         #expect(!run.started("720p").contains { $0.reason == .headroomRestored })
     }
 
+    @Test func aDiscontinuityRestartsEveryRenditionOnAnIDR() async throws {
+        let folder = try MediaTools.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = folder.appendingPathComponent("source.mp4")
+        try MediaTools.makeClip(source, width: 640, height: 360, seconds: 2, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac)
+        var once: [MediaItem] = []
+        for try await item in FileSource(path: source.path) { once.append(item) }
+        // The encoder reconnected: the same clip again, timestamps starting from zero.
+        let run = await TranscodeRun.transcode(Items(items: once + [.discontinuity] + once), ladder: Self.small)
+        #expect(run.error == nil)
+        for name in ["360p", "180p", "audio"] {
+            let items = try #require(run.outputs[name]?.items)
+            let cut = try #require(items.firstIndex { if case .discontinuity = $0 { true } else { false } }, "\(name)")
+            let before = items[..<cut].compactMap { if case .packet(let p) = $0 { p } else { nil } }
+            let after = items[cut...].compactMap { if case .packet(let p) = $0 { p } else { nil } }
+            #expect(before.count > 40 && after.count > 40, "\(name): \(before.count) then \(after.count) packets")
+            for part in [before, after] {
+                let dts = part.map(\.dts)
+                #expect(zip(dts, dts.dropFirst()).allSatisfy { $0 < $1 }, "\(name)")
+            }
+            if name != "audio" {
+                #expect(after.first?.isKeyframe == true && after.first?.pts == 0, "\(name)")
+                #expect(items[cut...].contains { if case .track = $0 { true } else { false } }, "\(name) repeats its track")
+            }
+        }
+    }
+
     @Test func garbagePacketsGiveATypedErrorAndAnEvent() async throws {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
