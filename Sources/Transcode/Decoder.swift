@@ -16,7 +16,7 @@ final class Decoder {
         }
         self.context = context
         self.track = track
-        do {
+        do throws(LibavError) {
             packet = try Packet()
             if let configuration = track.configuration, let (data, size) = try allocateExtradata(configuration.extradata) {
                 context.pointee.extradata = data
@@ -35,12 +35,9 @@ final class Decoder {
             }
             context.pointee.thread_count = Int32(clamping: threads)
             try LibavError.check(avcodec_open2(context, codec, nil), "avcodec_open2(\(track.codec) decoder)")
-        } catch let error as LibavError {
-            avcodec_free_context(&self.context)
-            throw .libav(error)
         } catch {
             avcodec_free_context(&self.context)
-            throw .invalidTrack("\(error)")
+            throw .libav(error)
         }
     }
 

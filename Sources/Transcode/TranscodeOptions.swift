@@ -1,5 +1,13 @@
 /// How a transcoder runs; the defaults suit a live stream.
 public struct TranscodeOptions: Sendable {
+    public enum Scaling: Sendable, Hashable {
+        /// Each rung scales from the next taller rung's frame on the dispatcher (1080p → 720p → 480p
+        /// → 360p): measured cheaper than scaling every rung from the source.
+        case cascade
+        /// Each rung's encoder thread scales from the decoded source frame.
+        case fromSource
+    }
+
     /// Shed and restore rungs when encoding falls behind real time. `nil` for file input, which is
     /// read faster than real time and always fills the queues.
     public var overload: OverloadGovernor.Configuration?
@@ -11,11 +19,14 @@ public struct TranscodeOptions: Sendable {
     public var decoderThreads: Int
     /// Packets in a row that may fail to decode before the stream is declared corrupt.
     public var maxConsecutiveDecodeFailures: Int
+    public var scaling: Scaling
 
     public init(
         overload: OverloadGovernor.Configuration? = OverloadGovernor.Configuration(), queueCapacity: Int = 48,
-        encoderThreads: Int = 1, decoderThreads: Int = 1, maxConsecutiveDecodeFailures: Int = 25
+        encoderThreads: Int = 1, decoderThreads: Int = 1, maxConsecutiveDecodeFailures: Int = 25,
+        scaling: Scaling = .cascade
     ) {
+        self.scaling = scaling
         self.overload = overload
         self.queueCapacity = queueCapacity
         self.encoderThreads = encoderThreads

@@ -10,6 +10,8 @@ final class TranscodePipeline {
         var gate = RenditionGate()
         var filter: FrameRateFilter?
         var failed = false
+        /// Dispatcher-side scaler for `.cascade`.
+        let scaler: Scaler
         var plan: PlannedRung { worker.plan }
     }
 
@@ -46,6 +48,8 @@ final class TranscodePipeline {
     private var decision: KeyframeSchedule.Decision?
     private var planned = false
     private var rungs: [EncodedRung] = []
+    /// Indices of `rungs`, tallest first: the cascade's order.
+    private var dispatchOrder: [Int] = []
     private var heldTop: PlannedRung?
     private var passthrough: PassthroughOutput?
     private var passthroughEligible = false
@@ -174,7 +178,8 @@ final class TranscodePipeline {
         lastFramePTS = pts
         let idr = schedule?.isIDR(framePTS: pts) ?? true
         govern()
-        for index in rungs.indices {
+        var smallest = frame
+        for index in dispatchOrder {
             checkFailure(index)
             let admission = rungs[index].gate.admit(isIDR: idr)
             if let transition = admission.transition { report(transition, rung: rungs[index]) }
@@ -184,7 +189,19 @@ final class TranscodePipeline {
                 rungs[index].filter = filter
                 guard keep else { continue }
             }
-            await rungs[index].worker.queue.push(.frame(frame, forceIDR: admission.forceIDR))
+            var input = frame
+            if options.scaling == .cascade {
+                let plan = rungs[index].plan
+                if smallest.width != plan.width || smallest.height != plan.height || smallest.format != AV_PIX_FMT_YUV420P.rawValue {
+                    do {
+                        smallest = try rungs[index].scaler.scale(smallest)
+                    } catch {
+                        throw .libav(error)
+                    }
+                }
+                input = smallest
+            }
+            await rungs[index].worker.queue.push(.frame(input, forceIDR: admission.forceIDR))
         }
     }
 
@@ -241,10 +258,11 @@ final class TranscodePipeline {
             throw .libav(error)
         }
         worker.start()
-        var rung = EncodedRung(worker: worker)
+        var rung = EncodedRung(worker: worker, scaler: Scaler(width: plan.width, height: plan.height))
         if plan.dropsFrames { rung.filter = FrameRateFilter(frameRate: plan.rung.frameRate, timebase: track.timebase) }
         if !transcoder.control.withLock({ $0.isEnabled(plan.name) }) { _ = rung.gate.setEnabled(false) }
         rungs.append(rung)
+        dispatchOrder = rungs.indices.sorted { rungs[$0].plan.height > rungs[$1].plan.height }
         transcoder.announce.yield(Rendition(
             name: plan.name, kind: .video, width: plan.width, height: plan.height, frameRate: plan.frameRate,
             bitrate: plan.rung.bitrate, isPassthrough: false, items: items

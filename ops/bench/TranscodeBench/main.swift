@@ -1,6 +1,6 @@
 // Benchmark driver for `ops/bench/transcode`: one whole process per measured run.
 //
-//   TranscodeBench ladder CLIP [encoderThreads] [decoderThreads]
+//   TranscodeBench ladder CLIP [encoderThreads] [decoderThreads] [cascade|source]
 //       encodes the default 4-rung ladder (no passthrough) from CLIP as fast as it can
 //   TranscodeBench live CLIP STREAMS
 //       runs STREAMS concurrent live transcodes (input paced in real time, passthrough top + encoded
@@ -23,7 +23,8 @@ struct TranscodeBench {
         case "ladder":
             let encoderThreads = arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1
             let decoderThreads = arguments.count > 4 ? Int(arguments[4]) ?? 1 : 1
-            await ladder(clip: clip, encoderThreads: encoderThreads, decoderThreads: decoderThreads)
+            let scaling: TranscodeOptions.Scaling = arguments.count > 5 && arguments[5] == "source" ? .fromSource : .cascade
+            await ladder(clip: clip, encoderThreads: encoderThreads, decoderThreads: decoderThreads, scaling: scaling)
         case "live":
             let streams = arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1
             await live(clip: clip, streams: streams)
@@ -33,8 +34,9 @@ struct TranscodeBench {
         }
     }
 
-    static func ladder(clip: String, encoderThreads: Int, decoderThreads: Int) async {
+    static func ladder(clip: String, encoderThreads: Int, decoderThreads: Int, scaling: TranscodeOptions.Scaling) async {
         var options = TranscodeOptions.file
+        options.scaling = scaling
         options.encoderThreads = encoderThreads
         options.decoderThreads = decoderThreads
         var ladder = Ladder.default
