@@ -3,21 +3,21 @@ import Foundation
 import Media
 import Synchronization
 
-/// What the dispatcher hands one rung's encoder thread.
-enum RungWork: Sendable {
-    case frame(Frame, forceIDR: Bool)
-    /// Timestamps restart after this: drain and reopen the encoder, pass the marker on.
-    case discontinuity
-}
-
 /// One encoded rung: a bounded queue of shared decoded frames, drained by a dedicated thread that
 /// scales, encodes with libx264 and yields packets to the rendition's stream.
 ///
 /// `@unchecked Sendable`: `scaler` and `encoder` are touched only by the worker thread once `start()`
 /// has been called (before that only by `init`); the other stored properties are Sendable.
 final class RungWorker: @unchecked Sendable {
+    /// What the dispatcher hands the encoder thread.
+    enum Work: Sendable {
+        case frame(Frame, forceIDR: Bool)
+        /// Timestamps restart after this: drain and reopen the encoder, pass the marker on.
+        case discontinuity
+    }
+
     let plan: PlannedRung
-    let queue: FrameQueue<RungWork>
+    let queue: FrameQueue<Work>
     let output: AsyncStream<MediaItem>.Continuation
     private let settings: VideoEncoder.Settings
     private let scaler: Scaler

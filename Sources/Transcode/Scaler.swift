@@ -5,6 +5,7 @@ import CFFmpeg
 final class Scaler {
     private var context: OpaquePointer?
     private var sourceShape: (width: Int32, height: Int32, format: Int32) = (0, 0, -1)
+    private var pool: FramePool?
     let width: Int32
     let height: Int32
 
@@ -29,11 +30,14 @@ final class Scaler {
             }
             sourceShape = (s.width, s.height, s.format)
         }
-        let output = try Frame()
-        output.pointer.pointee.width = width
-        output.pointer.pointee.height = height
-        output.pointer.pointee.format = AV_PIX_FMT_YUV420P.rawValue
-        try LibavError.check(av_frame_get_buffer(output.pointer, 0), "av_frame_get_buffer(\(width)x\(height))")
+        let pool: FramePool
+        if let existing = self.pool {
+            pool = existing
+        } else {
+            pool = try FramePool(width: width, height: height)
+            self.pool = pool
+        }
+        let output = try pool.frame()
         try LibavError.check(sws_scale_frame(context, output.pointer, source.pointer), "sws_scale_frame(\(width)x\(height))")
         output.pointer.pointee.pts = s.pts
         return output
