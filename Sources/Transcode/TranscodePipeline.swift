@@ -161,6 +161,9 @@ final class TranscodePipeline {
             guard let frame else { break }
             videoFailures = 0
             try await dispatch(frame)
+            // Decoding and scaling run on the cooperative pool: let other tasks (the renditions'
+            // consumers, other streams) in between frames instead of holding a thread while behind.
+            await Task.yield()
         }
     }
 
