@@ -17,7 +17,10 @@ public struct FrameRateFilter: Sendable {
     }
 
     public mutating func admit(pts: Int64, force: Bool = false) -> Bool {
-        let ticks = Int128(pts) * Int128(timebase.numerator) * Int128(frameRate)
+        let (scaled, overflowA) = Int128(pts).multipliedReportingOverflow(by: Int128(timebase.numerator))
+        let (ticks, overflowB) = scaled.multipliedReportingOverflow(by: Int128(frameRate))
+        // Timestamps no real stream has: keep the frame rather than guess a slot.
+        guard !overflowA, !overflowB else { return true }
         let divisor = Int128(timebase.denominator)
         var slot = ticks / divisor
         if ticks < 0, ticks % divisor != 0 { slot -= 1 }

@@ -41,7 +41,8 @@ final class VideoEncoder {
             c.pointee.framerate = av_d2q(settings.frameRate, 100_000)
             c.pointee.bit_rate = Int64(settings.bitrate)
             c.pointee.rc_max_rate = Int64(settings.bitrate)
-            c.pointee.rc_buffer_size = Int32(clamping: settings.bitrate * 2)
+            let (buffer, overflow) = settings.bitrate.multipliedReportingOverflow(by: 2)
+            c.pointee.rc_buffer_size = Int32(clamping: overflow ? Int.max : buffer)
             c.pointee.max_b_frames = 0
             c.pointee.gop_size = -1
             c.pointee.thread_count = Int32(clamping: settings.threads)

@@ -156,10 +156,10 @@ struct LadderTests {
         ], allowsPassthrough: false)
         let run = await TranscodeRun.transcode(FileSource(path: source.path), ladder: ladder)
         #expect(run.error == nil)
+        let files = try run.write(to: folder)
         for rung in ladder.rungs {
-            let packets = try #require(run.outputs[rung.name]?.packets)
-            let bits = Double(packets.reduce(0) { $0 + $1.data.count } * 8)
-            let rate = bits / 10
+            let packets = try MediaTools.packets(try #require(files[rung.name]), stream: "v:0")
+            let rate = Double(packets.reduce(0) { $0 + $1.size } * 8) / 10
             #expect(abs(rate / Double(rung.bitrate) - 1) <= 0.15, "\(rung.name): \(Int(rate)) b/s for \(rung.bitrate)")
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Media
 import Testing
 @testable import Transcode
@@ -94,5 +95,16 @@ struct PolicyTests {
     @Test func annexBBecomesLengthPrefixed() {
         let annexB: [UInt8] = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9, 9]
         #expect(AnnexB.lengthPrefixed(annexB) == [0, 0, 0, 3, 0x67, 1, 2, 0, 0, 0, 2, 0x68, 3, 0, 0, 0, 4, 0x65, 9, 9, 9])
+    }
+
+    @Test func eventsRoundTripThroughJSON() throws {
+        let configured = LadderConfigured(channel: "c1", ladder: .default)
+        let data = try JSONEncoder().encode(configured)
+        #expect(try JSONDecoder().decode(LadderConfigured.self, from: data) == configured)
+        let stopped = RenditionStopped(channel: "c1", rendition: "720p", kind: .video, width: 1280, height: 720, bitrate: 2_500_000, reason: .overload, presentationTime: 12.5)
+        let json = String(decoding: try JSONEncoder().encode(stopped), as: UTF8.self)
+        #expect(json.contains("\"reason\":\"overload\""))
+        #expect(try JSONDecoder().decode(RenditionStopped.self, from: Data(json.utf8)) == stopped)
+        #expect(RenditionStarted.eventType == "RenditionStarted" && TranscodeFailed.eventType == "TranscodeFailed")
     }
 }
