@@ -16,6 +16,8 @@ public struct TranscodeOptions: Sendable {
     public var queueCapacity: Int
     /// libx264 threads per rung encoder; each rung already has its own thread.
     public var encoderThreads: Int
+    /// libx264 threads for the tallest encoded rung, the largest share of the work.
+    public var topRungEncoderThreads: Int
     public var decoderThreads: Int
     /// Packets in a row that may fail to decode before the stream is declared corrupt.
     public var maxConsecutiveDecodeFailures: Int
@@ -23,13 +25,14 @@ public struct TranscodeOptions: Sendable {
 
     public init(
         overload: OverloadGovernor.Configuration? = OverloadGovernor.Configuration(), queueCapacity: Int = 48,
-        encoderThreads: Int = 1, decoderThreads: Int = 1, maxConsecutiveDecodeFailures: Int = 25,
+        encoderThreads: Int = 1, topRungEncoderThreads: Int = 1, decoderThreads: Int = 1, maxConsecutiveDecodeFailures: Int = 25,
         scaling: Scaling = .cascade
     ) {
         self.scaling = scaling
         self.overload = overload
         self.queueCapacity = queueCapacity
         self.encoderThreads = encoderThreads
+        self.topRungEncoderThreads = topRungEncoderThreads
         self.decoderThreads = decoderThreads
         self.maxConsecutiveDecodeFailures = maxConsecutiveDecodeFailures
     }

@@ -253,7 +253,8 @@ final class TranscodePipeline {
         let worker: RungWorker
         do {
             worker = try RungWorker(
-                plan: plan, timebase: track.timebase, preset: ladder.preset, threads: options.encoderThreads,
+                plan: plan, timebase: track.timebase, preset: ladder.preset,
+                threads: rungs.allSatisfy { $0.plan.height < plan.height } ? options.topRungEncoderThreads : options.encoderThreads,
                 queueCapacity: options.queueCapacity, output: output
             )
         } catch {

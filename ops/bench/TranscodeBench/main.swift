@@ -1,6 +1,6 @@
 // Benchmark driver for `ops/bench/transcode`: one whole process per measured run.
 //
-//   TranscodeBench ladder CLIP [encoderThreads] [decoderThreads] [cascade|source]
+//   TranscodeBench ladder CLIP [encoderThreads[/topRungThreads]] [decoderThreads] [cascade|source]
 //       encodes the default 4-rung ladder (no passthrough) from CLIP as fast as it can
 //   TranscodeBench live CLIP STREAMS
 //       runs STREAMS concurrent live transcodes (input paced in real time, passthrough top + encoded
@@ -22,10 +22,13 @@ struct TranscodeBench {
         let clip = arguments[2]
         switch arguments[1] {
         case "ladder":
-            let encoderThreads = arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1
+            // "2" for every rung, or "1/2": 1 for the lower rungs, 2 for the tallest.
+            let threads = arguments.count > 3 ? arguments[3].split(separator: "/").compactMap { Int($0) } : [1]
+            let encoderThreads = threads.first ?? 1
+            let topThreads = threads.last ?? encoderThreads
             let decoderThreads = arguments.count > 4 ? Int(arguments[4]) ?? 1 : 1
             let scaling: TranscodeOptions.Scaling = arguments.count > 5 && arguments[5] == "source" ? .fromSource : .cascade
-            await ladder(clip: clip, encoderThreads: encoderThreads, decoderThreads: decoderThreads, scaling: scaling)
+            await ladder(clip: clip, encoderThreads: encoderThreads, topThreads: topThreads, decoderThreads: decoderThreads, scaling: scaling)
         case "live":
             let streams = arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1
             await live(clip: clip, streams: streams)
@@ -35,8 +38,9 @@ struct TranscodeBench {
         }
     }
 
-    static func ladder(clip: String, encoderThreads: Int, decoderThreads: Int, scaling: TranscodeOptions.Scaling) async {
+    static func ladder(clip: String, encoderThreads: Int, topThreads: Int, decoderThreads: Int, scaling: TranscodeOptions.Scaling) async {
         var options = TranscodeOptions.file
+        options.topRungEncoderThreads = topThreads
         options.scaling = scaling
         options.encoderThreads = encoderThreads
         options.decoderThreads = decoderThreads
