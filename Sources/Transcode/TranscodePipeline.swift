@@ -462,6 +462,8 @@ final class TranscodePipeline {
     private func close(reason: RenditionReason) async {
         guard !closed else { return }
         closed = true
+        // Every encoder drains its lookahead at once, not one after the other.
+        for rung in rungs { rung.worker.queue.close() }
         for rung in rungs { await rung.worker.finish() }
         for index in rungs.indices {
             checkFailure(index)
