@@ -37,6 +37,7 @@ public struct TranscodeOptions: Sendable {
         self.maxConsecutiveDecodeFailures = maxConsecutiveDecodeFailures
     }
 
-    /// For files and benchmarks: no overload shedding.
-    public static let file = TranscodeOptions(overload: nil)
+    /// For files and benchmarks: no overload shedding, and short queues (a few frames decouple the
+    /// threads; deeper ones only make the decoder's frame pool, and the memory it touches, grow).
+    public static let file = TranscodeOptions(overload: nil, queueCapacity: 8)
 }
