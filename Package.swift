@@ -113,6 +113,7 @@ let package = Package(
             dependencies: ["Ingest", "Media", "EventStore", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
-        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media"], swiftSettings: strict),
+        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore"], swiftSettings: strict),
+        .executableTarget(name: "TranscodeBench", dependencies: ["Transcode", "Media"], path: "ops/bench/TranscodeBench", swiftSettings: strict),
     ]
 )

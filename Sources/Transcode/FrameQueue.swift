@@ -1,0 +1,98 @@
+import Foundation
+
+/// A bounded FIFO between the async dispatcher and one encoder thread.
+///
+/// The producer (async) suspends while the queue is full instead of blocking a cooperative thread;
+/// the consumer (a dedicated thread) blocks on a condition variable while it is empty.
+/// `@unchecked Sendable`: every stored property is read and written only under `condition`'s lock.
+final class FrameQueue<Element: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Element] = []
+    private var head = 0
+    private var closed = false
+    private var spaceWaiter: CheckedContinuation<Void, Never>?
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+    }
+
+    private var storedCount: Int { items.count - head }
+
+    var count: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return storedCount
+    }
+
+    func push(_ element: Element) async {
+        while !offer(element) {
+            await withCheckedContinuation { waitForSpace($0) }
+        }
+    }
+
+    /// Appends when there is room (or the queue is closed, which discards); false when full.
+    private func offer(_ element: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if closed { return true }
+        guard storedCount < capacity else { return false }
+        items.append(element)
+        condition.signal()
+        return true
+    }
+
+    private func waitForSpace(_ continuation: CheckedContinuation<Void, Never>) {
+        condition.lock()
+        if closed || storedCount < capacity {
+            condition.unlock()
+            continuation.resume()
+            return
+        }
+        spaceWaiter = continuation
+        condition.unlock()
+    }
+
+    /// The next element, blocking the calling thread; `nil` once closed and empty.
+    func pop() -> Element? {
+        condition.lock()
+        while storedCount == 0, !closed { condition.wait() }
+        guard storedCount > 0 else {
+            condition.unlock()
+            return nil
+        }
+        let element = items[head]
+        head += 1
+        if head > 64, head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        let waiter = spaceWaiter
+        spaceWaiter = nil
+        condition.unlock()
+        waiter?.resume()
+        return element
+    }
+
+    /// Drops everything queued (a shed rung must not keep encoding its backlog).
+    func removeAll() {
+        condition.lock()
+        items.removeAll()
+        head = 0
+        let waiter = spaceWaiter
+        spaceWaiter = nil
+        condition.unlock()
+        waiter?.resume()
+    }
+
+    /// No more elements: `pop` returns the rest, then `nil`; pushes are discarded.
+    func close() {
+        condition.lock()
+        closed = true
+        let waiter = spaceWaiter
+        spaceWaiter = nil
+        condition.signal()
+        condition.unlock()
+        waiter?.resume()
+    }
+}

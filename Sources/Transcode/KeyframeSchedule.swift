@@ -1,0 +1,92 @@
+import Media
+
+/// Decides where every rendition puts its IDR frames, and whether the source can be passed through.
+///
+/// Sans-I/O: the pipeline feeds source packets in decode order (`observePacket`) and decoded frames in
+/// presentation order (`isIDR`); the same answer goes to every rung, so IDR positions are identical
+/// across renditions.
+///
+/// Passthrough decision, made once from the first GOP: the first keyframe opens it. If another
+/// keyframe follows at most `maxPassthroughInterval` later, the source (H.264 only) is passed through
+/// and every source keyframe is an IDR point. If that much presentation time passes without one, the
+/// stream is transcoded and IDRs sit on a `keyframeInterval` grid anchored at the first frame. Until
+/// the decision, only source keyframes are IDR points, so a transcoded stream's first GOP may be up to
+/// `maxPassthroughInterval` long (grid points passed while undecided are skipped, never moved).
+/// Later keyframe gaps do not change the decision; alignment holds either way.
+public struct KeyframeSchedule: Sendable {
+    public enum Mode: Sendable, Hashable {
+        case undecided, passthrough, grid
+    }
+
+    public enum Decision: Sendable, Hashable {
+        case passthrough, transcode
+    }
+
+    public private(set) var mode: Mode
+    private let gridTicks: Int64
+    private let maxSpacingTicks: Int64
+    private var firstKeyframe: Int64?
+    private var anchor: Int64?
+    private var lastGridIndex: Int64 = 0
+    /// Source keyframe timestamps whose frames have not been decoded yet.
+    private var pendingKeyframes: [Int64] = []
+
+    public init(timebase: Timebase, keyframeInterval: Int, maxPassthroughInterval: Int, canPassThrough: Bool) {
+        gridTicks = max(Timebase(1, 1).convert(Int64(max(keyframeInterval, 1)), to: timebase), 1)
+        maxSpacingTicks = Timebase(1, 1).convert(Int64(max(maxPassthroughInterval, 0)), to: timebase)
+        mode = canPassThrough ? .undecided : .grid
+    }
+
+    /// The decision, on the packet that settles it.
+    public mutating func observePacket(pts: Int64, isKeyframe: Bool) -> Decision? {
+        if isKeyframe, mode != .grid {
+            if pendingKeyframes.count > 256 { pendingKeyframes.removeFirst(pendingKeyframes.count - 256) }
+            pendingKeyframes.append(pts)
+        }
+        guard mode == .undecided else { return nil }
+        guard let first = firstKeyframe else {
+            if isKeyframe { firstKeyframe = pts }
+            return nil
+        }
+        let (spacing, overflow) = pts.subtractingReportingOverflow(first)
+        if overflow || spacing > maxSpacingTicks {
+            mode = .grid
+            return .transcode
+        }
+        if isKeyframe, spacing > 0 {
+            mode = .passthrough
+            return .passthrough
+        }
+        return nil
+    }
+
+    /// Whether the frame presented at `pts` is an IDR in every rendition. The first frame always is.
+    public mutating func isIDR(framePTS pts: Int64) -> Bool {
+        guard let anchor else {
+            anchor = pts
+            lastGridIndex = 0
+            pendingKeyframes.removeAll { $0 <= pts }
+            return true
+        }
+        switch mode {
+        case .undecided, .passthrough:
+            let hit = pendingKeyframes.contains(pts)
+            pendingKeyframes.removeAll { $0 <= pts }
+            return hit
+        case .grid:
+            let (offset, overflow) = pts.subtractingReportingOverflow(anchor)
+            guard !overflow else { return false }
+            var index = offset / gridTicks
+            if offset < 0, offset % gridTicks != 0 { index -= 1 }
+            guard index > lastGridIndex else { return false }
+            lastGridIndex = index
+            return true
+        }
+    }
+
+    /// After a discontinuity: the next frame is an IDR and anchors the grid again.
+    public mutating func restart() {
+        anchor = nil
+        pendingKeyframes.removeAll()
+    }
+}

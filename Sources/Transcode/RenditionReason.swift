@@ -1,0 +1,15 @@
+/// Why a rendition started or stopped; carried by `RenditionStarted` and `RenditionStopped`.
+public enum RenditionReason: String, Sendable, Hashable, Codable {
+    /// The stream began (or the passthrough decision settled).
+    case streamStarted
+    case streamEnded
+    /// The control API (the quality state machine) turned the rung on or off.
+    case enabled
+    case disabled
+    /// Encoding fell behind real time; this was the lowest-priority rung.
+    case overload
+    /// Encoding kept up again long enough to bring a shed rung back.
+    case headroomRestored
+    /// The rung's encoder failed; see the matching `TranscodeFailed`.
+    case failed
+}
