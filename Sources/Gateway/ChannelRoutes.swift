@@ -76,6 +76,8 @@ struct ChannelRoutes: Sendable {
     }
 }
 
+/// Admin actions are recorded with the caller's request id when it sends one, else ours.
 func metadata(_ request: Request, _ context: some RequestContext, reason: String?) -> EventMetadata {
-    EventMetadata(actor: .admin, correlationId: UUID(), requestId: request.headers[.init("X-Request-Id")!] ?? context.id, reason: reason)
+    let requestId = request.headers.first { $0.name.canonicalName == "x-request-id" }?.value ?? context.id
+    return EventMetadata(actor: .admin, correlationId: UUID(), requestId: requestId, reason: reason)
 }

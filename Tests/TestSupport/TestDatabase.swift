@@ -30,6 +30,8 @@ public enum TestDatabase {
         }
     }()
 
+    /// Written once inside `server`'s lazy initialiser (run at most once) and read by the atexit
+    /// handler, which cannot capture context; hence unsafe but race-free.
     nonisolated(unsafe) static var clusterToStop: EmbeddedPostgres?
 
     /// The server's URL on its maintenance database.
