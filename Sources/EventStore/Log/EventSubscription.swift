@@ -22,6 +22,9 @@ public struct EventSubscription: AsyncSequence, Sendable {
         private var buffer: [RecordedEvent] = []
         private var index = 0
         private var failures = 0
+        /// The page after `buffer`, already being read while `buffer` is handed out, so a
+        /// subscription catching up overlaps the database's work with its consumer's.
+        private var readAhead: Task<[RecordedEvent], any Error>?
 
         init(store: EventStore, position: Int64, filter: EventFilter, pageSize: Int) {
             self.store = store
@@ -41,9 +44,19 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 // Everything up to `head` had committed before this read began (see LogNotifier).
                 let head = await store.knownHeadPosition()
                 do {
-                    buffer = try await store.read(after: position, limit: pageSize, filter: filter)
+                    if let readAhead {
+                        self.readAhead = nil
+                        buffer = try await readAhead.value
+                    } else {
+                        buffer = try await store.read(after: position, limit: pageSize, filter: filter)
+                    }
                     index = 0
                     failures = 0
+                    // A full page means more is probably there: start reading it now.
+                    if buffer.count == pageSize, let last = buffer.last?.position {
+                        let (store, filter, pageSize) = (store, filter, pageSize)
+                        readAhead = Task { try await store.read(after: last, limit: pageSize, filter: filter) }
+                    }
                 } catch {
                     failures += 1
                     if failures == 1 || failures % 30 == 0 {
