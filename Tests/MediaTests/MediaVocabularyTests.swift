@@ -44,3 +44,14 @@ import Testing
         #expect(config.channelConfiguration == 2)
     }
 }
+
+@Suite struct TimebaseOverflowTests {
+    @Test func absurdTimebasesSaturate() {
+        let huge = Timebase(.max, 1)
+        let tiny = Timebase(1, .max)
+        #expect(huge.convert(.max, to: tiny) == .max)
+        #expect(huge.convert(.min, to: tiny) == .min)
+        #expect(tiny.convert(.max, to: huge) == 0)
+        #expect(huge.convert(0, to: tiny) == 0)
+    }
+}
