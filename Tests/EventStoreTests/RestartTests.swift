@@ -26,7 +26,7 @@ import TestSupport
             var acked: [UUID] = [], failed: [UUID] = [], errors: [String] = []
             var i = 0
             while !Task.isCancelled {
-                let event = try! NewEvent(Counted(writer: "r", n: i), metadata: testActor)
+                guard let event = try? NewEvent(Counted(writer: "r", n: i), metadata: testActor) else { break }
                 do {
                     _ = try await store.append(to: "restart-\(i % 5)", expectedVersion: .any, events: [event])
                     acked.append(event.eventId)
