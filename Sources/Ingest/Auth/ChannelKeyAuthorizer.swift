@@ -19,7 +19,7 @@ public struct ChannelKeyAuthorizer: PublishAuthorizer {
                 return .refused(.unknownKey)
             }
         } catch {
-            return .refused(.malformedRequest("the key could not be checked right now (\(error)); try again in a few seconds"))
+            return .refused(.unavailable("\(error)"))
         }
     }
 }

@@ -19,12 +19,14 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     case malformedRequest(String)
     case tooManyFailedAttempts(retryAfterSeconds: Int)
     case serverFull(limit: Int)
+    /// The key could not be checked (the database is unreachable); the encoder should retry.
+    case unavailable(String)
 
     /// The status code the encoder sees.
     public var statusCode: String {
         switch self {
         case .unknownKey, .revokedKey, .channelAlreadyLive, .malformedRequest: "NetStream.Publish.BadName"
-        case .tooManyFailedAttempts, .serverFull: "NetConnection.Connect.Rejected"
+        case .tooManyFailedAttempts, .serverFull, .unavailable: "NetConnection.Connect.Rejected"
         }
     }
 
@@ -46,6 +48,8 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
             return "too many failed stream key attempts from your address; try again in \(seconds) s with the key from your dashboard"
         case .serverFull(let limit):
             return "the server is at its limit of \(limit) concurrent publishers; try again later"
+        case .unavailable(let detail):
+            return "the server cannot check stream keys right now (\(detail)); retry in a few seconds"
         }
     }
 
@@ -58,6 +62,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
         case .malformedRequest: "malformed_request"
         case .tooManyFailedAttempts: "too_many_failed_attempts"
         case .serverFull: "server_full"
+        case .unavailable: "unavailable"
         }
     }
 
