@@ -37,4 +37,42 @@ public enum Subprocess {
             thread.start()
         }
     }
+
+    /// A program left running (a server under test); its output goes to `outputPath`.
+    public struct Running: Sendable {
+        public let pid: pid_t
+        public let outputPath: String
+
+        /// Sends `signal`, waits for the exit, and returns the status and output.
+        public func stop(signal: Int32 = SIGTERM) -> (status: Int32, output: String) {
+            kill(pid, signal)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            let exited = status & 0x7f == 0
+            return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), text)
+        }
+    }
+
+    public static func start(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+        let outputPath = NSTemporaryDirectory() + "/streamd-run-\(UUID().uuidString)"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var merged = ProcessInfo.processInfo.environment
+        merged.merge(environment) { _, new in new }
+        let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            throw EventStoreError.database("cannot run \(path): \(String(cString: strerror(spawned)))")
+        }
+        return Running(pid: pid, outputPath: outputPath)
+    }
 }
