@@ -34,7 +34,7 @@ public final class Platform: Sendable {
             self.rtmpPort = try await rtmp.start(host: configuration.host, port: configuration.rtmpPort)
         } catch {
             await channels.shutdown()
-            throw EventStoreError.database("cannot listen for RTMP on \(configuration.host):\(configuration.rtmpPort) (\(error)); choose another --rtmp-port")
+            throw PlatformError("cannot listen for RTMP on \(configuration.host):\(configuration.rtmpPort) (\(error)); choose another --rtmp-port")
         }
         self.rtmp = rtmp
         var shown = configuration
@@ -76,4 +76,9 @@ extension EventRegistry {
         registry.registerIngestEvents()
         return registry
     }
+}
+
+public struct PlatformError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

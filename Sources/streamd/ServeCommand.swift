@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         var banner = [
             "streamd is up",
             "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live)",
-            "  RTMP ingest: rtmp://\(shownHost):\(rtmpPort)/live/<stream key>",
+            "  RTMP ingest: rtmp://\(shownHost):\(platform.rtmpPort)/live/<stream key>",
             "  SRT ingest:  not served yet; --srt-port \(srtPort) is reserved for it",
             "  database:    \(opened.store.url)\(opened.cluster != nil ? " (embedded, in \(database.dataDirectory.path)/postgres)" : "")",
         ]
@@ -77,13 +77,17 @@ struct ServeCommand: AsyncParsableCommand {
             services: [platform.gateway.application(logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        var failure: (any Error)?
         do {
             try await group.run()
         } catch {
-            logger.error("streamd stopped on an error: \(error)")
+            failure = error
         }
         await platform.shutdown()
         await opened.close()
+        if let failure {
+            throw CommandFailure("streamd stopped on an error: \(failure) (is HTTP port \(httpPort) already in use? choose another with --http-port)")
+        }
         print("streamd stopped")
     }
 }
@@ -107,4 +111,10 @@ struct AdminToken {
         }
         return AdminToken(value: value, source: .generated(file.path))
     }
+}
+
+/// A failure at run time (not a usage mistake): printed without the usage text, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
