@@ -6,26 +6,7 @@ public enum Subprocess {
     /// children unreaped when waited on from a blocked cooperative thread. Output goes through a
     /// file, not a pipe, because `pg_ctl start` leaves the server holding its stdout.
     public static func run(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let outputPath = NSTemporaryDirectory() + "/streamd-cmd-\(UUID().uuidString)"
-        defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
-        guard spawned == 0 else {
-            throw EventStoreError.database("cannot run \(path): \(String(cString: strerror(spawned)))")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = status & 0x7f == 0
-        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), text.trimmingCharacters(in: .whitespacesAndNewlines))
+        try start(path, arguments).wait()
     }
 
     /// `run` on a thread of its own, so that waiting for the child blocks no task executor thread.
@@ -38,7 +19,7 @@ public enum Subprocess {
         }
     }
 
-    /// A program left running (a server under test); its output goes to `outputPath`.
+    /// A started program; its output (stdout and stderr) goes to `outputPath`.
     public struct Running: Sendable {
         public let pid: pid_t
         public let outputPath: String
@@ -46,14 +27,21 @@ public enum Subprocess {
         /// Sends `signal`, waits for the exit, and returns the status and output.
         public func stop(signal: Int32 = SIGTERM) -> (status: Int32, output: String) {
             kill(pid, signal)
+            return wait()
+        }
+
+        /// Waits for the exit; returns the status (128 + signal when killed) and the output.
+        public func wait() -> (status: Int32, output: String) {
+            defer { unlink(outputPath) }
             var status: Int32 = 0
             while waitpid(pid, &status, 0) == -1, errno == EINTR {}
             let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
             let exited = status & 0x7f == 0
-            return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), text)
+            return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), text.trimmingCharacters(in: .whitespacesAndNewlines))
         }
     }
 
+    /// Starts a program without waiting for it (a server under test, or `run`'s child).
     public static func start(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Running {
         let outputPath = NSTemporaryDirectory() + "/streamd-run-\(UUID().uuidString)"
         var actions = posix_spawn_file_actions_t()

@@ -110,6 +110,9 @@ public final class LiveSession: Sendable {
 
     var isEnded: Bool { ended.load(ordering: .relaxed) }
 
+    /// Whether `StreamStarted` has gone out; nothing else about the session may precede it.
+    var isAnnounced: Bool { announced.load(ordering: .relaxed) }
+
     func finishMedia() {
         ended.store(true, ordering: .relaxed)
         source.finish()

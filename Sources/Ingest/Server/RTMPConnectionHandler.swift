@@ -342,6 +342,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             totalBytes: total, interval: interval, queueDepth: live.queueDepth, backpressured: waitingForConsumer)
         live.update(stats: sample, newBytes: total &- bytesAtLastSample)
         bytesAtLastSample = total
+        // Until the sequence headers announce the stream, samples update the live view only:
+        // in the log, a session's first event is always its StreamStarted.
+        guard live.isAnnounced else { return }
         server.emitter.emit(
             IngestStatsSampled(sessionID: live.id.uuidString.lowercased(), channelID: live.channelID, stats: sample),
             stream: live.streamID, actor: EventActor(.encoder, id: remoteAddress))
