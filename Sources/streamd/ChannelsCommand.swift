@@ -19,7 +19,6 @@ struct ChannelsCommand: AsyncParsableCommand {
         func run() async throws {
             try await withDatabase(database) { store in
                 let service = ChannelService(store: store)
-                defer { Task { await service.shutdown() } }
                 let (channel, key) = try await service.create(name: name, metadata: ChannelsCommand.cliActor)
                 if json {
                     printJSON(["id": channel.id.uuidString, "name": channel.name, "streamKey": key.text,

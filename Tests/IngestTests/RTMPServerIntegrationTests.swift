@@ -103,7 +103,7 @@ import Testing
         let (rejected, entry) = try #require(await events.entries(of: PublishRejected.self).first)
         #expect(rejected.reason == "unknown_key")
         #expect(rejected.app == "live")
-        #expect(rejected.keyFingerprint == RTMPServer.fingerprint("wrong-key"))
+        #expect(rejected.keyFingerprint == StreamKey.fingerprint("wrong-key"))
         #expect(rejected.keyFingerprint?.contains("wrong") == false)
         #expect(entry.streamID == "ingest-127.0.0.1")
         #expect(entry.metadata.actor.kind == .encoder)

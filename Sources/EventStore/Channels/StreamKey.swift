@@ -30,8 +30,9 @@ public struct StreamKey: Sendable, Hashable {
         return difference == 0
     }
 
-    /// A short, non-reversible label for logs and events about an attempted key.
+    /// A short, non-reversible label for logs and events about an attempted key: the first 16 hex
+    /// digits of its SHA-256.
     public static func fingerprint(_ text: String) -> String {
-        hash(text).prefix(6).map { String(format: "%02x", $0) }.joined()
+        hash(text).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -1,4 +1,3 @@
-import Crypto
 import EventStore
 import Logging
 import NIOCore
@@ -126,18 +125,10 @@ public final class RTMPServer: Sendable {
     func rejected(_ reason: PublishRefusalReason, request: RTMPSession.PublishRequest?, remoteAddress: String, detail: String? = nil) {
         let event = PublishRejected(
             reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress,
-            app: request?.application, keyFingerprint: request.map { Self.fingerprint($0.streamKey) }, channelID: reason.channelID)
+            app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID)
         let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(Self.host(of: remoteAddress))"
         emitter.emit(event, stream: stream, actor: EventActor(.encoder, id: remoteAddress))
         logger.notice("publish rejected", metadata: ["remote": "\(remoteAddress)", "reason": "\(reason.name)"])
-    }
-
-    /// First 16 hex digits of the key's SHA-256.
-    public static func fingerprint(_ key: String) -> String {
-        SHA256.hash(data: Array(key.utf8)).prefix(8).map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
     }
 
     static func host(of address: String) -> String {
