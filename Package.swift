@@ -65,12 +65,21 @@ let package = Package(
             dependencies: ["Media", "EventStore", "CFFmpeg", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .target(name: "Packager", dependencies: ["Media", "EventStore"], swiftSettings: strict),
+        .target(
+            name: "Packager",
+            dependencies: [
+                "Media", "EventStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "Chat", dependencies: ["EventStore"], swiftSettings: strict),
         .target(
             name: "Gateway",
             dependencies: [
-                "EventStore", "Media", "Ingest", "Packager", "Chat",
+                "EventStore", "Media", "Ingest", "Transcode", "Packager", "Chat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
