@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Ingest
 import Logging
+import Packager
 import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
@@ -35,6 +36,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Bearer token for admin routes. Without it one is generated on first start and kept in DATA_DIR/admin-token (mode 0600). (env STREAMD_ADMIN_TOKEN)", valueName: "token"))
     var adminToken: String?
 
+    @Option(name: .long, help: ArgumentHelp("LL-HLS part target in seconds, 0.2-2. (env STREAMD_PART_TARGET, default 0.5)", valueName: "seconds"))
+    var partTarget: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds of the live DVR window; channels may set their own. (env STREAMD_DVR_WINDOW, default 1800)", valueName: "seconds"))
+    var dvrWindow: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Record sessions for VOD at /vod/SESSION/index.m3u8 unless a channel says otherwise. (env STREAMD_RECORDING, default true)", valueName: "true|false"))
+    var recording: Bool?
+
+    @Option(name: .long, help: ArgumentHelp("Delete recordings this many days after they end; 0 keeps them forever. (env STREAMD_RECORDING_RETENTION_DAYS, default 7)", valueName: "days"))
+    var recordingRetentionDays: Double?
+
     func run() async throws {
         let logger = makeLogger()
         let httpPort = try self.httpPort ?? Environment.int("HTTP_PORT") ?? 8080
@@ -45,13 +58,29 @@ struct ServeCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: database.dataDirectory, withIntermediateDirectories: true)
         let token = try AdminToken.resolve(explicit: adminToken ?? Environment.string("ADMIN_TOKEN"), dataDirectory: database.dataDirectory)
 
+        var packager = PackagerOptions()
+        packager.partTarget = try partTarget ?? Environment.double("PART_TARGET") ?? packager.partTarget
+        packager.dvrWindow = try dvrWindow ?? Environment.double("DVR_WINDOW") ?? packager.dvrWindow
+        packager.recording = try recording ?? Environment.bool("RECORDING") ?? packager.recording
+        do {
+            packager = try packager.validated()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let retentionDays = try recordingRetentionDays ?? Environment.double("RECORDING_RETENTION_DAYS") ?? 7
+        guard retentionDays >= 0 else { throw ValidationError("--recording-retention-days must be 0 (keep forever) or more") }
+        let media = Platform.MediaOptions(
+            directory: database.dataDirectory.appendingPathComponent("media"),
+            defaults: LivePipeline.Defaults(packager: packager),
+            recordingRetention: retentionDays > 0 ? retentionDays * 86_400 : nil)
+
         let opened = try await database.open(logger: logger)
         let platform: Platform
         do {
             platform = try await Platform(
                 store: opened.store,
                 configuration: GatewayConfiguration(host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
-                logger: logger)
+                media: media, logger: logger)
         } catch {
             await opened.close()
             throw error
@@ -59,7 +88,7 @@ struct ServeCommand: AsyncParsableCommand {
         let shownHost = publicHost ?? (host == "0.0.0.0" ? "localhost" : host)
         var banner = [
             "streamd is up",
-            "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live)",
+            "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live/CHANNEL/index.m3u8, recordings under /vod)",
             "  RTMP ingest: rtmp://\(shownHost):\(platform.rtmpPort)/live/<stream key>",
             "  SRT ingest:  not served yet; --srt-port \(srtPort) is reserved for it",
             "  database:    \(opened.store.url)\(opened.cluster != nil ? " (embedded, in \(database.dataDirectory.path)/postgres)" : "")",

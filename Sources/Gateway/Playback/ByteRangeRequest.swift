@@ -1,3 +1,5 @@
+import Foundation
+
 /// A `Range: bytes=…` request header (RFC 9110 §14), single ranges only: players ask for one.
 enum ByteRangeRequest: Equatable {
     case whole
@@ -16,8 +18,8 @@ enum ByteRangeRequest: Equatable {
         guard !spec.contains(",") else { return .ignored }
         let bounds = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         guard bounds.count == 2 else { return .ignored }
-        let first = bounds[0].trimmingCharacters(in: .whitespaces)
-        let last = bounds[1].trimmingCharacters(in: .whitespaces)
+        let first = String(bounds[0]).trimmingCharacters(in: .whitespaces)
+        let last = String(bounds[1]).trimmingCharacters(in: .whitespaces)
         if first.isEmpty {
             // Suffix range: the last N bytes.
             guard let count = Int(last), count >= 0 else { return .ignored }
@@ -31,11 +33,3 @@ enum ByteRangeRequest: Equatable {
         return .range(start...min(end, size - 1))
     }
 }
-
-extension StringProtocol {
-    fileprivate func trimmingCharacters(in set: CharacterSet) -> String {
-        String(self).trimmingCharacters(in: set)
-    }
-}
-
-import Foundation

@@ -55,5 +55,6 @@ extension EventRegistry {
         register(SegmentPublished.self)
         register(RecordingFinalized.self)
         register(RecordingDeleted.self)
+        register(PlaybackConfigured.self)
     }
 }
