@@ -81,7 +81,7 @@ public final class Platform: Sendable {
             Task {
                 while !Task.isCancelled {
                     await Self.maintainRecordings(recordings, pipeline: pipeline, store: store, retention: media.recordingRetention, logger: logger)
-                    try? await Task.sleep(for: .seconds(60))
+                    try? await Task.sleep(for: .seconds(10))
                 }
             },
             // A revoked key ends its live session, whichever node or CLI revoked it.
@@ -115,7 +115,7 @@ public final class Platform: Sendable {
     ) async {
         do {
             let live = Set(pipeline.sessions.map { $0.session.id.uuidString.lowercased() })
-            for recording in try await recordings.interrupted(quietFor: 30, excluding: live) {
+            for recording in try await recordings.interrupted(quietFor: 15, excluding: live) {
                 let ended = StreamEnded(
                     sessionID: recording.sessionID, channelID: recording.channelID, reason: .interrupted,
                     detail: "the node packaging it stopped without ending it; finalized with the segments that reached disk",

@@ -38,14 +38,18 @@ enum Players {
         return (report.hasPrefix("ok=1"), report.removingPercentEncoding ?? report)
     }
 
-    /// GStreamer's HLS demuxer plays the live stream for `seconds` without an error.
-    static func gstreamerPlaysLive(_ url: String, seconds: Int) async throws -> (ok: Bool, output: String) {
+    /// GStreamer (playbin picks its HLS demuxer) plays the live stream for `seconds`: it reaches
+    /// PLAYING, renders frames (fpsdisplaysink counts them) and reports no error.
+    static func gstreamerPlaysLive(_ url: String, seconds: Int) async throws -> (ok: Bool, rendered: Int, output: String) {
         let result = try await Subprocess.runDetached("/usr/bin/timeout", [
-            "-s", "INT", "\(seconds)", "/usr/bin/gst-launch-1.0", "-e", "playbin", "uri=\(url)",
-            "video-sink=fakesink sync=true", "audio-sink=fakesink sync=true",
+            "-k", "3", "-s", "INT", "\(seconds)", "/usr/bin/gst-launch-1.0", "-v", "playbin", "uri=\(url)",
+            "video-sink=fpsdisplaysink video-sink=fakesink text-overlay=false", "audio-sink=fakesink sync=true",
         ])
+        let counts = result.output.matches(of: /rendered: (\d+), dropped: \d+/).compactMap { Int($0.output.1) }
+        let rendered = counts.last ?? 0
         let failed = result.output.contains("ERROR") || !result.output.contains("PLAYING")
-        return (!failed, result.output.suffix(1500).description)
+        let shown = result.output.split(separator: "\n").filter { !$0.contains("Got context") && !$0.contains("/GstPipeline") }.suffix(20)
+        return (!failed && rendered > 0, rendered, shown.joined(separator: "\n"))
     }
 }
 
