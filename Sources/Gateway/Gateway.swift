@@ -1,6 +1,8 @@
 import EventStore
 import Foundation
 import Hummingbird
+import HummingbirdHTTP2
+import NIOSSL
 import Ingest
 import Logging
 import Packager
@@ -45,10 +47,36 @@ public struct Gateway: Sendable {
         return router
     }
 
+    /// HTTP/1.1 with keep-alive on the plain port.
     public func application(logger: Logger) -> some ApplicationProtocol {
         Application(
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "streamd"),
+            logger: logger)
+    }
+
+    /// HTTP/2 (ALPN h2, falling back to HTTP/1.1) over TLS on `port`: browsers only do LL-HLS well
+    /// over HTTP/2, where many blocked playlist and part requests share one connection.
+    public func tlsApplication(certificatePath: String, keyPath: String, port: Int, logger: Logger) throws -> some ApplicationProtocol {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw PlatformError("cannot read the TLS certificate chain \(certificatePath) (\(error)); give a PEM file with --tls-cert")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw PlatformError("cannot read the TLS private key \(keyPath) (\(error)); give an unencrypted PEM key with --tls-key")
+        }
+        guard !chain.isEmpty else { throw PlatformError("\(certificatePath) holds no certificate; give a PEM certificate chain with --tls-cert") }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.applicationProtocols = ["h2", "http/1.1"]
+        return Application(
+            router: router(),
+            server: try .http2Upgrade(tlsConfiguration: tls),
+            configuration: .init(address: .hostname(configuration.host, port: port), serverName: "streamd"),
             logger: logger)
     }
 }

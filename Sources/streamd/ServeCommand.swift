@@ -48,6 +48,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Delete recordings this many days after they end; 0 keeps them forever. (env STREAMD_RECORDING_RETENTION_DAYS, default 7)", valueName: "days"))
     var recordingRetentionDays: Double?
 
+    @Option(name: .long, help: ArgumentHelp("PEM certificate chain: also serve HTTP/2 over TLS on --https-port. (env STREAMD_TLS_CERT)", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(name: .long, help: ArgumentHelp("PEM private key of --tls-cert. (env STREAMD_TLS_KEY)", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(name: .long, help: ArgumentHelp("HTTPS (HTTP/2) port when --tls-cert and --tls-key are given. (env STREAMD_HTTPS_PORT, default 8443)", valueName: "port"))
+    var httpsPort: Int?
+
     func run() async throws {
         let logger = makeLogger()
         let httpPort = try self.httpPort ?? Environment.int("HTTP_PORT") ?? 8080
@@ -74,6 +83,13 @@ struct ServeCommand: AsyncParsableCommand {
             defaults: LivePipeline.Defaults(packager: packager),
             recordingRetention: retentionDays > 0 ? retentionDays * 86_400 : nil)
 
+        let tlsCert = self.tlsCert ?? Environment.string("TLS_CERT")
+        let tlsKey = self.tlsKey ?? Environment.string("TLS_KEY")
+        let httpsPort = try self.httpsPort ?? Environment.int("HTTPS_PORT") ?? 8443
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
+        }
+
         let opened = try await database.open(logger: logger)
         let platform: Platform
         do {
@@ -85,6 +101,16 @@ struct ServeCommand: AsyncParsableCommand {
             await opened.close()
             throw error
         }
+        var services: [any Service] = [platform.gateway.application(logger: logger)]
+        if let tlsCert, let tlsKey {
+            do {
+                services.append(try platform.gateway.tlsApplication(certificatePath: tlsCert, keyPath: tlsKey, port: httpsPort, logger: logger))
+            } catch {
+                await platform.shutdown()
+                await opened.close()
+                throw CommandFailure("\(error)")
+            }
+        }
         let shownHost = publicHost ?? (host == "0.0.0.0" ? "localhost" : host)
         var banner = [
             "streamd is up",
@@ -93,6 +119,9 @@ struct ServeCommand: AsyncParsableCommand {
             "  SRT ingest:  not served yet; --srt-port \(srtPort) is reserved for it",
             "  database:    \(opened.store.url)\(opened.cluster != nil ? " (embedded, in \(database.dataDirectory.path)/postgres)" : "")",
         ]
+        if tlsCert != nil {
+            banner.insert("  HTTPS:       https://\(shownHost):\(httpsPort)  (HTTP/2 over TLS: use it for LL-HLS in browsers)", at: 2)
+        }
         switch token.source {
         case .explicit: banner.append("  admin token: as given by --admin-token / STREAMD_ADMIN_TOKEN")
         case .file(let path): banner.append("  admin token: in \(path)")
@@ -103,7 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
 
         let group = ServiceGroup(configuration: .init(
-            services: [platform.gateway.application(logger: logger)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         var failure: (any Error)?
