@@ -127,7 +127,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore"], swiftSettings: strict),
-        .testTarget(name: "PackagerTests", dependencies: ["Packager", "Media"], swiftSettings: strict),
+        .testTarget(name: "PackagerTests", dependencies: ["Packager", "Media", "EventStore"], swiftSettings: strict),
         .executableTarget(name: "TranscodeBench", dependencies: ["Transcode", "Media"], path: "ops/bench/TranscodeBench", swiftSettings: strict),
     ]
 )
