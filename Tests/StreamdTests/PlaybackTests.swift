@@ -191,6 +191,51 @@ import TestSupport
     }
 }
 
+extension PlaybackTests {
+    /// An encoder that reconnects within the grace window continues its session: the playlist marks
+    /// the break with EXT-X-DISCONTINUITY. Without recording, a short DVR window trims the playlist,
+    /// old segment files leave the disk, and nothing is left as VOD.
+    @Test(.timeLimit(.minutes(4))) func aReconnectIsADiscontinuityAndUnrecordedSegmentsLeaveWithTheWindow() async throws {
+        let server = try await StreamdServer()
+        defer { server.removeData() }
+        defer { Task { try? await server.stop(signal: SIGKILL) } }
+        let key = try await server.createChannel("again")
+        _ = try await server.admin("PUT", "/v1/channels/again/ladder", body: Self.ladder)
+        let settings = try await server.admin("PUT", "/v1/channels/again/playback", body: #"{"dvrWindowSeconds":6,"recording":false}"#)
+        #expect(settings.status == 200, "\(settings.text)")
+        #expect(try await server.admin("PUT", "/v1/channels/again/playback", body: #"{"partTarget":5}"#).status == 400)
+
+        let first = try await server.publish(key: key, seconds: 8)
+        #expect(first.status == 0, "\(first.output)")
+        async let second = server.publish(key: key, seconds: 22)
+        let path = "/live/again/240p/index.m3u8"
+        let broken = try await poll("a discontinuity in the playlist", seconds: 30) { () -> MediaPlaylist? in
+            let playlist = try MediaPlaylist(try await server.get(path).text)
+            return playlist.segments.contains(where: \.discontinuity) ? playlist : nil
+        }
+        #expect(broken.liveProblems(otherRenditions: ["source", "160p", "audio"]).isEmpty, "\(broken.lines.joined(separator: "\n"))")
+
+        let trimmed = try await poll("the DVR window to trim", seconds: 30) { () -> MediaPlaylist? in
+            let playlist = try MediaPlaylist(try await server.get(path).text)
+            return playlist.mediaSequence > 0 ? playlist : nil
+        }
+        #expect(trimmed.segments.reduce(0) { $0 + $1.duration } < 6 + 2.5, "the live playlist covers the 6 s window")
+        let sessions = try FileManager.default.contentsOfDirectory(atPath: server.dataDir + "/media")
+        #expect(sessions.count == 1)
+        let folder = server.dataDir + "/media/\(sessions.first ?? "")/240p"
+        _ = try await poll("trimmed segment files to be deleted", seconds: 30) { () -> Bool? in
+            FileManager.default.fileExists(atPath: folder + "/s0.m4s") ? nil : true
+        }
+        let published = try await second
+        #expect(published.status == 0, "\(published.output)")
+        _ = try await poll("the unrecorded session's files to go", seconds: 40) { () -> Bool? in
+            FileManager.default.fileExists(atPath: folder) ? nil : true
+        }
+        let reply = try await server.admin("GET", "/v1/channels/again/recordings")
+        #expect(reply.text.contains(#""recordings":[]"#), "\(reply.text)")
+    }
+}
+
 /// Retries `body` until it returns a value or `seconds` pass.
 func poll<T>(_ what: String, seconds: Int, _ body: () async throws -> T?) async throws -> T {
     let deadline = ContinuousClock.now + .seconds(seconds)

@@ -28,6 +28,7 @@ public struct DVRProjection: SQLProjection {
                     \(width), \(height), \(s.frameRate), \(event.position))
                 ON CONFLICT (session_id, rendition, media_sequence) DO NOTHING
                 """, logger: logger)
+            guard s.recorded ?? true else { return }
             try await connection.query("""
                 INSERT INTO recordings (session_id, channel_id, channel_name, started_at, last_segment_at, state)
                 VALUES (\(s.sessionID)::uuid, \(s.channelID)::uuid, \(s.channelName), \(s.programDateTime), \(event.recordedAt), 'live')

@@ -27,11 +27,14 @@ public struct SegmentPublished: DomainEvent, Hashable {
     public var width: Int?
     public var height: Int?
     public var frameRate: Double?
+    /// False when the session is not recorded: the segment lives only while the DVR window holds
+    /// it, and the session never becomes a recording. (Absent in older events: recorded.)
+    public var recorded: Bool?
 
     public init(
         sessionID: String, channelID: String, channelName: String, rendition: String, kind: TrackKind,
         mediaSequence: Int, duration: Double, bytes: Int, programDateTime: Date, path: String,
-        discontinuity: Bool, codecs: String, width: Int? = nil, height: Int? = nil, frameRate: Double? = nil
+        discontinuity: Bool, codecs: String, width: Int? = nil, height: Int? = nil, frameRate: Double? = nil, recorded: Bool = true
     ) {
         self.sessionID = sessionID
         self.channelID = channelID
@@ -48,5 +51,6 @@ public struct SegmentPublished: DomainEvent, Hashable {
         self.width = width
         self.height = height
         self.frameRate = frameRate
+        self.recorded = recorded
     }
 }

@@ -215,7 +215,8 @@ public final class RenditionPackager: Sendable {
                 sessionID: identity.sessionID, channelID: identity.channelID, channelName: identity.channelName,
                 rendition: name, kind: kind, mediaSequence: summary.sequence, duration: summary.duration,
                 bytes: summary.byteCount, programDateTime: date, path: path, discontinuity: summary.discontinuity,
-                codecs: shared.codecs ?? "", width: shared.width, height: shared.height, frameRate: shared.frameRate)
+                codecs: shared.codecs ?? "", width: shared.width, height: shared.height, frameRate: shared.frameRate,
+                recorded: options.recording)
             return (shared.playlist, event, delete)
         }
         guard let outcome else { return }

@@ -113,6 +113,10 @@ public final class StreamPackager: Sendable {
         }
         events.finish()
         await drain.value
+        if !options.recording {
+            // Not recorded: once the live playlists are gone, nothing can reference these files.
+            _ = try? origin.removeSession(identity.sessionID)
+        }
     }
 }
 
