@@ -68,6 +68,9 @@ import Testing
             #expect(segment.partCount == 4)
         }
         #expect(run.parts.allSatisfy { $0.sampleCount == 15 })
+        #expect(segmenter.advertisedPartTarget == 0.501)
+        #expect(run.parts.allSatisfy { $0.duration <= segmenter.advertisedPartTarget })
+        #expect(CMAFSegmenter(track: H.videoTrack(fps: 30, timebase: .mpeg90kHz)).advertisedPartTarget == 0.5)
     }
 
     @Test(arguments: [0.5, 0.2])
