@@ -88,6 +88,18 @@ public struct BoxWriter: Sendable {
 
     // MARK: Boxes
 
+    /// A box header whose size is known up front (no back-patching, nothing to close).
+    public mutating func header(_ type: FourCC, size: Int) {
+        u32(UInt32(clamping: size))
+        fourCC(type)
+    }
+
+    public mutating func fullHeader(_ type: FourCC, size: Int, version: UInt8, flags: UInt32) {
+        header(type, size: size)
+        u8(version)
+        u24(flags)
+    }
+
     /// Opens a box: a size placeholder and the type.
     public mutating func begin(_ type: FourCC) {
         openBoxes.append(bytes.count)

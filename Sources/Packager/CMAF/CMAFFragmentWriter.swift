@@ -25,24 +25,26 @@ public enum CMAFFragmentWriter {
         let moofSize = 8 + 16 + trafSize
         let mdatHeader = payload + 8 <= Int(UInt32.max) ? 8 : 16
 
+        // Every size is known here, so headers are written directly: the buffer is the only allocation.
         var w = BoxWriter(capacity: moofSize + mdatHeader + payload)
-        w.box("moof") { w in
-            w.fullBox("mfhd", version: 0, flags: 0) { w in w.u32(sequenceNumber) }
-            w.box("traf") { w in
-                w.fullBox("tfhd", version: 0, flags: tfhdFlags) { w in w.u32(CMAFInitSegment.trackID) }
-                w.fullBox("tfdt", version: 1, flags: 0) { w in w.u64(baseMediaDecodeTime) }
-                w.fullBox("trun", version: hasOffsets ? 1 : 0, flags: hasOffsets ? trunFlagsWithCompositionOffsets : trunFlags) { w in
-                    w.u32(UInt32(truncatingIfNeeded: samples.count))
-                    w.i32(Int32(truncatingIfNeeded: moofSize + mdatHeader)) // data_offset: first payload byte
-                    for sample in samples {
-                        w.u32(sample.duration)
-                        w.u32(UInt32(clamping: sample.data.count))
-                        w.u32(sample.flags)
-                        if hasOffsets { w.i32(sample.compositionOffset) }
-                    }
-                }
-            }
+        w.header("moof", size: moofSize)
+        w.fullHeader("mfhd", size: 16, version: 0, flags: 0)
+        w.u32(sequenceNumber)
+        w.header("traf", size: trafSize)
+        w.fullHeader("tfhd", size: 16, version: 0, flags: tfhdFlags)
+        w.u32(CMAFInitSegment.trackID)
+        w.fullHeader("tfdt", size: 20, version: 1, flags: 0)
+        w.u64(baseMediaDecodeTime)
+        w.fullHeader("trun", size: trunSize, version: hasOffsets ? 1 : 0, flags: hasOffsets ? trunFlagsWithCompositionOffsets : trunFlags)
+        w.u32(UInt32(truncatingIfNeeded: samples.count))
+        w.i32(Int32(truncatingIfNeeded: moofSize + mdatHeader)) // data_offset: first payload byte
+        for sample in samples {
+            w.u32(sample.duration)
+            w.u32(UInt32(clamping: sample.data.count))
+            w.u32(sample.flags)
+            if hasOffsets { w.i32(sample.compositionOffset) }
         }
+        assert(w.count == moofSize)
         if mdatHeader == 8 {
             w.u32(UInt32(payload + 8))
             w.fourCC("mdat")

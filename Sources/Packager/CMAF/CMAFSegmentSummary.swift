@@ -15,4 +15,10 @@ public struct CMAFSegmentSummary: Sendable, Hashable {
     public var averageBitrate: Int
     /// The highest bitrate of any of its parts (payload bits over the part's duration).
     public var peakBitrate: Int
+
+    /// The segment resource's bits (boxes included) over its duration: what HLS `BANDWIDTH`
+    /// (the peak over segments) and `AVERAGE-BANDWIDTH` are made of.
+    public var bitrate: Int {
+        duration > 0 ? Int((Double(byteCount) * 8 / duration).rounded()) : 0
+    }
 }

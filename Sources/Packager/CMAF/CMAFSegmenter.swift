@@ -18,10 +18,11 @@ import Media
 /// **Latency:** a sample's duration, and so whether it still fits in the part, is known only when
 /// the sample after it arrives. So the decision for a sample is taken when it arrives, with its
 /// duration estimated as the mean of the last four, and a part is emitted when the first sample
-/// of the next part arrives (one sample duration after the part's own last sample began).
+/// of the next part arrives (the moment its own last sample's duration becomes known).
 /// A part can therefore pass `partTarget` by the source's timestamp precision (1 ms for RTMP's
 /// millisecond timestamps, which jitter 33/34 ms at 30 fps; nothing for 90 kHz sources) or by a
-/// sample longer than the recent mean (a dropped frame). `CMAFChunk.duration` is always exact.
+/// sample longer than the recent mean (a dropped frame); declare `advertisedPartTarget`.
+/// `CMAFChunk.duration` is always exact.
 ///
 /// Timestamps are rescaled from each packet's timebase to the track timescale from their absolute
 /// value (no accumulated rounding). The output timeline keeps the source's (so renditions of one
@@ -206,12 +207,26 @@ public struct CMAFSegmenter: Sendable {
         return max((sum + count / 2) / count, 1)
     }
 
-    /// Output ticks per source tick: how far rounding in the source's timestamps can move a sample.
+    /// How far rounding in the source's timestamps can move a sample, in output ticks: one source
+    /// tick when it is coarser than the timescale (1 ms = 90 ticks for RTMP), else nothing.
     private mutating func precision(of timebase: Timebase) -> Int64 {
         if let cached = cachedPrecision, cached.timebase == timebase { return cached.ticks }
-        let ticks = max(timebase.convert(1, to: outputTimebase), 0)
+        let ticks = Self.jitter(of: timebase, in: outputTimebase)
         cachedPrecision = (timebase, ticks)
         return ticks
+    }
+
+    private static func jitter(of timebase: Timebase, in output: Timebase) -> Int64 {
+        let ticks = timebase.convert(1, to: output)
+        return ticks > 1 ? ticks : 0
+    }
+
+    /// The `PART-TARGET` to declare for this track: `partTarget`, plus the source's timestamp
+    /// precision when it is coarser than the timescale (0.501 s for 0.5 s parts from millisecond
+    /// timestamps), since parts of whole frames can pass the target by that much.
+    public var advertisedPartTarget: Double {
+        let jitter = min(Self.jitter(of: track.timebase, in: outputTimebase), defaultDuration / 4)
+        return Double(partTargetTicks + jitter) / Double(timescale)
     }
 
     private func gridIndex(_ decodeTime: Int64, half: Int64) -> Int64 {

@@ -24,13 +24,15 @@ import Testing
     }
 
     /// 6 s of testsrc2 (320×240, 30 fps, 2 s GOP) and a sine tone, as ffmpeg publishes it in FLV.
+    /// Without B-frames x264 is on `ultrafast` (Constrained Baseline), with them on `veryfast`
+    /// (High, whose avcC carries the chroma/bit-depth extension).
     static func makeStream(in folder: URL, bframes: Int) async throws -> FLVTestReader {
         let path = folder.appendingPathComponent("source.flv").path
         _ = try await tool("ffmpeg", [
             "-hide_banner", "-v", "error", "-y",
             "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
             "-t", "6", "-pix_fmt", "yuv420p",
-            "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-bf", "\(bframes)",
+            "-c:v", "libx264", "-preset", bframes == 0 ? "ultrafast" : "veryfast", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-bf", "\(bframes)",
             "-c:a", "aac", "-f", "flv", path,
         ])
         return try FLVTestReader(Array(try Data(contentsOf: URL(fileURLWithPath: path))), frameRate: 30)
@@ -141,6 +143,9 @@ import Testing
         #expect(segmenter.droppedNonIncreasingDTS == 0 && segmenter.droppedBeforeKeyframe == 0)
         try await Self.expectPackets(in: url, stream.video, parts: run.parts, timescale: initSegment.timescale)
         try await Self.decodes(url)
+        let info = try await Self.tool("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,profile,width,height", "-of", "csv=p=0", url.path])
+        #expect(info.trimmingCharacters(in: .whitespacesAndNewlines) == (bframes == 0 ? "h264,Constrained Baseline,320,240" : "h264,High,320,240"))
+        #expect(initSegment.codecString == (bframes == 0 ? "avc1.42C00D" : "avc1.64000D"))
     }
 
     @Test func audioReadsBackExactly() async throws {
@@ -157,6 +162,9 @@ import Testing
         #expect(run.segments.dropLast().allSatisfy { abs($0.duration - 2) <= 0.5 * 1024 / 44100 + 0.001 })
         try await Self.expectPackets(in: url, stream.audio, parts: run.parts, timescale: 44100)
         try await Self.decodes(url)
+        let info = try await Self.tool("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,profile,sample_rate,channels", "-of", "csv=p=0", url.path])
+        #expect(info.trimmingCharacters(in: .whitespacesAndNewlines) == "aac,LC,44100,1")
+        #expect(initSegment.codecString == "mp4a.40.2")
     }
 
     /// A player joining live starts from a later segment: init + that segment alone must play.

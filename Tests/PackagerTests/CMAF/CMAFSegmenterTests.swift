@@ -45,6 +45,14 @@ import Testing
         #expect(segmenter.droppedNonIncreasingDTS == 0)
     }
 
+    @Test func aGOPLongerThanTheTargetMakesLongerSegments() throws {
+        var segmenter = CMAFSegmenter(track: H.videoTrack(fps: 30, timebase: .mpeg90kHz))
+        let run = H.run(&segmenter, H.video(fps: 30, gop: 120, count: 300))
+        try H.checkInvariants(run, partTarget: 0.5)
+        #expect(run.segments.map(\.duration) == [4, 4, 2])
+        #expect(run.segments.map(\.partCount) == [8, 8, 4])
+    }
+
     @Test func aPartIsEmittedWhenTheFirstSampleOfTheNextArrives() throws {
         var segmenter = CMAFSegmenter(track: H.videoTrack(fps: 30, timebase: .mpeg90kHz))
         let run = H.run(&segmenter, H.video(fps: 30, gop: 60, count: 61), finish: false)
@@ -68,6 +76,9 @@ import Testing
             #expect(segment.partCount == 4)
         }
         #expect(run.parts.allSatisfy { $0.sampleCount == 15 })
+        #expect(segmenter.advertisedPartTarget == 0.501)
+        #expect(run.parts.allSatisfy { $0.duration <= segmenter.advertisedPartTarget })
+        #expect(CMAFSegmenter(track: H.videoTrack(fps: 30, timebase: .mpeg90kHz)).advertisedPartTarget == 0.5)
     }
 
     @Test(arguments: [0.5, 0.2])
@@ -191,7 +202,7 @@ import Testing
     }
 
     @Test func bitratesOfASegment() throws {
-        // 1 s of 30 fps frames of 1000 bytes each: 240 kbit/s on average; every part the same.
+        // 2 s of 30 fps frames of 1000 bytes each: 240 kbit/s of payload; every part the same.
         let packets = (0..<61).map { frame in
             MediaPacket(track: .video, pts: Int64(frame) * 3000, dts: Int64(frame) * 3000, timebase: .mpeg90kHz, isKeyframe: frame % 60 == 0, data: [UInt8](repeating: 0, count: 1000))
         }
@@ -200,5 +211,7 @@ import Testing
         let segment = try #require(run.segments.first)
         #expect(segment.averageBitrate == 240_000)
         #expect(segment.peakBitrate == 240_000)
+        #expect(segment.bitrate == segment.byteCount * 8 / 2)
+        #expect(segment.bitrate > segment.averageBitrate)
     }
 }
