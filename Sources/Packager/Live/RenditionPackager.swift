@@ -197,8 +197,10 @@ public final class RenditionPackager: Sendable {
                 shared.recent[summary.sequence] = recent
             }
             shared.recent = shared.recent.filter { $0.key > summary.sequence - Self.segmentsInMemory }
-            shared.peakBitrate = max(shared.peakBitrate, summary.peakBitrate)
-            shared.recentBitrates.append(summary.averageBitrate)
+            // BANDWIDTH is the peak segment bitrate, AVERAGE-BANDWIDTH their mean (RFC 8216bis
+            // §4.4.6.2), both over the segment resources as delivered.
+            shared.peakBitrate = max(shared.peakBitrate, summary.bitrate)
+            shared.recentBitrates.append(summary.bitrate)
             if shared.recentBitrates.count > 30 { shared.recentBitrates.removeFirst() }
             shared.segmentsPublished += 1
             shared.publishedDuration += summary.duration
