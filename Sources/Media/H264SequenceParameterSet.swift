@@ -1,26 +1,25 @@
-import Media
+/// The fields of an H.264 sequence parameter set (ITU-T H.264 §7.3.2.1.1) the platform needs:
+/// the picture size (ingest's `StreamStarted`, the packager's `tkhd`/`avc1`), profile and level, and
+/// the chroma format and bit depths that `avcC` repeats for the High profiles. The NAL unit comes
+/// from an encoder, so a malformed one throws.
+public struct H264SequenceParameterSet: Sendable, Hashable {
+    public var profileIndication: UInt8
+    public var constraintFlags: UInt8
+    public var levelIndication: UInt8
+    public var chromaFormat: Int
+    public var bitDepthLuma: Int
+    public var bitDepthChroma: Int
+    public var width: Int
+    public var height: Int
 
-/// The fields of an H.264 sequence parameter set (ITU-T H.264 §7.3.2.1.1) the packager needs:
-/// the picture size for `tkhd`/`avc1`, and the chroma format and bit depths that `avcC` repeats for
-/// the High profiles. The NAL unit comes from the encoder, so a malformed one throws.
-///
-/// Internal: Ingest has its own public `H264SequenceParameterSet` (picture size only); one shared
-/// parser belongs in Media.
-struct H264SequenceParameterSet: Sendable, Hashable {
-    var profileIndication: UInt8
-    var constraintFlags: UInt8
-    var levelIndication: UInt8
-    var chromaFormat: Int
-    var bitDepthLuma: Int
-    var bitDepthChroma: Int
-    var width: Int
-    var height: Int
+    public var profile: Int { Int(profileIndication) }
+    public var level: Int { Int(levelIndication) }
 
     /// Profiles whose SPS carries chroma format and bit depth (and whose `avcC` repeats them).
-    static let highProfiles: Set<UInt8> = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]
+    public static let highProfiles: Set<UInt8> = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]
 
     /// `nal` is one SPS NAL unit including its one-byte header, with emulation prevention bytes.
-    init(parsing nal: [UInt8]) throws {
+    public init(parsing nal: [UInt8]) throws {
         guard nal.count >= 4 else { throw MediaFormatError("H.264 SPS", "needs at least 4 bytes, has \(nal.count)") }
         guard nal[0] & 0x1F == 7 else { throw MediaFormatError("H.264 SPS", "NAL type \(nal[0] & 0x1F) is not 7 (SPS)") }
         profileIndication = nal[1]
@@ -102,7 +101,7 @@ struct H264SequenceParameterSet: Sendable, Hashable {
     }
 
     /// The RBSP: every `00 00 03` loses its `03`.
-    static func removingEmulationPrevention(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+    public static func removingEmulationPrevention(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var zeros = 0
