@@ -13,7 +13,25 @@ import Synchronization
 /// has few distinct keys: the next part or two), so an update looks at each key once and wakes a
 /// whole bucket. Deadlines share one timeout, so they expire in arrival order: one FIFO and ONE
 /// timer task per object, which runs only while someone waits and sleeps until the oldest deadline.
-/// A waiter costs a dictionary slot (id and continuation) plus one FIFO entry.
+/// A waiter costs a dictionary slot (id and continuation) plus one FIFO entry: about 85 bytes
+/// measured (RSS over 100,000 waiters), beside the ~2.5 KB of the waiting task itself.
+///
+/// How the gateway serves `GET .../RENDITION/index.m3u8?QUERY` with these pieces:
+///
+///     let directives = try PlaylistDirectives(rawQuery: query)          // 400 on error
+///     if let blocking = directives.blocking {
+///         switch await waiters.wait(for: .playlist(blocking)) {
+///         case .ready: break
+///         case .badRequest(let why): return 400(why)
+///         case .timedOut: return 503
+///         case .notFound, .cancelled: return                           // not for playlists
+///         }
+///     }
+///     return MediaPlaylistRenderer.live(latestState, renditionReports: others, skip: directives.skip)
+///
+/// and a part `sM.pN.m4s` the store does not have yet: `wait(for: .part(PartRequest(...)))`,
+/// then serve it on `.ready`, 404 on `.notFound`, 503 on `.timedOut`. The packager calls
+/// `update(_:)` after every `partReady`/`segmentReady`, and `finish()` at the end.
 public final class PlaylistWaiters: Sendable {
     public enum Request: Sendable, Hashable {
         case playlist(BlockingRequest)
@@ -137,33 +155,45 @@ public final class PlaylistWaiters: Sendable {
 
     /// Records the newest state and wakes every waiter it decides. Cheap when nothing waits.
     public func update(_ state: MediaPlaylistState) {
-        let woken = storage.withLock { storage -> [(Continuation, Outcome)] in
+        let woken = storage.withLock { storage -> [Woken] in
             storage.state = state
-            var woken: [(Continuation, Outcome)] = []
+            var woken: [Woken] = []
             for request in Array(storage.buckets.keys) {
                 guard let outcome = Self.outcome(of: request, against: state, finished: storage.finished),
                       let bucket = storage.buckets.removeValue(forKey: request) else { continue }
                 storage.count -= bucket.count
                 woken.reserveCapacity(woken.count + bucket.count)
-                for continuation in bucket.values { woken.append((continuation, outcome)) }
+                for (id, continuation) in bucket { woken.append(Woken(id: id, continuation: continuation, outcome: outcome)) }
             }
             return woken
         }
-        for (continuation, outcome) in woken { continuation.resume(returning: outcome) }
+        Self.resume(woken)
+    }
+
+    private struct Woken {
+        var id: UInt64
+        var continuation: Continuation
+        var outcome: Outcome
+    }
+
+    /// Oldest first: fair, and the order a task group completes children cheaply in (the runtime
+    /// detaches a finished child by walking its list, so random order costs O(n) per child).
+    private static func resume(_ woken: [Woken]) {
+        for waiter in woken.sorted(by: { $0.id < $1.id }) { waiter.continuation.resume(returning: waiter.outcome) }
     }
 
     /// The stream is over (EXT-X-ENDLIST, or the rendition is gone): wakes everyone. Playlist
     /// requests are ready (the final playlist answers them); part requests are ready if the newest
     /// state has the part, else not found. Later waits are answered at once the same way.
     public func finish() {
-        let woken = storage.withLock { storage -> [(Continuation, Outcome)] in
+        let woken = storage.withLock { storage -> [Woken] in
             storage.finished = true
-            var woken: [(Continuation, Outcome)] = []
+            var woken: [Woken] = []
             woken.reserveCapacity(storage.count)
             for (request, bucket) in storage.buckets {
                 let outcome = storage.state.flatMap { Self.outcome(of: request, against: $0, finished: true) }
                     ?? Self.finishedOutcome(of: request)
-                for continuation in bucket.values { woken.append((continuation, outcome)) }
+                for (id, continuation) in bucket { woken.append(Woken(id: id, continuation: continuation, outcome: outcome)) }
             }
             storage.buckets = [:]
             storage.count = 0
@@ -171,7 +201,7 @@ public final class PlaylistWaiters: Sendable {
             storage.head = 0
             return woken
         }
-        for (continuation, outcome) in woken { continuation.resume(returning: outcome) }
+        Self.resume(woken)
     }
 
     private static func outcome(of request: Request, against state: MediaPlaylistState, finished: Bool) -> Outcome? {
