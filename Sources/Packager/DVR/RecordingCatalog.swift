@@ -135,17 +135,13 @@ public final class RecordingCatalog: Sendable {
         let audio = loaded.renditions.first { $0.kind == "audio" }.flatMap {
             try? AudioRenditionInfo(rendition: $0.name, name: "Audio", language: nil, bandwidth: Self.peak($0), averageBandwidth: Self.average($0), codecs: $0.codecs)
         }
-        var variants = loaded.renditions.filter { $0.kind == "video" }.compactMap { index in
+        let variants = loaded.renditions.filter { $0.kind == "video" }.compactMap { index in
             try? VariantInfo(
                 rendition: index.name, bandwidth: Self.peak(index), averageBandwidth: Self.average(index), codecs: index.codecs,
                 resolution: index.width.flatMap { w in index.height.map { VariantInfo.Resolution(width: w, height: $0) } },
                 frameRate: index.frameRate)
         }
-        if variants.isEmpty, let audio {
-            variants = [try VariantInfo(rendition: audio.rendition, bandwidth: audio.bandwidth, averageBandwidth: audio.averageBandwidth, codecs: audio.codecs, resolution: nil, frameRate: nil)]
-            return .ready(MultivariantPlaylistRenderer.render(variants: variants, audio: nil))
-        }
-        return .ready(MultivariantPlaylistRenderer.render(variants: variants.map { $0.joined(with: audio) }, audio: audio))
+        return .ready(MultivariantPlaylistRenderer.render(variants: variants.map { $0.withAudioCodecs(audio) }, audio: audio))
     }
 
     public func mediaPlaylist(session: String, rendition: String) async throws -> PlaybackAnswer<String> {

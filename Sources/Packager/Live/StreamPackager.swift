@@ -91,12 +91,11 @@ public final class StreamPackager: Sendable {
         let audio = all.compactMap(\.audio).first
         let variants = all.filter(\.active).compactMap(\.info)
         let videoExpected = zip(current, all).contains { $0.kind == .video && $1.active }
-        if variants.isEmpty, !videoExpected, let audio {
-            guard let only = try? VariantInfo(rendition: audio.rendition, bandwidth: audio.bandwidth, averageBandwidth: audio.averageBandwidth, codecs: audio.codecs, resolution: nil, frameRate: nil) else { return nil }
-            return MultivariantPlaylistRenderer.render(variants: [only], audio: nil)
+        if variants.isEmpty, !videoExpected, audio != nil {
+            return MultivariantPlaylistRenderer.render(variants: [], audio: audio)
         }
         guard !variants.isEmpty else { return nil }
-        return MultivariantPlaylistRenderer.render(variants: variants.map { $0.joined(with: audio) }, audio: audio)
+        return MultivariantPlaylistRenderer.render(variants: variants.map { $0.withAudioCodecs(audio) }, audio: audio)
     }
 
     /// Waits for every rendition to end (their sources finish when the transcode ends), then
@@ -120,14 +119,14 @@ public final class StreamPackager: Sendable {
     }
 }
 
+
 extension VariantInfo {
-    /// The variant as players must see it with its audio group: CODECS lists both codecs, and
-    /// BANDWIDTH covers the audio it plays alongside (RFC 8216bis §4.4.6.2).
-    func joined(with audio: AudioRenditionInfo?) -> VariantInfo {
-        guard let audio else { return self }
+    /// CODECS must name every format a variant plays, its audio group's included (RFC 8216bis
+    /// §4.4.6.2); the renderer adds the audio's bandwidth itself.
+    func withAudioCodecs(_ audio: AudioRenditionInfo?) -> VariantInfo {
+        guard let audio, !codecs.contains(audio.codecs) else { return self }
         return (try? VariantInfo(
-            rendition: rendition, bandwidth: bandwidth + audio.bandwidth,
-            averageBandwidth: averageBandwidth.map { $0 + (audio.averageBandwidth ?? audio.bandwidth) },
+            rendition: rendition, bandwidth: bandwidth, averageBandwidth: averageBandwidth,
             codecs: "\(codecs),\(audio.codecs)", resolution: resolution, frameRate: frameRate)) ?? self
     }
 }
