@@ -70,9 +70,11 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "EventStore", "Media", "Ingest", "Packager", "Chat",
+                "EventStore", "Media", "Ingest", "Packager", "Chat", "Transcode",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict
         ),
@@ -101,7 +103,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "EventStore", "Ingest", "TestSupport",
+                "Gateway", "EventStore", "Ingest", "Transcode", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict

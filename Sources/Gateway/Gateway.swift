@@ -25,7 +25,7 @@ public struct Gateway: Sendable {
         let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken))
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
         EventRoutes(store: store).register(on: admin)
-        if let sessions { StreamRoutes(sessions: sessions).register(on: admin) }
+        if let sessions { StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store)).register(on: admin) }
         return router
     }
 

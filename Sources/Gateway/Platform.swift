@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Ingest
 import Logging
+import Transcode
 
 /// The running platform on one node: channels, RTMP ingest wired to the event log, and the HTTP
 /// gateway over them. `streamd serve` runs one; tests run one against a throwaway database.
@@ -12,6 +13,8 @@ public final class Platform: Sendable {
     public let rtmp: RTMPServer
     public let gateway: Gateway
     public let rtmpPort: Int
+    /// Steers live sessions' transcoders by their quality (`attach` each transcoder).
+    public let quality: QualityController
     private let tasks: [Task<Void, Never>]
 
     /// Starts ingest (binding `rtmpPort`; 0 picks a free one) and the log watchers. The HTTP
@@ -40,7 +43,13 @@ public final class Platform: Sendable {
         var shown = configuration
         shown.rtmpPort = rtmpPort
         self.gateway = Gateway(configuration: shown, store: store, channels: channels, sessions: rtmp.registry)
+        let quality = QualityController(store: store)
+        self.quality = quality
+        let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
         self.tasks = [
+            // The quality machine of every live session, and its effect on the transcoders.
+            Task { await qualityProjection.run() },
+            Task { await quality.run() },
             // Until transcoding and packaging consume sessions, their media is drained so that
             // encoders are never held up by backpressure.
             Task {
@@ -74,6 +83,7 @@ extension EventRegistry {
         var registry = EventRegistry()
         registry.registerChannelEvents()
         registry.registerIngestEvents()
+        registry.registerQualityEvents()
         return registry
     }
 }
