@@ -99,3 +99,28 @@ struct QualityInputsTests {
         _ = session.sampled(stats)
     }
 }
+
+@Suite("RTMP timestamp lag")
+struct TimestampLagTests {
+    @Test func lagGrowsOnlyWhileMediaArrivesSlowerThanRealTime() {
+        var accumulator = IngestStatsAccumulator()
+        var lags: [Int64?] = []
+        lags.append(accumulator.sample(totalBytes: 0, interval: .seconds(1), queueDepth: 0, backpressured: false).timestampLagMilliseconds)
+        // Real time: one second of media per second.
+        var dts: Int64 = 0
+        for _ in 0..<3 {
+            for _ in 0..<30 { accumulator.record(track: .video, dts: dts); dts += 33 }
+            lags.append(accumulator.sample(totalBytes: 0, interval: .seconds(1), queueDepth: 0, backpressured: false).timestampLagMilliseconds)
+        }
+        // Half speed: half a second of media per second.
+        for _ in 0..<2 {
+            for _ in 0..<15 { accumulator.record(track: .video, dts: dts); dts += 33 }
+            lags.append(accumulator.sample(totalBytes: 0, interval: .seconds(1), queueDepth: 0, backpressured: false).timestampLagMilliseconds)
+        }
+        #expect(lags[0] == nil, "no media yet")
+        let steady = lags[1...3].compactMap { $0 }
+        #expect(steady.count == 3 && (steady.max() ?? 0) - (steady.min() ?? 0) <= 40)
+        let slow = lags[4...5].compactMap { $0 }
+        #expect(slow.count == 2 && slow[0] - steady[2] >= 450 && slow[1] - slow[0] >= 450)
+    }
+}
