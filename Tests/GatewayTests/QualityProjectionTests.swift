@@ -130,7 +130,7 @@ struct QualityProjectionTests {
         while await controller.appliedLevel(sessionID: live) != .low, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(control.disabled == ["1080p", "720p"])
+        #expect(control.disabled == ["1080p", "720p", "source"])
 
         // Replay rebuilds identical tables; the recomputed transitions are the logged ones.
         let replay = try await ProjectionReplay(store: store, projection: QualityProjection()).run()

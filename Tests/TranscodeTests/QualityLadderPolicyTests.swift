@@ -31,7 +31,7 @@ final class RecordingControl: QualityControl {
 
 @Suite("Quality ladder policy and health score")
 struct QualityLadderPolicyTests {
-    static let withPassthrough = QualityLadderPolicy(ladder: .default, passthrough: .init(name: "source", height: 1080))
+    static let withPassthrough = QualityLadderPolicy(ladder: .default, sourceHeight: 1080)
 
     @Test(arguments: [
         (QualityState.high, ["1080p", "360p", "480p", "720p", "source"], false),
@@ -57,12 +57,13 @@ struct QualityLadderPolicyTests {
         #expect(before.disabled == ["1080p", "720p", "source"] && !before.audioOnly)
     }
 
-    @Test func aPassthroughReplacingARungCountsAtItsHeight() throws {
-        // A 720p source passed through as the 720p rung stays on at MEDIUM.
-        let policy = QualityLadderPolicy(ladder: .default, passthrough: .init(name: "720p", height: 720))
-        #expect(try #require(policy.decision(for: .medium)).enabled == ["360p", "480p", "720p"])
-        let tall = QualityLadderPolicy(ladder: .default, passthrough: .init(name: "1080p", height: 1080))
-        #expect(try #require(tall.decision(for: .medium)).disabled == ["1080p"])
+    @Test func thePassthroughCountsAtTheSourcesHeight() throws {
+        // A 720p source passed through stays on at MEDIUM; one of unknown height only in HIGH.
+        let policy = QualityLadderPolicy(ladder: .default, sourceHeight: 720)
+        #expect(try #require(policy.decision(for: .medium)).enabled == ["360p", "480p", "720p", "source"])
+        let unknown = QualityLadderPolicy(ladder: .default)
+        #expect(try #require(unknown.decision(for: .medium)).disabled == ["1080p", "source"])
+        #expect(try #require(unknown.decision(for: .high)).disabled.isEmpty)
     }
 
     @Test func videoStopsOnlyInError() throws {

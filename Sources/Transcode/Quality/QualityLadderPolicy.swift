@@ -29,12 +29,12 @@ public struct QualityLadderPolicy: Sendable, Hashable {
         self.renditions = renditions
     }
 
-    /// The ladder's rungs, plus the passthrough when the source is passed through (`source`, or the
-    /// rung name it replaces: the later entry of a name wins).
-    public init(ladder: Ladder, passthrough: Rendition? = nil) {
-        var byName: [String: Int] = [:]
+    /// The ladder's rungs, plus the passthrough `source` at the source's height (unknown: treated
+    /// as the tallest, so it is on only in HIGH). A passthrough that replaces a rung carries that
+    /// rung's name and height, so it is covered by the rung's entry.
+    public init(ladder: Ladder, sourceHeight: Int? = nil) {
+        var byName: [String: Int] = ["source": sourceHeight ?? Int.max]
         for rung in ladder.rungs { byName[rung.name] = rung.height }
-        if let passthrough { byName[passthrough.name] = passthrough.height }
         renditions = byName.map { Rendition(name: $0.key, height: $0.value) }.sorted { $0.name < $1.name }
     }
 

@@ -71,9 +71,9 @@ public struct QualityStateMachine: Sendable, Hashable, Codable {
         lastTime = nil
     }
 
-    /// Feeds one sample; returns the transitions it caused, in order (at most two: a probe that
-    /// fails and a trip below the level it returns to are reported as one transition).
-    /// A sample older than the previous one is ignored.
+    /// Feeds one sample; returns the transitions it caused (at most one today; a list so that
+    /// callers need not change if a sample ever causes two). A sample older than the previous one
+    /// is ignored.
     public mutating func observe(_ sample: QualitySample) -> [QualityTransition] {
         let time = sample.time.timeIntervalSinceReferenceDate
         guard time.isFinite else { return [] }
