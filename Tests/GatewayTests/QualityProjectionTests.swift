@@ -90,7 +90,7 @@ struct QualityProjectionTests {
         var relaxed = QualityThresholds.default
         relaxed.high.maximumLossRate = 0.1
         try await QualityReadModel(store: store).configure(
-            channelID: relaxedChannel, channelName: "relaxed", thresholds: relaxed, actor: .admin)
+            channelID: relaxedChannel, channelName: "relaxed", thresholds: relaxed, metadata: EventMetadata(actor: .admin))
 
         let ended = try await Self.appendSession(store, channelID: channel, samples: Self.dipAndRecovery)
         let relaxedSession = try await Self.appendSession(store, channelID: relaxedChannel, samples: Self.dipAndRecovery)

@@ -46,13 +46,23 @@ public struct QualityReadModel: Sendable {
         try await sessions([id])[id]
     }
 
+    /// The thresholds set for a channel (its id as a lowercased UUID); nil while it runs on the defaults.
+    public func thresholds(channelID: String) async throws -> QualityThresholds? {
+        for try await text in try await store.client.query(
+            "SELECT thresholds::text FROM quality_thresholds WHERE channel_id = \(channelID)", logger: store.logger
+        ).decode(String.self) {
+            return try EventCoding.decoder().decode(QualityThresholds.self, from: Data(text.utf8))
+        }
+        return nil
+    }
+
     /// Sets a channel's thresholds: `QualitySettingsChanged` on `channel-NAME`. Live sessions of the
     /// channel use them from their next sample.
-    public func configure(channelID: String, channelName: String, thresholds: QualityThresholds, actor: EventActor) async throws {
+    public func configure(channelID: String, channelName: String, thresholds: QualityThresholds, metadata: EventMetadata) async throws {
         let problems = thresholds.problems
         guard problems.isEmpty else { throw InvalidThresholds(problems: problems) }
         _ = try await store.append(
             QualitySettingsChanged(channelID: channelID, thresholds: thresholds), to: "channel-\(channelName)",
-            metadata: EventMetadata(actor: actor))
+            metadata: metadata)
     }
 }
