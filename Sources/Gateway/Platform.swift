@@ -73,6 +73,8 @@ public final class Platform: Sendable {
     public func shutdown() async {
         await rtmp.shutdown()
         for task in tasks { task.cancel() }
+        // No watcher may still be reading when the caller shuts the store down next.
+        for task in tasks { await task.value }
         await channels.shutdown()
     }
 }

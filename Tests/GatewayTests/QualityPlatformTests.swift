@@ -13,10 +13,16 @@ import Transcode
 @Suite struct QualityPlatformTests {
     @Test(.timeLimit(.minutes(2))) func liveSessionsShowHealthAndQuality() async throws {
         let store = try await TestDatabase.makeStore("qualityplatform", registry: .platform)
-        defer { Task { await store.shutdown() } }
-        let platform = try await Platform(
-            store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0), logger: TestDatabase.logger)
-        defer { Task { await platform.shutdown() } }
+        let platform: Platform
+        do {
+            platform = try await Platform(
+                store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0), logger: TestDatabase.logger)
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        // In this order: the platform's watchers must stop reading before the store closes.
+        defer { Task { await platform.shutdown(); await store.shutdown() } }
         let (_, key) = try await platform.channels.create(name: "quality", metadata: EventMetadata(actor: .admin))
 
         async let publishing = Subprocess.runDetached("/usr/bin/ffmpeg", [

@@ -24,6 +24,26 @@ final class RecordingQualityControl: QualityControl {
     var disabled: Set<String> { state.withLock { $0.disabled } }
 }
 
+/// Background tasks of a test, cancelled and awaited before its store shuts down (a read still in
+/// flight when the store closes would outlive it).
+final class TaskBag: Sendable {
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+
+    func add(_ task: Task<Void, Never>) { tasks.withLock { $0.append(task) } }
+
+    func stop(_ task: Task<Void, Never>) async {
+        task.cancel()
+        await task.value
+    }
+
+    func shutdown(_ store: EventStore) async {
+        let all = tasks.withLock { $0 }
+        for task in all { task.cancel() }
+        for task in all { await task.value }
+        await store.shutdown()
+    }
+}
+
 @Suite("Quality projection over a real event log", .serialized)
 struct QualityProjectionTests {
     static let metadata = EventMetadata(actor: EventActor(.encoder, id: "127.0.0.1:50000"))
@@ -84,7 +104,8 @@ struct QualityProjectionTests {
 
     @Test(.timeLimit(.minutes(3))) func transitionsAreAppendedOnceReadModelReplaysIdenticallyAndRestartsDoNotDuplicate() async throws {
         let store = try await TestDatabase.makeStore("quality", registry: .platform)
-        defer { Task { await store.shutdown() } }
+        let bag = TaskBag()
+        defer { Task { await bag.shutdown(store) } }
         let channel = UUID().uuidString.lowercased()
         let relaxedChannel = UUID().uuidString.lowercased()
         var relaxed = QualityThresholds.default
@@ -100,11 +121,11 @@ struct QualityProjectionTests {
         let controller = QualityController(store: store)
         let control = RecordingQualityControl()
         await controller.attach(sessionID: live, control: control, policy: QualityLadderPolicy(ladder: .default))
-        let following = Task { await controller.run(after: 0) }
-        defer { following.cancel() }
+        bag.add(Task { await controller.run(after: 0) })
 
         let runner = ProjectionRunner(store: store, sql: QualityProjection.live(store))
         let running = Task { await runner.run() }
+        bag.add(running)
         try await Self.runUntilCaughtUp(runner, store)
 
         let changes = try await Self.qualityChanges(store, session: ended)
@@ -140,14 +161,12 @@ struct QualityProjectionTests {
         #expect(audit.recomputed == 4 && audit.logged == 4)
 
         // A restart that applies everything again (checkpoint and model lost) appends nothing new.
-        running.cancel()
-        await running.value
+        await bag.stop(running)
         let before = try await store.headPosition()
         try await store.client.query("DELETE FROM quality_sessions", logger: store.logger)
         try await store.client.query("UPDATE projection_checkpoints SET position = 0 WHERE name = 'quality'", logger: store.logger)
         let again = ProjectionRunner(store: store, sql: QualityProjection.live(store))
-        let rerunning = Task { await again.run() }
-        defer { rerunning.cancel() }
+        bag.add(Task { await again.run() })
         try await Self.runUntilCaughtUp(again, store)
         #expect(try await store.headPosition() == before)
         #expect(try await Self.qualityChanges(store, session: ended).count == 3)

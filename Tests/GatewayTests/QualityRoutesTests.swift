@@ -12,8 +12,9 @@ import Transcode
         let store = try await TestDatabase.makeStore("qualityroutes", registry: .platform)
         let channels = ChannelService(store: store)
         let runner = ProjectionRunner(store: store, sql: QualityProjection.live(store))
-        let running = Task { await runner.run() }
-        defer { running.cancel(); Task { await channels.shutdown(); await store.shutdown() } }
+        let bag = TaskBag()
+        bag.add(Task { await runner.run() })
+        defer { Task { await channels.shutdown(); await bag.shutdown(store) } }
         _ = try await channels.create(name: "tuned", metadata: EventMetadata(actor: .admin))
         let app = Application(router: Gateway(configuration: GatewayConfiguration(adminToken: "t"), store: store, channels: channels).router())
         let auth: HTTPFields = [.authorization: "Bearer t"]
