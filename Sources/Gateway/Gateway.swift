@@ -41,7 +41,8 @@ public struct Gateway: Sendable {
         let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken))
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
         EventRoutes(store: store).register(on: admin)
-        if let sessions { StreamRoutes(sessions: sessions).register(on: admin) }
+        QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
+        if let sessions { StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store)).register(on: admin) }
         SettingsRoutes(channels: channels, store: store, recordings: playback?.recordings).register(on: admin)
         if let playback { PlaybackRoutes(directory: playback.directory, recordings: playback.recordings).register(on: router) }
         return router

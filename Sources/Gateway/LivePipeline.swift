@@ -49,7 +49,9 @@ public final class LivePipeline: Sendable {
     public var sessions: [Running] { running.withLock { Array($0.values) } }
 
     /// Transcodes and packages `session` until its media ends, then finalizes its recording.
-    public func run(_ session: LiveSession) async {
+    /// `quality` steers the transcoder's rungs by the session's quality state from its first
+    /// rendition on.
+    public func run(_ session: LiveSession, quality: QualityController? = nil) async {
         let settings = await channelSettings(session.channelName)
         let identity = SessionIdentity(
             sessionID: session.id.uuidString.lowercased(), channelID: session.channelID, channelName: session.channelName)
@@ -76,9 +78,18 @@ public final class LivePipeline: Sendable {
         running.withLock { $0[session.id] = Running(session: session, transcoder: transcoder, packager: packager) }
         directory.register(packager)
         logger.info("packaging \(session.channelName) (session \(identity.sessionID)) for /live/\(session.channelName)/index.m3u8")
+        let sessionID = identity.sessionID
         let announce = Task {
+            var attached = false
             for await rendition in transcoder.renditions {
                 packager.add(rendition: rendition.name, kind: rendition.kind, bitrate: rendition.bitrate, items: rendition.items)
+                if !attached, let quality {
+                    // By the first rendition the source's picture size is known; the policy needs it
+                    // to place a passthrough rendition among the rungs.
+                    attached = true
+                    let height = session.tracks.first { $0.kind == .video }?.height
+                    await quality.attach(sessionID: sessionID, control: transcoder, policy: QualityLadderPolicy(ladder: ladder, sourceHeight: height))
+                }
             }
         }
         do {
@@ -89,6 +100,7 @@ public final class LivePipeline: Sendable {
             await session.kick(reason: "transcoding failed: \(error)", by: .system("transcoder"))
         }
         await announce.value
+        await quality?.detach(sessionID: sessionID)
         await packager.finish()
         directory.unregister(packager)
         running.withLock { _ = $0.removeValue(forKey: session.id) }

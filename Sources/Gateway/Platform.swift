@@ -16,6 +16,11 @@ public final class Platform: Sendable {
     public let rtmpPort: Int
     public let pipeline: LivePipeline
     public let recordings: RecordingCatalog
+    /// Steers live sessions' transcoders by their quality.
+    public let quality: QualityController
+    /// Runs every live session's transcode and packaging; ends when ingest has shut down and they
+    /// have all finished.
+    private let sessionLoop: Task<Void, Never>
     private let tasks: [Task<Void, Never>]
 
     /// Playback and recording settings of a node.
@@ -69,14 +74,20 @@ public final class Platform: Sendable {
         self.gateway = Gateway(
             configuration: shown, store: store, channels: channels, sessions: rtmp.registry,
             playback: .init(directory: pipeline.directory, recordings: recordings))
-        self.tasks = [
-            Task {
-                await withDiscardingTaskGroup { group in
-                    for await session in rtmp.sessions {
-                        group.addTask { await pipeline.run(session) }
-                    }
+        let quality = QualityController(store: store)
+        self.quality = quality
+        let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
+        sessionLoop = Task {
+            await withDiscardingTaskGroup { group in
+                for await session in rtmp.sessions {
+                    group.addTask { await pipeline.run(session, quality: quality) }
                 }
-            },
+            }
+        }
+        self.tasks = [
+            // The quality machine of every live session, and its effect on the transcoders.
+            Task { await qualityProjection.run() },
+            Task { await quality.run() },
             // Recordings a stopped node left open, and recordings past retention.
             Task {
                 while !Task.isCancelled {
@@ -101,8 +112,10 @@ public final class Platform: Sendable {
     public func shutdown() async {
         await rtmp.shutdown()
         // The session loop ends once every session's transcode and packaging has finished.
-        await tasks[0].value
+        await sessionLoop.value
         for task in tasks { task.cancel() }
+        // No watcher may still be reading when the caller shuts the store down next.
+        for task in tasks { await task.value }
         await recordings.shutdown()
         await channels.shutdown()
     }
@@ -148,6 +161,7 @@ extension EventRegistry {
         registry.registerIngestEvents()
         registry.registerTranscodeEvents()
         registry.registerPackagerEvents()
+        registry.registerQualityEvents()
         return registry
     }
 }
