@@ -13,23 +13,24 @@ final class StreamdServer: @unchecked Sendable {
     let dataDir: String
     let http: Int
     let rtmp: Int
+    let srt: Int
     let token = "serve-test"
     private(set) var process: Subprocess.Running
     let arguments: [String]
 
     var base: String { "http://127.0.0.1:\(http)" }
 
-    init(database: DatabaseURL? = nil, dataDir: String? = nil, extra: [String] = []) async throws {
+    init(database: DatabaseURL? = nil, dataDir: String? = nil, host: String = "127.0.0.1", extra: [String] = []) async throws {
         if let database {
             self.database = database
         } else {
             self.database = try await TestDatabase.freshDatabase("serve")
         }
         self.dataDir = dataDir ?? NSTemporaryDirectory() + "streamd-serve-\(UUID().uuidString.prefix(8))"
-        (http, rtmp) = (try Self.freePort(), try Self.freePort())
+        (http, rtmp, srt) = (try Self.freePort(), try Self.freePort(), try Self.freeUDPPort())
         arguments = [
-            "serve", "--database-url", self.database.urlString, "--data-dir", self.dataDir, "--host", "127.0.0.1",
-            "--http-port", "\(http)", "--rtmp-port", "\(rtmp)", "--admin-token", token,
+            "serve", "--database-url", self.database.urlString, "--data-dir", self.dataDir, "--host", host,
+            "--http-port", "\(http)", "--rtmp-port", "\(rtmp)", "--srt-port", "\(srt)", "--admin-token", token,
         ] + extra
         process = try Subprocess.start(try Binaries.streamd(), arguments)
         try await waitUntilUp()
@@ -87,8 +88,10 @@ final class StreamdServer: @unchecked Sendable {
         return Reply(status: http?.statusCode ?? 0, headers: fields, body: data)
     }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    static func freeUDPPort() throws -> Int { try freePort(type: Int32(SOCK_DGRAM.rawValue)) }
+
+    static func freePort(type: Int32 = Int32(SOCK_STREAM.rawValue)) throws -> Int {
+        let fd = socket(AF_INET, type, 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
