@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "streamd",
             dependencies: [
-                "Gateway", "EventStore", "Ingest",
+                "Gateway", "EventStore", "Ingest", "Chat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

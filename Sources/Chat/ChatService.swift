@@ -230,7 +230,7 @@ public actor ChatService {
         let text = TextNormalizer.nfkc(raw)
         let attempt = PostAttempt(
             userId: identity.userId, name: identity.name, text: text,
-            isModerator: identity.isAdmin || room.state.moderators.contains(identity.userId), now: now)
+            isModerator: room.state.moderators.contains(identity.userId), isAdmin: identity.isAdmin, now: now)
         if let refusal = pipeline.evaluate(attempt, room.state.context(for: identity.userId, now: now)) {
             if refusal.rule == .rateLimit {
                 metrics.rateLimited += 1

@@ -7,13 +7,16 @@ public struct PostAttempt: Sendable, Hashable {
     /// Already NFKC-normalised.
     public var text: String
     public var isModerator: Bool
+    /// The admin token (operators, bots, the benchmark): not rate-limited.
+    public var isAdmin: Bool
     public var now: Date
 
-    public init(userId: String, name: String, text: String, isModerator: Bool = false, now: Date) {
+    public init(userId: String, name: String, text: String, isModerator: Bool = false, isAdmin: Bool = false, now: Date) {
         self.userId = userId
         self.name = name
         self.text = text
-        self.isModerator = isModerator
+        self.isModerator = isModerator || isAdmin
+        self.isAdmin = isAdmin
         self.now = now
     }
 }

@@ -14,6 +14,7 @@ public struct RateLimitRule: ModerationRule {
     }
 
     public func check(_ attempt: PostAttempt, _ context: ModerationContext) -> Refusal? {
+        guard !attempt.isAdmin else { return nil }
         if let until = context.activity.coolDownUntil, until > attempt.now {
             return Refusal(.rateLimit, "you are sending too fast; wait \(until.secondsAfter(attempt.now)) seconds", retryAfter: until)
         }

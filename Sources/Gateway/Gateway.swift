@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Ingest
 import Logging
 
@@ -10,6 +11,7 @@ public struct Gateway: Sendable {
     public let store: EventStore
     public let channels: ChannelService
     public let sessions: SessionRegistry?
+    public var chat: ChatEndpoint?
 
     public init(configuration: GatewayConfiguration, store: EventStore, channels: ChannelService, sessions: SessionRegistry? = nil) {
         self.configuration = configuration
@@ -26,12 +28,24 @@ public struct Gateway: Sendable {
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
         EventRoutes(store: store).register(on: admin)
         if let sessions { StreamRoutes(sessions: sessions).register(on: admin) }
+        if let chat { ChatRoutes(chat: chat).register(on: router.group("v1")) }
+        return router
+    }
+
+    /// Routes that upgrade to WebSocket (the chat socket).
+    public func webSocketRouter() -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.add(middleware: ErrorMappingMiddleware())
+        if let chat { ChatSocket(chat: chat).register(on: router) }
         return router
     }
 
     public func application(logger: Logger) -> some ApplicationProtocol {
         Application(
             router: router(),
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: webSocketRouter(),
+                configuration: .init(ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "streamd"),
             logger: logger)
     }

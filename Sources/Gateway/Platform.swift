@@ -1,3 +1,4 @@
+import Chat
 import EventStore
 import Foundation
 import Hummingbird
@@ -11,12 +12,13 @@ public final class Platform: Sendable {
     public let channels: ChannelService
     public let rtmp: RTMPServer
     public let gateway: Gateway
+    public let chat: ChatService
     public let rtmpPort: Int
     private let tasks: [Task<Void, Never>]
 
     /// Starts ingest (binding `rtmpPort`; 0 picks a free one) and the log watchers. The HTTP
     /// application is `gateway.application(logger:)`, run by the caller's service group.
-    public init(store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(), logger: Logger) async throws {
+    public init(store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(), chat chatConfiguration: ChatConfiguration = ChatConfiguration(), logger: Logger) async throws {
         self.store = store
         let channels = ChannelService(store: store)
         self.channels = channels
@@ -39,7 +41,12 @@ public final class Platform: Sendable {
         self.rtmp = rtmp
         var shown = configuration
         shown.rtmpPort = rtmpPort
-        self.gateway = Gateway(configuration: shown, store: store, channels: channels, sessions: rtmp.registry)
+        var gateway = Gateway(configuration: shown, store: store, channels: channels, sessions: rtmp.registry)
+        let chat = ChatService(store: store, channels: channels)
+        await chat.start()
+        self.chat = chat
+        gateway.chat = ChatEndpoint(service: chat, configuration: chatConfiguration, adminToken: configuration.adminToken)
+        self.gateway = gateway
         self.tasks = [
             // Until transcoding and packaging consume sessions, their media is drained so that
             // encoders are never held up by backpressure.
@@ -64,6 +71,7 @@ public final class Platform: Sendable {
     public func shutdown() async {
         await rtmp.shutdown()
         for task in tasks { task.cancel() }
+        await chat.shutdown()
         await channels.shutdown()
     }
 }
@@ -74,6 +82,7 @@ extension EventRegistry {
         var registry = EventRegistry()
         registry.registerChannelEvents()
         registry.registerIngestEvents()
+        registry.registerChatEvents()
         return registry
     }
 }

@@ -35,6 +35,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Bearer token for admin routes. Without it one is generated on first start and kept in DATA_DIR/admin-token (mode 0600). (env STREAMD_ADMIN_TOKEN)", valueName: "token"))
     var adminToken: String?
 
+    @Option(name: .long, help: ArgumentHelp("How long a chat viewer token from POST /v1/viewers stays valid, in hours. (env STREAMD_CHAT_TOKEN_HOURS, default 24)", valueName: "hours"))
+    var chatTokenHours: Int?
+
     func run() async throws {
         let logger = makeLogger()
         let httpPort = try self.httpPort ?? Environment.int("HTTP_PORT") ?? 8080
@@ -45,13 +48,20 @@ struct ServeCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: database.dataDirectory, withIntermediateDirectories: true)
         let token = try AdminToken.resolve(explicit: adminToken ?? Environment.string("ADMIN_TOKEN"), dataDirectory: database.dataDirectory)
 
+        let chatTokenHours = try self.chatTokenHours ?? Environment.int("CHAT_TOKEN_HOURS") ?? 24
+        guard chatTokenHours > 0, chatTokenHours <= 24 * 365 else {
+            throw ValidationError("--chat-token-hours must be between 1 and 8760")
+        }
+        let chat = ChatConfiguration(
+            secret: try ChatConfiguration.secret(in: database.dataDirectory), tokenLifetime: TimeInterval(chatTokenHours) * 3_600)
+
         let opened = try await database.open(logger: logger)
         let platform: Platform
         do {
             platform = try await Platform(
                 store: opened.store,
                 configuration: GatewayConfiguration(host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
-                logger: logger)
+                chat: chat, logger: logger)
         } catch {
             await opened.close()
             throw error
