@@ -7,12 +7,14 @@ public struct BannedWordsRule: ModerationRule {
 
     public func check(_ attempt: PostAttempt, _ context: ModerationContext) -> Refusal? {
         guard !context.settings.bannedWords.isEmpty else { return nil }
-        let words = TextNormalizer.words(attempt.text)
+        let readings = [TextNormalizer.words(attempt.text), TextNormalizer.words(attempt.text, foldSymbols: false)]
         for banned in context.settings.bannedWords {
             let phrase = TextNormalizer.words(banned)
-            guard !phrase.isEmpty, phrase.count <= words.count else { continue }
-            for start in 0...(words.count - phrase.count) where Array(words[start..<(start + phrase.count)]) == phrase {
-                return Refusal(.bannedWord, "the message contains a word this chat does not allow; rephrase it")
+            guard !phrase.isEmpty else { continue }
+            for words in readings where phrase.count <= words.count {
+                for start in 0...(words.count - phrase.count) where Array(words[start..<(start + phrase.count)]) == phrase {
+                    return Refusal(.bannedWord, "the message contains a word this chat does not allow; rephrase it")
+                }
             }
         }
         return nil

@@ -14,12 +14,13 @@ public enum TextNormalizer {
     ]
 
     /// Words for matching: NFKC, lower-cased, look-alikes folded, split on everything that is
-    /// neither a letter nor a digit (nor a look-alike).
-    public static func words(_ text: String) -> [String] {
+    /// neither a letter nor a digit (nor, with `foldSymbols`, a look-alike symbol such as "@"
+    /// or "!"; without it those separate words, so "word!" is still "word").
+    public static func words(_ text: String, foldSymbols: Bool = true) -> [String] {
         var words: [String] = []
         var current = ""
         for character in nfkc(text).lowercased() {
-            if let folded = lookalikes[character] {
+            if let folded = lookalikes[character], foldSymbols || character.isLetter || character.isNumber {
                 current.append(folded)
             } else if character.isLetter || character.isNumber {
                 current.append(character)
