@@ -131,6 +131,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore"], swiftSettings: strict),
+        .executableTarget(
+            name: "ChatBench",
+            dependencies: [
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "ops/bench/ChatBench", swiftSettings: strict),
         .executableTarget(name: "TranscodeBench", dependencies: ["Transcode", "Media"], path: "ops/bench/TranscodeBench", swiftSettings: strict),
     ]
 )

@@ -58,7 +58,8 @@ public actor ChatService {
         tasks.append(Task { await runner.run() })
         let head = (try? await store.headPosition()) ?? 0
         delivered = head
-        let subscription = store.subscribe(after: head, filter: EventFilter(streamPrefix: "chat-"))
+        // Pages smaller than a socket's queue, so one page never overflows a reader that keeps up.
+        let subscription = store.subscribe(after: head, filter: EventFilter(streamPrefix: "chat-"), pageSize: 256)
         tasks.append(Task { [weak self] in
             for await event in subscription {
                 guard let self else { return }

@@ -8,9 +8,9 @@ public final class ChatSubscriber: Sendable {
     /// Text frames to write, in order.
     public let frames: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
-    private let state = Mutex<(evicted: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Mutex<(evicted: Bool, closed: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, false, []))
 
-    public init(capacity: Int = 512) {
+    public init(capacity: Int = 1_024) {
         (frames, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(capacity))
     }
 
@@ -29,10 +29,16 @@ public final class ChatSubscriber: Sendable {
         }
     }
 
-    public func evict() {
+    public func evict() { end(evicting: true) }
+
+    /// Ends the queue (the socket closed) and releases `waitForEnd`.
+    public func finish() { end(evicting: false) }
+
+    private func end(evicting: Bool) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            guard !state.evicted else { return [] }
-            state.evicted = true
+            guard !state.closed else { return [] }
+            state.closed = true
+            state.evicted = evicting
             defer { state.waiters = [] }
             return state.waiters
         }
@@ -40,18 +46,16 @@ public final class ChatSubscriber: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Ends the queue after what is in it (the socket closed).
-    public func finish() { continuation.finish() }
-
-    /// Returns once evicted.
-    public func evicted() async {
+    /// Returns once the subscriber is evicted or finished; true when evicted.
+    public func waitForEnd() async -> Bool {
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
             let now = state.withLock { state -> Bool in
-                if state.evicted { return true }
+                if state.closed { return true }
                 state.waiters.append(waiter)
                 return false
             }
             if now { waiter.resume() }
         }
+        return isEvicted
     }
 }

@@ -33,8 +33,8 @@ public struct Gateway: Sendable {
     }
 
     /// Routes that upgrade to WebSocket (the chat socket).
-    public func webSocketRouter() -> Router<BasicWebSocketRequestContext> {
-        let router = Router(context: BasicWebSocketRequestContext.self)
+    public func webSocketRouter() -> Router<SocketRequestContext> {
+        let router = Router(context: SocketRequestContext.self)
         router.add(middleware: ErrorMappingMiddleware())
         if let chat { ChatSocket(chat: chat).register(on: router) }
         return router

@@ -10,7 +10,7 @@ import NIOCore
 struct ChatSocket: Sendable {
     let chat: ChatEndpoint
 
-    func register(on router: Router<BasicWebSocketRequestContext>) {
+    func register(on router: Router<SocketRequestContext>) {
         router.ws("v1/chat/:name", shouldUpgrade: { request, context in
             let name = try context.parameters.require("name")
             guard try await chat.service.channels.channel(named: name) != nil else {
@@ -19,11 +19,13 @@ struct ChatSocket: Sendable {
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, context in
             guard let name = context.requestContext.parameters.get("name") else { return }
-            try await run(channel: name, token: context.request.uri.queryParameters["token"].map(String.init), inbound: inbound, outbound: outbound, logger: context.logger)
+            try await run(
+                channel: name, token: context.request.uri.queryParameters["token"].map(String.init), inbound: inbound, outbound: outbound,
+                connection: context.requestContext.channel)
         })
     }
 
-    private func run(channel: String, token: String?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+    private func run(channel: String, token: String?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, connection: any Channel) async throws {
         let subscriber = ChatSubscriber(capacity: chat.configuration.socketQueue)
         do {
             try await chat.service.join(channel, subscriber)
@@ -41,16 +43,23 @@ struct ChatSocket: Sendable {
                 }
             }
             group.addTask {
-                await subscriber.evicted()
-                try? await outbound.close(.unknown(1013), reason: "too slow: the chat is faster than this connection; reconnect")
+                guard await subscriber.waitForEnd() else { return }
+                // Evicted: say why if the close frame can get out, then cut the connection
+                // (a peer that reads nothing would otherwise hold it open).
+                let closing = Task { try? await outbound.close(.unknown(1013), reason: "too slow: the chat is faster than this connection; reconnect") }
+                try? await Task.sleep(for: .seconds(2))
+                closing.cancel()
+                connection.close(promise: nil)
             }
             group.addTask {
                 if let (code, reason) = await session.read(inbound) {
                     try? await outbound.close(code == 1008 ? .policyViolation : .unknown(code), reason: reason)
                 }
+                subscriber.finish()
             }
+            // Whichever ends first (the peer left, flooded, or was evicted) ends the others.
             await group.next()
-            group.cancelAll()
+            if !subscriber.isEvicted { subscriber.finish() }
         }
         await chat.service.leave(channel, subscriber)
     }
@@ -131,9 +140,11 @@ struct ChatSocket: Sendable {
                 self.identity = identity
                 subscriber.send(ServerMessage.authenticated(userId: identity.userId, name: identity.name, moderator: moderator).json)
                 return true
-            } catch let error as APIError {
-                subscriber.send(ServerMessage.error(code: error.code, message: error.message, nonce: nil).json)
             } catch {
+                if let error = (error as? APIError) ?? (ChatEndpoint.apiError(error) as? APIError) {
+                    subscriber.send(ServerMessage.error(code: error.code, message: error.message, nonce: nil).json)
+                    return false
+                }
                 subscriber.send(ServerMessage.error(code: "auth_failed", message: "\(error)", nonce: nil).json)
             }
             return false

@@ -89,7 +89,7 @@ public struct ChatConfiguration: Sendable {
     /// Names nobody may register, besides the reserved ones.
     public var bannedNames: [String]
 
-    public init(secret: [UInt8] = ViewerTokens.randomSecret(), tokenLifetime: TimeInterval = 86_400, socketQueue: Int = 512, bannedNames: [String] = []) {
+    public init(secret: [UInt8] = ViewerTokens.randomSecret(), tokenLifetime: TimeInterval = 86_400, socketQueue: Int = 1_024, bannedNames: [String] = []) {
         self.secret = secret
         self.tokenLifetime = tokenLifetime
         self.socketQueue = socketQueue
