@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import Hummingbird
 import HummingbirdHTTP2
+import HummingbirdWebSocket
 import NIOSSL
 import Ingest
 import Logging
@@ -14,6 +15,7 @@ public struct Gateway: Sendable {
     public let channels: ChannelService
     public let sessions: SessionRegistry?
     public let playback: Playback?
+    public var chat: ChatEndpoint?
 
     /// What serves `/live` and `/vod`.
     public struct Playback: Sendable {
@@ -45,13 +47,25 @@ public struct Gateway: Sendable {
         if let sessions { StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store)).register(on: admin) }
         SettingsRoutes(channels: channels, store: store, recordings: playback?.recordings).register(on: admin)
         if let playback { PlaybackRoutes(directory: playback.directory, recordings: playback.recordings).register(on: router) }
+        if let chat { ChatRoutes(chat: chat).register(on: router.group("v1")) }
         return router
     }
 
-    /// HTTP/1.1 with keep-alive on the plain port.
+    /// Routes that upgrade to WebSocket (the chat socket).
+    public func webSocketRouter() -> Router<SocketRequestContext> {
+        let router = Router(context: SocketRequestContext.self)
+        router.add(middleware: ErrorMappingMiddleware())
+        if let chat { ChatSocket(chat: chat).register(on: router) }
+        return router
+    }
+
+    /// HTTP/1.1 with keep-alive on the plain port, upgrading the chat socket to WebSocket.
     public func application(logger: Logger) -> some ApplicationProtocol {
         Application(
             router: router(),
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: webSocketRouter(),
+                configuration: .init(ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "streamd"),
             logger: logger)
     }

@@ -1,3 +1,4 @@
+import Chat
 import EventStore
 import Foundation
 import Hummingbird
@@ -13,6 +14,7 @@ public final class Platform: Sendable {
     public let channels: ChannelService
     public let rtmp: RTMPServer
     public let gateway: Gateway
+    public let chat: ChatService
     public let rtmpPort: Int
     public let pipeline: LivePipeline
     public let recordings: RecordingCatalog
@@ -42,7 +44,7 @@ public final class Platform: Sendable {
     /// application is `gateway.application(logger:)`, run by the caller's service group.
     public init(
         store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(),
-        media: MediaOptions, logger: Logger
+        media: MediaOptions, chat chatConfiguration: ChatConfiguration = ChatConfiguration(), logger: Logger
     ) async throws {
         self.store = store
         let channels = ChannelService(store: store)
@@ -71,9 +73,14 @@ public final class Platform: Sendable {
         self.recordings = recordings
         var shown = configuration
         shown.rtmpPort = rtmpPort
-        self.gateway = Gateway(
+        var gateway = Gateway(
             configuration: shown, store: store, channels: channels, sessions: rtmp.registry,
             playback: .init(directory: pipeline.directory, recordings: recordings))
+        let chat = ChatService(store: store, channels: channels)
+        await chat.start()
+        self.chat = chat
+        gateway.chat = ChatEndpoint(service: chat, configuration: chatConfiguration, adminToken: configuration.adminToken)
+        self.gateway = gateway
         let quality = QualityController(store: store)
         self.quality = quality
         let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
@@ -117,6 +124,7 @@ public final class Platform: Sendable {
         // No watcher may still be reading when the caller shuts the store down next.
         for task in tasks { await task.value }
         await recordings.shutdown()
+        await chat.shutdown()
         await channels.shutdown()
     }
 
@@ -162,6 +170,7 @@ extension EventRegistry {
         registry.registerTranscodeEvents()
         registry.registerPackagerEvents()
         registry.registerQualityEvents()
+        registry.registerChatEvents()
         return registry
     }
 }

@@ -1,3 +1,4 @@
+import Chat
 import ArgumentParser
 import EventStore
 import Foundation
@@ -100,7 +101,7 @@ struct EventsCommand: AsyncParsableCommand {
 
 /// The SQL read models that `events replay` can rebuild.
 enum Projections {
-    static let all: [any SQLProjection] = [ChannelsProjection(), DVRProjection(), QualityProjection()]
+    static let all: [any SQLProjection] = [ChannelsProjection(), DVRProjection(), QualityProjection(), ChatProjection()]
     static var names: [String] { all.map(\.name) }
     static func named(_ name: String) -> (any SQLProjection)? { all.first { $0.name == name } }
 }

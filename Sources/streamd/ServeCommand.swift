@@ -57,6 +57,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("HTTPS (HTTP/2) port when --tls-cert and --tls-key are given. (env STREAMD_HTTPS_PORT, default 8443)", valueName: "port"))
     var httpsPort: Int?
 
+    @Option(name: .long, help: ArgumentHelp("How long a chat viewer token from POST /v1/viewers stays valid, in hours. (env STREAMD_CHAT_TOKEN_HOURS, default 24)", valueName: "hours"))
+    var chatTokenHours: Int?
+
     func run() async throws {
         let logger = makeLogger()
         let httpPort = try self.httpPort ?? Environment.int("HTTP_PORT") ?? 8080
@@ -90,13 +93,20 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
         }
 
+        let chatTokenHours = try self.chatTokenHours ?? Environment.int("CHAT_TOKEN_HOURS") ?? 24
+        guard chatTokenHours > 0, chatTokenHours <= 24 * 365 else {
+            throw ValidationError("--chat-token-hours must be between 1 and 8760")
+        }
+        let chat = ChatConfiguration(
+            secret: try ChatConfiguration.secret(in: database.dataDirectory), tokenLifetime: TimeInterval(chatTokenHours) * 3_600)
+
         let opened = try await database.open(logger: logger)
         let platform: Platform
         do {
             platform = try await Platform(
                 store: opened.store,
                 configuration: GatewayConfiguration(host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
-                media: media, logger: logger)
+                media: media, chat: chat, logger: logger)
         } catch {
             await opened.close()
             throw error
