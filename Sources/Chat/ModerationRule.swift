@@ -33,11 +33,17 @@ public struct UserActivity: Sendable, Hashable {
     public var coolDownUntil: Date?
 
     public static let keep: TimeInterval = 60
+    /// Enough for the rate limit and duplicate checks, bounded for users who post a lot (the
+    /// admin token is not rate-limited).
+    public static let keepCount = 32
 
     public init() {}
 
     public mutating func record(_ text: String, at date: Date) {
-        posts.removeAll { date.timeIntervalSince($0.at) > Self.keep }
+        if posts.count >= Self.keepCount { posts.removeFirst(posts.count - Self.keepCount + 1) }
+        if let first = posts.first, date.timeIntervalSince(first.at) > Self.keep {
+            posts.removeAll { date.timeIntervalSince($0.at) > Self.keep }
+        }
         posts.append(Post(at: date, text: text))
     }
 }

@@ -22,10 +22,15 @@ final class Tally: Sendable {
     func take() -> (Int, [Int64]) { state.withLock { s in defer { s = (0, []) }; return (s.count, s.latencies) } }
 }
 
-/// Finds `T<micros>E` markers in text.
+/// Finds `T<micros>E` markers in text; `state` carries a marker split across reads.
 func markers(_ bytes: some Sequence<UInt8>, _ body: (Int64) -> Void) {
-    var value: Int64 = 0
-    var inside = false
+    var state: (inside: Bool, value: Int64) = (false, 0)
+    markers(bytes, state: &state, body)
+}
+
+func markers(_ bytes: some Sequence<UInt8>, state: inout (inside: Bool, value: Int64), _ body: (Int64) -> Void) {
+    var (inside, value) = state
+    defer { state = (inside, value) }
     for byte in bytes {
         if byte == UInt8(ascii: "T") { inside = true; value = 0 }
         else if inside, byte >= 48, byte <= 57 { value = value &* 10 &+ Int64(byte - 48) }
@@ -87,12 +92,15 @@ if args[1] == "chat", args.count == 8 {
     // Several admin sockets publish in turn (admin is not rate-limited), so one socket's
     // round trip to the log does not cap the rate.
     let senders = 8
-    let (stream, continuation) = AsyncStream<String>.makeStream()
+    var continuations: [AsyncStream<String>.Continuation] = []
     for _ in 0..<senders {
+        let (stream, continuation) = AsyncStream<String>.makeStream()
+        continuations.append(continuation)
         Task {
             _ = try? await WebSocketClient.connect(url: "ws://\(host)/v1/chat/\(channel)?token=\(token)", logger: logger) { inbound, outbound, _ in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { for try await _ in inbound {} }
+                    try await outbound.write(.text(#"{"type":"auth","token":"\#(token)"}"#))
                     for await text in stream { try await outbound.write(.text(text)) }
                     group.cancelAll()
                 }
@@ -102,7 +110,7 @@ if args[1] == "chat", args.count == 8 {
     try await Task.sleep(for: .seconds(1))
     for rate in rates {
         let sent = try await pace(rate: rate, seconds: seconds) { index in
-            continuation.yield(#"{"type":"send","text":"m\#(rate)-\#(index) T\#(nowMicros())E","nonce":"\#(index)"}"#)
+            continuations[index % senders].yield(#"{"type":"send","text":"m\#(rate)-\#(index) T\#(nowMicros())E","nonce":"\#(index)"}"#)
         }
         try await Task.sleep(for: .seconds(3))
         report("chat", rate: rate, seconds: seconds, subscribers: subscribers, sent: sent, tally: tally)
@@ -116,13 +124,15 @@ if args[1] == "chat", args.count == 8 {
     let seconds = Int(args[5]) ?? 10
     let tally = Tally()
 
-    final class Subscriber: ChannelInboundHandler, Sendable {
+    /// Lives on its channel's event loop only.
+    final class Subscriber: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         let tally: Tally
+        var state: (inside: Bool, value: Int64) = (false, 0)
         init(tally: Tally) { self.tally = tally }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let buffer = unwrapInboundIn(data)
-            markers(buffer.readableBytesView) { tally.record($0) }
+            markers(buffer.readableBytesView, state: &state) { tally.record($0) }
         }
     }
     let group = MultiThreadedEventLoopGroup.singleton
