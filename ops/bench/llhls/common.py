@@ -143,7 +143,9 @@ class Streamd:
             raise SystemExit(f"creating channel {name}: {status} {text}")
         key = json.loads(text)["streamKey"]
         status, text = self.admin("PUT", f"/v1/channels/{name}/ladder", ladder)
-        if status != 200:
+        if status == 404 and "ladder" not in text:
+            log(f"warning: this streamd has no ladder route; channel {name} uses its default ladder")
+        elif status != 200:
             raise SystemExit(f"setting the ladder of {name}: {status} {text}")
         return key
 

@@ -146,7 +146,7 @@ def main() -> None:
     root = os.path.join(common.WORK, "nginx-delivery", "www")
     os.makedirs(root, exist_ok=True)
     port = common.free_port()
-    nginx = common.Nginx("delivery", f"""worker_rlimit_nofile 65536;
+    nginx = common.Nginx("delivery", f"""worker_rlimit_nofile 16384;
 http {{
   types {{ video/mp4 m4s mp4; application/vnd.apple.mpegurl m3u8; }}
   access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_requests 1000000; etag on;

@@ -142,8 +142,12 @@ def run_streamd(binary: str, source: str, part_target: float, seconds: int, sour
             first = getattr(follower, "first_listed", None)
             offset = 0.0
             if first is not None:
-                log(f"{label}: first listed part {first.name} starts at decode time {first.start:.3f} s; "
-                    f"timescale {follower.timescale}")
+                offset = first.start - source_dts
+                log(f"{label}: first listed part {first.name} starts at decode time {first.start:.3f} s "
+                    f"(timescale {follower.timescale}); the source's first video frame is at {source_dts:.3f} s: "
+                    f"offset {offset:+.3f} s taken out")
+            else:
+                log(f"{label}: no part listed; see {server.logfile}")
             for error in follower.errors[:5]:
                 log(f"{label}: {error}")
             rows.append(summarize(label, follower.parts, proxy.t0, offset, seconds, part_target))
@@ -166,7 +170,7 @@ def nginx_fragment_frames(path: str) -> list[tuple[float, float]]:
     return frames
 
 
-def run_nginx(source: str, seconds: int) -> tuple:
+def run_nginx(source: str, seconds: int, source_dts: float) -> tuple:
     hls = os.path.join(common.WORK, "nginx-latency", "hls")
     shutil.rmtree(hls, ignore_errors=True)
     os.makedirs(hls)
@@ -215,9 +219,12 @@ def run_nginx(source: str, seconds: int) -> tuple:
     finally:
         nginx.stop()
     parts.sort(key=lambda p: p.start)
+    offset = 0.0
     if parts:
-        log(f"nginx-rtmp: first fragment {parts[0].name} starts at decode time {parts[0].start:.3f} s")
-    return summarize("nginx-rtmp hls_fragment 1s", parts, proxy.t0, 0.0, seconds, None)
+        offset = parts[0].start - source_dts
+        log(f"nginx-rtmp: first fragment {parts[0].name} starts at decode time {parts[0].start:.3f} s; the source's "
+            f"first video frame is at {source_dts:.3f} s: offset {offset:+.3f} s taken out (nginx-rtmp adds 0.7 s)")
+    return summarize("nginx-rtmp hls_fragment 1s", parts, proxy.t0, offset, seconds, None)
 
 
 def summarize(label: str, parts: list[Part], t0: float, offset: float, seconds: int, target: float | None) -> tuple:
@@ -249,7 +256,7 @@ def main() -> None:
     for target in targets:
         rows.extend(run_streamd(args.streamd, source, target, args.seconds, source_dts))
     if not args.no_nginx:
-        rows.append(run_nginx(source, args.seconds))
+        rows.append(run_nginx(source, args.seconds, source_dts))
     header = ("run", "parts", "part s", "frame p50", "frame p99", "1st-frame p50", "1st-frame p99",
               "end p50", "end p99", "p50<=target+150ms")
     log("\nlatency from publish to listed, ms (frame: every frame; 1st-frame: the part's oldest frame; "
