@@ -58,6 +58,7 @@ class Follower(threading.Thread):
         self.errors: list[str] = []
         self.fetches: queue.Queue = queue.Queue()
         self.timescale, self.trex = 0, {}
+        self.earliest: tuple[tuple[int, int], Part] | None = None
 
     def run(self) -> None:
         client = common.Client(self.server.http)
@@ -110,10 +111,12 @@ class Follower(threading.Thread):
                 self.errors.append(f"{name}: no samples")
                 continue
             frames = [(d / self.timescale, n / self.timescale) for d, n in samples]
-            if listed is None:
-                self.first_listed = Part(name, 0, frames)
-            else:
-                self.parts.append(Part(name, listed, frames))
+            part = Part(name, listed or 0.0, frames)
+            order = tuple(map(int, common.PART_NAME_RE.search(name).groups()))
+            if self.earliest is None or order < self.earliest[0]:
+                self.earliest = (order, part)  # the stream's first part, when it is still listed
+            if listed is not None:
+                self.parts.append(part)
 
 
 def run_streamd(binary: str, source: str, part_target: float, seconds: int, source_dts: float) -> list[tuple]:
@@ -139,7 +142,7 @@ def run_streamd(binary: str, source: str, part_target: float, seconds: int, sour
         common.stop(publisher)
         for name, follower in followers.items():
             label = f"streamd {part_target}s {'passthrough' if name == 'source' else 'transcoded 240p'}"
-            first = getattr(follower, "first_listed", None)
+            first = follower.earliest[1] if follower.earliest else None
             offset = 0.0
             if first is not None:
                 offset = first.start - source_dts
