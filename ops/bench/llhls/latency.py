@@ -202,7 +202,10 @@ def run_nginx(source: str, seconds: int, source_dts: float) -> tuple:
 
         prober = threading.Thread(target=probe, daemon=True)
         prober.start()
+        last_poll, longest_gap = time.monotonic(), 0.0
         while time.monotonic() < deadline:
+            longest_gap = max(longest_gap, time.monotonic() - last_poll)
+            last_poll = time.monotonic()
             try:
                 with open(playlist) as f:
                     text = f.read()
@@ -218,6 +221,8 @@ def run_nginx(source: str, seconds: int, source_dts: float) -> tuple:
             time.sleep(0.02)
         pending.put(None)
         prober.join()
+        if longest_gap > 0.5:
+            log(f"warning: the m3u8 poller stalled for {longest_gap:.1f} s (machine overloaded?); nginx figures are off")
         common.stop(publisher)
     finally:
         nginx.stop()
