@@ -16,7 +16,7 @@ import TestSupport
          "maxPassthroughKeyframeInterval":2,"allowsPassthrough":true}
         """
 
-    @Test(.timeLimit(.minutes(5))) func aPublishPlaysLiveAsLLHLSAndAsVODAfterwards() async throws {
+    @Test(.timeLimit(.minutes(6))) func aPublishPlaysLiveAsLLHLSAndAsVODAfterwards() async throws {
         let server = try await StreamdServer()
         defer { server.removeData() }
         var stopped = false
@@ -25,7 +25,7 @@ import TestSupport
         let configured = try await server.admin("PUT", "/v1/channels/play/ladder", body: Self.ladder)
         #expect(configured.status == 200, "\(configured.text)")
 
-        async let publishing = server.publish(key: key, seconds: 30)
+        async let publishing = server.publish(key: key, seconds: 40)
 
         // The multivariant playlist appears once every rendition has a segment.
         let multivariantText = try await poll("the multivariant playlist", seconds: 30) { () -> String? in
@@ -99,7 +99,7 @@ import TestSupport
         #expect(played.ok, "Chromium: \(played.detail)")
 
         // Delta updates once the playlist is longer than CAN-SKIP-UNTIL (6 × 2 s).
-        let delta = try await poll("a delta update", seconds: 15) { () -> MediaPlaylist? in
+        let delta = try await poll("a delta update", seconds: 30) { () -> MediaPlaylist? in
             let playlist = try MediaPlaylist(try await server.get("\(path)?_HLS_skip=YES").text)
             return (playlist.skipped ?? 0) > 0 ? playlist : nil
         }
@@ -128,7 +128,7 @@ import TestSupport
             let media = try MediaPlaylist(try await server.get("/vod/\(session)/\(rendition)/index.m3u8").text)
             #expect(media.endList && media.lines.contains("#EXT-X-PLAYLIST-TYPE:VOD"))
             let seconds = media.segments.reduce(0) { $0 + $1.duration }
-            #expect(seconds > 24 && seconds < 32, "\(rendition) recording lasts \(seconds) s of a 30 s publish")
+            #expect(seconds > 34 && seconds < 42, "\(rendition) recording lasts \(seconds) s of a 40 s publish")
             let decoded = try await Subprocess.runDetached("/usr/bin/ffmpeg", ["-v", "error", "-i", url, "-f", "null", "-"])
             #expect(decoded.status == 0 && decoded.output.isEmpty, "\(rendition) decodes without error: \(decoded.output.prefix(600))")
         }
