@@ -31,7 +31,7 @@ import Testing
         try await client.publish(key: "good-key")
         #expect(await client.waitForStatus("NetStream.Publish.Start") != nil)
         // A generous bound: the whole suite shares two cores, and only the closing matters here.
-        #expect(await client.waitForClose(timeout: .seconds(15)))
+        #expect(await client.waitForClose(timeout: .seconds(45)))
         #expect(await client.waitForStatus("NetStream.Publish.Idle")?.contains("no audio or video") == true)
         #expect(await events.waitUntil { $0.contains { $0.event is StreamEnded } })
         let (ended, entry) = try #require(await events.entries(of: StreamEnded.self).first)
@@ -59,7 +59,7 @@ import Testing
         let (server, _, _, port) = try await RTMPServerIntegrationTests.makeServer { $0.handshakeTimeout = .milliseconds(300) }
         let client = try await TestRTMPClient.connect(port: port)
         try await client.send([3] + [UInt8](repeating: 0, count: 100))
-        #expect(await client.waitForClose(timeout: .seconds(15)))
+        #expect(await client.waitForClose(timeout: .seconds(45)))
         await server.shutdown()
     }
 
