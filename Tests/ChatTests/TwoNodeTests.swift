@@ -6,17 +6,7 @@ import TestSupport
 /// Two `streamd serve` processes on one database: a message posted on one node reaches the
 /// other's sockets, and a ban made on one takes effect on the other's socket at once.
 @Suite struct TwoNodeTests {
-    func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    func freePort() -> Int { freeLoopbackPort() }
 
     @Test(.timeLimit(.minutes(3))) func messagesAndBansCrossNodes() async throws {
         let database = try await TestDatabase.freshDatabase("chat-nodes")

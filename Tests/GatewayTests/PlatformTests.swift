@@ -66,7 +66,10 @@ import TestSupport
         #expect(types.isSuperset(of: ["StreamStarted", "IngestStatsSampled", "StreamEnded", "PublishRejected"]))
         let started = try await store.read(after: 0, filter: EventFilter(types: ["StreamStarted"]))
         #expect(started.first?.dataText.contains(channel.id.uuidString.lowercased()) == true)
-        #expect(try await HashChainVerifier(store: store).verify() == .verified(count: try await store.headPosition()))
+        // The pipeline may still be appending (segments, the finalized recording): the chain must
+        // verify over whatever the log holds now.
+        let verified = try await HashChainVerifier(store: store).verify()
+        if case .verified = verified {} else { Issue.record("hash chain: \(verified)") }
     }
 
     func waitForEvent(_ store: EventStore, type: String) async throws -> RecordedEvent? {

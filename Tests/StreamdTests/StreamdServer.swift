@@ -88,19 +88,8 @@ final class StreamdServer: @unchecked Sendable {
         return Reply(status: http?.statusCode ?? 0, headers: fields, body: data)
     }
 
-    static func freeUDPPort() throws -> Int { try freePort(type: Int32(SOCK_DGRAM.rawValue)) }
-
-    static func freePort(type: Int32 = Int32(SOCK_STREAM.rawValue)) throws -> Int {
-        let fd = socket(AF_INET, type, 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    static func freeUDPPort() throws -> Int { freeLoopbackPort(udp: true) }
+    static func freePort() throws -> Int { freeLoopbackPort() }
 
     /// Creates a channel; returns its stream key.
     func createChannel(_ name: String) async throws -> String {
