@@ -177,8 +177,8 @@ public final class RecordingCatalog: Sendable {
         let path = "\(OriginStore.folder(session: loaded.recording.sessionID, rendition: rendition))/\(resource.name)"
         guard let bytes = try origin.read(path) else { return .notFound("\(resource.name) is missing from the origin store") }
         return .ready(MediaFile(
-            bytes: bytes, etag: "\(loaded.recording.sessionID)-\(rendition)-\(resource.name)",
-            lastModified: HTTPDate.format(loaded.recording.finalizedAt ?? loaded.recording.startedAt)))
+            bytes: bytes, session: loaded.recording.sessionID, rendition: rendition, resource: resource,
+            published: loaded.recording.finalizedAt ?? loaded.recording.startedAt))
     }
 
     static func peak(_ index: RenditionIndex) -> Int {

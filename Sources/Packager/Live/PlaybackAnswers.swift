@@ -14,6 +14,11 @@ public struct MediaFile: Sendable {
         self.etag = etag
         self.lastModified = lastModified
     }
+
+    /// A file of a session's rendition, live or recorded: one naming of ETags for both.
+    init(bytes: ByteBuffer, session: String, rendition: String, resource: HLSResource, published: Date) {
+        self.init(bytes: bytes, etag: "\(session)-\(rendition)-\(resource.name)", lastModified: HTTPDate.format(published))
+    }
 }
 
 /// The answer to a (possibly blocking) playlist or part request.

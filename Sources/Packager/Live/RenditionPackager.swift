@@ -120,7 +120,7 @@ public final class RenditionPackager: Sendable {
                     let bytes = ByteBuffer(bytes: initSegment.bytes)
                     try origin.write(bytes, to: "\(folder)/\(HLSResource.initialization.name)")
                     shared.withLock {
-                        $0.initFile = MediaFile(bytes: bytes, etag: "\(identity.sessionID)-\(name)-init", lastModified: Self.httpDate(Date()))
+                        $0.initFile = mediaFile(bytes, .initialization, published: Date())
                         $0.codecs = initSegment.codecString
                         $0.width = initSegment.width ?? track.width
                         $0.height = initSegment.height ?? track.height
@@ -157,7 +157,7 @@ public final class RenditionPackager: Sendable {
     private func partReady(_ chunk: CMAFChunk, bytes: ByteBuffer, epoch: Int, discontinuity: Bool) {
         let date = anchor.date(epoch: epoch, media: chunk.startTime, duration: chunk.duration)
         let resource = HLSResource.part(msn: chunk.segmentSequence, index: chunk.partIndex)
-        let file = MediaFile(bytes: bytes, etag: "\(identity.sessionID)-\(name)-\(resource.name)", lastModified: Self.httpDate(Date()))
+        let file = mediaFile(bytes, resource, published: Date())
         let state: MediaPlaylistState? = shared.withLock { shared in
             do {
                 try shared.playlist.partReady(.init(
@@ -191,9 +191,7 @@ public final class RenditionPackager: Sendable {
                 var whole = ByteBuffer()
                 whole.reserveCapacity(recent.parts.reduce(0) { $0 + $1.bytes.readableBytes })
                 for part in recent.parts { whole.writeImmutableBuffer(part.bytes) }
-                recent.whole = MediaFile(
-                    bytes: whole, etag: "\(identity.sessionID)-\(name)-\(HLSResource.segment(msn: summary.sequence).name)",
-                    lastModified: Self.httpDate(now))
+                recent.whole = mediaFile(whole, .segment(msn: summary.sequence), published: now)
                 shared.recent[summary.sequence] = recent
             }
             shared.recent = shared.recent.filter { $0.key > summary.sequence - Self.segmentsInMemory }
@@ -289,7 +287,7 @@ public final class RenditionPackager: Sendable {
             let path = "\(folder)/\(resource.name)"
             let isComplete = shared.withLock { $0.playlist.lastCompleteMSN.map { msn <= $0 } ?? false }
             guard isComplete, let bytes = try? origin.read(path) else { return .notFound("segment \(msn) does not exist") }
-            return .ready(MediaFile(bytes: bytes, etag: "\(identity.sessionID)-\(name)-\(resource.name)", lastModified: Self.httpDate(Date())))
+            return .ready(mediaFile(bytes, resource, published: Date()))
         case .part(let msn, let index):
             if let part = partFile(msn: msn, index: index) { return .ready(part) }
             let request: PartRequest
@@ -351,5 +349,7 @@ public final class RenditionPackager: Sendable {
         shared.withLock { ($0.segmentsPublished, $0.publishedDuration) }
     }
 
-    static func httpDate(_ date: Date) -> String { HTTPDate.format(date) }
+    private func mediaFile(_ bytes: ByteBuffer, _ resource: HLSResource, published: Date) -> MediaFile {
+        MediaFile(bytes: bytes, session: identity.sessionID, rendition: name, resource: resource, published: published)
+    }
 }
