@@ -6,6 +6,7 @@ import HummingbirdWebSocket
 import NIOSSL
 import Ingest
 import Logging
+import NIOCore
 import Packager
 
 /// The HTTP face of streamd: REST for admins, later playback and chat.
@@ -65,9 +66,18 @@ public struct Gateway: Sendable {
             router: router(),
             server: .http1WebSocketUpgrade(
                 webSocketRouter: webSocketRouter(),
-                configuration: .init(ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))),
+                configuration: .init(
+                    http1: .init(additionalChannelHandlers: fastPathHandlers()),
+                    ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "streamd"),
             logger: logger)
+    }
+
+    /// Live media answered on the event loop (see `LiveMediaFastPath`); HTTP/1.1 only: over HTTP/2
+    /// a connection's requests are already multiplexed streams and the router serves them.
+    private func fastPathHandlers() -> [any RemovableChannelHandler] {
+        guard let playback else { return [] }
+        return [LiveMediaFastPath(directory: playback.directory)]
     }
 
     /// HTTP/2 (ALPN h2, falling back to HTTP/1.1) over TLS on `port`: browsers only do LL-HLS well

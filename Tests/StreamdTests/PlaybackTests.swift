@@ -76,6 +76,25 @@ import TestSupport
         #expect(hinted.headers["cache-control"]?.contains("immutable") == true)
         #expect(hinted.headers["etag"] != nil && hinted.headers["last-modified"] != nil)
 
+        // A part in memory is answered before the router (LiveMediaFastPath); a conditional request
+        // goes through the router, which must give the same bytes and headers.
+        let fast = try await server.get("/live/play/240p/\(hint)")
+        let routed = try await server.get("/live/play/240p/\(hint)", headers: ["If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"])
+        #expect(fast.status == 200 && routed.status == 200 && fast.body == hinted.body && routed.body == hinted.body)
+        #expect(fast.headers.filter { $0.key != "date" } == routed.headers.filter { $0.key != "date" }, "fast path \(fast.headers) vs router \(routed.headers)")
+        // Pipelined requests come back in order, whichever path answers each.
+        let answers = try RawHTTP.pipelined(port: server.http, [
+            ("GET", "/live/play/240p/\(hint)"), ("GET", path), ("HEAD", "/live/play/240p/\(hint)"), ("GET", "/live/play/240p/init.mp4"),
+            ("GET", "/live/play/240p/s999999.p0.m4s?x=1"),
+        ])
+        #expect(answers.map(\.status) == [200, 200, 200, 200, 404], "\(answers.map(\.status))")
+        if answers.count == 5 {
+            #expect(answers[0].body == Array(hinted.body))
+            #expect(answers[1].headers["content-type"] == "application/vnd.apple.mpegurl")
+            #expect(answers[2].headers["content-length"] == String(hinted.body.count) && answers[2].body.isEmpty)
+            #expect(String(decoding: answers[3].body.dropFirst(4).prefix(4), as: UTF8.self) == "ftyp")
+        }
+
         // Segments: HEAD, byte ranges, conditional requests.
         let segment = try #require(after.segments.last)
         let head = try await server.get("/live/play/240p/\(segment.uri)", method: "HEAD")

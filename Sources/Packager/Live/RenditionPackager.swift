@@ -272,16 +272,26 @@ public final class RenditionPackager: Sendable {
         return .ready(MediaPlaylistRenderer.live(current, renditionReports: siblings(), skip: directives.skip))
     }
 
+    /// The file when it can be served this instant from memory (the init segment, a part, a recent
+    /// whole segment); nil when it needs the disk or a wait, which `file(_:)` does.
+    public func fileInMemory(_ resource: HLSResource) -> MediaFile? {
+        switch resource {
+        case .playlist: nil
+        case .initialization: shared.withLock { $0.initFile }
+        case .segment(let msn): shared.withLock { $0.recent[msn]?.whole }
+        case .part(let msn, let index): partFile(msn: msn, index: index)
+        }
+    }
+
     /// An init segment, segment or part; a part not yet made (the preload hint) is held until it is.
     public func file(_ resource: HLSResource) async -> PlaybackAnswer<MediaFile> {
+        if let file = fileInMemory(resource) { return .ready(file) }
         switch resource {
         case .playlist:
             return .notFound("use index.m3u8 through playlist(query:)")
         case .initialization:
-            guard let file = shared.withLock({ $0.initFile }) else { return .notFound("this rendition has no media yet") }
-            return .ready(file)
+            return .notFound("this rendition has no media yet")
         case .segment(let msn):
-            if let whole = shared.withLock({ $0.recent[msn]?.whole }) { return .ready(whole) }
             let listed = shared.withLock { $0.playlist.segment(msn: msn) != nil }
             guard listed || options.recording else { return .notFound("segment \(msn) is not in the DVR window") }
             let path = "\(folder)/\(resource.name)"
@@ -289,7 +299,6 @@ public final class RenditionPackager: Sendable {
             guard isComplete, let bytes = try? origin.read(path) else { return .notFound("segment \(msn) does not exist") }
             return .ready(mediaFile(bytes, resource, published: Date()))
         case .part(let msn, let index):
-            if let part = partFile(msn: msn, index: index) { return .ready(part) }
             let request: PartRequest
             do {
                 request = try PartRequest(msn: msn, index: index)
