@@ -10,9 +10,9 @@ enum RawHTTP {
         var body: [UInt8]
     }
 
-    /// Writes `requests` in one send and reads `requests.count` responses (each with a
-    /// Content-Length); HEAD answers carry none of their announced body.
-    static func pipelined(port: Int, _ requests: [(method: String, path: String)], timeout: TimeInterval = 20) throws -> [Response] {
+    /// On one connection, for each round: writes its requests in one send and reads as many
+    /// responses (each with a Content-Length; HEAD answers carry none of their announced body).
+    static func pipelined(port: Int, _ rounds: [[(method: String, path: String)]], timeout: TimeInterval = 20) throws -> [[Response]] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket: \(errno)") }
         defer { close(fd) }
@@ -26,24 +26,27 @@ enum RawHTTP {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw TestSupportError("connect to \(port): \(errno)") }
-        let text = requests.map { "\($0.method) \($0.path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" }.joined()
-        let bytes = Array(text.utf8)
-        guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw TestSupportError("send: \(errno)") }
-
         var buffer: [UInt8] = []
-        var responses: [Response] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
-        while responses.count < requests.count {
-            if let (response, used) = parse(buffer, head: requests[responses.count].method == "HEAD") {
-                responses.append(response)
-                buffer.removeFirst(used)
-                continue
+        var answers: [[Response]] = []
+        for requests in rounds {
+            let text = requests.map { "\($0.method) \($0.path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" }.joined()
+            let bytes = Array(text.utf8)
+            guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw TestSupportError("send: \(errno)") }
+            var responses: [Response] = []
+            while responses.count < requests.count {
+                if let (response, used) = parse(buffer, head: requests[responses.count].method == "HEAD") {
+                    responses.append(response)
+                    buffer.removeFirst(used)
+                    continue
+                }
+                let count = recv(fd, &chunk, chunk.count, 0)
+                guard count > 0 else { throw TestSupportError("connection ended after \(responses.count) of \(requests.count) responses") }
+                buffer += chunk[0..<count]
             }
-            let count = recv(fd, &chunk, chunk.count, 0)
-            guard count > 0 else { throw TestSupportError("connection ended after \(responses.count) of \(requests.count) responses") }
-            buffer += chunk[0..<count]
+            answers.append(responses)
         }
-        return responses
+        return answers
     }
 
     private static func parse(_ buffer: [UInt8], head: Bool) -> (Response, Int)? {

@@ -31,6 +31,7 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let directory: PlaybackDirectory
+    private let connection = FastPathConnection()
     private var state = State.idle
     /// Requests handed to the router whose responses have not ended yet.
     private var routerOwes = 0
@@ -39,10 +40,18 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         self.directory = directory
     }
 
+    /// Puts the raw path in front of HTTP decoding for the requests after this connection's first.
+    func handlerAdded(context: ChannelHandlerContext) {
+        let raw = LiveMediaRawPath(directory: directory, connection: connection)
+        try? context.pipeline.syncOperations.addHandler(raw, position: .first)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let request):
-            if routerOwes == 0, let (response, body) = answer(request) {
+            connection.owed += 1
+            // Unwritable: a client that pipelines without reading gets the router, whose writes wait.
+            if routerOwes == 0, context.channel.isWritable, let (response, body) = answer(request) {
                 let close = request.headerFields[.connection]?.lowercased().contains("close") == true
                 state = .answering(response, body, close: close)
             } else {
@@ -58,6 +67,7 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .idle
                 context.write(wrapOutboundOut(.head(response)), promise: nil)
                 if let body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+                connection.owed -= 1
                 if close {
                     context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
                         context.close(promise: nil)
@@ -75,7 +85,10 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), routerOwes > 0 { routerOwes -= 1 }
+        if case .end = unwrapOutboundIn(data) {
+            if routerOwes > 0 { routerOwes -= 1 }
+            if connection.owed > 0 { connection.owed -= 1 }
+        }
         context.write(data, promise: promise)
     }
 

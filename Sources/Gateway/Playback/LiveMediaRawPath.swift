@@ -1,0 +1,163 @@
+import Foundation
+import NIOCore
+import Packager
+
+/// What the two fast paths of one connection share (both run on its event loop).
+final class FastPathConnection {
+    /// Requests that reached the HTTP decoder and whose responses have not ended: while there is
+    /// one, the raw path answers nothing, so no answer overtakes an earlier one.
+    var owed = 0
+}
+
+/// The front of a plain HTTP/1.1 connection: a read holding only complete `GET`/`HEAD` requests
+/// for live media in memory is answered from the bytes, before HTTP decoding, with a response
+/// head kept pre-encoded per content type.
+///
+/// Parsing, HTTP type conversions and encoding cost more than the kernel's work for a 20 KB part;
+/// players fetch one per part target per rendition. Anything else goes on to the HTTP decoder
+/// untouched: a request it cannot answer (a playlist, a file still to come, a range, a
+/// conditional), and, for the rest of the connection, anything that is not a whole request without
+/// a body (a request split across reads, a body, a pipelined tail): from then on only the
+/// HTTP-level `LiveMediaFastPath` and the router answer.
+final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let directory: PlaybackDirectory
+    private let connection: FastPathConnection
+    private var passthrough = false
+
+    init(directory: PlaybackDirectory, connection: FastPathConnection) {
+        self.directory = directory
+        self.connection = connection
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if passthrough {
+            context.fireChannelRead(data)
+            return
+        }
+        var bytes = unwrapInboundIn(data)
+        var flush = false
+        while bytes.readableBytes > 0 {
+            guard let length = Self.headLength(bytes), let head = bytes.readSlice(length: length) else {
+                passthrough = true
+                break
+            }
+            switch RawRequest(head) {
+            case .none:
+                passthrough = true
+                bytes.moveReaderIndex(to: bytes.readerIndex - length)
+            case .some(let request) where request.hasBody:
+                passthrough = true
+                bytes.moveReaderIndex(to: bytes.readerIndex - length)
+            case .some(let request):
+                // Unwritable: a client that pipelines without reading gets the router, whose writes wait.
+                if connection.owed == 0, context.channel.isWritable, let response = answer(request) {
+                    context.write(wrapOutboundOut(response.head), promise: nil)
+                    if let body = response.body { context.write(wrapOutboundOut(body), promise: nil) }
+                    flush = true
+                    if request.close {
+                        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+                            context.close(promise: nil)
+                        }
+                        return
+                    }
+                } else {
+                    if flush { context.flush(); flush = false }
+                    context.fireChannelRead(wrapInboundOut(head))
+                }
+            }
+            if passthrough { break }
+        }
+        if flush { context.flush() }
+        if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+    }
+
+    private func answer(_ request: RawRequest) -> (head: ByteBuffer, body: ByteBuffer?)? {
+        guard let target = request.liveTarget,
+              let rendition = directory.stream(channel: target.channel)?.rendition(named: target.rendition),
+              let media = rendition.fileInMemory(target.resource)
+        else { return nil }
+        var head = ByteBuffer()
+        head.reserveCapacity(512)
+        head.writeImmutableBuffer(rendition.kind == .audio ? Self.audioHead : Self.videoHead)
+        head.writeString("ETag: \"\(media.etag)\"\r\nLast-Modified: \(media.lastModified)\r\nContent-Length: \(media.bytes.readableBytes)\r\nDate: \(HTTPDateCache.now)\r\n\r\n")
+        return (head, request.isHead ? nil : media.bytes)
+    }
+
+    /// The status line and the fields every live media answer shares, as `LiveMediaFastPath` sends them.
+    private static func encodedHead(contentType: String) -> ByteBuffer {
+        var fields = MediaResponse.baseHeaders(caching: .immutable)
+        fields[.contentType] = contentType
+        fields[.acceptRanges] = "bytes"
+        fields[.server] = "streamd"
+        var text = "HTTP/1.1 200 OK\r\n"
+        for field in fields { text += "\(field.name.rawName): \(field.value)\r\n" }
+        return ByteBuffer(string: text)
+    }
+
+    private static let videoHead = encodedHead(contentType: MediaResponse.videoType)
+    private static let audioHead = encodedHead(contentType: MediaResponse.audioType)
+
+    /// Bytes up to and including the blank line ending the first request head; nil when the
+    /// buffer does not hold one whole head.
+    static func headLength(_ buffer: ByteBuffer) -> Int? {
+        buffer.withUnsafeReadableBytes { bytes -> Int? in
+            guard bytes.count >= 4 else { return nil }
+            var index = 0
+            while index + 3 < bytes.count {
+                if bytes[index] == 13, bytes[index + 1] == 10, bytes[index + 2] == 13, bytes[index + 3] == 10 {
+                    return index + 4
+                }
+                index += 1
+            }
+            return nil
+        }
+    }
+}
+
+/// One request head read from raw bytes: only what the raw path needs to decide.
+struct RawRequest {
+    var isHead: Bool
+    var path: Substring
+    /// A header that asks for more than the whole file (range, conditional, upgrade, expectation).
+    var special = false
+    var hasBody = false
+    var close = false
+
+    /// Nil for anything that is not an HTTP/1.1 GET or HEAD request head.
+    init?(_ head: ByteBuffer) {
+        guard let text = head.getString(at: head.readerIndex, length: head.readableBytes) else { return nil }
+        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: true)[...]
+        guard let requestLine = lines.popFirst() else { return nil }
+        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[2] == "HTTP/1.1", parts[0] == "GET" || parts[0] == "HEAD" else { return nil }
+        isHead = parts[0] == "HEAD"
+        path = parts[1]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            switch name {
+            case "content-length": if value != "0" { hasBody = true }
+            case "transfer-encoding": hasBody = true
+            case "range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "expect", "upgrade":
+                special = true
+            case "connection": if value.lowercased().contains("close") { close = true }
+            default: break
+            }
+        }
+    }
+
+    /// `/live/CHANNEL/RENDITION/FILE` for a media file, when nothing asks for more than the file.
+    var liveTarget: (channel: String, rendition: String, resource: HLSResource)? {
+        guard !special, !path.contains("?"), !path.contains("%") else { return nil }
+        let pieces = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard pieces.count == 5, pieces[0].isEmpty, pieces[1] == "live", !pieces[2].isEmpty, !pieces[3].isEmpty,
+              let resource = HLSResource(name: pieces[4]), resource != .playlist
+        else { return nil }
+        return (String(pieces[2]), String(pieces[3]), resource)
+    }
+}
