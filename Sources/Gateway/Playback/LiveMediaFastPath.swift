@@ -115,8 +115,9 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return (HTTPResponse(status: .ok, headerFields: fields), request.method == .head ? nil : media.bytes)
     }
 
-    /// What `MediaResponse.media` sends for an immutable file, minus the per-file fields.
-    private static func fields(contentType: String) -> HTTPFields {
+    /// What `MediaResponse.media` sends for an immutable file, minus the per-file fields (ETag,
+    /// Last-Modified, Content-Length, Date); the raw path sends the same.
+    static func fields(contentType: String) -> HTTPFields {
         var fields = MediaResponse.baseHeaders(caching: .immutable)
         fields[.contentType] = contentType
         fields[.acceptRanges] = "bytes"

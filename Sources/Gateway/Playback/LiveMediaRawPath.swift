@@ -89,12 +89,8 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The status line and the fields every live media answer shares, as `LiveMediaFastPath` sends them.
     private static func encodedHead(contentType: String) -> ByteBuffer {
-        var fields = MediaResponse.baseHeaders(caching: .immutable)
-        fields[.contentType] = contentType
-        fields[.acceptRanges] = "bytes"
-        fields[.server] = "streamd"
         var text = "HTTP/1.1 200 OK\r\n"
-        for field in fields { text += "\(field.name.rawName): \(field.value)\r\n" }
+        for field in LiveMediaFastPath.fields(contentType: contentType) { text += "\(field.name.rawName): \(field.value)\r\n" }
         return ByteBuffer(string: text)
     }
 
