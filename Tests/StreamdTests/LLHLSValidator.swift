@@ -101,7 +101,8 @@ struct MediaPlaylist {
             }
         }
         for part in segments.flatMap(\.parts) + trailingParts {
-            check(part.duration > 0 && part.duration <= partTarget * 1.5 + 0.05, "part \(part.uri) lasts \(part.duration) s for a part target of \(partTarget)")
+            // RFC 8216bis: no part lasts longer than the declared PART-TARGET (EXTINF rounding aside).
+            check(part.duration > 0 && part.duration <= partTarget + 0.0005, "part \(part.uri) lasts \(part.duration) s for a part target of \(partTarget)")
         }
         let withParts = segments.filter { !$0.parts.isEmpty }
         check(withParts.count <= 4, "\(withParts.count) segments list parts; only the last few should")

@@ -71,4 +71,11 @@ public struct MediaPlaylistConfiguration: Sendable, Hashable {
         self.firstMediaSequence = firstMediaSequence
         self.partHoldBack = max(partHoldBack ?? 0, partTarget * 3)
     }
+
+    /// This configuration with another part target (the hold-back grows to three of them).
+    public func withPartTarget(_ seconds: Double) throws(HLSPlaylistError) -> MediaPlaylistConfiguration {
+        try MediaPlaylistConfiguration(
+            rendition: rendition, targetDuration: targetDuration, partTarget: seconds, dvrWindow: dvrWindow,
+            streamStart: streamStart, firstMediaSequence: firstMediaSequence, partHoldBack: partHoldBack)
+    }
 }

@@ -73,7 +73,7 @@ public struct MediaPlaylistState: Sendable, Hashable {
         public var programDateTime: Date?
     }
 
-    public let configuration: MediaPlaylistConfiguration
+    public private(set) var configuration: MediaPlaylistConfiguration
     /// Complete segments in the window, oldest first, numbered contiguously.
     public private(set) var segments: [Segment] = []
     public private(set) var inProgress: InProgressSegment?
@@ -94,6 +94,17 @@ public struct MediaPlaylistState: Sendable, Hashable {
     }
 
     // MARK: Inputs
+
+    /// Declares a longer `PART-TARGET` than configured: the segmenter's advertised target, since
+    /// parts of whole frames with millisecond timestamps can pass the nominal one by a millisecond,
+    /// and no part may exceed the declared target. Only before the first part (the tag must not
+    /// change while the playlist lives); a shorter or invalid value changes nothing.
+    public mutating func declarePartTarget(_ seconds: Double) {
+        guard lastPosition == nil, seconds > configuration.partTarget,
+              let longer = try? configuration.withPartTarget(seconds)
+        else { return }
+        configuration = longer
+    }
 
     /// Adds the next part of the segment in progress (starting it at index 0).
     public mutating func partReady(_ input: PartInput) throws(HLSPlaylistError) {

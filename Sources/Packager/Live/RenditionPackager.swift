@@ -127,7 +127,9 @@ public final class RenditionPackager: Sendable {
                         $0.frameRate = track.frameRate
                         if $0.declaredBitrate == nil { $0.declaredBitrate = track.bitrate }
                     }
-                    cutter = CMAFSegmenter(track: track, options: segmenterOptions)
+                    let segmenter = CMAFSegmenter(track: track, options: segmenterOptions)
+                    shared.withLock { $0.playlist.declarePartTarget(segmenter.advertisedPartTarget) }
+                    cutter = segmenter
                 } catch {
                     logger.error("packager \(identity.channelName)/\(name): cannot package \(track.codec): \(error)")
                 }

@@ -249,6 +249,24 @@ struct MediaPlaylistRenderingTests {
         #expect(text.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"s0.p0.m4s\"\n"))
     }
 
+    @Test("a longer part target is declared before the first part only, and the hold-back follows it")
+    func declaredPartTarget() throws {
+        var state = MediaPlaylistState(configuration: try HLSFixtures.configuration(targetDuration: 2, partTarget: 0.5))
+        state.declarePartTarget(0.4)
+        #expect(state.configuration.partTarget == 0.5, "never shorter")
+        state.declarePartTarget(0.501)
+        #expect(state.configuration.partTarget == 0.501 && abs(state.configuration.partHoldBack - 1.503) < 1e-9)
+        let text = MediaPlaylistRenderer.live(state)
+        #expect(text.contains("#EXT-X-PART-INF:PART-TARGET=0.501\n"), "\(text)")
+        #expect(text.contains("PART-HOLD-BACK=1.503,"), "\(text)")
+        state.declarePartTarget(.nan)
+        state.declarePartTarget(5)
+        #expect(state.configuration.partTarget == 0.501, "invalid targets change nothing")
+        try HLSFixtures.addSegment(&state, parts: 4, partDuration: 0.5)
+        state.declarePartTarget(0.51)
+        #expect(state.configuration.partTarget == 0.501, "fixed once a part is out")
+    }
+
     @Test("number and date spellings")
     func formats() {
         #expect(HLSFormat.fixed(4.00008, decimals: 5) == "4.00008")
