@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "Media", "EventStore",
+                "Media", "EventStore", "CSRT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,6 +90,8 @@ let package = Package(
         .executableTarget(name: "IngestFuzz", dependencies: ["Ingest"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
         .executableTarget(name: "IngestBench", dependencies: ["Ingest", "Media", "EventStore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], path: "ops/bench/IngestBench", swiftSettings: strict),
 
+        .executableTarget(name: "SRTBench", dependencies: ["Ingest", "Media", "EventStore"], path: "ops/bench/SRTBench", swiftSettings: strict),
+
         // MARK: Tests
         .target(
             name: "TestSupport",
@@ -110,7 +112,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "Media", "EventStore", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["Ingest", "Media", "EventStore", "TestSupport", "CSRT", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore"], swiftSettings: strict),

@@ -10,13 +10,19 @@ public final class Platform: Sendable {
     public let store: EventStore
     public let channels: ChannelService
     public let rtmp: RTMPServer
+    /// SRT ingest; shares `rtmp.registry`, so `rtmp.sessions` carries both protocols' sessions.
+    public let srt: SRTServer
     public let gateway: Gateway
     public let rtmpPort: Int
+    public let srtPort: Int
     private let tasks: [Task<Void, Never>]
 
     /// Starts ingest (binding `rtmpPort`; 0 picks a free one) and the log watchers. The HTTP
     /// application is `gateway.application(logger:)`, run by the caller's service group.
-    public init(store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(), logger: Logger) async throws {
+    public init(
+        store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(),
+        srt srtConfiguration: SRTConfiguration = SRTConfiguration(), logger: Logger
+    ) async throws {
         self.store = store
         let channels = ChannelService(store: store)
         self.channels = channels
@@ -37,8 +43,18 @@ public final class Platform: Sendable {
             throw PlatformError("cannot listen for RTMP on \(configuration.host):\(configuration.rtmpPort) (\(error)); choose another --rtmp-port")
         }
         self.rtmp = rtmp
+        let srt = SRTServer(configuration: srtConfiguration, sharingSessionsWith: rtmp, logger: logger)
+        do {
+            self.srtPort = try srt.start(host: configuration.host, port: configuration.srtPort)
+        } catch {
+            await rtmp.shutdown()
+            await channels.shutdown()
+            throw PlatformError("\(error)")
+        }
+        self.srt = srt
         var shown = configuration
         shown.rtmpPort = rtmpPort
+        shown.srtPort = srtPort
         self.gateway = Gateway(configuration: shown, store: store, channels: channels, sessions: rtmp.registry)
         self.tasks = [
             // Until transcoding and packaging consume sessions, their media is drained so that
@@ -62,6 +78,7 @@ public final class Platform: Sendable {
 
     /// Ends live sessions (each with `StreamEnded`), then stops the watchers and projections.
     public func shutdown() async {
+        await srt.shutdown()
         await rtmp.shutdown()
         for task in tasks { task.cancel() }
         await channels.shutdown()

@@ -13,7 +13,7 @@ import TestSupport
         let store = try await TestDatabase.makeStore("platform", registry: .platform)
         defer { Task { await store.shutdown() } }
         let platform = try await Platform(
-            store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0), logger: TestDatabase.logger)
+            store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0, srtPort: 0), logger: TestDatabase.logger)
         defer { Task { await platform.shutdown() } }
         let (channel, key) = try await platform.channels.create(name: "demo", metadata: EventMetadata(actor: .admin))
 

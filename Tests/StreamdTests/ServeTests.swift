@@ -37,7 +37,7 @@ import FoundationNetworking
         let (http, rtmp) = (try freePort(), try freePort())
         let server = try Subprocess.start(try Binaries.streamd(), [
             "serve", "--database-url", database.urlString, "--data-dir", dataDir, "--host", "127.0.0.1",
-            "--http-port", "\(http)", "--rtmp-port", "\(rtmp)", "--admin-token", "serve-test",
+            "--http-port", "\(http)", "--rtmp-port", "\(rtmp)", "--srt-port", "0", "--admin-token", "serve-test",
         ])
         var stopped = false
         defer { if !stopped { _ = server.stop(signal: SIGKILL) } }

@@ -18,6 +18,8 @@ public struct IngestStats: Sendable, Hashable, Codable {
     /// Whether socket reads were paused because the consumer is slow.
     public var backpressured: Bool = false
     public var bytesReceivedTotal: UInt64 = 0
+    /// SRT's link statistics (RTT, loss, retransmissions, receive buffer); nil for RTMP.
+    public var srt: SRTLinkStatistics?
 
     public init() {}
 }
