@@ -90,7 +90,7 @@ import Testing
         let (items, _, extractor) = try Self.demux(bytes)
         #expect(items.discontinuities == 1)
         #expect(extractor.demuxer.counters.discontinuities == 1)
-        let after = items.drop { if case .discontinuity = $0 { false } else { true } }.packets
+        let after = Array(items.drop { if case .discontinuity = $0 { false } else { true } }).packets
         #expect(after.first?.dts == 1000)
         #expect(items.packets.count == 19)
     }
@@ -200,7 +200,9 @@ import Testing
         #expect(unit.isKeyframe)
         #expect(unit.sequenceParameterSets == [W.sps])
         #expect(unit.pictureParameterSets == [W.pps])
-        #expect(unit.avcc == [0, 0, 0, 11, 0x65] + (0..<10).map { UInt8($0 % 200 + 2) })
+        let slice: [UInt8] = (0..<10).map { UInt8($0 % 200 + 2) }
+        let expected: [UInt8] = [0, 0, 0, 11, 0x65] + slice
+        #expect(unit.avcc == expected)
         let record = H264AnnexB.configuration(sps: unit.sequenceParameterSets, pps: unit.pictureParameterSets)
         #expect(record?.codecString == "avc1.42C01E")
         // Trailing zeros and 4-byte start codes; an empty input has no NAL units.
