@@ -30,10 +30,10 @@ let package = Package(
             pkgConfig: "libavcodec",
             providers: [.apt(["libavcodec-dev", "libavformat-dev", "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
         ),
+        // No pkgConfig: srt.pc would add -lsrt (the OpenSSL flavour); Ingest links libsrt itself.
         .systemLibrary(
             name: "CSRT",
-            pkgConfig: "srt",
-            providers: [.apt(["libsrt-openssl-dev"])]
+            providers: [.apt(["libsrt-openssl-dev", "libsrt1.5-gnutls"])]
         ),
 
         // MARK: The house, bottom up (DESIGN.md §2: arrows only go down)
@@ -58,7 +58,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // libavformat (Debian) loads libsrt-gnutls; linking the OpenSSL libsrt beside it puts two
+            // copies of libsrt's C++ statics in one process, which crashes at exit. Headers come
+            // from libsrt-openssl-dev (identical for both flavours); `-l:` names the runtime library.
+            linkerSettings: [
+                .linkedLibrary(":libsrt-gnutls.so.1.5", .when(platforms: [.linux])),
+                .linkedLibrary("srt", .when(platforms: [.macOS])),
+            ]
         ),
         .target(
             name: "Transcode",

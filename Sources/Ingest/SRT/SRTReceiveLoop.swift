@@ -42,6 +42,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
     private var endings: [Ending] = []
     private var stopping = false
     private var lastSweep = ContinuousClock.now
+    private var buffer = [UInt8](repeating: 0, count: 1500)
 
     init(server: SRTServer, listener: SRTSOCKET) throws(SRTServerError) {
         self.server = server
@@ -86,17 +87,20 @@ final class SRTReceiveLoop: @unchecked Sendable {
 
     private func run() {
         var events = [SRT_EPOLL_EVENT](repeating: SRT_EPOLL_EVENT(fd: -1, events: 0), count: 64)
-        var buffer = [UInt8](repeating: 0, count: 1500)
         while !stopping {
             drainCommands()
             guard !stopping else { break }
             let ready = srt_epoll_uwait(epoll, &events, Int32(events.count), Self.turn)
+            if ready < 0, SRTLibrary.lastErrorCode == Int32(SRT_EINVPOLLID.rawValue) {
+                // libsrt was cleaned up under us (the process is exiting).
+                return
+            }
             if ready > 0 {
                 for event in events.prefix(Int(ready)) {
                     if event.fd == listener {
                         acceptAll()
                     } else if let connection = connections[event.fd] {
-                        read(connection, buffer: &buffer)
+                        read(connection)
                     }
                 }
             }
@@ -131,6 +135,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
                 guard let connection = connections[socket], connection.token == token, connection.paused else { continue }
                 connection.paused = false
                 watch(connection.socket)
+                read(connection)
             case .close(let socket, let token, let reason, let detail):
                 guard let connection = connections[socket], connection.token == token else { continue }
                 connection.logger.info("closing: \(detail ?? reason.rawValue)")
@@ -192,6 +197,8 @@ final class SRTReceiveLoop: @unchecked Sendable {
         connection.lastFlush = now
         session.demand.setResume { [weak self] in self?.post(.resume(socket, token: token)) }
         watch(socket)
+        // libsrt's epoll reports a socket when it becomes readable, not what it already holds.
+        read(connection)
     }
 
     private func watch(_ socket: SRTSOCKET) {
@@ -199,7 +206,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
         srt_epoll_add_usock(epoll, socket, &events)
     }
 
-    private func read(_ connection: SRTConnection, buffer: inout [UInt8]) {
+    private func read(_ connection: SRTConnection) {
         for _ in 0..<Self.readsPerTurn {
             let received = buffer.withUnsafeMutableBytes { raw -> Int32 in
                 guard let base = raw.baseAddress else { return -1 }
@@ -235,6 +242,10 @@ final class SRTReceiveLoop: @unchecked Sendable {
         let now = ContinuousClock.now
         let ingest = server.ingest
         for connection in Array(connections.values) where connection.live != nil {
+            // libsrt's epoll can miss data that TSBPD released while a socket was being (re)added:
+            // a non-blocking poll each turn is cheap (a locked buffer check) and keeps it moving.
+            if !connection.paused { read(connection) }
+            guard connections[connection.socket] != nil else { continue }
             if connection.lastFlush.duration(to: now) >= ingest.mediaBatchInterval { flush(connection) }
             if connection.lastSample.duration(to: now) >= ingest.statsInterval { connection.sampleStats(server: server) }
             if !connection.paused, connection.lastMedia.duration(to: now) > ingest.idleTimeout {
@@ -252,6 +263,11 @@ final class SRTReceiveLoop: @unchecked Sendable {
     private func end(_ connection: SRTConnection, reason: StreamEnded.Reason, detail: String?) {
         guard connections.removeValue(forKey: connection.socket) != nil else { return }
         count.store(connections.count, ordering: .relaxed)
+        let counters = connection.extractor.demuxer.counters
+        connection.logger.info("SRT connection ended", metadata: [
+            "reason": "\(reason.rawValue)", "bytes": "\(connection.bytesReceived)", "ts_packets": "\(counters.packets)",
+            "cc_errors": "\(counters.continuityErrors)", "skipped_bytes": "\(counters.skippedBytes)",
+        ])
         if let live = connection.live {
             var held = TSMediaExtractor.Output()
             connection.extractor.flushHeldVideo(into: &held)

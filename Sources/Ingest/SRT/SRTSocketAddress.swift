@@ -79,6 +79,9 @@ enum SRTLibrary {
         srt_startup()
         // libsrt logs every refused handshake on stderr at its default level; streamd logs them itself.
         srt_setloglevel(2)
+        // libsrt's global state is torn down by a static destructor; stop its threads first, or
+        // a process exiting with SRT sockets open may crash on the way out.
+        atexit { srt_cleanup() }
     }()
 
     static var lastError: String {
