@@ -227,14 +227,15 @@ import Testing
         ])
         #expect(made.status == 0, "\(made.stderr)")
         let harness = try Self.makeServer()
-        // The bare stream id form; srt-live-transmit reads stdin (a pipe) as fast as it can and
-        // stays connected after the end of the file, until it is stopped.
+        // The bare stream id form; srt-live-transmit reads stdin (a pipe) as fast as it can, drops
+        // what it reads before its SRT connection is up (hence the pause), and stays connected
+        // after the end of the file until it is stopped.
         let sender = try ToolProcess("/bin/sh", [
-            "-c", "cat '\(file.path)' | exec \(transmit) -q -a:no -chunk:1316 file://con 'srt://127.0.0.1:\(harness.port)?streamid=live/good-key&latency=200'",
+            "-c", "(sleep 1; cat '\(file.path)') | exec \(transmit) -q -a:no -chunk:1316 file://con 'srt://127.0.0.1:\(harness.port)?streamid=live/good-key&latency=200'",
         ])
         let session = try #require(await Self.nextSession(harness.srt))
         let collector = Task { await collect(session) }
-        try await Task.sleep(for: .seconds(3))
+        try await Task.sleep(for: .seconds(4))
         sender.process.terminate()
         _ = await withTimeout(.seconds(10)) { await sender.wait() }
         let items = await withTimeout(.seconds(15)) { await collector.value } ?? []
