@@ -4,6 +4,7 @@ import Foundation
 @testable import Ingest
 import Media
 import Testing
+import TestSupport
 
 /// Real SRT publishers (ffmpeg, srt-live-transmit, a libsrt caller) against an `SRTServer`
 /// sharing its registry with an `RTMPServer`, on loopback.
@@ -276,5 +277,54 @@ import Testing
         #expect(ended?.detail?.contains("not MPEG-TS") == true, "\(String(describing: ended?.detail))")
         caller.close()
         await harness.shutdown()
+    }
+}
+
+/// The listen callback's key check against the real channels read model in PostgreSQL: events in
+/// the log, and how long libsrt's receiving thread waited for each check.
+@Suite(.serialized) struct SRTPostgresTests {
+    @Test(.timeLimit(.minutes(2))) func keysAreCheckedAgainstTheChannelsProjectionWithinTheCallbackBudget() async throws {
+        var registry = EventRegistry()
+        registry.registerChannelEvents()
+        registry.registerIngestEvents()
+        let store = try await TestDatabase.makeStore("srt", registry: registry)
+        let channels = ChannelService(store: store)
+        let (_, key) = try await channels.create(name: "srt-demo", metadata: EventMetadata(actor: .admin))
+        var ingest = IngestConfiguration()
+        ingest.failedAttempts = .init(maxFailures: 1000)
+        let rtmp = RTMPServer(
+            configuration: ingest, authorizer: ChannelKeyAuthorizer(channels: channels),
+            eventSink: { stream, event, metadata in
+                _ = try? await store.append(to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: metadata)])
+            })
+        let srt = SRTServer(sharingSessionsWith: rtmp)
+        let port = try srt.start(host: "127.0.0.1", port: 0)
+
+        for attempt in 0..<20 {
+            let streamID = attempt % 2 == 0 ? "#!::r=live/sk_wrong\(attempt),m=publish" : "live/sk_unknown\(attempt)"
+            let result = await SRTTestCaller.connect(port: port, streamID: streamID)
+            if case .failure(let refused) = result {
+                #expect(refused.rejectReason == SRT_REJX_NOTFOUND)
+            } else {
+                Issue.record("an unknown key was accepted")
+            }
+        }
+        let caller = try await SRTTestCaller.connect(port: port, streamID: "#!::r=live/\(key.text),m=publish").get()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await rtmp.registry.list().first?.protocol == "srt")
+        caller.close()
+
+        let timings = srt.authorizationTimings
+        print(String(format: "SRT key check in the listen callback (PostgreSQL): %d checks, mean %.2f ms, max %.2f ms, %d timeouts",
+                     timings.count, timings.meanMilliseconds, timings.maxMilliseconds, timings.timeouts))
+        #expect(timings.timeouts == 0)
+        #expect(timings.maxMilliseconds < 750)
+
+        await srt.shutdown()
+        await rtmp.shutdown()
+        let rejected = try await store.read(after: 0, filter: EventFilter(types: [PublishRejected.eventType]))
+        #expect(rejected.count == 20)
+        await channels.shutdown()
+        await store.shutdown()
     }
 }
