@@ -11,7 +11,9 @@ public struct SRTConfiguration: Sendable, Hashable {
     public var application: String?
     /// How long the listen callback may wait for the stream-key check. libsrt calls it on the
     /// thread that receives every SRT packet of this port, so it must stay short.
-    public var authorizationTimeout: Duration = .milliseconds(750)
+    /// Measured: ~1-6 ms against PostgreSQL; the bound covers a starved cooperative pool and stays
+    /// under the 3 s callers wait for a handshake.
+    public var authorizationTimeout: Duration = .milliseconds(1500)
     /// After a key check ran past its timeout, refuse at once (no waiting) for this long.
     public var unavailableCooldown: Duration = .seconds(2)
     /// Pending SRT connections the listener queues.
