@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -72,21 +74,41 @@ let package = Package(
             dependencies: ["Media", "EventStore", "CFFmpeg", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .target(name: "Packager", dependencies: ["Media", "EventStore"], swiftSettings: strict),
-        .target(name: "Chat", dependencies: ["EventStore"], swiftSettings: strict),
+        .target(
+            name: "Packager",
+            dependencies: [
+                "Media", "EventStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Chat",
+            dependencies: ["EventStore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .target(
             name: "Gateway",
             dependencies: [
-                "EventStore", "Media", "Ingest", "Packager", "Chat",
+                "EventStore", "Media", "Ingest", "Transcode", "Packager", "Chat",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "streamd",
             dependencies: [
-                "Gateway", "EventStore", "Ingest",
+                "Gateway", "EventStore", "Ingest", "Packager", "Transcode", "Chat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,7 +132,17 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "EventStore", "Ingest", "TestSupport",
+                "Gateway", "EventStore", "Ingest", "Transcode", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatTests",
+            dependencies: [
+                "Chat", "Gateway", "EventStore", "TestSupport",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
@@ -123,6 +155,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore"], swiftSettings: strict),
+        .testTarget(name: "PackagerTests", dependencies: ["Packager", "Media", "EventStore"], swiftSettings: strict),
+        .executableTarget(
+            name: "ChatBench",
+            dependencies: [
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "ops/bench/ChatBench", swiftSettings: strict),
         .executableTarget(name: "TranscodeBench", dependencies: ["Transcode", "Media"], path: "ops/bench/TranscodeBench", swiftSettings: strict),
     ]
 )

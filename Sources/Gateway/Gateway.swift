@@ -1,8 +1,12 @@
 import EventStore
 import Foundation
 import Hummingbird
+import HummingbirdHTTP2
+import HummingbirdWebSocket
+import NIOSSL
 import Ingest
 import Logging
+import Packager
 
 /// The HTTP face of streamd: REST for admins, later playback and chat.
 public struct Gateway: Sendable {
@@ -10,12 +14,26 @@ public struct Gateway: Sendable {
     public let store: EventStore
     public let channels: ChannelService
     public let sessions: SessionRegistry?
+    public let playback: Playback?
+    public var chat: ChatEndpoint?
 
-    public init(configuration: GatewayConfiguration, store: EventStore, channels: ChannelService, sessions: SessionRegistry? = nil) {
+    /// What serves `/live` and `/vod`.
+    public struct Playback: Sendable {
+        public var directory: PlaybackDirectory
+        public var recordings: RecordingCatalog
+
+        public init(directory: PlaybackDirectory, recordings: RecordingCatalog) {
+            self.directory = directory
+            self.recordings = recordings
+        }
+    }
+
+    public init(configuration: GatewayConfiguration, store: EventStore, channels: ChannelService, sessions: SessionRegistry? = nil, playback: Playback? = nil) {
         self.configuration = configuration
         self.store = store
         self.channels = channels
         self.sessions = sessions
+        self.playback = playback
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -25,14 +43,55 @@ public struct Gateway: Sendable {
         let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken))
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
         EventRoutes(store: store).register(on: admin)
-        if let sessions { StreamRoutes(sessions: sessions).register(on: admin) }
+        QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
+        if let sessions { StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store)).register(on: admin) }
+        SettingsRoutes(channels: channels, store: store, recordings: playback?.recordings).register(on: admin)
+        if let playback { PlaybackRoutes(directory: playback.directory, recordings: playback.recordings).register(on: router) }
+        if let chat { ChatRoutes(chat: chat).register(on: router.group("v1")) }
         return router
     }
 
+    /// Routes that upgrade to WebSocket (the chat socket).
+    public func webSocketRouter() -> Router<SocketRequestContext> {
+        let router = Router(context: SocketRequestContext.self)
+        router.add(middleware: ErrorMappingMiddleware())
+        if let chat { ChatSocket(chat: chat).register(on: router) }
+        return router
+    }
+
+    /// HTTP/1.1 with keep-alive on the plain port, upgrading the chat socket to WebSocket.
     public func application(logger: Logger) -> some ApplicationProtocol {
         Application(
             router: router(),
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: webSocketRouter(),
+                configuration: .init(ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "streamd"),
+            logger: logger)
+    }
+
+    /// HTTP/2 (ALPN h2, falling back to HTTP/1.1) over TLS on `port`: browsers only do LL-HLS well
+    /// over HTTP/2, where many blocked playlist and part requests share one connection.
+    public func tlsApplication(certificatePath: String, keyPath: String, port: Int, logger: Logger) throws -> some ApplicationProtocol {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw PlatformError("cannot read the TLS certificate chain \(certificatePath) (\(error)); give a PEM file with --tls-cert")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw PlatformError("cannot read the TLS private key \(keyPath) (\(error)); give an unencrypted PEM key with --tls-key")
+        }
+        guard !chain.isEmpty else { throw PlatformError("\(certificatePath) holds no certificate; give a PEM certificate chain with --tls-cert") }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.applicationProtocols = ["h2", "http/1.1"]
+        return Application(
+            router: router(),
+            server: try .http2Upgrade(tlsConfiguration: tls),
+            configuration: .init(address: .hostname(configuration.host, port: port), serverName: "streamd"),
             logger: logger)
     }
 }

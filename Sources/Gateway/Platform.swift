@@ -1,8 +1,11 @@
+import Chat
 import EventStore
 import Foundation
 import Hummingbird
 import Ingest
 import Logging
+import Packager
+import Transcode
 
 /// The running platform on one node: channels, RTMP ingest wired to the event log, and the HTTP
 /// gateway over them. `streamd serve` runs one; tests run one against a throwaway database.
@@ -13,15 +16,39 @@ public final class Platform: Sendable {
     /// SRT ingest; shares `rtmp.registry`, so `rtmp.sessions` carries both protocols' sessions.
     public let srt: SRTServer
     public let gateway: Gateway
+    public let chat: ChatService
     public let rtmpPort: Int
     public let srtPort: Int
+    public let pipeline: LivePipeline
+    public let recordings: RecordingCatalog
+    /// Steers live sessions' transcoders by their quality.
+    public let quality: QualityController
+    /// Runs every live session's transcode and packaging; ends when ingest has shut down and they
+    /// have all finished.
+    private let sessionLoop: Task<Void, Never>
     private let tasks: [Task<Void, Never>]
+
+    /// Playback and recording settings of a node.
+    public struct MediaOptions: Sendable {
+        /// The origin store's folder (segments, parts, recordings).
+        public var directory: URL
+        public var defaults: LivePipeline.Defaults
+        /// Finalized recordings older than this are deleted (nil: kept forever).
+        public var recordingRetention: TimeInterval?
+
+        public init(directory: URL, defaults: LivePipeline.Defaults = .init(), recordingRetention: TimeInterval? = 7 * 86_400) {
+            self.directory = directory
+            self.defaults = defaults
+            self.recordingRetention = recordingRetention
+        }
+    }
 
     /// Starts ingest (binding `rtmpPort`; 0 picks a free one) and the log watchers. The HTTP
     /// application is `gateway.application(logger:)`, run by the caller's service group.
     public init(
         store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(),
-        srt srtConfiguration: SRTConfiguration = SRTConfiguration(), logger: Logger
+        srt srtConfiguration: SRTConfiguration = SRTConfiguration(),
+        media: MediaOptions, chat chatConfiguration: ChatConfiguration = ChatConfiguration(), logger: Logger
     ) async throws {
         self.store = store
         let channels = ChannelService(store: store)
@@ -52,16 +79,41 @@ public final class Platform: Sendable {
             throw PlatformError("\(error)")
         }
         self.srt = srt
+        let origin = OriginStore(root: media.directory)
+        let pipeline = LivePipeline(store: store, origin: origin, directory: PlaybackDirectory(), defaults: media.defaults, logger: logger)
+        self.pipeline = pipeline
+        let recordings = RecordingCatalog(store: store, origin: origin)
+        self.recordings = recordings
         var shown = configuration
         shown.rtmpPort = rtmpPort
         shown.srtPort = srtPort
-        self.gateway = Gateway(configuration: shown, store: store, channels: channels, sessions: rtmp.registry)
-        self.tasks = [
-            // Until transcoding and packaging consume sessions, their media is drained so that
-            // encoders are never held up by backpressure.
-            Task {
+        var gateway = Gateway(
+            configuration: shown, store: store, channels: channels, sessions: rtmp.registry,
+            playback: .init(directory: pipeline.directory, recordings: recordings))
+        let chat = ChatService(store: store, channels: channels)
+        await chat.start()
+        self.chat = chat
+        gateway.chat = ChatEndpoint(service: chat, configuration: chatConfiguration, adminToken: configuration.adminToken)
+        self.gateway = gateway
+        let quality = QualityController(store: store)
+        self.quality = quality
+        let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
+        sessionLoop = Task {
+            await withDiscardingTaskGroup { group in
                 for await session in rtmp.sessions {
-                    Task { for await _ in session.media {} }
+                    group.addTask { await pipeline.run(session, quality: quality) }
+                }
+            }
+        }
+        self.tasks = [
+            // The quality machine of every live session, and its effect on the transcoders.
+            Task { await qualityProjection.run() },
+            Task { await quality.run() },
+            // Recordings a stopped node left open, and recordings past retention.
+            Task {
+                while !Task.isCancelled {
+                    await Self.maintainRecordings(recordings, pipeline: pipeline, store: store, retention: media.recordingRetention, logger: logger)
+                    try? await Task.sleep(for: .seconds(10))
                 }
             },
             // A revoked key ends its live session, whichever node or CLI revoked it.
@@ -76,12 +128,51 @@ public final class Platform: Sendable {
         ]
     }
 
-    /// Ends live sessions (each with `StreamEnded`), then stops the watchers and projections.
+    /// Ends live sessions (each with `StreamEnded`), lets their recordings finalize, then stops the
+    /// watchers and projections.
     public func shutdown() async {
         await srt.shutdown()
         await rtmp.shutdown()
+        // The session loop ends once every session's transcode and packaging has finished.
+        await sessionLoop.value
         for task in tasks { task.cancel() }
+        // No watcher may still be reading when the caller shuts the store down next.
+        for task in tasks { await task.value }
+        await recordings.shutdown()
+        await chat.shutdown()
         await channels.shutdown()
+    }
+
+    /// Finalizes recordings that no node has added to for a while (their node stopped mid-stream:
+    /// they end with what reached disk, and their session gets its `StreamEnded(interrupted)`), and
+    /// deletes recordings past retention.
+    static func maintainRecordings(
+        _ recordings: RecordingCatalog, pipeline: LivePipeline, store: EventStore, retention: TimeInterval?, logger: Logger
+    ) async {
+        do {
+            let live = Set(pipeline.sessions.map { $0.session.id.uuidString.lowercased() })
+            for recording in try await recordings.interrupted(quietFor: 15, excluding: live) {
+                let ended = StreamEnded(
+                    sessionID: recording.sessionID, channelID: recording.channelID, reason: .interrupted,
+                    detail: "the node packaging it stopped without ending it; finalized with the segments that reached disk",
+                    durationSeconds: 0, bytesReceived: 0, reconnects: 0)
+                let stream = "session-\(recording.sessionID)"
+                let history = try await store.readStream(stream)
+                if !history.contains(where: { $0.eventType == StreamEnded.eventType }) {
+                    _ = try await store.append(
+                        to: stream, expectedVersion: .any,
+                        events: [try NewEvent(ended, metadata: EventMetadata(actor: .system("packager")), eventId: RecordingCatalog.derivedID("ended", recording.sessionID))])
+                }
+                try await recordings.finalizeInterrupted(recording)
+                logger.info("finalized the interrupted recording of session \(recording.sessionID) (\(recording.channelName))")
+            }
+            if let retention {
+                let deleted = try await recordings.deleteExpired(retention: retention)
+                if deleted > 0 { logger.info("deleted \(deleted) recordings past retention") }
+            }
+        } catch {
+            logger.warning("recording maintenance failed, retrying in a minute: \(error)")
+        }
     }
 }
 
@@ -91,6 +182,10 @@ extension EventRegistry {
         var registry = EventRegistry()
         registry.registerChannelEvents()
         registry.registerIngestEvents()
+        registry.registerTranscodeEvents()
+        registry.registerPackagerEvents()
+        registry.registerQualityEvents()
+        registry.registerChatEvents()
         return registry
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
 
-/// A bounded FIFO between the async dispatcher and one encoder thread.
+/// A bounded FIFO whose consumer is a dedicated thread: the source's items on their way to the
+/// decoding thread, and decoded frames on their way to one encoder thread.
 ///
-/// The producer (async) suspends while the queue is full instead of blocking a cooperative thread;
-/// the consumer (a dedicated thread) blocks on a condition variable while it is empty.
+/// An async producer suspends while the queue is full (`push`) instead of blocking a cooperative
+/// thread; a thread producer blocks (`put`). The consumer blocks while it is empty.
 /// `@unchecked Sendable`: every stored property is read and written only under `condition`'s lock.
 final class FrameQueue<Element: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
@@ -31,6 +32,16 @@ final class FrameQueue<Element: Sendable>: @unchecked Sendable {
         }
     }
 
+    /// Appends, blocking the calling thread while the queue is full (never call it from a task).
+    func put(_ element: Element) {
+        condition.lock()
+        defer { condition.unlock() }
+        while !closed, storedCount >= capacity { condition.wait() }
+        if closed { return }
+        items.append(element)
+        condition.broadcast()
+    }
+
     /// Appends when there is room (or the queue is closed, which discards); false when full.
     private func offer(_ element: Element) -> Bool {
         condition.lock()
@@ -38,7 +49,7 @@ final class FrameQueue<Element: Sendable>: @unchecked Sendable {
         if closed { return true }
         guard storedCount < capacity else { return false }
         items.append(element)
-        condition.signal()
+        condition.broadcast()
         return true
     }
 
@@ -69,6 +80,7 @@ final class FrameQueue<Element: Sendable>: @unchecked Sendable {
         }
         let waiter = spaceWaiter
         spaceWaiter = nil
+        condition.broadcast()
         condition.unlock()
         waiter?.resume()
         return element
@@ -81,6 +93,7 @@ final class FrameQueue<Element: Sendable>: @unchecked Sendable {
         head = 0
         let waiter = spaceWaiter
         spaceWaiter = nil
+        condition.broadcast()
         condition.unlock()
         waiter?.resume()
     }
@@ -91,7 +104,7 @@ final class FrameQueue<Element: Sendable>: @unchecked Sendable {
         closed = true
         let waiter = spaceWaiter
         spaceWaiter = nil
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
         waiter?.resume()
     }

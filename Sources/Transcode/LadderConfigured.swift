@@ -11,3 +11,12 @@ public struct LadderConfigured: DomainEvent, Hashable {
         self.ladder = ladder
     }
 }
+
+extension EventRegistry {
+    public mutating func registerTranscodeEvents() {
+        register(LadderConfigured.self)
+        register(RenditionStarted.self)
+        register(RenditionStopped.self)
+        register(TranscodeFailed.self)
+    }
+}

@@ -69,10 +69,10 @@ final class RungWorker: @unchecked Sendable {
         resetRequested.withLock { $0 = true }
     }
 
-    /// Closes the queue and waits until everything queued is encoded and flushed.
-    func finish() async {
+    /// Closes the queue and blocks the (dispatcher) thread until everything queued is encoded and flushed.
+    func finish() {
         queue.close()
-        await finished.wait()
+        finished.block()
     }
 
     private func work() {

@@ -3,7 +3,8 @@ import EventStore
 import Media
 
 /// The media path of one `Transcoder.run`: decoders, the keyframe schedule, the rendition gates and the
-/// rung workers. Lives inside the running task only.
+/// rung workers. Lives on the run's dispatcher thread only: decoding and scaling are CPU work that
+/// would otherwise hold the cooperative pool (two threads on a two-core host) away from every other task.
 final class TranscodePipeline {
     struct EncodedRung {
         let worker: RungWorker
@@ -69,26 +70,26 @@ final class TranscodePipeline {
         governor = transcoder.options.overload.map { OverloadGovernor(configuration: $0) }
     }
 
-    func handle(_ item: MediaItem) async throws(TranscodeError) {
+    func handle(_ item: MediaItem) throws(TranscodeError) {
         switch item {
         case .track(let track):
             switch track.kind {
-            case .video: try await configureVideo(track)
+            case .video: try configureVideo(track)
             case .audio: try configureAudio(track)
             }
         case .packet(let packet):
             switch packet.track {
-            case .video: try await videoPacket(packet)
+            case .video: try videoPacket(packet)
             case .audio: try audioPacket(packet)
             }
         case .discontinuity:
-            try await discontinuity()
+            try discontinuity()
         }
     }
 
     /// The input ended: drain everything and finish every rendition.
-    func finish() async throws(TranscodeError) {
-        if videoDecoder != nil { try await decodeVideo(nil) }
+    func finish() throws(TranscodeError) {
+        if videoDecoder != nil { try decodeVideo(nil) }
         if passthroughEligible, decision == nil, !passthroughBuffer.isEmpty {
             // The whole stream was one GOP shorter than the decision window: it qualifies.
             decision = .passthrough
@@ -101,20 +102,20 @@ final class TranscodePipeline {
                 throw .libav(error)
             }
         }
-        await close(reason: .streamEnded)
+        close(reason: .streamEnded)
     }
 
     /// After a failure: stop the workers without draining and finish every rendition.
-    func abort() async {
+    func abort() {
         for rung in rungs { rung.worker.queue.removeAll() }
-        await close(reason: .failed)
+        close(reason: .failed)
     }
 
     // MARK: Video
 
-    private func configureVideo(_ track: TrackInfo) async throws(TranscodeError) {
+    private func configureVideo(_ track: TrackInfo) throws(TranscodeError) {
         if track == videoTrack { return }
-        if videoDecoder != nil { try await decodeVideo(nil) }
+        if videoDecoder != nil { try decodeVideo(nil) }
         videoDecoder = try Decoder(track: track, threads: options.decoderThreads)
         if videoTrack == nil {
             let avc = if case .avc = track.configuration { true } else { false }
@@ -128,7 +129,7 @@ final class TranscodePipeline {
         videoTrack = track
     }
 
-    private func videoPacket(_ packet: MediaPacket) async throws(TranscodeError) {
+    private func videoPacket(_ packet: MediaPacket) throws(TranscodeError) {
         guard videoDecoder != nil else { throw .packetBeforeTrack(.video) }
         if let settled = schedule?.observePacket(pts: packet.pts, isKeyframe: packet.isKeyframe) {
             decision = settled
@@ -139,10 +140,10 @@ final class TranscodePipeline {
         } else if passthroughEligible, decision == nil, packet.isKeyframe || !passthroughBuffer.isEmpty {
             passthroughBuffer.append(packet)
         }
-        try await decodeVideo(packet)
+        try decodeVideo(packet)
     }
 
-    private func decodeVideo(_ packet: MediaPacket?) async throws(TranscodeError) {
+    private func decodeVideo(_ packet: MediaPacket?) throws(TranscodeError) {
         guard let decoder = videoDecoder else { return }
         do {
             try decoder.send(packet)
@@ -160,10 +161,7 @@ final class TranscodePipeline {
             }
             guard let frame else { break }
             videoFailures = 0
-            try await dispatch(frame)
-            // Decoding and scaling run on the cooperative pool: let other tasks (the renditions'
-            // consumers, other streams) in between frames instead of holding a thread while behind.
-            await Task.yield()
+            try dispatch(frame)
         }
     }
 
@@ -174,7 +172,7 @@ final class TranscodePipeline {
         }
     }
 
-    private func dispatch(_ frame: Frame) async throws(TranscodeError) {
+    private func dispatch(_ frame: Frame) throws(TranscodeError) {
         if !planned { try plan(frame) }
         applyControl()
         let pts = frame.pts
@@ -204,7 +202,7 @@ final class TranscodePipeline {
                 }
                 input = smallest
             }
-            await rungs[index].worker.queue.push(.frame(input, forceIDR: admission.forceIDR))
+            rungs[index].worker.queue.put(.frame(input, forceIDR: admission.forceIDR))
         }
     }
 
@@ -429,14 +427,14 @@ final class TranscodePipeline {
 
     // MARK: Discontinuity and end
 
-    private func discontinuity() async throws(TranscodeError) {
+    private func discontinuity() throws(TranscodeError) {
         if let decoder = videoDecoder {
-            try await decodeVideo(nil)
+            try decodeVideo(nil)
             decoder.reset()
             schedule?.restart()
             for index in rungs.indices {
                 rungs[index].filter?.reset()
-                await rungs[index].worker.queue.push(.discontinuity)
+                rungs[index].worker.queue.put(.discontinuity)
             }
             passthrough?.output.yield(.discontinuity)
         }
@@ -459,12 +457,12 @@ final class TranscodePipeline {
         return track.timebase.seconds(pts)
     }
 
-    private func close(reason: RenditionReason) async {
+    private func close(reason: RenditionReason) {
         guard !closed else { return }
         closed = true
         // Every encoder drains its lookahead at once, not one after the other.
         for rung in rungs { rung.worker.queue.close() }
-        for rung in rungs { await rung.worker.finish() }
+        for rung in rungs { rung.worker.finish() }
         for index in rungs.indices {
             checkFailure(index)
             if rungs[index].gate.isRunning {

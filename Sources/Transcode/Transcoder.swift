@@ -1,3 +1,4 @@
+import Foundation
 import EventStore
 import Media
 import Synchronization
@@ -57,39 +58,82 @@ public final class Transcoder: Sendable {
 
     /// Transcodes `input` until it ends. Throws (after emitting `TranscodeFailed` and finishing every
     /// rendition) when the input is corrupt or fails, or an encoder cannot be opened.
+    ///
+    /// The calling task only moves `input` into a short queue; decoding, scaling and dispatching to
+    /// the encoders run on a thread of their own (`decode-CHANNEL`), so a transcode never holds a
+    /// thread of the cooperative pool that serves HTTP, chat and the other streams.
     public func run<Input: AsyncSequence>(_ input: Input) async throws(TranscodeError) where Input.Element == MediaItem {
         let (events, eventInput) = AsyncStream.makeStream(of: (any DomainEvent).self)
         let sink = self.sink
         let drain = Task {
             for await event in events { await sink(event) }
         }
-        let pipeline = TranscodePipeline(transcoder: self, events: eventInput)
-        var failure: TranscodeError?
+        let dispatcher = Dispatcher(pipeline: TranscodePipeline(transcoder: self, events: eventInput))
+        dispatcher.start(name: "decode-\(channel)")
         do {
-            var iterator = input.makeAsyncIterator()
-            while true {
-                let item: MediaItem?
-                do {
-                    item = try await iterator.next()
-                } catch {
-                    throw TranscodeError.input("\(error)")
-                }
-                guard let item else { break }
-                try await pipeline.handle(item)
+            for try await item in input {
+                guard !dispatcher.stopped else { break }
+                await dispatcher.queue.push(item)
             }
-            try await pipeline.finish()
-        } catch let error as TranscodeError {
-            failure = error
         } catch {
-            failure = .input("\(error)")
+            dispatcher.inputFailed(.input("\(error)"))
         }
+        dispatcher.queue.close()
+        await dispatcher.done.wait()
+        let failure = dispatcher.failure
         if let failure {
             eventInput.yield(TranscodeFailed(channel: channel, stage: failure.stage, message: failure.description))
-            await pipeline.abort()
+            dispatcher.pipeline.abort()
         }
         announce.finish()
         eventInput.finish()
         await drain.value
         if let failure { throw failure }
+    }
+
+    /// Items from the source queued for the dispatcher thread. Few: the source's own queue (the
+    /// ingest session's) is where backpressure belongs.
+    static let inputQueueCapacity = 16
+
+    /// The thread that owns the pipeline while items arrive.
+    ///
+    /// `@unchecked Sendable`: `pipeline` is used by the dispatcher thread until `done` is signalled,
+    /// then only by the task that awaited `done`; `state` is behind its mutex.
+    final class Dispatcher: @unchecked Sendable {
+        let pipeline: TranscodePipeline
+        let queue = FrameQueue<MediaItem>(capacity: Transcoder.inputQueueCapacity)
+        let done = Completion()
+        private let state = Mutex<(stopped: Bool, failure: TranscodeError?)>((false, nil))
+
+        init(pipeline: TranscodePipeline) {
+            self.pipeline = pipeline
+        }
+
+        /// The pipeline failed (the source should stop being read) or has finished.
+        var stopped: Bool { state.withLock { $0.stopped } }
+        var failure: TranscodeError? { state.withLock { $0.failure } }
+
+        func inputFailed(_ error: TranscodeError) {
+            state.withLock { if $0.failure == nil { $0.failure = error } }
+        }
+
+        func start(name: String) {
+            let thread = Thread { [self] in run() }
+            thread.name = name
+            thread.start()
+        }
+
+        private func run() {
+            do {
+                while let item = queue.pop() { try pipeline.handle(item) }
+                if failure == nil { try pipeline.finish() }
+            } catch {
+                state.withLock { if $0.failure == nil { $0.failure = error } }
+                // Later pushes are discarded, so the reading task never waits on a dead thread.
+                queue.close()
+            }
+            state.withLock { $0.stopped = true }
+            done.signal()
+        }
     }
 }

@@ -1,6 +1,9 @@
+import Chat
 import ArgumentParser
 import EventStore
 import Foundation
+import Gateway
+import Packager
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -82,18 +85,23 @@ struct EventsCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let projection = Projections.named(projection) else { return }
-            let report = try await withDatabase(database) { store in
-                try await ProjectionReplay(store: store, projection: projection).run(until: until)
+            let (report, audit) = try await withDatabase(database) { store in
+                let report = try await ProjectionReplay(store: store, projection: projection).run(until: until)
+                // The quality machine's transitions are events too: recompute them and compare.
+                var audit: QualityAudit.Report?
+                if projection.name == "quality" { audit = try await QualityAudit(store: store).run(until: report.replayedUntil) }
+                return (report, audit)
             }
             print(report)
-            if !report.isIdentical { throw ExitCode(1) }
+            if let audit { print(audit) }
+            if !report.isIdentical || audit?.isIdentical == false { throw ExitCode(1) }
         }
     }
 }
 
 /// The SQL read models that `events replay` can rebuild.
 enum Projections {
-    static let all: [any SQLProjection] = [ChannelsProjection()]
+    static let all: [any SQLProjection] = [ChannelsProjection(), DVRProjection(), QualityProjection(), ChatProjection()]
     static var names: [String] { all.map(\.name) }
     static func named(_ name: String) -> (any SQLProjection)? { all.first { $0.name == name } }
 }

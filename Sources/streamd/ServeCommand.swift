@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Ingest
 import Logging
+import Packager
 import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
@@ -41,6 +42,30 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Bearer token for admin routes. Without it one is generated on first start and kept in DATA_DIR/admin-token (mode 0600). (env STREAMD_ADMIN_TOKEN)", valueName: "token"))
     var adminToken: String?
 
+    @Option(name: .long, help: ArgumentHelp("LL-HLS part target in seconds, 0.2-2. (env STREAMD_PART_TARGET, default 0.5)", valueName: "seconds"))
+    var partTarget: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds of the live DVR window; channels may set their own. (env STREAMD_DVR_WINDOW, default 1800)", valueName: "seconds"))
+    var dvrWindow: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Record sessions for VOD at /vod/SESSION/index.m3u8 unless a channel says otherwise. (env STREAMD_RECORDING, default true)", valueName: "true|false"))
+    var recording: Bool?
+
+    @Option(name: .long, help: ArgumentHelp("Delete recordings this many days after they end; 0 keeps them forever. (env STREAMD_RECORDING_RETENTION_DAYS, default 7)", valueName: "days"))
+    var recordingRetentionDays: Double?
+
+    @Option(name: .long, help: ArgumentHelp("PEM certificate chain: also serve HTTP/2 over TLS on --https-port. (env STREAMD_TLS_CERT)", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(name: .long, help: ArgumentHelp("PEM private key of --tls-cert. (env STREAMD_TLS_KEY)", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(name: .long, help: ArgumentHelp("HTTPS (HTTP/2) port when --tls-cert and --tls-key are given. (env STREAMD_HTTPS_PORT, default 8443)", valueName: "port"))
+    var httpsPort: Int?
+
+    @Option(name: .long, help: ArgumentHelp("How long a chat viewer token from POST /v1/viewers stays valid, in hours. (env STREAMD_CHAT_TOKEN_HOURS, default 24)", valueName: "hours"))
+    var chatTokenHours: Int?
+
     func run() async throws {
         let logger = makeLogger()
         let httpPort = try self.httpPort ?? Environment.int("HTTP_PORT") ?? 8080
@@ -55,26 +80,69 @@ struct ServeCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: database.dataDirectory, withIntermediateDirectories: true)
         let token = try AdminToken.resolve(explicit: adminToken ?? Environment.string("ADMIN_TOKEN"), dataDirectory: database.dataDirectory)
 
+        var packager = PackagerOptions()
+        packager.partTarget = try partTarget ?? Environment.double("PART_TARGET") ?? packager.partTarget
+        packager.dvrWindow = try dvrWindow ?? Environment.double("DVR_WINDOW") ?? packager.dvrWindow
+        packager.recording = try recording ?? Environment.bool("RECORDING") ?? packager.recording
+        do {
+            packager = try packager.validated()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let retentionDays = try recordingRetentionDays ?? Environment.double("RECORDING_RETENTION_DAYS") ?? 7
+        guard retentionDays >= 0 else { throw ValidationError("--recording-retention-days must be 0 (keep forever) or more") }
+        let media = Platform.MediaOptions(
+            directory: database.dataDirectory.appendingPathComponent("media"),
+            defaults: LivePipeline.Defaults(packager: packager),
+            recordingRetention: retentionDays > 0 ? retentionDays * 86_400 : nil)
+
+        let tlsCert = self.tlsCert ?? Environment.string("TLS_CERT")
+        let tlsKey = self.tlsKey ?? Environment.string("TLS_KEY")
+        let httpsPort = try self.httpsPort ?? Environment.int("HTTPS_PORT") ?? 8443
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
+        }
+
+        let chatTokenHours = try self.chatTokenHours ?? Environment.int("CHAT_TOKEN_HOURS") ?? 24
+        guard chatTokenHours > 0, chatTokenHours <= 24 * 365 else {
+            throw ValidationError("--chat-token-hours must be between 1 and 8760")
+        }
+        let chat = ChatConfiguration(
+            secret: try ChatConfiguration.secret(in: database.dataDirectory), tokenLifetime: TimeInterval(chatTokenHours) * 3_600)
+
         let opened = try await database.open(logger: logger)
         let platform: Platform
         do {
             platform = try await Platform(
                 store: opened.store,
                 configuration: GatewayConfiguration(host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
-                srt: srt, logger: logger)
+                srt: srt, media: media, chat: chat, logger: logger)
         } catch {
             await opened.close()
             throw error
         }
+        var services: [any Service] = [platform.gateway.application(logger: logger)]
+        if let tlsCert, let tlsKey {
+            do {
+                services.append(try platform.gateway.tlsApplication(certificatePath: tlsCert, keyPath: tlsKey, port: httpsPort, logger: logger))
+            } catch {
+                await platform.shutdown()
+                await opened.close()
+                throw CommandFailure("\(error)")
+            }
+        }
         let shownHost = publicHost ?? (host == "0.0.0.0" ? "localhost" : host)
         var banner = [
             "streamd is up",
-            "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live)",
+            "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live/CHANNEL/index.m3u8, recordings under /vod)",
             "  RTMP ingest: rtmp://\(shownHost):\(platform.rtmpPort)/live/<stream key>",
             "  SRT ingest:  srt://\(shownHost):\(platform.srtPort)?streamid=#!::r=live/<stream key>,m=publish"
                 + (srt.passphrase != nil ? "  (with the passphrase)" : ""),
             "  database:    \(opened.store.url)\(opened.cluster != nil ? " (embedded, in \(database.dataDirectory.path)/postgres)" : "")",
         ]
+        if tlsCert != nil {
+            banner.insert("  HTTPS:       https://\(shownHost):\(httpsPort)  (HTTP/2 over TLS: use it for LL-HLS in browsers)", at: 2)
+        }
         switch token.source {
         case .explicit: banner.append("  admin token: as given by --admin-token / STREAMD_ADMIN_TOKEN")
         case .file(let path): banner.append("  admin token: in \(path)")
@@ -85,7 +153,7 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
 
         let group = ServiceGroup(configuration: .init(
-            services: [platform.gateway.application(logger: logger)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         var failure: (any Error)?

@@ -38,7 +38,11 @@ import TestSupport
             }
             return (acked, failed, errors)
         }
-        try await Task.sleep(for: .seconds(1))
+        // Some events must have gone through before the stop; on a loaded machine that can take a while.
+        let firstDeadline = ContinuousClock.now + .seconds(30)
+        while await collector.subscribedCount == 0, ContinuousClock.now < firstDeadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let beforeStop = await collector.subscribedCount
         await onThread { cluster.stop() }
         try await Task.sleep(for: .seconds(1))

@@ -13,7 +13,9 @@ import TestSupport
         let store = try await TestDatabase.makeStore("platform", registry: .platform)
         defer { Task { await store.shutdown() } }
         let platform = try await Platform(
-            store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0, srtPort: 0), logger: TestDatabase.logger)
+            store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0, srtPort: 0),
+            media: .init(directory: FileManager.default.temporaryDirectory.appendingPathComponent("streamd-platform-\(UUID())")),
+            logger: TestDatabase.logger)
         defer { Task { await platform.shutdown() } }
         let (channel, key) = try await platform.channels.create(name: "demo", metadata: EventMetadata(actor: .admin))
 
@@ -64,7 +66,10 @@ import TestSupport
         #expect(types.isSuperset(of: ["StreamStarted", "IngestStatsSampled", "StreamEnded", "PublishRejected"]))
         let started = try await store.read(after: 0, filter: EventFilter(types: ["StreamStarted"]))
         #expect(started.first?.dataText.contains(channel.id.uuidString.lowercased()) == true)
-        #expect(try await HashChainVerifier(store: store).verify() == .verified(count: try await store.headPosition()))
+        // The pipeline may still be appending (segments, the finalized recording): the chain must
+        // verify over whatever the log holds now.
+        let verified = try await HashChainVerifier(store: store).verify()
+        if case .verified = verified {} else { Issue.record("hash chain: \(verified)") }
     }
 
     func waitForEvent(_ store: EventStore, type: String) async throws -> RecordedEvent? {

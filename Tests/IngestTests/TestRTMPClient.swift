@@ -101,13 +101,21 @@ final class TestRTMPClient: Sendable {
         return nil
     }
 
-    /// Whether the server closed the connection within the timeout.
+    /// Whether the server closed the connection within the timeout (polled: awaiting `closeFuture`
+    /// cannot be cancelled, so a timeout around it would wait for the close anyway).
     func waitForClose(timeout: Duration) async -> Bool {
-        let closed = channel.closeFuture
-        return await withTimeout(timeout) { () -> Bool? in
-            try? await closed.get()
-            return true
-        } ?? false
+        let closed = ClosedFlag()
+        channel.closeFuture.whenComplete { _ in closed.value.store(true, ordering: .releasing) }
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            if closed.value.load(ordering: .acquiring) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return closed.value.load(ordering: .acquiring)
+    }
+
+    private final class ClosedFlag: Sendable {
+        let value = Atomic(false)
     }
 
     func close() async {

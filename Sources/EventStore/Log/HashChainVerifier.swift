@@ -24,43 +24,56 @@ public struct HashChainVerifier: Sendable {
 
     public func verify(pageSize: Int = 10_000) async throws -> Outcome {
         try await store.client.withConnection { connection in
-            var previousHash = [UInt8](repeating: 0, count: 32)
-            var previousPosition: Int64 = 0
-            while true {
-                let rows = try await connection.query("""
-                    SELECT position, hash, streamd_event_canonical(position, stream_id, stream_version, event_id,
-                        event_type, schema_version, data, metadata, recorded_at)
-                    FROM events WHERE position > \(previousPosition) ORDER BY position LIMIT \(pageSize)
-                    """, logger: store.logger)
-                var count = 0
-                for try await (position, stored, canonical) in rows.decode((Int64, ByteBuffer, ByteBuffer).self) {
-                    count += 1
-                    guard position == previousPosition + 1 else {
-                        return .broken(position: previousPosition + 1, reason: "the event is missing (deleted); the next stored position is \(position)")
-                    }
-                    var hasher = SHA256()
-                    hasher.update(data: previousHash)
-                    hasher.update(data: Array(buffer: canonical))
-                    let expected = Array(hasher.finalize())
-                    let storedHash = Array(buffer: stored)
-                    guard storedHash == expected else {
-                        return .broken(position: position, reason: "its content or place does not match the hash chain (edited or reordered)")
-                    }
-                    previousHash = storedHash
-                    previousPosition = position
-                }
-                if count < pageSize { break }
+            // One snapshot for the walk and the head: appends go on while a live log is verified.
+            _ = try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: store.logger)
+            do {
+                let outcome = try await walk(connection, pageSize: pageSize)
+                _ = try await connection.query("COMMIT", logger: store.logger)
+                return outcome
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: store.logger)
+                throw error
             }
-            let head = try await connection.query("SELECT position, hash FROM event_log_head", logger: store.logger)
-            for try await (position, hash) in head.decode((Int64, ByteBuffer).self) {
-                if position != previousPosition {
-                    return .broken(position: previousPosition + 1, reason: "the log head says \(position) events were appended, but only \(previousPosition) are there (deleted)")
-                }
-                if Array(buffer: hash) != previousHash {
-                    return .broken(position: previousPosition, reason: "the last event does not match the hash recorded in the log head (edited)")
-                }
-            }
-            return .verified(count: previousPosition)
         }
+    }
+
+    private func walk(_ connection: PostgresConnection, pageSize: Int) async throws -> Outcome {
+        var previousHash = [UInt8](repeating: 0, count: 32)
+        var previousPosition: Int64 = 0
+        while true {
+            let rows = try await connection.query("""
+                SELECT position, hash, streamd_event_canonical(position, stream_id, stream_version, event_id,
+                    event_type, schema_version, data, metadata, recorded_at)
+                FROM events WHERE position > \(previousPosition) ORDER BY position LIMIT \(pageSize)
+                """, logger: store.logger)
+            var count = 0
+            for try await (position, stored, canonical) in rows.decode((Int64, ByteBuffer, ByteBuffer).self) {
+                count += 1
+                guard position == previousPosition + 1 else {
+                    return .broken(position: previousPosition + 1, reason: "the event is missing (deleted); the next stored position is \(position)")
+                }
+                var hasher = SHA256()
+                hasher.update(data: previousHash)
+                hasher.update(data: Array(buffer: canonical))
+                let expected = Array(hasher.finalize())
+                let storedHash = Array(buffer: stored)
+                guard storedHash == expected else {
+                    return .broken(position: position, reason: "its content or place does not match the hash chain (edited or reordered)")
+                }
+                previousHash = storedHash
+                previousPosition = position
+            }
+            if count < pageSize { break }
+        }
+        let head = try await connection.query("SELECT position, hash FROM event_log_head", logger: store.logger)
+        for try await (position, hash) in head.decode((Int64, ByteBuffer).self) {
+            if position != previousPosition {
+                return .broken(position: previousPosition + 1, reason: "the log head says \(position) events were appended, but only \(previousPosition) are there (deleted)")
+            }
+            if Array(buffer: hash) != previousHash {
+                return .broken(position: previousPosition, reason: "the last event does not match the hash recorded in the log head (edited)")
+            }
+        }
+        return .verified(count: previousPosition)
     }
 }

@@ -12,6 +12,9 @@ actor ConnectionSet {
     private let keep: Int
     private var idle: [PostgresConnection] = []
     private var nextId = 1_000
+    /// Set by `closeAll`: a connection in use then is closed when it comes back, and none is
+    /// opened afterwards (one left idle would be freed unclosed, which PostgresNIO traps on).
+    private var closed = false
 
     init(url: DatabaseURL, keep: Int, logger: Logger) {
         self.url = url
@@ -38,6 +41,7 @@ actor ConnectionSet {
     }
 
     private func take() async throws -> PostgresConnection {
+        guard !closed else { throw EventStoreError.unavailable("the event store was shut down") }
         while let connection = idle.popLast() {
             if !connection.isClosed { return connection }
         }
@@ -46,10 +50,11 @@ actor ConnectionSet {
     }
 
     private func giveBack(_ connection: PostgresConnection) {
-        if idle.count < keep, !connection.isClosed { idle.append(connection) } else { Task { try? await connection.close() } }
+        if !closed, idle.count < keep, !connection.isClosed { idle.append(connection) } else { Task { try? await connection.close() } }
     }
 
     func closeAll() async {
+        closed = true
         let connections = idle
         idle.removeAll()
         for connection in connections { try? await connection.close() }

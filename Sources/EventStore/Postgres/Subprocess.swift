@@ -41,6 +41,14 @@ public enum Subprocess {
         }
     }
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), declared only under _GNU_SOURCE,
+    /// which Swift's Glibc module does not define: looked up once by name instead.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
+
     /// Starts a program without waiting for it (a server under test, or `run`'s child).
     public static func start(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Running {
         let outputPath = NSTemporaryDirectory() + "/streamd-run-\(UUID().uuidString)"
@@ -50,6 +58,11 @@ public enum Subprocess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else crosses over: a child holding a copy of a socket (an encoder's connection, a
+        // listener) would keep it open after streamd closes it, and the peer would never see the close.
+        guard let closeFrom = addCloseFrom, closeFrom(&actions, 3) == 0 else {
+            throw EventStoreError.database("cannot run \(path): this C library cannot close inherited descriptors (glibc 2.34 or later is needed)")
+        }
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var merged = ProcessInfo.processInfo.environment

@@ -13,6 +13,9 @@ public struct StreamEnded: DomainEvent, Hashable {
         case protocolError = "protocol_error"
         /// The server shut down.
         case shutdown
+        /// The node stopped without ending the session (killed or crashed); recorded when a node
+        /// next starts and finds the session's recording left open.
+        case interrupted
     }
 
     public var sessionID: String

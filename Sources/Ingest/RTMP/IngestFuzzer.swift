@@ -1,3 +1,4 @@
+import Media
 import NIOCore
 
 /// Fuzz drivers shared by the test suite and the `IngestFuzz` tool: each feeds one input to a

@@ -133,4 +133,8 @@ public struct LiveSessionSummary: Sendable, Hashable, Codable {
     public var reconnects: Int
     public var bytesReceived: UInt64
     public var stats: IngestStats
+    /// The quality machine's health score, 0–100, once the quality projection has seen the session.
+    public var health: Int? = nil
+    /// The quality machine's state: HIGH, MEDIUM, LOW, VERY_LOW, ERROR or RECOVERY.
+    public var quality: String? = nil
 }

@@ -21,6 +21,20 @@ public struct IngestStats: Sendable, Hashable, Codable {
     /// SRT's link statistics (RTT, loss, retransmissions, receive buffer); nil for RTMP.
     public var srt: SRTLinkStatistics?
 
+    // MARK: Congestion figures read by the quality machine (nil where a protocol has none)
+
+    /// RTMP: wall-clock time since the connection's first frame minus the media time carried since
+    /// (newest DTS − first DTS), in ms. It grows while media arrives slower than real time (the
+    /// encoder's send queue builds up because the link cannot carry the stream); its rise above the
+    /// session's lowest value stands in for RTT. Constant offsets (up to one interval) cancel out.
+    public var timestampLagMilliseconds: Int64?
+    /// SRT: smoothed round-trip time, ms. (Placeholder names until the SRT listener fills them.)
+    public var srtRTTMilliseconds: Double?
+    /// SRT: packets lost / packets expected over the interval, 0…1.
+    public var srtPacketLossRate: Double?
+    /// SRT: receive rate, bits per second.
+    public var srtReceiveRateBitsPerSecond: Double?
+
     public init() {}
 }
 
@@ -33,8 +47,14 @@ struct IngestStatsAccumulator: Sendable {
     private var dropped = 0
     private var lastVideoDTS: Int64?
     private var lastAudioDTS: Int64?
+    private var firstDTS: Int64?
+    private var newestDTS: Int64?
+    /// Seconds sampled since the interval in which the first frame arrived.
+    private var secondsSinceFirst = 0.0
 
     mutating func record(track: TrackKindTag, dts: Int64) {
+        if firstDTS == nil { firstDTS = dts }
+        newestDTS = Swift.max(newestDTS ?? dts, dts)
         switch track {
         case .video:
             if let last = lastVideoDTS, dts < last { late += 1 }
@@ -62,6 +82,11 @@ struct IngestStatsAccumulator: Sendable {
         stats.queueDepth = queueDepth
         stats.backpressured = backpressured
         stats.bytesReceivedTotal = totalBytes
+        if let first = firstDTS, let newest = newestDTS {
+            secondsSinceFirst += seconds
+            let wall = secondsSinceFirst * 1000
+            if wall.isFinite, wall < 1e15 { stats.timestampLagMilliseconds = Int64(wall.rounded()) &- (newest &- first) }
+        }
         bytesAtLastSample = totalBytes
         videoFrames = 0
         audioFrames = 0

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Who is on a socket or calling a moderation route.
+public struct ChatIdentity: Sendable, Hashable {
+    public var userId: String
+    public var name: String
+    /// The admin token: moderator everywhere.
+    public var isAdmin: Bool
+
+    public init(userId: String, name: String, isAdmin: Bool = false) {
+        self.userId = userId
+        self.name = name
+        self.isAdmin = isAdmin
+    }
+
+    public static let admin = ChatIdentity(userId: "admin", name: "admin", isAdmin: true)
+}
+
+/// Viewer names: 2–32 characters after NFKC, no control characters, no banned names.
+public enum ViewerName {
+    public static let reserved = ["admin", "administrator", "moderator", "mod", "system", "streamd", "root", "staff", "support", "official"]
+
+    public static func validate(_ raw: String, banned: [String] = []) throws(ChatError) -> String {
+        let name = TextNormalizer.nfkc(raw).trimmingCharacters(in: .whitespaces)
+        guard (2...32).contains(name.count) else { throw .invalidName("use 2 to 32 characters") }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format || $0 == "\u{2028}" || $0 == "\u{2029}" }) else {
+            throw .invalidName("control and invisible characters are not allowed")
+        }
+        let words = TextNormalizer.words(name)
+        guard !words.isEmpty else { throw .invalidName("use at least one letter or digit") }
+        let joined = words.joined()
+        for bannedName in reserved + banned {
+            let bannedWords = TextNormalizer.words(bannedName)
+            if bannedWords.isEmpty { continue }
+            if joined == bannedWords.joined() || words.contains(bannedWords.joined()) {
+                throw .invalidName("\"\(name)\" is reserved or not allowed; choose another")
+            }
+        }
+        return name
+    }
+}

@@ -1,0 +1,357 @@
+import EventStore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Chat on one node. Posts pass moderation, are appended (group commit) and acknowledged; every
+/// socket gets them from the node's single log subscription, deduplicated by position, so another
+/// node's posts and moderator actions reach this node's sockets the same way.
+public actor ChatService {
+    public enum PostOutcome: Sendable, Hashable {
+        case accepted(id: UUID, position: Int64)
+        case refused(Refusal)
+    }
+
+    public enum ModeratorAction: String, Sendable, Codable {
+        case delete, timeout, ban, unban
+    }
+
+    public struct Metrics: Sendable, Hashable {
+        public var posted = 0
+        public var rejected = 0
+        public var rateLimited = 0
+        public var delivered = 0
+        public var evicted = 0
+    }
+
+    final class Room {
+        var state: ChatRoomState
+        var members: [UUID: (subscriber: ChatSubscriber, identity: ChatIdentity?)] = [:]
+        init(state: ChatRoomState) { self.state = state }
+    }
+
+    public nonisolated let store: EventStore
+    public nonisolated let runner: ProjectionRunner
+    public nonisolated let channels: ChannelService
+    let pipeline: ModerationPipeline
+    let logger: Logger
+    private var rooms: [String: Room] = [:]
+    private var loading: [String: Task<ChatRoomState, any Error>] = [:]
+    /// Room events that arrived while their room was loading.
+    private var buffered: [String: [RecordedEvent]] = [:]
+    private var delivered: Int64 = 0
+    private var waiters: [(position: Int64, continuation: CheckedContinuation<Void, Never>)] = []
+    public private(set) var metrics = Metrics()
+    private var tasks: [Task<Void, Never>] = []
+
+    public init(store: EventStore, channels: ChannelService, pipeline: ModerationPipeline = .standard) {
+        self.store = store
+        self.channels = channels
+        self.pipeline = pipeline
+        self.logger = store.logger
+        self.runner = ProjectionRunner(store: store, sql: ChatProjection())
+    }
+
+    /// Starts the read-model runner and the node's fan-out subscription from the log's head.
+    public func start() async {
+        let runner = self.runner
+        tasks.append(Task { await runner.run() })
+        let head = (try? await store.headPosition()) ?? 0
+        delivered = head
+        // Pages smaller than a socket's queue, so one page never overflows a reader that keeps up.
+        let subscription = store.subscribe(after: head, filter: EventFilter(streamPrefix: "chat-"), pageSize: 256)
+        tasks.append(Task { [weak self] in
+            for await event in subscription {
+                guard let self else { return }
+                await self.deliver(event)
+            }
+        })
+    }
+
+    public func shutdown() async {
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+        for room in rooms.values { for member in room.members.values { member.subscriber.finish() } }
+        rooms = [:]
+    }
+
+    // MARK: Fan-out
+
+    private func deliver(_ event: RecordedEvent) {
+        guard event.position > delivered else { return }
+        delivered = event.position
+        defer { wake() }
+        guard let channel = ChatStream.channel(of: event.streamId) else { return }
+        if loading[channel] != nil { buffered[channel, default: []].append(event) }
+        guard let room = rooms[channel] else { return }
+        broadcast(room.state.apply(event, registry: store.registry), in: room)
+    }
+
+    private func broadcast(_ messages: [ServerMessage], in room: Room) {
+        for message in messages {
+            let frame = message.json
+            for (id, member) in room.members where !member.subscriber.send(frame) {
+                room.members[id] = nil
+                metrics.evicted += 1
+            }
+            metrics.delivered += room.members.count
+        }
+    }
+
+    private func wake() {
+        guard waiters.contains(where: { $0.position <= delivered }) else { return }
+        let ready = waiters.filter { $0.position <= delivered }
+        waiters.removeAll { $0.position <= delivered }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    /// Returns once this node's sockets have been given every event up to `position` (or after
+    /// 10 s), so a caller reads its own write.
+    public func waitDelivered(_ position: Int64) async {
+        if delivered >= position { return }
+        await withCheckedContinuation { continuation in
+            waiters.append((position, continuation))
+            Task { [weak self] in
+                try? await Task.sleep(for: .seconds(10))
+                await self?.expireWaiters(upTo: position)
+            }
+        }
+    }
+
+    private func expireWaiters(upTo position: Int64) {
+        let expired = waiters.filter { $0.position <= position }
+        waiters.removeAll { $0.position <= position }
+        for waiter in expired { waiter.continuation.resume() }
+    }
+
+    // MARK: Rooms
+
+    /// The room, loaded from the read model and the log after it on first use.
+    private func room(_ channel: String) async throws -> Room {
+        if let room = rooms[channel] { return room }
+        if let task = loading[channel] {
+            _ = try await task.value
+            if let room = rooms[channel] { return room }
+            return try await room(channel)
+        }
+        buffered[channel] = []
+        let task = Task { try await self.load(channel) }
+        loading[channel] = task
+        defer { loading[channel] = nil; buffered[channel] = nil }
+        let room = Room(state: try await task.value)
+        for event in buffered[channel] ?? [] { _ = room.state.apply(event, registry: store.registry) }
+        rooms[channel] = room
+        return room
+    }
+
+    private nonisolated func load(_ channel: String) async throws -> ChatRoomState {
+        guard try await channels.channel(named: channel) != nil else { throw ChatError.roomNotFound(channel) }
+        let logger = self.logger
+        let decoder = EventCoding.decoder()
+        var state = try await store.client.withTransaction(logger: logger) { connection -> ChatRoomState in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
+            var checkpoint: Int64 = 0
+            for try await position in try await connection.query("SELECT position FROM projection_checkpoints WHERE name = 'chat'", logger: logger).decode(Int64.self) {
+                checkpoint = position
+            }
+            var state = ChatRoomState(channel: channel, position: checkpoint)
+            for try await settings in try await connection.query("SELECT settings FROM chat_rooms WHERE channel = \(channel)", logger: logger).decode(String.self) {
+                if let decoded = try? decoder.decode(ChatSettings.self, from: Data(settings.utf8)) { state.settings = decoded }
+            }
+            for try await user in try await connection.query("SELECT user_id FROM chat_moderators WHERE channel = \(channel)", logger: logger).decode(String.self) {
+                state.moderators.insert(user)
+            }
+            for try await (user, position, at) in try await connection.query(
+                "SELECT user_id, banned_position, banned_at FROM chat_bans WHERE channel = \(channel) AND unbanned_position IS NULL", logger: logger
+            ).decode((String, Int64, Date).self) {
+                state.bans[user] = ChatRoomState.Ban(position: position, at: at)
+            }
+            for try await (user, until) in try await connection.query(
+                "SELECT user_id, until FROM chat_timeouts WHERE channel = \(channel) AND until > now()", logger: logger
+            ).decode((String, Date).self) {
+                state.timeouts[user] = until
+            }
+            var recent: [ChatRoomState.Recent] = []
+            for try await (position, id, user, name, text, sentAt, deleted) in try await connection.query("""
+                SELECT position, message_id, user_id, name, text, sent_at, deleted_position IS NOT NULL FROM chat_messages
+                WHERE channel = \(channel) ORDER BY position DESC LIMIT \(ChatRoomState.recentLimit)
+                """, logger: logger).decode((Int64, UUID, String, String, String, Date, Bool).self) {
+                recent.append(.init(view: ChatMessageView(id: id, userId: user, name: name, text: text, sentAt: sentAt, position: position), deleted: deleted))
+            }
+            for message in recent.reversed() { state.restore(message) }
+            return state
+        }
+        // Events the read model had not applied yet.
+        let stream = ChatStream.room(channel)
+        while true {
+            let page = try await store.read(after: state.position, limit: 1_000, filter: EventFilter(streamPrefix: stream))
+            guard let last = page.last else { break }
+            for event in page where event.streamId == stream { _ = state.apply(event, registry: store.registry) }
+            if state.position < last.position { state.position = last.position }
+        }
+        return state
+    }
+
+    /// Adds a socket to its room and queues the backlog (and the settings) for it.
+    public func join(_ channel: String, _ subscriber: ChatSubscriber) async throws {
+        let room = try await room(channel)
+        room.members[subscriber.id] = (subscriber, nil)
+        subscriber.send(ServerMessage.backlog(room.state.backlog()).json)
+        subscriber.send(ServerMessage.settings(room.state.settings).json)
+    }
+
+    public func leave(_ channel: String, _ subscriber: ChatSubscriber) {
+        rooms[channel]?.members[subscriber.id] = nil
+        subscriber.finish()
+    }
+
+    /// Identifies a socket; names are unique per room (case-insensitively).
+    public func authenticate(_ channel: String, _ subscriber: ChatSubscriber, as identity: ChatIdentity) async throws -> Bool {
+        let room = try await room(channel)
+        let key = identity.name.lowercased()
+        if !identity.isAdmin {
+            if let owner = room.state.names[key], owner != identity.userId { throw ChatError.nameTaken(identity.name) }
+            if room.members.values.contains(where: { $0.identity?.name.lowercased() == key && $0.identity?.userId != identity.userId }) {
+                throw ChatError.nameTaken(identity.name)
+            }
+        }
+        room.members[subscriber.id]?.identity = identity
+        return identity.isAdmin || room.state.moderators.contains(identity.userId)
+    }
+
+    public func isModerator(_ channel: String, _ identity: ChatIdentity) async throws -> Bool {
+        if identity.isAdmin { return true }
+        return try await room(channel).state.moderators.contains(identity.userId)
+    }
+
+    // MARK: Posting
+
+    public func post(_ channel: String, as identity: ChatIdentity, text raw: String, nonce: String?, now: Date = Date()) async throws -> PostOutcome {
+        let room = try await room(channel)
+        let text = TextNormalizer.nfkc(raw)
+        let attempt = PostAttempt(
+            userId: identity.userId, name: identity.name, text: text,
+            isModerator: room.state.moderators.contains(identity.userId), isAdmin: identity.isAdmin, now: now)
+        if let refusal = pipeline.evaluate(attempt, room.state.context(for: identity.userId, now: now)) {
+            if refusal.rule == .rateLimit {
+                metrics.rateLimited += 1
+                if room.state.activity[identity.userId]?.coolDownUntil.map({ $0 <= now }) ?? true {
+                    room.state.activity[identity.userId, default: UserActivity()].coolDownUntil = refusal.retryAfter
+                }
+            } else {
+                metrics.rejected += 1
+                let rejected = ChatMessageRejected(
+                    channel: channel, userId: identity.userId, name: identity.name, text: String(text.prefix(1_000)),
+                    rule: refusal.rule.rawValue, detail: refusal.message)
+                _ = try await store.append(rejected, to: ChatStream.room(channel), metadata: metadata(identity, reason: refusal.rule.rawValue))
+            }
+            return .refused(refusal)
+        }
+        let id = UUID()
+        room.state.accept(id, userId: identity.userId, name: identity.name, text: text, at: now)
+        let result = try await store.append(
+            ChatMessagePosted(channel: channel, messageId: id, userId: identity.userId, name: identity.name, text: text, nonce: nonce),
+            to: ChatStream.room(channel), metadata: metadata(identity, reason: nil))
+        metrics.posted += 1
+        return .accepted(id: id, position: result.lastPosition)
+    }
+
+    private nonisolated func metadata(_ identity: ChatIdentity, reason: String?) -> EventMetadata {
+        EventMetadata(actor: identity.isAdmin ? .admin : EventActor(.user, id: identity.userId), reason: reason)
+    }
+
+    // MARK: Moderation
+
+    /// Applies a moderator action and returns once this node's sockets have seen it.
+    public func moderate(
+        _ channel: String, action: ModeratorAction, userId: String?, messageId: UUID?, seconds: Int?, reason: String?, by moderator: ChatIdentity
+    ) async throws -> Int64 {
+        let room = try await room(channel)
+        guard try await isModerator(channel, moderator) else { throw ChatError.notModerator }
+        let event: any DomainEvent
+        switch action {
+        case .delete:
+            guard let messageId else { throw ChatError.invalid("delete needs \"messageId\"") }
+            if !room.state.recent.contains(where: { $0.view.id == messageId }), try await !messageExists(channel, messageId) {
+                throw ChatError.messageNotFound(messageId)
+            }
+            event = ChatMessageDeleted(channel: channel, messageId: messageId)
+        case .timeout:
+            guard let userId, !userId.isEmpty else { throw ChatError.invalid("timeout needs \"userId\"") }
+            let seconds = seconds ?? 600
+            guard (1...1_209_600).contains(seconds) else { throw ChatError.invalid("\"seconds\" must be between 1 and 1209600 (14 days)") }
+            event = ChatUserTimedOut(channel: channel, userId: userId, seconds: seconds, until: Date().addingTimeInterval(TimeInterval(seconds)))
+        case .ban:
+            guard let userId, !userId.isEmpty else { throw ChatError.invalid("ban needs \"userId\"") }
+            guard room.state.bans[userId] == nil else { throw ChatError.invalid("\(userId) is already banned") }
+            event = ChatUserBanned(channel: channel, userId: userId)
+        case .unban:
+            guard let userId, !userId.isEmpty else { throw ChatError.invalid("unban needs \"userId\"") }
+            guard room.state.bans[userId] != nil else { throw ChatError.invalid("\(userId) is not banned") }
+            event = ChatUserUnbanned(channel: channel, userId: userId)
+        }
+        return try await record(event, channel: channel, by: moderator, reason: reason)
+    }
+
+    public func updateSettings(_ channel: String, by moderator: ChatIdentity, _ change: (inout ChatSettings) -> Void) async throws -> ChatSettings {
+        let room = try await room(channel)
+        guard try await isModerator(channel, moderator) else { throw ChatError.notModerator }
+        var settings = room.state.settings
+        change(&settings)
+        try settings.validate()
+        _ = try await record(ChatSettingsChanged(channel: channel, settings: settings), channel: channel, by: moderator, reason: nil)
+        return settings
+    }
+
+    /// Only the admin grants and removes moderators.
+    public func setModerator(_ channel: String, userId: String, granted: Bool, reason: String?) async throws -> Int64 {
+        _ = try await room(channel)
+        guard !userId.isEmpty, userId.count <= 64 else { throw ChatError.invalid("\"userId\" must be a user id from POST /v1/viewers") }
+        let event: any DomainEvent = granted ? ChatModeratorAdded(channel: channel, userId: userId) : ChatModeratorRemoved(channel: channel, userId: userId)
+        return try await record(event, channel: channel, by: .admin, reason: reason)
+    }
+
+    private func record(_ event: some DomainEvent, channel: String, by moderator: ChatIdentity, reason: String?) async throws -> Int64 {
+        let actor = moderator.isAdmin ? EventActor.admin : EventActor(.moderator, id: moderator.userId)
+        let result = try await store.append(event, to: ChatStream.room(channel), metadata: EventMetadata(actor: actor, reason: reason))
+        await waitDelivered(result.lastPosition)
+        return result.lastPosition
+    }
+
+    private nonisolated func messageExists(_ channel: String, _ id: UUID) async throws -> Bool {
+        let rows = try await store.client.query("SELECT 1 FROM chat_messages WHERE channel = \(channel) AND message_id = \(id)", logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    // MARK: Viewers and history
+
+    public nonisolated func registerViewer(userId: String, name: String, expiresAt: Date) async throws {
+        _ = try await store.append(
+            ChatViewerRegistered(userId: userId, name: name, expiresAt: expiresAt), to: ChatStream.viewers,
+            metadata: EventMetadata(actor: EventActor(.user, id: userId)))
+    }
+
+    /// Messages sent in [from, to), with deletions and bans as of `asOf` (a log position; now
+    /// when nil), oldest first.
+    public nonisolated func history(_ channel: String, from: Date, to: Date, asOf: Int64?, limit: Int = 5_000) async throws -> [ChatMessageView] {
+        guard try await channels.channel(named: channel) != nil else { throw ChatError.roomNotFound(channel) }
+        let asOf = asOf ?? Int64.max
+        let window = Int(ChatRoomState.banHideWindow)
+        let rows = try await store.client.query("""
+            SELECT m.position, m.message_id, m.user_id, m.name, m.text, m.sent_at FROM chat_messages m
+            WHERE m.channel = \(channel) AND m.sent_at >= \(from) AND m.sent_at < \(to) AND m.position <= \(asOf)
+              AND (m.deleted_position IS NULL OR m.deleted_position > \(asOf))
+              AND NOT EXISTS (
+                SELECT 1 FROM chat_bans b WHERE b.channel = m.channel AND b.user_id = m.user_id
+                  AND b.banned_position <= \(asOf) AND (b.unbanned_position IS NULL OR b.unbanned_position > \(asOf))
+                  AND m.position < b.banned_position AND m.sent_at >= b.banned_at - make_interval(secs => \(window)))
+            ORDER BY m.position LIMIT \(limit)
+            """, logger: logger)
+        var messages: [ChatMessageView] = []
+        for try await (position, id, user, name, text, sentAt) in rows.decode((Int64, UUID, String, String, String, Date).self) {
+            messages.append(ChatMessageView(id: id, userId: user, name: name, text: text, sentAt: sentAt, position: position))
+        }
+        return messages
+    }
+}

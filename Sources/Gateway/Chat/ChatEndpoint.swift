@@ -1,0 +1,54 @@
+import Chat
+import EventStore
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+
+/// The chat's HTTP and WebSocket face: viewer tokens, the room socket, history and moderation.
+public struct ChatEndpoint: Sendable {
+    public let service: ChatService
+    public let tokens: ViewerTokens
+    public let configuration: ChatConfiguration
+    let adminToken: String
+
+    public init(service: ChatService, configuration: ChatConfiguration, adminToken: String) {
+        self.service = service
+        self.configuration = configuration
+        self.tokens = ViewerTokens(secret: configuration.secret, lifetime: configuration.tokenLifetime)
+        self.adminToken = adminToken
+    }
+
+    /// The admin token, or a viewer token (whose moderator rights the service checks per room).
+    func identity(bearer token: String) throws -> ChatIdentity {
+        if StreamKey.constantTimeEqual(StreamKey.hash(token), StreamKey.hash(adminToken)) { return .admin }
+        do {
+            let claims = try tokens.verify(token)
+            return ChatIdentity(userId: claims.sub, name: claims.name)
+        } catch {
+            throw APIError(.unauthorized, code: "invalid_token", error.description)
+        }
+    }
+
+    func identity(_ request: Request) throws -> ChatIdentity {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError(.unauthorized, code: "unauthorized", "send Authorization: Bearer <admin token or a moderator's viewer token>")
+        }
+        return try identity(bearer: String(header.dropFirst("Bearer ".count)))
+    }
+
+    /// Maps chat errors to HTTP.
+    static func apiError(_ error: any Error) -> any Error {
+        guard let error = error as? ChatError else { return error }
+        switch error {
+        case .invalid, .invalidName: return APIError(.badRequest, code: "invalid", error.description)
+        case .nameTaken: return APIError(.conflict, code: "name_taken", error.description)
+        case .roomNotFound, .messageNotFound: return APIError(.notFound, code: "not_found", error.description)
+        case .notModerator: return APIError(.forbidden, code: "forbidden", error.description)
+        case .unauthenticated: return APIError(.unauthorized, code: "unauthorized", error.description)
+        }
+    }
+
+    static func mapping<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw apiError(error) }
+    }
+}

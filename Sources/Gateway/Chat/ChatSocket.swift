@@ -1,0 +1,174 @@
+import Chat
+import EventStore
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+/// `WS /v1/chat/NAME[?token=…]`: the I/O around `ChatConnection` and a `ChatSubscriber` queue.
+struct ChatSocket: Sendable {
+    let chat: ChatEndpoint
+
+    func register(on router: Router<SocketRequestContext>) {
+        router.ws("v1/chat/:name", shouldUpgrade: { request, context in
+            let name = try context.parameters.require("name")
+            guard try await chat.service.channels.channel(named: name) != nil else {
+                throw APIError(.notFound, code: "not_found", ChatError.roomNotFound(name).description)
+            }
+            return .upgrade([:])
+        }, onUpgrade: { inbound, outbound, context in
+            guard let name = context.requestContext.parameters.get("name") else { return }
+            try await run(
+                channel: name, token: context.request.uri.queryParameters["token"].map(String.init), inbound: inbound, outbound: outbound,
+                connection: context.requestContext.channel)
+        })
+    }
+
+    private func run(channel: String, token: String?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, connection: any Channel) async throws {
+        let subscriber = ChatSubscriber(capacity: chat.configuration.socketQueue)
+        do {
+            try await chat.service.join(channel, subscriber)
+        } catch {
+            try await outbound.write(.text(ServerMessage.error(code: "unavailable", message: "\(error)", nonce: nil).json))
+            return
+        }
+        let session = Session(chat: chat, channel: channel, subscriber: subscriber)
+        if let token { await session.authenticate(token) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // The single writer: everything for this socket goes through its bounded queue.
+                for await frame in subscriber.frames {
+                    do { try await outbound.write(.text(frame)) } catch { break }
+                }
+            }
+            group.addTask {
+                guard await subscriber.waitForEnd() else { return }
+                // Evicted: say why if the close frame can get out, then cut the connection
+                // (a peer that reads nothing would otherwise hold it open).
+                let closing = Task { try? await outbound.close(.unknown(1013), reason: "too slow: the chat is faster than this connection; reconnect") }
+                try? await Task.sleep(for: .seconds(2))
+                closing.cancel()
+                connection.close(promise: nil)
+            }
+            group.addTask {
+                if let (code, reason) = await session.read(inbound) {
+                    try? await outbound.close(code == 1008 ? .policyViolation : .unknown(code), reason: reason)
+                }
+                subscriber.finish()
+            }
+            // Whichever ends first (the peer left, flooded, or was evicted) ends the others.
+            await group.next()
+            if !subscriber.isEvicted { subscriber.finish() }
+        }
+        await chat.service.leave(channel, subscriber)
+    }
+
+    /// The socket's protocol state and identity.
+    actor Session {
+        let chat: ChatEndpoint
+        let channel: String
+        let subscriber: ChatSubscriber
+        var connection = ChatConnection()
+        var identity: ChatIdentity?
+
+        init(chat: ChatEndpoint, channel: String, subscriber: ChatSubscriber) {
+            self.chat = chat
+            self.channel = channel
+            self.subscriber = subscriber
+        }
+
+        /// Reads until the peer leaves, or returns the close code and reason for a flooding peer.
+        func read(_ inbound: WebSocketInboundStream) async -> (UInt16, String)? {
+            var text = ByteBuffer()
+            var collecting = false
+            var oversized = false
+            var binary = false
+            do {
+                for try await frame in inbound {
+                    switch frame.opcode {
+                    case .text, .binary:
+                        text.clear()
+                        collecting = true
+                        oversized = false
+                        binary = frame.opcode == .binary
+                    case .continuation:
+                        guard collecting else { continue }
+                    }
+                    if !oversized && !binary {
+                        if text.readableBytes + frame.data.readableBytes > ChatConnection.maxMessageBytes {
+                            oversized = true
+                        } else {
+                            var data = frame.data
+                            text.writeBuffer(&data)
+                        }
+                    }
+                    guard frame.fin else { continue }
+                    collecting = false
+                    let input: ChatConnection.Input =
+                        binary ? .binary : oversized ? .oversized(ChatConnection.maxMessageBytes) : .text(String(buffer: text))
+                    if let close = await handle(connection.receive(input, now: Date())) { return close }
+                }
+            } catch {}
+            return nil
+        }
+
+        private func handle(_ actions: [ChatConnection.Action]) async -> (UInt16, String)? {
+            for action in actions {
+                switch action {
+                case .send(let message): subscriber.send(message.json)
+                case .close(let code, let reason): return (code, reason)
+                case .authenticate(let token):
+                    if !(await authenticate(token)), let close = strike() { return close }
+                case .post(let text, let nonce):
+                    if !(await post(text, nonce: nonce)), let close = strike() { return close }
+                }
+            }
+            return nil
+        }
+
+        private func strike() -> (UInt16, String)? {
+            guard case .close(let code, let reason) = connection.strike(now: Date()) else { return nil }
+            return (code, reason)
+        }
+
+        @discardableResult
+        func authenticate(_ token: String) async -> Bool {
+            do {
+                let identity = try chat.identity(bearer: token)
+                let moderator = try await chat.service.authenticate(channel, subscriber, as: identity)
+                self.identity = identity
+                subscriber.send(ServerMessage.authenticated(userId: identity.userId, name: identity.name, moderator: moderator).json)
+                return true
+            } catch {
+                if let error = (error as? APIError) ?? (ChatEndpoint.apiError(error) as? APIError) {
+                    subscriber.send(ServerMessage.error(code: error.code, message: error.message, nonce: nil).json)
+                    return false
+                }
+                subscriber.send(ServerMessage.error(code: "auth_failed", message: "\(error)", nonce: nil).json)
+            }
+            return false
+        }
+
+        private func post(_ text: String, nonce: String?) async -> Bool {
+            guard let identity else {
+                subscriber.send(ServerMessage.error(code: "unauthenticated", message: ChatError.unauthenticated.description, nonce: nonce).json)
+                return false
+            }
+            do {
+                switch try await chat.service.post(channel, as: identity, text: text, nonce: nonce) {
+                case .accepted(let id, _):
+                    subscriber.send(ServerMessage.ack(nonce: nonce, id: id).json)
+                    return true
+                case .refused(let refusal):
+                    subscriber.send(ServerMessage.error(code: refusal.rule.rawValue, message: refusal.message, nonce: nonce, retryAfter: refusal.retryAfter).json)
+                    return false
+                }
+            } catch {
+                subscriber.send(ServerMessage.error(
+                    code: "not_sent", message: "the message was not sent (\(error)); send it again", nonce: nonce).json)
+                return true
+            }
+        }
+    }
+}

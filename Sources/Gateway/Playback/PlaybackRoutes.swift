@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Packager
+
+/// Playback for players: live LL-HLS under `/live/CHANNEL/…` (blocking reload, preload hints,
+/// delta updates) and recordings under `/vod/SESSION/…`. Public: no token.
+struct PlaybackRoutes: Sendable {
+    let directory: PlaybackDirectory
+    let recordings: RecordingCatalog
+
+    func register(on router: Router<BasicRequestContext>) {
+        // OPTIONS answers CORS preflights (a player sending Range from another origin asks first).
+        for method in [HTTPRequest.Method.get, .head, .options] {
+            router.on("live/:channel/index.m3u8", method: method) { request, context in
+                if request.method == .options { return Self.preflight() }
+                let channel = try context.parameters.require("channel")
+                guard let stream = directory.stream(channel: channel) else { return notLive(channel) }
+                guard let text = stream.multivariantPlaylist() else {
+                    return MediaResponse.error(.notFound, "channel \(channel) is live but its first segment is not ready yet; retry in a second")
+                }
+                return MediaResponse.playlist(text)
+            }
+            router.on("live/:channel/:rendition/:file", method: method) { request, context in
+                if request.method == .options { return Self.preflight() }
+                let channel = try context.parameters.require("channel")
+                let name = try context.parameters.require("rendition")
+                let file = try context.parameters.require("file")
+                guard let stream = directory.stream(channel: channel) else { return notLive(channel) }
+                guard let rendition = stream.rendition(named: name) else {
+                    return MediaResponse.error(.notFound, "channel \(channel) has no rendition \(name); see /live/\(channel)/index.m3u8")
+                }
+                if file == "index.m3u8" {
+                    return answer(await rendition.playlist(query: Self.query(request))) { MediaResponse.playlist($0) }
+                }
+                guard let fileName = HLSResource(name: file) else {
+                    return MediaResponse.error(.notFound, "\(file) is not a file of this rendition")
+                }
+                return answer(await rendition.file(fileName)) {
+                    MediaResponse.media($0.bytes, contentType: rendition.contentType, etag: $0.etag, lastModified: $0.lastModified, request: request)
+                }
+            }
+            router.on("vod/:session/index.m3u8", method: method) { request, context in
+                if request.method == .options { return Self.preflight() }
+                let session = try context.parameters.require("session")
+                return answer(try await recordings.multivariantPlaylist(session: session)) { MediaResponse.playlist($0) }
+            }
+            router.on("vod/:session/:rendition/:file", method: method) { request, context in
+                if request.method == .options { return Self.preflight() }
+                let session = try context.parameters.require("session")
+                let name = try context.parameters.require("rendition")
+                let file = try context.parameters.require("file")
+                if file == "index.m3u8" {
+                    return answer(try await recordings.mediaPlaylist(session: session, rendition: name)) { MediaResponse.playlist($0) }
+                }
+                guard let fileName = HLSResource(name: file) else {
+                    return MediaResponse.error(.notFound, "\(file) is not a file of this recording")
+                }
+                let contentType = name == "audio" ? MediaResponse.audioType : MediaResponse.videoType
+                return answer(try await recordings.file(session: session, rendition: name, fileName)) {
+                    MediaResponse.media($0.bytes, contentType: contentType, etag: $0.etag, lastModified: $0.lastModified, request: request)
+                }
+            }
+        }
+    }
+
+    private func notLive(_ channel: String) -> Response {
+        MediaResponse.error(.notFound, "channel \(channel) is not live; its recordings are listed at /v1/channels/\(channel)/recordings and play at /vod/SESSION/index.m3u8")
+    }
+
+    private func answer<Value>(_ answer: PlaybackAnswer<Value>, _ ready: (Value) -> Response) -> Response {
+        switch answer {
+        case .ready(let value): ready(value)
+        case .badRequest(let text): MediaResponse.error(.badRequest, text)
+        case .notFound(let text): MediaResponse.error(.notFound, text)
+        case .unavailable(let text): MediaResponse.error(.serviceUnavailable, text)
+        }
+    }
+
+    static func query(_ request: Request) -> [String: String] {
+        var items: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { items[String(key)] = String(value) }
+        return items
+    }
+
+    static func preflight() -> Response {
+        var headers = MediaResponse.baseHeaders(caching: .playlist)
+        headers[.accessControlAllowMethods] = "GET, HEAD, OPTIONS"
+        headers[.accessControlAllowHeaders] = "Range, If-None-Match, If-Modified-Since"
+        headers[.accessControlMaxAge] = "86400"
+        return Response(status: .noContent, headers: headers)
+    }
+}
+
+extension RenditionPackager {
+    var contentType: String { kind == .audio ? MediaResponse.audioType : MediaResponse.videoType }
+}

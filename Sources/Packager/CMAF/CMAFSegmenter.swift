@@ -1,0 +1,309 @@
+import Media
+
+/// Cuts one rendition's packets into CMAF parts and segments for LL-HLS (sans I/O: packets in,
+/// outputs out).
+///
+/// Rules:
+/// - Video segments start on keyframes: a keyframe starts a new segment once the current one has
+///   lasted at least `segmentTarget` less half a frame (2 s and 1 s GOPs both give 2 s segments).
+///   Packets before the first keyframe (and before the first after a discontinuity) are dropped.
+/// - Audio (every sample is sync) segments cut on the `segmentTarget` grid of decode time measured
+///   from the first sample (nearest sample boundary, so durations alternate and never drift).
+/// - A part ends when adding the next sample would pass `partTarget`; a segment's first sample
+///   starts a part, and no part spans two segments. So parts lie on a `partTarget` grid from each
+///   segment's start, and a segment's last part may be short.
+/// - A sample's duration is the next sample's DTS − its own; the last sample before a
+///   discontinuity or `finish()` takes the previous duration (or the frame/AAC-frame default).
+///
+/// **Latency:** a sample's duration, and so whether it still fits in the part, is known only when
+/// the sample after it arrives. So the decision for a sample is taken when it arrives, with its
+/// duration estimated as the mean of the last four, and a part is emitted when the first sample
+/// of the next part arrives (the moment its own last sample's duration becomes known).
+/// A part can therefore pass `partTarget` by the source's timestamp precision (1 ms for RTMP's
+/// millisecond timestamps, which jitter 33/34 ms at 30 fps; nothing for 90 kHz sources) or by a
+/// sample longer than the recent mean (a dropped frame); declare `advertisedPartTarget`.
+/// `CMAFChunk.duration` is always exact.
+///
+/// Timestamps are rescaled from each packet's timebase to the track timescale from their absolute
+/// value (no accumulated rounding). The output timeline keeps the source's (so renditions of one
+/// source stay aligned), shifted up only if the first DTS is negative; after a discontinuity the
+/// new source timestamps are offset so that decode time continues where it stopped. Packets whose
+/// DTS does not increase are dropped and counted; nothing from the packets can trap.
+public struct CMAFSegmenter: Sendable {
+    public let track: TrackInfo
+    public let options: SegmenterOptions
+    public let timescale: UInt32
+
+    /// Packets dropped because their DTS did not increase.
+    public private(set) var droppedNonIncreasingDTS = 0
+    /// Video packets dropped while waiting for a keyframe to start from.
+    public private(set) var droppedBeforeKeyframe = 0
+    /// Packets dropped for another reason: wrong track kind, a payload over 4 GiB, a timestamp
+    /// beyond the 64-bit timeline.
+    public private(set) var droppedInvalid = 0
+
+    /// Far beyond any real timeline (2^61 ticks: 73 000 years at 1 MHz), and far enough from
+    /// Int64.max that adding durations to it cannot overflow.
+    static let latestDecodeTime: Int64 = 1 << 61
+
+    private let outputTimebase: Timebase
+    private let partTargetTicks: Int64
+    private let segmentTargetTicks: Int64
+    private let defaultDuration: Int64
+
+    private struct Pending {
+        var decodeTime: Int64
+        var compositionOffset: Int32
+        var isSync: Bool
+        var data: [UInt8]
+    }
+
+    /// Source → output timeline offset; nil until the first packet after start or a discontinuity.
+    private var offset: Int64?
+    private var lastDecodeTime: Int64?
+    /// Where the last closed sample ended: the next epoch's first decode time.
+    private var timelineEnd: Int64 = 0
+    /// First decode time of the current epoch (since start or the last discontinuity): the audio grid origin.
+    private var epochStart: Int64 = 0
+    private var recentDurations: [Int64] = []
+    private var cachedPrecision: (timebase: Timebase, ticks: Int64)?
+
+    private var pending: Pending?
+    private var partSamples: [CMAFSample] = []
+    private var partStart: Int64 = 0
+    private var partIndex = 0
+    private var fragmentSequence: UInt32 = 1
+
+    private var segmentOpen = false
+    private var segmentSequence = 0
+    private var segmentStart: Int64 = 0
+    private var segmentEnd: Int64 = 0
+    private var segmentParts = 0
+    private var segmentBytes = 0
+    private var segmentPayloadBytes = 0
+    private var segmentPeakBitrate = 0.0
+    private var segmentDiscontinuity = false
+    private var nextSegmentIsDiscontinuity = false
+
+    public init(track: TrackInfo, options: SegmenterOptions = .default) {
+        self.track = track
+        self.options = options
+        let timescale = CMAFInitSegment.timescale(for: track)
+        self.timescale = timescale
+        outputTimebase = Timebase(1, Int64(timescale))
+        let ticksPerSecond = Double(timescale)
+        partTargetTicks = max(Int64((options.partTarget * ticksPerSecond).rounded()), 1)
+        segmentTargetTicks = max(Int64((options.segmentTarget * ticksPerSecond).rounded()), 1)
+        switch track.kind {
+        case .video:
+            let rate = track.frameRate.flatMap { (1...1000).contains($0) ? $0 : nil } ?? 30
+            defaultDuration = max(Int64((ticksPerSecond / rate).rounded()), 1)
+        case .audio:
+            // An AAC frame is 1024 samples at the core rate (HE-AAC's 2048 at the output rate).
+            var coreRate = Int64(track.sampleRate ?? Int(timescale))
+            if case .aac(let config) = track.configuration { coreRate = Int64(config.sampleRate) }
+            defaultDuration = max(Timebase(1024, max(coreRate, 1)).convert(1, to: outputTimebase), 1)
+        }
+        partSamples.reserveCapacity(64)
+    }
+
+    // MARK: Inputs
+
+    /// Adds the next packet in decode order; returns the parts (and segment ends) it completed.
+    public mutating func push(_ packet: MediaPacket) -> [SegmenterOutput] {
+        guard packet.track == track.kind, packet.data.count <= Int(UInt32.max) - 16 else {
+            droppedInvalid += 1
+            return []
+        }
+        let sourceDTS = packet.timebase.convert(packet.dts, to: outputTimebase)
+        let sourcePTS = packet.timebase.convert(packet.pts, to: outputTimebase)
+        let isSync = track.kind == .audio || packet.isKeyframe
+        var rebase = offset
+        if rebase == nil {
+            guard isSync else {
+                droppedBeforeKeyframe += 1
+                return []
+            }
+            if lastDecodeTime == nil {
+                guard sourceDTS != .min else {
+                    droppedInvalid += 1
+                    return []
+                }
+                rebase = max(-sourceDTS, 0)
+            } else {
+                let (shift, overflow) = timelineEnd.subtractingReportingOverflow(sourceDTS)
+                guard !overflow else {
+                    droppedInvalid += 1
+                    return []
+                }
+                rebase = shift
+            }
+        }
+        let (decodeTime, overflow) = sourceDTS.addingReportingOverflow(rebase ?? 0)
+        let (offsetTicks, offsetOverflow) = sourcePTS.subtractingReportingOverflow(sourceDTS)
+        guard !overflow, !offsetOverflow, (0...Self.latestDecodeTime).contains(decodeTime) else {
+            droppedInvalid += 1
+            return []
+        }
+        if let last = lastDecodeTime, decodeTime <= last {
+            droppedNonIncreasingDTS += 1
+            return []
+        }
+        if offset == nil {
+            offset = rebase
+            epochStart = decodeTime
+        }
+
+        var outputs: [SegmenterOutput] = []
+        if let previous = pending {
+            let duration = decodeTime - previous.decodeTime // > 0: decode times strictly increase
+            closePending(previous, duration: duration)
+            let estimate = estimatedDuration
+            let tolerance = min(precision(of: packet.timebase), estimate / 4)
+            let startsSegment: Bool
+            switch track.kind {
+            case .video:
+                startsSegment = isSync && decodeTime - segmentStart >= segmentTargetTicks - estimate / 2
+            case .audio:
+                startsSegment = gridIndex(decodeTime, half: estimate / 2) > gridIndex(segmentStart, half: estimate / 2)
+            }
+            if startsSegment || decodeTime - partStart > partTargetTicks - estimate + tolerance {
+                outputs.append(.part(finishPart()))
+                if startsSegment { outputs.append(.segmentEnd(finishSegment())) }
+            }
+        }
+        if !segmentOpen { openSegment(at: decodeTime) }
+        if partSamples.isEmpty { partStart = decodeTime }
+        pending = Pending(
+            decodeTime: decodeTime, compositionOffset: Int32(clamping: offsetTicks), isSync: isSync, data: packet.data
+        )
+        lastDecodeTime = decodeTime
+        return outputs
+    }
+
+    /// The source broke continuity: finishes the open part and segment (the last sample takes the
+    /// previous duration); the next packet (a keyframe, for video) starts a segment marked
+    /// `discontinuity`, its decode time continuing where this one stopped.
+    public mutating func discontinuity() -> [SegmenterOutput] {
+        let outputs = closeEpoch()
+        if lastDecodeTime != nil { nextSegmentIsDiscontinuity = true }
+        return outputs
+    }
+
+    /// The stream ended: finishes the open part and segment. Packets pushed afterwards start a
+    /// new segment as after a discontinuity.
+    public mutating func finish() -> [SegmenterOutput] {
+        discontinuity()
+    }
+
+    // MARK: Cutting
+
+    /// The next sample's duration, before it is known: the mean of the last four (the frame or
+    /// AAC-frame duration, with millisecond rounding averaged out).
+    private var estimatedDuration: Int64 {
+        guard !recentDurations.isEmpty else { return defaultDuration }
+        let sum = recentDurations.reduce(0, +)
+        let count = Int64(recentDurations.count)
+        return max((sum + count / 2) / count, 1)
+    }
+
+    /// How far rounding in the source's timestamps can move a sample, in output ticks: one source
+    /// tick when it is coarser than the timescale (1 ms = 90 ticks for RTMP), else nothing.
+    private mutating func precision(of timebase: Timebase) -> Int64 {
+        if let cached = cachedPrecision, cached.timebase == timebase { return cached.ticks }
+        let ticks = Self.jitter(of: timebase, in: outputTimebase)
+        cachedPrecision = (timebase, ticks)
+        return ticks
+    }
+
+    private static func jitter(of timebase: Timebase, in output: Timebase) -> Int64 {
+        let ticks = timebase.convert(1, to: output)
+        return ticks > 1 ? ticks : 0
+    }
+
+    /// The `PART-TARGET` to declare for this track: `partTarget`, plus the source's timestamp
+    /// precision when it is coarser than the timescale (0.501 s for 0.5 s parts from millisecond
+    /// timestamps), since parts of whole frames can pass the target by that much.
+    public var advertisedPartTarget: Double {
+        let jitter = min(Self.jitter(of: track.timebase, in: outputTimebase), defaultDuration / 4)
+        return Double(partTargetTicks + jitter) / Double(timescale)
+    }
+
+    private func gridIndex(_ decodeTime: Int64, half: Int64) -> Int64 {
+        (decodeTime - epochStart + half) / segmentTargetTicks
+    }
+
+    private mutating func closePending(_ sample: Pending, duration: Int64) {
+        partSamples.append(CMAFSample(
+            duration: UInt32(clamping: duration), compositionOffset: sample.compositionOffset,
+            isSync: sample.isSync, data: sample.data
+        ))
+        if recentDurations.count == 4 { recentDurations.removeFirst() }
+        recentDurations.append(min(duration, Int64(UInt32.max)))
+        pending = nil
+    }
+
+    private mutating func closeEpoch() -> [SegmenterOutput] {
+        guard let last = pending else { return [] }
+        let duration = recentDurations.last ?? defaultDuration
+        closePending(last, duration: duration)
+        timelineEnd = last.decodeTime + duration
+        offset = nil
+        return [.part(finishPart()), .segmentEnd(finishSegment())]
+    }
+
+    private mutating func openSegment(at decodeTime: Int64) {
+        segmentOpen = true
+        segmentStart = decodeTime
+        segmentParts = 0
+        segmentBytes = 0
+        segmentPayloadBytes = 0
+        segmentPeakBitrate = 0
+        segmentDiscontinuity = nextSegmentIsDiscontinuity
+        nextSegmentIsDiscontinuity = false
+        partIndex = 0
+    }
+
+    private mutating func finishPart() -> CMAFChunk {
+        var duration: Int64 = 0
+        var payload = 0
+        for sample in partSamples {
+            duration += Int64(sample.duration)
+            payload += sample.data.count
+        }
+        let bytes = CMAFFragmentWriter.fragment(
+            sequenceNumber: fragmentSequence, baseMediaDecodeTime: UInt64(clamping: partStart), samples: partSamples
+        )
+        let seconds = Double(duration) / Double(timescale)
+        let chunk = CMAFChunk(
+            bytes: bytes, segmentSequence: segmentSequence, partIndex: partIndex, fragmentSequence: fragmentSequence,
+            timescale: timescale, startTicks: partStart, startTime: Double(partStart) / Double(timescale),
+            durationTicks: duration, duration: seconds, independent: partSamples.first?.isSync ?? false,
+            sampleCount: partSamples.count
+        )
+        fragmentSequence &+= 1
+        segmentEnd = partStart + duration
+        partIndex += 1
+        segmentParts += 1
+        segmentBytes += bytes.count
+        segmentPayloadBytes += payload
+        if seconds > 0 { segmentPeakBitrate = max(segmentPeakBitrate, Double(payload * 8) / seconds) }
+        partSamples.removeAll(keepingCapacity: true)
+        return chunk
+    }
+
+    private mutating func finishSegment() -> CMAFSegmentSummary {
+        let durationTicks = segmentEnd - segmentStart
+        let seconds = Double(durationTicks) / Double(timescale)
+        let summary = CMAFSegmentSummary(
+            sequence: segmentSequence, timescale: timescale, startTicks: segmentStart,
+            startTime: Double(segmentStart) / Double(timescale), durationTicks: durationTicks, duration: seconds,
+            partCount: segmentParts, byteCount: segmentBytes, discontinuity: segmentDiscontinuity,
+            averageBitrate: seconds > 0 ? Int((Double(segmentPayloadBytes * 8) / seconds).rounded()) : 0,
+            peakBitrate: Int(segmentPeakBitrate.rounded())
+        )
+        segmentSequence += 1
+        segmentOpen = false
+        return summary
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// Number and date spellings the playlists use. Hand-written rather than `String(format:)` or
+/// `ISO8601DateFormatter` so the output is the same on every platform and locale, and so rendering
+/// a playlist for thousands of blocked requests allocates no formatter.
+enum HLSFormat {
+    /// `value` with exactly `decimals` digits after the point (`EXTINF`, `FRAME-RATE`).
+    /// Values the playlist state has already validated (finite, not negative, below 10^12).
+    static func fixed(_ value: Double, decimals: Int) -> String {
+        let scale = power10(decimals)
+        let clamped = value.isFinite ? min(max(value, 0), 1e12) : 0
+        let scaled = Int64((clamped * Double(scale)).rounded())
+        let whole = scaled / scale
+        guard decimals > 0 else { return String(whole) }
+        let fraction = String(scaled % scale)
+        return "\(whole)." + String(repeating: "0", count: max(0, decimals - fraction.count)) + fraction
+    }
+
+    /// Up to five decimals, trailing zeros dropped but one kept (`1.0`, `0.33334`, `24.0`), the
+    /// spelling of RFC 8216bis's examples for `PART-TARGET`, `PART-HOLD-BACK`, `CAN-SKIP-UNTIL`.
+    static func decimal(_ value: Double) -> String {
+        var text = fixed(value, decimals: 5)
+        while text.hasSuffix("0"), !text.hasSuffix(".0") { text.removeLast() }
+        return text
+    }
+
+    /// ISO 8601 in UTC with milliseconds and `Z` (`2019-02-14T02:13:28.106Z`), as
+    /// `EXT-X-PROGRAM-DATE-TIME` wants it.
+    static func dateTime(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        // Years 0001...9999 only; anything else is clamped rather than printed wrongly. Nearest
+        // millisecond, so float noise in a date stored as .106 s does not print as .105.
+        let millis = Int64((min(max(seconds, -62_135_596_800), 253_402_300_799.999) * 1000).rounded())
+        let dayMillis: Int64 = 86_400_000
+        let days = floorDiv(millis, dayMillis)
+        let inDay = millis - days * dayMillis
+        let (year, month, day) = civil(fromDays: days)
+        let hour = inDay / 3_600_000
+        let minute = inDay / 60_000 % 60
+        let second = inDay / 1000 % 60
+        let milli = inDay % 1000
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(milli, 3))Z"
+    }
+
+    private static func power10(_ n: Int) -> Int64 {
+        var result: Int64 = 1
+        for _ in 0..<max(0, min(n, 9)) { result *= 10 }
+        return result
+    }
+
+    private static func pad(_ value: Int64, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+
+    private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+
+    /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
+    private static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = floorDiv(z, 146_097)
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        return (year, month, day)
+    }
+}

@@ -1,0 +1,355 @@
+import EventStore
+import Foundation
+import Logging
+import Media
+import NIOCore
+import Synchronization
+
+/// One rendition of a live session: cuts its packets into CMAF parts and segments, writes them once
+/// to the origin store, keeps the newest in memory for players, advances the playlist state and
+/// wakes the requests blocked on it, and reports each finished segment as `SegmentPublished`.
+///
+/// The media path (`run`) never waits on the database: events leave through `publish`, which only
+/// enqueues.
+public final class RenditionPackager: Sendable {
+    public let name: String
+    public let kind: TrackKind
+    let identity: SessionIdentity
+    let origin: OriginStore
+    let options: PackagerOptions
+    let configuration: MediaPlaylistConfiguration
+    let waiters: PlaylistWaiters
+    let anchor: TimeAnchor
+    let publish: @Sendable (any DomainEvent) -> Void
+    let siblings: @Sendable () -> [RenditionReport]
+    let logger: Logger
+    private let shared: Mutex<Shared>
+
+    /// Segments whose bytes stay in memory: the ones whose parts the playlist lists, and one more.
+    static let segmentsInMemory = MediaPlaylistConfiguration.segmentsWithParts + 2
+
+    struct Shared: Sendable {
+        var playlist: MediaPlaylistState
+        var initFile: MediaFile?
+        var codecs: String?
+        var width: Int?
+        var height: Int?
+        var frameRate: Double?
+        var declaredBitrate: Int?
+        var recent: [Int: RecentSegment] = [:]
+        /// The transcoder produces this rendition now (false while a rung is turned off).
+        var active = true
+        var peakBitrate = 0
+        var recentBitrates: [Int] = []
+        var segmentsPublished = 0
+        var publishedDuration = 0.0
+        /// Trimmed segment files awaiting deletion (when not recording), with when they left.
+        var doomed: [(path: String, trimmedAt: Date)] = []
+    }
+
+    struct RecentSegment: Sendable {
+        var parts: [MediaFile] = []
+        var whole: MediaFile?
+    }
+
+    init(
+        name: String, kind: TrackKind, bitrate: Int?, identity: SessionIdentity, origin: OriginStore, options: PackagerOptions,
+        targetDuration: Int, streamStart: Date, anchor: TimeAnchor, logger: Logger,
+        publish: @escaping @Sendable (any DomainEvent) -> Void, siblings: @escaping @Sendable () -> [RenditionReport]
+    ) throws {
+        self.name = name
+        self.kind = kind
+        self.identity = identity
+        self.origin = origin
+        self.options = options
+        self.anchor = anchor
+        self.logger = logger
+        self.publish = publish
+        self.siblings = siblings
+        configuration = try MediaPlaylistConfiguration(
+            rendition: name, targetDuration: targetDuration, partTarget: options.partTarget,
+            dvrWindow: options.dvrWindow, streamStart: streamStart)
+        waiters = PlaylistWaiters(timeout: configuration.blockingTimeout)
+        var shared = Shared(playlist: MediaPlaylistState(configuration: configuration))
+        shared.declaredBitrate = bitrate
+        self.shared = Mutex(shared)
+    }
+
+    var folder: String { OriginStore.folder(session: identity.sessionID, rendition: name) }
+
+    // MARK: The media path
+
+    /// Packages `items` until they end, then ends the playlist (`EXT-X-ENDLIST`).
+    func run(_ items: AsyncStream<MediaItem>) async {
+        var cutter: CMAFSegmenter?
+        var file: AppendingFile?
+        var epoch = 0
+        var pendingDiscontinuity = false
+        let segmenterOptions = (try? SegmenterOptions(partTarget: options.partTarget, segmentTarget: options.segmentTarget)) ?? .default
+        do {
+            try origin.createFolder(session: identity.sessionID, rendition: name)
+        } catch {
+            logger.error("packager \(identity.channelName)/\(name): \(error); this rendition is not served")
+        }
+        func handle(_ outputs: [SegmenterOutput]) {
+            for output in outputs {
+                switch output {
+                case .part(let chunk):
+                    if chunk.isFirstPartOfSegment {
+                        file?.close()
+                        file = try? AppendingFile(origin.url("\(folder)/\(HLSResource.segment(msn: chunk.segmentSequence).name)"))
+                        if file == nil { logger.error("packager \(identity.channelName)/\(name): cannot open segment \(chunk.segmentSequence)") }
+                    }
+                    let bytes = ByteBuffer(bytes: chunk.bytes)
+                    do { try file?.append(bytes) } catch { logger.error("packager \(identity.channelName)/\(name): \(error)") }
+                    partReady(chunk, bytes: bytes, epoch: epoch, discontinuity: pendingDiscontinuity && chunk.isFirstPartOfSegment)
+                    if chunk.isFirstPartOfSegment { pendingDiscontinuity = false }
+                case .segmentEnd(let summary):
+                    file?.close()
+                    file = nil
+                    segmentReady(summary, epoch: epoch)
+                }
+            }
+        }
+        for await item in items {
+            switch item {
+            case .track(let track):
+                guard cutter == nil else { continue }
+                do {
+                    let initSegment = try CMAFInitSegment(track: track)
+                    let bytes = ByteBuffer(bytes: initSegment.bytes)
+                    try origin.write(bytes, to: "\(folder)/\(HLSResource.initialization.name)")
+                    shared.withLock {
+                        $0.initFile = mediaFile(bytes, .initialization, published: Date())
+                        $0.codecs = initSegment.codecString
+                        $0.width = initSegment.width ?? track.width
+                        $0.height = initSegment.height ?? track.height
+                        $0.frameRate = track.frameRate
+                        if $0.declaredBitrate == nil { $0.declaredBitrate = track.bitrate }
+                    }
+                    cutter = CMAFSegmenter(track: track, options: segmenterOptions)
+                } catch {
+                    logger.error("packager \(identity.channelName)/\(name): cannot package \(track.codec): \(error)")
+                }
+            case .packet(let packet):
+                guard var current = cutter else { continue }
+                let outputs = current.push(packet)
+                cutter = current
+                handle(outputs)
+            case .discontinuity:
+                guard var current = cutter else { continue }
+                let outputs = current.discontinuity()
+                cutter = current
+                handle(outputs)
+                epoch += 1
+                pendingDiscontinuity = true
+                shared.withLock { try? $0.playlist.discontinuity() }
+            }
+        }
+        if var current = cutter {
+            handle(current.finish())
+            cutter = current
+        }
+        file?.close()
+        end()
+    }
+
+    private func partReady(_ chunk: CMAFChunk, bytes: ByteBuffer, epoch: Int, discontinuity: Bool) {
+        let date = anchor.date(epoch: epoch, media: chunk.startTime, duration: chunk.duration)
+        let resource = HLSResource.part(msn: chunk.segmentSequence, index: chunk.partIndex)
+        let file = mediaFile(bytes, resource, published: Date())
+        let state: MediaPlaylistState? = shared.withLock { shared in
+            do {
+                try shared.playlist.partReady(.init(
+                    msn: chunk.segmentSequence, index: chunk.partIndex, duration: chunk.duration, independent: chunk.independent,
+                    programDateTime: chunk.isFirstPartOfSegment ? date : nil))
+            } catch {
+                logger.error("packager \(identity.channelName)/\(name): \(error)")
+                return nil
+            }
+            shared.recent[chunk.segmentSequence, default: RecentSegment()].parts.append(file)
+            return shared.playlist
+        }
+        if let state { waiters.update(state) }
+    }
+
+    private func segmentReady(_ summary: CMAFSegmentSummary, epoch: Int) {
+        let date = anchor.date(epoch: epoch, media: summary.startTime, duration: summary.duration)
+        let path = "\(folder)/\(HLSResource.segment(msn: summary.sequence).name)"
+        let now = Date()
+        let outcome: (state: MediaPlaylistState, event: SegmentPublished, delete: [String])? = shared.withLock { shared in
+            let trimmed: [MediaPlaylistState.Segment]
+            do {
+                trimmed = try shared.playlist.segmentReady(.init(
+                    msn: summary.sequence, duration: summary.duration, programDateTime: date,
+                    discontinuity: summary.discontinuity, byteSize: summary.byteCount))
+            } catch {
+                logger.error("packager \(identity.channelName)/\(name): \(error)")
+                return nil
+            }
+            if var recent = shared.recent[summary.sequence] {
+                var whole = ByteBuffer()
+                whole.reserveCapacity(recent.parts.reduce(0) { $0 + $1.bytes.readableBytes })
+                for part in recent.parts { whole.writeImmutableBuffer(part.bytes) }
+                recent.whole = mediaFile(whole, .segment(msn: summary.sequence), published: now)
+                shared.recent[summary.sequence] = recent
+            }
+            shared.recent = shared.recent.filter { $0.key > summary.sequence - Self.segmentsInMemory }
+            // BANDWIDTH is the peak segment bitrate, AVERAGE-BANDWIDTH their mean (RFC 8216bis
+            // §4.4.6.2), both over the segment resources as delivered.
+            shared.peakBitrate = max(shared.peakBitrate, summary.bitrate)
+            shared.recentBitrates.append(summary.bitrate)
+            if shared.recentBitrates.count > 30 { shared.recentBitrates.removeFirst() }
+            shared.segmentsPublished += 1
+            shared.publishedDuration += summary.duration
+            var delete: [String] = []
+            if !options.recording {
+                // RFC 8216bis §6.2.2: a removed segment stays available for its duration plus the
+                // playlist's, so players that just loaded an older playlist can still fetch it.
+                shared.doomed += trimmed.map { ("\(folder)/\(HLSResource.segment(msn: $0.msn).name)", now) }
+                let grace = options.dvrWindow + Double(configuration.targetDuration) * 2
+                delete = shared.doomed.filter { now.timeIntervalSince($0.trimmedAt) > grace }.map(\.path)
+                shared.doomed.removeAll { now.timeIntervalSince($0.trimmedAt) > grace }
+            }
+            let event = SegmentPublished(
+                sessionID: identity.sessionID, channelID: identity.channelID, channelName: identity.channelName,
+                rendition: name, kind: kind, mediaSequence: summary.sequence, duration: summary.duration,
+                bytes: summary.byteCount, programDateTime: date, path: path, discontinuity: summary.discontinuity,
+                codecs: shared.codecs ?? "", width: shared.width, height: shared.height, frameRate: shared.frameRate,
+                recorded: options.recording)
+            return (shared.playlist, event, delete)
+        }
+        guard let outcome else { return }
+        waiters.update(outcome.state)
+        publish(outcome.event)
+        for path in outcome.delete { origin.remove(path) }
+    }
+
+    private func end() {
+        let state = shared.withLock { shared in
+            _ = shared.playlist.end()
+            return shared.playlist
+        }
+        waiters.update(state)
+        waiters.finish()
+    }
+
+    // MARK: Control
+
+    func setActive(_ active: Bool) {
+        shared.withLock { $0.active = active }
+    }
+
+    // MARK: Serving
+
+    /// The media playlist for a request's `_HLS_msn`, `_HLS_part` and `_HLS_skip`, held until the
+    /// playlist contains what it asks for.
+    public func playlist(query: [String: String]) async -> PlaybackAnswer<String> {
+        let directives: PlaylistDirectives
+        do {
+            directives = try PlaylistDirectives(query: query.map { ($0.key, $0.value) })
+        } catch {
+            return .badRequest("\(error)")
+        }
+        if let request = directives.blocking {
+            let state = shared.withLock { $0.playlist }
+            var outcome = PlaylistWaiters.Outcome.ready
+            switch request.decide(against: state) {
+            case .ready: break
+            case .badRequest(let reason): return .badRequest(reason)
+            case .notFound(let reason): return .notFound(reason)
+            case .wait: outcome = await waiters.wait(for: .playlist(request))
+            }
+            switch outcome {
+            case .ready: break
+            case .badRequest(let reason): return .badRequest(reason)
+            case .notFound(let reason): return .notFound(reason)
+            case .timedOut, .cancelled:
+                return .unavailable("the playlist did not reach segment \(request.msn)\(request.part.map { " part \($0)" } ?? "") within \(configuration.blockingTimeout); is the stream stalled?")
+            }
+        }
+        let current = shared.withLock { $0.playlist }
+        return .ready(MediaPlaylistRenderer.live(current, renditionReports: siblings(), skip: directives.skip))
+    }
+
+    /// An init segment, segment or part; a part not yet made (the preload hint) is held until it is.
+    public func file(_ resource: HLSResource) async -> PlaybackAnswer<MediaFile> {
+        switch resource {
+        case .playlist:
+            return .notFound("use index.m3u8 through playlist(query:)")
+        case .initialization:
+            guard let file = shared.withLock({ $0.initFile }) else { return .notFound("this rendition has no media yet") }
+            return .ready(file)
+        case .segment(let msn):
+            if let whole = shared.withLock({ $0.recent[msn]?.whole }) { return .ready(whole) }
+            let listed = shared.withLock { $0.playlist.segment(msn: msn) != nil }
+            guard listed || options.recording else { return .notFound("segment \(msn) is not in the DVR window") }
+            let path = "\(folder)/\(resource.name)"
+            let isComplete = shared.withLock { $0.playlist.lastCompleteMSN.map { msn <= $0 } ?? false }
+            guard isComplete, let bytes = try? origin.read(path) else { return .notFound("segment \(msn) does not exist") }
+            return .ready(mediaFile(bytes, resource, published: Date()))
+        case .part(let msn, let index):
+            if let part = partFile(msn: msn, index: index) { return .ready(part) }
+            let request: PartRequest
+            do {
+                request = try PartRequest(msn: msn, index: index)
+            } catch {
+                return .notFound("\(error)")
+            }
+            let state = shared.withLock { $0.playlist }
+            var outcome = PlaylistWaiters.Outcome.ready
+            switch request.decide(against: state) {
+            case .ready: break
+            case .badRequest(let reason), .notFound(let reason): return .notFound(reason)
+            case .wait: outcome = await waiters.wait(for: .part(request))
+            }
+            switch outcome {
+            case .ready: break
+            case .badRequest(let reason), .notFound(let reason): return .notFound(reason)
+            case .timedOut, .cancelled:
+                return .unavailable("part \(index) of segment \(msn) was not made within \(configuration.blockingTimeout)")
+            }
+            guard let part = partFile(msn: msn, index: index) else {
+                return .notFound("part \(index) of segment \(msn) does not exist (its segment ended with fewer parts, or left memory)")
+            }
+            return .ready(part)
+        }
+    }
+
+    private func partFile(msn: Int, index: Int) -> MediaFile? {
+        shared.withLock { shared in
+            guard let parts = shared.recent[msn]?.parts, index >= 0, index < parts.count else { return nil }
+            return parts[index]
+        }
+    }
+
+    // MARK: Reports
+
+    var report: RenditionReport? {
+        shared.withLock { $0.playlist.lastPosition == nil ? nil : $0.playlist.renditionReport }
+    }
+
+    /// This rendition as a variant of the multivariant playlist, once it has a complete segment.
+    var variant: (info: VariantInfo?, audio: AudioRenditionInfo?, active: Bool) {
+        shared.withLock { shared in
+            guard let codecs = shared.codecs, shared.segmentsPublished > 0 else { return (nil, nil, shared.active) }
+            let average = shared.recentBitrates.isEmpty ? nil : shared.recentBitrates.reduce(0, +) / shared.recentBitrates.count
+            let peak = max(shared.peakBitrate, average ?? 0, 1)
+            if kind == .audio {
+                return (nil, try? AudioRenditionInfo(rendition: name, name: "Audio", language: nil, bandwidth: peak, averageBandwidth: average, codecs: codecs), shared.active)
+            }
+            let resolution = shared.width.flatMap { w in shared.height.map { VariantInfo.Resolution(width: w, height: $0) } }
+            let info = try? VariantInfo(
+                rendition: name, bandwidth: peak, averageBandwidth: average, codecs: codecs, resolution: resolution, frameRate: shared.frameRate)
+            return (info, nil, shared.active)
+        }
+    }
+
+    var recordingSummary: (segments: Int, duration: Double) {
+        shared.withLock { ($0.segmentsPublished, $0.publishedDuration) }
+    }
+
+    private func mediaFile(_ bytes: ByteBuffer, _ resource: HLSResource, published: Date) -> MediaFile {
+        MediaFile(bytes: bytes, session: identity.sessionID, rendition: name, resource: resource, published: published)
+    }
+}

@@ -1,0 +1,132 @@
+import EventStore
+import Foundation
+import Logging
+import Media
+import Synchronization
+
+/// Where the packager's facts go: appended to the session's stream by the integrator. Called from a
+/// task of its own, never from the media path.
+public typealias PackagerEventSink = @Sendable (any DomainEvent) async -> Void
+
+/// Packages every rendition of one live session for LL-HLS and, at its end, finalizes the recording.
+///
+/// Audio is its own rendition in an audio group that every video variant references (the layout
+/// Apple's HLS authoring spec recommends): one audio encode serves every rung, a rung can stop
+/// (overload, quality, audio-only) without touching the sound, and audio-only is just the audio
+/// playlist listed as a variant of its own.
+public final class StreamPackager: Sendable {
+    public let identity: SessionIdentity
+    public let options: PackagerOptions
+    public let startedAt: Date
+    let origin: OriginStore
+    let targetDuration: Int
+    let logger: Logger
+    private let anchor = TimeAnchor()
+    private let renditions = Mutex<[RenditionPackager]>([])
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let events: AsyncStream<any DomainEvent>.Continuation
+    private let drain: Task<Void, Never>
+
+    /// `longestKeyframeInterval`: the longest keyframe spacing the ladder may produce (its
+    /// passthrough limit, or its IDR interval); `EXT-X-TARGETDURATION` must cover it from the start,
+    /// since it may never change.
+    public init(
+        identity: SessionIdentity, origin: OriginStore, options: PackagerOptions, longestKeyframeInterval: Double,
+        logger: Logger, events sink: @escaping PackagerEventSink
+    ) {
+        self.identity = identity
+        self.options = options
+        self.origin = origin
+        self.logger = logger
+        startedAt = Date()
+        targetDuration = Int(max(options.segmentTarget, longestKeyframeInterval).rounded(.up))
+        let (stream, continuation) = AsyncStream.makeStream(of: (any DomainEvent).self)
+        events = continuation
+        drain = Task {
+            for await event in stream { await sink(event) }
+        }
+    }
+
+    /// Starts packaging a rendition; its items are consumed until they end.
+    public func add(rendition name: String, kind: TrackKind, bitrate: Int?, items: AsyncStream<MediaItem>) {
+        let events = self.events
+        let packager: RenditionPackager
+        do {
+            packager = try RenditionPackager(
+                name: name, kind: kind, bitrate: bitrate, identity: identity, origin: origin, options: options,
+                targetDuration: targetDuration, streamStart: startedAt, anchor: anchor, logger: logger,
+                publish: { events.yield($0) },
+                siblings: { [weak self] in self?.reports(except: name) ?? [] })
+        } catch {
+            logger.error("cannot package rendition \(name) of \(identity.channelName): \(error)")
+            Task { for await _ in items {} }
+            return
+        }
+        renditions.withLock { $0.append(packager) }
+        let task = Task { await packager.run(items) }
+        tasks.withLock { $0.append(task) }
+    }
+
+    /// A rung stopped or started again (overload, quality state, audio-only): the multivariant
+    /// playlist lists only active renditions.
+    public func setActive(_ active: Bool, rendition name: String) {
+        self.rendition(named: name)?.setActive(active)
+    }
+
+    public func rendition(named name: String) -> RenditionPackager? {
+        renditions.withLock { $0.first { $0.name == name } }
+    }
+
+    public var renditionNames: [String] { renditions.withLock { $0.map(\.name) } }
+
+    func reports(except name: String) -> [RenditionReport] {
+        renditions.withLock { $0 }.filter { $0.name != name }.compactMap(\.report)
+    }
+
+    /// The multivariant playlist: active video renditions by bandwidth, each with the audio group;
+    /// only audio when no video rendition is active. `nil` until a first segment exists.
+    public func multivariantPlaylist() -> String? {
+        let current = renditions.withLock { $0 }
+        let all = current.map(\.variant)
+        let audio = all.compactMap(\.audio).first
+        let variants = all.filter(\.active).compactMap(\.info)
+        let videoExpected = zip(current, all).contains { $0.kind == .video && $1.active }
+        if variants.isEmpty, !videoExpected, audio != nil {
+            return MultivariantPlaylistRenderer.render(variants: [], audio: audio)
+        }
+        guard !variants.isEmpty else { return nil }
+        return MultivariantPlaylistRenderer.render(variants: variants.map { $0.withAudioCodecs(audio) }, audio: audio)
+    }
+
+    /// Waits for every rendition to end (their sources finish when the transcode ends), then
+    /// records `RecordingFinalized` when recording, and flushes the events.
+    public func finish() async {
+        for task in tasks.withLock({ $0 }) { await task.value }
+        let summaries = renditions.withLock { $0 }.map { ($0.name, $0.recordingSummary) }
+        let published = summaries.filter { $0.1.segments > 0 }
+        if options.recording, !published.isEmpty {
+            events.yield(RecordingFinalized(
+                sessionID: identity.sessionID, channelID: identity.channelID, channelName: identity.channelName,
+                reason: .streamEnded, segments: Dictionary(uniqueKeysWithValues: published.map { ($0.0, $0.1.segments) }),
+                duration: published.map(\.1.duration).max() ?? 0))
+        }
+        events.finish()
+        await drain.value
+        if !options.recording {
+            // Not recorded: once the live playlists are gone, nothing can reference these files.
+            _ = try? origin.removeSession(identity.sessionID)
+        }
+    }
+}
+
+
+extension VariantInfo {
+    /// CODECS must name every format a variant plays, its audio group's included (RFC 8216bis
+    /// §4.4.6.2); the renderer adds the audio's bandwidth itself.
+    func withAudioCodecs(_ audio: AudioRenditionInfo?) -> VariantInfo {
+        guard let audio, !codecs.contains(audio.codecs) else { return self }
+        return (try? VariantInfo(
+            rendition: rendition, bandwidth: bandwidth, averageBandwidth: averageBandwidth,
+            codecs: "\(codecs),\(audio.codecs)", resolution: resolution, frameRate: frameRate)) ?? self
+    }
+}
