@@ -15,6 +15,8 @@ public final class Platform: Sendable {
     public let rtmp: RTMPServer
     /// SRT ingest; shares `rtmp.registry`, so `rtmp.sessions` carries both protocols' sessions.
     public let srt: SRTServer
+    /// Stream keys in memory, followed from the log; SRT's listen callback checks them.
+    public let keys: StreamKeyCache
     public let gateway: Gateway
     public let chat: ChatService
     public let rtmpPort: Int
@@ -70,10 +72,21 @@ public final class Platform: Sendable {
             throw PlatformError("cannot listen for RTMP on \(configuration.host):\(configuration.rtmpPort) (\(error)); choose another --rtmp-port")
         }
         self.rtmp = rtmp
-        let srt = SRTServer(configuration: srtConfiguration, sharingSessionsWith: rtmp, logger: logger)
+        // SRT decides keys in libsrt's listen callback, from this in-memory table of the log.
+        let keys = StreamKeyCache(store: store, logger: logger)
+        let keyFollower = Task { await keys.run() }
+        guard await keys.waitUntilLoaded(timeout: .seconds(60)) else {
+            keyFollower.cancel()
+            await rtmp.shutdown()
+            await channels.shutdown()
+            throw PlatformError("cannot read the stream keys from the event log within 60 s; check that PostgreSQL is reachable and retry")
+        }
+        self.keys = keys
+        let srt = SRTServer(configuration: srtConfiguration, sharingSessionsWith: rtmp, keys: keys, logger: logger)
         do {
             self.srtPort = try srt.start(host: configuration.host, port: configuration.srtPort)
         } catch {
+            keyFollower.cancel()
             await rtmp.shutdown()
             await channels.shutdown()
             throw PlatformError("\(error)")
@@ -106,6 +119,7 @@ public final class Platform: Sendable {
             }
         }
         self.tasks = [
+            keyFollower,
             // The quality machine of every live session, and its effect on the transcoders.
             Task { await qualityProjection.run() },
             Task { await quality.run() },

@@ -9,13 +9,11 @@ public struct SRTConfiguration: Sendable, Hashable {
     public var keyLength = 16
     /// The application part of the stream id's resource (`live/STREAMKEY`); the RTMP one by default.
     public var application: String?
-    /// How long the listen callback may wait for the stream-key check. libsrt calls it on the
-    /// thread that receives every SRT packet of this port, so it must stay short.
-    /// Measured: ~1-6 ms against PostgreSQL; the bound covers a starved cooperative pool and stays
-    /// under the 3 s callers wait for a handshake.
-    public var authorizationTimeout: Duration = .milliseconds(1500)
-    /// After a key check ran past its timeout, refuse at once (no waiting) for this long.
-    public var unavailableCooldown: Duration = .seconds(2)
+    /// How long the listen callback may wait for the session registry's answer to "is this
+    /// channel live already?" (stream keys are checked from memory, with no wait). libsrt calls
+    /// the callback on the thread that receives every SRT packet of this port, so it must stay
+    /// short; past it the caller is accepted and the registry's claim refuses it after the handshake.
+    public var liveCheckTimeout: Duration = .milliseconds(250)
     /// Pending SRT connections the listener queues.
     public var backlog = 64
 

@@ -18,13 +18,12 @@ public final class SRTServer: Sendable {
     public let registry: SessionRegistry
     let ingest: IngestConfiguration
     let application: String
-    let authorizer: any PublishAuthorizer
+    let keys: any ImmediatePublishAuthorizer
     let emitter: IngestEventEmitter
     let logger: Logger
     private let limiter: Mutex<FailedAttemptLimiter>
     /// Keys accepted in the listen callback, waiting for `srt_accept` to hand over their socket.
     private let verdicts = Mutex<[SRTSOCKET: Verdict]>([:])
-    private let unavailableUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let timings = Mutex(AuthorizationTimings())
     private let running = Mutex<(listener: SRTSOCKET, loop: SRTReceiveLoop)?>(nil)
 
@@ -36,7 +35,8 @@ public final class SRTServer: Sendable {
         var at: ContinuousClock.Instant
     }
 
-    /// How long the listen callback waited for stream-key checks (it blocks libsrt's receiving thread).
+    /// How long the listen callback took (it runs on libsrt's receiving thread); `timeouts` counts
+    /// checks for a live channel that gave up waiting on the session registry.
     public struct AuthorizationTimings: Sendable, Hashable {
         public var count = 0
         public var totalMilliseconds = 0.0
@@ -45,16 +45,28 @@ public final class SRTServer: Sendable {
         public var meanMilliseconds: Double { count > 0 ? totalMilliseconds / Double(count) : 0 }
     }
 
-    /// Shares `rtmp`'s session registry, authorizer, event emitter and ingest configuration.
-    public init(configuration: SRTConfiguration = SRTConfiguration(), sharingSessionsWith rtmp: RTMPServer, logger: Logger = Logger(label: "streamd.ingest.srt")) {
+    /// Shares `rtmp`'s session registry, event emitter and ingest configuration. Keys are checked
+    /// by `keys` (the platform's `StreamKeyCache`), or by `rtmp`'s authorizer when that answers
+    /// from memory too; with neither every caller is refused as unavailable.
+    public init(
+        configuration: SRTConfiguration = SRTConfiguration(), sharingSessionsWith rtmp: RTMPServer,
+        keys: (any ImmediatePublishAuthorizer)? = nil, logger: Logger = Logger(label: "streamd.ingest.srt")
+    ) {
         self.configuration = configuration
         self.registry = rtmp.registry
         self.ingest = rtmp.configuration
         self.application = configuration.application ?? rtmp.configuration.application
-        self.authorizer = rtmp.authorizer
+        self.keys = keys ?? (rtmp.authorizer as? any ImmediatePublishAuthorizer) ?? NoKeyTable()
         self.emitter = rtmp.emitter
         self.logger = logger
         limiter = Mutex(FailedAttemptLimiter(policy: rtmp.configuration.failedAttempts))
+    }
+
+    /// Refuses every key: an SRT server built without an in-memory key table.
+    struct NoKeyTable: ImmediatePublishAuthorizer {
+        func authorizeNow(app: String, streamKey: String, remote: String) -> PublishAuthorization {
+            .refused(.unavailable("this server has no in-memory stream key table for SRT"))
+        }
     }
 
     /// New live sessions of both protocols (the shared registry's stream).
@@ -168,34 +180,29 @@ public final class SRTServer: Sendable {
             return refuse(socket, SRTRejection.code(for: reason))
         }
         let now = ContinuousClock.now
-        if let until = unavailableUntil.withLock({ $0 }), now < until {
-            let reason = PublishRefusalReason.unavailable("stream key checks are timing out")
-            rejected(reason, request: request, remoteAddress: remote)
-            return refuse(socket, SRTRejection.code(for: reason))
-        }
-
-        let authorizer = authorizer
-        let registry = registry
         let key = request.streamKey
-        let outcome = Self.wait(for: configuration.authorizationTimeout) { () -> (PublishAuthorization, Bool) in
-            let authorization = await authorizer.authorize(app: request.application, streamKey: key, remote: remote)
-            guard case .accepted(let channelID, _) = authorization else { return (authorization, false) }
-            let live = await registry.list().contains { $0.channelID == channelID && $0.connected }
-            return (authorization, live)
+        let authorization = keys.authorizeNow(app: request.application, streamKey: key, remote: remote)
+        // Whether the channel is live already, so that the caller gets the 1409 reject reason
+        // rather than a connection closed after its handshake. The registry is in memory, but an
+        // actor: if the cooperative pool is starved the wait gives up and `claim` decides instead.
+        var live = false
+        var gaveUp = false
+        if case .accepted(let channelID, _) = authorization {
+            let registry = registry
+            if let answer = Self.wait(for: configuration.liveCheckTimeout, {
+                await registry.list().contains { $0.channelID == channelID && $0.connected }
+            }) {
+                live = answer
+            } else {
+                gaveUp = true
+            }
         }
         let waited = Self.milliseconds(now.duration(to: .now))
         timings.withLock {
             $0.count += 1
             $0.totalMilliseconds += waited
             $0.maxMilliseconds = max($0.maxMilliseconds, waited)
-            if outcome == nil { $0.timeouts += 1 }
-        }
-        guard let (authorization, live) = outcome else {
-            unavailableUntil.withLock { $0 = ContinuousClock.now.advanced(by: configuration.unavailableCooldown) }
-            logger.warning("stream key check took longer than \(configuration.authorizationTimeout); refusing SRT callers for \(configuration.unavailableCooldown)")
-            let reason = PublishRefusalReason.unavailable("the stream key check took longer than \(Int(Self.milliseconds(configuration.authorizationTimeout))) ms")
-            rejected(reason, request: request, remoteAddress: remote)
-            return refuse(socket, SRTRejection.code(for: reason))
+            if gaveUp { $0.timeouts += 1 }
         }
         switch authorization {
         case .refused(let reason):

@@ -8,8 +8,12 @@ import Ingest
 import Media
 import Synchronization
 
-struct AcceptAll: PublishAuthorizer {
+struct AcceptAll: PublishAuthorizer, ImmediatePublishAuthorizer {
     func authorize(app: String, streamKey: String, remote: String) async -> PublishAuthorization {
+        authorizeNow(app: app, streamKey: streamKey, remote: remote)
+    }
+
+    func authorizeNow(app: String, streamKey: String, remote: String) -> PublishAuthorization {
         .accepted(channelID: streamKey, channelName: streamKey)
     }
 }
