@@ -222,6 +222,35 @@ import TestSupport
         await harness.shutdown()
     }
 
+    @Test func aReconnectWithinTheGraceWindowContinuesTheSession() async throws {
+        let harness = try Self.makeServer(grace: .seconds(5))
+        let first = try await SRTTestCaller.connect(port: harness.port, streamID: "live/good-key").get()
+        #expect(await first.send(TSTestWriter.stream(frames: 90)))
+        let session = try #require(await Self.nextSession(harness.srt))
+        let collector = Task { await collect(session) }
+        try await Task.sleep(for: .seconds(1))
+        first.close()
+        try await Task.sleep(for: .seconds(1))
+
+        // Back within the grace window: the same session continues, after a discontinuity.
+        let second = try await SRTTestCaller.connect(port: harness.port, streamID: "#!::m=publish,r=live/good-key").get()
+        #expect(await second.send(TSTestWriter.stream(frames: 90, start: 900_000)))
+        #expect(await harness.events.waitUntil { $0.contains { $0.event is StreamResumed } })
+        let listed = await harness.rtmp.registry.list()
+        #expect(listed.count == 1 && listed.first?.id == session.id && listed.first?.reconnects == 1, "\(listed)")
+        try await Task.sleep(for: .seconds(1))
+        second.close()
+
+        #expect(await harness.events.waitUntil(timeout: .seconds(20)) { $0.contains { $0.event is StreamEnded } })
+        let items = await withTimeout(.seconds(10)) { await collector.value } ?? []
+        #expect(items.contains { if case .discontinuity = $0 { true } else { false } })
+        #expect(items.packets.filter { $0.track == .video }.count >= 120, "\(items.packets.filter { $0.track == .video }.count) video frames")
+        #expect(await harness.events.events(StreamStarted.self).count == 1)
+        let ended = try #require(await harness.events.events(StreamEnded.self).first)
+        #expect(ended.reconnects == 1)
+        await harness.shutdown()
+    }
+
     @Test func srtLiveTransmitPublishesATransportStreamFile() async throws {
         let transmit = "/usr/bin/srt-live-transmit"
         guard FileManager.default.isExecutableFile(atPath: transmit) else {
