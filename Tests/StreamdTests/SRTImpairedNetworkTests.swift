@@ -154,15 +154,10 @@ import TestSupport
             let (cut, later, healed) = (duringCut[rendition] ?? -1, laterInCut[rendition] ?? -1, afterHeal[rendition] ?? -1)
             return later > cut && healed > later ? nil : "\(rendition) at segment \(cut) in the cut, \(later) 10 s later, \(healed) after the climb"
         }
-        // KNOWN GAP (Packager, not SRT): frames lost on the link leave holes in the media timeline.
-        // The CMAF cutter gives the sample before a hole the hole's length (a 3.84 s part, a 2.8 s
-        // audio segment), MediaPlaylistState refuses it, and from then on refuses every later part
-        // as out of order: the rendition never advances again, also after the link heals. Until the
-        // cutter splits at holes (or marks a discontinuity) and the playlist resynchronizes after a
-        // refused input, this part of issue 7 ("the stream keeps playing") is recorded, not failed.
-        withKnownIssue("renditions stall after media holes from a lossy link (CMAFSegmenter/MediaPlaylistState)", isIntermittent: true) {
-            #expect(playlistProblems.isEmpty, "\(playlistProblems)")
-        }
+        // Frames lost on the link leave holes in the media timeline; the packager's cutter ends a
+        // segment at a hole instead of stretching a part over it (which the playlist would refuse,
+        // stalling the rendition for good).
+        #expect(playlistProblems.isEmpty, "\(playlistProblems)")
 
         let streams = try await server.admin("GET", "/v1/streams")
         #expect(streams.text.contains(#""quality":"HIGH""#), "\(streams.text.prefix(1200))")
