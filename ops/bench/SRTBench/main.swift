@@ -85,4 +85,4 @@ print(
     "sessions=\(totals.sessions.load(ordering: .relaxed)) packets=\(totals.packets.load(ordering: .relaxed)) "
         + "payload_bytes=\(totals.payloadBytes.load(ordering: .relaxed)) events=\(totals.events.load(ordering: .relaxed)) "
         + "srt_lost=\(totals.lost.load(ordering: .relaxed)) srt_dropped=\(totals.dropped.load(ordering: .relaxed)) "
-        + String(format: "key_check_mean_ms=%.3f key_check_max_ms=%.3f", timings.meanMilliseconds, timings.maxMilliseconds))
+        + String(format: "listen_callback_mean_ms=%.3f listen_callback_max_ms=%.3f", timings.meanMilliseconds, timings.maxMilliseconds))
