@@ -65,7 +65,7 @@ import TestSupport
 
     @Test func ffmpegPublishOverSRTBecomesALiveSessionWithSRTStatistics() async throws {
         let harness = try Self.makeServer()
-        let ffmpeg = try Self.ffmpeg(port: harness.port, seconds: 4)
+        let ffmpeg = try Self.ffmpeg(port: harness.port, seconds: 8)
         guard let session = await Self.nextSession(harness.srt, timeout: .seconds(30)) else {
             let refusals = await harness.events.events(PublishRejected.self).map(\.detail)
             Issue.record("no session; ffmpeg: \(await ffmpeg.wait().stderr); refusals: \(refusals)")
@@ -75,9 +75,14 @@ import TestSupport
         let collector = Task { await collect(session) }
         #expect(session.channelID == "ch-srt")
         #expect(session.protocol == "srt")
-        try await Task.sleep(for: .seconds(2.5))
-        let listed = await harness.rtmp.registry.list()
-        #expect(listed.count == 1 && listed.first?.protocol == "srt")
+        // Polled: on a starved machine ffmpeg may deliver its stream late and in a burst.
+        var listed: [LiveSessionSummary] = []
+        for _ in 0..<60 {
+            try await Task.sleep(for: .milliseconds(100))
+            listed = await harness.rtmp.registry.list()
+            if listed.first?.stats.srt != nil, listed.first?.stats.receivedBitrate ?? 0 > 0 { break }
+        }
+        #expect(listed.count == 1 && listed.first?.protocol == "srt", "\(listed)")
         #expect(listed.first?.stats.receivedBitrate ?? 0 > 0)
         #expect(listed.first?.stats.srt != nil)
 
@@ -97,8 +102,8 @@ import TestSupport
         let audioPackets = items.packets.filter { $0.track == .audio }
         // Live mode: the sender drops what is in flight when it closes (no linger), and packets it
         // could not send in time on a loaded machine (too-late drop).
-        #expect((60...121).contains(videoPackets.count), "\(videoPackets.count) video packets")
-        #expect((90...190).contains(audioPackets.count), "\(audioPackets.count) audio packets")
+        #expect((150...241).contains(videoPackets.count), "\(videoPackets.count) video packets")
+        #expect((230...376).contains(audioPackets.count), "\(audioPackets.count) audio packets")
         #expect(videoPackets.first?.isKeyframe == true)
         #expect(videoPackets.allSatisfy { $0.timebase == .mpeg90kHz && $0.pts >= $0.dts })
         #expect(zip(videoPackets, videoPackets.dropFirst()).allSatisfy { $0.dts < $1.dts })

@@ -9,15 +9,14 @@ extension StreamdServer {
         "srt://127.0.0.1:\(srt)?streamid=#!::r=live/\(key),m=publish&latency=\(latencyMilliseconds * 1000)"
     }
 
-    /// ffmpeg (libsrt) publishing a test pattern with a tone over SRT for `seconds`, in real time.
-    func publishSRT(key: String, seconds: Int, size: String = "640x360", bitrate: String? = nil) async throws -> (status: Int32, output: String) {
-        var rate: [String] = []
-        if let bitrate { rate = ["-b:v", bitrate, "-minrate", bitrate, "-maxrate", bitrate, "-bufsize", bitrate] }
-        return try await Subprocess.runDetached("/usr/bin/ffmpeg", [
+    /// ffmpeg (libsrt) arguments publishing a test pattern with a tone over SRT for `seconds`, in real time.
+    func srtPublishArguments(key: String, seconds: Int, size: String = "640x360") -> [String] {
+        [
             "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "\(seconds)",
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "60", "-bf", "0", "-pix_fmt", "yuv420p",
-        ] + rate + ["-c:a", "aac", "-b:a", "96k", "-f", "mpegts", srtURL(key: key)])
+            "-c:a", "aac", "-b:a", "96k", "-f", "mpegts", srtURL(key: key),
+        ]
     }
 }
 
@@ -40,7 +39,10 @@ extension StreamdServer {
         ])
         #expect(wrong.status != 0, "a wrong key must be refused: \(wrong.output)")
 
-        async let publishing = server.publishSRT(key: key, seconds: 30)
+        // Long enough for a starved machine; stopped once the checks are done.
+        let publisher = try Subprocess.start("/usr/bin/ffmpeg", server.srtPublishArguments(key: key, seconds: 300))
+        var publishing = true
+        defer { if publishing { _ = publisher.stop(signal: SIGKILL) } }
 
         let multivariantText = try await poll("the multivariant playlist of the SRT publish", seconds: 60) { () -> String? in
             let reply = try await server.get("/live/srt-play/index.m3u8")
@@ -51,6 +53,13 @@ extension StreamdServer {
         #expect(multivariant.problems().isEmpty, "\(multivariant.problems())\n\(multivariantText)")
         let renditions = Set(multivariant.renditionNames)
         #expect(renditions == ["source", "240p", "160p", "audio"], "\(renditions)")
+
+        // The session is listed as SRT with libsrt's statistics and a health score.
+        let streams = try await poll("the SRT session with libsrt's statistics", seconds: 20) { () -> String? in
+            let text = try await server.admin("GET", "/v1/streams").text
+            return text.contains(#""protocol":"srt""#) && text.contains(#""rttMilliseconds""#) && text.contains(#""health""#) ? text : nil
+        }
+        #expect(streams.contains(#""connected":true"#), "\(streams.prefix(1500))")
 
         try await Task.sleep(for: .seconds(4))
         for rendition in renditions {
@@ -63,7 +72,8 @@ extension StreamdServer {
             // The newest part is a CMAF fragment, served as soon as it is listed.
             if let part = (playlist.trailingParts.last ?? playlist.segments.last?.parts.last) {
                 let fetched = try await server.get("/live/srt-play/\(rendition)/\(part.uri)")
-                #expect(fetched.status == 200 && fetched.body.count > 8 && String(decoding: fetched.body[4..<8], as: UTF8.self) == "moof")
+                #expect(fetched.status == 200 && fetched.body.count > 8 && String(decoding: fetched.body[4..<8], as: UTF8.self) == "moof",
+                        "\(rendition)/\(part.uri): \(fetched.status)")
             }
         }
 
@@ -79,13 +89,9 @@ extension StreamdServer {
         ])
         #expect(decoded.status == 0 && decoded.output.isEmpty, "240p decodes without error: \(decoded.output.prefix(600))")
 
-        // The session is listed as SRT with libsrt's statistics and a health score.
-        let streams = try await server.admin("GET", "/v1/streams")
-        #expect(streams.text.contains(#""protocol":"srt""#), "\(streams.text.prefix(1500))")
-        #expect(streams.text.contains(#""rttMilliseconds""#), "\(streams.text.prefix(1500))")
-
-        let published = try await publishing
-        #expect(published.status == 0, "\(published.output)")
+        // SIGKILL: ffmpeg with an SRT output can sit on SIGTERM; the server notices the silence.
+        _ = publisher.stop(signal: SIGKILL)
+        publishing = false
         let (status, output) = try await server.stop()
         stopped = true
         #expect(status == 0, "\(output.suffix(800))")
@@ -97,7 +103,7 @@ extension StreamdServer {
         let started = try #require(events.first { $0.0 == "StreamStarted" })
         #expect(started.1.contains(#""protocol":"srt""#), "\(started.1)")
         let samples = events.filter { $0.0 == "IngestStatsSampled" }
-        #expect(samples.count >= 10)
+        #expect(samples.count >= 5, "one a second while live")
         #expect(samples.contains { $0.1.contains(#""packetsReceived""#) }, "samples carry SRT's own statistics")
         let rejected = events.filter { $0.0 == "PublishRejected" }
         #expect(rejected.contains { $0.1.contains(#""protocol":"srt""#) && $0.1.contains("unknown_key") }, "\(rejected)")
