@@ -33,10 +33,10 @@ let package = Package(
             pkgConfig: "libavcodec",
             providers: [.apt(["libavcodec-dev", "libavformat-dev", "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
         ),
+        // No pkgConfig: srt.pc would add -lsrt (the OpenSSL flavour); Ingest links libsrt itself.
         .systemLibrary(
             name: "CSRT",
-            pkgConfig: "srt",
-            providers: [.apt(["libsrt-openssl-dev"])]
+            providers: [.apt(["libsrt-openssl-dev", "libsrt1.5-gnutls"])]
         ),
 
         // MARK: The house, bottom up (DESIGN.md §2: arrows only go down)
@@ -55,13 +55,20 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "Media", "EventStore",
+                "Media", "EventStore", "CSRT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // libavformat (Debian) loads libsrt-gnutls; linking the OpenSSL libsrt beside it puts two
+            // copies of libsrt's C++ statics in one process, which crashes at exit. Headers come
+            // from libsrt-openssl-dev (identical for both flavours); `-l:` names the runtime library.
+            linkerSettings: [
+                .linkedLibrary(":libsrt-gnutls.so.1.5", .when(platforms: [.linux])),
+                .linkedLibrary("srt", .when(platforms: [.macOS])),
+            ]
         ),
         .target(
             name: "Transcode",
@@ -113,6 +120,8 @@ let package = Package(
         .executableTarget(name: "IngestFuzz", dependencies: ["Ingest"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
         .executableTarget(name: "IngestBench", dependencies: ["Ingest", "Media", "EventStore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], path: "ops/bench/IngestBench", swiftSettings: strict),
 
+        .executableTarget(name: "SRTBench", dependencies: ["Ingest", "Media", "EventStore"], path: "ops/bench/SRTBench", swiftSettings: strict),
+
         // MARK: Tests
         .target(
             name: "TestSupport",
@@ -143,7 +152,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "Media", "EventStore", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["Ingest", "Media", "EventStore", "TestSupport", "CSRT", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore"], swiftSettings: strict),

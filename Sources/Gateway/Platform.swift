@@ -13,9 +13,14 @@ public final class Platform: Sendable {
     public let store: EventStore
     public let channels: ChannelService
     public let rtmp: RTMPServer
+    /// SRT ingest; shares `rtmp.registry`, so `rtmp.sessions` carries both protocols' sessions.
+    public let srt: SRTServer
+    /// Stream keys in memory, followed from the log; SRT's listen callback checks them.
+    public let keys: StreamKeyCache
     public let gateway: Gateway
     public let chat: ChatService
     public let rtmpPort: Int
+    public let srtPort: Int
     public let pipeline: LivePipeline
     public let recordings: RecordingCatalog
     /// Steers live sessions' transcoders by their quality.
@@ -44,6 +49,7 @@ public final class Platform: Sendable {
     /// application is `gateway.application(logger:)`, run by the caller's service group.
     public init(
         store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(),
+        srt srtConfiguration: SRTConfiguration = SRTConfiguration(),
         media: MediaOptions, chat chatConfiguration: ChatConfiguration = ChatConfiguration(), logger: Logger
     ) async throws {
         self.store = store
@@ -66,6 +72,26 @@ public final class Platform: Sendable {
             throw PlatformError("cannot listen for RTMP on \(configuration.host):\(configuration.rtmpPort) (\(error)); choose another --rtmp-port")
         }
         self.rtmp = rtmp
+        // SRT decides keys in libsrt's listen callback, from this in-memory table of the log.
+        let keys = StreamKeyCache(store: store, logger: logger)
+        let keyFollower = Task { await keys.run() }
+        guard await keys.waitUntilLoaded(timeout: .seconds(60)) else {
+            keyFollower.cancel()
+            await rtmp.shutdown()
+            await channels.shutdown()
+            throw PlatformError("cannot read the stream keys from the event log within 60 s; check that PostgreSQL is reachable and retry")
+        }
+        self.keys = keys
+        let srt = SRTServer(configuration: srtConfiguration, sharingSessionsWith: rtmp, keys: keys, logger: logger)
+        do {
+            self.srtPort = try srt.start(host: configuration.host, port: configuration.srtPort)
+        } catch {
+            keyFollower.cancel()
+            await rtmp.shutdown()
+            await channels.shutdown()
+            throw PlatformError("\(error)")
+        }
+        self.srt = srt
         let origin = OriginStore(root: media.directory)
         let pipeline = LivePipeline(store: store, origin: origin, directory: PlaybackDirectory(), defaults: media.defaults, logger: logger)
         self.pipeline = pipeline
@@ -73,6 +99,7 @@ public final class Platform: Sendable {
         self.recordings = recordings
         var shown = configuration
         shown.rtmpPort = rtmpPort
+        shown.srtPort = srtPort
         var gateway = Gateway(
             configuration: shown, store: store, channels: channels, sessions: rtmp.registry,
             playback: .init(directory: pipeline.directory, recordings: recordings))
@@ -92,6 +119,7 @@ public final class Platform: Sendable {
             }
         }
         self.tasks = [
+            keyFollower,
             // The quality machine of every live session, and its effect on the transcoders.
             Task { await qualityProjection.run() },
             Task { await quality.run() },
@@ -117,6 +145,7 @@ public final class Platform: Sendable {
     /// Ends live sessions (each with `StreamEnded`), lets their recordings finalize, then stops the
     /// watchers and projections.
     public func shutdown() async {
+        await srt.shutdown()
         await rtmp.shutdown()
         // The session loop ends once every session's transcode and packaging has finished.
         await sessionLoop.value

@@ -27,6 +27,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("SRT ingest port. (env STREAMD_SRT_PORT, default 9000)", valueName: "port"))
     var srtPort: Int?
 
+    @Option(name: .long, help: ArgumentHelp("SRT receiver latency in milliseconds. (env STREAMD_SRT_LATENCY, default 120)", valueName: "ms"))
+    var srtLatency: Int?
+
+    @Option(name: .long, help: ArgumentHelp("SRT AES passphrase (10 to 79 characters); callers without it are refused. (env STREAMD_SRT_PASSPHRASE, default none)", valueName: "text"))
+    var srtPassphrase: String?
+
     @Option(name: .long, help: ArgumentHelp("Address to listen on. (env STREAMD_HOST, default 0.0.0.0)", valueName: "address"))
     var host: String?
 
@@ -65,6 +71,10 @@ struct ServeCommand: AsyncParsableCommand {
         let httpPort = try self.httpPort ?? Environment.int("HTTP_PORT") ?? 8080
         let rtmpPort = try self.rtmpPort ?? Environment.int("RTMP_PORT") ?? 1935
         let srtPort = try self.srtPort ?? Environment.int("SRT_PORT") ?? 9000
+        let srt = SRTConfiguration(
+            latencyMilliseconds: try srtLatency ?? Environment.int("SRT_LATENCY") ?? 120,
+            passphrase: srtPassphrase ?? Environment.string("SRT_PASSPHRASE"))
+        do { try srt.validate() } catch { throw ValidationError(error.description) }
         let host = self.host ?? Environment.string("HOST") ?? "0.0.0.0"
         let publicHost = self.publicHost ?? Environment.string("PUBLIC_HOST")
         try FileManager.default.createDirectory(at: database.dataDirectory, withIntermediateDirectories: true)
@@ -106,7 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
             platform = try await Platform(
                 store: opened.store,
                 configuration: GatewayConfiguration(host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
-                media: media, chat: chat, logger: logger)
+                srt: srt, media: media, chat: chat, logger: logger)
         } catch {
             await opened.close()
             throw error
@@ -126,7 +136,8 @@ struct ServeCommand: AsyncParsableCommand {
             "streamd is up",
             "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live/CHANNEL/index.m3u8, recordings under /vod)",
             "  RTMP ingest: rtmp://\(shownHost):\(platform.rtmpPort)/live/<stream key>",
-            "  SRT ingest:  not served yet; --srt-port \(srtPort) is reserved for it",
+            "  SRT ingest:  srt://\(shownHost):\(platform.srtPort)?streamid=#!::r=live/<stream key>,m=publish"
+                + (srt.passphrase != nil ? "  (with the passphrase)" : ""),
             "  database:    \(opened.store.url)\(opened.cluster != nil ? " (embedded, in \(database.dataDirectory.path)/postgres)" : "")",
         ]
         if tlsCert != nil {

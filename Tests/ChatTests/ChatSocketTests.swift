@@ -13,7 +13,7 @@ import TestSupport
     func withPlatform(_ label: String, queue: Int = 512, _ body: @Sendable (Platform, String) async throws -> Void) async throws {
         let store = try await TestDatabase.makeStore(label, registry: .platform)
         let platform = try await Platform(
-            store: store, configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, adminToken: "admin-t", rtmpPort: 0),
+            store: store, configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, adminToken: "admin-t", rtmpPort: 0, srtPort: 0),
             media: .init(directory: FileManager.default.temporaryDirectory.appendingPathComponent("streamd-chat-\(UUID())")),
             chat: ChatConfiguration(socketQueue: queue), logger: TestDatabase.logger)
         _ = try await platform.channels.create(name: "room", metadata: EventMetadata(actor: .admin))

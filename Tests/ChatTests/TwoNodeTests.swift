@@ -21,7 +21,7 @@ import TestSupport
             let http = freePort()
             servers.append(try Subprocess.start(try Binaries.streamd(), [
                 "serve", "--database-url", database.urlString, "--data-dir", dataDir, "--host", "127.0.0.1",
-                "--http-port", "\(http)", "--rtmp-port", "\(freePort())", "--admin-token", "nodes-admin",
+                "--http-port", "\(http)", "--rtmp-port", "\(freePort())", "--srt-port", "0", "--admin-token", "nodes-admin",
             ]))
             bases.append("127.0.0.1:\(http)")
             let deadline = ContinuousClock.now + .seconds(60)

@@ -13,7 +13,7 @@ import TestSupport
         let store = try await TestDatabase.makeStore("platform", registry: .platform)
         defer { Task { await store.shutdown() } }
         let platform = try await Platform(
-            store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0),
+            store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0, srtPort: 0),
             media: .init(directory: FileManager.default.temporaryDirectory.appendingPathComponent("streamd-platform-\(UUID())")),
             logger: TestDatabase.logger)
         defer { Task { await platform.shutdown() } }

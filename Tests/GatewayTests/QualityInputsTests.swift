@@ -70,15 +70,81 @@ struct QualityInputsTests {
         #expect(inputs.figures(for: Self.rtmp(bitrate: 2_000_000)).bandwidth == 2_000_000)
     }
 
-    @Test func srtFiguresAreTakenAsMeasured() {
+    /// One SRT interval as libsrt reports it (`srt_bstats` with clear).
+    static func srt(
+        received: Int = 570, lost: Int = 0, rtt: Double = 0.4, rate: Double = 6.1, bandwidth: Double = 940, dropped: Int = 0
+    ) -> IngestStats {
+        var stats = rtmp(lag: nil)
+        var link = SRTLinkStatistics()
+        link.packetsReceived = received
+        link.packetsLost = lost
+        link.packetsDropped = dropped
+        link.rttMilliseconds = rtt
+        link.receiveRateMbps = rate
+        link.bandwidthMbps = bandwidth
+        stats.srt = link
+        return stats
+    }
+
+    @Test func srtFiguresAreTakenAsLibsrtMeasuredThem() {
         var inputs = QualityInputs(started: Self.started(frameRate: nil, bitrate: nil))
-        var stats = Self.rtmp(lag: nil)
-        stats.srtPacketLossRate = 0.04
-        stats.srtRTTMilliseconds = 85
-        stats.srtReceiveRateBitsPerSecond = 3_000_000
-        #expect(inputs.figures(for: stats) == QualityFigures(lossRate: 0.04, bandwidth: 3_000_000, rttMilliseconds: 85))
-        stats.srtPacketLossRate = 0
-        #expect(inputs.figures(for: stats) == QualityFigures(lossRate: 0, bandwidth: nil, rttMilliseconds: 85))
+        // Healthy loopback: no loss, sub-millisecond RTT, the link's estimated capacity.
+        #expect(inputs.figures(for: Self.srt()) == QualityFigures(lossRate: 0, bandwidth: 940_000_000, rttMilliseconds: 0.4))
+        // Loss is packets found missing over all packets of the interval, recovered or not; a
+        // congested link's bandwidth is what arrived, whatever libsrt's capacity estimate says.
+        let lossy = inputs.figures(for: Self.srt(received: 480, lost: 20, rtt: 85, rate: 3.0, bandwidth: 1_079))
+        #expect(lossy.lossRate == 0.04)
+        #expect(lossy.rttMilliseconds == 85)
+        #expect(lossy.bandwidth == 3_000_000)
+        // High RTT alone is congestion too.
+        #expect(inputs.figures(for: Self.srt(rtt: 400, rate: 2.5, bandwidth: 900)).bandwidth == 2_500_000)
+    }
+
+    @Test func srtBandwidthIsNeverBelowWhatArrived() {
+        var inputs = QualityInputs(started: Self.started())
+        #expect(inputs.figures(for: Self.srt(rate: 3.2, bandwidth: 1.1)).bandwidth == 3_200_000)
+    }
+
+    @Test func srtFiguresOverruleTheRTMPDerivation() {
+        // A lagging timestamp or missing frames say nothing about an SRT link: libsrt measured it.
+        var inputs = QualityInputs(started: Self.started())
+        var stats = Self.srt()
+        stats.timestampLagMilliseconds = 9_000
+        stats.videoFrameRate = 10
+        stats.droppedFrames = 30
+        _ = inputs.figures(for: Self.srt())
+        #expect(inputs.figures(for: stats) == QualityFigures(lossRate: 0, bandwidth: 940_000_000, rttMilliseconds: 0.4))
+    }
+
+    @Test func srtWithoutABandwidthEstimateIsUnknownUnlessCongested() {
+        var inputs = QualityInputs(started: Self.started(frameRate: nil, bitrate: nil))
+        #expect(inputs.figures(for: Self.srt(bandwidth: 0)).bandwidth == nil)
+        #expect(inputs.figures(for: Self.srt(lost: 30, rate: 0.9, bandwidth: 0)).bandwidth == 900_000)
+    }
+
+    @Test func anImpairedSRTLinkTakesTheMachineDownAndItsRecoveryBringsItBack() {
+        // What a 1 Mbit/s bottleneck under a 3.5 Mbit/s publish looks like to libsrt, then the
+        // bottleneck removed: the machine fed through this mapping goes down, then climbs back.
+        var inputs = QualityInputs(started: Self.started(frameRate: nil, bitrate: nil))
+        var thresholds = QualityThresholds.default
+        thresholds.stableSeconds = 10
+        thresholds.probeSeconds = 2
+        var machine = QualityStateMachine(thresholds: thresholds)
+        var states: [QualityState] = []
+        let start = Date(timeIntervalSinceReferenceDate: 1_000)
+        for second in 0..<100 {
+            // Measured through a 1 Mbit/s tbf on veth: ~75 % loss, RTT ~49 ms, 0.97 Mbit/s arriving,
+            // libsrt's capacity estimate still ~1.1 Gbit/s.
+            let stats = second < 20
+                ? Self.srt(received: 110, lost: 350, rtt: 49, rate: 0.97, bandwidth: 1_100, dropped: 320)
+                : Self.srt()
+            let sample = QualitySample(time: start.addingTimeInterval(Double(second + 1)), duration: 1, figures: inputs.figures(for: stats))
+            states += machine.observe(sample).map(\.to)
+        }
+        #expect(states.first == .veryLow, "\(states)")
+        #expect(states.last == .high, "\(states)")
+        #expect(states.contains(.recovery))
+        #expect(!states.contains(.error), "1 Mbit/s still carries video: \(states)")
     }
 
     @Test func absurdStatisticsNeverTrap() {

@@ -16,7 +16,7 @@ import Transcode
         let platform: Platform
         do {
             platform = try await Platform(
-                store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0),
+                store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0, srtPort: 0),
                 media: .init(directory: FileManager.default.temporaryDirectory.appendingPathComponent("streamd-quality-\(UUID())")),
                 logger: TestDatabase.logger)
         } catch {

@@ -63,9 +63,13 @@ struct QualityProjectionTests {
             stats.intervalSeconds = 1
             stats.receivedBitrate = 6_100_000
             stats.videoFrameRate = 30
-            stats.srtPacketLossRate = sample.loss
-            stats.srtRTTMilliseconds = sample.rtt
-            stats.srtReceiveRateBitsPerSecond = 6_100_000
+            var link = SRTLinkStatistics()
+            link.packetsLost = Int((sample.loss * 10_000).rounded())
+            link.packetsReceived = 10_000 - link.packetsLost
+            link.rttMilliseconds = sample.rtt
+            link.receiveRateMbps = 6.1
+            link.bandwidthMbps = 6.1
+            stats.srt = link
             events.append(try NewEvent(IngestStatsSampled(sessionID: id, channelID: channelID, stats: stats), metadata: metadata))
         }
         if end {

@@ -33,7 +33,7 @@ import TestSupport
 
         let broken = try await Subprocess.runDetached(try Binaries.streamd(), [
             "serve", "--database-url", server.database.urlString, "--data-dir", server.dataDir, "--host", "127.0.0.1",
-            "--http-port", "\(try StreamdServer.freePort())", "--rtmp-port", "\(try StreamdServer.freePort())",
+            "--http-port", "\(try StreamdServer.freePort())", "--rtmp-port", "\(try StreamdServer.freePort())", "--srt-port", "0",
             "--admin-token", "t", "--tls-cert", "\(folder)/missing.pem", "--tls-key", "\(folder)/key.pem",
         ])
         #expect(broken.status == 1)

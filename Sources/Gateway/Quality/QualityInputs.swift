@@ -3,8 +3,17 @@ import Transcode
 
 /// How one session's ingest statistics become the quality machine's three figures.
 ///
-/// **SRT** measures them: loss is `srtPacketLossRate`, RTT is `srtRTTMilliseconds`, the rate is
-/// `srtReceiveRateBitsPerSecond` (the socket's received bitrate when absent).
+/// **SRT** measures them (`IngestStats.srt`, libsrt's `srt_bstats` over the interval):
+/// - *loss* = packets libsrt found missing / (received + missing), whether retransmission later
+///   recovered them or not: loss the link had, before SRT hid it (drops, the unrecovered part, are
+///   in the statistics too, but they come only after the latency budget is spent);
+/// - *RTT* = libsrt's smoothed round-trip time;
+/// - *bandwidth* = while the link is congested (the rule below), libsrt's receive rate: what the
+///   link demonstrably carries; otherwise libsrt's link-capacity estimate (receiver-side
+///   packet-pair probing), never below what arrived, or unknown before libsrt has one. The estimate
+///   alone cannot be trusted downwards or upwards under congestion: pairs slip through a shaper's
+///   burst, and behind a 1 Mbit/s token bucket that dropped 75 % of a 3.5 Mbit/s stream libsrt still
+///   estimated ~1 Gbit/s (measured on veth, libsrt 1.5).
 ///
 /// **RTMP** runs over TCP, which hides loss and RTT, so they are derived:
 /// - *loss* = frames that should have come but did not, plus frames that came damaged:
@@ -20,7 +29,7 @@ import Transcode
 ///   backwards (late frames) restart the baseline. A/V drift is not used: it is the encoder's
 ///   muxing, not the network.
 ///
-/// **Bandwidth**, for both, is what a sender that is held back demonstrates: the received rate,
+/// **Bandwidth** for RTMP is what a sender that is held back demonstrates: the received rate,
 /// but only while the sample shows congestion (loss ≥ 1 %, RTT or queueing delay ≥ 250 ms, or less
 /// than half the bitrate the encoder declared arriving). Otherwise the link carries everything the
 /// encoder sends; the rate is then the encoder's choice, not the link's limit, and says nothing
@@ -60,8 +69,10 @@ struct QualityInputs: Sendable, Hashable, Codable {
         let damagedCount = Double(Swift.max(0, stats.lateFrames)) + Double(Swift.max(0, stats.droppedFrames))
         let damaged = damagedCount > 0 ? damagedCount / Swift.max(frames + Double(Swift.max(0, stats.droppedFrames)), 1) : 0
         var loss: Double
-        if let srtLoss = stats.srtPacketLossRate, srtLoss.isFinite {
-            loss = srtLoss
+        if let srt = stats.srt {
+            let received = Double(Swift.max(0, srt.packetsReceived))
+            let lost = Double(Swift.max(0, srt.packetsLost))
+            loss = received + lost > 0 ? lost / (received + lost) : 0
         } else {
             loss = damaged
             if hasVideo, let declared = declaredFrameRate, peakFrameRate > 0 {
@@ -72,8 +83,8 @@ struct QualityInputs: Sendable, Hashable, Codable {
         loss = Swift.min(1, Swift.max(0, loss))
 
         var rtt: Double?
-        if let srtRTT = stats.srtRTTMilliseconds, srtRTT.isFinite {
-            rtt = srtRTT
+        if let srt = stats.srt {
+            rtt = finite(srt.rttMilliseconds)
         } else if let lag = stats.timestampLagMilliseconds {
             if stats.lateFrames > 0 { lagBaseline = nil }
             let baseline = Swift.min(lagBaseline ?? lag, lag)
@@ -81,9 +92,12 @@ struct QualityInputs: Sendable, Hashable, Codable {
             rtt = Double(lag &- baseline)
         }
 
-        let rate = stats.srtReceiveRateBitsPerSecond.flatMap { $0.isFinite ? $0 : nil } ?? Double(Swift.max(0, stats.receivedBitrate))
+        let rate = stats.srt.map { finite($0.receiveRateMbps) * 1_000_000 } ?? Double(Swift.max(0, stats.receivedBitrate))
         var congested = loss >= Self.congestedLoss || (rtt ?? 0) >= Self.congestedDelayMilliseconds
         if let declared = declaredBitrate, rate < declared * Self.starvedShare { congested = true }
+        if !congested, let srt = stats.srt, finite(srt.bandwidthMbps) > 0 {
+            return QualityFigures(lossRate: loss, bandwidth: Swift.max(finite(srt.bandwidthMbps) * 1_000_000, rate), rttMilliseconds: rtt)
+        }
         return QualityFigures(lossRate: loss, bandwidth: congested ? rate : nil, rttMilliseconds: rtt)
     }
 }

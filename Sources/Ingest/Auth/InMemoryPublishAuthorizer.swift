@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// A key table in memory, for tests and for running without the channels projection.
-public final class InMemoryPublishAuthorizer: PublishAuthorizer {
+public final class InMemoryPublishAuthorizer: PublishAuthorizer, ImmediatePublishAuthorizer {
     public struct Channel: Sendable, Hashable {
         public var id: String
         public var name: String
@@ -35,6 +35,10 @@ public final class InMemoryPublishAuthorizer: PublishAuthorizer {
     }
 
     public func authorize(app: String, streamKey: String, remote: String) async -> PublishAuthorization {
+        authorizeNow(app: app, streamKey: streamKey, remote: remote)
+    }
+
+    public func authorizeNow(app: String, streamKey: String, remote: String) -> PublishAuthorization {
         table.withLock { table in
             if let channel = table.keys[streamKey] { return .accepted(channelID: channel.id, channelName: channel.name) }
             if let revoked = table.revoked[streamKey] {

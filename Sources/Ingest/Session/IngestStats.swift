@@ -18,20 +18,17 @@ public struct IngestStats: Sendable, Hashable, Codable {
     /// Whether socket reads were paused because the consumer is slow.
     public var backpressured: Bool = false
     public var bytesReceivedTotal: UInt64 = 0
+    /// SRT's link statistics as libsrt measured them (RTT, loss, receive rate, link bandwidth,
+    /// retransmissions, drops, receive buffer): the quality machine's SRT inputs. Nil for RTMP.
+    public var srt: SRTLinkStatistics?
 
-    // MARK: Congestion figures read by the quality machine (nil where a protocol has none)
+    // MARK: RTMP's congestion figure (TCP hides loss and RTT; see the Gateway's QualityInputs)
 
     /// RTMP: wall-clock time since the connection's first frame minus the media time carried since
     /// (newest DTS − first DTS), in ms. It grows while media arrives slower than real time (the
     /// encoder's send queue builds up because the link cannot carry the stream); its rise above the
     /// session's lowest value stands in for RTT. Constant offsets (up to one interval) cancel out.
     public var timestampLagMilliseconds: Int64?
-    /// SRT: smoothed round-trip time, ms. (Placeholder names until the SRT listener fills them.)
-    public var srtRTTMilliseconds: Double?
-    /// SRT: packets lost / packets expected over the interval, 0…1.
-    public var srtPacketLossRate: Double?
-    /// SRT: receive rate, bits per second.
-    public var srtReceiveRateBitsPerSecond: Double?
 
     public init() {}
 }

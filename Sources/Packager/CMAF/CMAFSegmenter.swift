@@ -24,6 +24,12 @@ import Media
 /// sample longer than the recent mean (a dropped frame); declare `advertisedPartTarget`.
 /// `CMAFChunk.duration` is always exact.
 ///
+/// - A hole (the next DTS more than `max(partTarget, 4 × the recent sample duration)` after the
+///   last: frames lost on the way, an encoder that stalled) ends the part and the segment at the
+///   sample before it, which keeps the usual duration; the next segment starts after the hole
+///   (video at its next keyframe), on the same timeline. So holes never make a part or segment
+///   outgrow its target, and renditions stay aligned (no timeline shift, no discontinuity).
+///
 /// Timestamps are rescaled from each packet's timebase to the track timescale from their absolute
 /// value (no accumulated rounding). The output timeline keeps the source's (so renditions of one
 /// source stay aligned), shifted up only if the first DTS is negative; after a discontinuity the
@@ -38,6 +44,8 @@ public struct CMAFSegmenter: Sendable {
     public private(set) var droppedNonIncreasingDTS = 0
     /// Video packets dropped while waiting for a keyframe to start from.
     public private(set) var droppedBeforeKeyframe = 0
+    /// Holes in the source's timeline that ended a segment early.
+    public private(set) var holes = 0
     /// Packets dropped for another reason: wrong track kind, a payload over 4 GiB, a timestamp
     /// beyond the 64-bit timeline.
     public private(set) var droppedInvalid = 0
@@ -84,6 +92,8 @@ public struct CMAFSegmenter: Sendable {
     private var segmentPeakBitrate = 0.0
     private var segmentDiscontinuity = false
     private var nextSegmentIsDiscontinuity = false
+    /// After a hole in video, frames up to the next keyframe are dropped (a segment starts with one).
+    private var awaitingKeyframeAfterHole = false
 
     public init(track: TrackInfo, options: SegmenterOptions = .default) {
         self.track = track
@@ -154,8 +164,28 @@ public struct CMAFSegmenter: Sendable {
             epochStart = decodeTime
         }
 
+        if awaitingKeyframeAfterHole {
+            guard isSync else {
+                droppedBeforeKeyframe += 1
+                return []
+            }
+            awaitingKeyframeAfterHole = false
+        }
+
         var outputs: [SegmenterOutput] = []
-        if let previous = pending {
+        if let previous = pending, decodeTime - previous.decodeTime > max(partTargetTicks, 4 * estimatedDuration) {
+            let duration = estimatedDuration
+            closePending(previous, duration: duration)
+            timelineEnd = previous.decodeTime + duration
+            outputs.append(.part(finishPart()))
+            outputs.append(.segmentEnd(finishSegment()))
+            holes += 1
+            if !isSync {
+                awaitingKeyframeAfterHole = true
+                droppedBeforeKeyframe += 1
+                return outputs
+            }
+        } else if let previous = pending {
             let duration = decodeTime - previous.decodeTime // > 0: decode times strictly increase
             closePending(previous, duration: duration)
             let estimate = estimatedDuration
@@ -185,6 +215,11 @@ public struct CMAFSegmenter: Sendable {
     /// previous duration); the next packet (a keyframe, for video) starts a segment marked
     /// `discontinuity`, its decode time continuing where this one stopped.
     public mutating func discontinuity() -> [SegmenterOutput] {
+        if awaitingKeyframeAfterHole {
+            // The hole already closed the segment; the next packet starts a new epoch.
+            awaitingKeyframeAfterHole = false
+            offset = nil
+        }
         let outputs = closeEpoch()
         if lastDecodeTime != nil { nextSegmentIsDiscontinuity = true }
         return outputs

@@ -1,0 +1,292 @@
+import CSRT
+import Dispatch
+import EventStore
+import Foundation
+import Logging
+import Synchronization
+
+/// The SRT ingest listener (libsrt, live mode): refuses bad stream ids and keys in the handshake,
+/// with the SRT Access Control reject reasons, and feeds accepted publishes into the same
+/// `SessionRegistry` as the RTMP server, so both protocols share one sessions stream, one
+/// listing, "channel already live" and kicks.
+///
+/// Threads: libsrt calls the listen callback on its own receiving thread; everything else about
+/// the connections runs on one dedicated thread (`SRTReceiveLoop`). Swift's cooperative pool is
+/// never blocked.
+public final class SRTServer: Sendable {
+    public let configuration: SRTConfiguration
+    public let registry: SessionRegistry
+    let ingest: IngestConfiguration
+    let application: String
+    let keys: any ImmediatePublishAuthorizer
+    let emitter: IngestEventEmitter
+    let logger: Logger
+    private let limiter: Mutex<FailedAttemptLimiter>
+    /// Keys accepted in the listen callback, waiting for `srt_accept` to hand over their socket.
+    private let verdicts = Mutex<[SRTSOCKET: Verdict]>([:])
+    private let timings = Mutex(AuthorizationTimings())
+    private let running = Mutex<(listener: SRTSOCKET, loop: SRTReceiveLoop)?>(nil)
+
+    struct Verdict: Sendable {
+        var channelID: String
+        var channelName: String
+        var streamKey: String
+        var remoteAddress: String
+        var at: ContinuousClock.Instant
+    }
+
+    /// How long the listen callback took (it runs on libsrt's receiving thread); `timeouts` counts
+    /// checks for a live channel that gave up waiting on the session registry.
+    public struct AuthorizationTimings: Sendable, Hashable {
+        public var count = 0
+        public var totalMilliseconds = 0.0
+        public var maxMilliseconds = 0.0
+        public var timeouts = 0
+        public var meanMilliseconds: Double { count > 0 ? totalMilliseconds / Double(count) : 0 }
+    }
+
+    /// Shares `rtmp`'s session registry, event emitter and ingest configuration. Keys are checked
+    /// by `keys` (the platform's `StreamKeyCache`), or by `rtmp`'s authorizer when that answers
+    /// from memory too; with neither every caller is refused as unavailable.
+    public init(
+        configuration: SRTConfiguration = SRTConfiguration(), sharingSessionsWith rtmp: RTMPServer,
+        keys: (any ImmediatePublishAuthorizer)? = nil, logger: Logger = Logger(label: "streamd.ingest.srt")
+    ) {
+        self.configuration = configuration
+        self.registry = rtmp.registry
+        self.ingest = rtmp.configuration
+        self.application = configuration.application ?? rtmp.configuration.application
+        self.keys = keys ?? (rtmp.authorizer as? any ImmediatePublishAuthorizer) ?? NoKeyTable()
+        self.emitter = rtmp.emitter
+        self.logger = logger
+        limiter = Mutex(FailedAttemptLimiter(policy: rtmp.configuration.failedAttempts))
+    }
+
+    /// Refuses every key: an SRT server built without an in-memory key table.
+    struct NoKeyTable: ImmediatePublishAuthorizer {
+        func authorizeNow(app: String, streamKey: String, remote: String) -> PublishAuthorization {
+            .refused(.unavailable("this server has no in-memory stream key table for SRT"))
+        }
+    }
+
+    /// New live sessions of both protocols (the shared registry's stream).
+    public var sessions: AsyncStream<LiveSession> { registry.newSessions }
+
+    public var failedAttemptCounters: FailedAttemptLimiter.Counters {
+        limiter.withLock { $0.counters(now: .now) }
+    }
+
+    public var authorizationTimings: AuthorizationTimings { timings.withLock { $0 } }
+
+    public var connectionCount: Int { running.withLock { $0?.loop.connectionCount } ?? 0 }
+
+    /// Binds the UDP port and starts accepting; returns the bound port (0 picks a free one).
+    @discardableResult
+    public func start(host: String = "0.0.0.0", port: Int = 9000) throws(SRTServerError) -> Int {
+        try configuration.validate()
+        SRTLibrary.started
+        let socket = srt_create_socket()
+        guard socket >= 0 else { throw SRTServerError("cannot create an SRT socket: \(SRTLibrary.lastError)") }
+        var ok = SRTLibrary.set(socket, SRTO_TRANSTYPE, Int32(bitPattern: SRTT_LIVE.rawValue))
+        ok = ok && SRTLibrary.set(socket, SRTO_RCVSYN, false)
+        ok = ok && SRTLibrary.set(socket, SRTO_SNDSYN, false)
+        ok = ok && SRTLibrary.set(socket, SRTO_RCVLATENCY, Int32(configuration.latencyMilliseconds))
+        ok = ok && SRTLibrary.set(socket, SRTO_PEERLATENCY, Int32(configuration.latencyMilliseconds))
+        if let passphrase = configuration.passphrase {
+            ok = ok && SRTLibrary.setString(socket, SRTO_PASSPHRASE, passphrase)
+            ok = ok && SRTLibrary.set(socket, SRTO_PBKEYLEN, Int32(configuration.keyLength))
+            ok = ok && SRTLibrary.set(socket, SRTO_ENFORCEDENCRYPTION, true)
+        }
+        guard ok else {
+            let error = SRTLibrary.lastError
+            srt_close(socket)
+            throw SRTServerError("cannot configure the SRT listener: \(error)")
+        }
+        let bound = SRTSocketAddress.withAddress(host: host, port: port) { address, length in srt_bind(socket, address, length) }
+        guard let bound else {
+            srt_close(socket)
+            throw SRTServerError("'\(host)' is not a numeric IPv4 or IPv6 address to listen on for SRT; use 0.0.0.0, :: or an interface's address")
+        }
+        guard bound == 0 else {
+            let error = SRTLibrary.lastError
+            srt_close(socket)
+            throw SRTServerError("cannot listen for SRT on \(host):\(port) (\(error)); choose another --srt-port")
+        }
+        // libsrt may call the hook until the listener is gone: the hook's reference stays for the process's life.
+        let opaque = Unmanaged.passRetained(self).toOpaque()
+        let hooked = srt_listen_callback(socket, { opaque, socket, _, peer, streamID in
+            guard let opaque else { return -1 }
+            let server = Unmanaged<SRTServer>.fromOpaque(opaque).takeUnretainedValue()
+            return server.decide(socket: socket, peer: peer, streamID: streamID.map { String(cString: $0) })
+        }, opaque)
+        guard hooked == 0, srt_listen(socket, Int32(configuration.backlog)) == 0 else {
+            let error = SRTLibrary.lastError
+            srt_close(socket)
+            Unmanaged<SRTServer>.fromOpaque(opaque).release()
+            throw SRTServerError("cannot listen for SRT on \(host):\(port) (\(error)); choose another --srt-port")
+        }
+        let loop: SRTReceiveLoop
+        do {
+            loop = try SRTReceiveLoop(server: self, listener: socket)
+        } catch {
+            srt_close(socket)
+            throw error
+        }
+        running.withLock { $0 = (socket, loop) }
+        loop.start()
+        let actual = SRTSocketAddress.boundPort(of: socket) ?? port
+        logger.info("SRT ingest listening", metadata: [
+            "host": "\(host)", "port": "\(actual)", "latency_ms": "\(configuration.latencyMilliseconds)",
+            "encrypted": "\(configuration.passphrase != nil)",
+        ])
+        return actual
+    }
+
+    /// Stops accepting and ends this listener's sessions (`StreamEnded(shutdown)`). The events
+    /// are flushed by the RTMP server's shutdown, which owns the shared emitter.
+    public func shutdown() async {
+        guard let (_, loop) = running.withLock({ value in defer { value = nil }; return value }) else { return }
+        let ended = await loop.stop()
+        for ending in ended {
+            await registry.connectionEnded(ending.sessionID, token: ending.token, reason: ending.reason, detail: ending.detail)
+        }
+    }
+
+    // MARK: Access control, in libsrt's listen callback
+
+    /// Accepts (0) or refuses (-1, with a reject reason) an incoming caller before its handshake completes.
+    func decide(socket: SRTSOCKET, peer: UnsafePointer<sockaddr>?, streamID: String?) -> Int32 {
+        let (remote, host) = SRTSocketAddress.describe(peer)
+        let request: SRTStreamID
+        do {
+            request = try SRTStreamID(parsing: streamID ?? "")
+        } catch {
+            rejected(.malformedRequest(error.description), request: nil, remoteAddress: remote, detail: error.description)
+            return refuse(socket, SRTRejection.code(for: error))
+        }
+        guard request.application == application else {
+            let detail = "unknown application '\(request.application)'; set the stream id to #!::r=\(application)/STREAMKEY,m=publish"
+            rejected(.malformedRequest(detail), request: request, remoteAddress: remote, detail: detail)
+            return refuse(socket, SRT_REJX_NOTFOUND)
+        }
+        guard request.mode == .publish else {
+            let detail = "streamd does not play streams over SRT (m=\(request.mode.rawValue)); publish with m=publish and watch over HLS"
+            rejected(.malformedRequest(detail), request: request, remoteAddress: remote, detail: detail)
+            return refuse(socket, SRT_REJX_BAD_MODE)
+        }
+        if case .lockedOut(let remaining) = limiter.withLock({ $0.check(host, now: .now) }) {
+            let reason = PublishRefusalReason.tooManyFailedAttempts(retryAfterSeconds: Int(remaining.components.seconds) + 1)
+            rejected(reason, request: request, remoteAddress: remote)
+            return refuse(socket, SRTRejection.code(for: reason))
+        }
+        let now = ContinuousClock.now
+        let key = request.streamKey
+        let authorization = keys.authorizeNow(app: request.application, streamKey: key, remote: remote)
+        // Whether the channel is live already, so that the caller gets the 1409 reject reason
+        // rather than a connection closed after its handshake. The registry is in memory, but an
+        // actor: if the cooperative pool is starved the wait gives up and `claim` decides instead.
+        var live = false
+        var gaveUp = false
+        if case .accepted(let channelID, _) = authorization {
+            let registry = registry
+            if let answer = Self.wait(for: configuration.liveCheckTimeout, {
+                await registry.list().contains { $0.channelID == channelID && $0.connected }
+            }) {
+                live = answer
+            } else {
+                gaveUp = true
+            }
+        }
+        let waited = Self.milliseconds(now.duration(to: .now))
+        timings.withLock {
+            $0.count += 1
+            $0.totalMilliseconds += waited
+            $0.maxMilliseconds = max($0.maxMilliseconds, waited)
+            if gaveUp { $0.timeouts += 1 }
+        }
+        switch authorization {
+        case .refused(let reason):
+            rejected(reason, request: request, remoteAddress: remote)
+            if reason.countsAsFailedAttempt, let lockout = limiter.withLock({ $0.recordFailure(host, now: .now) }) {
+                let policy = ingest.failedAttempts
+                emitter.emit(
+                    PublishLockedOut(
+                        remoteAddress: host, failures: policy.maxFailures, windowSeconds: RTMPServer.seconds(policy.window),
+                        lockoutSeconds: RTMPServer.seconds(lockout)),
+                    stream: "ingest-\(host)", actor: .system("ingest"))
+                logger.warning("address locked out after failed stream keys", metadata: ["remote": "\(host)"])
+            }
+            return refuse(socket, SRTRejection.code(for: reason))
+        case .accepted(let channelID, let channelName):
+            limiter.withLock { $0.recordSuccess(host) }
+            guard !live else {
+                let reason = PublishRefusalReason.channelAlreadyLive(channelID: channelID)
+                rejected(reason, request: request, remoteAddress: remote)
+                return refuse(socket, SRTRejection.code(for: reason))
+            }
+            verdicts.withLock {
+                $0[socket] = Verdict(channelID: channelID, channelName: channelName, streamKey: key, remoteAddress: remote, at: .now)
+            }
+            return 0
+        }
+    }
+
+    private func refuse(_ socket: SRTSOCKET, _ code: Int32) -> Int32 {
+        srt_setrejectreason(socket, code)
+        return -1
+    }
+
+    /// Runs `work` on the cooperative pool and blocks this (libsrt's) thread until it finishes or `timeout` passes.
+    private static func wait<T: Sendable>(for timeout: Duration, _ work: @escaping @Sendable () async -> T) -> T? {
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let value = await work()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        let nanoseconds = Int(clamping: timeout.components.seconds &* 1_000_000_000 &+ timeout.components.attoseconds / 1_000_000_000)
+        guard done.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success else { return nil }
+        return result.withLock { $0 }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        RTMPServer.seconds(duration) * 1000
+    }
+
+    // MARK: After the handshake
+
+    /// The verdict the listen callback left for an accepted socket.
+    func takeVerdict(_ socket: SRTSOCKET) -> Verdict? {
+        verdicts.withLock { $0.removeValue(forKey: socket) }
+    }
+
+    /// Forgets verdicts whose handshake never completed (a wrong passphrase fails after the callback).
+    func forgetStaleVerdicts(now: ContinuousClock.Instant) {
+        verdicts.withLock { verdicts in
+            verdicts = verdicts.filter { $0.value.at.duration(to: now) < .seconds(30) }
+        }
+    }
+
+    /// Claims the channel for an accepted caller (after the handshake: a claim is never left behind by a failed one).
+    func claim(_ verdict: Verdict, connection: SessionRegistry.Connection) async -> SessionRegistry.Claim {
+        let claim = await registry.claim(
+            channelID: verdict.channelID, channelName: verdict.channelName, remoteAddress: verdict.remoteAddress,
+            protocol: "srt", connection: connection)
+        if case .refused(let reason) = claim {
+            rejected(
+                reason, request: SRTStreamID(application: application, streamKey: verdict.streamKey),
+                remoteAddress: verdict.remoteAddress)
+        }
+        return claim
+    }
+
+    func rejected(_ reason: PublishRefusalReason, request: SRTStreamID?, remoteAddress: String, detail: String? = nil) {
+        let event = PublishRejected(
+            reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress, protocol: "srt",
+            app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID)
+        let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(RTMPServer.host(of: remoteAddress))"
+        emitter.emit(event, stream: stream, actor: EventActor(.encoder, id: remoteAddress))
+        logger.notice("SRT publish rejected", metadata: ["remote": "\(remoteAddress)", "reason": "\(reason.name)"])
+    }
+}

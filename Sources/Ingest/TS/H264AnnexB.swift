@@ -1,0 +1,75 @@
+import Media
+
+/// H.264 Annex B (start-code delimited, as MPEG-TS carries it) to AVCC (4-byte length prefixes,
+/// as MediaPacket and CMAF carry it), taking the parameter sets out of band.
+public enum H264AnnexB {
+    /// One access unit, converted.
+    public struct AccessUnit: Sendable, Hashable {
+        /// Length-prefixed NAL units without AUD, SPS, PPS and filler.
+        public var avcc: [UInt8]
+        /// Whether it holds an IDR slice.
+        public var isKeyframe: Bool
+        public var sequenceParameterSets: [[UInt8]]
+        public var pictureParameterSets: [[UInt8]]
+    }
+
+    /// The NAL units between start codes (3- or 4-byte), without the start codes and trailing zeros.
+    public static func nalUnits(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        var units: [ArraySlice<UInt8>] = []
+        var index = 0
+        var unitStart: Int?
+        let count = bytes.count
+        while index + 2 < count {
+            if bytes[index + 2] > 1 {
+                index += 3
+            } else if bytes[index] == 0, bytes[index + 1] == 0, bytes[index + 2] == 1 {
+                if let start = unitStart {
+                    var end = index
+                    while end > start, bytes[end - 1] == 0 { end -= 1 }
+                    if end > start { units.append(bytes[start..<end]) }
+                }
+                index += 3
+                unitStart = index
+            } else {
+                index += 1
+            }
+        }
+        if let start = unitStart, start < count {
+            var end = count
+            while end > start, bytes[end - 1] == 0 { end -= 1 }
+            if end > start { units.append(bytes[start..<end]) }
+        }
+        return units
+    }
+
+    public static func convert(_ bytes: [UInt8]) -> AccessUnit {
+        let units = nalUnits(bytes)
+        var unit = AccessUnit(avcc: [], isKeyframe: false, sequenceParameterSets: [], pictureParameterSets: [])
+        unit.avcc.reserveCapacity(bytes.count)
+        for nal in units {
+            guard let header = nal.first else { continue }
+            switch header & 0x1F {
+            case 7: unit.sequenceParameterSets.append(Array(nal))
+            case 8: unit.pictureParameterSets.append(Array(nal))
+            case 9, 12: continue
+            default:
+                if header & 0x1F == 5 { unit.isKeyframe = true }
+                let length = UInt32(truncatingIfNeeded: nal.count)
+                unit.avcc.append(UInt8(truncatingIfNeeded: length >> 24))
+                unit.avcc.append(UInt8(truncatingIfNeeded: length >> 16))
+                unit.avcc.append(UInt8(truncatingIfNeeded: length >> 8))
+                unit.avcc.append(UInt8(truncatingIfNeeded: length))
+                unit.avcc.append(contentsOf: nal)
+            }
+        }
+        return unit
+    }
+
+    /// The `avcC` record for these parameter sets (profile and level from the first SPS).
+    public static func configuration(sps: [[UInt8]], pps: [[UInt8]]) -> AVCDecoderConfigurationRecord? {
+        guard let first = sps.first, first.count >= 4, !pps.isEmpty else { return nil }
+        return AVCDecoderConfigurationRecord(
+            profileIndication: first[1], profileCompatibility: first[2], levelIndication: first[3],
+            nalUnitLengthSize: 4, sequenceParameterSets: sps, pictureParameterSets: pps)
+    }
+}
