@@ -90,8 +90,8 @@ public actor ChatService {
 
     private func broadcast(_ messages: [ServerMessage], in room: Room) {
         for message in messages {
-            // Encoded once; every socket's queue holds the same storage.
-            let frame = ByteBuffer(string: message.json)
+            // Encoded and framed once; every socket's queue holds the same storage.
+            let frame = ChatSubscriber.frame(message.json)
             for (id, member) in room.members where !member.subscriber.send(frame) {
                 room.members[id] = nil
                 if member.subscriber.isEvicted { metrics.evicted += 1 }
@@ -140,9 +140,9 @@ public actor ChatService {
             task = Task {
                 do {
                     let state = try await self.load(channel)
-                    await self.install(channel, state)
+                    self.install(channel, state)
                 } catch {
-                    await self.abandon(channel)
+                    self.abandon(channel)
                     throw error
                 }
             }

@@ -2,8 +2,9 @@ import Foundation
 import NIOCore
 import Synchronization
 
-/// One socket's bounded outgoing queue. Fan-out appends encoded frames (a message's JSON is
-/// encoded once per room and the same buffer is queued for every socket) and never waits; the
+/// One socket's bounded outgoing queue of complete WebSocket text frames. Fan-out appends and
+/// never waits: a message is framed once per room (server frames are unmasked, so the same bytes
+/// suit every socket) and the same buffer is queued for every socket. The
 /// socket's writer takes everything queued in one go, writes it with one flush and reports when
 /// the kernel has it. A socket with `capacity` frames queued or not yet written is evicted (its
 /// socket is closed 1013), so a reader that cannot keep up costs bounded memory and delays nobody.
@@ -37,9 +38,28 @@ public final class ChatSubscriber: Sendable {
     public var backlog: Int { state.withLock { $0.queue.count + $0.unwritten } }
 
     @discardableResult
-    public func send(_ text: String) -> Bool { send(ByteBuffer(string: text)) }
+    public func send(_ text: String) -> Bool { send(Self.frame(text)) }
 
-    /// Queues a frame; returns false when the socket is gone, or is evicted now because its queue
+    /// `text` as an unmasked, final WebSocket text frame (RFC 6455 §5.2).
+    public static func frame(_ text: String) -> ByteBuffer {
+        let length = text.utf8.count
+        var frame = ByteBuffer()
+        frame.reserveCapacity(length + 10)
+        frame.writeInteger(UInt8(0x81))
+        if length < 126 {
+            frame.writeInteger(UInt8(length))
+        } else if length <= Int(UInt16.max) {
+            frame.writeInteger(UInt8(126))
+            frame.writeInteger(UInt16(length))
+        } else {
+            frame.writeInteger(UInt8(127))
+            frame.writeInteger(UInt64(length))
+        }
+        frame.writeString(text)
+        return frame
+    }
+
+    /// Queues a frame (from `frame(_:)`); returns false when the socket is gone, or is evicted now because its queue
     /// is full.
     @discardableResult
     public func send(_ frame: ByteBuffer) -> Bool {

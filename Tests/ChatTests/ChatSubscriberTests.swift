@@ -11,7 +11,7 @@ import Testing
         #expect(subscriber.send("a"))
         #expect(subscriber.send("b"))
         #expect(wakes.withLock { $0 } == 1, "one writer run for frames queued before it takes them")
-        #expect(subscriber.take().map { String(buffer: $0) } == ["a", "b"])
+        #expect(subscriber.take().map { Array($0.readableBytesView) } == [[0x81, 1, UInt8(ascii: "a")], [0x81, 1, UInt8(ascii: "b")]])
         #expect(subscriber.backlog == 2, "taken but not yet written")
         #expect(subscriber.send("c"))
         #expect(wakes.withLock { $0 } == 2)
@@ -32,6 +32,14 @@ import Testing
         }
         #expect(subscriber.backlog == 0)
         #expect(!subscriber.isEvicted)
+    }
+
+    @Test func framesAreUnmaskedTextFrames() {
+        #expect(Array(ChatSubscriber.frame(String(repeating: "x", count: 125)).readableBytesView.prefix(2)) == [0x81, 125])
+        #expect(Array(ChatSubscriber.frame(String(repeating: "x", count: 300)).readableBytesView.prefix(4)) == [0x81, 126, 0x01, 0x2C])
+        let big = ChatSubscriber.frame(String(repeating: "x", count: 70_000))
+        #expect(Array(big.readableBytesView.prefix(10)) == [0x81, 127, 0, 0, 0, 0, 0, 0x01, 0x11, 0x70])
+        #expect(big.readableBytes == 70_010)
     }
 
     @Test func waitForEndTellsEvictionFromFinish() async {

@@ -3,7 +3,8 @@ import NIOCore
 import NIOWebSocket
 import Synchronization
 
-/// Writes chat sockets' queued frames straight into their channels, below the async writer: per
+/// Writes chat sockets' queued frames straight into their channels, below the async writer and
+/// the frame encoder: per
 /// event loop, one task per burst takes the queue of every socket woken since the last run and
 /// writes it with one flush per socket. Fan-out thus costs no task, actor hop or copy per socket
 /// per message; under load, frames queued while a run is pending go out together.
@@ -51,12 +52,18 @@ final class ChatSocketWriter: Sendable {
             for (subscriber, channel) in sockets {
                 let frames = subscriber.take()
                 guard let last = frames.indices.last else { continue }
+                // The frames are already encoded: they enter the pipeline below the frame
+                // encoder (TLS, when there is one, is further down still).
+                guard let encoder = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self) else {
+                    subscriber.written(frames.count)
+                    continue
+                }
                 // Writes complete in order: the last one's promise stands for the batch.
                 let promise = eventLoop.makePromise(of: Void.self)
                 for index in frames.indices {
-                    channel.write(WebSocketFrame(fin: true, opcode: .text, data: frames[index]), promise: index == last ? promise : nil)
+                    encoder.write(NIOAny(frames[index]), promise: index == last ? promise : nil)
                 }
-                channel.flush()
+                encoder.flush()
                 let count = frames.count
                 promise.futureResult.whenComplete { _ in subscriber.written(count) }
             }
