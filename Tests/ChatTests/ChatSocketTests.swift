@@ -208,7 +208,7 @@ import TestSupport
             // Messages straight into the log (as another node's posts would arrive), in batches
             // the healthy reader takes in stride; the paused one falls further behind each time.
             let text = String(repeating: "z", count: 480)
-            let (batches, size) = (15, 20)
+            let (batches, size) = (25, 20)
             for batch in 0..<batches {
                 let events = try (0..<size).map { index in
                     try NewEvent(ChatMessagePosted(channel: "room", messageId: UUID(), userId: "bot", name: "bot", text: "m\(batch)-\(index) \(text)", nonce: nil),

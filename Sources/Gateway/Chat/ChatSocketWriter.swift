@@ -11,15 +11,19 @@ import Synchronization
 final class ChatSocketWriter: Sendable {
     /// One per event loop; loops live as long as the process.
     private let loops = Mutex<[ObjectIdentifier: LoopWriter]>([:])
+    /// How long a woken loop waits for more frames before writing: messages that commit together
+    /// go out in one write per socket instead of one each (a syscall per socket per message is
+    /// what limits fan-out).
+    let coalescing: TimeAmount
 
-    init() {}
+    init(coalescing: TimeAmount = .milliseconds(3)) { self.coalescing = coalescing }
 
     /// A subscriber whose frames go to `channel`.
     func subscriber(for channel: any Channel, capacity: Int) -> ChatSubscriber {
         let loop = loops.withLock { loops in
             let key = ObjectIdentifier(channel.eventLoop)
             if let loop = loops[key] { return loop }
-            let loop = LoopWriter(eventLoop: channel.eventLoop)
+            let loop = LoopWriter(eventLoop: channel.eventLoop, coalescing: coalescing)
             loops[key] = loop
             return loop
         }
@@ -28,9 +32,13 @@ final class ChatSocketWriter: Sendable {
 
     final class LoopWriter: Sendable {
         let eventLoop: any EventLoop
+        let coalescing: TimeAmount
         private let pending = Mutex<(sockets: [(ChatSubscriber, any Channel)], scheduled: Bool)>(([], false))
 
-        init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+        init(eventLoop: any EventLoop, coalescing: TimeAmount) {
+            self.eventLoop = eventLoop
+            self.coalescing = coalescing
+        }
 
         func wake(_ subscriber: ChatSubscriber, _ channel: any Channel) {
             let schedule = pending.withLock { pending -> Bool in
@@ -39,7 +47,7 @@ final class ChatSocketWriter: Sendable {
                 pending.scheduled = true
                 return true
             }
-            if schedule { eventLoop.execute { self.run() } }
+            if schedule { eventLoop.scheduleTask(in: coalescing) { self.run() } }
         }
 
         /// On `eventLoop`.
@@ -51,21 +59,27 @@ final class ChatSocketWriter: Sendable {
             }
             for (subscriber, channel) in sockets {
                 let frames = subscriber.take()
-                guard let last = frames.indices.last else { continue }
+                guard !frames.isEmpty else { continue }
                 // The frames are already encoded: they enter the pipeline below the frame
                 // encoder (TLS, when there is one, is further down still).
                 guard let encoder = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self) else {
                     subscriber.written(frames.count)
                     continue
                 }
-                // Writes complete in order: the last one's promise stands for the batch.
-                let promise = eventLoop.makePromise(of: Void.self)
-                for index in frames.indices {
-                    encoder.write(NIOAny(frames[index]), promise: index == last ? promise : nil)
-                }
-                encoder.flush()
+                for frame in frames { encoder.write(NIOAny(frame), promise: nil) }
                 let count = frames.count
-                promise.futureResult.whenComplete { _ in subscriber.written(count) }
+                // What NIO holds beyond its high-water mark (64 KiB) stays counted until the
+                // kernel takes it; below that the frames are as good as written.
+                if channel.isWritable {
+                    encoder.flush()
+                    subscriber.written(count)
+                } else {
+                    // Writes complete in order: a marker behind the batch stands for it.
+                    let promise = eventLoop.makePromise(of: Void.self)
+                    encoder.write(NIOAny(ByteBuffer()), promise: promise)
+                    encoder.flush()
+                    promise.futureResult.whenComplete { _ in subscriber.written(count) }
+                }
             }
         }
     }
