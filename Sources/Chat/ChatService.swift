@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// Chat on one node. Posts pass moderation, are appended (group commit) and acknowledged; every
@@ -36,7 +37,7 @@ public actor ChatService {
     let pipeline: ModerationPipeline
     let logger: Logger
     private var rooms: [String: Room] = [:]
-    private var loading: [String: Task<ChatRoomState, any Error>] = [:]
+    private var loading: [String: Task<Void, any Error>] = [:]
     /// Room events that arrived while their room was loading.
     private var buffered: [String: [RecordedEvent]] = [:]
     private var delivered: Int64 = 0
@@ -89,10 +90,11 @@ public actor ChatService {
 
     private func broadcast(_ messages: [ServerMessage], in room: Room) {
         for message in messages {
-            let frame = message.json
+            // Encoded and framed once; every socket's queue holds the same storage.
+            let frame = ChatSubscriber.frame(message.json)
             for (id, member) in room.members where !member.subscriber.send(frame) {
                 room.members[id] = nil
-                metrics.evicted += 1
+                if member.subscriber.isEvicted { metrics.evicted += 1 }
             }
             metrics.delivered += room.members.count
         }
@@ -126,22 +128,41 @@ public actor ChatService {
 
     // MARK: Rooms
 
-    /// The room, loaded from the read model and the log after it on first use.
+    /// The room, loaded from the read model and the log after it on first use. Concurrent first
+    /// users share one load; the room is installed before any of them resumes.
     private func room(_ channel: String) async throws -> Room {
         if let room = rooms[channel] { return room }
-        if let task = loading[channel] {
-            _ = try await task.value
-            if let room = rooms[channel] { return room }
-            return try await room(channel)
+        let task: Task<Void, any Error>
+        if let loading = loading[channel] {
+            task = loading
+        } else {
+            buffered[channel] = []
+            task = Task {
+                do {
+                    let state = try await self.load(channel)
+                    self.install(channel, state)
+                } catch {
+                    self.abandon(channel)
+                    throw error
+                }
+            }
+            loading[channel] = task
         }
-        buffered[channel] = []
-        let task = Task { try await self.load(channel) }
-        loading[channel] = task
-        defer { loading[channel] = nil; buffered[channel] = nil }
-        let room = Room(state: try await task.value)
+        try await task.value
+        guard let room = rooms[channel] else { throw ChatError.roomNotFound(channel) }
+        return room
+    }
+
+    private func install(_ channel: String, _ state: ChatRoomState) {
+        let room = Room(state: state)
         for event in buffered[channel] ?? [] { _ = room.state.apply(event, registry: store.registry) }
         rooms[channel] = room
-        return room
+        abandon(channel)
+    }
+
+    private func abandon(_ channel: String) {
+        loading[channel] = nil
+        buffered[channel] = nil
     }
 
     private nonisolated func load(_ channel: String) async throws -> ChatRoomState {

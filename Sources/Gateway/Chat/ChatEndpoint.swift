@@ -9,6 +9,7 @@ public struct ChatEndpoint: Sendable {
     public let service: ChatService
     public let tokens: ViewerTokens
     public let configuration: ChatConfiguration
+    let writer = ChatSocketWriter()
     let adminToken: String
 
     public init(service: ChatService, configuration: ChatConfiguration, adminToken: String) {

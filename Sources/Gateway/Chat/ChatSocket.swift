@@ -26,7 +26,11 @@ struct ChatSocket: Sendable {
     }
 
     private func run(channel: String, token: String?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, connection: any Channel) async throws {
-        let subscriber = ChatSubscriber(capacity: chat.configuration.socketQueue)
+        if let size = chat.configuration.socketSendBuffer {
+            try? await connection.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(size)).get()
+        }
+        // Everything for this socket goes through its bounded queue, written by `chat.writer`.
+        let subscriber = chat.writer.subscriber(for: connection, capacity: chat.configuration.socketQueue)
         do {
             try await chat.service.join(channel, subscriber)
         } catch {
@@ -35,24 +39,29 @@ struct ChatSocket: Sendable {
         }
         let session = Session(chat: chat, channel: channel, subscriber: subscriber)
         if let token { await session.authenticate(token) }
+        let grace = chat.configuration.evictionGrace
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                // The single writer: everything for this socket goes through its bounded queue.
-                for await frame in subscriber.frames {
-                    do { try await outbound.write(.text(frame)) } catch { break }
+                guard await subscriber.waitForEnd() else { return }
+                // Evicted: the close frame goes out behind what is already queued if the peer
+                // reads within `grace`; otherwise the connection is cut (a peer that reads
+                // nothing would hold it open).
+                await withTaskGroup(of: Void.self) { closing in
+                    closing.addTask {
+                        try? await Task.sleep(for: grace)
+                        connection.close(promise: nil)
+                    }
+                    closing.addTask {
+                        try? await outbound.close(.unknown(1013), reason: ChatSocket.evictionReason)
+                        _ = try? await connection.closeFuture.get()
+                    }
+                    await closing.next()
+                    closing.cancelAll()
                 }
             }
             group.addTask {
-                guard await subscriber.waitForEnd() else { return }
-                // Evicted: say why if the close frame can get out, then cut the connection
-                // (a peer that reads nothing would otherwise hold it open).
-                let closing = Task { try? await outbound.close(.unknown(1013), reason: "too slow: the chat is faster than this connection; reconnect") }
-                try? await Task.sleep(for: .seconds(2))
-                closing.cancel()
-                connection.close(promise: nil)
-            }
-            group.addTask {
                 if let (code, reason) = await session.read(inbound) {
+                    subscriber.finish()
                     try? await outbound.close(code == 1008 ? .policyViolation : .unknown(code), reason: reason)
                 }
                 subscriber.finish()
@@ -63,6 +72,8 @@ struct ChatSocket: Sendable {
         }
         await chat.service.leave(channel, subscriber)
     }
+
+    static let evictionReason = "too slow: the chat is faster than this connection; reconnect"
 
     /// The socket's protocol state and identity.
     actor Session {

@@ -84,15 +84,26 @@ public struct ViewerTokens: Sendable {
 public struct ChatConfiguration: Sendable {
     public var secret: [UInt8]
     public var tokenLifetime: TimeInterval
-    /// Frames a socket may have queued before it is closed 1013.
+    /// Frames a socket may have queued or unwritten (beyond the kernel's buffer) before it is
+    /// closed 1013.
     public var socketQueue: Int
+    /// SO_SNDBUF for chat sockets (nil: the kernel's, which grows to megabytes on fast links):
+    /// with `socketQueue`, bounds how far a socket may fall behind.
+    public var socketSendBuffer: Int?
+    /// How long an evicted socket's close frame may take to get out before the connection is cut.
+    public var evictionGrace: Duration
     /// Names nobody may register, besides the reserved ones.
     public var bannedNames: [String]
 
-    public init(secret: [UInt8] = ViewerTokens.randomSecret(), tokenLifetime: TimeInterval = 86_400, socketQueue: Int = 1_024, bannedNames: [String] = []) {
+    public init(
+        secret: [UInt8] = ViewerTokens.randomSecret(), tokenLifetime: TimeInterval = 86_400, socketQueue: Int = 1_024,
+        socketSendBuffer: Int? = nil, evictionGrace: Duration = .seconds(2), bannedNames: [String] = []
+    ) {
         self.secret = secret
         self.tokenLifetime = tokenLifetime
         self.socketQueue = socketQueue
+        self.socketSendBuffer = socketSendBuffer
+        self.evictionGrace = evictionGrace
         self.bannedNames = bannedNames
     }
 

@@ -1,6 +1,4 @@
 import Foundation
-import HummingbirdWSClient
-import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -50,8 +48,6 @@ func report(_ label: String, rate: Int, seconds: Int, subscribers: Int, sent: In
     fflush(nil)
 }
 
-var logger = Logger(label: "bench")
-logger.logLevel = .critical
 let args = CommandLine.arguments
 guard args.count >= 2 else { print("usage: see ops/bench/chat"); exit(2) }
 
@@ -66,54 +62,127 @@ func pace(rate: Int, seconds: Int, _ send: (Int) async throws -> Void) async thr
     return total
 }
 
+/// A raw WebSocket client over NIO (the same per-byte cost as the Redis subscriber below, so the
+/// clients do not decide the comparison): sends the upgrade, then reads unmasked server frames,
+/// answers pings (the server's auto-ping closes a silent peer), and records markers in text frames.
+final class WebSocketReader: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let tally: Tally?
+    /// Record only acks (a sender's own posts becoming durable), not the room's messages.
+    var acksOnly = false
+    let upgraded: @Sendable () -> Void
+    var buffer = ByteBuffer()
+    var inHeaders = true
+    var state: (inside: Bool, value: Int64) = (false, 0)
+    init(tally: Tally?, upgraded: @escaping @Sendable () -> Void) { self.tally = tally; self.upgraded = upgraded }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var input = unwrapInboundIn(data)
+        buffer.writeBuffer(&input)
+        if inHeaders {
+            guard let end = buffer.readableBytesView.firstRange(of: Array("\r\n\r\n".utf8)) else { return }
+            let head = buffer.readString(length: end.upperBound - buffer.readerIndex) ?? ""
+            guard head.hasPrefix("HTTP/1.1 101") else { print("upgrade refused: \(head.prefix(200))"); context.close(promise: nil); return }
+            inHeaders = false
+            upgraded()
+        }
+        while buffer.readableBytes >= 2, let b0 = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+              let b1 = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) {
+            var header = 2
+            var length = Int(b1 & 0x7F)
+            if length == 126 {
+                guard let value = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self) else { return }
+                length = Int(value); header = 4
+            } else if length == 127 {
+                guard let value = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt64.self) else { return }
+                length = Int(value); header = 10
+            }
+            guard buffer.readableBytes >= header + length else { return }
+            buffer.moveReaderIndex(forwardBy: header)
+            guard let payload = buffer.readSlice(length: length) else { return }
+            switch b0 & 0x0F {
+            case 0x1, 0x0:
+                guard let tally, !acksOnly || String(buffer: payload).hasSuffix(#""type":"ack"}"#) else { break }
+                markers(payload.readableBytesView, state: &state) { tally.record($0) }
+            case 0x9: context.writeAndFlush(wrapOutboundOut(maskedFrame(opcode: 0xA, payload: payload)), promise: nil)
+            case 0x8: print("closed by the server: \(String(buffer: payload))"); context.close(promise: nil)
+            default: break
+            }
+        }
+        buffer.discardReadBytes()
+    }
+}
+
+/// A client frame (masked, with a zero key: the payload bytes stay as they are).
+func maskedFrame(opcode: UInt8, payload: ByteBuffer) -> ByteBuffer {
+    var frame = ByteBuffer()
+    frame.writeInteger(0x80 | opcode)
+    if payload.readableBytes < 126 {
+        frame.writeInteger(0x80 | UInt8(payload.readableBytes))
+    } else {
+        frame.writeInteger(UInt8(0xFE)); frame.writeInteger(UInt16(payload.readableBytes))
+    }
+    frame.writeInteger(UInt32(0))
+    var payload = payload
+    frame.writeBuffer(&payload)
+    return frame
+}
+
+func connectWebSocket(_ host: String, _ port: Int, path: String, tally: Tally?, acksOnly: Bool = false, upgraded: @escaping @Sendable () -> Void) async throws -> any Channel {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture { 
+                let reader = WebSocketReader(tally: tally, upgraded: upgraded)
+                reader.acksOnly = acksOnly
+                try channel.pipeline.syncOperations.addHandler(reader) }
+        }
+        .connect(host: host, port: port).get()
+    let request = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    try await channel.writeAndFlush(ByteBuffer(string: request)).get()
+    return channel
+}
+
 if args[1] == "chat", args.count == 8 {
-    let (host, token, channel) = (args[2], args[3], args[4])
+    let parts = args[2].split(separator: ":")
+    let (host, port) = (String(parts[0]), Int(parts[1]) ?? 8080)
+    let (token, channel) = (args[3], args[4])
     let subscribers = Int(args[5]) ?? 1000
     let rates = args[6].split(separator: ",").compactMap { Int($0) }
     let seconds = Int(args[7]) ?? 10
     let tally = Tally()
     let connected = Mutex(0)
+    var readers: [any Channel] = []
     for _ in 0..<subscribers {
-        Task {
-            _ = try? await WebSocketClient.connect(url: "ws://\(host)/v1/chat/\(channel)", configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, _, _ in
-                connected.withLock { $0 += 1 }
-                for try await frame in inbound {
-                    if frame.opcode == .text || frame.opcode == .continuation {
-                        markers(frame.data.readableBytesView) { tally.record($0) }
-                    }
-                }
-            }
-        }
-        try await Task.sleep(for: .milliseconds(2))
+        readers.append(try await connectWebSocket(host, port, path: "/v1/chat/\(channel)", tally: tally) { connected.withLock { $0 += 1 } })
     }
-    while connected.withLock({ $0 }) < subscribers { try await Task.sleep(for: .milliseconds(100)) }
+    let deadline = ContinuousClock.now + .seconds(60)
+    while connected.withLock({ $0 }) < subscribers, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+    print("\(connected.withLock { $0 }) of \(subscribers) sockets joined the room")
+    // Many admin sockets publish in turn (the admin is not rate-limited), as many viewers would:
+    // a socket's posts are handled one after another (each acknowledged once durable), so a few
+    // sockets each posting dozens a second would measure their own queues, not the fan-out.
+    let senders = 50
+    var publishers: [any Channel] = []
+    let ready = Mutex(0)
+    let acks = Tally()
+    for _ in 0..<senders {
+        publishers.append(try await connectWebSocket(host, port, path: "/v1/chat/\(channel)?token=\(token)", tally: acks, acksOnly: true) { ready.withLock { $0 += 1 } })
+    }
+    while ready.withLock({ $0 }) < senders { try await Task.sleep(for: .milliseconds(100)) }
+    let senderChannels = publishers
     try await Task.sleep(for: .seconds(2))
     _ = tally.take()
-    // Several admin sockets publish in turn (admin is not rate-limited), so one socket's
-    // round trip to the log does not cap the rate.
-    let senders = 8
-    var continuations: [AsyncStream<String>.Continuation] = []
-    for _ in 0..<senders {
-        let (stream, continuation) = AsyncStream<String>.makeStream()
-        continuations.append(continuation)
-        Task {
-            _ = try? await WebSocketClient.connect(url: "ws://\(host)/v1/chat/\(channel)?token=\(token)", logger: logger) { inbound, outbound, _ in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { for try await _ in inbound {} }
-                    try await outbound.write(.text(#"{"type":"auth","token":"\#(token)"}"#))
-                    for await text in stream { try await outbound.write(.text(text)) }
-                    group.cancelAll()
-                }
-            }
-        }
-    }
-    try await Task.sleep(for: .seconds(1))
+    _ = acks.take()
     for rate in rates {
         let sent = try await pace(rate: rate, seconds: seconds) { index in
-            continuations[index % senders].yield(#"{"type":"send","text":"m\#(rate)-\#(index) T\#(nowMicros())E","nonce":"\#(index)"}"#)
+            let text = #"{"type":"send","text":"m\#(rate)-\#(index) T\#(nowMicros())E","nonce":"T\#(nowMicros())E"}"#
+            senderChannels[index % senders].writeAndFlush(maskedFrame(opcode: 0x1, payload: ByteBuffer(string: text)), promise: nil)
         }
         try await Task.sleep(for: .seconds(3))
         report("chat", rate: rate, seconds: seconds, subscribers: subscribers, sent: sent, tally: tally)
+        report(" acks", rate: rate, seconds: seconds, subscribers: 1, sent: sent, tally: acks)
     }
     exit(0)
 } else if args[1] == "redis", args.count == 6 {
