@@ -170,7 +170,10 @@ import TestSupport
             reader.send(#"{"type":"send","text":"\#(String(repeating: "y", count: 5_000))"}"#)
             _ = try await reader.wait(for: "error") { $0["code"] as? String == "frame_too_large" }
             reader.send(#"{"type":"ping"}"#)
-            try await Task.sleep(for: .milliseconds(300))
+            let deadline = ContinuousClock.now + .seconds(15)
+            while reader.received.filter({ $0.contains("pong") }).count < 2, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             #expect(reader.received.filter { $0.contains("pong") }.count == 2, "still open after bad input")
 
             // A flooder is closed with 1008.
