@@ -206,8 +206,8 @@ import Testing
         let record = H264AnnexB.configuration(sps: unit.sequenceParameterSets, pps: unit.pictureParameterSets)
         #expect(record?.codecString == "avc1.42C01E")
         // Trailing zeros and 4-byte start codes; an empty input has no NAL units.
-        #expect(H264AnnexB.nalUnits([0, 0, 0, 1, 0x41, 0x9A, 0, 0, 0, 0, 1, 0x41, 0x9B, 0, 0]).map(Array.init) == [[0x41, 0x9A], [0x41, 0x9B]])
-        #expect(H264AnnexB.nalUnits([]).isEmpty)
+        #expect(AnnexB.nalUnits([0, 0, 0, 1, 0x41, 0x9A, 0, 0, 0, 0, 1, 0x41, 0x9B, 0, 0]).map(Array.init) == [[0x41, 0x9A], [0x41, 0x9B]])
+        #expect(AnnexB.nalUnits([]).isEmpty)
         #expect(H264AnnexB.convert([0, 0, 1]).avcc.isEmpty)
     }
 

@@ -13,37 +13,8 @@ public enum H264AnnexB {
         public var pictureParameterSets: [[UInt8]]
     }
 
-    /// The NAL units between start codes (3- or 4-byte), without the start codes and trailing zeros.
-    public static func nalUnits(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
-        var units: [ArraySlice<UInt8>] = []
-        var index = 0
-        var unitStart: Int?
-        let count = bytes.count
-        while index + 2 < count {
-            if bytes[index + 2] > 1 {
-                index += 3
-            } else if bytes[index] == 0, bytes[index + 1] == 0, bytes[index + 2] == 1 {
-                if let start = unitStart {
-                    var end = index
-                    while end > start, bytes[end - 1] == 0 { end -= 1 }
-                    if end > start { units.append(bytes[start..<end]) }
-                }
-                index += 3
-                unitStart = index
-            } else {
-                index += 1
-            }
-        }
-        if let start = unitStart, start < count {
-            var end = count
-            while end > start, bytes[end - 1] == 0 { end -= 1 }
-            if end > start { units.append(bytes[start..<end]) }
-        }
-        return units
-    }
-
     public static func convert(_ bytes: [UInt8]) -> AccessUnit {
-        let units = nalUnits(bytes)
+        let units = AnnexB.nalUnits(bytes)
         var unit = AccessUnit(avcc: [], isKeyframe: false, sequenceParameterSets: [], pictureParameterSets: [])
         unit.avcc.reserveCapacity(bytes.count)
         for nal in units {

@@ -1,0 +1,32 @@
+/// H.264/H.265 Annex B byte streams (start-code delimited), as MPEG-TS carries them and libx264
+/// writes them; one splitter for ingest and transcode.
+public enum AnnexB {
+    /// The NAL units between start codes (3- or 4-byte), without the start codes and trailing zeros.
+    public static func nalUnits(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        var units: [ArraySlice<UInt8>] = []
+        var index = 0
+        var unitStart: Int?
+        let count = bytes.count
+        while index + 2 < count {
+            if bytes[index + 2] > 1 {
+                index += 3
+            } else if bytes[index] == 0, bytes[index + 1] == 0, bytes[index + 2] == 1 {
+                if let start = unitStart {
+                    var end = index
+                    while end > start, bytes[end - 1] == 0 { end -= 1 }
+                    if end > start { units.append(bytes[start..<end]) }
+                }
+                index += 3
+                unitStart = index
+            } else {
+                index += 1
+            }
+        }
+        if let start = unitStart, start < count {
+            var end = count
+            while end > start, bytes[end - 1] == 0 { end -= 1 }
+            if end > start { units.append(bytes[start..<end]) }
+        }
+        return units
+    }
+}
