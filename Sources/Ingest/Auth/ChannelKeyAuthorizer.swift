@@ -10,14 +10,7 @@ public struct ChannelKeyAuthorizer: PublishAuthorizer {
     public func authorize(app: String, streamKey: String, remote: String) async -> PublishAuthorization {
         guard !streamKey.isEmpty, streamKey.utf8.count <= 256 else { return .refused(.unknownKey) }
         do {
-            switch try await channels.check(key: streamKey) {
-            case .valid(let channelId, let channel):
-                return .accepted(channelID: channelId.uuidString.lowercased(), channelName: channel)
-            case .revoked(_, let at, let by, _):
-                return .refused(.revokedKey(channelID: nil, revokedAt: at, revokedBy: by))
-            case .unknown:
-                return .refused(.unknownKey)
-            }
+            return PublishAuthorization(try await channels.check(key: streamKey))
         } catch {
             return .refused(.unavailable("\(error)"))
         }

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 
 /// Checks a stream key. The integrator implements it over the channels/stream-keys projection.
@@ -8,6 +9,19 @@ public protocol PublishAuthorizer: Sendable {
 public enum PublishAuthorization: Sendable, Hashable {
     case accepted(channelID: String, channelName: String)
     case refused(PublishRefusalReason)
+
+    /// What a key's check in the channels aggregate means for a publish; one mapping for the
+    /// database-backed check (RTMP) and the in-memory table (SRT's listen callback).
+    public init(_ check: StreamKeyCheck) {
+        switch check {
+        case .valid(let channelId, let channel):
+            self = .accepted(channelID: channelId.uuidString.lowercased(), channelName: channel)
+        case .revoked(_, let at, let by, _):
+            self = .refused(.revokedKey(channelID: nil, revokedAt: at, revokedBy: by))
+        case .unknown:
+            self = .refused(.unknownKey)
+        }
+    }
 }
 
 /// Why a publish was refused; carried by `PublishRejected` and shown to the encoder.

@@ -89,14 +89,7 @@ public final class StreamKeyCache: PublishAuthorizer, ImmediatePublishAuthorizer
     public func authorizeNow(app: String, streamKey: String, remote: String) -> PublishAuthorization {
         guard !streamKey.isEmpty, streamKey.utf8.count <= 256 else { return .refused(.unknownKey) }
         guard isLoaded else { return .refused(.unavailable("the stream key table is still being read from the log")) }
-        switch table.withLock({ $0.check(streamKey) }) {
-        case .valid(let channelId, let channel):
-            return .accepted(channelID: channelId.uuidString.lowercased(), channelName: channel)
-        case .revoked(_, let at, let by, _):
-            return .refused(.revokedKey(channelID: nil, revokedAt: at, revokedBy: by))
-        case .unknown:
-            return .refused(.unknownKey)
-        }
+        return PublishAuthorization(table.withLock { $0.check(streamKey) })
     }
 
     public func authorize(app: String, streamKey: String, remote: String) async -> PublishAuthorization {

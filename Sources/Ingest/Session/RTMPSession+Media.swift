@@ -73,14 +73,7 @@ extension RTMPSession {
 
     /// What is known of the stream so far.
     public var streamDescription: StreamDescription {
-        StreamDescription(
-            video: videoTrack.map {
-                .init(codec: $0.codec.description, width: $0.width, height: $0.height, frameRate: $0.frameRate, bitrate: $0.bitrate)
-            },
-            audio: audioTrack.map {
-                .init(codec: $0.codec.description, sampleRate: $0.sampleRate, channels: $0.channels, bitrate: $0.bitrate)
-            },
-            encoder: metadata.encoder)
+        StreamDescription(videoTrack: videoTrack, audioTrack: audioTrack, encoder: metadata.encoder)
     }
 
     /// Splits an aggregate message (a run of FLV tags) into audio and video messages.

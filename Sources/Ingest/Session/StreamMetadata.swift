@@ -1,3 +1,4 @@
+import Media
 /// What an encoder declared in `@setDataFrame`/`onMetaData`.
 public struct StreamMetadata: Sendable, Hashable, Codable {
     public var width: Int?
@@ -80,4 +81,19 @@ public struct StreamDescription: Sendable, Hashable, Codable {
     public var video: Video?
     public var audio: Audio?
     public var encoder: String?
+
+    public init(video: Video? = nil, audio: Audio? = nil, encoder: String? = nil) {
+        self.video = video
+        self.audio = audio
+        self.encoder = encoder
+    }
+
+    /// From the tracks as the container announced them (RTMP's sequence headers, TS's PMT and
+    /// first frames).
+    public init(videoTrack video: TrackInfo?, audioTrack audio: TrackInfo?, encoder: String?) {
+        self.init(
+            video: video.map { .init(codec: $0.codec.description, width: $0.width, height: $0.height, frameRate: $0.frameRate, bitrate: $0.bitrate) },
+            audio: audio.map { .init(codec: $0.codec.description, sampleRate: $0.sampleRate, channels: $0.channels, bitrate: $0.bitrate) },
+            encoder: encoder)
+    }
 }

@@ -193,13 +193,6 @@ public struct TSMediaExtractor: Sendable {
     }
 
     public var streamDescription: StreamDescription {
-        StreamDescription(
-            video: videoTrack.map {
-                .init(codec: $0.codec.description, width: $0.width, height: $0.height, frameRate: $0.frameRate, bitrate: $0.bitrate)
-            },
-            audio: audioTrack.map {
-                .init(codec: $0.codec.description, sampleRate: $0.sampleRate, channels: $0.channels, bitrate: $0.bitrate)
-            },
-            encoder: nil)
+        StreamDescription(videoTrack: videoTrack, audioTrack: audioTrack, encoder: nil)
     }
 }
