@@ -135,80 +135,60 @@ import Testing
 
     @Test func unsupportedCodecsAreRefusedByName() {
         var writer = W()
-        let hevc = writer.pat() + writer.pmt(streams: [(0x24, W.videoPID), (0x0F, W.audioPID)])
+        let mpeg2 = writer.pat() + writer.pmt(streams: [(0x02, W.videoPID), (0x0F, W.audioPID)])
         var extractor = TSMediaExtractor()
         do {
-            _ = try extractor.push(hevc)
-            Issue.record("HEVC accepted")
+            _ = try extractor.push(mpeg2)
+            Issue.record("MPEG-2 video accepted")
         } catch {
             #expect(error.kind == .unsupportedCodec)
-            #expect(error.detail.contains("HEVC"))
+            #expect(error.detail.contains("MPEG-2 video"))
         }
-        var opusWriter = W()
-        let opus = opusWriter.pat() + opusWriter.pmt(streams: [(0x06, W.audioPID)], descriptors: [W.audioPID: [0x05, 0x04] + Array("Opus".utf8)])
+        var ac3Writer = W()
+        let ac3 = ac3Writer.pat() + ac3Writer.pmt(streams: [(0x81, W.audioPID)])
         var second = TSMediaExtractor()
-        #expect(throws: TSStreamError.self) { _ = try second.push(opus) }
+        #expect(throws: TSStreamError.self) { _ = try second.push(ac3) }
     }
 
-    @Test func anEndlessPESIsBounded() {
-        var writer = W()
-        var bytes = writer.pat() + writer.pmt(streams: [(0x0F, W.audioPID)])
-        // A PES start, then continuation packets forever.
-        bytes += writer.packets(pid: W.audioPID, payload: [0, 0, 1, 0xC0, 0, 0, 0x80, 0x80, 5] + W.timestamp(0, prefix: 2) + [UInt8](repeating: 0xAB, count: 170), unitStart: true)
-        var extractor = TSMediaExtractor()
-        var thrown: TSStreamError?
-        do {
-            _ = try extractor.push(bytes)
-            for _ in 0..<4000 {
-                _ = try extractor.push(writer.packets(pid: W.audioPID, payload: [UInt8](repeating: 0xAB, count: 184), unitStart: false))
-            }
-        } catch {
-            thrown = error
-        }
-        #expect(thrown?.kind == .oversizedPacket)
+    /// HEVC and Opus are the transcoder's to decode: HEVC stays Annex B with its parameter sets as
+    /// extradata, Opus packets leave their control headers behind and are timed by their TOC.
+    @Test func anFFmpegHEVCAndOpusStreamBecomesTracksForTheTranscoder() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("streamd-ts-\(UUID()).ts")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try await ToolProcess.run("/usr/bin/ffmpeg", [
+            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3",
+            "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=60:log-level=error", "-pix_fmt", "yuv420p",
+            "-c:a", "libopus", "-b:a", "64k", "-ac", "2", "-f", "mpegts", file.path,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let (items, ready, extractor) = try Self.demux(try [UInt8](Data(contentsOf: file)))
+        let video = try #require(items.trackInfos.first { $0.kind == .video })
+        let audio = try #require(items.trackInfos.first { $0.kind == .audio })
+        #expect(video.codec == .hevc && video.frameRate == 30)
+        guard case .opaque(let parameterSets) = video.configuration else { Issue.record("no HEVC parameter sets"); return }
+        #expect(parameterSets.starts(with: [0, 0, 0, 1]) && AnnexB.nalUnits(parameterSets).map { ($0.first ?? 0) >> 1 & 0x3F } == [32, 33, 34])
+        #expect(audio.codec == .opus && audio.sampleRate == 48_000 && audio.channels == 2)
+        guard case .opaque(let head) = audio.configuration else { Issue.record("no OpusHead"); return }
+        #expect(head.count == 19 && head.starts(with: Array("OpusHead".utf8)))
+        let videoPackets = items.packets.filter { $0.track == .video }
+        let audioPackets = items.packets.filter { $0.track == .audio }
+        #expect((88...90).contains(videoPackets.count), "\(videoPackets.count)")
+        #expect(videoPackets.first?.isKeyframe == true && videoPackets.filter(\.isKeyframe).count == 2)
+        // 20 ms Opus packets: 150 in 3 s, 1,800 ticks of 90 kHz apart.
+        #expect((148...152).contains(audioPackets.count), "\(audioPackets.count)")
+        #expect(zip(audioPackets, audioPackets.dropFirst()).allSatisfy { $1.pts - $0.pts == 1_800 })
+        #expect(audioPackets.allSatisfy { TSMediaExtractor.opusSamples($0.data) == 960 })
+        #expect(ready?.video?.codec == "hevc" && ready?.audio?.codec == "opus")
+        #expect(extractor.counters.droppedFrames == 0 && extractor.counters.malformedAudio == 0)
     }
 
-    @Test func aCorruptPMTIsIgnoredByItsCRC() throws {
-        var writer = W()
-        var pmt = writer.pmt(streams: [(0x1B, W.videoPID)])
-        pmt[20] ^= 0xFF
-        var extractor = TSMediaExtractor()
-        _ = try extractor.push(writer.pat() + pmt)
-        #expect(extractor.demuxer.counters.crcErrors == 1)
-        #expect(!extractor.demuxer.hasProgram)
-    }
-
-    // MARK: Elementary streams
-
-    @Test func adtsHeaderGivesTheAudioSpecificConfig() throws {
-        let header = try ADTSHeader(parsing: W.adtsFrame()[...])
-        #expect(header.objectType == 2 && header.sampleRate == 48000 && header.channelConfiguration == 2)
-        #expect(header.headerLength == 7 && header.frameLength == 207)
-        #expect(header.audioSpecificConfig.bytes == [0x11, 0x90])
-        #expect(header.audioSpecificConfig.codecString == "mp4a.40.2")
-        // 44.1 kHz mono AAC-LC.
-        let mono: [UInt8] = [0xFF, 0xF1, 0x50, 0x40, 0x01, 0x7F, 0xFC]
-        let parsed = try ADTSHeader(parsing: mono[...])
-        #expect(parsed.sampleRate == 44100 && parsed.channelConfiguration == 1 && parsed.objectType == 2)
-        #expect(throws: MediaFormatError.self) { try ADTSHeader(parsing: [0xFF, 0xF1, 0x4C][...]) }
-        #expect(throws: MediaFormatError.self) { try ADTSHeader(parsing: [0x12, 0x34, 0x4C, 0x80, 0, 0, 0][...]) }
-        #expect(throws: MediaFormatError.self) { try ADTSHeader(parsing: [0xFF, 0xF1, 0x7C, 0x80, 0x00, 0xFF, 0xFC][...]) }
-    }
-
-    @Test func annexBBecomesAVCC() {
-        let unit = H264AnnexB.convert(W.h264AccessUnit(keyframe: true, size: 10))
-        #expect(unit.isKeyframe)
-        #expect(unit.sequenceParameterSets == [W.sps])
-        #expect(unit.pictureParameterSets == [W.pps])
-        let slice: [UInt8] = (0..<10).map { UInt8($0 % 200 + 2) }
-        let expected: [UInt8] = [0, 0, 0, 11, 0x65] + slice
-        #expect(unit.avcc == expected)
-        let record = H264AnnexB.configuration(sps: unit.sequenceParameterSets, pps: unit.pictureParameterSets)
-        #expect(record?.codecString == "avc1.42C01E")
-        // Trailing zeros and 4-byte start codes; an empty input has no NAL units.
-        #expect(AnnexB.nalUnits([0, 0, 0, 1, 0x41, 0x9A, 0, 0, 0, 0, 1, 0x41, 0x9B, 0, 0]).map(Array.init) == [[0x41, 0x9A], [0x41, 0x9B]])
-        #expect(AnnexB.nalUnits([]).isEmpty)
-        #expect(H264AnnexB.convert([0, 0, 1]).avcc.isEmpty)
+    @Test func opusPacketDurationsComeFromTheTOC() {
+        #expect(TSMediaExtractor.opusSamples([0xFC]) == 960)  // CELT 20 ms, one frame
+        #expect(TSMediaExtractor.opusSamples([0xFD]) == 1_920)  // two frames
+        #expect(TSMediaExtractor.opusSamples([0x1B, 0x03]) == 2_880 * 3)  // SILK 60 ms, code 3 with 3 frames
+        #expect(TSMediaExtractor.opusSamples([0x03]) == 0)  // code 3 without its count byte
+        #expect(TSMediaExtractor.opusSamples([]) == 0)
     }
 
     @Test func anFFmpegTransportStreamDemuxesLikeTheRTMPPath() async throws {

@@ -108,4 +108,39 @@ extension StreamdServer {
         let rejected = events.filter { $0.0 == "PublishRejected" }
         #expect(rejected.contains { $0.1.contains(#""protocol":"srt""#) && $0.1.contains("unknown_key") }, "\(rejected)")
     }
+
+    /// HEVC with Opus over SRT: never passed through, transcoded into the channel's H.264/AAC ladder.
+    @Test(.timeLimit(.minutes(4))) func hevcWithOpusOverSRTPlaysTranscoded() async throws {
+        let server = try await StreamdServer()
+        defer { server.removeData() }
+        defer { Task { try? await server.stop(signal: SIGKILL) } }
+        let key = try await server.createChannel("srt-hevc")
+        let configured = try await server.admin("PUT", "/v1/channels/srt-hevc/ladder", body: PlaybackTests.ladder)
+        #expect(configured.status == 200, "\(configured.text)")
+        let publisher = try Subprocess.start("/usr/bin/ffmpeg", [
+            "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "300",
+            "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=60:log-level=error", "-pix_fmt", "yuv420p",
+            "-c:a", "libopus", "-b:a", "96k", "-ac", "2", "-f", "mpegts", server.srtURL(key: key),
+        ])
+        defer { _ = publisher.stop(signal: SIGKILL) }
+
+        let text = try await poll("the multivariant playlist of the HEVC publish", seconds: 90) { () -> String? in
+            let reply = try await server.get("/live/srt-hevc/index.m3u8")
+            guard reply.status == 200 else { return nil }
+            return try MultivariantPlaylist(reply.text).variants.count >= 2 ? reply.text : nil
+        }
+        let renditions = Set(try MultivariantPlaylist(text).renditionNames)
+        #expect(!renditions.contains("source"), "HEVC never passes through: \(renditions)")
+        #expect(renditions.isSuperset(of: ["240p", "160p", "audio"]), "\(renditions)")
+        #expect(text.contains("avc1.") && text.contains("mp4a.40.2"), "\(text)")
+        let started = try await server.admin("GET", "/v1/events?type=StreamStarted").text
+        #expect(started.contains("hevc") && started.contains("opus"), "\(started.prefix(1200))")
+
+        try await Task.sleep(for: .seconds(4))
+        let decoded = try await Subprocess.runDetached("/usr/bin/ffmpeg", [
+            "-v", "error", "-i", server.base + "/live/srt-hevc/index.m3u8", "-t", "3", "-f", "null", "-",
+        ])
+        #expect(decoded.status == 0 && decoded.output.isEmpty, "decodes without error: \(decoded.output.prefix(600))")
+    }
 }

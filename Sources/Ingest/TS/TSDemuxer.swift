@@ -26,7 +26,10 @@ public struct TSDemuxer: Sendable {
 
     public enum StreamKind: Sendable, Hashable {
         case h264
+        case hevc
         case aac
+        /// Registration descriptor `Opus`; each access unit behind a control header.
+        case opus
         /// A codec streamd cannot decode; `name` is for the user.
         case unsupported(name: String, track: TrackKind)
         /// Metadata, subtitles, SCTE-35 and the like: ignored.
@@ -331,7 +334,7 @@ public struct TSDemuxer: Sendable {
         switch streamType {
         case 0x1B: return .h264
         case 0x0F: return .aac
-        case 0x24: return .unsupported(name: "HEVC", track: .video)
+        case 0x24: return .hevc
         case 0x01: return .unsupported(name: "MPEG-1 video", track: .video)
         case 0x02: return .unsupported(name: "MPEG-2 video", track: .video)
         case 0x10: return .unsupported(name: "MPEG-4 part 2 video", track: .video)
@@ -345,8 +348,8 @@ public struct TSDemuxer: Sendable {
                 let tag = descriptors[index]
                 let length = Int(descriptors[index + 1])
                 let body = descriptors[(index + 2)..<min(index + 2 + length, descriptors.endIndex)]
-                if tag == 0x05, Array(body.prefix(4)) == Array("Opus".utf8) { return .unsupported(name: "Opus", track: .audio) }
-                if tag == 0x05, Array(body.prefix(4)) == Array("HEVC".utf8) { return .unsupported(name: "HEVC", track: .video) }
+                if tag == 0x05, Array(body.prefix(4)) == Array("Opus".utf8) { return .opus }
+                if tag == 0x05, Array(body.prefix(4)) == Array("HEVC".utf8) { return .hevc }
                 if tag == 0x6A { return .unsupported(name: "AC-3", track: .audio) }
                 if tag == 0x7A { return .unsupported(name: "E-AC-3", track: .audio) }
                 index += 2 + length
@@ -364,7 +367,7 @@ public struct TSDemuxer: Sendable {
         into outputs: inout [Output]
     ) throws(TSStreamError) {
         switch stream.kind {
-        case .h264, .aac: break
+        case .h264, .hevc, .aac, .opus: break
         case .unsupported, .data: return
         }
         var assembler = assemblers[stream.pid] ?? Assembler()
@@ -386,7 +389,7 @@ public struct TSDemuxer: Sendable {
             assemblers[stream.pid] = assembler
             return
         }
-        let limit = stream.kind == .h264 ? limits.maxVideoPES : limits.maxAudioPES
+        let limit = stream.kind == .h264 || stream.kind == .hevc ? limits.maxVideoPES : limits.maxAudioPES
         guard assembler.buffer.count + payload.count <= limit else {
             throw TSStreamError(
                 .oversizedPacket,

@@ -23,6 +23,8 @@ public struct TSMediaExtractor: Sendable {
     public private(set) var audioTrack: TrackInfo?
     private var videoPID: UInt16?
     private var audioPID: UInt16?
+    private var videoKind: TSDemuxer.StreamKind?
+    private var audioKind: TSDemuxer.StreamKind?
     private var sps: [[UInt8]] = []
     private var pps: [[UInt8]] = []
     /// The first video frame waits for the second, so the track's frame rate is known.
@@ -57,10 +59,13 @@ public struct TSMediaExtractor: Sendable {
         return output
     }
 
-    /// Picks the first H.264 and the first AAC stream; a program with neither is refused.
+    /// Picks the first H.264 (else HEVC) and the first AAC (else Opus) stream; a program with
+    /// neither is refused. HEVC and Opus are for the transcoder: they never pass through.
     private mutating func program(_ streams: [TSDemuxer.ElementaryStream]) throws(TSStreamError) {
-        let video = streams.first { $0.kind == .h264 }
-        let audio = streams.first { $0.kind == .aac }
+        let video = streams.first { $0.kind == .h264 } ?? streams.first { $0.kind == .hevc }
+        let audio = streams.first { $0.kind == .aac } ?? streams.first { $0.kind == .opus }
+        videoKind = video?.kind
+        audioKind = audio?.kind
         var unsupported: [String] = []
         for stream in streams {
             if case .unsupported(let name, let track) = stream.kind,
@@ -93,6 +98,10 @@ public struct TSMediaExtractor: Sendable {
             counters.droppedFrames += 1
             return
         }
+        if videoKind == .hevc {
+            hevc(pes.payload, pts: pts, dts: dts, into: &output)
+            return
+        }
         let unit = H264AnnexB.convert(pes.payload)
         if !unit.sequenceParameterSets.isEmpty { sps = unit.sequenceParameterSets }
         if !unit.pictureParameterSets.isEmpty { pps = unit.pictureParameterSets }
@@ -110,12 +119,17 @@ public struct TSMediaExtractor: Sendable {
             // The first track goes out with the first frame, once the frame rate is known.
             if videoTrackSent { output.items.append(.track(track)) }
         }
-        guard var track = videoTrack, sawKeyframe || unit.isKeyframe else {
+        deliver(MediaPacket(track: .video, pts: pts, dts: dts, timebase: .mpeg90kHz, isKeyframe: unit.isKeyframe, data: unit.avcc), into: &output)
+    }
+
+    /// From the first keyframe on; the first frame waits for the second, whose distance gives the
+    /// track's frame rate, and the track goes out before both.
+    private mutating func deliver(_ packet: MediaPacket, into output: inout Output) {
+        guard var track = videoTrack, sawKeyframe || packet.isKeyframe else {
             counters.droppedFrames += 1
             return
         }
         sawKeyframe = true
-        let packet = MediaPacket(track: .video, pts: pts, dts: dts, timebase: .mpeg90kHz, isKeyframe: unit.isKeyframe, data: unit.avcc)
         if videoTrackSent {
             output.items.append(.packet(packet))
             return
@@ -125,7 +139,7 @@ public struct TSMediaExtractor: Sendable {
             return
         }
         heldVideo = nil
-        let delta = dts &- held.dts
+        let delta = packet.dts &- held.dts
         if delta > 0, delta < 90_000 { track.frameRate = (90_000.0 / Double(delta) * 100).rounded() / 100 }
         videoTrack = track
         videoTrackSent = true
@@ -137,6 +151,10 @@ public struct TSMediaExtractor: Sendable {
     private mutating func audio(_ pes: TSDemuxer.PES, into output: inout Output) {
         guard let pts = pes.pts else {
             counters.droppedFrames += 1
+            return
+        }
+        if audioKind == .opus {
+            opus(pes.payload, pts: pts, into: &output)
             return
         }
         var offset = pes.payload.startIndex
@@ -169,6 +187,96 @@ public struct TSMediaExtractor: Sendable {
             frames &+= 1
             offset += header.frameLength
         }
+    }
+
+    /// HEVC stays Annex B with its parameter sets in band (libavcodec reads that form when the
+    /// extradata is Annex B too): only the transcoder consumes it. A frame is a keyframe when it
+    /// holds an IRAP picture (NAL types 16–21); frames before the first one with VPS/SPS/PPS are dropped.
+    private mutating func hevc(_ payload: [UInt8], pts: Int64, dts: Int64, into output: inout Output) {
+        var parameterSets: [UInt8] = []
+        var isKeyframe = false
+        for nal in AnnexB.nalUnits(payload) {
+            guard let header = nal.first else { continue }
+            let type = (header >> 1) & 0x3F
+            if (32...34).contains(type) { parameterSets += [0, 0, 0, 1] + nal }
+            if (16...21).contains(type) { isKeyframe = true }
+        }
+        if videoTrack == nil {
+            guard isKeyframe, !parameterSets.isEmpty else {
+                counters.droppedFrames += 1
+                return
+            }
+            videoTrack = TrackInfo(kind: .video, codec: .hevc, configuration: .opaque(parameterSets), timebase: .mpeg90kHz)
+        }
+        deliver(MediaPacket(track: .video, pts: pts, dts: dts, timebase: .mpeg90kHz, isKeyframe: isKeyframe, data: payload), into: &output)
+    }
+
+    /// Opus access units, each behind a control header (0x7FE0 prefix, trim flags, size in 255s):
+    /// the packets go out bare, timed by the samples their TOC bytes announce (RFC 6716 §3.1).
+    private mutating func opus(_ payload: [UInt8], pts: Int64, into output: inout Output) {
+        if audioTrack == nil {
+            let track = TrackInfo(
+                kind: .audio, codec: .opus, configuration: .opaque(Self.opusHead(channels: 2)), timebase: .mpeg90kHz,
+                sampleRate: 48_000, channels: 2)
+            audioTrack = track
+            output.items.append(.track(track))
+        }
+        var offset = payload.startIndex
+        var time = pts
+        while offset + 2 <= payload.endIndex {
+            guard payload[offset] == 0x7F, payload[offset + 1] & 0xE0 == 0xE0 else {
+                counters.malformedAudio += 1
+                return
+            }
+            let flags = payload[offset + 1]
+            offset += 2
+            var size = 0
+            while offset < payload.endIndex {
+                let byte = Int(payload[offset])
+                offset += 1
+                size += byte
+                if byte != 255 { break }
+            }
+            if flags & 0x10 != 0 { offset += 2 }  // start trim
+            if flags & 0x08 != 0 { offset += 2 }  // end trim
+            if flags & 0x04 != 0 {  // control extension: a length, then that many bytes
+                guard offset < payload.endIndex else { break }
+                offset += 1 + Int(payload[offset])
+            }
+            guard size > 0, offset <= payload.endIndex, size <= payload.endIndex - offset else {
+                counters.malformedAudio += 1
+                return
+            }
+            let packet = Array(payload[offset..<(offset + size)])
+            offset += size
+            output.items.append(.packet(MediaPacket(track: .audio, pts: time, dts: time, timebase: .mpeg90kHz, isKeyframe: true, data: packet)))
+            time &+= Int64(Self.opusSamples(packet)) * 90_000 / 48_000
+        }
+    }
+
+    /// Samples (at 48 kHz) in one Opus packet, from its TOC byte and frame count.
+    static func opusSamples(_ packet: [UInt8]) -> Int {
+        guard let toc = packet.first else { return 0 }
+        let config = Int(toc >> 3)
+        let frameSamples: Int
+        switch config {
+        case 0...11: frameSamples = [480, 960, 1920, 2880][config % 4]  // SILK: 10, 20, 40, 60 ms
+        case 12...15: frameSamples = [480, 960][config % 2]  // hybrid: 10, 20 ms
+        default: frameSamples = [120, 240, 480, 960][config % 4]  // CELT: 2.5, 5, 10, 20 ms
+        }
+        let frames: Int
+        switch toc & 0x03 {
+        case 0: frames = 1
+        case 1, 2: frames = 2
+        default: frames = packet.count > 1 ? Int(packet[1] & 0x3F) : 0
+        }
+        return frameSamples * frames
+    }
+
+    /// The `OpusHead` extradata libavcodec's decoder expects: version 1, channel count, no pre-skip,
+    /// 48 kHz, no gain, mapping family 0.
+    static func opusHead(channels: UInt8) -> [UInt8] {
+        Array("OpusHead".utf8) + [1, channels, 0, 0, 0x80, 0xBB, 0, 0, 0, 0, 0]
     }
 
     /// Sends a first frame that still waits for its successor (the stream broke or ended).
