@@ -191,6 +191,67 @@ import Testing
         #expect(TSMediaExtractor.opusSamples([]) == 0)
     }
 
+    @Test func anEndlessPESIsBounded() {
+        var writer = W()
+        var bytes = writer.pat() + writer.pmt(streams: [(0x0F, W.audioPID)])
+        // A PES start, then continuation packets forever.
+        bytes += writer.packets(pid: W.audioPID, payload: [0, 0, 1, 0xC0, 0, 0, 0x80, 0x80, 5] + W.timestamp(0, prefix: 2) + [UInt8](repeating: 0xAB, count: 170), unitStart: true)
+        var extractor = TSMediaExtractor()
+        var thrown: TSStreamError?
+        do {
+            _ = try extractor.push(bytes)
+            for _ in 0..<4000 {
+                _ = try extractor.push(writer.packets(pid: W.audioPID, payload: [UInt8](repeating: 0xAB, count: 184), unitStart: false))
+            }
+        } catch {
+            thrown = error
+        }
+        #expect(thrown?.kind == .oversizedPacket)
+    }
+
+    @Test func aCorruptPMTIsIgnoredByItsCRC() throws {
+        var writer = W()
+        var pmt = writer.pmt(streams: [(0x1B, W.videoPID)])
+        pmt[20] ^= 0xFF
+        var extractor = TSMediaExtractor()
+        _ = try extractor.push(writer.pat() + pmt)
+        #expect(extractor.demuxer.counters.crcErrors == 1)
+        #expect(!extractor.demuxer.hasProgram)
+    }
+
+    // MARK: Elementary streams
+
+    @Test func adtsHeaderGivesTheAudioSpecificConfig() throws {
+        let header = try ADTSHeader(parsing: W.adtsFrame()[...])
+        #expect(header.objectType == 2 && header.sampleRate == 48000 && header.channelConfiguration == 2)
+        #expect(header.headerLength == 7 && header.frameLength == 207)
+        #expect(header.audioSpecificConfig.bytes == [0x11, 0x90])
+        #expect(header.audioSpecificConfig.codecString == "mp4a.40.2")
+        // 44.1 kHz mono AAC-LC.
+        let mono: [UInt8] = [0xFF, 0xF1, 0x50, 0x40, 0x01, 0x7F, 0xFC]
+        let parsed = try ADTSHeader(parsing: mono[...])
+        #expect(parsed.sampleRate == 44100 && parsed.channelConfiguration == 1 && parsed.objectType == 2)
+        #expect(throws: MediaFormatError.self) { try ADTSHeader(parsing: [0xFF, 0xF1, 0x4C][...]) }
+        #expect(throws: MediaFormatError.self) { try ADTSHeader(parsing: [0x12, 0x34, 0x4C, 0x80, 0, 0, 0][...]) }
+        #expect(throws: MediaFormatError.self) { try ADTSHeader(parsing: [0xFF, 0xF1, 0x7C, 0x80, 0x00, 0xFF, 0xFC][...]) }
+    }
+
+    @Test func annexBBecomesAVCC() {
+        let unit = H264AnnexB.convert(W.h264AccessUnit(keyframe: true, size: 10))
+        #expect(unit.isKeyframe)
+        #expect(unit.sequenceParameterSets == [W.sps])
+        #expect(unit.pictureParameterSets == [W.pps])
+        let slice: [UInt8] = (0..<10).map { UInt8($0 % 200 + 2) }
+        let expected: [UInt8] = [0, 0, 0, 11, 0x65] + slice
+        #expect(unit.avcc == expected)
+        let record = H264AnnexB.configuration(sps: unit.sequenceParameterSets, pps: unit.pictureParameterSets)
+        #expect(record?.codecString == "avc1.42C01E")
+        // Trailing zeros and 4-byte start codes; an empty input has no NAL units.
+        #expect(AnnexB.nalUnits([0, 0, 0, 1, 0x41, 0x9A, 0, 0, 0, 0, 1, 0x41, 0x9B, 0, 0]).map(Array.init) == [[0x41, 0x9A], [0x41, 0x9B]])
+        #expect(AnnexB.nalUnits([]).isEmpty)
+        #expect(H264AnnexB.convert([0, 0, 1]).avcc.isEmpty)
+    }
+
     @Test func anFFmpegTransportStreamDemuxesLikeTheRTMPPath() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("streamd-ts-\(UUID()).ts")
         defer { try? FileManager.default.removeItem(at: file) }
