@@ -150,9 +150,13 @@ import TestSupport
         #expect(restarted.string("reason") == "enabled", "\(restarted.data)")
         try await Task.sleep(for: .seconds(4))
         let afterHeal = try await positions()
+        // Audio, which fits the cut link, advances throughout. The kept video rungs advance across the
+        // whole run, but may pause in the cut: at 1 Mbit/s for a 3.5 Mbit/s publish most video
+        // packets are lost, and 10 s can pass without a decodable keyframe getting through.
         let playlistProblems = ["240p", "360p", "audio"].compactMap { rendition -> String? in
             let (cut, later, healed) = (duringCut[rendition] ?? -1, laterInCut[rendition] ?? -1, afterHeal[rendition] ?? -1)
-            return later > cut && healed > later ? nil : "\(rendition) at segment \(cut) in the cut, \(later) 10 s later, \(healed) after the climb"
+            let advanced = rendition == "audio" ? later > cut && healed > later : healed > later && later >= cut
+            return advanced ? nil : "\(rendition) at segment \(cut) in the cut, \(later) 10 s later, \(healed) after the climb"
         }
         // Frames lost on the link leave holes in the media timeline; the packager's cutter ends a
         // segment at a hole instead of stretching a part over it (which the playlist would refuse,
