@@ -155,8 +155,8 @@ let package = Package(
             dependencies: ["Ingest", "Media", "EventStore", "TestSupport", "CSRT", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
-        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore"], swiftSettings: strict),
-        .testTarget(name: "PackagerTests", dependencies: ["Packager", "Media", "EventStore"], swiftSettings: strict),
+        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "PackagerTests", dependencies: ["Packager", "Media", "EventStore", "TestSupport"], swiftSettings: strict),
         .executableTarget(
             name: "ChatBench",
             dependencies: [

@@ -1,6 +1,7 @@
 @testable import Ingest
 import Media
 import Testing
+import TestSupport
 
 /// The bytes of a real ffmpeg publish, recorded by a proxy, through the chunk decoder under many splits.
 @Suite(.serialized) struct CapturedPublishTests {

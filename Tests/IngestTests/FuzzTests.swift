@@ -1,6 +1,7 @@
 @testable import Ingest
 import NIOCore
 import Testing
+import TestSupport
 
 /// Random and mutated inputs for every parser: each must return or throw a typed error, never trap.
 /// (The million-case run is `swift run -c release IngestFuzz`.)

@@ -1,6 +1,7 @@
 @testable import Ingest
 import NIOCore
 import Testing
+import TestSupport
 
 @Suite struct RTMPChunkStreamTests {
     static func decodeAll(_ bytes: [UInt8], splits: [Int] = []) throws -> [RTMPMessage] {

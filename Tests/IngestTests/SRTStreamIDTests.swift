@@ -1,5 +1,6 @@
 @testable import Ingest
 import Testing
+import TestSupport
 
 @Suite struct SRTStreamIDTests {
     @Test func accessControlSyntaxInAnyOrder() throws {

@@ -2,6 +2,7 @@ import Foundation
 @testable import Ingest
 import Media
 import Testing
+import TestSupport
 
 @Suite struct TSDemuxerTests {
     typealias W = TSTestWriter

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Transcode
 
 /// Feeds a machine one-second samples and records its transitions with the second they came at.
@@ -252,7 +253,7 @@ struct QualityStateMachineTests {
 
     @Test func replayingTheSameSamplesGivesTheSameTransitionsAndTheStateSurvivesJSON() throws {
         var figures: [QualityFigures] = []
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(state: 7)
         for _ in 0..<2_000 {
             let roll = generator.next() % 100
             figures.append(QualityFigures(
@@ -288,15 +289,3 @@ struct QualityStateMachineTests {
     }
 }
 
-/// A tiny deterministic generator, so the replay test's noise is the same on every run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,24 +1,13 @@
 import Testing
+import TestSupport
 @testable import Packager
 
 /// Client-controlled text and numbers never trap: every outcome is a value or a typed error.
 @Suite("Untrusted input")
 struct UntrustedInputTests {
-    /// SplitMix64: deterministic, so a failure reproduces.
-    private struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("random queries parse or fail with a BlockingRequestError, and decide without trapping")
     func randomQueries() throws {
-        var random = Generator(state: 0x5EED)
+        var random = SeededGenerator(state: 0x5EED)
         let pieces = ["_HLS_msn", "_HLS_part", "_HLS_skip", "=", "&", "%", "%3", "%31", "-", "+", "YES", "v2", "0", "1", "12",
                       "99999999999999999", "9223372036854775807", "18446744073709551616", "é", "\u{0}", " ", "x"]
         let state = try HLSFixtures.blockingState(partTarget: 0.33334)
