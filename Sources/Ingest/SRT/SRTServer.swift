@@ -207,15 +207,7 @@ public final class SRTServer: Sendable {
         switch authorization {
         case .refused(let reason):
             rejected(reason, request: request, remoteAddress: remote)
-            if reason.countsAsFailedAttempt, let lockout = limiter.withLock({ $0.recordFailure(host, now: .now) }) {
-                let policy = ingest.failedAttempts
-                emitter.emit(
-                    PublishLockedOut(
-                        remoteAddress: host, failures: policy.maxFailures, windowSeconds: RTMPServer.seconds(policy.window),
-                        lockoutSeconds: RTMPServer.seconds(lockout)),
-                    stream: "ingest-\(host)", actor: .system("ingest"))
-                logger.warning("address locked out after failed stream keys", metadata: ["remote": "\(host)"])
-            }
+            emitter.recordRefusal(reason, host: host, limiter: limiter, policy: ingest.failedAttempts, logger: logger)
             return refuse(socket, SRTRejection.code(for: reason))
         case .accepted(let channelID, let channelName):
             limiter.withLock { $0.recordSuccess(host) }

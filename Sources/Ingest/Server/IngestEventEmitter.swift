@@ -1,4 +1,6 @@
 import EventStore
+import Logging
+import Synchronization
 
 /// Where Ingest's events go: `(stream id, event, metadata)`. Stream ids are `session-<uuid>` for a
 /// session's facts, `channel-<id>` for refusals about a known channel, `ingest-<address>` otherwise.
@@ -27,6 +29,21 @@ final class IngestEventEmitter: Sendable {
 
     func emit(_ event: any DomainEvent, stream streamID: String, actor: EventActor, reason: String? = nil) {
         continuation.yield(Envelope(streamID: streamID, event: event, metadata: EventMetadata(actor: actor, reason: reason)))
+    }
+
+    /// Counts a refused key against `host` (when the reason counts); when that locks the address
+    /// out, says so in the log and as `PublishLockedOut`. The one rule for every protocol.
+    func recordRefusal(
+        _ reason: PublishRefusalReason, host: String, limiter: borrowing Mutex<FailedAttemptLimiter>,
+        policy: FailedAttemptLimiter.Policy, logger: Logger
+    ) {
+        guard reason.countsAsFailedAttempt, let lockout = limiter.withLock({ $0.recordFailure(host, now: .now) }) else { return }
+        emit(
+            PublishLockedOut(
+                remoteAddress: host, failures: policy.maxFailures, windowSeconds: RTMPServer.seconds(policy.window),
+                lockoutSeconds: RTMPServer.seconds(lockout)),
+            stream: "ingest-\(host)", actor: .system("ingest"))
+        logger.warning("address locked out after failed stream keys", metadata: ["remote": "\(host)"])
     }
 
     /// Stops taking events and waits until the sink has all of them.

@@ -98,15 +98,7 @@ public final class RTMPServer: Sendable {
         switch authorization {
         case .refused(let reason):
             rejected(reason, request: request, remoteAddress: remoteAddress)
-            if reason.countsAsFailedAttempt, let lockout = limiter.withLock({ $0.recordFailure(host, now: .now) }) {
-                let policy = configuration.failedAttempts
-                emitter.emit(
-                    PublishLockedOut(
-                        remoteAddress: host, failures: policy.maxFailures, windowSeconds: Self.seconds(policy.window),
-                        lockoutSeconds: Self.seconds(lockout)),
-                    stream: "ingest-\(host)", actor: .system("ingest"))
-                logger.warning("address locked out after failed stream keys", metadata: ["remote": "\(host)"])
-            }
+            emitter.recordRefusal(reason, host: host, limiter: limiter, policy: configuration.failedAttempts, logger: logger)
             return .refused(reason)
         case .accepted(let channelID, let channelName):
             limiter.withLock { $0.recordSuccess(host) }
