@@ -128,7 +128,9 @@ extension StreamdServer {
         let text = try await poll("the multivariant playlist of the HEVC publish", seconds: 90) { () -> String? in
             let reply = try await server.get("/live/srt-hevc/index.m3u8")
             guard reply.status == 200 else { return nil }
-            return try MultivariantPlaylist(reply.text).variants.count >= 2 ? reply.text : nil
+            // Audio's first part can land after video's: wait for the whole ladder, not any two rungs.
+            let names = Set(try MultivariantPlaylist(reply.text).renditionNames)
+            return names.isSuperset(of: ["240p", "160p", "audio"]) ? reply.text : nil
         }
         let renditions = Set(try MultivariantPlaylist(text).renditionNames)
         #expect(!renditions.contains("source"), "HEVC never passes through: \(renditions)")

@@ -84,18 +84,16 @@ public final class StreamPackager: Sendable {
     }
 
     /// The multivariant playlist: active video renditions by bandwidth, each with the audio group;
-    /// only audio when no video rendition is active. `nil` until a first segment exists.
-    public func multivariantPlaylist() -> String? {
+    /// only audio when no video rendition is active. `nil` until it can be complete (see
+    /// `MultivariantListing`).
+    public func multivariantPlaylist(now: Date = Date()) -> String? {
         let current = renditions.withLock { $0 }
-        let all = current.map(\.variant)
-        let audio = all.compactMap(\.audio).first
-        let variants = all.filter(\.active).compactMap(\.info)
-        let videoExpected = zip(current, all).contains { $0.kind == .video && $1.active }
-        if variants.isEmpty, !videoExpected, audio != nil {
-            return MultivariantPlaylistRenderer.render(variants: [], audio: audio)
-        }
-        guard !variants.isEmpty else { return nil }
-        return MultivariantPlaylistRenderer.render(variants: variants.map { $0.withAudioCodecs(audio) }, audio: audio)
+        let listing = MultivariantListing(
+            renditions: zip(current, current.map(\.variant)).map { packager, variant in
+                MultivariantListing.Rendition(kind: packager.kind, info: variant.info, audio: variant.audio, active: variant.active)
+            },
+            audioWaitOver: now.timeIntervalSince(startedAt) >= MultivariantListing.audioWait(targetDuration: targetDuration))
+        return listing.playlist()
     }
 
     /// Waits for every rendition to end (their sources finish when the transcode ends), then

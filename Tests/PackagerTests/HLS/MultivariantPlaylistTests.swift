@@ -1,3 +1,4 @@
+import Media
 import Testing
 @testable import Packager
 
@@ -61,5 +62,29 @@ struct MultivariantPlaylistTests {
         #expect(throws: HLSPlaylistError.self) { _ = try VariantInfo(rendition: "720p", bandwidth: 1, codecs: "avc1.64001f", frameRate: .nan) }
         #expect(throws: HLSPlaylistError.self) { _ = try AudioRenditionInfo(name: "A\nB", bandwidth: 1) }
         #expect(throws: HLSPlaylistError.self) { _ = try AudioRenditionInfo(bandwidth: -1) }
+    }
+
+    @Test("the live listing waits for audio's first segment, then lists it with every rung; a silent source stops waiting")
+    func liveListingWaitsForAudio() throws {
+        let video = try VariantInfo(rendition: "240p", bandwidth: 400_000, codecs: "avc1.42c015")
+        let audio = try AudioRenditionInfo(bandwidth: 96_000)
+        typealias R = MultivariantListing.Rendition
+        let videoReady = R(kind: .video, info: video, audio: nil, active: true)
+        let audioPending = R(kind: .audio, info: nil, audio: nil, active: true)
+        let audioReady = R(kind: .audio, info: nil, audio: audio, active: true)
+
+        #expect(MultivariantListing(renditions: [videoReady, audioPending], audioWaitOver: false).playlist() == nil)
+        let complete = try #require(MultivariantListing(renditions: [videoReady, audioReady], audioWaitOver: false).playlist())
+        #expect(complete.contains("AUDIO=\"audio\"") && complete.contains("avc1.42c015,mp4a.40.2"))
+        let silent = try #require(MultivariantListing(renditions: [videoReady, audioPending], audioWaitOver: true).playlist())
+        #expect(!silent.contains("AUDIO=") && silent.contains("240p/index.m3u8"))
+        // No audio track at all: nothing to wait for.
+        #expect(MultivariantListing(renditions: [videoReady], audioWaitOver: false).playlist() != nil)
+        // Audio only (every video rung off): the audio playlist is the one variant.
+        let audioOnly = MultivariantListing(renditions: [R(kind: .video, info: video, audio: nil, active: false), audioReady], audioWaitOver: false)
+        #expect(audioOnly.playlist()?.contains("audio/index.m3u8") == true && audioOnly.playlist()?.contains("240p") == false)
+        // Video expected but not ready: nothing yet, audio or not.
+        #expect(MultivariantListing(renditions: [R(kind: .video, info: nil, audio: nil, active: true), audioReady], audioWaitOver: true).playlist() == nil)
+        #expect(MultivariantListing.audioWait(targetDuration: 2) == 8 && MultivariantListing.audioWait(targetDuration: 4) == 16)
     }
 }
