@@ -125,7 +125,10 @@ public final class EmbeddedPostgres: Sendable {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
         let password = String((0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
-        FileManager.default.createFile(atPath: passwordFile.path, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        // Unsaved, the password would be lost with this process and the cluster locked for good.
+        guard FileManager.default.createFile(atPath: passwordFile.path, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw EventStoreError.database("cannot write \(passwordFile.path): make the data folder writable by this user")
+        }
         return password
     }
 
