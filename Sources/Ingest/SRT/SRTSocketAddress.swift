@@ -92,9 +92,8 @@ enum SRTLibrary {
     static var lastErrorCode: Int32 { srt_getlasterror(nil) }
 
     @discardableResult
-    static func set<T>(_ socket: SRTSOCKET, _ option: SRT_SOCKOPT, _ value: T) -> Bool {
-        var value = value
-        return srt_setsockflag(socket, option, &value, Int32(MemoryLayout<T>.size)) == 0
+    static func set<T: BitwiseCopyable>(_ socket: SRTSOCKET, _ option: SRT_SOCKOPT, _ value: T) -> Bool {
+        withUnsafeBytes(of: value) { srt_setsockflag(socket, option, $0.baseAddress, Int32($0.count)) == 0 }
     }
 
     static func setString(_ socket: SRTSOCKET, _ option: SRT_SOCKOPT, _ value: String) -> Bool {
