@@ -12,7 +12,11 @@ import Media
 /// stream is transcoded and IDRs sit on a `keyframeInterval` grid anchored at the first frame. Until
 /// the decision, only source keyframes are IDR points, so a transcoded stream's first GOP may be up to
 /// `maxPassthroughInterval` long (grid points passed while undecided are skipped, never moved).
-/// Later keyframe gaps do not change the decision; alignment holds either way.
+/// After passthrough was chosen, a later source gap longer than `maxPassthroughInterval` (an
+/// encoder whose settings changed, say on a reconnect) would make segments longer than the
+/// playlist's target duration, which never changes: the schedule then switches to the grid for
+/// good and says `.transcode` again, and the pipeline retires its copy of the source. Alignment
+/// holds either way.
 public struct KeyframeSchedule: Sendable {
     public enum Mode: Sendable, Hashable {
         case undecided, passthrough, grid
@@ -26,6 +30,8 @@ public struct KeyframeSchedule: Sendable {
     private let gridTicks: Int64
     private let maxSpacingTicks: Int64
     private var firstKeyframe: Int64?
+    /// The latest source keyframe while passing through.
+    private var lastKeyframe: Int64?
     private var anchor: Int64?
     private var lastGridIndex: Int64 = 0
     /// Source keyframe timestamps whose frames have not been decoded yet.
@@ -43,6 +49,7 @@ public struct KeyframeSchedule: Sendable {
             if pendingKeyframes.count > 256 { pendingKeyframes.removeFirst(pendingKeyframes.count - 256) }
             pendingKeyframes.append(pts)
         }
+        if mode == .passthrough { return watchPassthrough(pts: pts, isKeyframe: isKeyframe) }
         guard mode == .undecided else { return nil }
         guard let first = firstKeyframe else {
             if isKeyframe { firstKeyframe = pts }
@@ -55,9 +62,25 @@ public struct KeyframeSchedule: Sendable {
         }
         if isKeyframe, spacing > 0 {
             mode = .passthrough
+            lastKeyframe = pts
             return .passthrough
         }
         return nil
+    }
+
+    private mutating func watchPassthrough(pts: Int64, isKeyframe: Bool) -> Decision? {
+        if isKeyframe {
+            lastKeyframe = max(lastKeyframe ?? pts, pts)
+            return nil
+        }
+        guard let last = lastKeyframe else { return nil }
+        let (gap, overflow) = pts.subtractingReportingOverflow(last)
+        guard overflow || gap > maxSpacingTicks else { return nil }
+        // The grid resumes from its anchor: the next frame is past the last grid point used, so it
+        // is an IDR at once and the segment in progress ends as close to the limit as it can.
+        mode = .grid
+        pendingKeyframes.removeAll()
+        return .transcode
     }
 
     /// Whether the frame presented at `pts` is an IDR in every rendition. The first frame always is.
@@ -87,6 +110,7 @@ public struct KeyframeSchedule: Sendable {
     /// After a discontinuity: the next frame is an IDR and anchors the grid again.
     public mutating func restart() {
         anchor = nil
+        lastKeyframe = nil
         pendingKeyframes.removeAll()
     }
 }

@@ -12,4 +12,7 @@ public enum RenditionReason: String, Sendable, Hashable, Codable {
     case headroomRestored
     /// The rung's encoder failed; see the matching `TranscodeFailed`.
     case failed
+    /// The passed-through source's keyframes came further apart than the passthrough limit, so its
+    /// segments could no longer fit the playlist's target duration; the ladder's rungs go on.
+    case keyframesTooSparse
 }

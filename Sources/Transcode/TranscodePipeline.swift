@@ -53,6 +53,9 @@ final class TranscodePipeline {
     private var dispatchOrder: [Int] = []
     private var heldTop: PlannedRung?
     private var passthrough: PassthroughOutput?
+    /// A passthrough whose source keyframes grew too sparse: nothing more flows into it, and its
+    /// stream stays open until the session closes, as a shed rung's does.
+    private var retiredPassthrough: PassthroughOutput?
     private var passthroughEligible = false
     private var passthroughBuffer: [MediaPacket] = []
     private var videoFailures = 0
@@ -238,6 +241,13 @@ final class TranscodePipeline {
         case .transcode:
             passthroughBuffer = []
             passthroughEligible = false
+            if let out = passthrough {
+                // Too late to start a rung in its place under the same name: the packager has
+                // published that rendition already. The lower rungs carry on on the grid.
+                if out.gate.isRunning { reportPassthrough(.stopped(.keyframesTooSparse), out, time: currentTime) }
+                retiredPassthrough = out
+                passthrough = nil
+            }
             if let top = heldTop {
                 heldTop = nil
                 try startRung(top)
@@ -473,6 +483,7 @@ final class TranscodePipeline {
             if out.gate.isRunning { reportPassthrough(.stopped(reason), out, time: currentTime) }
             out.output.finish()
         }
+        retiredPassthrough?.output.finish()
         if let audio {
             if audio.started {
                 events.yield(RenditionStopped(

@@ -145,6 +145,26 @@ struct LadderTests {
         #expect(top.allSatisfy { abs($0 / 2 - ($0 / 2).rounded()) < 0.02 }, "\(top)")
     }
 
+    @Test func aPassthroughWhoseKeyframesGrowSparseIsRetiredAndTheRungsKeepTheGrid() async throws {
+        let folder = try MediaTools.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = folder.appendingPathComponent("source.mp4")
+        // Keyframes at 0, 2 and 4 s, then none until the end at 12 s (an encoder whose settings changed).
+        let video = MediaTools.h264(gop: 600) + ["-force_key_frames", "expr:lte(n,120)*eq(mod(n,60),0)"]
+        try MediaTools.makeClip(source, width: 854, height: 480, seconds: 12, videoCodec: video, audioCodec: MediaTools.aac)
+        let run = await TranscodeRun.transcode(FileSource(path: source.path))
+        #expect(run.error == nil)
+        #expect(run.outputs["480p"]?.rendition.isPassthrough == true)
+        #expect(run.stopped("480p").map(\.reason) == [.keyframesTooSparse], "\(run.stopped("480p").map(\.reason))")
+        let files = try run.write(to: folder)
+        let copied = try MediaTools.keyframeTimes(try #require(files["480p"]))
+        #expect(copied == [0, 2, 4], "the copy stops before its first over-long GOP: \(copied)")
+        // The rung follows the source's keyframes, then the grid as soon as the gap passes 4 s:
+        // no GOP longer than the limit plus a frame.
+        let rung = try MediaTools.keyframeTimes(try #require(files["360p"]))
+        #expect(rung.map { ($0 * 100).rounded() / 100 } == [0, 2, 4, 8.03, 10], "\(rung)")
+    }
+
     @Test func bitratesStayWithin15PercentOfTargetOver10Seconds() async throws {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }

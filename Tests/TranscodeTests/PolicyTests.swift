@@ -43,6 +43,27 @@ struct PolicyTests {
         #expect(idrs == [0, 1500, 3000, 4500])
     }
 
+    @Test func aPassthroughWhoseKeyframesGrowSparseSwitchesToTheGridForGood() {
+        var schedule = KeyframeSchedule(timebase: .milliseconds, keyframeInterval: 2, maxPassthroughInterval: 4, canPassThrough: true)
+        var decisions: [(Int64, KeyframeSchedule.Decision)] = []
+        var idrs: [Int64] = []
+        // Keyframes every 2 s up to 4 s, then every 10 s (an encoder whose settings changed).
+        for frame in 0..<450 {
+            let pts = Int64(frame) * 1000 / 30
+            let keyframe = frame <= 120 ? frame % 60 == 0 : frame % 300 == 0
+            if let d = schedule.observePacket(pts: pts, isKeyframe: keyframe) { decisions.append((pts, d)) }
+            if schedule.isIDR(framePTS: pts) { idrs.append(pts) }
+        }
+        #expect(decisions.map(\.1) == [.passthrough, .transcode])
+        #expect(decisions.last?.0 == 8033, "the first frame more than 4 s after the last source keyframe")
+        #expect(schedule.mode == .grid)
+        // Source keyframes until the switch, then the grid (anchored at the first frame) at once.
+        #expect(idrs == [0, 2000, 4000, 8033, 10000, 12000, 14000])
+        // Later source keyframes (10 s here) no longer matter, nor does a restart.
+        schedule.restart()
+        #expect(schedule.observePacket(pts: 20_000, isKeyframe: true) == nil && schedule.mode == .grid)
+    }
+
     @Test func scheduleFallsBackToATwoSecondGridForSparseKeyframes() {
         var schedule = KeyframeSchedule(timebase: .milliseconds, keyframeInterval: 2, maxPassthroughInterval: 4, canPassThrough: true)
         var decisions: [KeyframeSchedule.Decision] = []
