@@ -131,15 +131,21 @@ public struct MediaPlaylistState: Sendable, Hashable {
     /// Completes the segment in progress (or a segment that came without parts), then trims the
     /// window. Returns the segments trimmed, oldest first: the store deletes their files, after the
     /// grace RFC 8216bis §6.2.2 asks for (the segment's duration plus the playlist's).
+    ///
+    /// `enforcingTargetDuration: false` takes a segment longer than `EXT-X-TARGETDURATION` anyway:
+    /// its parts are listed already, and refusing it would stop the playlist for good, since every
+    /// later part and segment comes after it. One over-long segment is the lesser fault.
     @discardableResult
-    public mutating func segmentReady(_ input: SegmentInput) throws(HLSPlaylistError) -> [Segment] {
+    public mutating func segmentReady(
+        _ input: SegmentInput, enforcingTargetDuration: Bool = true
+    ) throws(HLSPlaylistError) -> [Segment] {
         let rendition = configuration.rendition
         guard !isEnded else { throw .ended(rendition: rendition) }
         guard input.msn == nextMSN else { throw .unexpectedSegment(rendition: rendition, expected: nextMSN, got: input.msn) }
         guard input.duration.isFinite, input.duration > 0 else {
             throw .invalidDuration(rendition: rendition, what: "segment \(input.msn)", seconds: input.duration)
         }
-        guard input.duration.rounded() <= Double(configuration.targetDuration) else {
+        guard input.duration.rounded() <= Double(configuration.targetDuration) || !enforcingTargetDuration else {
             throw .segmentTooLong(rendition: rendition, msn: input.msn, seconds: input.duration, targetDuration: configuration.targetDuration)
         }
         guard input.byteSize >= 0 else { throw .invalidByteSize(rendition: rendition, msn: input.msn, byteSize: input.byteSize) }

@@ -181,13 +181,19 @@ public final class RenditionPackager: Sendable {
         let now = Date()
         let outcome: (state: MediaPlaylistState, event: SegmentPublished, delete: [String])? = shared.withLock { shared in
             let trimmed: [MediaPlaylistState.Segment]
+            let input = MediaPlaylistState.SegmentInput(
+                msn: summary.sequence, duration: summary.duration, programDateTime: date,
+                discontinuity: summary.discontinuity, byteSize: summary.byteCount)
             do {
-                trimmed = try shared.playlist.segmentReady(.init(
-                    msn: summary.sequence, duration: summary.duration, programDateTime: date,
-                    discontinuity: summary.discontinuity, byteSize: summary.byteCount))
+                trimmed = try shared.playlist.segmentReady(input)
             } catch {
                 logger.error("packager \(identity.channelName)/\(name): \(error)")
-                return nil
+                // Its parts are listed already: refused, it would stop this rendition for good.
+                guard case HLSPlaylistError.segmentTooLong = error,
+                    let taken = try? shared.playlist.segmentReady(input, enforcingTargetDuration: false)
+                else { return nil }
+                logger.error("packager \(identity.channelName)/\(name): segment \(summary.sequence) listed anyway, so the rendition goes on")
+                trimmed = taken
             }
             if var recent = shared.recent[summary.sequence] {
                 var whole = ByteBuffer()

@@ -215,6 +215,13 @@ struct MediaPlaylistRenderingTests {
         #expect(throws: HLSPlaylistError.segmentTooLong(rendition: "720p", msn: 12, seconds: 4.6, targetDuration: 4)) {
             try state.segmentReady(.init(msn: 12, duration: 4.6, byteSize: 1))
         }
+        do {
+            // Taken anyway when told to: the playlist goes on with the next segment.
+            var lenient = state
+            try lenient.segmentReady(.init(msn: 12, duration: 4.6, byteSize: 1), enforcingTargetDuration: false)
+            try lenient.partReady(.init(msn: 13, index: 0, duration: 1, independent: true))
+            #expect(lenient.segments.last?.msn == 12 && lenient.segments.last?.duration == 4.6)
+        }
         #expect(throws: HLSPlaylistError.lateDiscontinuity(rendition: "720p", msn: 12)) {
             try state.segmentReady(.init(msn: 12, duration: 4, discontinuity: true, byteSize: 1))
         }
