@@ -9,9 +9,9 @@ import Media
 /// Passthrough decision, made once from the first GOP: the first keyframe opens it. If another
 /// keyframe follows at most `maxPassthroughInterval` later, the source (H.264 only) is passed through
 /// and every source keyframe is an IDR point. If that much presentation time passes without one, the
-/// stream is transcoded and IDRs sit on a `keyframeInterval` grid anchored at the first frame. Until
-/// the decision, only source keyframes are IDR points, so a transcoded stream's first GOP may be up to
-/// `maxPassthroughInterval` long (grid points passed while undecided are skipped, never moved).
+/// stream is transcoded and IDRs sit on a `keyframeInterval` grid anchored at the frame after the
+/// decision (an IDR). Until the decision, only source keyframes are IDR points, so a transcoded
+/// stream's first GOP may be up to `maxPassthroughInterval` long.
 /// After passthrough was chosen, a later source gap longer than `maxPassthroughInterval` (an
 /// encoder whose settings changed, say on a reconnect) would make segments longer than the
 /// playlist's target duration, which never changes: the schedule then switches to the grid for
@@ -57,7 +57,7 @@ public struct KeyframeSchedule: Sendable {
         }
         let (spacing, overflow) = pts.subtractingReportingOverflow(first)
         if overflow || spacing > maxSpacingTicks {
-            mode = .grid
+            switchToGrid()
             return .transcode
         }
         if isKeyframe, spacing > 0 {
@@ -76,11 +76,18 @@ public struct KeyframeSchedule: Sendable {
         guard let last = lastKeyframe else { return nil }
         let (gap, overflow) = pts.subtractingReportingOverflow(last)
         guard overflow || gap > maxSpacingTicks else { return nil }
-        // The grid resumes from its anchor: the next frame is past the last grid point used, so it
-        // is an IDR at once and the segment in progress ends as close to the limit as it can.
-        mode = .grid
-        pendingKeyframes.removeAll()
+        switchToGrid()
         return .transcode
+    }
+
+    /// The grid starts where the source's keyframes failed: the next frame is an IDR at once (the
+    /// GOP in progress ends as close to the limit as it can), and the ones after it are whole grid
+    /// intervals. On the first frame's grid, the first interval would be a fraction of one, too
+    /// short for the segmenter to end a segment there, and the next segment would last nearly two.
+    private mutating func switchToGrid() {
+        mode = .grid
+        anchor = nil
+        pendingKeyframes.removeAll()
     }
 
     /// Whether the frame presented at `pts` is an IDR in every rendition. The first frame always is.

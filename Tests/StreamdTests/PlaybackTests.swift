@@ -222,6 +222,38 @@ extension PlaybackTests {
     /// An encoder that reconnects within the grace window continues its session: the playlist marks
     /// the break with EXT-X-DISCONTINUITY. Without recording, a short DVR window trims the playlist,
     /// old segment files leave the disk, and nothing is left as VOD.
+    /// An encoder whose keyframes grow sparse mid-stream (its settings changed): the copy of the
+    /// source is retired, and the encoded rungs keep within the target duration and play on.
+    @Test(.timeLimit(.minutes(3))) func keyframesGrowingSparseRetireThePassthroughAndTheRungsPlayOn() async throws {
+        let server = try await StreamdServer()
+        defer { server.removeData() }
+        defer { Task { try? await server.stop(signal: SIGKILL) } }
+        let key = try await server.createChannel("sparse")
+        _ = try await server.admin("PUT", "/v1/channels/sparse/ladder", body: Self.ladder)
+        // Keyframes every 2 s for the first 6 s, then none until the end.
+        async let publishing = server.publish(
+            key: key, seconds: 24, gop: 900, videoOptions: ["-sc_threshold", "0", "-force_key_frames", "expr:lte(t,6)*gte(t,n_forced*2)"])
+
+        let stopped = try await poll("the passthrough to be retired", seconds: 60) { () -> String? in
+            let reply = try await server.admin("GET", "/v1/events?type=RenditionStopped")
+            return reply.text.contains("keyframesTooSparse") ? reply.text : nil
+        }
+        #expect(stopped.contains("source"), "\(stopped.prefix(800))")
+        let multivariant = try MultivariantPlaylist(try await server.get("/live/sparse/index.m3u8").text)
+        #expect(Set(multivariant.renditionNames) == ["240p", "160p", "audio"], "\(multivariant.renditionNames)")
+
+        let path = "/live/sparse/240p/index.m3u8"
+        let before = try MediaPlaylist(try await server.get(path).text)
+        let after = try await poll("the 240p rung to go on", seconds: 20) { () -> MediaPlaylist? in
+            let playlist = try MediaPlaylist(try await server.get(path).text)
+            return playlist.lastMSN >= before.lastMSN + 2 ? playlist : nil
+        }
+        let problems = after.liveProblems(otherRenditions: ["source", "160p", "audio"])
+        #expect(problems.isEmpty, "\(problems)\n\(after.lines.joined(separator: "\n"))")
+        let published = try await publishing
+        #expect(published.status == 0, "\(published.output)")
+    }
+
     @Test(.timeLimit(.minutes(4))) func aReconnectIsADiscontinuityAndUnrecordedSegmentsLeaveWithTheWindow() async throws {
         let server = try await StreamdServer()
         defer { server.removeData() }

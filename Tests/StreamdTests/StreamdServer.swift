@@ -99,11 +99,14 @@ final class StreamdServer: @unchecked Sendable {
     }
 
     /// ffmpeg publishing a test pattern with a tone for `seconds`, in real time.
-    func publish(key: String, seconds: Int, size: String = "640x360", gop: Int = 60) async throws -> (status: Int32, output: String) {
+    func publish(
+        key: String, seconds: Int, size: String = "640x360", gop: Int = 60, videoOptions: [String] = []
+    ) async throws -> (status: Int32, output: String) {
         try await Subprocess.runDetached("/usr/bin/ffmpeg", [
             "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "\(seconds)",
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "\(gop)", "-bf", "0",
+        ] + videoOptions + [
             "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(rtmp)/live/\(key)",
         ])
     }
