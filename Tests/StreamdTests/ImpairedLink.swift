@@ -3,15 +3,17 @@ import Foundation
 import Testing
 
 /// A network namespace joined to the host by a veth pair, for running a publisher behind a link
-/// that a test can impair. Needs root (CAP_NET_ADMIN) and iproute2.
+/// that a test can impair. Needs root (CAP_NET_ADMIN) and iproute2; random loss needs nftables.
 ///
-/// The impairment is a `tbf` bandwidth cut, not `netem`: the kernels these tests run on are built
-/// without the netem qdisc and without tc classifiers or actions ("Specified qdisc kind is
-/// unknown"). A token bucket at 1 Mbit/s under a 3.5 Mbit/s stream overflows its queue, which is
-/// real packet loss (plus the queueing delay its latency bound allows): what the quality machine
-/// must react to, without netem's synthetic loss.
+/// The kernels these tests run on are built without the netem qdisc and without tc classifiers or
+/// actions ("Specified qdisc kind is unknown"), so the two impairments netem would give are made
+/// otherwise: a bandwidth cut is a `tbf` token bucket (at 1 Mbit/s under a 3.5 Mbit/s stream its
+/// queue overflows, which is real loss plus the queueing delay its latency bound allows), and
+/// random loss is an nftables rule in the namespace's output hook that drops that share of
+/// packets (`numgen random`), as netem's `loss` does.
 struct ImpairedLink: Sendable {
     static let ip = "/usr/sbin/ip"
+    static let nft = "/usr/sbin/nft"
     let namespace: String
     let hostInterface: String
     let namespaceInterface: String
@@ -70,6 +72,31 @@ struct ImpairedLink: Sendable {
     /// Removes the cut (back to the veth's default qdisc).
     func heal() throws {
         try run(["netns", "exec", namespace, "/usr/sbin/tc", "qdisc", "del", "dev", namespaceInterface, "root"])
+    }
+
+    /// Drops `percent` % of the packets leaving the namespace, at random.
+    func addLoss(percent: Int) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.nft) else {
+            throw LinkUnavailable(detail: "random loss needs nftables (\(Self.nft)); install the nftables package")
+        }
+        for command in [
+            ["add", "table", "inet", "streamd_impair"],
+            ["add", "chain", "inet", "streamd_impair", "out", "{ type filter hook output priority 0; policy accept; }"],
+            ["add", "rule", "inet", "streamd_impair", "out", "numgen", "random", "mod", "100", "<", "\(percent)", "counter", "drop"],
+        ] {
+            let result = try Subprocess.run(Self.ip, ["netns", "exec", namespace, Self.nft] + command)
+            guard result.status == 0 else { throw LinkUnavailable(detail: "nft \(command.joined(separator: " ")): \(result.output)") }
+        }
+    }
+
+    /// Stops the random loss.
+    func removeLoss() throws {
+        try run(["netns", "exec", namespace, Self.nft, "delete", "table", "inet", "streamd_impair"])
+    }
+
+    /// The loss rule's counter (packets and bytes dropped), for failure messages.
+    func lossStatistics() -> String {
+        (try? Subprocess.run(Self.ip, ["netns", "exec", namespace, Self.nft, "list", "table", "inet", "streamd_impair"]).output) ?? ""
     }
 
     /// `tc -s qdisc` of the namespace's interface (sent, dropped, overlimits), for failure messages.

@@ -4,11 +4,12 @@ import Testing
 import TestSupport
 
 /// The quality machine on a real impaired network: ffmpeg (libsrt) publishes over SRT from a
-/// network namespace joined by a veth pair; a `tbf` bandwidth cut on the publisher's side (this
-/// kernel has no netem, see `ImpairedLink`) loses most of a 3.5 Mbit/s stream. The machine,
-/// fed with libsrt's own loss/RTT/rate, must downgrade within its thresholds' time and stop the
-/// rungs above the level while the stream keeps playing; with the cut removed it must climb back
-/// through RECOVERY to HIGH and restart the rungs. Needs root; skips (with the reason) otherwise.
+/// network namespace joined by a veth pair, impaired on the publisher's side by a `tbf` bandwidth
+/// cut that loses most of a 3.5 Mbit/s stream, or by random loss from an nftables rule (this
+/// kernel has no netem, see `ImpairedLink`). The machine, fed with libsrt's own loss/RTT/rate, must
+/// downgrade within its thresholds' time and stop the rungs above the level while the stream keeps
+/// playing; with the impairment gone it must climb back through RECOVERY and restart the rungs.
+/// Needs root; skips (with the reason) otherwise.
 @Suite(.serialized) struct SRTImpairedNetworkTests {
     /// 540p is above LOW's 480p cap: on at HIGH and MEDIUM only. No passthrough, so each level's
     /// set is exactly these rungs. Small and fast enough for a loaded 2-core machine.
@@ -41,60 +42,103 @@ import TestSupport
         }
     }
 
-    @Test(.timeLimit(.minutes(8))) func aBandwidthCutDowngradesStopsRungsAndRecoveryClimbsBackToHigh() async throws {
-        if let reason = ImpairedLink.unavailableReason { try Test.cancel("SRT impaired-network test skipped: \(reason)") }
+    /// A publish from behind an impaired link: the server, the SRT publisher in the namespace, and
+    /// the log, with the session playing its three rungs at HIGH.
+    final class Harness {
         let link: ImpairedLink
-        do {
-            link = try ImpairedLink.create()
-        } catch let error as ImpairedLink.LinkUnavailable {
-            try Test.cancel("SRT impaired-network test skipped: \(error)")
-        }
-        defer { link.remove() }
-
-        let server = try await StreamdServer(host: "0.0.0.0")
-        defer { server.removeData() }
-        var stopped = false
-        defer { if !stopped { Task { try? await server.stop(signal: SIGKILL) } } }
-        let key = try await server.createChannel("impaired")
-        let ladder = try await server.admin("PUT", "/v1/channels/impaired/ladder", body: Self.ladder)
-        #expect(ladder.status == 200, "\(ladder.text)")
-        let quality = try await server.admin("PUT", "/v1/channels/impaired/quality", body: Self.thresholds)
-        #expect(quality.status == 200, "\(quality.text)")
-
-        // 3.5 Mbit/s CBR (filler included, so the rate is real), for longer than the test needs.
-        let publisher = try link.start("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "420",
-            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-bf", "0", "-pix_fmt", "yuv420p",
-            "-b:v", "3.4M", "-minrate", "3.4M", "-maxrate", "3.4M", "-bufsize", "1.7M", "-x264-params", "nal-hrd=cbr",
-            "-c:a", "aac", "-b:a", "96k", "-f", "mpegts",
-            "srt://\(link.hostAddress):\(server.srt)?streamid=#!::r=live/\(key),m=publish&latency=120000",
-        ])
+        let server: StreamdServer
+        let publisher: Subprocess.Running
+        let store: EventStore
+        var session = ""
+        var serverStopped = false
         var publishing = true
-        defer { if publishing { _ = publisher.stop(signal: SIGKILL) } }
 
-        let store = try await EventStore.open(url: server.database, registry: EventRegistry(), logger: TestDatabase.logger)
-        defer { Task { await store.shutdown() } }
+        init(link: ImpairedLink, server: StreamdServer, publisher: Subprocess.Running, store: EventStore) {
+            self.link = link
+            self.server = server
+            self.publisher = publisher
+            self.store = store
+        }
+
         func events(_ types: [String], after position: Int64 = 0) async throws -> [Logged] {
             try await store.read(after: position, limit: 10_000, filter: EventFilter(types: types)).map {
                 Logged(position: $0.position, type: $0.eventType, data: (try? JSONDecoder().decode([String: JSONValue].self, from: $0.data)) ?? [:])
             }
         }
+
         func lastMSN(_ rendition: String) async throws -> Int? {
             let reply = try await server.get("/live/impaired/\(rendition)/index.m3u8")
             return reply.status == 200 ? try MediaPlaylist(reply.text).lastMSN : nil
         }
 
-        // Healthy first: every rung plays, and the machine stays at HIGH.
-        _ = try await poll("the three rungs over SRT from the namespace", seconds: 120) { () -> Bool? in
-            let reply = try await server.get("/live/impaired/index.m3u8")
-            guard reply.status == 200 else { return nil }
-            return Set(try MultivariantPlaylist(reply.text).renditionNames).isSuperset(of: ["540p", "360p", "240p"]) ? true : nil
+        /// Ends whatever the test left running; the link itself is the caller's.
+        func tearDown() {
+            if publishing { _ = publisher.stop(signal: SIGKILL) }
+            let (server, store, stopped) = (server, store, serverStopped)
+            Task {
+                await store.shutdown()
+                if !stopped { _ = try? await server.stop(signal: SIGKILL) }
+                server.removeData()
+            }
         }
-        try await Task.sleep(for: .seconds(8))
-        let healthy = try await events([QualityChanged])
-        #expect(healthy.isEmpty, "a healthy link keeps HIGH: \(healthy.map(\.data))")
-        let session = try #require(try await events(["StreamStarted"]).first?.string("sessionID"))
+
+        /// Builds the link (or skips the test, with the reason, where it cannot be built), starts
+        /// serve and a 3.5 Mbit/s CBR publish from the namespace, and waits for the three rungs,
+        /// checking that a healthy link keeps HIGH.
+        static func start() async throws -> Harness {
+            if let reason = ImpairedLink.unavailableReason { try Test.cancel("SRT impaired-network test skipped: \(reason)") }
+            let link: ImpairedLink
+            do {
+                link = try ImpairedLink.create()
+            } catch let error as ImpairedLink.LinkUnavailable {
+                try Test.cancel("SRT impaired-network test skipped: \(error)")
+            }
+            let server: StreamdServer
+            do {
+                server = try await StreamdServer(host: "0.0.0.0")
+            } catch {
+                link.remove()
+                throw error
+            }
+            let key = try await server.createChannel("impaired")
+            let ladder = try await server.admin("PUT", "/v1/channels/impaired/ladder", body: SRTImpairedNetworkTests.ladder)
+            #expect(ladder.status == 200, "\(ladder.text)")
+            let quality = try await server.admin("PUT", "/v1/channels/impaired/quality", body: SRTImpairedNetworkTests.thresholds)
+            #expect(quality.status == 200, "\(quality.text)")
+
+            // 3.5 Mbit/s CBR (filler included, so the rate is real), for longer than the test needs.
+            let publisher = try link.start("/usr/bin/ffmpeg", [
+                "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=25",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "420",
+                "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-bf", "0", "-pix_fmt", "yuv420p",
+                "-b:v", "3.4M", "-minrate", "3.4M", "-maxrate", "3.4M", "-bufsize", "1.7M", "-x264-params", "nal-hrd=cbr",
+                "-c:a", "aac", "-b:a", "96k", "-f", "mpegts",
+                "srt://\(link.hostAddress):\(server.srt)?streamid=#!::r=live/\(key),m=publish&latency=120000",
+            ])
+            let store = try await EventStore.open(url: server.database, registry: EventRegistry(), logger: TestDatabase.logger)
+            let harness = Harness(link: link, server: server, publisher: publisher, store: store)
+
+            // Healthy first: every rung plays, and the machine stays at HIGH.
+            _ = try await poll("the three rungs over SRT from the namespace", seconds: 120) { () -> Bool? in
+                let reply = try await server.get("/live/impaired/index.m3u8")
+                guard reply.status == 200 else { return nil }
+                return Set(try MultivariantPlaylist(reply.text).renditionNames).isSuperset(of: ["540p", "360p", "240p"]) ? true : nil
+            }
+            try await Task.sleep(for: .seconds(8))
+            let healthy = try await harness.events(["QualityChanged"])
+            #expect(healthy.isEmpty, "a healthy link keeps HIGH: \(healthy.map(\.data))")
+            harness.session = try #require(try await harness.events(["StreamStarted"]).first?.string("sessionID"))
+            return harness
+        }
+    }
+
+    @Test(.timeLimit(.minutes(8))) func aBandwidthCutDowngradesStopsRungsAndRecoveryClimbsBackToHigh() async throws {
+        let run = try await Harness.start()
+        let (link, server, store, publisher, session) = (run.link, run.server, run.store, run.publisher, run.session)
+        defer { link.remove() }
+        defer { run.tearDown() }
+        func events(_ types: [String], after position: Int64 = 0) async throws -> [Logged] { try await run.events(types, after: position) }
+        func lastMSN(_ rendition: String) async throws -> Int? { try await run.lastMSN(rendition) }
 
         // The cut: the publisher's egress to 1 Mbit/s. Loss is far past every level's limit, so
         // the machine goes straight to the best level without a loss rule it still meets.
@@ -167,9 +211,9 @@ import TestSupport
         #expect(streams.text.contains(#""quality":"HIGH""#), "\(streams.text.prefix(1200))")
 
         _ = publisher.stop(signal: SIGKILL)
-        publishing = false
+        run.publishing = false
         let (status, output) = try await server.stop()
-        stopped = true
+        run.serverStopped = true
         #expect(status == 0, "\(output.suffix(800))")
         if !playlistProblems.isEmpty {
             let logPath = NSTemporaryDirectory() + "streamd-srt-impaired-\(link.namespace).log"
@@ -177,6 +221,50 @@ import TestSupport
             print("SRT impaired network: \(playlistProblems); the server's log is in \(logPath)")
         }
         print("SRT impaired network: downgraded \(downgradeDelay) after the cut; climb \(path)")
+    }
+
+    /// netem's other impairment: random loss on a link with room to spare. libsrt retransmits
+    /// what is lost, so the stream keeps playing, but its loss figure crosses every level's limit:
+    /// the machine downgrades for loss and, once the loss stops, starts back up through RECOVERY.
+    @Test(.timeLimit(.minutes(6))) func randomLossDowngradesForLossAndItsEndStartsRecovery() async throws {
+        let run = try await Harness.start()
+        defer { run.link.remove() }
+        defer { run.tearDown() }
+
+        let beforeLoss = try await run.store.headPosition()
+        do {
+            try run.link.addLoss(percent: 12)
+        } catch let error as ImpairedLink.LinkUnavailable {
+            try Test.cancel("SRT random-loss test skipped: \(error)")
+        }
+        let downgrade = try await poll("a downgrade for random loss", seconds: 60) { () -> Logged? in
+            try await run.events([QualityChanged], after: beforeLoss).first
+        }
+        #expect(downgrade.string("sessionID") == run.session)
+        #expect(downgrade.string("from") == "HIGH")
+        #expect(downgrade.string("reason") == "loss", "\(downgrade.data)\n\(run.link.lossStatistics())")
+        // 12 % is past LOW's 5 %: no level's loss rule holds but VERY_LOW's (none).
+        #expect(downgrade.string("to") == "VERY_LOW", "\(downgrade.data)")
+        let stopped540 = try await poll("RenditionStopped for 540p", seconds: 30) { () -> Logged? in
+            try await run.events(["RenditionStopped"], after: beforeLoss).first { $0.string("rendition") == "540p" }
+        }
+        #expect(stopped540.string("reason") == "disabled", "\(stopped540.data)")
+
+        // Retransmission repairs the stream: the kept rungs and the audio go on under the loss.
+        var before: [String: Int] = [:]
+        for rendition in ["240p", "audio"] { before[rendition] = try await run.lastMSN(rendition) ?? -1 }
+        try await Task.sleep(for: .seconds(6))
+        for rendition in ["240p", "audio"] {
+            let now = try await run.lastMSN(rendition) ?? -1
+            #expect(now > before[rendition] ?? -1, "\(rendition) at \(before[rendition] ?? -1), 6 s later \(now)")
+        }
+
+        let beforeHeal = try await run.store.headPosition()
+        try run.link.removeLoss()
+        let recovery = try await poll("RECOVERY once the loss stops", seconds: 90) { () -> Logged? in
+            try await run.events([QualityChanged], after: beforeHeal).first
+        }
+        #expect(recovery.string("from") == "VERY_LOW" && recovery.string("to") == "RECOVERY", "\(recovery.data)")
     }
 
     private var QualityChanged: String { "QualityChanged" }
