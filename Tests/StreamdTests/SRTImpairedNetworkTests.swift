@@ -243,8 +243,10 @@ import TestSupport
         #expect(downgrade.string("sessionID") == run.session)
         #expect(downgrade.string("from") == "HIGH")
         #expect(downgrade.string("reason") == "loss", "\(downgrade.data)\n\(run.link.lossStatistics())")
-        // 12 % is past LOW's 5 %: no level's loss rule holds but VERY_LOW's (none).
-        #expect(downgrade.string("to") == "VERY_LOW", "\(downgrade.data)")
+        // 12 % of packets dropped; libsrt's loss figure over a sample (what the machine reads) comes
+        // out between 3 % and 12 % on a loaded machine: LOW or VERY_LOW, either below 540p's levels.
+        let level = downgrade.string("to") ?? ""
+        #expect(["LOW", "VERY_LOW"].contains(level), "\(downgrade.data)")
         let stopped540 = try await poll("RenditionStopped for 540p", seconds: 30) { () -> Logged? in
             try await run.events(["RenditionStopped"], after: beforeLoss).first { $0.string("rendition") == "540p" }
         }
@@ -261,10 +263,11 @@ import TestSupport
 
         let beforeHeal = try await run.store.headPosition()
         try run.link.removeLoss()
+        // Samples still inside the loss window may take it a level lower first.
         let recovery = try await poll("RECOVERY once the loss stops", seconds: 90) { () -> Logged? in
-            try await run.events([QualityChanged], after: beforeHeal).first
+            try await run.events([QualityChanged], after: beforeHeal).first { $0.string("to") == "RECOVERY" }
         }
-        #expect(recovery.string("from") == "VERY_LOW" && recovery.string("to") == "RECOVERY", "\(recovery.data)")
+        #expect(["LOW", "VERY_LOW"].contains(recovery.string("from") ?? ""), "\(recovery.data)")
     }
 
     private var QualityChanged: String { "QualityChanged" }
