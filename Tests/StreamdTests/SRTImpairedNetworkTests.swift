@@ -93,42 +93,47 @@ import TestSupport
             } catch let error as ImpairedLink.LinkUnavailable {
                 try Test.cancel("SRT impaired-network test skipped: \(error)")
             }
-            let server: StreamdServer
+            // Until the harness is handed over, a failure here must not leave the link, serve or
+            // the publisher behind.
+            var undo: [() -> Void] = [{ link.remove() }]
             do {
-                server = try await StreamdServer(host: "0.0.0.0")
+                let server = try await StreamdServer(host: "0.0.0.0")
+                undo.append { Task { _ = try? await server.stop(signal: SIGKILL); server.removeData() } }
+                let key = try await server.createChannel("impaired")
+                let ladder = try await server.admin("PUT", "/v1/channels/impaired/ladder", body: SRTImpairedNetworkTests.ladder)
+                #expect(ladder.status == 200, "\(ladder.text)")
+                let quality = try await server.admin("PUT", "/v1/channels/impaired/quality", body: SRTImpairedNetworkTests.thresholds)
+                #expect(quality.status == 200, "\(quality.text)")
+
+                // 3.5 Mbit/s CBR (filler included, so the rate is real), for longer than the test needs.
+                let publisher = try link.start("/usr/bin/ffmpeg", [
+                    "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "420",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-bf", "0", "-pix_fmt", "yuv420p",
+                    "-b:v", "3.4M", "-minrate", "3.4M", "-maxrate", "3.4M", "-bufsize", "1.7M", "-x264-params", "nal-hrd=cbr",
+                    "-c:a", "aac", "-b:a", "96k", "-f", "mpegts",
+                    "srt://\(link.hostAddress):\(server.srt)?streamid=#!::r=live/\(key),m=publish&latency=120000",
+                ])
+                undo.append { _ = publisher.stop(signal: SIGKILL) }
+                let store = try await EventStore.open(url: server.database, registry: EventRegistry(), logger: TestDatabase.logger)
+                undo.append { Task { await store.shutdown() } }
+                let harness = Harness(link: link, server: server, publisher: publisher, store: store)
+
+                // Healthy first: every rung plays, and the machine stays at HIGH.
+                _ = try await poll("the three rungs over SRT from the namespace", seconds: 120) { () -> Bool? in
+                    let reply = try await server.get("/live/impaired/index.m3u8")
+                    guard reply.status == 200 else { return nil }
+                    return Set(try MultivariantPlaylist(reply.text).renditionNames).isSuperset(of: ["540p", "360p", "240p"]) ? true : nil
+                }
+                try await Task.sleep(for: .seconds(8))
+                let healthy = try await harness.events(["QualityChanged"])
+                #expect(healthy.isEmpty, "a healthy link keeps HIGH: \(healthy.map(\.data))")
+                harness.session = try #require(try await harness.events(["StreamStarted"]).first?.string("sessionID"))
+                return harness
             } catch {
-                link.remove()
+                for step in undo.reversed() { step() }
                 throw error
             }
-            let key = try await server.createChannel("impaired")
-            let ladder = try await server.admin("PUT", "/v1/channels/impaired/ladder", body: SRTImpairedNetworkTests.ladder)
-            #expect(ladder.status == 200, "\(ladder.text)")
-            let quality = try await server.admin("PUT", "/v1/channels/impaired/quality", body: SRTImpairedNetworkTests.thresholds)
-            #expect(quality.status == 200, "\(quality.text)")
-
-            // 3.5 Mbit/s CBR (filler included, so the rate is real), for longer than the test needs.
-            let publisher = try link.start("/usr/bin/ffmpeg", [
-                "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=25",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "420",
-                "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-bf", "0", "-pix_fmt", "yuv420p",
-                "-b:v", "3.4M", "-minrate", "3.4M", "-maxrate", "3.4M", "-bufsize", "1.7M", "-x264-params", "nal-hrd=cbr",
-                "-c:a", "aac", "-b:a", "96k", "-f", "mpegts",
-                "srt://\(link.hostAddress):\(server.srt)?streamid=#!::r=live/\(key),m=publish&latency=120000",
-            ])
-            let store = try await EventStore.open(url: server.database, registry: EventRegistry(), logger: TestDatabase.logger)
-            let harness = Harness(link: link, server: server, publisher: publisher, store: store)
-
-            // Healthy first: every rung plays, and the machine stays at HIGH.
-            _ = try await poll("the three rungs over SRT from the namespace", seconds: 120) { () -> Bool? in
-                let reply = try await server.get("/live/impaired/index.m3u8")
-                guard reply.status == 200 else { return nil }
-                return Set(try MultivariantPlaylist(reply.text).renditionNames).isSuperset(of: ["540p", "360p", "240p"]) ? true : nil
-            }
-            try await Task.sleep(for: .seconds(8))
-            let healthy = try await harness.events(["QualityChanged"])
-            #expect(healthy.isEmpty, "a healthy link keeps HIGH: \(healthy.map(\.data))")
-            harness.session = try #require(try await harness.events(["StreamStarted"]).first?.string("sessionID"))
-            return harness
         }
     }
 
