@@ -187,12 +187,14 @@ public final class RenditionPackager: Sendable {
             do {
                 trimmed = try shared.playlist.segmentReady(input)
             } catch {
-                logger.error("packager \(identity.channelName)/\(name): \(error)")
                 // Its parts are listed already: refused, it would stop this rendition for good.
                 guard case HLSPlaylistError.segmentTooLong = error,
                     let taken = try? shared.playlist.segmentReady(input, enforcingTargetDuration: false)
-                else { return nil }
-                logger.error("packager \(identity.channelName)/\(name): segment \(summary.sequence) listed anyway, so the rendition goes on")
+                else {
+                    logger.error("packager \(identity.channelName)/\(name): \(error)")
+                    return nil
+                }
+                logger.error("packager \(identity.channelName)/\(name): \(error); listed anyway, so the rendition goes on")
                 trimmed = taken
             }
             if var recent = shared.recent[summary.sequence] {

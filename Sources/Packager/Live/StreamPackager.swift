@@ -86,13 +86,13 @@ public final class StreamPackager: Sendable {
     /// The multivariant playlist: active video renditions by bandwidth, each with the audio group;
     /// only audio when no video rendition is active. `nil` until it can be complete (see
     /// `MultivariantListing`).
-    public func multivariantPlaylist(now: Date = Date()) -> String? {
+    public func multivariantPlaylist() -> String? {
         let current = renditions.withLock { $0 }
         let listing = MultivariantListing(
             renditions: zip(current, current.map(\.variant)).map { packager, variant in
                 MultivariantListing.Rendition(kind: packager.kind, info: variant.info, audio: variant.audio, active: variant.active)
             },
-            audioWaitOver: now.timeIntervalSince(startedAt) >= MultivariantListing.audioWait(targetDuration: targetDuration))
+            audioWaitOver: Date().timeIntervalSince(startedAt) >= MultivariantListing.audioWait(targetDuration: targetDuration))
         return listing.playlist()
     }
 
