@@ -24,6 +24,7 @@ public final class SRTServer: Sendable {
     private let limiter: Mutex<FailedAttemptLimiter>
     /// Keys accepted in the listen callback, waiting for `srt_accept` to hand over their socket.
     private let verdicts = Mutex<[SRTSOCKET: Verdict]>([:])
+    private let refusals = Mutex(RecentRefusals())
     private let timings = Mutex(AuthorizationTimings())
     private let running = Mutex<(listener: SRTSOCKET, loop: SRTReceiveLoop)?>(nil)
 
@@ -154,30 +155,42 @@ public final class SRTServer: Sendable {
 
     // MARK: Access control, in libsrt's listen callback
 
-    /// Accepts (0) or refuses (-1, with a reject reason) an incoming caller before its handshake completes.
+    /// Accepts (0) or refuses (-1, with a reject reason) an incoming caller before its handshake
+    /// completes. A repeat of an attempt just refused gets the same answer and no new event (see
+    /// `RecentRefusals`).
     func decide(socket: SRTSOCKET, peer: UnsafePointer<sockaddr>?, streamID: String?) -> Int32 {
         let (remote, host) = SRTSocketAddress.describe(peer)
+        let attempt = RecentRefusals.attempt(remote: remote, streamID: streamID)
+        if let code = refusals.withLock({ $0.repeated(attempt, now: .now) }) { return refuse(socket, code) }
+        let code = evaluate(socket: socket, remote: remote, host: host, streamID: streamID)
+        guard code != 0 else { return 0 }
+        refusals.withLock { $0.record(attempt, code: code, now: .now) }
+        return refuse(socket, code)
+    }
+
+    /// 0 to accept, else the reject reason; refusals are logged and recorded as events here.
+    private func evaluate(socket: SRTSOCKET, remote: String, host: String, streamID: String?) -> Int32 {
         let request: SRTStreamID
         do {
             request = try SRTStreamID(parsing: streamID ?? "")
         } catch {
             rejected(.malformedRequest(error.description), request: nil, remoteAddress: remote, detail: error.description)
-            return refuse(socket, SRTRejection.code(for: error))
+            return SRTRejection.code(for: error)
         }
         guard request.application == application else {
             let detail = "unknown application '\(request.application)'; set the stream id to #!::r=\(application)/STREAMKEY,m=publish"
             rejected(.malformedRequest(detail), request: request, remoteAddress: remote, detail: detail)
-            return refuse(socket, SRT_REJX_NOTFOUND)
+            return SRT_REJX_NOTFOUND
         }
         guard request.mode == .publish else {
             let detail = "streamd does not play streams over SRT (m=\(request.mode.rawValue)); publish with m=publish and watch over HLS"
             rejected(.malformedRequest(detail), request: request, remoteAddress: remote, detail: detail)
-            return refuse(socket, SRT_REJX_BAD_MODE)
+            return SRT_REJX_BAD_MODE
         }
         if case .lockedOut(let remaining) = limiter.withLock({ $0.check(host, now: .now) }) {
             let reason = PublishRefusalReason.tooManyFailedAttempts(retryAfterSeconds: Int(remaining.components.seconds) + 1)
             rejected(reason, request: request, remoteAddress: remote)
-            return refuse(socket, SRTRejection.code(for: reason))
+            return SRTRejection.code(for: reason)
         }
         let now = ContinuousClock.now
         let key = request.streamKey
@@ -208,13 +221,13 @@ public final class SRTServer: Sendable {
         case .refused(let reason):
             rejected(reason, request: request, remoteAddress: remote)
             emitter.recordRefusal(reason, host: host, limiter: limiter, policy: ingest.failedAttempts, logger: logger)
-            return refuse(socket, SRTRejection.code(for: reason))
+            return SRTRejection.code(for: reason)
         case .accepted(let channelID, let channelName):
             limiter.withLock { $0.recordSuccess(host) }
             guard !live else {
                 let reason = PublishRefusalReason.channelAlreadyLive(channelID: channelID)
                 rejected(reason, request: request, remoteAddress: remote)
-                return refuse(socket, SRTRejection.code(for: reason))
+                return SRTRejection.code(for: reason)
             }
             verdicts.withLock {
                 $0[socket] = Verdict(channelID: channelID, channelName: channelName, streamKey: key, remoteAddress: remote, at: .now)
