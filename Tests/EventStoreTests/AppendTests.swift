@@ -75,6 +75,52 @@ import TestSupport
         #expect(transactions < 200, "450 appends took \(transactions) transactions")
     }
 
+    /// The committer hashes batches itself once it knows the head and the streams' versions, and
+    /// falls back to the database's hashing whenever a guess is wrong (a second store writing, a
+    /// conflict, a retry); every way, `verify` recomputes the same chain from the stored rows.
+    @Test func committerHashesMatchTheDatabasesAndWrongGuessesFallBack() async throws {
+        let store = try await TestDatabase.makeStore("hashing", registry: .test)
+        defer { Task { await store.shutdown() } }
+        let other = try await EventStore.open(url: store.url, registry: .test, logger: TestDatabase.logger)
+        defer { Task { await other.shutdown() } }
+        // Text whose canonical bytes are easy to get wrong: non-ASCII, escapes, odd spacing.
+        let awkward = [#"{"text":"grüße 🎥 \"q\" \\ \u00e9","n":1}"#, #"{ "spaced" : [1, 2.50, -0, 1e3] }"#, "[]", #""plain""#]
+        var appended = 0
+        for round in 0..<6 {
+            for (i, data) in awkward.enumerated() {
+                let event = NewEvent(eventType: "TestAwkward", schemaVersion: 1, data: data, metadata: testActor)
+                _ = try await store.append(to: "test-awkward-\(i)", expectedVersion: .any, events: [event])
+                appended += 1
+            }
+            // Concurrent appends in one batch, some to the same stream.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<20 {
+                    group.addTask { _ = try await store.append(Counted(writer: "g", n: i), to: "test-g-\(i % 3)", metadata: testActor) }
+                }
+                try await group.waitForAll()
+            }
+            appended += 20
+            if round == 2 {
+                // Another writer moves the head and a known stream's version behind this one's back.
+                _ = try await other.append(Counted(writer: "other", n: 0), to: "test-g-0", metadata: testActor)
+                appended += 1
+            }
+            if round == 4 {
+                await #expect(throws: EventStoreError.self) {
+                    try await store.append(Counted(writer: "c", n: 0), to: "test-g-1", expectedVersion: .noStream, metadata: testActor)
+                }
+            }
+        }
+        let read = try await store.read(after: 0, limit: 1_000)
+        #expect(read.count == appended)
+        #expect(read.first { $0.eventType == "TestAwkward" }?.dataText == awkward[0], "json keeps the text as sent")
+        let transactions = await store.appendTransactions()
+        let hashed = await store.hashedAppendTransactions()
+        #expect(hashed > transactions / 2, "\(hashed) of \(transactions) transactions hashed by the committer")
+        #expect(hashed < transactions, "first appends to a stream and wrong guesses are hashed by the database")
+        #expect(try await HashChainVerifier(store: store).verify() == .verified(count: Int64(appended)))
+    }
+
     @Test func upcastsOldSchemaVersions() async throws {
         let store = try await TestDatabase.makeStore("upcast", registry: .test)
         defer { Task { await store.shutdown() } }

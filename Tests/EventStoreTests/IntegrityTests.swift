@@ -37,7 +37,7 @@ import TestSupport
     @Test func editedMetadataIsFound() async throws {
         let store = try await seeded("vmeta")
         defer { Task { await store.shutdown() } }
-        try await tamper(store, #"UPDATE events SET metadata = jsonb_set(metadata, '{actor,id}', '"someone-else"') WHERE position = 7"#)
+        try await tamper(store, #"UPDATE events SET metadata = jsonb_set(metadata::jsonb, '{actor,id}', '"someone-else"') WHERE position = 7"#)
         #expect(try await HashChainVerifier(store: store).verify() == .broken(position: 7, reason: "its content or place does not match the hash chain (edited or reordered)"))
     }
 

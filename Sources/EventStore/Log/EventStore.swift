@@ -57,6 +57,11 @@ public final class EventStore: Sendable {
         for _ in 0..<3 { await Task.yield() }
         do {
             if options.migrate { try await Migrator.bundled().migrate(client, logger: logger) }
+            // In another encoding the database's canonical bytes could differ from Swift's UTF-8.
+            let encoding = try await client.query("SHOW server_encoding", logger: logger)
+            for try await name in encoding.decode(String.self) where name.uppercased() == "UTF8" {
+                await store.batcher.enableHashing()
+            }
             await store.notifier.advance(to: try await store.headPosition())
         } catch {
             await store.shutdown()
@@ -89,6 +94,9 @@ public final class EventStore: Sendable {
 
     /// Transactions the group committer has run in this process.
     public func appendTransactions() async -> Int { await batcher.transactions }
+
+    /// Of those, the ones it hashed itself (the rest the database hashed).
+    public func hashedAppendTransactions() async -> Int { await batcher.hashedTransactions }
 
     // MARK: Reading
 
