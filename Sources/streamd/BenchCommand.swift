@@ -61,6 +61,7 @@ struct EventStoreBench: AsyncParsableCommand {
         let readSeconds = (ContinuousClock.now - readStart).seconds
         results.append(("catch-up subscription (5000-event pages)", Double(seen) / readSeconds, nil, nil))
         let transactions = await store.appendTransactions()
+        let hashed = await store.hashedAppendTransactions()
 
         print("")
         print(pad("phase", 46) + pad("events/s", 12) + pad("× COPY", 9) + pad("p50 ms", 9) + "p99 ms")
@@ -68,7 +69,7 @@ struct EventStoreBench: AsyncParsableCommand {
             print(pad(name, 46) + pad(String(format: "%.0f", rate), 12) + pad(String(format: "%.2f", rate / copyRate), 9)
                 + pad(p50.map { String(format: "%.2f", $0) } ?? "-", 9) + (p99.map { String(format: "%.2f", $0) } ?? "-"))
         }
-        print("\n\(head) events appended in \(transactions) group-commit transactions")
+        print("\n\(head) events appended in \(transactions) group-commit transactions, \(hashed) of them hashed by streamd (the rest by PostgreSQL)")
         let verify = try await HashChainVerifier(store: store).verify()
         print("hash chain: \(verify)")
         await store.shutdown()

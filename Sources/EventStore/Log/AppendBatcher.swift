@@ -174,7 +174,8 @@ actor AppendBatcher {
         // Appends in a batch mostly share their metadata (one actor, one request): encode each once.
         var encodedMetadata: [EventMetadata: String] = [:]
         let encoder = EventCoding.encoder()
-        var versions = expectation.versions
+        // Updated in place (a copy per batch would cost as much as the streams remembered); if the
+        // batch turns out unhashable the expectation is dropped and rebuilt from the facts anyway.
         var hashable = hashing && expectation.valid
         for (position, index) in prepared.sent.enumerated() {
             let request = batch[index]
@@ -187,7 +188,7 @@ actor AppendBatcher {
             switch request.expected {
             case .any:
                 prepared.expected.append(-1)
-                base = versions[request.stream]
+                base = expectation.versions[request.stream]
             case .noStream:
                 prepared.expected.append(0)
                 base = 0
@@ -197,7 +198,7 @@ actor AppendBatcher {
             }
             if let base {
                 prepared.assumed.append(base)
-                versions[request.stream] = base + Int64(request.events.count)
+                expectation.versions[request.stream] = base + Int64(request.events.count)
             } else {
                 prepared.assumed.append(-1)
                 hashable = false
@@ -244,7 +245,7 @@ actor AppendBatcher {
         prepared.head = expectation.head
         prepared.hashes = hashes
         expectation.head = Head(position: position, hash: chain)
-        expectation.versions = versions.count > Self.maxStreamsRemembered ? [:] : versions
+        if expectation.versions.count > Self.maxStreamsRemembered { expectation.versions = [:] }
         return prepared
     }
 

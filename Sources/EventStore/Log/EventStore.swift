@@ -184,16 +184,17 @@ public final class EventStore: Sendable {
         var events: [RecordedEvent] = []
         let decoder = EventCoding.decoder()
         // Metadata repeats (one actor, one request, many events); decoding JSON is the costliest
-        // step of a catch-up read, so each distinct text is decoded once per page.
-        var metadataByText: [String: EventMetadata] = [:]
+        // step of a catch-up read, so each distinct text is decoded once per page, looked up by
+        // its bytes (hashing a String would normalise Unicode first).
+        var metadataByText: [ByteBuffer: EventMetadata] = [:]
         for try await (position, stream, version, id, type, schema, data, metadata, recordedAt, hash) in rows.decode(
-            (Int64, String, Int64, UUID, String, Int32, String, String, Date, ByteBuffer).self
+            (Int64, String, Int64, UUID, String, Int32, ByteBuffer, ByteBuffer, Date, ByteBuffer).self
         ) {
             events.append(RecordedEvent(
                 position: position, streamId: stream, streamVersion: version, eventId: id, eventType: type,
-                schemaVersion: Int(schema), data: Data(data.utf8),
+                schemaVersion: Int(schema), data: Data(data.readableBytesView),
                 metadata: try metadataByText[metadata] ?? {
-                    let decoded = try decoder.decode(EventMetadata.self, from: Data(metadata.utf8))
+                    let decoded = try decoder.decode(EventMetadata.self, from: Data(metadata.readableBytesView))
                     metadataByText[metadata] = decoded
                     return decoded
                 }(),
