@@ -91,19 +91,22 @@ BEGIN
     SELECT array_agg(coalesce((SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.name), 0) ORDER BY s.ord)
       INTO versions FROM unnest(s_streams) WITH ORDINALITY AS s(name, ord);
 
-    -- Ids already in the log, grouped by the request that brings them (usually none).
-    FOR known IN
-        SELECT q.req, count(*) AS cnt, array_agg(e.position ORDER BY e.position) AS positions,
-               array_agg(e.stream_version ORDER BY e.position) AS stream_versions,
-               bool_and(e.stream_id = s_streams[r_stream_idx[q.req]]) AS same_stream, min(e.stream_id) AS some_stream
-        FROM unnest(e_ids, e_req) AS q(id, req) JOIN events e ON e.event_id = q.id
-        GROUP BY q.req
-    LOOP
-        known_count[known.req] := known.cnt;
-        known_by_request := known_by_request || jsonb_build_object(known.req::text, jsonb_build_object(
-            'positions', to_jsonb(known.positions), 'versions', to_jsonb(known.stream_versions),
-            'same', known.same_stream, 'stream', known.some_stream));
-    END LOOP;
+    -- Ids already in the log, grouped by the request that brings them. Usually there are none,
+    -- and probing the id index says so without opening the grouping query's cursor.
+    IF EXISTS (SELECT 1 FROM events e WHERE e.event_id = ANY (e_ids)) THEN
+        FOR known IN
+            SELECT q.req, count(*) AS cnt, array_agg(e.position ORDER BY e.position) AS positions,
+                   array_agg(e.stream_version ORDER BY e.position) AS stream_versions,
+                   bool_and(e.stream_id = s_streams[r_stream_idx[q.req]]) AS same_stream, min(e.stream_id) AS some_stream
+            FROM unnest(e_ids, e_req) AS q(id, req) JOIN events e ON e.event_id = q.id
+            GROUP BY q.req
+        LOOP
+            known_count[known.req] := known.cnt;
+            known_by_request := known_by_request || jsonb_build_object(known.req::text, jsonb_build_object(
+                'positions', to_jsonb(known.positions), 'versions', to_jsonb(known.stream_versions),
+                'same', known.same_stream, 'stream', known.some_stream));
+        END LOOP;
+    END IF;
 
     FOR r IN 1..n LOOP
         request := r - 1;
