@@ -156,10 +156,16 @@ import TestSupport
         let downgradeDelay = ContinuousClock.now - cutAt
         #expect(downgrade.string("sessionID") == session)
         #expect(downgrade.string("from") == "HIGH")
-        #expect(downgrade.string("to") == "VERY_LOW", "\(downgrade.data)\n\(link.queueStatistics())")
+        // A loss window that straddles the cut averages in the healthy seconds before it: on a
+        // loaded machine the first step was seen to land on LOW, the next window's on VERY_LOW.
+        #expect(["LOW", "VERY_LOW"].contains(downgrade.string("to")), "\(downgrade.data)\n\(link.queueStatistics())")
         #expect(downgrade.string("reason") == "loss", "\(downgrade.data)")
         // Loss must hold for 5 s; sampling, the log and a loaded machine add a few more.
         #expect(downgradeDelay < .seconds(30), "downgraded after \(downgradeDelay)")
+        let veryLow = try await poll("VERY_LOW while the link stays cut", seconds: 30) { () -> Logged? in
+            try await events([QualityChanged], after: beforeCut).first { $0.string("to") == "VERY_LOW" }
+        }
+        #expect(veryLow.string("reason") == "loss", "\(veryLow.data)\n\(link.queueStatistics())")
 
         let stopped540 = try await poll("RenditionStopped for 540p", seconds: 30) { () -> Logged? in
             try await events(["RenditionStopped"], after: beforeCut).first { $0.string("rendition") == "540p" }
