@@ -181,24 +181,34 @@ public final class EventStore: Sendable {
     }
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedEvent] {
+        // A page is collected, then decoded cell by cell with concrete types: decoding each row
+        // as a tuple through the async sequence spent more time looking up generic tuple metadata
+        // and switching tasks than reading the values.
+        let page = try await rows.collect()
         var events: [RecordedEvent] = []
+        events.reserveCapacity(page.count)
         let decoder = EventCoding.decoder()
         // Metadata repeats (one actor, one request, many events); decoding JSON is the costliest
         // step of a catch-up read, so each distinct text is decoded once per page, looked up by
         // its bytes (hashing a String would normalise Unicode first).
         var metadataByText: [ByteBuffer: EventMetadata] = [:]
-        for try await (position, stream, version, id, type, schema, data, metadata, recordedAt, hash) in rows.decode(
-            (Int64, String, Int64, UUID, String, Int32, ByteBuffer, ByteBuffer, Date, ByteBuffer).self
-        ) {
+        for row in page {
+            let cells = row.makeRandomAccess()
+            guard cells.count == 10 else { throw EventStoreError.database("an events row came back with \(cells.count) columns, expected 10") }
+            let metadataBytes = cells[7].bytes ?? ByteBuffer()
+            let metadata: EventMetadata
+            if let known = metadataByText[metadataBytes] {
+                metadata = known
+            } else {
+                metadata = try decoder.decode(EventMetadata.self, from: Data(metadataBytes.readableBytesView))
+                metadataByText[metadataBytes] = metadata
+            }
             events.append(RecordedEvent(
-                position: position, streamId: stream, streamVersion: version, eventId: id, eventType: type,
-                schemaVersion: Int(schema), data: Data(data.readableBytesView),
-                metadata: try metadataByText[metadata] ?? {
-                    let decoded = try decoder.decode(EventMetadata.self, from: Data(metadata.readableBytesView))
-                    metadataByText[metadata] = decoded
-                    return decoded
-                }(),
-                recordedAt: recordedAt, hash: Array(buffer: hash)))
+                position: try cells[0].decode(Int64.self), streamId: try cells[1].decode(String.self),
+                streamVersion: try cells[2].decode(Int64.self), eventId: try cells[3].decode(UUID.self),
+                eventType: try cells[4].decode(String.self), schemaVersion: Int(try cells[5].decode(Int32.self)),
+                data: Data((cells[6].bytes ?? ByteBuffer()).readableBytesView), metadata: metadata,
+                recordedAt: try cells[8].decode(Date.self), hash: Array(buffer: cells[9].bytes ?? ByteBuffer())))
         }
         return events
     }
