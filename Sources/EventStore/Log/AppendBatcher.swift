@@ -308,9 +308,13 @@ actor AppendBatcher {
             """, logger: logger)
         var report: Report?
         var versions: [(String, Int64)] = []
-        for try await (row, outcome, first, version, actual, existing, detail, hash) in rows.decode(
-            (Int32, String, Int64?, Int64?, Int64?, [Int64]?, String?, ByteBuffer?).self
-        ) {
+        // Cell by cell with concrete types (see EventStore.decode).
+        for cells in try await rows.collect().map({ $0.makeRandomAccess() }) {
+            guard cells.count == 8 else { throw EventStoreError.database("the append batch returned \(cells.count) columns, expected 8") }
+            let row = try cells[0].decode(Int32.self), outcome = try cells[1].decode(String.self)
+            let first = try cells[2].decode(Int64?.self), version = try cells[3].decode(Int64?.self)
+            let actual = try cells[4].decode(Int64?.self), existing = try cells[5].decode([Int64]?.self)
+            let detail = try cells[6].decode(String?.self), hash = cells[7].bytes
             if row < 0 {
                 if let first, let hash {
                     report = Report(head: Head(position: first, hash: Array(buffer: hash)), versions: [], tookHashes: detail == "hashes taken")
