@@ -27,7 +27,7 @@ DROP INDEX events_recorded_at_idx;
 CREATE INDEX events_recorded_at_idx ON events USING brin (recorded_at);
 
 DROP FUNCTION streamd_event_canonical(bigint, text, bigint, uuid, text, integer, jsonb, jsonb, timestamptz);
--- Unchanged text (see 0001): the Swift committer builds the same bytes (`CanonicalEvent`).
+-- Unchanged text (see 0001): the Swift committer builds the same bytes (`HashChain.canonical`).
 CREATE FUNCTION streamd_event_canonical(
     p_position bigint, p_stream_id text, p_stream_version bigint, p_event_id uuid, p_event_type text,
     p_schema_version integer, p_data json, p_metadata json, p_recorded_at timestamptz
