@@ -1,10 +1,9 @@
-import Crypto
 import Foundation
 import Logging
 import PostgresNIO
 
-/// Walks the log and recomputes its hash chain (migrations/0001): an edited, deleted or reordered
-/// row breaks the chain at the first position it touched.
+/// Walks the log and recomputes its hash chain (`HashChain`, migrations/0007): an edited, deleted
+/// or reordered row breaks the chain at the first position it touched.
 public struct HashChainVerifier: Sendable {
     public enum Outcome: Sendable, Hashable, CustomStringConvertible {
         case verified(count: Int64)
@@ -38,7 +37,7 @@ public struct HashChainVerifier: Sendable {
     }
 
     private func walk(_ connection: PostgresConnection, pageSize: Int) async throws -> Outcome {
-        var previousHash = [UInt8](repeating: 0, count: 32)
+        var previousHash = HashChain.genesis
         var previousPosition: Int64 = 0
         while true {
             let rows = try await connection.query("""
@@ -52,10 +51,7 @@ public struct HashChainVerifier: Sendable {
                 guard position == previousPosition + 1 else {
                     return .broken(position: previousPosition + 1, reason: "the event is missing (deleted); the next stored position is \(position)")
                 }
-                var hasher = SHA256()
-                hasher.update(data: previousHash)
-                hasher.update(data: Array(buffer: canonical))
-                let expected = Array(hasher.finalize())
+                let expected = HashChain.next(after: previousHash, canonical: Array(buffer: canonical))
                 let storedHash = Array(buffer: stored)
                 guard storedHash == expected else {
                     return .broken(position: position, reason: "its content or place does not match the hash chain (edited or reordered)")
