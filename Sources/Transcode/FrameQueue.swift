@@ -8,7 +8,10 @@ import Foundation
 /// `@unchecked Sendable`: every stored property is read and written only under `condition`'s lock.
 final class FrameQueue<Element: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [Element] = []
+    /// Popped slots are cleared at once: a frame the consumer has taken must not stay referenced
+    /// here until the array is compacted, or every frame behind it stays alive with it (the
+    /// decoder's and scalers' pools then grow by one picture per retained frame).
+    private var items: [Element?] = []
     private var head = 0
     private var closed = false
     private var spaceWaiter: CheckedContinuation<Void, Never>?
@@ -73,6 +76,7 @@ final class FrameQueue<Element: Sendable>: @unchecked Sendable {
             return nil
         }
         let element = items[head]
+        items[head] = nil
         head += 1
         if head > 64, head * 2 > items.count {
             items.removeFirst(head)
