@@ -128,4 +128,30 @@ struct PolicyTests {
         #expect(try JSONDecoder().decode(RenditionStopped.self, from: Data(json.utf8)) == stopped)
         #expect(RenditionStarted.eventType == "RenditionStarted" && TranscodeFailed.eventType == "TranscodeFailed")
     }
+
+    /// A frame the encoder thread has taken must be freed when it is done with it, not when the
+    /// queue next compacts: held frames keep their pictures (megabytes each) alive.
+    @Test func aPoppedItemIsReleasedAtOnce() {
+        final class Payload: Sendable {}
+        let queue = FrameQueue<Payload>(capacity: 8)
+        weak var first: Payload?
+        do {
+            let payload = Payload()
+            first = payload
+            queue.put(payload)
+            queue.put(Payload())
+        }
+        #expect(first != nil)
+        _ = queue.pop()
+        #expect(first == nil)
+        #expect(queue.count == 1)
+        for _ in 0..<200 {
+            queue.put(Payload())
+            _ = queue.pop()
+        }
+        #expect(queue.count == 1)
+        queue.close()
+        #expect(queue.pop() != nil)
+        #expect(queue.pop() == nil)
+    }
 }
