@@ -86,7 +86,7 @@ actor AppendBatcher {
     private(set) var hashedTransactions = 0
 
     init(url: DatabaseURL, logger: Logger, maxWorkers: Int, maxBatchEvents: Int, onCommit: @escaping @Sendable (Int64) async -> Void) {
-        self.connections = ConnectionSet(url: url, keep: maxWorkers, logger: logger)
+        self.connections = ConnectionSet(url: url, limit: maxWorkers, logger: logger)
         self.logger = logger
         self.maxWorkers = maxWorkers
         self.maxBatchEvents = maxBatchEvents
@@ -385,12 +385,18 @@ func withDeadline<T: Sendable>(
     return try await withCheckedThrowingContinuation { continuation in
         once.continuation = continuation
         let worker = Task { once.resume(with: await Result(catching: { try await work() })) }
-        Task {
+        let timer = Task {
             try? await Task.sleep(for: limit)
             if once.resume(with: .failure(DeadlineExceeded(limit: limit))) {
                 worker.cancel()
                 await onTimeout()
             }
+        }
+        // The timer goes as soon as the work is done: one left sleeping per read would pile up by
+        // the thousand at a few hundred reads a second.
+        Task {
+            _ = await worker.value
+            timer.cancel()
         }
     }
 }

@@ -38,7 +38,7 @@ public final class EventStore: Sendable {
         self.options = options
         self.logger = logger
         let notifier = self.notifier
-        self.readers = ConnectionSet(url: url, keep: 4, logger: logger)
+        self.readers = ConnectionSet(url: url, limit: 4, logger: logger)
         self.batcher = AppendBatcher(
             url: url, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
             onCommit: { await notifier.advance(to: $0) })

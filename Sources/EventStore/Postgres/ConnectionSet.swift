@@ -6,19 +6,28 @@ import PostgresNIO
 /// dead connection must be noticed and replaced at once: a connection that failed is dropped and
 /// the next use connects afresh, and every use has a deadline, because across a PostgreSQL
 /// restart PostgresNIO has been seen to leave a query waiting forever.
+///
+/// At most `limit` connections exist; a use beyond them waits for one to come back. Every commit
+/// wakes every subscription at once (each projection, each node's chat fan-out), and connecting
+/// for the surplus, then closing it again, cost a backend fork and a SCRAM exchange per read:
+/// about a hundred connections a second at 25 chat messages a second, which made PostgreSQL the
+/// busiest process on the host and each read wait milliseconds for CPU.
 actor ConnectionSet {
     private let url: DatabaseURL
     private let logger: Logger
-    private let keep: Int
+    private let limit: Int
     private var idle: [PostgresConnection] = []
+    /// Connections that exist or are being opened: idle, in use, or connecting.
+    private var open = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
     private var nextId = 1_000
     /// Set by `closeAll`: a connection in use then is closed when it comes back, and none is
     /// opened afterwards (one left idle would be freed unclosed, which PostgresNIO traps on).
     private var closed = false
 
-    init(url: DatabaseURL, keep: Int, logger: Logger) {
+    init(url: DatabaseURL, limit: Int, logger: Logger) {
         self.url = url
-        self.keep = keep
+        self.limit = Swift.max(1, limit)
         self.logger = logger
     }
 
@@ -32,7 +41,7 @@ actor ConnectionSet {
             return result
         } catch {
             if AppendBatcher.isConnectionFailure(error) {
-                Task { try? await connection.close() }
+                drop(connection)
             } else {
                 giveBack(connection)
             }
@@ -41,22 +50,56 @@ actor ConnectionSet {
     }
 
     private func take() async throws -> PostgresConnection {
-        guard !closed else { throw EventStoreError.unavailable("the event store was shut down") }
-        while let connection = idle.popLast() {
-            if !connection.isClosed { return connection }
+        while true {
+            guard !closed else { throw EventStoreError.unavailable("the event store was shut down") }
+            while let connection = idle.popLast() {
+                if !connection.isClosed { return connection }
+                open -= 1
+            }
+            if open < limit {
+                open += 1
+                nextId += 1
+                do {
+                    return try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: nextId, logger: logger)
+                } catch {
+                    open -= 1
+                    wakeOne()
+                    throw error
+                }
+            }
+            await withCheckedContinuation { waiters.append($0) }
         }
-        nextId += 1
-        return try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: nextId, logger: logger)
     }
 
     private func giveBack(_ connection: PostgresConnection) {
-        if !closed, idle.count < keep, !connection.isClosed { idle.append(connection) } else { Task { try? await connection.close() } }
+        if !closed, !connection.isClosed {
+            idle.append(connection)
+            wakeOne()
+        } else {
+            drop(connection)
+        }
+    }
+
+    /// A connection that failed, or that came back after `closeAll`: closed, and its place freed.
+    private func drop(_ connection: PostgresConnection) {
+        open -= 1
+        Task { try? await connection.close() }
+        wakeOne()
+    }
+
+    private func wakeOne() {
+        guard !waiters.isEmpty else { return }
+        waiters.removeFirst().resume()
     }
 
     func closeAll() async {
         closed = true
         let connections = idle
+        open -= idle.count
         idle.removeAll()
+        let waiting = waiters
+        waiters.removeAll()
+        for waiter in waiting { waiter.resume() }
         for connection in connections { try? await connection.close() }
     }
 }
