@@ -70,6 +70,7 @@ actor AppendBatcher {
     private let maxWorkers: Int
     private let maxBatchEvents: Int
     private let onCommit: @Sendable (Int64) async -> Void
+    private let recent: RecentEvents?
     private var pending: [Request] = []
     private var activeWorkers = 0
 
@@ -85,11 +86,15 @@ actor AppendBatcher {
     private(set) var transactions = 0
     private(set) var hashedTransactions = 0
 
-    init(url: DatabaseURL, logger: Logger, maxWorkers: Int, maxBatchEvents: Int, onCommit: @escaping @Sendable (Int64) async -> Void) {
+    init(
+        url: DatabaseURL, logger: Logger, maxWorkers: Int, maxBatchEvents: Int, recent: RecentEvents? = nil,
+        onCommit: @escaping @Sendable (Int64) async -> Void
+    ) {
         self.connections = ConnectionSet(url: url, limit: maxWorkers, logger: logger)
         self.logger = logger
         self.maxWorkers = maxWorkers
         self.maxBatchEvents = maxBatchEvents
+        self.recent = recent
         self.onCommit = onCommit
     }
 
@@ -141,6 +146,7 @@ actor AppendBatcher {
             let (outcomes, report) = await commitWithRetry(prepared)
             inFlight -= 1
             learn(report)
+            if let recent, let report, report.tookHashes, let events = Self.recorded(prepared, report) { recent.committed(events) }
             if inFlight == 0 {
                 let waiters = idleWaiters
                 idleWaiters = []
@@ -247,6 +253,32 @@ actor AppendBatcher {
         expectation.head = Head(position: position, hash: chain)
         if expectation.versions.count > Self.maxStreamsRemembered { expectation.versions = [:] }
         return prepared
+    }
+
+    /// The rows a batch whose own hashes the database took now holds: every request was stored
+    /// as sent, at consecutive positions after the expected head.
+    private static func recorded(_ prepared: Prepared, _ report: Report) -> [RecordedEvent]? {
+        guard let head = prepared.head, let hashes = prepared.hashes, hashes.count == prepared.ids.count,
+              report.head.position == head.position + Int64(hashes.count), report.head.hash == hashes.last else { return nil }
+        // As PostgresNIO decodes the stored timestamptz, so both paths give the same Date.
+        let recordedAt = Date(
+            timeInterval: Double(prepared.recordedMicroseconds - 946_684_800_000_000) / 1_000_000,
+            since: Date(timeIntervalSince1970: 946_684_800))
+        var events: [RecordedEvent] = []
+        events.reserveCapacity(hashes.count)
+        var offset = 0
+        for (slot, index) in prepared.sent.enumerated() {
+            let request = prepared.batch[index]
+            for (k, event) in request.events.enumerated() {
+                events.append(RecordedEvent(
+                    position: head.position + Int64(offset + 1), streamId: request.stream,
+                    streamVersion: prepared.assumed[slot] + Int64(k + 1), eventId: event.eventId, eventType: event.eventType,
+                    schemaVersion: Int(prepared.schemas[offset]), data: Data(event.data.utf8), metadata: event.metadata,
+                    recordedAt: recordedAt, hash: hashes[offset]))
+                offset += 1
+            }
+        }
+        return events
     }
 
     /// Folds a batch's report into what is known. A batch the database had to hash (or that

@@ -26,7 +26,9 @@ public final class EventStore: Sendable {
     public let registry: EventRegistry
     public let logger: Logger
     let options: Options
-    let notifier = LogNotifier()
+    let notifier: LogNotifier
+    /// What this node committed last, for readers at the head (`readLive`).
+    let recent = RecentEvents()
     private let batcher: AppendBatcher
     private let readers: ConnectionSet
     private let tasks: Task<Void, Never>
@@ -37,11 +39,12 @@ public final class EventStore: Sendable {
         self.registry = registry
         self.options = options
         self.logger = logger
-        let notifier = self.notifier
+        let notifier = LogNotifier(recent: recent)
+        self.notifier = notifier
         self.readers = ConnectionSet(url: url, limit: 4, logger: logger)
         self.batcher = AppendBatcher(
             url: url, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
-            onCommit: { await notifier.advance(to: $0) })
+            recent: recent, onCommit: { await notifier.advance(to: $0) })
         self.tasks = Task {
             await withDiscardingTaskGroup { group in
                 group.addTask { await client.run() }
@@ -143,6 +146,15 @@ public final class EventStore: Sendable {
                 """, logger: logger)
             return try await Self.decode(rows)
         }
+    }
+
+    /// `read(after:limit:filter:)` for a reader that follows the log's head and waits with
+    /// `waitForEvents` when a page comes back short: served from this node's latest commits when
+    /// they are the whole log after `position` as far as this node has heard. Another node's
+    /// commit becomes visible here with its notification (or the poll), as the wait it ends does.
+    func readLive(after position: Int64, limit: Int, filter: EventFilter) async throws -> [RecordedEvent] {
+        if let page = recent.read(after: position, limit: Swift.max(1, limit), filter: filter) { return page }
+        return try await read(after: position, limit: limit, filter: filter)
     }
 
     /// Events after `position` (exclusive) in log order.

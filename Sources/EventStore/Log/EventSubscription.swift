@@ -48,14 +48,14 @@ public struct EventSubscription: AsyncSequence, Sendable {
                         self.readAhead = nil
                         buffer = try await readAhead.value
                     } else {
-                        buffer = try await store.read(after: position, limit: pageSize, filter: filter)
+                        buffer = try await store.readLive(after: position, limit: pageSize, filter: filter)
                     }
                     index = 0
                     failures = 0
                     // A full page means more is probably there: start reading it now.
                     if buffer.count == pageSize, let last = buffer.last?.position {
                         let (store, filter, pageSize) = (store, filter, pageSize)
-                        readAhead = Task { try await store.read(after: last, limit: pageSize, filter: filter) }
+                        readAhead = Task { try await store.readLive(after: last, limit: pageSize, filter: filter) }
                     }
                 } catch {
                     failures += 1

@@ -7,11 +7,17 @@ import PostgresNIO
 /// never an event.
 actor LogNotifier {
     private(set) var latest: Int64 = 0
+    let recent: RecentEvents?
+
+    init(recent: RecentEvents? = nil) {
+        self.recent = recent
+    }
     private var waiters: [UUID: (after: Int64, continuation: CheckedContinuation<Void, Never>)] = [:]
 
     func advance(to position: Int64) {
         guard position > latest else { return }
         latest = position
+        recent?.noteHead(position)
         for (id, waiter) in waiters where waiter.after < position {
             waiters.removeValue(forKey: id)
             waiter.continuation.resume()

@@ -52,7 +52,7 @@ public actor ProjectionRunner {
         while !Task.isCancelled {
             let head = await store.knownHeadPosition()
             do {
-                let page = try await store.read(after: position, limit: pageSize, filter: filter)
+                let page = try await store.readLive(after: position, limit: pageSize, filter: filter)
                 if !page.isEmpty {
                     position = try await apply(page)
                 }
