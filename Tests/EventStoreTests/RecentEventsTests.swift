@@ -96,4 +96,32 @@ import TestSupport
         await here.shutdown()
         await there.shutdown()
     }
+
+    /// A subscription whose filter matches rarely reads on from the head it last saw, not from its
+    /// last match: its reads stay within this node's memory, and it still gets every match.
+    @Test(.timeLimit(.minutes(2))) func aRarelyMatchingSubscriptionReadsOnFromTheHead() async throws {
+        let url = try await TestDatabase.freshDatabase("recent-filter")
+        let store = try await EventStore.open(url: url, registry: .test, logger: TestDatabase.logger)
+        let matches = Task {
+            var seen: [String] = []
+            for await event in store.subscribe(after: 0, filter: EventFilter(streamPrefix: "rare-"), pageSize: 16) {
+                seen.append(event.streamId)
+                if seen.count == 4 { break }
+            }
+            return seen
+        }
+        for i in 0..<300 {
+            let stream = i % 100 == 50 ? "rare-\(i)" : "busy-\(i % 3)"
+            _ = try await store.append(Counted(writer: "w", n: i), to: stream, metadata: testActor)
+            if i % 20 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        let hitsBefore = store.recent.hits
+        for i in 300..<400 {
+            _ = try await store.append(Counted(writer: "w", n: i), to: "busy-\(i % 3)", metadata: testActor)
+        }
+        _ = try await store.append(Counted(writer: "w", n: 400), to: "rare-400", metadata: testActor)
+        #expect(await matches.value == ["rare-50", "rare-150", "rare-250", "rare-400"])
+        #expect(store.recent.hits > hitsBefore)
+        await store.shutdown()
+    }
 }

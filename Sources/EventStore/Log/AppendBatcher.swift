@@ -69,7 +69,9 @@ actor AppendBatcher {
     private let logger: Logger
     private let maxWorkers: Int
     private let maxBatchEvents: Int
-    private let onCommit: @Sendable (Int64) async -> Void
+    private let onCommitStart: @Sendable () async -> Void
+    /// The newest position a batch committed, or `nil` when none of it did.
+    private let onCommit: @Sendable (Int64?) async -> Void
     private let recent: RecentEvents?
     private var pending: [Request] = []
     private var activeWorkers = 0
@@ -88,13 +90,14 @@ actor AppendBatcher {
 
     init(
         url: DatabaseURL, logger: Logger, maxWorkers: Int, maxBatchEvents: Int, recent: RecentEvents? = nil,
-        onCommit: @escaping @Sendable (Int64) async -> Void
+        onCommitStart: @escaping @Sendable () async -> Void = {}, onCommit: @escaping @Sendable (Int64?) async -> Void
     ) {
         self.connections = ConnectionSet(url: url, limit: maxWorkers, logger: logger)
         self.logger = logger
         self.maxWorkers = maxWorkers
         self.maxBatchEvents = maxBatchEvents
         self.recent = recent
+        self.onCommitStart = onCommitStart
         self.onCommit = onCommit
     }
 
@@ -143,6 +146,7 @@ actor AppendBatcher {
             let prepared = prepare(batch)
             if prepared.hashes != nil { hashedTransactions += 1 }
             inFlight += 1
+            await onCommitStart()
             let (outcomes, report) = await commitWithRetry(prepared)
             inFlight -= 1
             learn(report)
@@ -152,7 +156,7 @@ actor AppendBatcher {
                 idleWaiters = []
                 for waiter in waiters { waiter.resume() }
             }
-            if let last = outcomes.compactMap({ try? $0.get().lastPosition }).max() { await onCommit(last) }
+            await onCommit(outcomes.compactMap({ try? $0.get().lastPosition }).max())
             for (request, outcome) in zip(batch, outcomes) { request.continuation.resume(with: outcome) }
         }
     }

@@ -44,7 +44,8 @@ public final class EventStore: Sendable {
         self.readers = ConnectionSet(url: url, limit: 4, logger: logger)
         self.batcher = AppendBatcher(
             url: url, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
-            recent: recent, onCommit: { await notifier.advance(to: $0) })
+            recent: recent, onCommitStart: { await notifier.commitStarted() },
+            onCommit: { await notifier.commitFinished(at: $0) })
         self.tasks = Task {
             await withDiscardingTaskGroup { group in
                 group.addTask { await client.run() }

@@ -22,6 +22,11 @@ public struct EventSubscription: AsyncSequence, Sendable {
         private var buffer: [RecordedEvent] = []
         private var index = 0
         private var failures = 0
+        /// Reads continue after here: the last position handed out, or further once a short page
+        /// has shown that nothing up to a known head passes the filter. A filter that matches
+        /// little would otherwise re-read from its last match after every commit, and miss the
+        /// store's memory of recent commits, which reaches back only so far.
+        private var scanned: Int64
         /// The page after `buffer`, already being read while `buffer` is handed out, so a
         /// subscription catching up overlaps the database's work with its consumer's.
         private var readAhead: Task<[RecordedEvent], any Error>?
@@ -29,6 +34,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
         init(store: EventStore, position: Int64, filter: EventFilter, pageSize: Int) {
             self.store = store
             self.position = position
+            self.scanned = position
             self.filter = filter
             self.pageSize = pageSize
         }
@@ -39,6 +45,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     let event = buffer[index]
                     index += 1
                     position = event.position
+                    scanned = Swift.max(scanned, event.position)
                     return event
                 }
                 // Everything up to `head` had committed before this read began (see LogNotifier).
@@ -48,7 +55,9 @@ public struct EventSubscription: AsyncSequence, Sendable {
                         self.readAhead = nil
                         buffer = try await readAhead.value
                     } else {
-                        buffer = try await store.readLive(after: position, limit: pageSize, filter: filter)
+                        buffer = try await store.readLive(after: scanned, limit: pageSize, filter: filter)
+                        // Began after `head` was known: a short page holds everything up to it.
+                        if buffer.count < pageSize { scanned = Swift.max(scanned, head) }
                     }
                     index = 0
                     failures = 0
@@ -65,7 +74,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     try? await Task.sleep(for: .milliseconds(Swift.min(1000, 100 * failures)))
                     continue
                 }
-                if buffer.isEmpty { await store.waitForEvents(after: Swift.max(head, position)) }
+                if buffer.isEmpty { await store.waitForEvents(after: Swift.max(head, scanned)) }
             }
             return nil
         }

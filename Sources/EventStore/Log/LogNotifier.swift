@@ -8,11 +8,15 @@ import PostgresNIO
 actor LogNotifier {
     private(set) var latest: Int64 = 0
     let recent: RecentEvents?
+    private var waiters: [UUID: (after: Int64, continuation: CheckedContinuation<Void, Never>, timer: Task<Void, Never>?)] = [:]
+    /// This node's batches between `commitStarted` and `commitFinished`.
+    private var localCommits = 0
+    /// The newest notification held back while they commit.
+    private var held: Int64 = 0
 
     init(recent: RecentEvents? = nil) {
         self.recent = recent
     }
-    private var waiters: [UUID: (after: Int64, continuation: CheckedContinuation<Void, Never>)] = [:]
 
     func advance(to position: Int64) {
         guard position > latest else { return }
@@ -20,7 +24,33 @@ actor LogNotifier {
         recent?.noteHead(position)
         for (id, waiter) in waiters where waiter.after < position {
             waiters.removeValue(forKey: id)
+            waiter.timer?.cancel()
             waiter.continuation.resume()
+        }
+    }
+
+    /// A batch of this node's is about to commit. Its own notification can arrive on the LISTEN
+    /// connection before the committer has the batch's result; readers woken by it would miss the
+    /// rows the committer is about to hand `recent` and read them from the database instead. So
+    /// notifications wait for the batches in flight (a commit's time at most).
+    func commitStarted() {
+        localCommits += 1
+    }
+
+    /// The batch committed up to `position`, or failed (`nil`).
+    func commitFinished(at position: Int64?) {
+        localCommits = Swift.max(0, localCommits - 1)
+        let target = Swift.max(position ?? 0, held)
+        held = 0
+        advance(to: target)
+    }
+
+    /// A notification from any node's commit (this one's included).
+    func notified(_ position: Int64) {
+        if localCommits > 0 {
+            held = Swift.max(held, position)
+        } else {
+            advance(to: position)
         }
     }
 
@@ -30,11 +60,13 @@ actor LogNotifier {
         let id = UUID()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                waiters[id] = (position, continuation)
-                Task { [weak self] in
+                // Cancelled when the wait ends early, so timers do not pile up at a commit rate.
+                let timer = Task { [weak self] in
                     try? await Task.sleep(for: timeout)
+                    guard !Task.isCancelled else { return }
                     await self?.expire(id)
                 }
+                waiters[id] = (position, continuation, timer)
             }
         } onCancel: {
             Task { [weak self] in await self?.expire(id) }
@@ -42,7 +74,9 @@ actor LogNotifier {
     }
 
     private func expire(_ id: UUID) {
-        waiters.removeValue(forKey: id)?.continuation.resume()
+        guard let waiter = waiters.removeValue(forKey: id) else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume()
     }
 
     /// LISTENs on `streamd_events` (sent by every append transaction, on every node), reconnecting
@@ -57,7 +91,7 @@ actor LogNotifier {
                 defer { Task { try? await connection.close() } }
                 try await connection.listen(on: "streamd_events") { notifications in
                     for try await notification in notifications {
-                        if let position = Int64(notification.payload) { await advance(to: position) }
+                        if let position = Int64(notification.payload) { await notified(position) }
                     }
                 }
             } catch {

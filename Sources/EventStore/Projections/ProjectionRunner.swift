@@ -58,8 +58,11 @@ public actor ProjectionRunner {
                 }
                 failures = 0
                 if page.count < pageSize {
-                    advance(to: Swift.max(position, head))
-                    await store.waitForEvents(after: Swift.max(position, head))
+                    // Nothing up to `head` (known before the read) is left for this filter: the
+                    // next read starts there, not back at the last event the filter matched.
+                    position = Swift.max(position, head)
+                    advance(to: position)
+                    await store.waitForEvents(after: position)
                 } else {
                     advance(to: position)
                 }
