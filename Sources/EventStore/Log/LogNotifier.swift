@@ -32,7 +32,9 @@ actor LogNotifier {
     /// A batch of this node's is about to commit. Its own notification can arrive on the LISTEN
     /// connection before the committer has the batch's result; readers woken by it would miss the
     /// rows the committer is about to hand `recent` and read them from the database instead. So
-    /// notifications wait for the batches in flight (a commit's time at most).
+    /// waking on notifications waits for the batches in flight (a commit's time, or its retries').
+    /// `recent` learns of the position at once all the same, so that no read it answers in the
+    /// meantime (a poll) leaves out another node's rows.
     func commitStarted() {
         localCommits += 1
     }
@@ -48,6 +50,7 @@ actor LogNotifier {
     /// A notification from any node's commit (this one's included).
     func notified(_ position: Int64) {
         if localCommits > 0 {
+            recent?.noteHead(position)
             held = Swift.max(held, position)
         } else {
             advance(to: position)
