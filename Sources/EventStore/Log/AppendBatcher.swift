@@ -150,7 +150,9 @@ actor AppendBatcher {
             let (outcomes, report) = await commitWithRetry(prepared)
             inFlight -= 1
             learn(report)
-            if let recent, let report, report.tookHashes, let events = Self.recorded(prepared, report) { recent.committed(events) }
+            if let recent, let report, report.tookHashes, let count = Self.recordable(prepared, report) {
+                recent.committed(first: report.head.position - Int64(count) + 1, count: count) { Self.recorded(prepared) }
+            }
             if inFlight == 0 {
                 let waiters = idleWaiters
                 idleWaiters = []
@@ -259,11 +261,17 @@ actor AppendBatcher {
         return prepared
     }
 
-    /// The rows a batch whose own hashes the database took now holds: every request was stored
-    /// as sent, at consecutive positions after the expected head.
-    private static func recorded(_ prepared: Prepared, _ report: Report) -> [RecordedEvent]? {
-        guard let head = prepared.head, let hashes = prepared.hashes, hashes.count == prepared.ids.count,
+    /// How many rows a batch whose own hashes the database took now holds, if the report agrees
+    /// that every request was stored as sent, at consecutive positions after the expected head.
+    private static func recordable(_ prepared: Prepared, _ report: Report) -> Int? {
+        guard let head = prepared.head, let hashes = prepared.hashes, !hashes.isEmpty, hashes.count == prepared.ids.count,
               report.head.position == head.position + Int64(hashes.count), report.head.hash == hashes.last else { return nil }
+        return hashes.count
+    }
+
+    /// Those rows (see `recordable`), as the log returns them.
+    private static func recorded(_ prepared: Prepared) -> [RecordedEvent] {
+        guard let head = prepared.head, let hashes = prepared.hashes else { return [] }
         // As PostgresNIO decodes the stored timestamptz, so both paths give the same Date.
         let recordedAt = Date(
             timeInterval: Double(prepared.recordedMicroseconds - 946_684_800_000_000) / 1_000_000,

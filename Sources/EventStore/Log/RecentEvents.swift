@@ -14,15 +14,54 @@ import Synchronization
 /// database would return. Only batches the committer hashed itself enter the run: for those it
 /// knows every stored byte, including each event's hash.
 final class RecentEvents: Sendable {
+    /// A committed batch not yet turned into events. The committer hands over what it already
+    /// holds and the first read that needs the rows builds them, off the committer's path: with
+    /// no reader at the head, keeping the batch costs the committer nothing.
+    struct Unbuilt {
+        var first: Int64
+        var count: Int
+        var build: @Sendable () -> [RecordedEvent]
+    }
+
     struct State {
-        /// `events[start...]` is the run, in position order.
+        /// `events[start...]` and then `unbuilt` are the run, in position order.
         var events: [RecordedEvent] = []
         var start = 0
+        var unbuilt: [Unbuilt] = []
         /// The newest position known to be committed anywhere.
         var head: Int64 = 0
         var hits = 0
 
-        var run: ArraySlice<RecordedEvent> { events[start...] }
+        var built: ArraySlice<RecordedEvent> { events[start...] }
+        var first: Int64? { built.first?.position ?? unbuilt.first?.first }
+        var last: Int64? {
+            if let segment = unbuilt.last { return segment.first + Int64(segment.count) - 1 }
+            return built.last?.position
+        }
+
+        mutating func reset() {
+            events = []
+            start = 0
+            unbuilt = []
+        }
+
+        /// Drops the oldest events beyond `capacity` (whole unbuilt batches, never the newest).
+        mutating func trim(to capacity: Int) {
+            var total = built.count + unbuilt.reduce(0) { $0 + $1.count }
+            if total > capacity {
+                let dropped = Swift.min(built.count, total - capacity)
+                start += dropped
+                total -= dropped
+            }
+            while total > capacity, built.isEmpty, unbuilt.count > 1 {
+                total -= unbuilt.removeFirst().count
+            }
+            // Compact once the dropped prefix outweighs the run, so appends stay amortised O(1).
+            if start > capacity || (start > 0 && built.isEmpty) {
+                events.removeFirst(start)
+                start = 0
+            }
+        }
     }
 
     let capacity: Int
@@ -37,22 +76,23 @@ final class RecentEvents: Sendable {
 
     /// A batch this node committed, in position order.
     func committed(_ batch: [RecordedEvent]) {
-        guard let first = batch.first, let last = batch.last else { return }
+        guard let first = batch.first?.position else { return }
+        committed(first: first, count: batch.count) { batch }
+    }
+
+    /// A batch this node committed at positions `first ..< first + count`, whose events `build`
+    /// returns when a reader needs them.
+    func committed(first: Int64, count: Int, build: @escaping @Sendable () -> [RecordedEvent]) {
+        guard count > 0 else { return }
         state.withLock { state in
-            if let end = state.run.last?.position, end + 1 == first.position {
-                state.events.append(contentsOf: batch)
+            if let end = state.last, end + 1 == first {
+                state.unbuilt.append(Unbuilt(first: first, count: count, build: build))
             } else {
-                state.events = batch
-                state.start = 0
+                state.reset()
+                state.unbuilt = [Unbuilt(first: first, count: count, build: build)]
             }
-            let excess = state.events.count - state.start - capacity
-            if excess > 0 { state.start += excess }
-            // Compact once the dropped prefix outweighs the run, so appends stay amortised O(1).
-            if state.start > capacity {
-                state.events.removeFirst(state.start)
-                state.start = 0
-            }
-            state.head = Swift.max(state.head, last.position)
+            state.trim(to: capacity)
+            state.head = Swift.max(state.head, first + Int64(count) - 1)
         }
     }
 
@@ -65,13 +105,26 @@ final class RecentEvents: Sendable {
     /// say: it starts after `position + 1`, or something newer than the run was committed.
     func read(after position: Int64, limit: Int, filter: EventFilter) -> [RecordedEvent]? {
         state.withLock { state -> [RecordedEvent]? in
-            let run = state.run
-            guard let first = run.first?.position, let last = run.last?.position,
-                  first <= position + 1, last >= state.head else { return nil }
-            state.hits += 1
+            guard let first = state.first, let last = state.last, first <= position + 1, last >= state.head else { return nil }
             var page: [RecordedEvent] = []
-            guard position < last else { return page }
-            let from = run.startIndex + Int(position + 1 - first)
+            guard position < last else {
+                state.hits += 1
+                return page
+            }
+            for segment in state.unbuilt {
+                let events = segment.build()
+                // A batch that does not build as announced ends the run here.
+                guard events.count == segment.count, events.first?.position == segment.first else {
+                    state.reset()
+                    return nil
+                }
+                state.events.append(contentsOf: events)
+            }
+            state.unbuilt = []
+            state.hits += 1
+            let run = state.built
+            guard let builtFirst = run.first?.position else { return page }
+            let from = run.startIndex + Int(position + 1 - builtFirst)
             for event in run[from...] where filter.matches(event) {
                 page.append(event)
                 if page.count >= limit { break }
