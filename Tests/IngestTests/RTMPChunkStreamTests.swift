@@ -91,6 +91,29 @@ import TestSupport
         #expect(try Self.decodeAll(bytes, splits: Array(0...bytes.count)) == messages)
     }
 
+    /// Reads that arrive while a chunk is incomplete wait whole; only what that chunk needs is
+    /// copied. Appending many reads before pulling any message must parse the same.
+    @Test func readsQueuedBehindAPartialChunkParseTheSame() throws {
+        let messages = Self.sampleMessages()
+        let bytes = Self.encode(messages)
+        var generator = SeededGenerator(state: 7)
+        for round in 0..<100 {
+            let cuts = (0..<(round % 12 + 1)).map { _ in Int.random(in: 0...bytes.count, using: &generator) }.sorted()
+            var decoder = RTMPChunkDecoder()
+            var start = 0
+            for end in cuts + [bytes.count] where end >= start {
+                decoder.append(Array(bytes[start..<end]))
+                start = end
+            }
+            #expect(decoder.bufferedByteCount == bytes.count)
+            var decoded: [RTMPMessage] = []
+            while let message = try decoder.nextMessage() { decoded.append(message) }
+            #expect(decoded == messages, "cuts \(cuts)")
+            #expect(decoder.bufferedByteCount == 0)
+            #expect(decoder.bytesReceived == UInt64(bytes.count))
+        }
+    }
+
     @Test func typeThreeContinuationWithoutRepeatedExtendedTimestampIsAccepted() throws {
         // fmt 0, csid 6, ts 0xFFFFFF + extended 0x01000000, length 200, type 9, stream 1.
         var bytes: [UInt8] = [0x06, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0xC8, 0x09, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00]

@@ -29,8 +29,15 @@ public struct RTMPChunkDecoder: Sendable {
     /// Bytes held in unfinished messages across all chunk streams, and their limit.
     public private(set) var pendingPayloadBytes = 0
     public let maxPendingPayloadBytes: Int
+    /// Where chunks are parsed from: contiguous bytes, starting at a chunk boundary.
     private var buffer = ByteBuffer()
+    /// Reads that arrived while `buffer` held an incomplete chunk. Only the bytes that chunk needs
+    /// are copied over; the rest of each read is adopted as `buffer` once that chunk is done.
+    private var queued = CircularBuffer<ByteBuffer>()
+    private var queuedByteCount = 0
     private var streams: [UInt32: ChunkStream] = [:]
+    /// Basic header (3) + message header (11) + extended timestamp (4).
+    static let maximumChunkHeaderSize = 18
 
     public init(maxMessageSize: Int = 8 * 1024 * 1024, maxChunkStreams: Int = 64, maxPendingPayloadBytes: Int? = nil) {
         self.maxMessageSize = maxMessageSize
@@ -39,30 +46,51 @@ public struct RTMPChunkDecoder: Sendable {
     }
 
     /// Bytes held waiting for the rest of a chunk.
-    public var bufferedByteCount: Int { buffer.readableBytes }
+    public var bufferedByteCount: Int { buffer.readableBytes + queuedByteCount }
 
     public mutating func append(_ bytes: ByteBuffer) {
-        var bytes = bytes
-        if buffer.readableBytes == 0 {
+        guard bytes.readableBytes > 0 else { return }
+        if buffer.readableBytes == 0, queued.isEmpty {
             buffer = bytes
         } else {
-            buffer.writeBuffer(&bytes)
+            queued.append(bytes)
+            queuedByteCount += bytes.readableBytes
         }
     }
 
     public mutating func append(_ bytes: [UInt8]) {
-        buffer.writeBytes(bytes)
+        append(ByteBuffer(bytes: bytes))
     }
 
     /// The next complete message, or nil when more bytes are needed.
     public mutating func nextMessage() throws(RTMPProtocolError) -> RTMPMessage? {
         while true {
-            guard let chunk = try parseChunk() else {
+            if let chunk = try parseChunk() {
+                if let message = chunk { return try apply(message) }
+            } else if !refill() {
                 if buffer.readerIndex > 65536 { buffer.discardReadBytes() }
                 return nil
             }
-            if let message = chunk { return try apply(message) }
         }
+    }
+
+    /// Gives an incomplete chunk in `buffer` more bytes from the queued reads (or adopts the next
+    /// read when `buffer` is used up); false when nothing is queued. A chunk never spans more
+    /// than a full header and one chunk of payload, so that is all that is copied.
+    private mutating func refill() -> Bool {
+        guard var next = queued.popFirst() else { return false }
+        if buffer.readableBytes == 0 {
+            queuedByteCount -= next.readableBytes
+            buffer = next
+            return true
+        }
+        let wanted = max(Self.maximumChunkHeaderSize + chunkSize - buffer.readableBytes, 1)
+        let count = min(wanted, next.readableBytes)
+        buffer.writeImmutableBuffer(next.getSlice(at: next.readerIndex, length: count) ?? ByteBuffer())
+        next.moveReaderIndex(forwardBy: count)
+        queuedByteCount -= count
+        if next.readableBytes > 0 { queued.prepend(next) }
+        return true
     }
 
     /// Parses one chunk if all of it is buffered: `.some(nil)` when it did not finish a message.
