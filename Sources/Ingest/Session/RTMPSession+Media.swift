@@ -43,17 +43,18 @@ extension RTMPSession {
             audioTrack = track
             return [.media(.track(track))]
         case .avcFrame(let isKeyframe, let compositionTime, let data):
-            guard videoTrack != nil else { return [] }
+            // (pattern matches: `!= nil` copies the whole track description per frame)
+            if case .none = videoTrack { return [] }
             let dts = videoClock.unwrap(message.timestamp)
             let packet = MediaPacket(
                 track: .video, pts: dts + Int64(compositionTime), dts: dts, timebase: .milliseconds,
                 isKeyframe: isKeyframe, data: data)
-            return announceIfReady(at: dts) + [.media(.packet(packet))]
+            return announced ? [.media(.packet(packet))] : announceIfReady(at: dts) + [.media(.packet(packet))]
         case .aacFrame(let data):
-            guard audioTrack != nil else { return [] }
+            if case .none = audioTrack { return [] }
             let dts = audioClock.unwrap(message.timestamp)
             let packet = MediaPacket(track: .audio, pts: dts, dts: dts, timebase: .milliseconds, isKeyframe: true, data: data)
-            return announceIfReady(at: dts) + [.media(.packet(packet))]
+            return announced ? [.media(.packet(packet))] : announceIfReady(at: dts) + [.media(.packet(packet))]
         case .avcEndOfSequence, .ignorable:
             return []
         }
