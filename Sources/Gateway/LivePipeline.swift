@@ -93,7 +93,7 @@ public final class LivePipeline: Sendable {
             }
         }
         do {
-            try await transcoder.run(session.media)
+            try await transcoder.run(session.media, inputExecutor: session.mediaExecutor)
         } catch {
             logger.error("transcoding \(session.channelName) failed: \(error)")
             // Nobody can watch a stream that cannot be transcoded: end it, telling the encoder why.

@@ -61,8 +61,12 @@ public final class Transcoder: Sendable {
     ///
     /// The calling task only moves `input` into a short queue; decoding, scaling and dispatching to
     /// the encoders run on a thread of their own (`decode-CHANNEL`), so a transcode never holds a
-    /// thread of the cooperative pool that serves HTTP, chat and the other streams.
-    public func run<Input: AsyncSequence>(_ input: Input) async throws(TranscodeError) where Input.Element == MediaItem {
+    /// thread of the cooperative pool that serves HTTP, chat and the other streams. `inputExecutor`
+    /// is where `input` is iterated: the producer's own executor, so each hand-off resumes this task
+    /// without waking another thread.
+    public func run<Input: AsyncSequence>(
+        _ input: Input, inputExecutor: (any TaskExecutor)? = nil
+    ) async throws(TranscodeError) where Input.Element == MediaItem {
         let (events, eventInput) = AsyncStream.makeStream(of: (any DomainEvent).self)
         let sink = self.sink
         let drain = Task {
@@ -70,13 +74,15 @@ public final class Transcoder: Sendable {
         }
         let dispatcher = Dispatcher(pipeline: TranscodePipeline(transcoder: self, events: eventInput))
         dispatcher.start(name: "decode-\(channel)")
-        do {
-            for try await item in input {
-                guard !dispatcher.stopped else { break }
-                await dispatcher.queue.push(item)
+        await withTaskExecutorPreference(inputExecutor) {
+            do {
+                for try await item in input {
+                    guard !dispatcher.stopped else { break }
+                    await dispatcher.queue.push(item)
+                }
+            } catch {
+                dispatcher.inputFailed(.input("\(error)"))
             }
-        } catch {
-            dispatcher.inputFailed(.input("\(error)"))
         }
         dispatcher.queue.close()
         await dispatcher.done.wait()

@@ -32,7 +32,17 @@ import Testing
         let (server, events, _, port) = try await Self.makeServer()
         let ffmpeg = try ffmpegPublish(port: port, key: "good-key", seconds: 4)
         let session = try #require(await Self.nextSession(server))
-        let collector = Task { await collect(session) }
+        // Iterated where the product's consumer iterates: on the connection's own event loop.
+        let executor = try #require(session.mediaExecutor as? EventLoopTaskExecutor)
+        let collector = Task(executorPreference: executor) {
+            var items: [MediaItem] = []
+            var everyItemOnTheLoop = true
+            for await item in session.media {
+                everyItemOnTheLoop = everyItemOnTheLoop && executor.loop.inEventLoop
+                items.append(item)
+            }
+            return (items, everyItemOnTheLoop)
+        }
         #expect(session.channelID == "ch-1")
         try await Task.sleep(for: .seconds(2))
         let listed = await server.registry.list()
@@ -41,7 +51,8 @@ import Testing
 
         let result = await ffmpeg.wait()
         #expect(result.status == 0, "\(result.stderr)")
-        let items = await withTimeout(.seconds(10)) { await collector.value } ?? []
+        let (items, onTheLoop) = await withTimeout(.seconds(10)) { await collector.value } ?? ([], false)
+        #expect(onTheLoop, "the consumer was resumed off the connection's loop")
 
         let tracks = items.trackInfos
         let video = try #require(tracks.first { $0.kind == .video })
@@ -88,6 +99,11 @@ import Testing
         #expect(startedEntry.metadata.actor.id.hasPrefix("127.0.0.1:"))
         let stats = await events.events(IngestStatsSampled.self)
         #expect(stats.contains { $0.stats.videoFrameRate > 20 && $0.stats.receivedBitrate > 100_000 })
+        // Reads are paced to about 40 ms of the stream (the default batch interval) once its rate is known.
+        let paced = stats.compactMap(\.stats.readPacingBytes)
+        #expect(paced.contains { mark in
+            stats.contains { abs(Double(mark) - Double($0.stats.receivedBitrate) / 8 * 0.04) < Double(mark) * 0.5 }
+        }, "marks \(paced), bitrates \(stats.map(\.stats.receivedBitrate))")
         let ended = try #require(await events.events(StreamEnded.self).first)
         #expect(ended.reason == .encoderClosed)
         #expect(ended.bytesReceived > 100_000)

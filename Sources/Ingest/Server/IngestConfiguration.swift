@@ -9,8 +9,9 @@ public struct IngestConfiguration: Sendable, Hashable {
     /// A publishing connection with no media for this long ends with `StreamEnded(timeout)`.
     public var idleTimeout: Duration = .seconds(10)
     public var statsInterval: Duration = .seconds(1)
-    /// Media items are handed to the consumer in batches at most this far apart (zero: one by one).
-    /// Each hand-off can wake the consumer's thread; batching trades this much latency for CPU.
+    /// Media items are handed to the consumer in batches at most this far apart (zero: one by one),
+    /// and a publishing socket is read in pieces of about this much of its stream (`ReadPacing`).
+    /// Each wake-up and hand-off costs CPU; batching trades this much latency for it.
     public var mediaBatchInterval: Duration = .milliseconds(40)
     /// Largest RTMP message accepted (a keyframe must fit).
     public var maxMessageSize = 8 * 1024 * 1024

@@ -22,6 +22,7 @@ public final class LiveSession: Sendable {
         var bytesReceived: UInt64 = 0
         var reconnects = 0
         var description: StreamDescription?
+        var executor: (any TaskExecutor)?
     }
 
     let source: LiveMediaSequence.Producer.Source
@@ -33,7 +34,7 @@ public final class LiveSession: Sendable {
 
     init(
         channelID: String, channelName: String, remoteAddress: String, protocol: String,
-        lowWatermark: Int, highWatermark: Int, registry: SessionRegistry
+        lowWatermark: Int, highWatermark: Int, executor: (any TaskExecutor)? = nil, registry: SessionRegistry
     ) {
         id = UUID()
         self.channelID = channelID
@@ -47,7 +48,7 @@ public final class LiveSession: Sendable {
             finishOnDeinit: true, delegate: demand)
         source = produced.source
         media = LiveMediaSequence(producer: produced.sequence, depth: QueueDepth())
-        state = Mutex(Mutable(remoteAddress: remoteAddress))
+        state = Mutex(Mutable(remoteAddress: remoteAddress, executor: executor))
     }
 
     /// The event stream id of this session's facts.
@@ -59,6 +60,10 @@ public final class LiveSession: Sendable {
     public var bytesReceived: UInt64 { state.withLock { $0.bytesReceived } }
     public var reconnects: Int { state.withLock { $0.reconnects } }
     public var queueDepth: Int { media.depth.value }
+    /// Where the connection feeding the session hands media over (an RTMP connection's event loop).
+    /// Iterating `media` inside `withTaskExecutorPreference(mediaExecutor)` resumes the consumer
+    /// there without waking another thread; nil when the producer has a thread of its own.
+    public var mediaExecutor: (any TaskExecutor)? { state.withLock { $0.executor } }
 
     /// Ends the session now (`StreamEnded(kicked)`): the encoder is disconnected and told why.
     public func kick(reason: String? = nil, by actor: EventActor = .admin) async {
@@ -91,10 +96,11 @@ public final class LiveSession: Sendable {
         }
     }
 
-    func reconnected(from remoteAddress: String) {
+    func reconnected(from remoteAddress: String, executor: (any TaskExecutor)?) {
         state.withLock {
             $0.remoteAddress = remoteAddress
             $0.reconnects += 1
+            $0.executor = executor
         }
     }
 

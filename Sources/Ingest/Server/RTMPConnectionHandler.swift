@@ -2,6 +2,11 @@ import EventStore
 import Logging
 import Media
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Drives one TCP connection: handshake, chunk decoder, `RTMPSession`, and the live session's
 /// media queue. Everything here runs on the channel's event loop.
@@ -41,8 +46,12 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private var readPending = false
     private var counted = false
 
+    private var pacing: ReadPacing?
+    private var bytesSincePacing = 0
+    private var lastPacing = NIODeadline.now()
+
     private var stageTimeout: Scheduled<Void>?
-    private var ticker: RepeatedTask?
+    private var ticker: Scheduled<Void>?
     private var remoteAddress = "unknown"
     private var remoteHost = "unknown"
     private var logger: Logger
@@ -143,7 +152,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             decoder.append(handshakeBuffer)
             handshakeBuffer = ByteBuffer()
         case .chunking:
+            bytesSincePacing += bytes.readableBytes
             decoder.append(bytes)
+            if pacing != nil { pace(context: context) }
         }
         process(context: context)
     }
@@ -171,8 +182,10 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     /// Hands pending items over once the batch interval has passed. No timer: live media keeps
     /// arriving, and the stats tick flushes what a pausing encoder left behind.
     private func scheduleMediaFlush(context: ChannelHandlerContext) {
-        guard !pendingMedia.isEmpty,
-              NIODeadline.now() - lastMediaFlush >= TimeAmount(server.configuration.mediaBatchInterval)
+        guard !pendingMedia.isEmpty else { return }
+        // Paced reads are already about one batch interval apart.
+        let paced = (pacing?.lowWatermark ?? 1) > 1
+        guard paced || NIODeadline.now() - lastMediaFlush >= TimeAmount(server.configuration.mediaBatchInterval)
         else { return }
         flushMedia()
     }
@@ -261,7 +274,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         let handler = NIOLoopBound(self, eventLoop: loop)
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         let connectionToken = UInt64.random(in: 1...UInt64.max)
-        let connection = SessionRegistry.Connection(token: connectionToken) { code, description in
+        let connection = SessionRegistry.Connection(token: connectionToken, executor: EventLoopTaskExecutor(loop)) { code, description in
             loop.execute { handler.value.stop(code: code, description: description, context: boundContext.value) }
         }
         let server = server
@@ -309,18 +322,67 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
                 handler.value.resumeReading(context: boundContext.value)
             }
         }
-        let interval = server.configuration.statsInterval
-        ticker = loop.scheduleRepeatedTask(initialDelay: .init(interval), delay: .init(interval)) { _ in
-            handler.value.tick(context: boundContext.value)
-        }
+        scheduleTick(context: context)
+        startPacing(context: context)
         perform(session.publishAccepted(), context: context)
         resumeReading(context: context)
     }
 
+    /// Pacing is re-evaluated on the first read after this much time, and on every stats tick:
+    /// a stream whose bitrate suddenly falls more than sixfold is read late once, by at most a tick.
+    static let pacingWindow = Duration.milliseconds(250)
+
+    private func startPacing(context: ChannelHandlerContext) {
+        let interval = server.configuration.mediaBatchInterval
+        guard interval > .zero, let options = context.channel.syncOptions,
+              let receiveBuffer = try? options.getOption(ChannelOptions.socketOption(.so_rcvbuf))
+        else { return }
+        pacing = ReadPacing(interval: interval, receiveBufferSize: Int(receiveBuffer))
+        bytesSincePacing = 0
+        lastPacing = .now()
+    }
+
+    private func pace(context: ChannelHandlerContext) {
+        // A shorter window says nothing: a tick just after a read would see it empty.
+        let now = NIODeadline.now()
+        guard phase == .chunking, var pacing, now - lastPacing >= TimeAmount(Self.pacingWindow) else { return }
+        let elapsed = Duration.nanoseconds((now - lastPacing).nanoseconds)
+        lastPacing = now
+        let change = pacing.update(bytesRead: bytesSincePacing, over: elapsed)
+        bytesSincePacing = 0
+        self.pacing = pacing
+        guard let change, let options = context.channel.syncOptions else { return }
+        do {
+            try options.setOption(ChannelOptions.socketOption(Self.receiveLowWatermark), value: SocketOptionValue(change))
+        } catch {
+            logger.debug("cannot pace reads (SO_RCVLOWAT \(change)): \(error)")
+            self.pacing = nil
+        }
+    }
+
+    static let receiveLowWatermark = NIOBSDSocket.Option(rawValue: SO_RCVLOWAT)
+
     // MARK: Timers
+
+    /// Every connection ticks on the same boundaries of the monotonic clock, so one wake-up of
+    /// a loop serves all of its connections and their stats events go out together.
+    private func scheduleTick(context: ChannelHandlerContext) {
+        let period = UInt64(max(TimeAmount(server.configuration.statsInterval).nanoseconds, 1_000_000))
+        let now = NIODeadline.now().uptimeNanoseconds
+        var next = (now / period + 1) * period
+        if next - now < period / 2 { next += period }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        ticker = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(next)) {
+            guard handler.value.phase == .chunking else { return }
+            handler.value.tick(context: boundContext.value)
+            if handler.value.phase == .chunking { handler.value.scheduleTick(context: boundContext.value) }
+        }
+    }
 
     private func tick(context: ChannelHandlerContext) {
         guard phase == .chunking, live != nil, endReason == nil else { return }
+        pace(context: context)
         flushMedia()
         sampleStats()
         if !waitingForConsumer, NIODeadline.now() - lastMedia > TimeAmount(server.configuration.idleTimeout) {
@@ -338,8 +400,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         let interval = Duration.nanoseconds((now - lastSample).nanoseconds)
         lastSample = now
         let total = decoder.bytesReceived
-        let sample = stats.sample(
+        var sample = stats.sample(
             totalBytes: total, interval: interval, queueDepth: live.queueDepth, backpressured: waitingForConsumer)
+        if let mark = pacing?.lowWatermark, mark > 1 { sample.readPacingBytes = mark }
         live.update(stats: sample, newBytes: total &- bytesAtLastSample)
         bytesAtLastSample = total
         // Until the sequence headers announce the stream, samples update the live view only:

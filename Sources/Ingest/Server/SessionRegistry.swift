@@ -24,6 +24,8 @@ public actor SessionRegistry {
     /// How the registry reaches the connection feeding a session: closes it, telling the encoder why.
     struct Connection: Sendable {
         let token: UInt64
+        /// Where this connection produces media (its event loop); nil for a thread of its own (SRT).
+        var executor: (any TaskExecutor)? = nil
         let close: @Sendable (_ code: String, _ description: String) -> Void
     }
 
@@ -81,7 +83,7 @@ public actor SessionRegistry {
             entry.phase = .connected(connection)
             entries[id] = entry
             let session = entry.session
-            session.reconnected(from: remoteAddress)
+            session.reconnected(from: remoteAddress, executor: connection.executor)
             _ = session.yield(.discontinuity)
             let gap = since.duration(to: .now)
             emitter.emit(
@@ -96,7 +98,8 @@ public actor SessionRegistry {
         }
         let session = LiveSession(
             channelID: channelID, channelName: channelName, remoteAddress: remoteAddress, protocol: `protocol`,
-            lowWatermark: configuration.mediaLowWatermark, highWatermark: configuration.mediaHighWatermark, registry: self)
+            lowWatermark: configuration.mediaLowWatermark, highWatermark: configuration.mediaHighWatermark,
+            executor: connection.executor, registry: self)
         entries[session.id] = Entry(session: session, phase: .connected(connection))
         byChannel[channelID] = session.id
         newSessionsContinuation.yield(session)

@@ -18,6 +18,9 @@ public struct IngestStats: Sendable, Hashable, Codable {
     /// Whether socket reads were paused because the consumer is slow.
     public var backpressured: Bool = false
     public var bytesReceivedTotal: UInt64 = 0
+    /// RTMP: the bytes the kernel gathers before waking the reader (`SO_RCVLOWAT`, about one
+    /// batch interval of the stream); nil while reads are not paced.
+    public var readPacingBytes: Int?
     /// SRT's link statistics as libsrt measured them (RTT, loss, receive rate, link bandwidth,
     /// retransmissions, drops, receive buffer): the quality machine's SRT inputs. Nil for RTMP.
     public var srt: SRTLinkStatistics?

@@ -112,7 +112,9 @@ let drain = Task {
                 }
                 continue
             }
-            group.addTask {
+            // Like the product's consumer (LivePipeline), on the connection's loop unless INGEST_HOP=1.
+            let executor = environment["INGEST_HOP"] == "1" ? nil : session.mediaExecutor
+            group.addTask(executorPreference: executor) {
                 for await item in session.media {
                     if case .packet(let packet) = item {
                         totals.packets.add(1, ordering: .relaxed)

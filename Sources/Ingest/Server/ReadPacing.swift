@@ -1,0 +1,60 @@
+/// How much a publishing connection's socket must hold before it wakes the event loop
+/// (`SO_RCVLOWAT`), so that a real-time stream is read in pieces of about `interval` of its own
+/// bitrate instead of once per packet the encoder writes. At 20 publishers that halves the
+/// ingest's CPU: most of it was the kernel waking and reading for each small write.
+///
+/// Sans I/O: the connection reports the bytes it read every window and applies the answer.
+/// Media waits at most about `interval` longer to be read, the same bound its hand-off to the
+/// consumer already had. The rate is averaged over the last `history` windows, so the lumps that
+/// paced reads themselves make do not move the mark; a window with nothing read turns it off at
+/// once, so a stream that suddenly slows is late by at most one window.
+struct ReadPacing: Sendable, Equatable {
+    /// The stream time one read should carry.
+    let interval: Duration
+    /// The largest mark: a quarter of the socket's receive buffer, so the kernel never has to
+    /// grow the buffer (and clamp the window the encoder may send into) to honour it.
+    let maximum: Int
+    /// Below this many bytes per interval pacing saves nothing worth the added wait: off.
+    static let minimum = 2048
+    /// Windows the rate is averaged over.
+    static let history = 4
+    /// The current mark; 1 (the kernel's default) means off.
+    private(set) var lowWatermark = 1
+    private var recent: [(bytes: Int, seconds: Double)] = []
+
+    init(interval: Duration, receiveBufferSize: Int) {
+        self.interval = interval
+        maximum = max(receiveBufferSize / 4, 1)
+    }
+
+    /// The bytes read over the last `elapsed`; the new mark when it should change, else nil.
+    mutating func update(bytesRead: Int, over elapsed: Duration) -> Int? {
+        let seconds = Self.seconds(elapsed)
+        guard seconds > 0 else { return nil }
+        recent.append((bytesRead, seconds))
+        if recent.count > Self.history { recent.removeFirst(recent.count - Self.history) }
+        let target: Int
+        if bytesRead == 0 {
+            recent.removeAll()
+            target = 1
+        } else {
+            let rate = Double(recent.reduce(0) { $0 + $1.bytes }) / recent.reduce(0) { $0 + $1.seconds }
+            let perInterval = min(rate * Self.seconds(interval), Double(maximum))
+            target = perInterval < Double(Self.minimum) ? 1 : Int(perInterval)
+        }
+        // Small changes are not worth a system call; turning off or on always is.
+        let worthIt = (target == 1) != (lowWatermark == 1)
+            || Double(target) < Double(lowWatermark) * 0.7 || Double(target) > Double(lowWatermark) * 1.3
+        guard worthIt else { return nil }
+        lowWatermark = target
+        return target
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func == (a: Self, b: Self) -> Bool {
+        a.interval == b.interval && a.maximum == b.maximum && a.lowWatermark == b.lowWatermark
+    }
+}

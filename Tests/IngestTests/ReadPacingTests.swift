@@ -1,0 +1,53 @@
+@testable import Ingest
+import Testing
+
+/// The socket's low-water mark follows the stream's own bitrate: about one batch interval of it.
+struct ReadPacingTests {
+    /// 6 Mbit/s is 750,000 bytes a second; 40 ms of it is 30,000 bytes.
+    static let sixMegabits = 750_000 / 4
+
+    @Test func aSteadyStreamIsReadInPiecesOfOneInterval() {
+        var pacing = ReadPacing(interval: .milliseconds(40), receiveBufferSize: 1 << 20)
+        #expect(pacing.lowWatermark == 1)
+        #expect(pacing.update(bytesRead: Self.sixMegabits, over: .milliseconds(250)) == 30_000)
+        // Paced reads come in lumps; small wobbles of the average change nothing.
+        #expect(pacing.update(bytesRead: Self.sixMegabits + 20_000, over: .milliseconds(250)) == nil)
+        #expect(pacing.update(bytesRead: Self.sixMegabits - 25_000, over: .milliseconds(260)) == nil)
+        #expect(pacing.lowWatermark == 30_000)
+    }
+
+    @Test func theMarkStaysWithinAQuarterOfTheReceiveBuffer() {
+        var pacing = ReadPacing(interval: .milliseconds(40), receiveBufferSize: 131_072)
+        // 50 Mbit/s would ask for 250,000 bytes.
+        #expect(pacing.update(bytesRead: 6_250_000 / 4, over: .milliseconds(250)) == 32_768)
+    }
+
+    @Test func aSlowStreamIsNotPaced() {
+        var pacing = ReadPacing(interval: .milliseconds(40), receiveBufferSize: 1 << 20)
+        // 128 kbit/s audio: 640 bytes per interval, not worth a wait.
+        #expect(pacing.update(bytesRead: 16_000 / 4, over: .milliseconds(250)) == nil)
+        #expect(pacing.lowWatermark == 1)
+    }
+
+    @Test func aFallingBitrateLowersTheMarkAndSilenceTurnsItOff() {
+        var pacing = ReadPacing(interval: .milliseconds(40), receiveBufferSize: 1 << 20)
+        _ = pacing.update(bytesRead: Self.sixMegabits, over: .milliseconds(250))
+        // The encoder drops to 1 Mbit/s: the four-window average falls below 70 % within two windows.
+        var lowered: Int?
+        for _ in 0..<4 {
+            if let change = pacing.update(bytesRead: 125_000 / 4, over: .milliseconds(250)) { lowered = change }
+        }
+        #expect(lowered != nil && pacing.lowWatermark == 5_000)
+        // Nothing read in a window: whatever is buffered must be read at once.
+        #expect(pacing.update(bytesRead: 0, over: .milliseconds(250)) == 1)
+        #expect(pacing.update(bytesRead: 0, over: .milliseconds(250)) == nil)
+        // It comes back: paced again from the new rate alone.
+        #expect(pacing.update(bytesRead: Self.sixMegabits, over: .milliseconds(250)) == 30_000)
+    }
+
+    @Test func noIntervalNoPacing() {
+        var pacing = ReadPacing(interval: .zero, receiveBufferSize: 1 << 20)
+        #expect(pacing.update(bytesRead: Self.sixMegabits, over: .milliseconds(250)) == nil)
+        #expect(pacing.update(bytesRead: Self.sixMegabits, over: .zero) == nil)
+    }
+}
