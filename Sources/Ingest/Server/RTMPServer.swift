@@ -21,7 +21,7 @@ public final class RTMPServer: Sendable {
 
     public init(
         configuration: IngestConfiguration = IngestConfiguration(), authorizer: any PublishAuthorizer,
-        eventSink: @escaping IngestEventSink, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        eventSink: @escaping IngestEventSink, group: any EventLoopGroup = RTMPServer.defaultGroup,
         logger: Logger = Logger(label: "streamd.ingest.rtmp")
     ) {
         self.configuration = configuration
@@ -32,6 +32,15 @@ public final class RTMPServer: Sendable {
         registry = SessionRegistry(configuration: configuration.sessions, emitter: emitter)
         limiter = Mutex(FailedAttemptLimiter(policy: configuration.failedAttempts))
     }
+
+    /// The process's RTMP connections share one event loop unless a server is given a group.
+    ///
+    /// One loop is plenty: ingest costs about 3.5 CPU-s per GB, so a core takes in some 2 Gbit/s,
+    /// far more than the transcoders behind it can use. Gathered on one loop, each wake-up serves
+    /// every socket that became ready meanwhile; spread over the shared group's loops (one per
+    /// core), 20 publishers cost 10–15 % more CPU per GB in `ops/bench/ingest.sh`. It also keeps
+    /// HTTP and chat traffic on the shared loops from delaying media reads, and the reverse.
+    public static let defaultGroup = MultiThreadedEventLoopGroup._makePerpetualGroup(threadNamePrefix: "NIO-RTMP-", numberOfThreads: 1)
 
     /// New live sessions (a reconnect within grace continues its session and is not repeated here).
     public var sessions: AsyncStream<LiveSession> { registry.newSessions }

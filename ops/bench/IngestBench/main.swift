@@ -88,10 +88,10 @@ let environment = ProcessInfo.processInfo.environment
 if let milliseconds = environment["INGEST_BATCH_MS"].flatMap(Int.init) {
     configuration.mediaBatchInterval = .milliseconds(milliseconds)
 }
-// INGEST_THREADS: event loop threads (default: NIO's singleton group, one per core).
+// INGEST_THREADS: event loop threads (default: the server's own, RTMPServer.defaultGroup).
 let group: any EventLoopGroup = environment["INGEST_THREADS"].flatMap(Int.init).map {
     MultiThreadedEventLoopGroup(numberOfThreads: $0)
-} ?? MultiThreadedEventLoopGroup.singleton
+} ?? RTMPServer.defaultGroup
 let server = RTMPServer(configuration: configuration, authorizer: AcceptAll(), eventSink: { _, _, _ in
     totals.events.add(1, ordering: .relaxed)
 }, group: group)
