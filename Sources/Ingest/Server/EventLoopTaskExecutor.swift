@@ -5,7 +5,9 @@ import NIOCore
 /// closure instead of waking a thread of the cooperative pool.
 ///
 /// The consumer's work then shares the loop with socket reads, so keep it short (move items into a
-/// queue, as the transcoder does); anything heavy belongs on a thread of its own.
+/// queue, as the transcoder does); anything heavy belongs on a thread of its own. The loop must
+/// outlive the tasks that prefer it (`RTMPServer.defaultGroup` is never shut down): a job enqueued
+/// on a loop that has shut down is dropped.
 public final class EventLoopTaskExecutor: TaskExecutor {
     let loop: any EventLoop
 

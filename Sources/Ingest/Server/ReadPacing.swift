@@ -1,14 +1,15 @@
 /// How much a publishing connection's socket must hold before it wakes the event loop
 /// (`SO_RCVLOWAT`), so that a real-time stream is read in pieces of about `interval` of its own
-/// bitrate instead of once per packet the encoder writes. At 20 publishers that halves the
+/// bitrate instead of once per packet the encoder writes. At 20 publishers that about halved the
 /// ingest's CPU: most of it was the kernel waking and reading for each small write.
 ///
 /// Sans I/O: the connection reports the bytes it read every window and applies the answer.
 /// Media waits at most about `interval` longer to be read, the same bound its hand-off to the
 /// consumer already had. The rate is averaged over the last `history` windows, so the lumps that
 /// paced reads themselves make do not move the mark; a window with nothing read turns it off at
-/// once, so a stream that suddenly slows is late by at most one window.
-struct ReadPacing: Sendable, Equatable {
+/// once, so a stream that suddenly slows is late only until its connection next reports
+/// (`RTMPConnectionHandler.pacingWindow`).
+struct ReadPacing: Sendable {
     /// The stream time one read should carry.
     let interval: Duration
     /// The largest mark: a quarter of the socket's receive buffer, so the kernel never has to
@@ -52,9 +53,5 @@ struct ReadPacing: Sendable, Equatable {
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    static func == (a: Self, b: Self) -> Bool {
-        a.interval == b.interval && a.maximum == b.maximum && a.lowWatermark == b.lowWatermark
     }
 }
