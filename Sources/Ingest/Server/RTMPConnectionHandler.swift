@@ -374,7 +374,6 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         ticker = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(next)) {
-            guard handler.value.phase == .chunking else { return }
             handler.value.tick(context: boundContext.value)
             if handler.value.phase == .chunking { handler.value.scheduleTick(context: boundContext.value) }
         }
