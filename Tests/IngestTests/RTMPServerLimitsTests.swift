@@ -116,4 +116,42 @@ import Testing
         await client.close()
         await server.shutdown()
     }
+
+    /// Paced reads wake at about 40 ms of the stream; an encoder that then pauses with less than
+    /// that in the socket must not have its last frame held until it sends again (or times out).
+    @Test func theLastFrameBeforeAPauseIsNotHeldByPacing() async throws {
+        let (server, _, _, port) = try await RTMPServerIntegrationTests.makeServer { $0.idleTimeout = .seconds(5) }
+        let client = try await TestRTMPClient.connect(port: port)
+        try await client.publish(key: "good-key")
+        #expect(await client.waitForStatus("NetStream.Publish.Start") != nil)
+        try await client.send(Self.videoSequenceHeader())
+        let session = try #require(await RTMPServerIntegrationTests.nextSession(server))
+        let received = Task { () -> [ContinuousClock.Instant] in
+            var arrivals: [ContinuousClock.Instant] = []
+            for await item in session.media {
+                guard case .packet = item else { continue }
+                arrivals.append(.now)
+            }
+            return arrivals
+        }
+        // About 5 Mbit/s in real time for 2.5 s: the mark rises to some 25 KB.
+        let frames = 75
+        let start = ContinuousClock.now
+        for index in 0..<frames {
+            try await Task.sleep(until: start + .milliseconds(33 * index))
+            try await client.send(Self.videoFrame(index, size: 20_000))
+        }
+        let mark = try #require(await server.registry.list().first?.stats.readPacingBytes, "reads were never paced")
+        #expect(mark > 1_000)
+        try await client.send(Self.videoFrame(frames, size: 100))
+        let sent = ContinuousClock.now
+        try await Task.sleep(for: .seconds(3))
+        await client.close()
+        let arrivals = await withTimeout(.seconds(15)) { await received.value } ?? []
+        #expect(arrivals.count == frames + 1)
+        // At most a stats tick plus the pacing window late; before the fix, up to three ticks.
+        let late = try #require(arrivals.last) - sent
+        #expect(late < .milliseconds(2_000), "the last frame arrived \(late) after it was sent")
+        await server.shutdown()
+    }
 }

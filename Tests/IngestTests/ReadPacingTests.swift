@@ -45,6 +45,19 @@ struct ReadPacingTests {
         #expect(pacing.update(bytesRead: Self.sixMegabits, over: .milliseconds(250)) == 30_000)
     }
 
+    @Test func aStallTurnsPacingOffAndTheRateIsLearnedAfresh() {
+        var pacing = ReadPacing(interval: .milliseconds(40), receiveBufferSize: 1 << 20)
+        #expect(pacing.stalled() == nil)
+        _ = pacing.update(bytesRead: Self.sixMegabits * 4, over: .milliseconds(250))
+        #expect(pacing.lowWatermark == 120_000)
+        // The encoder stopped with less than a mark in the socket.
+        #expect(pacing.stalled() == 1)
+        #expect(pacing.lowWatermark == 1)
+        #expect(pacing.stalled() == nil)
+        // The 24 Mbit/s history is gone: the next window alone sets the mark.
+        #expect(pacing.update(bytesRead: Self.sixMegabits, over: .milliseconds(250)) == 30_000)
+    }
+
     @Test func noIntervalNoPacing() {
         var pacing = ReadPacing(interval: .zero, receiveBufferSize: 1 << 20)
         #expect(pacing.update(bytesRead: Self.sixMegabits, over: .milliseconds(250)) == nil)

@@ -49,6 +49,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private var pacing: ReadPacing?
     private var bytesSincePacing = 0
     private var lastPacing = NIODeadline.now()
+    private var lastRead = NIODeadline.now()
 
     private var stageTimeout: Scheduled<Void>?
     private var ticker: Scheduled<Void>?
@@ -154,7 +155,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         case .chunking:
             bytesSincePacing += bytes.readableBytes
             decoder.append(bytes)
-            if pacing != nil { pace(context: context) }
+            if pacing != nil { pace(context: context, now: .now(), onTick: false) }
         }
         process(context: context)
     }
@@ -191,8 +192,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func flushMedia() {
-        lastMediaFlush = .now()
+        // Measured from the last hand-off: an empty flush (the tick's) must not hold back the next item.
         guard let live, !pendingMedia.isEmpty else { return }
+        lastMediaFlush = .now()
         let items = pendingMedia
         pendingMedia.removeAll(keepingCapacity: true)
         switch live.yield(contentsOf: items) {
@@ -328,8 +330,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         resumeReading(context: context)
     }
 
-    /// Pacing is re-evaluated on the first read after this much time, and on every stats tick:
-    /// a stream whose bitrate suddenly falls more than sixfold is read late once, by at most a tick.
+    /// Pacing is re-evaluated on the first read after this much time, and on every stats tick.
+    /// A stream whose bitrate suddenly falls more than sixfold, or an encoder that stops sending
+    /// with less than a mark in the socket, is read late once, by at most a tick plus this.
     static let pacingWindow = Duration.milliseconds(250)
 
     private func startPacing(context: ChannelHandlerContext) {
@@ -342,22 +345,33 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         lastPacing = .now()
     }
 
-    private func pace(context: ChannelHandlerContext) {
-        // A shorter window says nothing: a tick just after a read would see it empty.
-        let now = NIODeadline.now()
-        guard phase == .chunking, var pacing, now - lastPacing >= TimeAmount(Self.pacingWindow) else { return }
-        let elapsed = Duration.nanoseconds((now - lastPacing).nanoseconds)
+    /// Re-evaluates the mark; true when a tick found reads stalled behind it and turned it off,
+    /// so bytes the encoder sent may still be waiting in the socket.
+    @discardableResult
+    private func pace(context: ChannelHandlerContext, now: NIODeadline, onTick: Bool) -> Bool {
+        guard phase == .chunking, var pacing else { return false }
+        if !onTick { lastRead = now }
+        let change: Int?
+        let stalled = onTick && pacing.lowWatermark > 1 && now - lastRead >= TimeAmount(Self.pacingWindow)
+        if stalled {
+            change = pacing.stalled()
+        } else {
+            // A shorter window says nothing: a tick just after a read would see it empty.
+            guard now - lastPacing >= TimeAmount(Self.pacingWindow) else { return false }
+            change = pacing.update(bytesRead: bytesSincePacing, over: Duration.nanoseconds((now - lastPacing).nanoseconds))
+        }
         lastPacing = now
-        let change = pacing.update(bytesRead: bytesSincePacing, over: elapsed)
         bytesSincePacing = 0
         self.pacing = pacing
-        guard let change, let options = context.channel.syncOptions else { return }
+        guard let change, let options = context.channel.syncOptions else { return stalled }
         do {
+            // Lowering the mark makes the kernel signal what it already holds.
             try options.setOption(ChannelOptions.socketOption(Self.receiveLowWatermark), value: SocketOptionValue(change))
         } catch {
             logger.debug("cannot pace reads (SO_RCVLOWAT \(change)): \(error)")
             self.pacing = nil
         }
+        return stalled
     }
 
     static let receiveLowWatermark = NIOBSDSocket.Option(rawValue: SO_RCVLOWAT)
@@ -381,10 +395,12 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
 
     private func tick(context: ChannelHandlerContext) {
         guard phase == .chunking, live != nil, endReason == nil else { return }
-        pace(context: context)
+        let now = NIODeadline.now()
+        let unpaced = pace(context: context, now: now, onTick: true)
         flushMedia()
         sampleStats()
-        if !waitingForConsumer, NIODeadline.now() - lastMedia > TimeAmount(server.configuration.idleTimeout) {
+        // Media the pacing held back is read next: judge idleness on the following tick.
+        if !waitingForConsumer, !unpaced, now - lastMedia > TimeAmount(server.configuration.idleTimeout) {
             let seconds = RTMPServer.seconds(server.configuration.idleTimeout)
             endReason = (.timeout, "no media for \(Int(seconds)) s")
             logger.info("no media for \(seconds) s, closing")

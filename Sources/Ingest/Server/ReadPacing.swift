@@ -8,7 +8,8 @@
 /// consumer already had. The rate is averaged over the last `history` windows, so the lumps that
 /// paced reads themselves make do not move the mark; a window with nothing read turns it off at
 /// once, so a stream that suddenly slows is late only until its connection next reports
-/// (`RTMPConnectionHandler.pacingWindow`).
+/// (`RTMPConnectionHandler.pacingWindow`). Reads that stop altogether (an encoder pausing with
+/// less than a mark sent) turn it off on the next stats tick (`stalled()`).
 struct ReadPacing: Sendable {
     /// The stream time one read should carry.
     let interval: Duration
@@ -49,5 +50,14 @@ struct ReadPacing: Sendable {
         guard worthIt else { return nil }
         lowWatermark = target
         return target
+    }
+
+    /// Nothing was read for a while though the stream is paced: the encoder paused with less
+    /// than a mark in the socket. Off (the new mark, 1) so that is read now; nil when already off.
+    mutating func stalled() -> Int? {
+        recent.removeAll()
+        guard lowWatermark != 1 else { return nil }
+        lowWatermark = 1
+        return 1
     }
 }
