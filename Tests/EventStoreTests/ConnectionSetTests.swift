@@ -10,7 +10,7 @@ import TestSupport
 @Suite struct ConnectionSetTests {
     @Test(.timeLimit(.minutes(1))) func aBurstBeyondTheLimitSharesTheLimitsConnections() async throws {
         let url = try await TestDatabase.freshDatabase("connset")
-        let set = ConnectionSet(url: url, limit: 2, logger: TestDatabase.logger)
+        let set = ConnectionSet(url: url, limit: 2, eventLoop: EventStore.defaultGroup.next(), logger: TestDatabase.logger)
         let busy = Busy()
         let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
             for _ in 0..<12 {

@@ -89,10 +89,10 @@ actor AppendBatcher {
     private(set) var hashedTransactions = 0
 
     init(
-        url: DatabaseURL, logger: Logger, maxWorkers: Int, maxBatchEvents: Int, recent: RecentEvents? = nil,
+        url: DatabaseURL, eventLoop: any EventLoop, logger: Logger, maxWorkers: Int, maxBatchEvents: Int, recent: RecentEvents? = nil,
         onCommitStart: @escaping @Sendable () async -> Void = {}, onCommit: @escaping @Sendable (Int64?) async -> Void
     ) {
-        self.connections = ConnectionSet(url: url, limit: maxWorkers, logger: logger)
+        self.connections = ConnectionSet(url: url, limit: maxWorkers, eventLoop: eventLoop, logger: logger)
         self.logger = logger
         self.maxWorkers = maxWorkers
         self.maxBatchEvents = maxBatchEvents

@@ -84,12 +84,12 @@ actor LogNotifier {
 
     /// LISTENs on `streamd_events` (sent by every append transaction, on every node), reconnecting
     /// after failures until cancelled.
-    nonisolated func listen(url: DatabaseURL, logger: Logger) async {
+    nonisolated func listen(url: DatabaseURL, eventLoop: any EventLoop, logger: Logger) async {
         var attempt = 0
         while !Task.isCancelled {
             do {
                 let connection = try await PostgresConnection.connect(
-                    configuration: try url.connectionConfiguration(), id: 0, logger: logger)
+                    on: eventLoop, configuration: try url.connectionConfiguration(), id: 0, logger: logger)
                 attempt = 0
                 defer { Task { try? await connection.close() } }
                 try await connection.listen(on: "streamd_events") { notifications in

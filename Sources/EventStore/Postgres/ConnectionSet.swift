@@ -16,6 +16,7 @@ actor ConnectionSet {
     private let url: DatabaseURL
     private let logger: Logger
     private let limit: Int
+    private let eventLoop: any EventLoop
     private var idle: [PostgresConnection] = []
     /// Connections that exist or are being opened: idle, in use, or connecting.
     private var open = 0
@@ -25,9 +26,10 @@ actor ConnectionSet {
     /// opened afterwards (one left idle would be freed unclosed, which PostgresNIO traps on).
     private var closed = false
 
-    init(url: DatabaseURL, limit: Int, logger: Logger) {
+    init(url: DatabaseURL, limit: Int, eventLoop: any EventLoop, logger: Logger) {
         self.url = url
         self.limit = Swift.max(1, limit)
+        self.eventLoop = eventLoop
         self.logger = logger
     }
 
@@ -60,7 +62,8 @@ actor ConnectionSet {
                 open += 1
                 nextId += 1
                 do {
-                    return try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: nextId, logger: logger)
+                    return try await PostgresConnection.connect(
+                        on: eventLoop, configuration: try url.connectionConfiguration(), id: nextId, logger: logger)
                 } catch {
                     open -= 1
                     wakeOne()
