@@ -33,9 +33,12 @@ public actor ProjectionRunner {
         self.filter = projection.filter
     }
 
-    /// Runs until cancelled.
-    public func run(pageSize: Int = 1_000) async {
+    /// Runs until cancelled. With a `batchInterval`, a page is applied at most that soon after the
+    /// one before (the first after a quiet spell at once): a busy log's events then share one
+    /// transaction instead of each costing one, and the model lags by at most the interval.
+    public func run(pageSize: Int = 1_000, batchInterval: Duration = .zero) async {
         var position: Int64 = 0
+        var lastBatch = ContinuousClock.now - batchInterval
         var failures = 0
         if case .sql = target {
             while !Task.isCancelled {
@@ -50,10 +53,14 @@ public actor ProjectionRunner {
         }
         advance(to: position)
         while !Task.isCancelled {
+            if batchInterval > .zero, lastBatch + batchInterval > .now {
+                try? await Task.sleep(until: lastBatch + batchInterval)
+            }
             let head = await store.knownHeadPosition()
             do {
                 let page = try await store.readLive(after: position, limit: pageSize, filter: filter)
                 if !page.isEmpty {
+                    lastBatch = .now
                     position = try await apply(page)
                 }
                 failures = 0
@@ -87,19 +94,10 @@ public actor ProjectionRunner {
             let logger = store.logger
             let name = self.name
             return try await store.client.withTransaction(logger: logger) { connection in
-                // No WAL flush wait: a read model is rebuilt from the durable log, and its checkpoint
-                // commits in this same transaction, so a crash can only lose the two together and
-                // the events are applied again. The log's appends stay synchronous; this keeps
-                // projection commits out of their fsync queue (on these disks fsync's p99.9 is 100 ms).
-                try await connection.query("SET LOCAL synchronous_commit TO off", logger: logger)
-                // The checkpoint row's lock serializes every runner of this projection, in any
-                // process; events at or below the locked checkpoint were applied by another.
-                try await connection.query(
-                    "INSERT INTO projection_checkpoints (name, position) VALUES (\(name), 0) ON CONFLICT (name) DO NOTHING",
-                    logger: logger)
+                // Locks the checkpoint and skips the WAL flush wait (migrations/0008).
                 var checkpoint: Int64 = 0
                 for try await position in try await connection.query(
-                    "SELECT position FROM projection_checkpoints WHERE name = \(name) FOR UPDATE", logger: logger
+                    "SELECT streamd_projection_claim(\(name))", logger: logger
                 ).decode(Int64.self) {
                     checkpoint = position
                 }
