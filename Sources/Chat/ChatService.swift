@@ -28,7 +28,21 @@ public actor ChatService {
     final class Room {
         var state: ChatRoomState
         var members: [UUID: (subscriber: ChatSubscriber, identity: ChatIdentity?)] = [:]
+        /// The members' queues, contiguous: fan-out walks this rather than copying every
+        /// dictionary entry (identity included) per message.
+        var subscribers: [ChatSubscriber] = []
         init(state: ChatRoomState) { self.state = state }
+
+        func add(_ subscriber: ChatSubscriber) {
+            guard members[subscriber.id] == nil else { return }
+            members[subscriber.id] = (subscriber, nil)
+            subscribers.append(subscriber)
+        }
+
+        func remove(_ subscriber: ChatSubscriber) {
+            guard members.removeValue(forKey: subscriber.id) != nil else { return }
+            subscribers.removeAll { $0 === subscriber }
+        }
     }
 
     public nonisolated let store: EventStore
@@ -45,6 +59,9 @@ public actor ChatService {
     public private(set) var metrics = Metrics()
     private var tasks: [Task<Void, Never>] = []
 
+    /// How often the chat read model (history, room loads) takes what the log has gained.
+    static let readModelInterval = Duration.milliseconds(50)
+
     public init(store: EventStore, channels: ChannelService, pipeline: ModerationPipeline = .standard) {
         self.store = store
         self.channels = channels
@@ -56,7 +73,9 @@ public actor ChatService {
     /// Starts the read-model runner and the node's fan-out subscription from the log's head.
     public func start() async {
         let runner = self.runner
-        tasks.append(Task { await runner.run() })
+        // At 100 messages a second, one transaction per message was most of PostgreSQL's work;
+        // history and room loads can trail the log by this much.
+        tasks.append(Task { await runner.run(batchInterval: Self.readModelInterval) })
         let head = (try? await store.headPosition()) ?? 0
         delivered = head
         // Pages smaller than a socket's queue, so one page never overflows a reader that keeps up.
@@ -92,11 +111,13 @@ public actor ChatService {
         for message in messages {
             // Encoded and framed once; every socket's queue holds the same storage.
             let frame = ChatSubscriber.frame(message.json)
-            for (id, member) in room.members where !member.subscriber.send(frame) {
-                room.members[id] = nil
-                if member.subscriber.isEvicted { metrics.evicted += 1 }
+            var gone: [ChatSubscriber] = []
+            for subscriber in room.subscribers where !subscriber.send(frame) { gone.append(subscriber) }
+            for subscriber in gone {
+                room.remove(subscriber)
+                if subscriber.isEvicted { metrics.evicted += 1 }
             }
-            metrics.delivered += room.members.count
+            metrics.delivered += room.subscribers.count
         }
     }
 
@@ -216,13 +237,13 @@ public actor ChatService {
     /// Adds a socket to its room and queues the backlog (and the settings) for it.
     public func join(_ channel: String, _ subscriber: ChatSubscriber) async throws {
         let room = try await room(channel)
-        room.members[subscriber.id] = (subscriber, nil)
+        room.add(subscriber)
         subscriber.send(ServerMessage.backlog(room.state.backlog()).json)
         subscriber.send(ServerMessage.settings(room.state.settings).json)
     }
 
     public func leave(_ channel: String, _ subscriber: ChatSubscriber) {
-        rooms[channel]?.members[subscriber.id] = nil
+        rooms[channel]?.remove(subscriber)
         subscriber.finish()
     }
 
@@ -357,6 +378,8 @@ public actor ChatService {
     /// when nil), oldest first.
     public nonisolated func history(_ channel: String, from: Date, to: Date, asOf: Int64?, limit: Int = 5_000) async throws -> [ChatMessageView] {
         guard try await channels.channel(named: channel) != nil else { throw ChatError.roomNotFound(channel) }
+        // The read model trails the log by up to `readModelInterval`: include what was just posted.
+        await runner.waitUntil(await store.knownHeadPosition(), timeout: .seconds(2))
         let asOf = asOf ?? Int64.max
         let window = Int(ChatRoomState.banHideWindow)
         let rows = try await store.client.query("""
