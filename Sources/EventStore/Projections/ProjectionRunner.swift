@@ -33,12 +33,14 @@ public actor ProjectionRunner {
         self.filter = projection.filter
     }
 
-    /// Runs until cancelled. With a `batchInterval`, a page is applied at most that soon after the
-    /// one before (the first after a quiet spell at once): a busy log's events then share one
-    /// transaction instead of each costing one, and the model lags by at most the interval.
+    /// Runs until cancelled. With a `batchInterval`, a runner that has caught up applies a page at
+    /// most that soon after the one before (the first after a quiet spell at once): a busy log's
+    /// events then share one transaction instead of each costing one, and the model lags by at most
+    /// the interval. Catching up (full pages) is never held back.
     public func run(pageSize: Int = 1_000, batchInterval: Duration = .zero) async {
         var position: Int64 = 0
         var lastBatch = ContinuousClock.now - batchInterval
+        var caughtUp = false
         var failures = 0
         if case .sql = target {
             while !Task.isCancelled {
@@ -53,7 +55,7 @@ public actor ProjectionRunner {
         }
         advance(to: position)
         while !Task.isCancelled {
-            if batchInterval > .zero, lastBatch + batchInterval > .now {
+            if caughtUp, batchInterval > .zero, lastBatch + batchInterval > .now {
                 try? await Task.sleep(until: lastBatch + batchInterval)
             }
             let head = await store.knownHeadPosition()
@@ -64,7 +66,8 @@ public actor ProjectionRunner {
                     position = try await apply(page)
                 }
                 failures = 0
-                if page.count < pageSize {
+                caughtUp = page.count < pageSize
+                if caughtUp {
                     // Nothing up to `head` (known before the read) is left for this filter: the
                     // next read starts there, not back at the last event the filter matched.
                     position = Swift.max(position, head)
