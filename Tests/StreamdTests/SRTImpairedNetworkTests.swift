@@ -256,8 +256,13 @@ import TestSupport
         #expect(downgrade.string("reason") == "loss", "\(downgrade.data)\n\(run.link.lossStatistics())")
         // 12 % of packets dropped; libsrt's loss figure over a sample (what the machine reads) comes
         // out between 3 % and 12 % on a loaded machine: LOW or VERY_LOW, either below 540p's levels.
-        let level = downgrade.string("to") ?? ""
-        #expect(["LOW", "VERY_LOW"].contains(level), "\(downgrade.data)")
+        // The first window straddles the start of the loss and averages in healthy seconds: in a
+        // whole-suite run its step was seen to land on MEDIUM, the next window's lower.
+        #expect(["MEDIUM", "LOW", "VERY_LOW"].contains(downgrade.string("to") ?? ""), "\(downgrade.data)")
+        let belowMedium = try await poll("LOW or VERY_LOW under the loss", seconds: 30) { () -> Logged? in
+            try await run.events([QualityChanged], after: beforeLoss).first { ["LOW", "VERY_LOW"].contains($0.string("to") ?? "") }
+        }
+        #expect(belowMedium.string("reason") == "loss", "\(belowMedium.data)\n\(run.link.lossStatistics())")
         let stopped540 = try await poll("RenditionStopped for 540p", seconds: 30) { () -> Logged? in
             try await run.events(["RenditionStopped"], after: beforeLoss).first { $0.string("rendition") == "540p" }
         }
