@@ -55,9 +55,12 @@ public final class EventStore: Sendable {
             url: url, eventLoop: loop, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
             recent: recent, onCommitStart: { await notifier.commitStarted() },
             onCommit: { await notifier.commitFinished(at: $0) })
-        self.tasks = Task {
+        // Started immediately, so the pool is running (it marks itself so synchronously) before
+        // the first lease: leasing earlier works but logs a warning, which a CLI command printed
+        // above its output under load.
+        self.tasks = Task.immediate {
             await withDiscardingTaskGroup { group in
-                group.addTask { await client.run() }
+                group.addImmediateTask { await client.run() }
                 group.addTask { await notifier.listen(url: url, eventLoop: loop, logger: logger) }
             }
         }
@@ -69,8 +72,6 @@ public final class EventStore: Sendable {
         configuration.options.maximumConnections = options.maximumConnections
         let client = PostgresClient(configuration: configuration, eventLoopGroup: options.eventLoopGroup, backgroundLogger: logger)
         let store = EventStore(client: client, url: url, registry: registry, options: options, logger: logger)
-        // Let the pool's run() begin before the first lease.
-        for _ in 0..<3 { await Task.yield() }
         do {
             if options.migrate { try await Migrator.bundled().migrate(client, logger: logger) }
             // In another encoding the database's canonical bytes could differ from Swift's UTF-8.
