@@ -19,10 +19,16 @@ struct TransactionProbe: SQLProjection {
 }
 
 @Suite struct SQLProjectionRunnerTests {
-    @Test func eachEventAppliesOnceInTheTransactionThatMovesTheCheckpoint() async throws {
-        let store = try await TestDatabase.makeStore("sqlproj", registry: .test)
-        defer { Task { await store.shutdown() } }
+    /// A fresh log with the probe's table.
+    static func probeStore(_ label: String) async throws -> EventStore {
+        let store = try await TestDatabase.makeStore(label, registry: .test)
         try await SQL.execute(store.url, "CREATE TABLE probe_rows (position bigint PRIMARY KEY, txid bigint NOT NULL, synchronous text NOT NULL)")
+        return store
+    }
+
+    @Test func eachEventAppliesOnceInTheTransactionThatMovesTheCheckpoint() async throws {
+        let store = try await Self.probeStore("sqlproj")
+        defer { Task { await store.shutdown() } }
         for i in 0..<10 { _ = try await store.append(Counted(writer: "a", n: i), to: "count-1", metadata: testActor) }
 
         // Two runners of one projection, as on two nodes: the checkpoint's lock lets each event in once.
@@ -43,9 +49,8 @@ struct TransactionProbe: SQLProjection {
     }
 
     @Test func aBatchIntervalNeverHoldsBackCatchingUp() async throws {
-        let store = try await TestDatabase.makeStore("sqlprojcatchup", registry: .test)
+        let store = try await Self.probeStore("sqlprojcatchup")
         defer { Task { await store.shutdown() } }
-        try await SQL.execute(store.url, "CREATE TABLE probe_rows (position bigint PRIMARY KEY, txid bigint NOT NULL, synchronous text NOT NULL)")
         for i in 0..<50 { _ = try await store.append(Counted(writer: "b", n: i), to: "count-2", metadata: testActor) }
         let runner = ProjectionRunner(store: store, sql: TransactionProbe())
         let task = Task { await runner.run(pageSize: 10, batchInterval: .seconds(30)) }
@@ -56,9 +61,8 @@ struct TransactionProbe: SQLProjection {
     }
 
     @Test func aBatchIntervalGathersABusyLogIntoFewerTransactions() async throws {
-        let store = try await TestDatabase.makeStore("sqlprojbatch", registry: .test)
+        let store = try await Self.probeStore("sqlprojbatch")
         defer { Task { await store.shutdown() } }
-        try await SQL.execute(store.url, "CREATE TABLE probe_rows (position bigint PRIMARY KEY, txid bigint NOT NULL, synchronous text NOT NULL)")
         let runner = ProjectionRunner(store: store, sql: TransactionProbe())
         let task = Task { await runner.run(batchInterval: .seconds(5)) }
         defer { task.cancel() }
