@@ -1,4 +1,5 @@
 @testable import Ingest
+import NIOCore
 import Testing
 
 /// The socket's low-water mark follows the stream's own bitrate: about one batch interval of it.
@@ -56,6 +57,24 @@ struct ReadPacingTests {
         #expect(pacing.stalled() == nil)
         // The 24 Mbit/s history is gone: the next window alone sets the mark.
         #expect(pacing.update(bytesRead: Self.sixMegabits, over: .milliseconds(250)) == 30_000)
+    }
+
+    @Test func readsAndTicksCloseWindowsOfAtLeastAQuarterSecond() {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        func at(_ milliseconds: Int64) -> NIODeadline { start + .milliseconds(milliseconds) }
+        var pacing = ReadPacing(interval: .milliseconds(40), receiveBufferSize: 1 << 20, now: start)
+        // 6 Mbit/s in reads 40 ms apart: the window closes at the first read 250 ms in.
+        for step in Int64(1)...6 { #expect(pacing.read(30_000, at: at(40 * step)) == nil) }
+        let mark = pacing.read(30_000, at: at(280))
+        #expect(mark.map { abs($0 - 30_000) <= 1 } == true, "\(String(describing: mark))")
+        // A tick just after a read says nothing: the window is too short, and reads are flowing.
+        #expect(pacing.tick(at: at(300)) == (nil, false))
+        // The encoder stops with less than a mark sent: a tick a window after the last read turns
+        // pacing off, and says bytes may still wait in the socket.
+        #expect(pacing.tick(at: at(540)) == (1, true))
+        #expect(pacing.lowWatermark == 1)
+        // Off, a quiet tick is not a stall.
+        #expect(pacing.tick(at: at(1_540)) == (nil, false))
     }
 
     @Test func noIntervalNoPacing() {

@@ -47,9 +47,6 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private var counted = false
 
     private var pacing: ReadPacing?
-    private var bytesSincePacing = 0
-    private var lastPacing = NIODeadline.now()
-    private var lastRead = NIODeadline.now()
 
     private var stageTimeout: Scheduled<Void>?
     private var ticker: Scheduled<Void>?
@@ -153,9 +150,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             decoder.append(handshakeBuffer)
             handshakeBuffer = ByteBuffer()
         case .chunking:
-            bytesSincePacing += bytes.readableBytes
+            let count = bytes.readableBytes
             decoder.append(bytes)
-            if pacing != nil { pace(context: context, now: .now(), onTick: false) }
+            if let mark = pacing?.read(count, at: .now()) { setReceiveLowWatermark(mark, context: context) }
         }
         process(context: context)
     }
@@ -330,48 +327,23 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         resumeReading(context: context)
     }
 
-    /// Pacing is re-evaluated on the first read after this much time, and on every stats tick.
-    /// A stream whose bitrate suddenly falls more than sixfold, or an encoder that stops sending
-    /// with less than a mark in the socket, is read late once, by at most a tick plus this.
-    static let pacingWindow = Duration.milliseconds(250)
-
     private func startPacing(context: ChannelHandlerContext) {
         let interval = server.configuration.mediaBatchInterval
         guard interval > .zero, let options = context.channel.syncOptions,
               let receiveBuffer = try? options.getOption(ChannelOptions.socketOption(.so_rcvbuf))
         else { return }
         pacing = ReadPacing(interval: interval, receiveBufferSize: Int(receiveBuffer))
-        bytesSincePacing = 0
-        lastPacing = .now()
     }
 
-    /// Re-evaluates the mark; true when a tick found reads stalled behind it and turned it off,
-    /// so bytes the encoder sent may still be waiting in the socket.
-    @discardableResult
-    private func pace(context: ChannelHandlerContext, now: NIODeadline, onTick: Bool) -> Bool {
-        guard phase == .chunking, var pacing else { return false }
-        if !onTick { lastRead = now }
-        let change: Int?
-        let stalled = onTick && pacing.lowWatermark > 1 && now - lastRead >= TimeAmount(Self.pacingWindow)
-        if stalled {
-            change = pacing.stalled()
-        } else {
-            // A shorter window says nothing: a tick just after a read would see it empty.
-            guard now - lastPacing >= TimeAmount(Self.pacingWindow) else { return false }
-            change = pacing.update(bytesRead: bytesSincePacing, over: Duration.nanoseconds((now - lastPacing).nanoseconds))
-        }
-        lastPacing = now
-        bytesSincePacing = 0
-        self.pacing = pacing
-        guard let change, let options = context.channel.syncOptions else { return stalled }
+    /// Applies a new mark. Lowering it makes the kernel signal what the socket already holds.
+    private func setReceiveLowWatermark(_ mark: Int, context: ChannelHandlerContext) {
+        guard let options = context.channel.syncOptions else { return }
         do {
-            // Lowering the mark makes the kernel signal what it already holds.
-            try options.setOption(ChannelOptions.socketOption(Self.receiveLowWatermark), value: SocketOptionValue(change))
+            try options.setOption(ChannelOptions.socketOption(Self.receiveLowWatermark), value: SocketOptionValue(mark))
         } catch {
-            logger.debug("cannot pace reads (SO_RCVLOWAT \(change)): \(error)")
-            self.pacing = nil
+            logger.debug("cannot pace reads (SO_RCVLOWAT \(mark)): \(error)")
+            pacing = nil
         }
-        return stalled
     }
 
     static let receiveLowWatermark = NIOBSDSocket.Option(rawValue: SO_RCVLOWAT)
@@ -396,7 +368,11 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private func tick(context: ChannelHandlerContext) {
         guard phase == .chunking, live != nil, endReason == nil else { return }
         let now = NIODeadline.now()
-        let unpaced = pace(context: context, now: now, onTick: true)
+        var unpaced = false
+        if let (mark, stalled) = pacing?.tick(at: now) {
+            unpaced = stalled
+            if let mark { setReceiveLowWatermark(mark, context: context) }
+        }
         flushMedia()
         sampleStats()
         // Media the pacing held back is read next: judge idleness on the following tick.
