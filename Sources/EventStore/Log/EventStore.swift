@@ -83,7 +83,7 @@ public final class EventStore: Sendable {
         } catch {
             await store.shutdown()
             if let error = error as? EventStoreError { throw error }
-            throw EventStoreError.unavailable("cannot use the database at \(url): \(AppendBatcher.describe(error))")
+            throw EventStoreError.unavailable("cannot use the database at \(url): \(AppendBatcher.describe(error))", whileAppending: false)
         }
         return store
     }
@@ -135,7 +135,7 @@ public final class EventStore: Sendable {
             } catch {
                 guard AppendBatcher.isConnectionFailure(error) else { throw error }
                 guard ContinuousClock.now + delay < deadline else {
-                    throw EventStoreError.unavailable(AppendBatcher.describe(error))
+                    throw EventStoreError.unavailable(AppendBatcher.describe(error), whileAppending: false)
                 }
                 try await Task.sleep(for: delay)
                 delay = Swift.min(delay * 2, .seconds(1))
