@@ -109,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "streamd",
             dependencies: [
-                "Gateway", "EventStore", "Ingest", "Packager", "Transcode", "Chat",
+                "Gateway", "EventStore", "Media", "Ingest", "Packager", "Transcode", "Chat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

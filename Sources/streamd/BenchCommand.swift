@@ -2,6 +2,7 @@ import ArgumentParser
 import EventStore
 import Foundation
 import Logging
+import Media
 import PostgresNIO
 
 struct BenchCommand: AsyncParsableCommand {
@@ -61,7 +62,7 @@ struct EventStoreBench: AsyncParsableCommand {
                 seen += 1
                 if event.position >= head { break }
             }
-            readRate = Swift.max(readRate, Double(seen) / (ContinuousClock.now - readStart).seconds)
+            readRate = Swift.max(readRate, Double(seen) / (ContinuousClock.now - readStart).inSeconds)
         }
         results.append(("catch-up subscription (5000-event pages)", readRate, nil, nil))
         let transactions = await store.appendTransactions()
@@ -105,7 +106,7 @@ struct EventStoreBench: AsyncParsableCommand {
                 if buffer.readableBytes > 0 { try await writer.write(buffer) }
             }
         }
-        return Double(rows) / (ContinuousClock.now - start).seconds
+        return Double(rows) / (ContinuousClock.now - start).inSeconds
     }
 
     private func appendPhase(store: EventStore, concurrency: Int, batch: Int, data: String, metadata: EventMetadata) async throws -> (Double, Double, Double) {
@@ -122,7 +123,7 @@ struct EventStoreBench: AsyncParsableCommand {
                         let events = (0..<batch).map { _ in NewEvent(eventType: "BenchSampled", schemaVersion: 1, data: data, metadata: metadata) }
                         let began = ContinuousClock.now
                         _ = try await store.append(to: "bench-\(phase)-\(writer)-\(n % 50)", expectedVersion: .any, events: events)
-                        latencies.append((ContinuousClock.now - began).seconds * 1000)
+                        latencies.append((ContinuousClock.now - began).inSeconds * 1000)
                         count += batch
                         n += 1
                     }
@@ -133,7 +134,7 @@ struct EventStoreBench: AsyncParsableCommand {
             for try await result in group { results.append(result) }
             return results
         }
-        let elapsed = (ContinuousClock.now - start).seconds
+        let elapsed = (ContinuousClock.now - start).inSeconds
         let total = perWriter.reduce(0) { $0 + $1.0 }
         let latencies = perWriter.flatMap(\.1).sorted()
         func percentile(_ p: Double) -> Double {
@@ -175,8 +176,4 @@ struct AppendWriter: AsyncParsableCommand {
         fflush(nil)
         await store.shutdown()
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -249,7 +249,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
             if connection.lastFlush.duration(to: now) >= ingest.mediaBatchInterval { flush(connection) }
             if connection.lastSample.duration(to: now) >= ingest.statsInterval { connection.sampleStats(server: server) }
             if !connection.paused, connection.lastMedia.duration(to: now) > ingest.idleTimeout {
-                let seconds = Int(RTMPServer.seconds(ingest.idleTimeout))
+                let seconds = Int(ingest.idleTimeout.inSeconds)
                 connection.logger.info("no media for \(seconds) s, closing")
                 end(connection, reason: .timeout, detail: "no media for \(seconds) s")
             }

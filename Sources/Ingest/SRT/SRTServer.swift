@@ -256,7 +256,7 @@ public final class SRTServer: Sendable {
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
-        RTMPServer.seconds(duration) * 1000
+        duration.inSeconds * 1000
     }
 
     // MARK: After the handshake

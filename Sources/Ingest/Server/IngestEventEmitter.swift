@@ -40,8 +40,8 @@ final class IngestEventEmitter: Sendable {
         guard reason.countsAsFailedAttempt, let lockout = limiter.withLock({ $0.recordFailure(host, now: .now) }) else { return }
         emit(
             PublishLockedOut(
-                remoteAddress: host, failures: policy.maxFailures, windowSeconds: RTMPServer.seconds(policy.window),
-                lockoutSeconds: RTMPServer.seconds(lockout)),
+                remoteAddress: host, failures: policy.maxFailures, windowSeconds: policy.window.inSeconds,
+                lockoutSeconds: lockout.inSeconds),
             stream: "ingest-\(host)", actor: .system("ingest"))
         logger.warning("address locked out after failed stream keys", metadata: ["remote": "\(host)"])
     }

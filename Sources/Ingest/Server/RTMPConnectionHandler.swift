@@ -377,7 +377,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         sampleStats()
         // Media the pacing held back is read next: judge idleness on the following tick.
         if !waitingForConsumer, !unpaced, now - lastMedia > TimeAmount(server.configuration.idleTimeout) {
-            let seconds = RTMPServer.seconds(server.configuration.idleTimeout)
+            let seconds = server.configuration.idleTimeout.inSeconds
             endReason = (.timeout, "no media for \(Int(seconds)) s")
             logger.info("no media for \(seconds) s, closing")
             perform(session.stop(code: "NetStream.Publish.Idle", description: "no audio or video received for \(Int(seconds)) s; check the encoder and publish again"), context: context)

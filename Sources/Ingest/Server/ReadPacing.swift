@@ -67,7 +67,7 @@ struct ReadPacing: Sendable {
 
     /// The bytes read over the last `elapsed`; the new mark when it should change, else nil.
     mutating func update(bytesRead: Int, over elapsed: Duration) -> Int? {
-        let seconds = RTMPServer.seconds(elapsed)
+        let seconds = elapsed.inSeconds
         guard seconds > 0 else { return nil }
         recent.append((bytesRead, seconds))
         if recent.count > Self.history { recent.removeFirst(recent.count - Self.history) }
@@ -77,7 +77,7 @@ struct ReadPacing: Sendable {
             target = 1
         } else {
             let rate = Double(recent.reduce(0) { $0 + $1.bytes }) / recent.reduce(0) { $0 + $1.seconds }
-            let perInterval = min(rate * RTMPServer.seconds(interval), Double(maximum))
+            let perInterval = min(rate * interval.inSeconds, Double(maximum))
             target = perInterval < Double(Self.minimum) ? 1 : Int(perInterval)
         }
         // Small changes are not worth a system call; turning off or on always is.

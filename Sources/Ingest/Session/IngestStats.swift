@@ -68,7 +68,7 @@ struct IngestStatsAccumulator: Sendable {
     mutating func recordDropped() { dropped += 1 }
 
     mutating func sample(totalBytes: UInt64, interval: Duration, queueDepth: Int, backpressured: Bool) -> IngestStats {
-        let seconds = max(Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18, 0.001)
+        let seconds = max(interval.inSeconds, 0.001)
         var stats = IngestStats()
         stats.intervalSeconds = seconds
         stats.receivedBitrate = Int(Double(totalBytes &- bytesAtLastSample) * 8 / seconds)
