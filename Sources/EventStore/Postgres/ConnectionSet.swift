@@ -53,7 +53,7 @@ actor ConnectionSet {
 
     private func take() async throws -> PostgresConnection {
         while true {
-            guard !closed else { throw EventStoreError.unavailable("the event store was shut down") }
+            guard !closed else { throw EventStoreError.unavailable("the event store was shut down", whileAppending: false) }
             while let connection = idle.popLast() {
                 if !connection.isClosed { return connection }
                 open -= 1
