@@ -70,7 +70,7 @@ func parseOnly(_ path: String) throws {
             }
         }
     }
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let seconds = elapsed.inSeconds
     let gigabytes = Double(stream.count * rounds) / 1e9
     print(String(format: "parse only: %.3f GB in %.2f s = %.2f cpu-s/GB (%d packets)", gigabytes, seconds, seconds / gigabytes, packets))
 }
