@@ -12,12 +12,12 @@ func nowMicros() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
 
 /// Latencies (µs) and counts from every subscriber.
 final class Tally: Sendable {
-    let state = Mutex<(count: Int, latencies: [Int64])>((0, []))
+    let state = Mutex<(count: Int, latencies: [Int64], sent: [Int64])>((0, [], []))
     func record(_ sent: Int64) {
         let latency = nowMicros() - sent
-        state.withLock { $0.count += 1; $0.latencies.append(latency) }
+        state.withLock { $0.count += 1; $0.latencies.append(latency); $0.sent.append(sent) }
     }
-    func take() -> (Int, [Int64]) { state.withLock { s in defer { s = (0, []) }; return (s.count, s.latencies) } }
+    func take() -> (Int, [Int64], [Int64]) { state.withLock { s in defer { s = (0, [], []) }; return (s.count, s.latencies, s.sent) } }
 }
 
 /// Finds `T<micros>E` markers in text; `state` carries a marker split across reads.
@@ -38,13 +38,26 @@ func markers(_ bytes: some Sequence<UInt8>, state: inout (inside: Bool, value: I
 }
 
 func report(_ label: String, rate: Int, seconds: Int, subscribers: Int, sent: Int, tally: Tally) {
-    let (count, latencies) = tally.take()
+    let (count, latencies, sentAt) = tally.take()
+    func pct(_ sorted: [Int64], _ p: Double) -> Double {
+        sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
+    }
     let sorted = latencies.sorted()
-    func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000 }
     let expected = sent * subscribers
     print(String(format: "%-6@ %6d msg/s  sent %7d  delivered %9d / %9d (%5.1f%%)  %9.0f deliveries/s  p50 %7.1f ms  p99 %7.1f ms",
                  label as NSString, rate, sent, count, expected, expected == 0 ? 0 : 100 * Double(count) / Double(expected),
-                 Double(count) / Double(seconds), pct(0.5), pct(0.99)))
+                 Double(count) / Double(seconds), pct(sorted, 0.5), pct(sorted, 0.99)))
+    guard subscribers > 1 else { fflush(nil); return }
+    // Per message, its first socket (the path to the room) and its last (plus the fan-out itself).
+    var spans: [Int64: (first: Int64, last: Int64)] = [:]
+    for (latency, sent) in zip(latencies, sentAt) {
+        let span = spans[sent] ?? (latency, latency)
+        spans[sent] = (min(span.first, latency), max(span.last, latency))
+    }
+    let first = spans.values.map(\.first).sorted()
+    let last = spans.values.map(\.last).sorted()
+    print(String(format: "       per message: first socket p50 %7.1f p99 %7.1f ms, last socket p50 %7.1f p99 %7.1f ms",
+                 pct(first, 0.5), pct(first, 0.99), pct(last, 0.5), pct(last, 0.99)))
     fflush(nil)
 }
 
@@ -167,6 +180,8 @@ if args[1] == "chat", args.count == 8 {
     var publishers: [any Channel] = []
     let ready = Mutex(0)
     let acks = Tally()
+    // When each post left the client (its write completed), to tell the client's queueing from the server's.
+    let sendLag = Tally()
     for _ in 0..<senders {
         publishers.append(try await connectWebSocket(host, port, path: "/v1/chat/\(channel)?token=\(token)", tally: acks, acksOnly: true) { ready.withLock { $0 += 1 } })
     }
@@ -175,14 +190,20 @@ if args[1] == "chat", args.count == 8 {
     try await Task.sleep(for: .seconds(2))
     _ = tally.take()
     _ = acks.take()
+    _ = sendLag.take()
     for rate in rates {
         let sent = try await pace(rate: rate, seconds: seconds) { index in
-            let text = #"{"type":"send","text":"m\#(rate)-\#(index) T\#(nowMicros())E","nonce":"T\#(nowMicros())E"}"#
-            senderChannels[index % senders].writeAndFlush(maskedFrame(opcode: 0x1, payload: ByteBuffer(string: text)), promise: nil)
+            let sentAt = nowMicros()
+            let text = #"{"type":"send","text":"m\#(rate)-\#(index) T\#(sentAt)E","nonce":"T\#(sentAt)E"}"#
+            let channel = senderChannels[index % senders]
+            let promise = channel.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenSuccess { sendLag.record(sentAt) }
+            channel.writeAndFlush(maskedFrame(opcode: 0x1, payload: ByteBuffer(string: text)), promise: promise)
         }
         try await Task.sleep(for: .seconds(3))
         report("chat", rate: rate, seconds: seconds, subscribers: subscribers, sent: sent, tally: tally)
         report(" acks", rate: rate, seconds: seconds, subscribers: 1, sent: sent, tally: acks)
+        report(" write", rate: rate, seconds: seconds, subscribers: 1, sent: sent, tally: sendLag)
     }
     exit(0)
 } else if args[1] == "redis", args.count == 6 {
