@@ -135,6 +135,7 @@ let package = Package(
             dependencies: [
                 "Gateway", "EventStore", "Ingest", "Transcode", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

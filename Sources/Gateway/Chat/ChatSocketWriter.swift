@@ -122,6 +122,13 @@ final class ChatSocketWriter: Sendable {
             }
         }
 
+        static func joined(_ frames: [ByteBuffer], allocator: ByteBufferAllocator) -> ByteBuffer {
+            if frames.count == 1 { return frames[0] }
+            var joined = allocator.buffer(capacity: frames.reduce(0) { $0 + $1.readableBytes })
+            for frame in frames { joined.writeImmutableBuffer(frame) }
+            return joined
+        }
+
         /// Writes up to `socketsPerTurn` sockets; true when more are pending. On `eventLoop`.
         private func turn() -> Bool {
             let (sockets, more) = pending.withLock { pending in
@@ -140,7 +147,9 @@ final class ChatSocketWriter: Sendable {
                     subscriber.written(frames.count)
                     continue
                 }
-                for frame in frames { encoder.write(NIOAny(frame), promise: nil) }
+                // One buffer, one pass down the pipeline: a socket's turn carries several frames
+                // under load, and copying them together costs less than a pipeline write each.
+                encoder.write(NIOAny(Self.joined(frames, allocator: channel.allocator)), promise: nil)
                 let count = frames.count
                 // What NIO holds beyond its high-water mark (64 KiB) stays counted until the
                 // kernel takes it; below that the frames are as good as written.
