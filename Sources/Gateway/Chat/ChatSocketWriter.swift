@@ -4,18 +4,18 @@ import NIOWebSocket
 import Synchronization
 
 /// Writes chat sockets' queued frames straight into their channels, below the async writer and
-/// the frame encoder: per
-/// event loop, one task per burst takes the queue of every socket woken since the last run and
-/// writes it with one flush per socket. Fan-out thus costs no task, actor hop or copy per socket
-/// per message; under load, frames queued while a run is pending go out together.
+/// the frame encoder: per event loop, one task per burst takes the queue of every socket woken
+/// since the last run and writes it with one flush per socket, in turns that loops take (`turns`).
+/// Fan-out thus costs no task, actor hop or copy per socket per message; under load, frames
+/// queued while a run is pending go out together.
 final class ChatSocketWriter: Sendable {
     /// One per event loop; loops live as long as the process.
     private let loops = Mutex<[ObjectIdentifier: LoopWriter]>([:])
-    /// How long a woken loop waits for more frames before writing: messages that commit together
-    /// go out in one write per socket instead of one each (a syscall per socket per message is
-    /// what limits fan-out, for the server and for its readers). 10 ms, against 3 ms and against
-    /// writing at once but at most every 10 ms, gave the lowest p99 at 100 and 200 msg/s to
-    /// 1,000 sockets (ops/bench/chat), where the host's two cores are otherwise saturated.
+    /// How long a woken loop waits before writing, so that a broadcast has queued its frame for
+    /// every socket first; under load, frames queued while turns are pending go out together
+    /// anyway. 10 ms paid off while every loop wrote at once and held posts unread; with loops
+    /// taking turns, 1 ms gave a p99 as low or lower than 5 and 10 ms at 100–400 msg/s to 1,000
+    /// sockets (ops/bench/chat), and spares quiet rooms the wait.
     let coalescing: TimeAmount
 
     /// How many loops may write at once.
@@ -26,7 +26,7 @@ final class ChatSocketWriter: Sendable {
     /// committing them, ingest or transcoding. On two cores, one writer at a time (the other
     /// loop reading meanwhile) lowered the p99 at 200 msg/s to 1,000 sockets in 7 of 8
     /// interleaved runs, to 47–63 ms from 52–72, and the first socket's p99 to 24–36 from 32–49.
-    init(coalescing: TimeAmount = .milliseconds(10), concurrentWriters: Int = Swift.max(1, System.coreCount / 2)) {
+    init(coalescing: TimeAmount = .milliseconds(1), concurrentWriters: Int = Swift.max(1, System.coreCount / 2)) {
         self.coalescing = coalescing
         self.turns = TurnPermits(Swift.max(1, concurrentWriters))
     }
