@@ -14,7 +14,7 @@ final class ChatSocketWriter: Sendable {
     /// How long a woken loop waits before writing, so that a broadcast has queued its frame for
     /// every socket first; under load, frames queued while turns are pending go out together
     /// anyway. 10 ms paid off while every loop wrote at once and held posts unread; with loops
-    /// taking turns, 1 ms gave a p99 as low or lower than 5 and 10 ms at 100–400 msg/s to 1,000
+    /// taking turns, 1 ms gave a p99 as low as 5 and 10 ms or lower at 100–400 msg/s to 1,000
     /// sockets (ops/bench/chat), and spares quiet rooms the wait.
     let coalescing: TimeAmount
 
@@ -99,9 +99,9 @@ final class ChatSocketWriter: Sendable {
             if schedule { eventLoop.scheduleTask(in: coalescing) { self.run() } }
         }
 
-        /// Sockets written per turn of the loop. A socket's write takes about 30 µs here with both
-        /// cores busy (a turn about 2 ms, at worst 10); in turns, the loop reads between them, so
-        /// a post arriving meanwhile is not held until every queue is written.
+        /// Sockets written per turn of the loop. A socket's write takes 12–20 µs here (a turn
+        /// about 2 ms, at worst 6 at 200 msg/s); in turns, the loop reads between them, so a post
+        /// arriving meanwhile is not held until every queue is written. 40 did worse.
         static let socketsPerTurn = 100
 
         /// On `eventLoop`.
