@@ -42,6 +42,13 @@ import Testing
         #expect(!permits.acquire(w[2]))
     }
 
+    @Test func thereIsAlwaysAPermit() {
+        let permits = ChatSocketWriter.TurnPermits(0)
+        let w = writers(2, permits: permits)
+        #expect(permits.acquire(w[0]))
+        #expect(!permits.acquire(w[1]))
+    }
+
     @Test func framesAreJoinedInOrder() {
         let allocator = ByteBufferAllocator()
         let single = ByteBuffer(string: "only")

@@ -26,9 +26,9 @@ final class ChatSocketWriter: Sendable {
     /// committing them, ingest or transcoding. On two cores, one writer at a time (the other
     /// loop reading meanwhile) lowered the p99 at 200 msg/s to 1,000 sockets in 7 of 8
     /// interleaved runs, to 47–63 ms from 52–72, and the first socket's p99 to 24–36 from 32–49.
-    init(coalescing: TimeAmount = .milliseconds(1), concurrentWriters: Int = Swift.max(1, System.coreCount / 2)) {
+    init(coalescing: TimeAmount = .milliseconds(1), concurrentWriters: Int = System.coreCount / 2) {
         self.coalescing = coalescing
-        self.turns = TurnPermits(Swift.max(1, concurrentWriters))
+        self.turns = TurnPermits(concurrentWriters)
     }
 
     /// A subscriber whose frames go to `channel`.
@@ -49,7 +49,8 @@ final class ChatSocketWriter: Sendable {
     final class TurnPermits: Sendable {
         private let state: Mutex<(free: Int, waiting: [LoopWriter])>
 
-        init(_ count: Int) { state = Mutex((count, [])) }
+        /// At least one permit, whatever `count` says.
+        init(_ count: Int) { state = Mutex((Swift.max(1, count), [])) }
 
         /// True with a permit; otherwise `writer` is queued, to be handed one.
         func acquire(_ writer: LoopWriter) -> Bool {
