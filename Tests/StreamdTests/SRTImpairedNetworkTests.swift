@@ -157,8 +157,9 @@ import TestSupport
         #expect(downgrade.string("sessionID") == session)
         #expect(downgrade.string("from") == "HIGH")
         // A loss window that straddles the cut averages in the healthy seconds before it: on a
-        // loaded machine the first step was seen to land on LOW, the next window's on VERY_LOW.
-        #expect(["LOW", "VERY_LOW"].contains(downgrade.string("to")), "\(downgrade.data)\n\(link.queueStatistics())")
+        // loaded machine the first step was seen to land on LOW, and once on MEDIUM (a lower
+        // level's window had not held its 5 s yet); the next windows' steps reach VERY_LOW.
+        #expect(["MEDIUM", "LOW", "VERY_LOW"].contains(downgrade.string("to")), "\(downgrade.data)\n\(link.queueStatistics())")
         #expect(downgrade.string("reason") == "loss", "\(downgrade.data)")
         // Loss must hold for 5 s; sampling, the log and a loaded machine add a few more.
         #expect(downgradeDelay < .seconds(30), "downgraded after \(downgradeDelay)")
