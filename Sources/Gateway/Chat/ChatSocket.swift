@@ -30,8 +30,9 @@ struct ChatSocket: Sendable {
             try? await connection.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(size)).get()
         }
         // Everything for this socket goes through its bounded queue, written by `chat.writer`.
-        let subscriber = chat.writer.subscriber(for: connection, capacity: chat.configuration.socketQueue)
+        let subscriber: ChatSubscriber
         do {
+            subscriber = try await chat.writer.subscriber(for: connection, capacity: chat.configuration.socketQueue)
             try await chat.service.join(channel, subscriber)
         } catch {
             try await outbound.write(.text(ServerMessage.error(code: "unavailable", message: "\(error)", nonce: nil).json))
