@@ -24,8 +24,16 @@ public struct PostAttempt: Sendable, Hashable {
 /// What one user did lately in one room, as the rate, slow-mode and duplicate rules need it.
 public struct UserActivity: Sendable, Hashable {
     public struct Post: Sendable, Hashable {
-        public var at: Date
-        public var text: String
+        public let at: Date
+        public let text: String
+        /// `DuplicateRule.key(text)`, kept so that each new post normalises only its own text.
+        public let duplicateKey: String
+
+        public init(at: Date, text: String) {
+            self.at = at
+            self.text = text
+            self.duplicateKey = DuplicateRule.key(text)
+        }
     }
 
     /// Accepted posts, oldest first, at most `keep` seconds old.
