@@ -6,6 +6,7 @@ import Synchronization
 // Fan-out benchmark: one publisher, N subscribers, increasing rates; the chat (WebSocket, every
 // message appended to the log before delivery) or Redis pub/sub over the same loopback.
 //   ChatBench chat  HOST:PORT ADMIN_TOKEN CHANNEL SUBSCRIBERS RATES SECONDS
+//     (CHAT_DISK_PROBE=FILE: also time small synchronous writes to FILE while each rate runs)
 //   ChatBench redis HOST:PORT SUBSCRIBERS RATES SECONDS
 
 func nowMicros() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
@@ -192,6 +193,7 @@ if args[1] == "chat", args.count == 8 {
     _ = acks.take()
     _ = sendLag.take()
     for rate in rates {
+        let probe = ProcessInfo.processInfo.environment["CHAT_DISK_PROBE"].flatMap { DiskProbe(path: $0) }
         let sent = try await pace(rate: rate, seconds: seconds) { index in
             let sentAt = nowMicros()
             let text = #"{"type":"send","text":"m\#(rate)-\#(index) T\#(sentAt)E","nonce":"T\#(sentAt)E"}"#
@@ -200,10 +202,12 @@ if args[1] == "chat", args.count == 8 {
             promise.futureResult.whenSuccess { sendLag.record(sentAt) }
             channel.writeAndFlush(maskedFrame(opcode: 0x1, payload: ByteBuffer(string: text)), promise: promise)
         }
+        let disk = await probe?.finish()
         try await Task.sleep(for: .seconds(3))
         report("chat", rate: rate, seconds: seconds, subscribers: subscribers, sent: sent, tally: tally)
         report(" acks", rate: rate, seconds: seconds, subscribers: 1, sent: sent, tally: acks)
         report(" write", rate: rate, seconds: seconds, subscribers: 1, sent: sent, tally: sendLag)
+        if let disk { print(disk) }
     }
     exit(0)
 } else if args[1] == "redis", args.count == 6 {
