@@ -193,7 +193,7 @@ if args[1] == "chat", args.count == 8 {
     _ = acks.take()
     _ = sendLag.take()
     for rate in rates {
-        let probe = ProcessInfo.processInfo.environment["CHAT_DISK_PROBE"].flatMap { DiskProbe(path: $0) }
+        let probe = ProcessInfo.processInfo.environment["CHAT_DISK_PROBE"].flatMap { $0.isEmpty ? nil : DiskProbe(path: $0) }
         let sent = try await pace(rate: rate, seconds: seconds) { index in
             let sentAt = nowMicros()
             let text = #"{"type":"send","text":"m\#(rate)-\#(index) T\#(sentAt)E","nonce":"T\#(sentAt)E"}"#
