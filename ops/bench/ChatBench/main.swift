@@ -38,11 +38,14 @@ func markers(_ bytes: some Sequence<UInt8>, state: inout (inside: Bool, value: I
     }
 }
 
+/// The value at fraction `p` of `sorted`, nil when it is empty.
+func percentile<T>(_ sorted: [T], _ p: Double) -> T? {
+    sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
 func report(_ label: String, rate: Int, seconds: Int, subscribers: Int, sent: Int, tally: Tally) {
     let (count, latencies, sentAt) = tally.take()
-    func pct(_ sorted: [Int64], _ p: Double) -> Double {
-        sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
-    }
+    func pct(_ sorted: [Int64], _ p: Double) -> Double { Double(percentile(sorted, p) ?? 0) / 1000 }
     let sorted = latencies.sorted()
     let expected = sent * subscribers
     print(String(format: "%-6@ %6d msg/s  sent %7d  delivered %9d / %9d (%5.1f%%)  %9.0f deliveries/s  p50 %7.1f ms  p99 %7.1f ms",
