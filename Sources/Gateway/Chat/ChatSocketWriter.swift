@@ -14,8 +14,8 @@ final class ChatSocketWriter: Sendable {
     /// How long a woken loop waits before writing, so that a broadcast has queued its frame for
     /// every socket first; under load, frames queued while turns are pending go out together
     /// anyway. 10 ms paid off while every loop wrote at once and held posts unread; with loops
-    /// taking turns, 1 ms gave a p99 as low as 5 and 10 ms or lower at 100–400 msg/s to 1,000
-    /// sockets (ops/bench/chat), and spares quiet rooms the wait.
+    /// taking turns, 1 ms gave as low a p99 as 5 and 10 ms did, or lower, at 100–400 msg/s to
+    /// 1,000 sockets (ops/bench/chat), and spares quiet rooms the wait.
     let coalescing: TimeAmount
 
     /// How many loops may write at once.
