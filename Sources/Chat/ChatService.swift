@@ -28,21 +28,8 @@ public actor ChatService {
     final class Room {
         var state: ChatRoomState
         var members: [UUID: (subscriber: ChatSubscriber, identity: ChatIdentity?)] = [:]
-        /// The members' queues, contiguous: fan-out walks this rather than copying every
-        /// dictionary entry (identity included) per message.
-        var subscribers: [ChatSubscriber] = []
+        let feed = ChatFeed()
         init(state: ChatRoomState) { self.state = state }
-
-        func add(_ subscriber: ChatSubscriber) {
-            guard members[subscriber.id] == nil else { return }
-            members[subscriber.id] = (subscriber, nil)
-            subscribers.append(subscriber)
-        }
-
-        func remove(_ subscriber: ChatSubscriber) {
-            guard members.removeValue(forKey: subscriber.id) != nil else { return }
-            subscribers.removeAll { $0 === subscriber }
-        }
     }
 
     public nonisolated let store: EventStore
@@ -56,7 +43,12 @@ public actor ChatService {
     private var buffered: [String: [RecordedEvent]] = [:]
     private var delivered: Int64 = 0
     private var waiters: [(position: Int64, continuation: CheckedContinuation<Void, Never>)] = []
-    public private(set) var metrics = Metrics()
+    private var counters = Metrics()
+    public var metrics: Metrics {
+        var metrics = counters
+        metrics.evicted = rooms.values.reduce(0) { $0 + $1.feed.evictions }
+        return metrics
+    }
     private var tasks: [Task<Void, Never>] = []
 
     /// How often the chat read model (history, room loads) takes what the log has gained.
@@ -109,15 +101,9 @@ public actor ChatService {
 
     private func broadcast(_ messages: [ServerMessage], in room: Room) {
         for message in messages {
-            // Encoded and framed once; every socket's queue holds the same storage.
-            let frame = ChatSubscriber.frame(message.json)
-            var gone: [ChatSubscriber] = []
-            for subscriber in room.subscribers where !subscriber.send(frame) { gone.append(subscriber) }
-            for subscriber in gone {
-                room.remove(subscriber)
-                if subscriber.isEvicted { metrics.evicted += 1 }
-            }
-            metrics.delivered += room.subscribers.count
+            // Encoded and framed once, for every socket; each socket's writer reads it from the feed.
+            room.feed.append(ChatSubscriber.frame(message.json))
+            counters.delivered += room.members.count
         }
     }
 
@@ -237,13 +223,15 @@ public actor ChatService {
     /// Adds a socket to its room and queues the backlog (and the settings) for it.
     public func join(_ channel: String, _ subscriber: ChatSubscriber) async throws {
         let room = try await room(channel)
-        room.add(subscriber)
+        guard room.members[subscriber.id] == nil else { return }
+        room.members[subscriber.id] = (subscriber, nil)
+        subscriber.attach(to: room.feed)
         subscriber.send(ServerMessage.backlog(room.state.backlog()).json)
         subscriber.send(ServerMessage.settings(room.state.settings).json)
     }
 
     public func leave(_ channel: String, _ subscriber: ChatSubscriber) {
-        rooms[channel]?.remove(subscriber)
+        rooms[channel]?.members[subscriber.id] = nil
         subscriber.finish()
     }
 
@@ -276,12 +264,12 @@ public actor ChatService {
             isModerator: room.state.moderators.contains(identity.userId), isAdmin: identity.isAdmin, now: now)
         if let refusal = pipeline.evaluate(attempt, room.state.context(for: identity.userId, now: now)) {
             if refusal.rule == .rateLimit {
-                metrics.rateLimited += 1
+                counters.rateLimited += 1
                 if room.state.activity[identity.userId]?.coolDownUntil.map({ $0 <= now }) ?? true {
                     room.state.activity[identity.userId, default: UserActivity()].coolDownUntil = refusal.retryAfter
                 }
             } else {
-                metrics.rejected += 1
+                counters.rejected += 1
                 let rejected = ChatMessageRejected(
                     channel: channel, userId: identity.userId, name: identity.name, text: String(text.prefix(1_000)),
                     rule: refusal.rule.rawValue, detail: refusal.message)
@@ -294,7 +282,7 @@ public actor ChatService {
         let result = try await store.append(
             ChatMessagePosted(channel: channel, messageId: id, userId: identity.userId, name: identity.name, text: text, nonce: nonce),
             to: ChatStream.room(channel), metadata: metadata(identity, reason: nil))
-        metrics.posted += 1
+        counters.posted += 1
         return .accepted(id: id, position: result.lastPosition)
     }
 

@@ -3,11 +3,12 @@ import NIOCore
 import NIOWebSocket
 import Synchronization
 
-/// Writes chat sockets' queued frames straight into their channels, below the async writer and
-/// the frame encoder: per event loop, one task per burst takes the queue of every socket woken
-/// since the last run and writes it with one flush per socket, in turns that loops take (`turns`).
-/// Fan-out thus costs no task, actor hop or copy per socket per message; under load, frames
-/// queued while a run is pending go out together.
+/// Writes chat sockets' frames straight into their channels, below the async writer and the frame
+/// encoder. Per event loop, one task per burst goes through the loop's sockets of every room feed
+/// that advanced, and every socket woken for its own frames, since the last run; it writes each
+/// socket's due frames with one flush, in turns that loops take (`turns`). Fan-out thus costs no
+/// task, actor hop, copy or queue entry per socket per message; under load, frames that arrive
+/// while a run is pending go out together.
 final class ChatSocketWriter: Sendable {
     /// One per event loop; loops live as long as the process.
     private let loops = Mutex<[ObjectIdentifier: LoopWriter]>([:])
@@ -46,7 +47,17 @@ final class ChatSocketWriter: Sendable {
             loops[key] = loop
             return loop
         }
-        return ChatSubscriber(capacity: capacity) { subscriber in loop.wake(subscriber, encoder) }
+        return ChatSubscriber(capacity: capacity, writer: Socket(loop: loop, encoder: encoder))
+    }
+
+    /// One socket's writer: its loop's, with the socket's frame encoder.
+    struct Socket: ChatFrameWriter {
+        let loop: LoopWriter
+        let encoder: NIOLoopBound<ChannelHandlerContext>
+
+        func wake(_ subscriber: ChatSubscriber) { loop.wake(subscriber, encoder) }
+        func attach(_ subscriber: ChatSubscriber, to feed: ChatFeed) { loop.attach(subscriber, encoder, to: feed) }
+        func detach(_ subscriber: ChatSubscriber, from feed: ChatFeed) { loop.detach(subscriber, from: feed) }
     }
 
     /// Permits to write a turn. A loop without one queues, and the loop that finishes a turn hands
@@ -85,10 +96,28 @@ final class ChatSocketWriter: Sendable {
     }
 
     final class LoopWriter: Sendable {
+        typealias Target = (subscriber: ChatSubscriber, encoder: NIOLoopBound<ChannelHandlerContext>)
+
+        /// Sockets due for a write, in order: one woken for its own frames, or a feed's sockets on
+        /// this loop; once started, as they were then, written from `next` on.
+        enum Work {
+            case socket(Target)
+            case feed(ObjectIdentifier)
+            case sweep(ObjectIdentifier, [Target], next: Int)
+        }
+
+        struct State {
+            var work: [Work] = []
+            /// Per feed: its sockets on this loop, and whether a `.feed` item for it waits unstarted
+            /// (then a later advance needs none of its own: the sweep reads up to the head).
+            var feeds: [ObjectIdentifier: (sockets: [Target], waiting: Bool)] = [:]
+            var scheduled = false
+        }
+
         let eventLoop: any EventLoop
         let coalescing: TimeAmount
         let turns: TurnPermits
-        private let pending = Mutex<(sockets: [(ChatSubscriber, NIOLoopBound<ChannelHandlerContext>)], scheduled: Bool)>(([], false))
+        private let state = Mutex(State())
 
         init(eventLoop: any EventLoop, coalescing: TimeAmount, turns: TurnPermits) {
             self.eventLoop = eventLoop
@@ -97,11 +126,49 @@ final class ChatSocketWriter: Sendable {
         }
 
         func wake(_ subscriber: ChatSubscriber, _ encoder: NIOLoopBound<ChannelHandlerContext>) {
-            let schedule = pending.withLock { pending -> Bool in
-                pending.sockets.append((subscriber, encoder))
-                if pending.scheduled { return false }
-                pending.scheduled = true
-                return true
+            let schedule = state.withLock { state -> Bool in
+                state.work.append(.socket((subscriber, encoder)))
+                return Self.schedule(&state)
+            }
+            if schedule { eventLoop.scheduleTask(in: coalescing) { self.run() } }
+        }
+
+        /// True when the caller is to schedule a run.
+        private static func schedule(_ state: inout State) -> Bool {
+            if state.scheduled { return false }
+            state.scheduled = true
+            return true
+        }
+
+        func attach(_ subscriber: ChatSubscriber, _ encoder: NIOLoopBound<ChannelHandlerContext>, to feed: ChatFeed) {
+            let key = ObjectIdentifier(feed)
+            state.withLock { state in
+                if state.feeds[key] == nil {
+                    state.feeds[key] = ([], false)
+                    // The feed wakes this loop once per advance, whatever its number of sockets here.
+                    feed.listen(ObjectIdentifier(self)) { feed in self.advanced(ObjectIdentifier(feed)) }
+                }
+                state.feeds[key]?.sockets.append((subscriber, encoder))
+            }
+        }
+
+        func detach(_ subscriber: ChatSubscriber, from feed: ChatFeed) {
+            let key = ObjectIdentifier(feed)
+            state.withLock { state in
+                state.feeds[key]?.sockets.removeAll { $0.subscriber === subscriber }
+                if state.feeds[key]?.sockets.isEmpty == true {
+                    state.feeds[key] = nil
+                    feed.stopListening(ObjectIdentifier(self))
+                }
+            }
+        }
+
+        private func advanced(_ key: ObjectIdentifier) {
+            let schedule = state.withLock { state -> Bool in
+                guard let feed = state.feeds[key], !feed.waiting else { return false }
+                state.feeds[key]?.waiting = true
+                state.work.append(.feed(key))
+                return Self.schedule(&state)
             }
             if schedule { eventLoop.scheduleTask(in: coalescing) { self.run() } }
         }
@@ -136,15 +203,40 @@ final class ChatSocketWriter: Sendable {
             return joined
         }
 
+        /// The next `limit` sockets due, and whether more are.
+        private func due(_ limit: Int) -> ([Target], Bool) {
+            state.withLock { state in
+                var targets: [Target] = []
+                var taken = 0
+                while targets.count < limit, taken < state.work.count {
+                    switch state.work[taken] {
+                    case .socket(let target):
+                        targets.append(target)
+                        taken += 1
+                    case .feed(let key):
+                        // Starting: the sockets there are now (a socket attached later starts at a
+                        // later frame); an advance from now on needs a sweep of its own.
+                        state.work[taken] = .sweep(key, state.feeds[key]?.sockets ?? [], next: 0)
+                        state.feeds[key]?.waiting = false
+                    case .sweep(let key, let sockets, let next):
+                        let end = Swift.min(sockets.count, next + limit - targets.count)
+                        targets.append(contentsOf: sockets[next..<end])
+                        if end < sockets.count {
+                            state.work[taken] = .sweep(key, sockets, next: end)
+                        } else {
+                            taken += 1
+                        }
+                    }
+                }
+                state.work.removeFirst(taken)
+                state.scheduled = !state.work.isEmpty
+                return (targets, state.scheduled)
+            }
+        }
+
         /// Writes up to `socketsPerTurn` sockets; true when more are pending. On `eventLoop`.
         private func turn() -> Bool {
-            let (sockets, more) = pending.withLock { pending in
-                let count = Swift.min(pending.sockets.count, Self.socketsPerTurn)
-                let taken = Array(pending.sockets.prefix(count))
-                pending.sockets.removeFirst(count)
-                pending.scheduled = !pending.sockets.isEmpty
-                return (taken, pending.scheduled)
-            }
+            let (sockets, more) = due(Self.socketsPerTurn)
             for (subscriber, encoder) in sockets {
                 let frames = subscriber.take()
                 guard !frames.isEmpty else { continue }
