@@ -6,8 +6,9 @@ import Synchronization
 /// own cursor when its writer gets to it. Fan-out per message thus costs the same for 10 sockets
 /// as for 10,000: queueing a frame for each of 1,000 sockets was a tenth of streamd's CPU.
 ///
-/// The feed keeps the last `retention` frames, at least as many as any reader's queue may hold:
-/// a reader further behind than that is evicted anyway.
+/// While anyone reads it, the feed keeps the last `retention` frames, at least as many as any
+/// reader's queue may hold: a reader further behind than that is evicted anyway. With no reader
+/// left it keeps none.
 public final class ChatFeed: Sendable {
     struct State {
         var frames = CircularBuffer<ByteBuffer>()
@@ -28,6 +29,9 @@ public final class ChatFeed: Sendable {
 
     /// The sequence number the next frame gets; a reader at the head has everything.
     public var head: Int64 { state.withLock { $0.head } }
+
+    /// Frames kept.
+    public var retained: Int { state.withLock { $0.frames.count } }
 
     /// Readers evicted while reading this feed.
     public var evictions: Int { state.withLock { $0.evictions } }
@@ -75,6 +79,13 @@ public final class ChatFeed: Sendable {
     }
 
     public func stopListening(_ key: ObjectIdentifier) {
-        state.withLock { $0.listeners.removeAll { $0.key == key } }
+        state.withLock { state in
+            state.listeners.removeAll { $0.key == key }
+            // Every reader listens (itself or through its writer): none is left to need the frames.
+            if state.listeners.isEmpty {
+                state.first = state.head
+                state.frames.removeAll()
+            }
+        }
     }
 }

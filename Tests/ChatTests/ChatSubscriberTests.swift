@@ -102,19 +102,24 @@ import Testing
         #expect(feed.evictions == 1, "a finished reader is not an eviction")
     }
 
-    @Test func anEndedReaderStopsListening() {
+    @Test func anEndedReaderStopsListeningAndAnUnreadFeedKeepsNothing() {
         let feed = ChatFeed()
         let wakes = Mutex(0)
         let subscriber = ChatSubscriber { _ in wakes.withLock { $0 += 1 } }
         subscriber.attach(to: feed)
+        feed.append(ChatSubscriber.frame("read"))
+        #expect(Self.texts(subscriber.take()) == ["read"])
+        #expect(feed.retained == 1)
         subscriber.finish()
+        #expect(feed.retained == 0, "no reader left: nothing kept")
+        #expect(feed.head == 1)
         feed.append(ChatSubscriber.frame("late"))
-        #expect(wakes.withLock { $0 } == 0)
+        #expect(wakes.withLock { $0 } == 1, "no wake after the end")
         #expect(subscriber.take().isEmpty)
         let late = ChatSubscriber { _ in wakes.withLock { $0 += 1 } }
         late.finish()
         late.attach(to: feed)
         feed.append(ChatSubscriber.frame("later"))
-        #expect(wakes.withLock { $0 } == 0, "attaching after the end does nothing")
+        #expect(wakes.withLock { $0 } == 1, "attaching after the end does nothing")
     }
 }
