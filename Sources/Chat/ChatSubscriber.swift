@@ -148,22 +148,23 @@ public final class ChatSubscriber: Sendable {
             state.scheduled = false
             guard !state.closed else { state.queue = []; return [] }
             var shared: ArraySlice<ByteBuffer> = []
-            var next = state.cursor
+            var head: Int64?
             if let feed = state.feed {
                 guard let read = feed.read(from: state.cursor) else {
                     overflowed = true
                     return []
                 }
                 shared = read.frames[...]
-                state.cursor = read.head
+                head = read.head
             }
-            let due = shared.count + state.queue.count
-            guard due + state.unwritten <= capacity else {
+            guard state.backlog(head: head) <= capacity else {
                 overflowed = true
                 return []
             }
+            var next = state.cursor
+            if let head { state.cursor = head }
             var frames: [ByteBuffer] = []
-            frames.reserveCapacity(due)
+            frames.reserveCapacity(shared.count + state.queue.count)
             for (frame, after) in state.queue {
                 let before = Int(Swift.min(Swift.max(0, after - next), Int64(shared.count)))
                 frames.append(contentsOf: shared.prefix(before))
