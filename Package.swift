@@ -53,9 +53,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Channels",
+            dependencies: [
+                "EventStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Ingest",
             dependencies: [
-                "Media", "EventStore", "CSRT",
+                "Media", "EventStore", "Channels", "CSRT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,28 +98,52 @@ let package = Package(
         ),
         .target(
             name: "Chat",
-            dependencies: ["EventStore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "EventStore", "Channels",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Quality",
+            dependencies: [
+                "EventStore", "Ingest", "Transcode",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .target(
             name: "Gateway",
             dependencies: [
-                "EventStore", "Media", "Ingest", "Transcode", "Packager", "Chat",
+                "EventStore", "Channels", "Media", "Ingest", "Transcode", "Packager", "Chat", "Quality",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Node",
+            dependencies: [
+                "Media", "EventStore", "Channels", "Ingest", "Transcode", "Packager", "Chat", "Quality", "Gateway",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "streamd",
             dependencies: [
-                "Gateway", "EventStore", "Media", "Ingest", "Packager", "Transcode", "Chat",
+                "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,6 +154,15 @@ let package = Package(
         .executableTarget(name: "IngestFuzz", dependencies: ["Ingest"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
         .executableTarget(name: "IngestBench", dependencies: ["Ingest", "Media", "EventStore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], path: "ops/bench/IngestBench", swiftSettings: strict),
 
+        .executableTarget(
+            name: "EventStoreBench",
+            dependencies: [
+                "Node", "Media",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "ops/bench/EventStoreBench", swiftSettings: strict),
         .executableTarget(name: "SRTBench", dependencies: ["Ingest", "Media", "EventStore"], path: "ops/bench/SRTBench", swiftSettings: strict),
 
         // MARK: Tests
@@ -130,10 +173,24 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ChannelsTests", dependencies: ["Channels", "EventStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "QualityTests",
+            dependencies: ["Quality", "Ingest", "Transcode", "EventStore", "Node", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Node", "Gateway", "EventStore", "Channels", "Ingest", "Quality", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "EventStore", "Ingest", "Transcode", "TestSupport",
+                "Gateway", "EventStore", "Channels", "Ingest", "Transcode", "Quality", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -142,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "ChatTests",
             dependencies: [
-                "Chat", "Gateway", "EventStore", "TestSupport",
+                "Chat", "Gateway", "Node", "Channels", "EventStore", "TestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -153,7 +210,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "Media", "EventStore", "TestSupport", "CSRT", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["Ingest", "Media", "EventStore", "Channels", "TestSupport", "CSRT", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore", "TestSupport"], swiftSettings: strict),

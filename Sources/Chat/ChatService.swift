@@ -1,3 +1,4 @@
+import Channels
 import EventStore
 import Foundation
 import Logging
@@ -49,7 +50,6 @@ public actor ChatService {
         metrics.evicted = rooms.values.reduce(0) { $0 + $1.feed.evictions }
         return metrics
     }
-    private var tasks: [Task<Void, Never>] = []
 
     /// How often the chat read model (history, room loads) takes what the log has gained.
     static let readModelInterval = Duration.milliseconds(50)
@@ -62,27 +62,22 @@ public actor ChatService {
         self.runner = ProjectionRunner(store: store, sql: ChatProjection())
     }
 
-    /// Starts the read-model runner and the node's fan-out subscription from the log's head.
-    public func start() async {
+    /// Runs the read-model runner and the node's fan-out subscription from the log's head until
+    /// cancelled, then closes every socket's feed.
+    public func run() async {
         let runner = self.runner
-        // At 100 messages a second, one transaction per message was most of PostgreSQL's work;
-        // history and room loads can trail the log by this much.
-        tasks.append(Task { await runner.run(batchInterval: Self.readModelInterval) })
         let head = (try? await store.headPosition()) ?? 0
-        delivered = head
+        delivered = Swift.max(delivered, head)
         // Pages smaller than a socket's queue, so one page never overflows a reader that keeps up.
         let subscription = store.subscribe(after: head, filter: EventFilter(streamPrefix: "chat-"), pageSize: 256)
-        tasks.append(Task { [weak self] in
-            for await event in subscription {
-                guard let self else { return }
-                await self.deliver(event)
+        await withDiscardingTaskGroup { group in
+            // At 100 messages a second, one transaction per message was most of PostgreSQL's work;
+            // history and room loads can trail the log by this much.
+            group.addTask { await runner.run(batchInterval: Self.readModelInterval) }
+            group.addTask {
+                for await event in subscription { await self.deliver(event) }
             }
-        })
-    }
-
-    public func shutdown() async {
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
+        }
         for room in rooms.values { for member in room.members.values { member.subscriber.finish() } }
         rooms = [:]
     }
@@ -176,7 +171,7 @@ public actor ChatService {
         guard try await channels.channel(named: channel) != nil else { throw ChatError.roomNotFound(channel) }
         let logger = self.logger
         let decoder = EventCoding.decoder()
-        var state = try await store.client.withTransaction(logger: logger) { connection -> ChatRoomState in
+        var state = try await store.readModels.withTransaction { connection -> ChatRoomState in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
             var checkpoint: Int64 = 0
             for try await position in try await connection.query("SELECT position FROM projection_checkpoints WHERE name = 'chat'", logger: logger).decode(Int64.self) {
@@ -349,7 +344,7 @@ public actor ChatService {
     }
 
     private nonisolated func messageExists(_ channel: String, _ id: UUID) async throws -> Bool {
-        let rows = try await store.client.query("SELECT 1 FROM chat_messages WHERE channel = \(channel) AND message_id = \(id)", logger: logger)
+        let rows = try await store.readModels.query("SELECT 1 FROM chat_messages WHERE channel = \(channel) AND message_id = \(id)", logger: logger)
         for try await _ in rows { return true }
         return false
     }
@@ -370,7 +365,7 @@ public actor ChatService {
         await runner.waitUntil(await store.knownHeadPosition(), timeout: .seconds(2))
         let asOf = asOf ?? Int64.max
         let window = Int(ChatRoomState.banHideWindow)
-        let rows = try await store.client.query("""
+        let rows = try await store.readModels.query("""
             SELECT m.position, m.message_id, m.user_id, m.name, m.text, m.sent_at FROM chat_messages m
             WHERE m.channel = \(channel) AND m.sent_at >= \(from) AND m.sent_at < \(to) AND m.position <= \(asOf)
               AND (m.deleted_position IS NULL OR m.deleted_position > \(asOf))

@@ -1,3 +1,4 @@
+import Channels
 import EventStore
 import Foundation
 import Hummingbird
@@ -89,4 +90,10 @@ enum JSONBody {
         default: "\(error)"
         }
     }
+}
+
+/// A gateway that cannot start (an unreadable certificate, an unwritable secret), with what to do.
+public struct GatewayError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,3 +1,4 @@
+import Channels
 import EventStore
 import Foundation
 import Hummingbird
@@ -8,6 +9,7 @@ import Ingest
 import Logging
 import NIOCore
 import Packager
+import Quality
 
 /// The HTTP face of streamd: REST for admins, later playback and chat.
 public struct Gateway: Sendable {
@@ -88,14 +90,14 @@ public struct Gateway: Sendable {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
         } catch {
-            throw PlatformError("cannot read the TLS certificate chain \(certificatePath) (\(error)); give a PEM file with --tls-cert")
+            throw GatewayError("cannot read the TLS certificate chain \(certificatePath) (\(error)); give a PEM file with --tls-cert")
         }
         do {
             key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
         } catch {
-            throw PlatformError("cannot read the TLS private key \(keyPath) (\(error)); give an unencrypted PEM key with --tls-key")
+            throw GatewayError("cannot read the TLS private key \(keyPath) (\(error)); give an unencrypted PEM key with --tls-key")
         }
-        guard !chain.isEmpty else { throw PlatformError("\(certificatePath) holds no certificate; give a PEM certificate chain with --tls-cert") }
+        guard !chain.isEmpty else { throw GatewayError("\(certificatePath) holds no certificate; give a PEM certificate chain with --tls-cert") }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.applicationProtocols = ["h2", "http/1.1"]
         return Application(

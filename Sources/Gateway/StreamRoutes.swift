@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import Hummingbird
 import Ingest
+import Quality
 
 /// `/v1/streams`: live sessions with their statistics, and kicking one.
 struct StreamRoutes: Sendable {

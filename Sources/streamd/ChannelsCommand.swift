@@ -1,6 +1,6 @@
 import ArgumentParser
-import EventStore
 import Foundation
+import Node
 
 struct ChannelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +19,7 @@ struct ChannelsCommand: AsyncParsableCommand {
         func run() async throws {
             try await withDatabase(database) { store in
                 let service = ChannelService(store: store)
+                service.start()
                 let (channel, key) = try await service.create(name: name, metadata: ChannelsCommand.cliActor)
                 if json {
                     printJSON(["id": channel.id.uuidString, "name": channel.name, "streamKey": key.text,
@@ -41,6 +42,7 @@ struct ChannelsCommand: AsyncParsableCommand {
         func run() async throws {
             try await withDatabase(database) { store in
                 let service = ChannelService(store: store)
+                service.start()
                 let head = try await store.headPosition()
                 await service.runner.waitUntil(head)
                 let channels = try await service.list()
@@ -68,6 +70,7 @@ struct ChannelsCommand: AsyncParsableCommand {
         func run() async throws {
             try await withDatabase(database) { store in
                 let service = ChannelService(store: store)
+                service.start()
                 var metadata = ChannelsCommand.cliActor
                 metadata.reason = reason
                 let key = try await service.rotateKey(name: name, metadata: metadata)
@@ -90,6 +93,7 @@ struct ChannelsCommand: AsyncParsableCommand {
         func run() async throws {
             try await withDatabase(database) { store in
                 let service = ChannelService(store: store)
+                service.start()
                 var metadata = ChannelsCommand.cliActor
                 metadata.reason = reason
                 try await service.revokeKey(name: name, metadata: metadata)

@@ -1,7 +1,7 @@
 import ArgumentParser
-import EventStore
 import Foundation
 import Logging
+import Node
 
 /// `--data-dir` and `--database-url`, shared by every command that touches the database.
 struct DatabaseOptions: ParsableArguments {
@@ -17,36 +17,9 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens the event store, starting the embedded cluster when no URL is given and it is not
     /// running. `close` stops only what this call started.
-    func open(logger: Logger, options: EventStore.Options = EventStore.Options()) async throws -> OpenDatabase {
-        var cluster: EmbeddedPostgres?
-        let url: DatabaseURL
-        if let text = databaseUrl ?? Environment.string("DATABASE_URL") {
-            url = try DatabaseURL(text)
-        } else {
-            let embedded = try EmbeddedPostgres(dataDirectory: dataDirectory, logger: logger)
-            let started = try embedded.start()
-            if started.startedHere { cluster = embedded }
-            try await embedded.ensureDatabase(url: started.url, logger: logger)
-            url = started.url
-        }
-        do {
-            let store = try await EventStore.open(url: url, registry: Registry.all, options: options, logger: logger)
-            return OpenDatabase(store: store, cluster: cluster)
-        } catch {
-            cluster?.stop()
-            throw error
-        }
-    }
-}
-
-struct OpenDatabase {
-    let store: EventStore
-    /// Set when this process started the embedded cluster and must stop it.
-    let cluster: EmbeddedPostgres?
-
-    func close() async {
-        await store.shutdown()
-        cluster?.stop()
+    func open(logger: Logger, options: EventStore.Options = EventStore.Options()) async throws -> NodeDatabase {
+        try await NodeDatabase.open(
+            url: databaseUrl ?? Environment.string("DATABASE_URL"), dataDirectory: dataDirectory, options: options, logger: logger)
     }
 }
 

@@ -1,9 +1,6 @@
-import Chat
 import ArgumentParser
-import EventStore
 import Foundation
-import Gateway
-import Packager
+import Node
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -97,11 +94,4 @@ struct EventsCommand: AsyncParsableCommand {
             if !report.isIdentical || audit?.isIdentical == false { throw ExitCode(1) }
         }
     }
-}
-
-/// The SQL read models that `events replay` can rebuild.
-enum Projections {
-    static let all: [any SQLProjection] = [ChannelsProjection(), DVRProjection(), QualityProjection(), ChatProjection()]
-    static var names: [String] { all.map(\.name) }
-    static func named(_ name: String) -> (any SQLProjection)? { all.first { $0.name == name } }
 }

@@ -1,10 +1,7 @@
 import ArgumentParser
-import EventStore
 import Foundation
-import Gateway
-import Ingest
 import Logging
-import Packager
+import Node
 import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
@@ -121,12 +118,13 @@ struct ServeCommand: AsyncParsableCommand {
             await opened.close()
             throw error
         }
-        var services: [any Service] = [platform.gateway.application(logger: logger)]
+        var http: [any Service] = [platform.gateway.application(logger: logger)]
         if let tlsCert, let tlsKey {
             do {
-                services.append(try platform.gateway.tlsApplication(certificatePath: tlsCert, keyPath: tlsKey, port: httpsPort, logger: logger))
+                http.append(try platform.gateway.tlsApplication(certificatePath: tlsCert, keyPath: tlsKey, port: httpsPort, logger: logger))
             } catch {
-                await platform.shutdown()
+                await platform.rtmp.shutdown()
+                await platform.srt.shutdown()
                 await opened.close()
                 throw CommandFailure("\(error)")
             }
@@ -152,20 +150,15 @@ struct ServeCommand: AsyncParsableCommand {
         print(banner.joined(separator: "\n"))
         fflush(nil)
 
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        var failure: (any Error)?
+        // One group, in start order: the log first (it closes last), the node's parts, the HTTP
+        // servers last (they stop accepting first). SIGTERM or SIGINT stops them in reverse.
+        let group = Platform.group([opened] + platform.services + http, logger: logger) { configuration in
+            configuration.gracefulShutdownSignals = [.sigterm, .sigint]
+        }
         do {
             try await group.run()
         } catch {
-            failure = error
-        }
-        await platform.shutdown()
-        await opened.close()
-        if let failure {
-            throw CommandFailure("streamd stopped on an error: \(failure) (is HTTP port \(httpPort) already in use? choose another with --http-port)")
+            throw CommandFailure("streamd stopped on an error: \(error) (is HTTP port \(httpPort) already in use? choose another with --http-port)")
         }
         print("streamd stopped")
     }

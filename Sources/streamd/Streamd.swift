@@ -1,6 +1,5 @@
 import ArgumentParser
-import EventStore
-import Gateway
+import Node
 
 @main
 struct Streamd: AsyncParsableCommand {
@@ -12,11 +11,6 @@ struct Streamd: AsyncParsableCommand {
             (for example --database-url as STREAMD_DATABASE_URL). Without a database URL, streamd \
             runs its own private PostgreSQL cluster in the data folder.
             """,
-        subcommands: [ServeCommand.self, ChannelsCommand.self, EventsCommand.self, BenchCommand.self],
+        subcommands: [ServeCommand.self, ChannelsCommand.self, EventsCommand.self],
         defaultSubcommand: nil)
-}
-
-/// Every event type this build knows, for decoding the log.
-enum Registry {
-    static var all: EventRegistry { .platform }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Hummingbird
 import HummingbirdTesting
+import Node
 import Testing
 import TestSupport
 
@@ -16,6 +17,7 @@ import TestSupport
             store: store, configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, adminToken: "admin-t", rtmpPort: 0, srtPort: 0),
             media: .init(directory: FileManager.default.temporaryDirectory.appendingPathComponent("streamd-chat-\(UUID())")),
             chat: chat, logger: TestDatabase.logger)
+        platform.start()
         _ = try await platform.channels.create(name: "room", metadata: EventMetadata(actor: .admin))
         let app = platform.gateway.application(logger: TestDatabase.logger)
         do {

@@ -14,9 +14,9 @@ import TestSupport
         let writers = 8, perWriter = 1_500, processEvents = 2_000, contenders = 8, contendedAttempts = 40
 
         // The second process starts first and appends while everything below runs.
-        let streamd = try Binaries.streamd()
-        async let processRun = Subprocess.runDetached(streamd, [
-            "bench", "append-writer", "--database-url", url.urlString, "--prefix", "proc", "--count", "\(processEvents)",
+        let writer = try Binaries.eventStoreBench()
+        async let processRun = Subprocess.runDetached(writer, [
+            "append-writer", "--database-url", url.urlString, "--prefix", "proc", "--count", "\(processEvents)",
         ])
 
         let collector = Collector()

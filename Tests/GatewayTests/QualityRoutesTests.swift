@@ -1,8 +1,11 @@
+import Channels
 import EventStore
 import Foundation
 import Gateway
 import Hummingbird
 import HummingbirdTesting
+import Node
+import Quality
 import Testing
 import TestSupport
 import Transcode
@@ -11,6 +14,7 @@ import Transcode
     @Test(.timeLimit(.minutes(2))) func channelThresholdsAreReadAndSetOverHTTP() async throws {
         let store = try await TestDatabase.makeStore("qualityroutes", registry: .platform)
         let channels = ChannelService(store: store)
+        channels.start()
         let runner = ProjectionRunner(store: store, sql: QualityProjection.live(store))
         let bag = TaskBag()
         bag.add(Task { await runner.run() })

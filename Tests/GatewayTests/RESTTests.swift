@@ -1,3 +1,4 @@
+import Channels
 import EventStore
 import Foundation
 import Gateway
@@ -12,6 +13,7 @@ import TestSupport
         registry.registerChannelEvents()
         let store = try await TestDatabase.makeStore("rest", registry: registry)
         let channels = ChannelService(store: store)
+        channels.start()
         defer { Task { await channels.shutdown(); await store.shutdown() } }
         let gateway = Gateway(configuration: GatewayConfiguration(adminToken: "secret-token", publicHost: "live.example"), store: store, channels: channels)
         let app = Application(router: gateway.router())

@@ -1,3 +1,4 @@
+import Channels
 import CSRT
 import EventStore
 import Foundation
@@ -331,6 +332,7 @@ import TestSupport
         registry.registerIngestEvents()
         let store = try await TestDatabase.makeStore("srt", registry: registry)
         let channels = ChannelService(store: store)
+        channels.start()
         let (_, key) = try await channels.create(name: "srt-demo", metadata: EventMetadata(actor: .admin))
         var ingest = IngestConfiguration()
         ingest.failedAttempts = .init(maxFailures: 1000)

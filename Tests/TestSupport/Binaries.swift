@@ -2,13 +2,18 @@ import Foundation
 
 public enum Binaries {
     /// The `streamd` executable built beside the test bundle (`swift build --build-tests` builds it).
-    public static func streamd() throws -> String {
+    public static func streamd() throws -> String { try built("streamd") }
+
+    /// The event store's bench tool, whose `append-writer` is a second writer process.
+    public static func eventStoreBench() throws -> String { try built("EventStoreBench") }
+
+    static func built(_ name: String) throws -> String {
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [bundle, bundle.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("streamd").path
+            let path = candidate.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        throw TestSupportError("streamd is not built next to the tests (\(bundle.path)); run `swift build --build-tests` first (ops/test does)")
+        throw TestSupportError("\(name) is not built next to the tests (\(bundle.path)); run `swift build --build-tests` first (ops/test does)")
     }
 }
 

@@ -29,7 +29,9 @@ public final class EventStore: Sendable {
     /// PostgreSQL needs about 1. The log's traffic is small and one thread decodes it easily.
     public static let defaultGroup = MultiThreadedEventLoopGroup._makePerpetualGroup(threadNamePrefix: "NIO-PG-", numberOfThreads: 1)
 
-    public let client: PostgresClient
+    let client: PostgresClient
+    /// Read models' tables, for the types that own them.
+    public var readModels: ReadModelDatabase { ReadModelDatabase(client: client, logger: logger) }
     public let url: DatabaseURL
     public let registry: EventRegistry
     public let logger: Logger

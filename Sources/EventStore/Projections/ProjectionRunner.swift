@@ -48,6 +48,7 @@ public actor ProjectionRunner {
                     position = try await Self.checkpoint(name, store: store)
                     break
                 } catch {
+                    if Task.isCancelled { break }
                     store.logger.warning("projection \(name) cannot read its checkpoint, retrying: \(AppendBatcher.describe(error))")
                     try? await Task.sleep(for: .seconds(1))
                 }
@@ -77,6 +78,9 @@ public actor ProjectionRunner {
                     advance(to: position)
                 }
             } catch {
+                // Stopping (a CLI command done, a node shutting down) is not a stall: a cancelled
+                // read or transaction surfaces as CancellationError or as a driver error.
+                if Task.isCancelled { break }
                 failures += 1
                 if failures == 1 || failures % 30 == 0 {
                     store.logger.error("projection \(name) stalled at position \(position), retrying: \(AppendBatcher.describe(error))")

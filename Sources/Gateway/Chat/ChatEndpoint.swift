@@ -1,3 +1,4 @@
+import Channels
 import Chat
 import EventStore
 import Foundation

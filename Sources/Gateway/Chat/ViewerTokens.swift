@@ -116,7 +116,7 @@ public struct ChatConfiguration: Sendable {
         }
         let secret = ViewerTokens.randomSecret()
         guard FileManager.default.createFile(atPath: file.path, contents: Data((Data(secret).base64EncodedString() + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw PlatformError("cannot write the chat token secret to \(file.path); check that the data folder is writable")
+            throw GatewayError("cannot write the chat token secret to \(file.path); check that the data folder is writable")
         }
         return secret
     }

@@ -30,6 +30,13 @@ public final class StreamKeyCache: PublishAuthorizer, ImmediatePublishAuthorizer
 
     /// Reads the log, then follows it until the task is cancelled.
     public func run() async {
+        await load()
+        await follow()
+    }
+
+    /// Reads every key event in the log (retrying while the database is away), then marks the
+    /// table loaded; returns early only when cancelled.
+    public func load() async {
         var position: Int64 = 0
         var failures = 0
         while !Task.isCancelled {
@@ -48,6 +55,10 @@ public final class StreamKeyCache: PublishAuthorizer, ImmediatePublishAuthorizer
         guard !Task.isCancelled else { return }
         loaded.store(true, ordering: .releasing)
         logger.debug("stream key table loaded", metadata: ["keys": "\(keyCount)", "position": "\(position)"])
+    }
+
+    /// Follows the log from what `load` read until the task is cancelled.
+    public func follow() async {
         for await event in store.subscribe(after: position, filter: StreamKeyTable.filter) {
             apply([event])
         }

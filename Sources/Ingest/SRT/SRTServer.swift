@@ -1,3 +1,4 @@
+import Channels
 import CSRT
 import Dispatch
 import EventStore

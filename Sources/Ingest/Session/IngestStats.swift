@@ -25,7 +25,7 @@ public struct IngestStats: Sendable, Hashable, Codable {
     /// retransmissions, drops, receive buffer): the quality machine's SRT inputs. Nil for RTMP.
     public var srt: SRTLinkStatistics?
 
-    // MARK: RTMP's congestion figure (TCP hides loss and RTT; see the Gateway's QualityInputs)
+    // MARK: RTMP's congestion figure (TCP hides loss and RTT; see the Quality module's QualityInputs)
 
     /// RTMP: wall-clock time since the connection's first frame minus the media time carried since
     /// (newest DTS − first DTS), in ms. It grows while media arrives slower than real time (the

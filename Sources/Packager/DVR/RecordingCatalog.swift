@@ -47,28 +47,25 @@ public final class RecordingCatalog: Sendable {
     let store: EventStore
     let origin: OriginStore
     let runner: ProjectionRunner
-    private let task: Task<Void, Never>
     /// Finalized recordings never change: loaded once.
     private let cache = Mutex<[String: Loaded]>([:])
 
     public init(store: EventStore, origin: OriginStore) {
         self.store = store
         self.origin = origin
-        let runner = ProjectionRunner(store: store, sql: DVRProjection())
-        self.runner = runner
-        task = Task { await runner.run() }
+        self.runner = ProjectionRunner(store: store, sql: DVRProjection())
     }
 
-    public func shutdown() async {
-        task.cancel()
-        await task.value
+    /// Keeps the DVR index current until cancelled.
+    public func run() async {
+        await runner.run()
     }
 
     // MARK: Queries
 
     public func recordings(channelID: String) async throws -> [Recording] {
         guard let channel = UUID(uuidString: channelID) else { return [] }
-        let rows = try await store.client.query("""
+        let rows = try await store.readModels.query("""
             SELECT session_id, channel_id, channel_name, started_at, state, finalized_at, duration
             FROM recordings WHERE channel_id = \(channel) AND state <> 'deleted' ORDER BY started_at DESC
             """, logger: store.logger)
@@ -86,7 +83,7 @@ public final class RecordingCatalog: Sendable {
         guard let id = UUID(uuidString: session) else { return .notFound("\(session) is not a session id") }
         let key = id.uuidString.lowercased()
         if let loaded = cache.withLock({ $0[key] }) { return .ready(loaded) }
-        let rows = try await store.client.query("""
+        let rows = try await store.readModels.query("""
             SELECT channel_id, channel_name, started_at, state, finalized_at, duration FROM recordings WHERE session_id = \(id)
             """, logger: store.logger)
         var found: Recording?
@@ -101,7 +98,7 @@ public final class RecordingCatalog: Sendable {
         case "live": return .notFound("session \(session) is still live (or being finalized); watch it at /live/\(recording.channelName)/index.m3u8")
         default: break
         }
-        let segmentRows = try await store.client.query("""
+        let segmentRows = try await store.readModels.query("""
             SELECT rendition, kind, codecs, width, height, frame_rate, media_sequence, duration, program_date_time, discontinuity, bytes
             FROM dvr_segments WHERE session_id = \(id) ORDER BY rendition, media_sequence
             """, logger: store.logger)
@@ -199,7 +196,7 @@ public final class RecordingCatalog: Sendable {
     public func interrupted(quietFor: TimeInterval, excluding live: Set<String>) async throws -> [Recording] {
         await runner.waitUntil(try await store.headPosition())
         let cutoff = Date().addingTimeInterval(-quietFor)
-        let rows = try await store.client.query("""
+        let rows = try await store.readModels.query("""
             SELECT session_id, channel_id, channel_name, started_at FROM recordings
             WHERE state = 'live' AND last_segment_at < \(cutoff)
             """, logger: store.logger)
@@ -217,7 +214,7 @@ public final class RecordingCatalog: Sendable {
     /// Appends `RecordingFinalized(recovered after restart)` for `recording`.
     public func finalizeInterrupted(_ recording: Recording) async throws {
         guard let id = UUID(uuidString: recording.sessionID) else { return }
-        let rows = try await store.client.query("""
+        let rows = try await store.readModels.query("""
             SELECT rendition, count(*)::bigint, coalesce(sum(duration), 0)::float8 FROM dvr_segments WHERE session_id = \(id) GROUP BY rendition
             """, logger: store.logger)
         var segments: [String: Int] = [:]
@@ -237,7 +234,7 @@ public final class RecordingCatalog: Sendable {
     /// Deletes the files of finalized recordings older than `retention` and records each deletion.
     public func deleteExpired(retention: TimeInterval) async throws -> Int {
         let cutoff = Date().addingTimeInterval(-retention)
-        let rows = try await store.client.query("""
+        let rows = try await store.readModels.query("""
             SELECT session_id, channel_id FROM recordings WHERE state = 'finalized' AND finalized_at < \(cutoff)
             """, logger: store.logger)
         var expired: [(String, String)] = []

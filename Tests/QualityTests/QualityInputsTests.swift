@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Gateway
+@testable import Quality
 @testable import Ingest
 import Transcode
 

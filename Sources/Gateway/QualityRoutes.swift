@@ -1,6 +1,8 @@
+import Channels
 import EventStore
 import Foundation
 import Hummingbird
+import Quality
 import Transcode
 
 /// `/v1/channels/NAME/quality`: a channel's quality thresholds. GET returns them (the defaults of

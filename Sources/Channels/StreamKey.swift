@@ -1,4 +1,5 @@
 import Crypto
+import EventStore
 import Foundation
 
 /// A stream key: 32 random bytes as `sk_` + base64url. Stored and looked up only as its SHA-256

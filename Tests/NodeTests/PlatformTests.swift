@@ -4,6 +4,7 @@ import Gateway
 import Hummingbird
 import HummingbirdTesting
 import Ingest
+import Node
 import Testing
 import TestSupport
 
@@ -16,6 +17,7 @@ import TestSupport
             store: store, configuration: GatewayConfiguration(host: "127.0.0.1", adminToken: "t", rtmpPort: 0, srtPort: 0),
             media: .init(directory: FileManager.default.temporaryDirectory.appendingPathComponent("streamd-platform-\(UUID())")),
             logger: TestDatabase.logger)
+        platform.start()
         defer { Task { await platform.shutdown() } }
         let (channel, key) = try await platform.channels.create(name: "demo", metadata: EventMetadata(actor: .admin))
 

@@ -1,6 +1,8 @@
+import EventStore
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 public struct ChannelRecord: Sendable, Hashable, Codable {
     public var id: UUID
@@ -37,19 +39,34 @@ public enum StreamKeyCheck: Sendable, Hashable {
 
 /// The channel aggregate (stream `channel-NAME`): commands append events, queries read the
 /// `channels` projection, which this service runs and waits for so callers read their own writes.
+///
+/// The projection runs in `run()` (a node runs it as one of its services); a command-line tool or
+/// a test that uses the service alone brackets its work with `start()` and `shutdown()`.
 public final class ChannelService: Sendable {
     public let store: EventStore
     public let runner: ProjectionRunner
-    private let task: Task<Void, Never>
+    private let standalone = Mutex<Task<Void, Never>?>(nil)
 
     public init(store: EventStore) {
         self.store = store
-        let runner = ProjectionRunner(store: store, sql: ChannelsProjection())
-        self.runner = runner
-        self.task = Task { await runner.run() }
+        self.runner = ProjectionRunner(store: store, sql: ChannelsProjection())
+    }
+
+    /// Keeps the `channels` read model current until cancelled.
+    public func run() async {
+        await runner.run()
+    }
+
+    /// Runs the read model in a task of its own until `shutdown()`.
+    public func start() {
+        standalone.withLock { task in
+            guard task == nil else { return }
+            task = Task { await self.run() }
+        }
     }
 
     public func shutdown() async {
+        guard let task = standalone.withLock({ $0 }) else { return }
         task.cancel()
         await task.value
     }
@@ -140,7 +157,7 @@ public final class ChannelService: Sendable {
     // MARK: Queries (the read model)
 
     public func list() async throws -> [ChannelRecord] {
-        let rows = try await store.client.query(
+        let rows = try await store.readModels.query(
             "SELECT channel_id, name, created_at, created_by, active_key_id IS NOT NULL FROM channels ORDER BY name", logger: store.logger)
         var channels: [ChannelRecord] = []
         for try await (id, name, createdAt, createdBy, hasKey) in rows.decode((UUID, String, Date, String, Bool).self) {
@@ -150,7 +167,7 @@ public final class ChannelService: Sendable {
     }
 
     public func channel(named name: String) async throws -> ChannelRecord? {
-        let rows = try await store.client.query("""
+        let rows = try await store.readModels.query("""
             SELECT channel_id, name, created_at, created_by, active_key_id IS NOT NULL FROM channels WHERE name = \(name)
             """, logger: store.logger)
         for try await (id, name, createdAt, createdBy, hasKey) in rows.decode((UUID, String, Date, String, Bool).self) {
@@ -162,7 +179,7 @@ public final class ChannelService: Sendable {
     /// Looks a presented key up by its hash and compares the hashes in constant time.
     public func check(key text: String) async throws -> StreamKeyCheck {
         let hash = StreamKey.hash(text)
-        let rows = try await store.client.query("""
+        let rows = try await store.readModels.query("""
             SELECT key_hash, channel_id, channel_name, revoked_at, revoked_by, revoke_reason
             FROM stream_keys WHERE key_hash = \(ByteBuffer(bytes: hash))
             """, logger: store.logger)

@@ -4,6 +4,7 @@ import Ingest
 import Logging
 import Media
 import Packager
+import Quality
 import Synchronization
 import Transcode
 

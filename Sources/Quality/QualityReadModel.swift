@@ -32,7 +32,7 @@ public struct QualityReadModel: Sendable {
     public func sessions(_ ids: [String]) async throws -> [String: Row] {
         guard !ids.isEmpty else { return [:] }
         var rows: [String: Row] = [:]
-        for try await (id, channel, state, level, since, health, live) in try await store.client.query("""
+        for try await (id, channel, state, level, since, health, live) in try await store.readModels.query("""
             SELECT session_id, channel_id, state, level, since, health, live FROM quality_sessions WHERE session_id = ANY(\(ids))
             """, logger: store.logger
         ).decode((String, String, String, String, Date, Int, Bool).self) {
@@ -48,7 +48,7 @@ public struct QualityReadModel: Sendable {
 
     /// The thresholds set for a channel (its id as a lowercased UUID); nil while it runs on the defaults.
     public func thresholds(channelID: String) async throws -> QualityThresholds? {
-        for try await text in try await store.client.query(
+        for try await text in try await store.readModels.query(
             "SELECT thresholds::text FROM quality_thresholds WHERE channel_id = \(channelID)", logger: store.logger
         ).decode(String.self) {
             return try EventCoding.decoder().decode(QualityThresholds.self, from: Data(text.utf8))

@@ -4,6 +4,7 @@ import Gateway
 import Hummingbird
 import HummingbirdTesting
 import Ingest
+import Node
 import Testing
 import TestSupport
 import Transcode
@@ -23,6 +24,7 @@ import Transcode
             await store.shutdown()
             throw error
         }
+        platform.start()
         // In this order: the platform's watchers must stop reading before the store closes.
         defer { Task { await platform.shutdown(); await store.shutdown() } }
         let (_, key) = try await platform.channels.create(name: "quality", metadata: EventMetadata(actor: .admin))

@@ -1,9 +1,10 @@
 import EventStore
 import Foundation
+import Node
 import Synchronization
 import Testing
 import TestSupport
-@testable import Gateway
+@testable import Quality
 @testable import Ingest
 import Transcode
 
@@ -22,26 +23,6 @@ final class RecordingQualityControl: QualityControl {
     }
 
     var disabled: Set<String> { state.withLock { $0.disabled } }
-}
-
-/// Background tasks of a test, cancelled and awaited before its store shuts down (a read still in
-/// flight when the store closes would outlive it).
-final class TaskBag: Sendable {
-    private let tasks = Mutex<[Task<Void, Never>]>([])
-
-    func add(_ task: Task<Void, Never>) { tasks.withLock { $0.append(task) } }
-
-    func stop(_ task: Task<Void, Never>) async {
-        task.cancel()
-        await task.value
-    }
-
-    func shutdown(_ store: EventStore) async {
-        let all = tasks.withLock { $0 }
-        for task in all { task.cancel() }
-        for task in all { await task.value }
-        await store.shutdown()
-    }
 }
 
 @Suite("Quality projection over a real event log", .serialized)
@@ -167,8 +148,8 @@ struct QualityProjectionTests {
         // A restart that applies everything again (checkpoint and model lost) appends nothing new.
         await bag.stop(running)
         let before = try await store.headPosition()
-        try await store.client.query("DELETE FROM quality_sessions", logger: store.logger)
-        try await store.client.query("UPDATE projection_checkpoints SET position = 0 WHERE name = 'quality'", logger: store.logger)
+        try await store.readModels.query("DELETE FROM quality_sessions", logger: store.logger)
+        try await store.readModels.query("UPDATE projection_checkpoints SET position = 0 WHERE name = 'quality'", logger: store.logger)
         let again = ProjectionRunner(store: store, sql: QualityProjection.live(store))
         bag.add(Task { await again.run() })
         try await Self.runUntilCaughtUp(again, store)

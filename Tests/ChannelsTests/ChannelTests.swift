@@ -1,3 +1,4 @@
+import Channels
 import EventStore
 import Foundation
 import Testing
@@ -8,7 +9,9 @@ import TestSupport
         var registry = EventRegistry()
         registry.registerChannelEvents()
         let store = try await TestDatabase.makeStore(label, registry: registry)
-        return (store, ChannelService(store: store))
+        let channels = ChannelService(store: store)
+        channels.start()
+        return (store, channels)
     }
 
     let admin = EventMetadata(actor: .admin)
@@ -73,6 +76,7 @@ import TestSupport
         let (store, channels) = try await service("tworun")
         defer { Task { await channels.shutdown(); await store.shutdown() } }
         let second = ChannelService(store: store)
+        second.start()
         defer { Task { await second.shutdown() } }
         for i in 0..<20 { _ = try await channels.create(name: "ch\(i)", metadata: admin) }
         await second.runner.waitUntil(try await store.headPosition())

@@ -3,21 +3,26 @@ import EventStore
 import Foundation
 import Logging
 import Media
+import Node
 import PostgresNIO
 
-struct BenchCommand: AsyncParsableCommand {
+/// The event store's benchmark (`ops/bench/eventstore`) and the second writer process of the
+/// concurrency tests: tools, kept out of the `streamd` product.
+@main
+struct EventStoreBenchTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Benchmarks (ops/bench runs them).",
+        commandName: "EventStoreBench",
+        abstract: "Event store benchmark and test writer.",
         subcommands: [EventStoreBench.self, AppendWriter.self])
 }
 
-/// `ops/bench eventstore`: appends against COPY as the anchor, on one PostgreSQL, in one run.
+/// `ops/bench/eventstore`: appends against COPY as the anchor, on one PostgreSQL, in one run.
 struct EventStoreBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eventstore",
         abstract: "Appends/s for 1, 8 and 64 concurrent appenders and 100-event batches, against COPY of the same rows; catch-up read; latency.")
-    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Folder of the embedded PostgreSQL when no --database-url is given.") var dataDir = "ops/bench/out/streamd"
+    @Option(help: "PostgreSQL URL; without it an embedded cluster in --data-dir.") var databaseUrl: String?
     @Option(help: "Seconds per append phase.") var seconds: Double = 5
     @Option(help: "Rows for the COPY anchor.") var copyRows: Int = 200_000
     @Option(help: "Group-commit transactions in flight per process.") var appendWorkers: Int = EventStore.Options().appendWorkers
@@ -26,9 +31,10 @@ struct EventStoreBench: AsyncParsableCommand {
         let logger = makeLogger(level: .warning)
         // A database of its own, so runs never mix and the figures start from an empty log.
         let scratch = "bench_\(Int(Date().timeIntervalSince1970))"
-        let server = try await database.open(logger: logger)
+        let server = try await NodeDatabase.open(
+            url: databaseUrl, dataDirectory: URL(fileURLWithPath: dataDir).standardizedFileURL, registry: EventRegistry(), logger: logger)
         let serverURL = server.store.url
-        try await server.store.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch)"), logger: logger)
+        try await server.store.readModels.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch)"), logger: logger)
         await server.store.shutdown()
         var options = EventStore.Options()
         options.maximumConnections = 24
@@ -89,11 +95,11 @@ struct EventStoreBench: AsyncParsableCommand {
     /// the same indexes as `events` (what any durable, queryable log must also maintain).
     private func copyAnchor(store: EventStore, table: String, indexed: Bool, rows: Int, data: String, metadata: EventMetadata, logger: Logger) async throws -> Double {
         let metadataJSON = try EventCoding.encodeString(metadata)
-        try await store.client.query(
+        try await store.readModels.query(
             PostgresQuery(unsafeSQL: "CREATE TABLE \(table) (LIKE events INCLUDING \(indexed ? "ALL" : "DEFAULTS"))"), logger: logger)
         let hash = "\\\\x" + String(repeating: "ab", count: 32)
         let start = ContinuousClock.now
-        try await store.client.withConnection { connection in
+        try await store.readModels.withConnection { connection in
             try await connection.copyFrom(table: table, logger: logger) { writer in
                 var buffer = ByteBuffer()
                 for i in 1...rows {
@@ -176,4 +182,10 @@ struct AppendWriter: AsyncParsableCommand {
         fflush(nil)
         await store.shutdown()
     }
+}
+
+func makeLogger(level: Logger.Level) -> Logger {
+    var logger = Logger(label: "streamd.bench")
+    logger.logLevel = level
+    return logger
 }

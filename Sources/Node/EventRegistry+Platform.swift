@@ -1,0 +1,20 @@
+import Channels
+import Chat
+import EventStore
+import Ingest
+import Packager
+import Transcode
+
+extension EventRegistry {
+    /// Every event type this build knows.
+    public static var platform: EventRegistry {
+        var registry = EventRegistry()
+        registry.registerChannelEvents()
+        registry.registerIngestEvents()
+        registry.registerTranscodeEvents()
+        registry.registerPackagerEvents()
+        registry.registerQualityEvents()
+        registry.registerChatEvents()
+        return registry
+    }
+}

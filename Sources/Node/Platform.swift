@@ -1,0 +1,201 @@
+import Channels
+import Chat
+import EventStore
+import Gateway
+import Foundation
+import Ingest
+import Logging
+import Packager
+import Quality
+import ServiceLifecycle
+import Synchronization
+import Transcode
+
+/// One node of the platform: channels, RTMP and SRT ingest wired to the event log, the live
+/// pipeline, chat, quality and the HTTP gateway over them. `streamd serve` runs one; tests run one
+/// against a throwaway database.
+///
+/// `init` builds every part and binds the ingest listeners (so a port in use fails at once, with
+/// what to do); nothing runs until `services` run in one `ServiceGroup`, which `streamd serve`
+/// does with the HTTP servers and the database, or `start()` does alone.
+public final class Platform: Sendable {
+    public let store: EventStore
+    public let channels: ChannelService
+    public let rtmp: RTMPServer
+    /// SRT ingest; shares `rtmp.registry`, so `rtmp.sessions` carries both protocols' sessions.
+    public let srt: SRTServer
+    /// Stream keys in memory, followed from the log; SRT's listen callback checks them.
+    public let keys: StreamKeyCache
+    public let gateway: Gateway
+    public let chat: ChatService
+    public let rtmpPort: Int
+    public let srtPort: Int
+    public let pipeline: LivePipeline
+    public let recordings: RecordingCatalog
+    /// Steers live sessions' transcoders by their quality.
+    public let quality: QualityController
+    let qualityProjection: ProjectionRunner
+    let media: MediaOptions
+    let logger: Logger
+    /// The group `start()` runs, and the task running it.
+    private let standalone = Mutex<(group: ServiceGroup, task: Task<Void, Never>)?>(nil)
+
+    /// Playback and recording settings of a node.
+    public struct MediaOptions: Sendable {
+        /// The origin store's folder (segments, parts, recordings).
+        public var directory: URL
+        public var defaults: LivePipeline.Defaults
+        /// Finalized recordings older than this are deleted (nil: kept forever).
+        public var recordingRetention: TimeInterval?
+
+        public init(directory: URL, defaults: LivePipeline.Defaults = .init(), recordingRetention: TimeInterval? = 7 * 86_400) {
+            self.directory = directory
+            self.defaults = defaults
+            self.recordingRetention = recordingRetention
+        }
+    }
+
+    /// Builds the node's parts, binds RTMP (`rtmpPort`; 0 picks a free one) and SRT, and reads
+    /// the stream keys. The HTTP application is `gateway.application(logger:)`.
+    public init(
+        store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(),
+        srt srtConfiguration: SRTConfiguration = SRTConfiguration(),
+        media: MediaOptions, chat chatConfiguration: ChatConfiguration = ChatConfiguration(), logger: Logger
+    ) async throws {
+        self.store = store
+        self.media = media
+        self.logger = logger
+        let channels = ChannelService(store: store)
+        self.channels = channels
+        let rtmp = RTMPServer(
+            configuration: ingest, authorizer: ChannelKeyAuthorizer(channels: channels),
+            eventSink: { stream, event, metadata in
+                do {
+                    _ = try await store.append(to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: metadata)])
+                } catch {
+                    logger.error("could not record \(type(of: event).eventType) for \(stream): \(error)")
+                }
+            },
+            logger: logger)
+        do {
+            self.rtmpPort = try await rtmp.start(host: configuration.host, port: configuration.rtmpPort)
+        } catch {
+            throw PlatformError("cannot listen for RTMP on \(configuration.host):\(configuration.rtmpPort) (\(error)); choose another --rtmp-port")
+        }
+        self.rtmp = rtmp
+        // SRT decides keys in libsrt's listen callback, from this in-memory table of the log.
+        let keys = StreamKeyCache(store: store, logger: logger)
+        let loaded = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await keys.load()
+                return keys.isLoaded
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(60))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        guard loaded else {
+            await rtmp.shutdown()
+            throw PlatformError("cannot read the stream keys from the event log within 60 s; check that PostgreSQL is reachable and retry")
+        }
+        self.keys = keys
+        let srt = SRTServer(configuration: srtConfiguration, sharingSessionsWith: rtmp, keys: keys, logger: logger)
+        do {
+            self.srtPort = try srt.start(host: configuration.host, port: configuration.srtPort)
+        } catch {
+            await rtmp.shutdown()
+            throw PlatformError("\(error)")
+        }
+        self.srt = srt
+        let origin = OriginStore(root: media.directory)
+        let pipeline = LivePipeline(store: store, origin: origin, directory: PlaybackDirectory(), defaults: media.defaults, logger: logger)
+        self.pipeline = pipeline
+        self.recordings = RecordingCatalog(store: store, origin: origin)
+        var shown = configuration
+        shown.rtmpPort = rtmpPort
+        shown.srtPort = srtPort
+        var gateway = Gateway(
+            configuration: shown, store: store, channels: channels, sessions: rtmp.registry,
+            playback: .init(directory: pipeline.directory, recordings: recordings))
+        let chat = ChatService(store: store, channels: channels)
+        self.chat = chat
+        gateway.chat = ChatEndpoint(service: chat, configuration: chatConfiguration, adminToken: configuration.adminToken)
+        self.gateway = gateway
+        self.quality = QualityController(store: store)
+        self.qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
+    }
+
+    /// The node's parts in start order; a graceful shutdown stops them in reverse: ingest stops
+    /// accepting and ends its sessions, the pipeline finishes their segments and recordings, then
+    /// the log's followers and read models stop. Whoever runs them puts the HTTP servers after
+    /// these (they stop first) and the database before (it closes last).
+    public var services: [any Service] {
+        let (store, channels, keys, chat, quality, qualityProjection) = (store, channels, keys, chat, quality, qualityProjection)
+        let (recordings, pipeline, rtmp, srt, media, logger) = (recordings, pipeline, rtmp, srt, media, logger)
+        return [
+            NodeService("channels read model", logger: logger, .cancel { await channels.run() }),
+            NodeService("stream key table", logger: logger, .cancel { await keys.follow() }),
+            NodeService("chat", logger: logger, .cancel { await chat.run() }),
+            NodeService("quality read model", logger: logger, .cancel { await qualityProjection.run() }),
+            // The quality machine of every live session, and its effect on the transcoders.
+            NodeService("quality controller", logger: logger, .cancel { await quality.run() }),
+            NodeService("DVR index", logger: logger, .cancel { await recordings.run() }),
+            NodeService("recording maintenance", logger: logger, .cancel {
+                await RecordingMaintenance(recordings: recordings, pipeline: pipeline, store: store, retention: media.recordingRetention, logger: logger).run()
+            }),
+            // A revoked key ends its live session, whichever node or CLI revoked it.
+            NodeService("key revocation watcher", logger: logger, .cancel {
+                await RevocationWatcher(store: store, sessions: rtmp.registry).run()
+            }),
+            NodeService("live pipeline", logger: logger, .drain {
+                await withDiscardingTaskGroup { group in
+                    for await session in rtmp.sessions {
+                        group.addTask { await pipeline.run(session, quality: quality) }
+                    }
+                }
+            }),
+            NodeService("RTMP ingest", logger: logger, .call { await rtmp.shutdown() }),
+            NodeService("SRT ingest", logger: logger, .call { await srt.shutdown() }),
+        ]
+    }
+
+    /// The service group of `services` alone; `configure` adds to or changes its configuration.
+    public static func group(
+        _ services: [any Service], logger: Logger, configure: (inout ServiceGroupConfiguration) -> Void = { _ in }
+    ) -> ServiceGroup {
+        var configuration = ServiceGroupConfiguration(
+            services: services.map {
+                // A part that fails stops the others in order, as a signal would.
+                .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+            },
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(9)
+        configure(&configuration)
+        return ServiceGroup(configuration: configuration)
+    }
+
+    /// Runs `services` in a group of their own until `shutdown()` (tests and embedders; `streamd
+    /// serve` runs them in its own group instead).
+    public func start() {
+        standalone.withLock { running in
+            guard running == nil else { return }
+            let group = Self.group(services, logger: logger)
+            let logger = self.logger
+            running = (group, Task {
+                do { try await group.run() } catch { logger.error("the node stopped on an error: \(error)") }
+            })
+        }
+    }
+
+    /// Ends live sessions (each with `StreamEnded`), lets their recordings finalize, then stops the
+    /// log's followers and read models, in the order of `services`.
+    public func shutdown() async {
+        guard let running = standalone.withLock({ $0 }) else { return }
+        await running.group.triggerGracefulShutdown()
+        await running.task.value
+    }
+}

@@ -1,0 +1,25 @@
+import Channels
+import EventStore
+import Ingest
+
+/// Ends a channel's live session on this node when its stream key is revoked, whichever node or
+/// CLI revoked it: follows `StreamKeyRevoked` from the log's head.
+struct RevocationWatcher: Sendable {
+    let store: EventStore
+    let sessions: SessionRegistry
+
+    /// Runs until cancelled.
+    func run() async {
+        let head = (try? await store.headPosition()) ?? 0
+        for await event in store.subscribe(after: head, filter: EventFilter(types: [StreamKeyRevoked.eventType])) {
+            let revoked: StreamKeyRevoked
+            do {
+                revoked = try store.registry.decode(event, as: StreamKeyRevoked.self)
+            } catch {
+                store.logger.error("cannot decode \(event.eventType) at #\(event.position); its session is not kicked: \(error)")
+                continue
+            }
+            _ = await sessions.kick(channelID: revoked.channelId.uuidString.lowercased(), by: event.metadata.actor, reason: "stream key revoked")
+        }
+    }
+}
