@@ -3,9 +3,10 @@ import Foundation
 import Ingest
 import Transcode
 
-/// Recomputes every session's transitions from the log's samples and compares them with the
-/// `QualityChanged` events the live projection appended (`streamd events replay --projection
-/// quality`): the machine is a pure function of the log, so they must be equal.
+/// Recomputes every session's transitions from the log's samples, through the same `QualityFold`
+/// as the projection, and compares them with the `QualityChanged` events the live projection
+/// appended (`streamd events replay --projection quality`): the machine is a pure function of the
+/// log, so they must be equal.
 public struct QualityAudit: Sendable {
     public struct Report: Sendable, Hashable, CustomStringConvertible {
         public var until: Int64
@@ -43,9 +44,7 @@ public struct QualityAudit: Sendable {
         let limit: Int64
         if let until { limit = until } else { limit = try await ProjectionRunner.checkpoint("quality", store: store) }
         let registry = store.registry
-        var thresholds: [String: QualityThresholds] = [:]
-        var sessions: [String: QualitySession] = [:]
-        var seen: Set<String> = []
+        var fold = QualityFold()
         var expected: [UUID: QualityChanged] = [:]
         var causes: [UUID: Int64] = [:]
         var logged: [(id: UUID, event: QualityChanged, cause: UUID?)] = []
@@ -62,35 +61,11 @@ public struct QualityAudit: Sendable {
                     continue
                 }
                 causes[event.eventId] = event.position
-                guard event.position <= limit else { continue }
-                switch event.eventType {
-                case StreamStarted.eventType:
-                    let started = try registry.decode(event, as: StreamStarted.self)
-                    guard seen.insert(started.sessionID).inserted else { continue }
-                    sessions[started.sessionID] = QualitySession(
-                        started: started, at: event.recordedAt, thresholds: thresholds[started.channelID] ?? .default)
-                case IngestStatsSampled.eventType:
-                    let sampled = try registry.decode(event, as: IngestStatsSampled.self)
-                    guard var session = sessions[sampled.sessionID] else { continue }
-                    let transitions = session.sampled(sampled.stats)
-                    sessions[sampled.sessionID] = session
+                guard event.position <= limit, let input = try QualityInput(event, registry: registry) else { continue }
+                if case .updated(let session, let transitions) = fold.apply(input), !transitions.isEmpty {
                     for new in try QualityProjection.events(for: transitions, of: session, cause: event) {
                         expected[new.eventId] = try EventCoding.decoder().decode(QualityChanged.self, from: Data(new.data.utf8))
                     }
-                case StreamResumed.eventType:
-                    let resumed = try registry.decode(event, as: StreamResumed.self)
-                    sessions[resumed.sessionID]?.resumed(gapMilliseconds: resumed.gapMilliseconds)
-                case StreamEnded.eventType:
-                    let ended = try registry.decode(event, as: StreamEnded.self)
-                    sessions[ended.sessionID] = nil
-                case QualitySettingsChanged.eventType:
-                    let changed = try registry.decode(event, as: QualitySettingsChanged.self)
-                    thresholds[changed.channelID] = changed.thresholds
-                    for (id, session) in sessions where session.channelID == changed.channelID {
-                        sessions[id]?.machine.configure(changed.thresholds)
-                    }
-                default:
-                    break
                 }
             }
         }

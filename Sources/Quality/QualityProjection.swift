@@ -5,25 +5,24 @@ import Logging
 import PostgresNIO
 import Transcode
 
-/// The `quality_sessions` and `quality_thresholds` read models (migrations/0005): runs the quality
-/// machine of every live session over its `IngestStatsSampled` events, in log order.
+/// The `quality_sessions` and `quality_thresholds` read models (migrations/0006): runs the quality
+/// machine of every live session over its `IngestStatsSampled` events, in log order, through
+/// `QualityFold` (the rule the audit applies too).
 ///
 /// Each row keeps the session's whole machine (`record`), so the next event continues exactly
 /// where the last left off, across restarts, and a replay rebuilds identical rows. On the live
 /// node (`publish` set) every transition is also appended as `QualityChanged` to the session's
-/// stream, inside the page's transaction and with an id derived from the causing sample's id: a
-/// page that is applied again (a crash before its checkpoint committed, a second node) appends
-/// nothing new. A replay (`publish` nil) only rebuilds the tables.
+/// stream. That append is its own commit, made before the page's transaction (and its checkpoint)
+/// commits, with an id derived from the causing sample's id: a page that is applied again (a crash
+/// before its checkpoint committed, a second node) appends nothing new. A replay (`publish` nil)
+/// only rebuilds the tables.
 public struct QualityProjection: SQLProjection {
     /// Appends events to a stream (`store.append(to:expectedVersion: .any, events:)`).
     public typealias Publisher = @Sendable (_ stream: String, _ events: [NewEvent]) async throws -> Void
 
     public let name = "quality"
     public let tables = ["quality_sessions", "quality_thresholds"]
-    public static let inputTypes = [
-        StreamStarted.eventType, StreamResumed.eventType, IngestStatsSampled.eventType, StreamEnded.eventType,
-        QualitySettingsChanged.eventType,
-    ]
+    public static let inputTypes = QualityInput.eventTypes
     public let filter = EventFilter(types: QualityProjection.inputTypes)
     let publish: Publisher?
 
@@ -39,11 +38,12 @@ public struct QualityProjection: SQLProjection {
     }
 
     public func apply(_ event: RecordedEvent, registry: EventRegistry, connection: PostgresConnection, logger: Logger) async throws {
-        switch event.eventType {
-        case StreamStarted.eventType:
-            let started = try registry.decode(event, as: StreamStarted.self)
-            let thresholds = try await Self.thresholds(channelID: started.channelID, connection: connection, logger: logger)
-            let session = QualitySession(started: started, at: event.recordedAt, thresholds: thresholds)
+        guard let input = try QualityInput(event, registry: registry) else { return }
+        var fold = try await Self.load(for: input, connection: connection, logger: logger)
+        switch fold.apply(input) {
+        case .none:
+            break
+        case .opened(let session):
             let record = try QualitySession.encode(session)
             try await connection.query("""
                 INSERT INTO quality_sessions (session_id, channel_id, state, level, since, health, live, updated_at, record)
@@ -51,47 +51,55 @@ public struct QualityProjection: SQLProjection {
                         \(event.recordedAt), \(session.machine.health), true, \(event.recordedAt), \(record)::jsonb)
                 ON CONFLICT (session_id) DO NOTHING
                 """, logger: logger)
-        case IngestStatsSampled.eventType:
-            let sampled = try registry.decode(event, as: IngestStatsSampled.self)
-            guard var session = try await Self.load(sampled.sessionID, connection: connection, logger: logger) else { return }
-            let transitions = session.sampled(sampled.stats)
+        case .updated(let session, let transitions):
             try await Self.save(session, at: event.recordedAt, connection: connection, logger: logger)
             if let publish, !transitions.isEmpty {
                 try await publish("session-\(session.sessionID)", try Self.events(for: transitions, of: session, cause: event))
             }
-        case StreamResumed.eventType:
-            let resumed = try registry.decode(event, as: StreamResumed.self)
-            guard var session = try await Self.load(resumed.sessionID, connection: connection, logger: logger) else { return }
-            session.resumed(gapMilliseconds: resumed.gapMilliseconds)
-            try await Self.save(session, at: event.recordedAt, connection: connection, logger: logger)
-        case StreamEnded.eventType:
-            let ended = try registry.decode(event, as: StreamEnded.self)
+        case .closed(let sessionID):
             try await connection.query(
-                "UPDATE quality_sessions SET live = false, updated_at = \(event.recordedAt) WHERE session_id = \(ended.sessionID)",
+                "UPDATE quality_sessions SET live = false, updated_at = \(event.recordedAt) WHERE session_id = \(sessionID)",
                 logger: logger)
-        case QualitySettingsChanged.eventType:
-            let changed = try registry.decode(event, as: QualitySettingsChanged.self)
-            let thresholds = try EventCoding.encodeString(changed.thresholds)
+        case .configured(let channelID, let thresholds, let sessions):
+            let text = try EventCoding.encodeString(thresholds)
             try await connection.query("""
                 INSERT INTO quality_thresholds (channel_id, thresholds, configured_at)
-                VALUES (\(changed.channelID), \(thresholds)::jsonb, \(event.recordedAt))
+                VALUES (\(channelID), \(text)::jsonb, \(event.recordedAt))
                 ON CONFLICT (channel_id) DO UPDATE SET thresholds = EXCLUDED.thresholds, configured_at = EXCLUDED.configured_at
                 """, logger: logger)
-            var ids: [String] = []
-            for try await id in try await connection.query(
-                "SELECT session_id FROM quality_sessions WHERE channel_id = \(changed.channelID) AND live ORDER BY session_id",
-                logger: logger
-            ).decode(String.self) {
-                ids.append(id)
-            }
-            for id in ids {
-                guard var session = try await Self.load(id, connection: connection, logger: logger) else { continue }
-                session.machine.configure(changed.thresholds)
+            for session in sessions {
                 try await Self.save(session, at: event.recordedAt, connection: connection, logger: logger)
             }
-        default:
-            break
         }
+    }
+
+    /// The part of the fold's state that `input` reads, from the tables.
+    static func load(for input: QualityInput, connection: PostgresConnection, logger: Logger) async throws -> QualityFold {
+        var fold = QualityFold()
+        switch input {
+        case .started(let started, _):
+            for try await _ in try await connection.query(
+                "SELECT 1 FROM quality_sessions WHERE session_id = \(started.sessionID)", logger: logger
+            ) {
+                fold.known.insert(started.sessionID)
+            }
+            fold.thresholds[started.channelID] = try await thresholds(channelID: started.channelID, connection: connection, logger: logger)
+        case .sampled(let sampled):
+            fold.sessions[sampled.sessionID] = try await load(sampled.sessionID, connection: connection, logger: logger)
+        case .resumed(let resumed):
+            fold.sessions[resumed.sessionID] = try await load(resumed.sessionID, connection: connection, logger: logger)
+        case .ended:
+            break
+        case .configured(let changed):
+            for try await text in try await connection.query(
+                "SELECT record::text FROM quality_sessions WHERE channel_id = \(changed.channelID) AND live ORDER BY session_id",
+                logger: logger
+            ).decode(String.self) {
+                let session = try QualitySession.decode(text)
+                fold.sessions[session.sessionID] = session
+            }
+        }
+        return fold
     }
 
     /// The `QualityChanged` events of `transitions`, with ids derived from the cause.
