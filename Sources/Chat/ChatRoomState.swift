@@ -80,13 +80,14 @@ public struct ChatRoomState: Sendable {
     }
 
     /// Applies one of this room's events (once: older positions are ignored) and returns the
-    /// frames every socket of the room should get.
-    public mutating func apply(_ event: RecordedEvent, registry: EventRegistry) -> [ServerMessage] {
+    /// frames every socket of the room should get. An event of a chat type that does not decode
+    /// throws, after its position is taken (the room moves on; the caller reports it).
+    public mutating func apply(_ event: RecordedEvent, registry: EventRegistry) throws -> [ServerMessage] {
         guard event.position > position else { return [] }
         position = event.position
-        switch event.eventType {
-        case ChatMessagePosted.eventType:
-            guard let posted = try? registry.decode(event, as: ChatMessagePosted.self) else { return [] }
+        guard let input = try ChatRoomEvent(event, registry: registry) else { return [] }
+        switch input {
+        case .posted(let posted):
             let view = ChatMessageView(
                 id: posted.messageId, userId: posted.userId, name: posted.name, text: posted.text, sentAt: event.recordedAt, position: event.position)
             recent.append(Recent(view: view, deleted: false))
@@ -96,39 +97,57 @@ public struct ChatRoomState: Sendable {
                 activity[posted.userId, default: UserActivity()].record(posted.text, at: event.recordedAt)
             }
             return [.message(view)]
-        case ChatMessageDeleted.eventType:
-            guard let deleted = try? registry.decode(event, as: ChatMessageDeleted.self) else { return [] }
+        case .deleted(let deleted):
             if let index = recent.lastIndex(where: { $0.view.id == deleted.messageId }) { recent[index].deleted = true }
             return [.deleted(id: deleted.messageId)]
-        case ChatUserTimedOut.eventType:
-            guard let timedOut = try? registry.decode(event, as: ChatUserTimedOut.self) else { return [] }
+        case .timedOut(let timedOut):
             timeouts[timedOut.userId] = timedOut.until
             return [.userTimedOut(userId: timedOut.userId, until: timedOut.until)]
-        case ChatUserBanned.eventType:
-            guard let banned = try? registry.decode(event, as: ChatUserBanned.self) else { return [] }
+        case .banned(let banned):
             guard bans[banned.userId] == nil else { return [] }
             let hidden = recent.filter { $0.view.userId == banned.userId && isVisible($0) }
             bans[banned.userId] = Ban(position: event.position, at: event.recordedAt)
             return [.userBanned(userId: banned.userId)] + hidden.filter { !isVisible($0) }.map { .deleted(id: $0.view.id) }
-        case ChatUserUnbanned.eventType:
-            guard let unbanned = try? registry.decode(event, as: ChatUserUnbanned.self), bans[unbanned.userId] != nil else { return [] }
+        case .unbanned(let unbanned):
+            guard bans[unbanned.userId] != nil else { return [] }
             bans[unbanned.userId] = nil
             // Clients learn of the restored messages from a fresh backlog.
             return [.userUnbanned(userId: unbanned.userId), .backlog(backlog())]
-        case ChatSettingsChanged.eventType:
-            guard let changed = try? registry.decode(event, as: ChatSettingsChanged.self) else { return [] }
+        case .settings(let changed):
             settings = changed.settings
             return [.settings(changed.settings)]
-        case ChatModeratorAdded.eventType:
-            guard let added = try? registry.decode(event, as: ChatModeratorAdded.self) else { return [] }
+        case .moderatorAdded(let added):
             moderators.insert(added.userId)
             return []
-        case ChatModeratorRemoved.eventType:
-            guard let removed = try? registry.decode(event, as: ChatModeratorRemoved.self) else { return [] }
+        case .moderatorRemoved(let removed):
             moderators.remove(removed.userId)
             return []
-        default:
-            return []
+        }
+    }
+}
+
+/// The events a room's state follows, decoded once. `nil` for any other type.
+enum ChatRoomEvent {
+    case posted(ChatMessagePosted)
+    case deleted(ChatMessageDeleted)
+    case timedOut(ChatUserTimedOut)
+    case banned(ChatUserBanned)
+    case unbanned(ChatUserUnbanned)
+    case settings(ChatSettingsChanged)
+    case moderatorAdded(ChatModeratorAdded)
+    case moderatorRemoved(ChatModeratorRemoved)
+
+    init?(_ event: RecordedEvent, registry: EventRegistry) throws {
+        switch event.eventType {
+        case ChatMessagePosted.eventType: self = .posted(try registry.decode(event, as: ChatMessagePosted.self))
+        case ChatMessageDeleted.eventType: self = .deleted(try registry.decode(event, as: ChatMessageDeleted.self))
+        case ChatUserTimedOut.eventType: self = .timedOut(try registry.decode(event, as: ChatUserTimedOut.self))
+        case ChatUserBanned.eventType: self = .banned(try registry.decode(event, as: ChatUserBanned.self))
+        case ChatUserUnbanned.eventType: self = .unbanned(try registry.decode(event, as: ChatUserUnbanned.self))
+        case ChatSettingsChanged.eventType: self = .settings(try registry.decode(event, as: ChatSettingsChanged.self))
+        case ChatModeratorAdded.eventType: self = .moderatorAdded(try registry.decode(event, as: ChatModeratorAdded.self))
+        case ChatModeratorRemoved.eventType: self = .moderatorRemoved(try registry.decode(event, as: ChatModeratorRemoved.self))
+        default: return nil
         }
     }
 }

@@ -91,7 +91,17 @@ public actor ChatService {
         guard let channel = ChatStream.channel(of: event.streamId) else { return }
         if loading[channel] != nil { buffered[channel, default: []].append(event) }
         guard let room = rooms[channel] else { return }
-        broadcast(room.state.apply(event, registry: store.registry), in: room)
+        broadcast(applying(event, to: &room.state), in: room)
+    }
+
+    /// Applies `event` to a room's state; one that does not decode is reported, and the room moves on.
+    private nonisolated func applying(_ event: RecordedEvent, to state: inout ChatRoomState) -> [ServerMessage] {
+        do {
+            return try state.apply(event, registry: store.registry)
+        } catch {
+            DecodeFailures.report(event, error, consumer: "chat room", consequence: "the room's sockets do not see it", logger: logger)
+            return []
+        }
     }
 
     private func broadcast(_ messages: [ServerMessage], in room: Room) {
@@ -157,7 +167,7 @@ public actor ChatService {
 
     private func install(_ channel: String, _ state: ChatRoomState) {
         let room = Room(state: state)
-        for event in buffered[channel] ?? [] { _ = room.state.apply(event, registry: store.registry) }
+        for event in buffered[channel] ?? [] { _ = applying(event, to: &room.state) }
         rooms[channel] = room
         abandon(channel)
     }
@@ -209,7 +219,7 @@ public actor ChatService {
         while true {
             let page = try await store.read(after: state.position, limit: 1_000, filter: EventFilter(streamPrefix: stream))
             guard let last = page.last else { break }
-            for event in page where event.streamId == stream { _ = state.apply(event, registry: store.registry) }
+            for event in page where event.streamId == stream { _ = applying(event, to: &state) }
             if state.position < last.position { state.position = last.position }
         }
         return state

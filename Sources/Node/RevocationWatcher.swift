@@ -16,7 +16,7 @@ struct RevocationWatcher: Sendable {
             do {
                 revoked = try store.registry.decode(event, as: StreamKeyRevoked.self)
             } catch {
-                store.logger.error("cannot decode \(event.eventType) at #\(event.position); its session is not kicked: \(error)")
+                DecodeFailures.report(event, error, consumer: "key revocation watcher", consequence: "its channel's session is not kicked", logger: store.logger)
                 continue
             }
             _ = await sessions.kick(channelID: revoked.channelId.uuidString.lowercased(), by: event.metadata.actor, reason: "stream key revoked")

@@ -39,8 +39,12 @@ public actor QualityController {
             }
         }
         for await event in store.subscribe(after: head, filter: EventFilter(types: [QualityChanged.eventType])) {
-            guard let changed = try? store.registry.decode(event, as: QualityChanged.self) else { continue }
-            apply(changed.to, sessionID: changed.sessionID)
+            do {
+                let changed = try store.registry.decode(event, as: QualityChanged.self)
+                apply(changed.to, sessionID: changed.sessionID)
+            } catch {
+                DecodeFailures.report(event, error, consumer: "quality controller", consequence: "its session's ladder is not changed", logger: store.logger)
+            }
         }
     }
 

@@ -91,7 +91,7 @@ public final class StreamKeyCache: PublishAuthorizer, ImmediatePublishAuthorizer
                 do {
                     try table.apply(event, registry: registry)
                 } catch {
-                    logger.error("cannot apply \(event.eventType) at \(event.position) to the stream key table: \(error)")
+                    DecodeFailures.report(event, error, consumer: "stream key table", consequence: "the key table skips it", logger: logger)
                 }
             }
         }
