@@ -4,7 +4,7 @@ import Synchronization
 /// A room's broadcast frames, kept once for all of its sockets. Fan-out appends a frame and wakes
 /// each listener (one per event loop's writer, not one per socket); every socket reads on from its
 /// own cursor when its writer gets to it. Broadcasting a message thus costs the same for 10
-/// sockets as for 10,000: queueing a frame for each of 1,000 sockets was a tenth of streamd's CPU.
+/// sockets as for 10,000 (docs/benchmarks.md#chat-feed).
 ///
 /// While anyone reads it, the feed keeps the last `retention` frames, at least as many as any
 /// reader's queue may hold: a reader further behind than that is evicted anyway. With no reader

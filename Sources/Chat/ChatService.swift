@@ -71,8 +71,9 @@ public actor ChatService {
         // Pages smaller than a socket's queue, so one page never overflows a reader that keeps up.
         let subscription = store.subscribe(after: head, filter: EventFilter(streamPrefix: "chat-"), pageSize: 256)
         await withDiscardingTaskGroup { group in
-            // At 100 messages a second, one transaction per message was most of PostgreSQL's work;
-            // history and room loads can trail the log by this much.
+            // Batched: a transaction per message was most of PostgreSQL's work
+            // (docs/benchmarks.md#chat-read-model); history and room loads can trail the log by
+            // this much.
             group.addTask { await runner.run(batchInterval: Self.readModelInterval) }
             group.addTask {
                 for await event in subscription { await self.deliver(event) }

@@ -12,8 +12,7 @@ import Transcode
 ///   link demonstrably carries; otherwise libsrt's link-capacity estimate (receiver-side
 ///   packet-pair probing), never below what arrived, or unknown before libsrt has one. The estimate
 ///   alone cannot be trusted downwards or upwards under congestion: pairs slip through a shaper's
-///   burst, and behind a 1 Mbit/s token bucket that dropped 75 % of a 3.5 Mbit/s stream libsrt still
-///   estimated ~1 Gbit/s (measured on veth, libsrt 1.5).
+///   burst, and libsrt kept estimating far above a shaper's rate (docs/benchmarks.md#srt-capacity-estimate).
 ///
 /// **RTMP** runs over TCP, which hides loss and RTT, so they are derived:
 /// - *loss* = frames that should have come but did not, plus frames that came damaged:

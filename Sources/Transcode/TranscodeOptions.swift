@@ -2,7 +2,8 @@
 public struct TranscodeOptions: Sendable {
     public enum Scaling: Sendable, Hashable {
         /// Each rung scales from the next taller rung's frame on the dispatcher (1080p → 720p → 480p
-        /// → 360p): measured cheaper than scaling every rung from the source.
+        /// → 360p): cheaper than scaling every rung from the source
+        /// (docs/benchmarks.md#transcode-scaling).
         case cascade
         /// Each rung's encoder thread scales from the decoded source frame.
         case fromSource

@@ -6,11 +6,8 @@ import PostgresNIO
 /// concurrency and group commit, a gap-free global order, reads, and subscriptions.
 public final class EventStore: Sendable {
     public struct Options: Sendable {
-        /// Concurrent group-commit transactions per process. More overlap a round trip with the
-        /// single writer's lock, but then wait on that lock, and a batch hashed from where the one
-        /// before it will leave the head is wasted when that one does otherwise. Measured with the
-        /// committer hashing (ops/bench/eventstore): one worker beat two at every concurrency
-        /// (64 single appenders 12.7-14k/s at p99 6-7 ms against 9.5-11k/s at p99 10-11 ms).
+        /// Concurrent group-commit transactions per process. One: more wait on the single writer's
+        /// lock and waste batches hashed ahead of it (docs/benchmarks.md#append-workers).
         public var appendWorkers = 1
         public var maxBatchEvents = 2_000
         /// How long a caught-up reader waits for a notification before it looks anyway.
@@ -23,10 +20,9 @@ public final class EventStore: Sendable {
         public init() {}
     }
 
-    /// One loop of the log's own. On NIO's shared loops a commit's reply or a notification
-    /// waited behind whatever else a loop was doing: behind chat fan-out writing a message to
-    /// 1,000 sockets (15–30 ms at 100 msg/s), commits took p50 5 ms and p90 30 ms where
-    /// PostgreSQL needs about 1. The log's traffic is small and one thread decodes it easily.
+    /// One loop of the log's own, so a commit's reply never waits behind chat fan-out or HTTP work
+    /// on NIO's shared loops; one thread decodes the log's traffic easily
+    /// (docs/benchmarks.md#log-event-loop).
     public static let defaultGroup = MultiThreadedEventLoopGroup._makePerpetualGroup(threadNamePrefix: "NIO-PG-", numberOfThreads: 1)
 
     let client: PostgresClient

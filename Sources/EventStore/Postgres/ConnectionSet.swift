@@ -8,10 +8,8 @@ import PostgresNIO
 /// restart PostgresNIO has been seen to leave a query waiting forever.
 ///
 /// At most `limit` connections exist; a use beyond them waits for one to come back. Every commit
-/// wakes every subscription at once (each projection, each node's chat fan-out), and connecting
-/// for the surplus, then closing it again, cost a backend fork and a SCRAM exchange per read:
-/// about a hundred connections a second at 25 chat messages a second, which made PostgreSQL the
-/// busiest process on the host and each read wait milliseconds for CPU.
+/// wakes every subscription at once, and connecting for the surplus cost a backend fork and a
+/// SCRAM exchange per read (docs/benchmarks.md#log-connections).
 actor ConnectionSet {
     private let url: DatabaseURL
     private let logger: Logger

@@ -14,21 +14,15 @@ final class ChatSocketWriter: Sendable {
     private let loops = Mutex<[ObjectIdentifier: LoopWriter]>([:])
     /// How long a woken loop waits before writing, so that frames due close together go out in
     /// one write per socket; under load, frames that arrive while turns are pending go out
-    /// together anyway. 10 ms paid off while every loop wrote at once and held posts unread; with
-    /// loops taking turns, 1 ms gave as low a p99 as 5 and 10 ms did, or lower, at 100–400 msg/s
-    /// to 1,000 sockets (ops/bench/chat), and spares quiet rooms the wait. Since a broadcast
-    /// appends to its room's feed once, no wait is needed for it to reach every socket, but no
-    /// wait at all measured no better (p99 at 200 msg/s within the host's noise).
+    /// together anyway. Why 1 ms: docs/benchmarks.md#chat-writer.
     let coalescing: TimeAmount
 
     /// How many loops may write at once.
     let turns: TurnPermits
 
-    /// `concurrentWriters` defaults to half the cores: writing is nearly all of fan-out's CPU
-    /// (the sockets' syscalls), and on every core at once it left none for reading posts,
-    /// committing them, ingest or transcoding. On two cores, one writer at a time (the other
-    /// loop reading meanwhile) lowered the p99 at 200 msg/s to 1,000 sockets in 7 of 8
-    /// interleaved runs, to 47–63 ms from 52–72, and the first socket's p99 to 24–36 from 32–49.
+    /// `concurrentWriters` defaults to half the cores: writing is nearly all of fan-out's CPU, and
+    /// the other half stays free for reading posts, committing them, ingest and transcoding
+    /// (docs/benchmarks.md#chat-writer).
     init(coalescing: TimeAmount = .milliseconds(1), concurrentWriters: Int = System.coreCount / 2) {
         self.coalescing = coalescing
         self.turns = TurnPermits(concurrentWriters)
@@ -38,7 +32,7 @@ final class ChatSocketWriter: Sendable {
     /// frame encoder (TLS, when there is one, is further down still): the frames are encoded
     /// already.
     func subscriber(for channel: any Channel, capacity: Int) async throws -> ChatSubscriber {
-        // Looked up once: a lookup per write took about 5 % of the writing loop's time.
+        // Looked up once, not per write (docs/benchmarks.md#chat-writer).
         let encoder = try await channel.eventLoop.submit {
             try channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self).loopBound
         }.get()
@@ -177,9 +171,8 @@ final class ChatSocketWriter: Sendable {
             }
         }
 
-        /// Sockets written per turn of the loop. A socket's write takes 12–20 µs here (a turn
-        /// about 2 ms, at worst 6 at 200 msg/s); in turns, the loop reads between them, so a post
-        /// arriving meanwhile is not held until every queue is written. 40 did worse.
+        /// Sockets written per turn of the loop; the loop reads between turns, so a post arriving
+        /// meanwhile is not held until every queue is written (docs/benchmarks.md#chat-writer).
         static let socketsPerTurn = 100
 
         /// On `eventLoop`.

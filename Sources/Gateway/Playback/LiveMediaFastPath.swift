@@ -9,13 +9,13 @@ import Synchronization
 /// parts, recent segments) on the event loop, before the request reaches the router.
 ///
 /// Players fetch a part every part target per rendition, so these are most of the requests a live
-/// origin serves; through the router each costs an async hop and a task, about twice what nginx
-/// spends on a static file. Everything else, and every request this path cannot answer in full
-/// (a file still to come, a range, a conditional request), goes on to `PlaybackRoutes` unchanged,
-/// which gives the same answer more slowly, so the two paths cannot disagree on a file's bytes or
-/// headers. Pipelined requests are answered in order: while the router still owes a response, every
-/// later request goes to the router too (it answers in order), so an answer from here can never
-/// overtake one from there.
+/// origin serves; through the router each costs an async hop and a task
+/// (docs/benchmarks.md#live-media-fast-paths). Everything else, and every request this path
+/// cannot answer in full (a file still to come, a range, a conditional request), goes on to
+/// `PlaybackRoutes` unchanged, which gives the same answer more slowly, so the two paths cannot
+/// disagree on a file's bytes or headers. Pipelined requests are answered in order: while the
+/// router still owes a response, every later request goes to the router too (it answers in
+/// order), so an answer from here can never overtake one from there.
 final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart

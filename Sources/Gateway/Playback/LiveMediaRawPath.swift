@@ -14,11 +14,11 @@ final class FastPathConnection {
 /// head kept pre-encoded per content type.
 ///
 /// Parsing, HTTP type conversions and encoding cost more than the kernel's work for a 20 KB part;
-/// players fetch one per part target per rendition. Anything else goes on to the HTTP decoder
-/// untouched: a request it cannot answer (a playlist, a file still to come, a range, a
-/// conditional), and, for the rest of the connection, anything that is not a whole request without
-/// a body (a request split across reads, a body, a pipelined tail): from then on only the
-/// HTTP-level `LiveMediaFastPath` and the router answer.
+/// players fetch one per part target per rendition (docs/benchmarks.md#live-media-fast-paths).
+/// Anything else goes on to the HTTP decoder untouched: a request it cannot answer (a playlist, a
+/// file still to come, a range, a conditional), and, for the rest of the connection, anything
+/// that is not a whole request without a body (a request split across reads, a body, a pipelined
+/// tail): from then on only the HTTP-level `LiveMediaFastPath` and the router answer.
 final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer

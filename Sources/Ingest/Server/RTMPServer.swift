@@ -36,11 +36,10 @@ public final class RTMPServer: Sendable {
 
     /// The process's RTMP connections share one event loop unless a server is given a group.
     ///
-    /// One loop is plenty: ingest costs about 3.5 CPU-s per GB, so a core takes in some 2 Gbit/s,
-    /// far more than the transcoders behind it can use. Gathered on one loop, each wake-up serves
-    /// every socket that became ready meanwhile; spread over the shared group's loops (one per
-    /// core), 20 publishers cost 10–15 % more CPU per GB in `ops/bench/ingest.sh`. It also keeps
-    /// HTTP and chat traffic on the shared loops from delaying media reads, and the reverse.
+    /// One loop is plenty, and each wake-up serves every socket that became ready meanwhile, which
+    /// costs less CPU per GB than spreading connections over the shared loops. It also keeps HTTP
+    /// and chat traffic from delaying media reads, and the reverse
+    /// (docs/benchmarks.md#rtmp-event-loop).
     public static let defaultGroup = MultiThreadedEventLoopGroup._makePerpetualGroup(threadNamePrefix: "NIO-RTMP-", numberOfThreads: 1)
 
     /// New live sessions (a reconnect within grace continues its session and is not repeated here).

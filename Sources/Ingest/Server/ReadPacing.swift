@@ -2,8 +2,8 @@ import NIOCore
 
 /// How much a publishing connection's socket must hold before it wakes the event loop
 /// (`SO_RCVLOWAT`), so that a real-time stream is read in pieces of about `interval` of its own
-/// bitrate instead of once per packet the encoder writes. At 20 publishers that about halved the
-/// ingest's CPU: most of it was the kernel waking and reading for each small write.
+/// bitrate instead of once per packet the encoder writes: the kernel waking and reading for each
+/// small write was most of the ingest's CPU (docs/benchmarks.md#rtmp-read-pacing).
 ///
 /// Sans I/O: the connection reports each read and each stats tick, and applies the answer.
 /// Media waits at most about `interval` longer to be read, the same bound its hand-off to the

@@ -13,8 +13,8 @@ import Synchronization
 /// has few distinct keys: the next part or two), so an update looks at each key once and wakes a
 /// whole bucket. Deadlines share one timeout, so they expire in arrival order: one FIFO and ONE
 /// timer task per object, which runs only while someone waits and sleeps until the oldest deadline.
-/// A waiter costs a dictionary slot (id and continuation) plus one FIFO entry: about 85 bytes
-/// measured (RSS over 100,000 waiters), beside the ~2.5 KB of the waiting task itself.
+/// A waiter costs a dictionary slot (id and continuation) plus one FIFO entry
+/// (docs/benchmarks.md#playlist-waiters).
 ///
 /// How the gateway serves `GET .../RENDITION/index.m3u8?QUERY` with these pieces:
 ///
