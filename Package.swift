@@ -193,6 +193,7 @@ let package = Package(
                 "Gateway", "EventStore", "Channels", "Ingest", "Transcode", "Quality", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -210,7 +211,11 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "Media", "EventStore", "Channels", "TestSupport", "CSRT", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "Ingest", "Media", "EventStore", "Channels", "TestSupport", "CSRT",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore", "TestSupport"], swiftSettings: strict),

@@ -15,6 +15,11 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var mediaBatchInterval: Duration = .milliseconds(40)
     /// Largest RTMP message accepted (a keyframe must fit).
     public var maxMessageSize = 8 * 1024 * 1024
+    /// Replies queued for a connection and not yet taken by its socket, at most; a peer that does
+    /// not read is closed past this, never buffered for.
+    public var maxQueuedOutput = 256 * 1024
+    /// A closing connection whose queued replies cannot be written within this is closed anyway.
+    public var closeFlushTimeout: Duration = .seconds(2)
     /// Open TCP connections at most, publishing or not.
     public var maxConnections = 1000
     public var windowAcknowledgementSize: UInt32 = 2_500_000

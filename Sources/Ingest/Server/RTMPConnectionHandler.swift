@@ -15,14 +15,8 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum Phase {
-        case handshaking
-        case chunking
-        case closing
-    }
-
     private let server: RTMPServer
-    private var phase = Phase.handshaking
+    private var machine: RTMPConnectionStateMachine
     private var handshake = RTMPHandshake()
     private var handshakeBuffer = ByteBuffer()
     private var decoder: RTMPChunkDecoder
@@ -41,14 +35,12 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private var pendingMedia: [MediaItem] = []
     private var lastMediaFlush = NIODeadline.now()
 
-    private var waitingForConsumer = false
-    private var waitingForAdmission = false
-    private var readPending = false
     private var counted = false
 
     private var pacing: ReadPacing?
 
     private var stageTimeout: Scheduled<Void>?
+    private var forcedClose: Scheduled<Void>?
     private var ticker: Scheduled<Void>?
     private var remoteAddress = "unknown"
     private var remoteHost = "unknown"
@@ -62,6 +54,8 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             windowAcknowledgementSize: server.configuration.windowAcknowledgementSize,
             outgoingChunkSize: server.configuration.outgoingChunkSize))
         logger = server.logger
+        machine = RTMPConnectionStateMachine(
+            outputLimit: server.configuration.maxQueuedOutput, flushTimeout: server.configuration.closeFlushTimeout)
     }
 
     // MARK: Lifecycle
@@ -101,7 +95,8 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             Task { await registry.connectionEnded(live.id, token: token, reason: reason, detail: detail) }
             self.live = nil
         }
-        phase = .closing
+        forcedClose?.cancel()
+        machine.channelInactive()
         context.fireChannelInactive()
     }
 
@@ -113,17 +108,19 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     // MARK: Reading
 
     func read(context: ChannelHandlerContext) {
-        if waitingForConsumer || waitingForAdmission {
-            readPending = true
-        } else {
-            context.read()
-        }
+        if machine.readRequested() == .read { context.read() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        machine.writabilityChanged(to: context.channel.isWritable)
+        if machine.resume() == .read { context.read() }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        switch phase {
-        case .closing:
+        switch machine.phase {
+        case .closing, .closed:
             return
         case .handshaking:
             handshakeBuffer.writeBuffer(&bytes)
@@ -136,7 +133,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
                             armStageTimeout(context: context, after: server.configuration.handshakeTimeout, stage: "handshake (C2)")
                         }
                     case .complete:
-                        phase = .chunking
+                        machine.handshakeCompleted()
                         armStageTimeout(context: context, after: server.configuration.publishTimeout, stage: "publish")
                     }
                 }
@@ -146,7 +143,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
                 return
             }
             writePending(context: context)
-            guard phase == .chunking else { return }
+            guard machine.isChunking else { return }
             decoder.append(handshakeBuffer)
             handshakeBuffer = ByteBuffer()
         case .chunking:
@@ -159,7 +156,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
 
     /// Runs buffered messages through the session until it must wait (admission, a slow consumer).
     private func process(context: ChannelHandlerContext) {
-        while phase == .chunking, !waitingForConsumer, !waitingForAdmission {
+        while machine.mayProcessMessages {
             let message: RTMPMessage?
             do {
                 message = try decoder.nextMessage()
@@ -170,7 +167,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             guard let message else { break }
             perform(session.receive(message), context: context)
         }
-        if phase == .chunking, let ack = session.bytesReceived(total: decoder.bytesReceived) {
+        if machine.isChunking, let ack = session.bytesReceived(total: decoder.bytesReceived) {
             encoder.encode(ack, into: &outbound)
         }
         writePending(context: context)
@@ -198,19 +195,16 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         case .produceMore:
             break
         case .stopProducing:
-            waitingForConsumer = true
+            machine.consumerStopped()
         case .dropped:
             for case .packet in items { stats.recordDropped() }
         }
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
-        guard phase == .chunking else { return }
+        guard machine.isChunking else { return }
         process(context: context)
-        if readPending, !waitingForConsumer, !waitingForAdmission {
-            readPending = false
-            context.read()
-        }
+        if machine.resume() == .read { context.read() }
     }
 
     // MARK: Actions
@@ -268,7 +262,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     static let maximumBatch = 32
 
     private func admit(_ request: RTMPSession.PublishRequest, context: ChannelHandlerContext) {
-        waitingForAdmission = true
+        guard machine.admissionStarted() else { return }
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let boundContext = NIOLoopBound(context, eventLoop: loop)
@@ -287,22 +281,32 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func admitted(_ admission: RTMPServer.Admission, token: UInt64, context: ChannelHandlerContext) {
-        waitingForAdmission = false
-        let live: LiveSession
+        let live: LiveSession?
         switch admission {
-        case .refused(let reason):
-            perform(session.publishRefused(code: reason.statusCode, description: reason.message), context: context)
-            return
-        case .started(let session), .resumed(let session):
-            live = session
+        case .refused: live = nil
+        case .started(let session), .resumed(let session): live = session
         }
-        guard phase == .chunking else {
+        switch machine.admissionFinished(accepted: live != nil) {
+        case .refuse:
+            if case .refused(let reason) = admission {
+                perform(session.publishRefused(code: reason.statusCode, description: reason.message), context: context)
+            }
+            resumeReading(context: context)
+            return
+        case .ignore:
+            return
+        case .abandon:
             // The encoder left while its key was checked: the session it claimed waits out its grace.
-            Task { [registry = server.registry] in
-                await registry.connectionEnded(live.id, token: token, reason: .encoderClosed, detail: nil)
+            if let live {
+                Task { [registry = server.registry] in
+                    await registry.connectionEnded(live.id, token: token, reason: .encoderClosed, detail: nil)
+                }
             }
             return
+        case .publish:
+            break
         }
+        guard let live else { return }
         self.live = live
         self.token = token
         stageTimeout?.cancel()
@@ -317,7 +321,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         live.demand.setResume {
             loop.execute {
-                handler.value.waitingForConsumer = false
+                handler.value.machine.consumerResumed()
                 handler.value.resumeReading(context: boundContext.value)
             }
         }
@@ -361,12 +365,12 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         ticker = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(next)) {
             handler.value.tick(context: boundContext.value)
-            if handler.value.phase == .chunking { handler.value.scheduleTick(context: boundContext.value) }
+            if handler.value.machine.isChunking { handler.value.scheduleTick(context: boundContext.value) }
         }
     }
 
     private func tick(context: ChannelHandlerContext) {
-        guard phase == .chunking, live != nil, endReason == nil else { return }
+        guard machine.isChunking, live != nil, endReason == nil else { return }
         let now = NIODeadline.now()
         var unpaced = false
         if let (mark, stalled) = pacing?.tick(at: now) {
@@ -376,7 +380,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         flushMedia()
         sampleStats()
         // Media the pacing held back is read next: judge idleness on the following tick.
-        if !waitingForConsumer, !unpaced, now - lastMedia > TimeAmount(server.configuration.idleTimeout) {
+        if !machine.consumerBlocked, !unpaced, now - lastMedia > TimeAmount(server.configuration.idleTimeout) {
             let seconds = server.configuration.idleTimeout.inSeconds
             endReason = (.timeout, "no media for \(Int(seconds)) s")
             logger.info("no media for \(seconds) s, closing")
@@ -392,7 +396,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         lastSample = now
         let total = decoder.bytesReceived
         var sample = stats.sample(
-            totalBytes: total, interval: interval, queueDepth: live.queueDepth, backpressured: waitingForConsumer)
+            totalBytes: total, interval: interval, queueDepth: live.queueDepth, backpressured: machine.consumerBlocked)
         if let mark = pacing?.lowWatermark, mark > 1 { sample.readPacingBytes = mark }
         live.update(stats: sample, newBytes: total &- bytesAtLastSample)
         bytesAtLastSample = total
@@ -416,7 +420,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
 
     /// The registry ended the session (kick, shutdown): tell the encoder, then close.
     private func stop(code: String, description: String, context: ChannelHandlerContext) {
-        guard phase == .chunking else { return }
+        guard machine.isChunking else { return }
         flushMedia()
         live = nil
         perform(session.stop(code: code, description: description), context: context)
@@ -426,21 +430,54 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     // MARK: Writing
 
     private func writePending(context: ChannelHandlerContext) {
-        guard outbound.readableBytes > 0 else { return }
+        guard outbound.readableBytes > 0, !machine.isClosing else { return }
         let bytes = outbound
         outbound = ByteBuffer()
-        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        write(bytes, context: context)
+    }
+
+    /// Writes `bytes` unless they take the connection's queued output past its limit.
+    private func write(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        let count = bytes.readableBytes
+        switch machine.outputQueued(count) {
+        case .write:
+            break
+        case .closeOverBudget(let queued):
+            logger.info("closing: \(queued) bytes of replies queued and the peer is not reading them")
+            endReason = endReason ?? (.protocolError, "the encoder stopped reading the server's replies")
+            forceClose(context: context)
+            return
+        }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+            handler.value.machine.outputWritten(count)
+        }
     }
 
     private func close(context: ChannelHandlerContext) {
-        guard phase != .closing else { return }
-        phase = .closing
+        guard case .flushThenClose(let deadline) = machine.close() else { return }
         stageTimeout?.cancel()
         ticker?.cancel()
         let bytes = outbound
         outbound = ByteBuffer()
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        forcedClose = context.eventLoop.scheduleTask(in: .init(deadline)) {
+            guard handler.value.machine.flushDeadlinePassed() else { return }
+            handler.value.logger.info("closing: queued replies not written within \(deadline)")
+            boundContext.value.close(promise: nil)
+        }
         context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
+    }
+
+    /// Closes at once, dropping whatever is queued.
+    private func forceClose(context: ChannelHandlerContext) {
+        _ = machine.close()
+        stageTimeout?.cancel()
+        ticker?.cancel()
+        outbound = ByteBuffer()
+        context.close(promise: nil)
     }
 }
