@@ -14,9 +14,12 @@ let package = Package(
         .executable(name: "streamd", targets: ["streamd"]),
     ],
     dependencies: [
-        // Transitive duplicates pinned exactly so SwiftPM never mixes versions.
+        // swift-nio exactly: the mirror has 2.101.2 and 2.101.3, and every NIO-based dependency
+        // must resolve to the one this build was tested with. swift-crypto 4 is what jwt-kit 5
+        // needs; every other dependency allows 3.x to 5.x.
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-crypto.git", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
@@ -127,6 +130,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: strict
         ),

@@ -21,21 +21,21 @@ public struct ChatEndpoint: Sendable {
     }
 
     /// The admin token, or a viewer token (whose moderator rights the service checks per room).
-    func identity(bearer token: String) throws -> ChatIdentity {
+    func identity(bearer token: String) async throws -> ChatIdentity {
         if StreamKey.constantTimeEqual(StreamKey.hash(token), StreamKey.hash(adminToken)) { return .admin }
         do {
-            let claims = try tokens.verify(token)
+            let claims = try await tokens.verify(token)
             return ChatIdentity(userId: claims.sub, name: claims.name)
         } catch {
             throw APIError(.unauthorized, code: "invalid_token", error.description)
         }
     }
 
-    func identity(_ request: Request) throws -> ChatIdentity {
+    func identity(_ request: Request) async throws -> ChatIdentity {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw APIError(.unauthorized, code: "unauthorized", "send Authorization: Bearer <admin token or a moderator's viewer token>")
         }
-        return try identity(bearer: String(header.dropFirst("Bearer ".count)))
+        return try await identity(bearer: String(header.dropFirst("Bearer ".count)))
     }
 
     /// Maps chat errors to HTTP.

@@ -31,7 +31,7 @@ struct ChatRoutes: Sendable {
             return try await ChatEndpoint.mapping {
                 let name = try ViewerName.validate(body.name, banned: chat.configuration.bannedNames)
                 let userId = "u_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
-                let (token, claims) = try chat.tokens.issue(userId: userId, name: name)
+                let (token, claims) = try await chat.tokens.issue(userId: userId, name: name)
                 let expires = Date(timeIntervalSince1970: TimeInterval(claims.exp))
                 try await chat.service.registerViewer(userId: userId, name: name, expiresAt: expires)
                 return JSONBody.response(ViewerResponse(userId: userId, name: name, token: token, expiresAt: expires), status: .created)
@@ -61,7 +61,7 @@ struct ChatRoutes: Sendable {
         }
         group.post("moderation/:name/moderators") { request, context in
             let name = try context.parameters.require("name")
-            guard try chat.identity(request).isAdmin else { throw APIError(.forbidden, code: "forbidden", "only the admin token grants moderators") }
+            guard try await chat.identity(request).isAdmin else { throw APIError(.forbidden, code: "forbidden", "only the admin token grants moderators") }
             let body = try await JSONBody.decode(ModeratorRequest.self, from: request, limit: 4_096)
             let position = try await ChatEndpoint.mapping {
                 try await chat.service.setModerator(name, userId: body.userId, granted: true, reason: request.uri.queryParameters["reason"].map(String.init))
@@ -71,7 +71,7 @@ struct ChatRoutes: Sendable {
         group.delete("moderation/:name/moderators/:user") { request, context in
             let name = try context.parameters.require("name")
             let user = try context.parameters.require("user")
-            guard try chat.identity(request).isAdmin else { throw APIError(.forbidden, code: "forbidden", "only the admin token removes moderators") }
+            guard try await chat.identity(request).isAdmin else { throw APIError(.forbidden, code: "forbidden", "only the admin token removes moderators") }
             _ = try await ChatEndpoint.mapping {
                 try await chat.service.setModerator(name, userId: user, granted: false, reason: request.uri.queryParameters["reason"].map(String.init))
             }
@@ -79,7 +79,7 @@ struct ChatRoutes: Sendable {
         }
         group.post("moderation/:name/actions") { request, context in
             let name = try context.parameters.require("name")
-            let moderator = try chat.identity(request)
+            let moderator = try await chat.identity(request)
             let body = try await JSONBody.decode(ActionRequest.self, from: request, limit: 16_384)
             guard let action = ChatService.ModeratorAction(rawValue: body.action) else {
                 throw APIError(.badRequest, code: "invalid_action", "action must be delete, timeout, ban or unban")
@@ -93,7 +93,7 @@ struct ChatRoutes: Sendable {
         }
         group.put("moderation/:name/settings") { request, context in
             let name = try context.parameters.require("name")
-            let moderator = try chat.identity(request)
+            let moderator = try await chat.identity(request)
             let body = try await JSONBody.decode(SettingsRequest.self, from: request)
             let settings = try await ChatEndpoint.mapping {
                 try await chat.service.updateSettings(name, by: moderator) { settings in

@@ -147,7 +147,7 @@ struct ChatSocket: Sendable {
         @discardableResult
         func authenticate(_ token: String) async -> Bool {
             do {
-                let identity = try chat.identity(bearer: token)
+                let identity = try await chat.identity(bearer: token)
                 let moderator = try await chat.service.authenticate(channel, subscriber, as: identity)
                 self.identity = identity
                 subscriber.send(ServerMessage.authenticated(userId: identity.userId, name: identity.name, moderator: moderator).json)

@@ -1,16 +1,19 @@
 import Crypto
 import Foundation
+import JWTKit
 
-/// Viewer tokens: JWTs signed with HS256 by the server's secret (`DATA_DIR/chat-secret`).
-/// jwt-kit 5 needs swift-crypto 4, which this build pins at 3, so the compact JWS is built here
-/// from swift-crypto's HMAC, verified in constant time, and only HS256 is accepted.
+/// Viewer tokens: JWTs signed with HS256 (jwt-kit) by the server's secret (`DATA_DIR/chat-secret`).
+/// Only tokens this server signed verify; expiry is checked against `now`, so tests can move it.
 public struct ViewerTokens: Sendable {
-    public struct Claims: Codable, Sendable, Hashable {
+    public struct Claims: JWTPayload, Hashable {
         /// The user id.
         public var sub: String
         public var name: String
         public var iat: Int64
         public var exp: Int64
+
+        /// Expiry is checked by `ViewerTokens.verify(_:now:)`, against its clock.
+        public func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
     public enum Failure: Error, Sendable, Hashable, CustomStringConvertible {
@@ -25,13 +28,20 @@ public struct ViewerTokens: Sendable {
         }
     }
 
-    private let secret: [UInt8]
+    /// Tokens longer than this are refused before any parsing.
+    static let maximumLength = 2_048
+
+    private let key: HMACKey
     public let lifetime: TimeInterval
-    private var key: SymmetricKey { SymmetricKey(data: secret) }
 
     public init(secret: [UInt8], lifetime: TimeInterval) {
-        self.secret = secret
+        self.key = HMACKey(key: SymmetricKey(data: secret))
         self.lifetime = lifetime
+    }
+
+    /// jwt-kit keeps keys in an actor that is filled asynchronously: one per call, with this key only.
+    private func keys() async -> JWTKeyCollection {
+        await JWTKeyCollection().add(hmac: key, digestAlgorithm: .sha256)
     }
 
     public static func randomSecret() -> [UInt8] {
@@ -39,44 +49,24 @@ public struct ViewerTokens: Sendable {
         return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
-    private static let header = base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
-
-    public func issue(userId: String, name: String, now: Date = Date()) throws -> (token: String, claims: Claims) {
+    public func issue(userId: String, name: String, now: Date = Date()) async throws -> (token: String, claims: Claims) {
         let issued = Int64(now.timeIntervalSince1970)
         let claims = Claims(sub: userId, name: name, iat: issued, exp: issued + Int64(lifetime))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let signingInput = Self.header + "." + Self.base64URL(try encoder.encode(claims))
-        let signature = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: key)
-        return (signingInput + "." + Self.base64URL(Data(signature)), claims)
+        return (try await keys().sign(claims), claims)
     }
 
-    public func verify(_ token: String, now: Date = Date()) throws(Failure) -> Claims {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard token.utf8.count <= 2_048, parts.count == 3,
-              let headerData = Self.decodeBase64URL(parts[0]),
-              let header = try? JSONDecoder().decode([String: String].self, from: headerData), header["alg"] == "HS256",
-              let signature = Self.decodeBase64URL(parts[2]), let payload = Self.decodeBase64URL(parts[1])
-        else { throw .malformed }
-        let signingInput = Data("\(parts[0]).\(parts[1])".utf8)
-        guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signingInput, using: key) else { throw .badSignature }
-        guard let claims = try? JSONDecoder().decode(Claims.self, from: payload) else { throw .malformed }
+    public func verify(_ token: String, now: Date = Date()) async throws(Failure) -> Claims {
+        guard token.utf8.count <= Self.maximumLength else { throw .malformed }
+        let claims: Claims
+        do {
+            claims = try await keys().verify(token, as: Claims.self)
+        } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
+            throw .badSignature
+        } catch {
+            throw .malformed
+        }
         guard Int64(now.timeIntervalSince1970) < claims.exp else { throw .expired }
         return claims
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decodeBase64URL(_ text: Substring) -> Data? {
-        guard text.utf8.count <= 2_048 else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        let remainder = base64.utf8.count % 4
-        if remainder == 1 { return nil }
-        if remainder > 0 { base64 += String(repeating: "=", count: 4 - remainder) }
-        return Data(base64Encoded: base64)
     }
 }
 
