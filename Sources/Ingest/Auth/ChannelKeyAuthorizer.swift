@@ -17,14 +17,3 @@ public struct ChannelKeyAuthorizer: PublishAuthorizer {
         }
     }
 }
-
-extension EventRegistry {
-    public mutating func registerIngestEvents() {
-        register(PublishRejected.self)
-        register(PublishLockedOut.self)
-        register(StreamStarted.self)
-        register(StreamResumed.self)
-        register(IngestStatsSampled.self)
-        register(StreamEnded.self)
-    }
-}
