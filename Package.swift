@@ -155,7 +155,11 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .executableTarget(name: "IngestFuzz", dependencies: ["Ingest"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
+        // Fuzz drivers, shared by the IngestFuzz tool and the test suite.
+        .target(
+            name: "IngestFuzzing", dependencies: ["Ingest", "Media", .product(name: "NIOCore", package: "swift-nio")],
+            path: "ops/fuzz/IngestFuzzing", swiftSettings: strict),
+        .executableTarget(name: "IngestFuzz", dependencies: ["Ingest", "IngestFuzzing"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
         .executableTarget(name: "IngestBench", dependencies: ["Ingest", "Media", "EventStore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], path: "ops/bench/IngestBench", swiftSettings: strict),
 
         .executableTarget(
@@ -176,6 +180,7 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
+        .target(name: "IngestTestSupport", dependencies: ["Ingest"], path: "Tests/IngestTestSupport", swiftSettings: strict),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "EventStore", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -216,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "Media", "EventStore", "Channels", "TestSupport", "CSRT",
+                "Ingest", "Media", "EventStore", "Channels", "TestSupport", "CSRT", "IngestTestSupport", "IngestFuzzing",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

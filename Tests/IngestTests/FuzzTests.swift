@@ -1,4 +1,5 @@
 @testable import Ingest
+import IngestFuzzing
 import NIOCore
 import Testing
 import TestSupport

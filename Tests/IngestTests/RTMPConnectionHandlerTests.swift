@@ -1,4 +1,5 @@
 @testable import Ingest
+import IngestTestSupport
 import NIOCore
 import NIOEmbedded
 import Testing

@@ -2,6 +2,7 @@ import Channels
 import EventStore
 import Foundation
 @testable import Ingest
+import IngestTestSupport
 import Media
 import Testing
 

@@ -3,6 +3,7 @@ import CSRT
 import EventStore
 import Foundation
 @testable import Ingest
+import IngestTestSupport
 import Media
 import Testing
 import TestSupport

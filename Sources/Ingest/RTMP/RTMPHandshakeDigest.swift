@@ -1,7 +1,7 @@
 import Crypto
 
 /// The FP9 handshake digests: HMAC-SHA256 with the well-known Genuine FMS / Flash Player keys.
-enum RTMPHandshakeDigest {
+package enum RTMPHandshakeDigest {
     static let keyTail: [UInt8] = [
         0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0, 0xD1, 0x02, 0x9E, 0x7E, 0x57,
         0x6E, 0xEC, 0x5D, 0x2D, 0x29, 0x80, 0x6F, 0xAB, 0x93, 0xB8, 0xE6, 0x36, 0xCF, 0xEB, 0x31, 0xAE,
@@ -65,7 +65,7 @@ enum RTMPHandshakeDigest {
     }
 
     /// A client C1 with a digest, as Flash Player 9+ and ffmpeg send it (used by tests and tools).
-    static func clientC1(scheme: Int, time: UInt32 = 0) -> [UInt8] {
+    package static func clientC1(scheme: Int, time: UInt32 = 0) -> [UInt8] {
         var c1 = RTMPMessage.bigEndian(time) + clientVersion + randomBytes(RTMPHandshake.packetSize - 8)
         sign(&c1, scheme: scheme, key: Array(playerKey[0..<30]))
         return c1

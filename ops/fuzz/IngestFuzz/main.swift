@@ -4,6 +4,7 @@
 // stops the run with the seed and case number that reproduce it.
 import Foundation
 import Ingest
+import IngestFuzzing
 
 struct SplitMix: RandomNumberGenerator {
     var state: UInt64

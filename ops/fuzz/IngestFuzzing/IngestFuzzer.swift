@@ -1,4 +1,5 @@
 import Media
+import Ingest
 import NIOCore
 
 /// Fuzz drivers shared by the test suite and the `IngestFuzz` tool: each feeds one input to a

@@ -1,4 +1,5 @@
 import Foundation
+import Ingest
 import Synchronization
 
 /// A key table in memory, for tests and for running without the channels projection.
