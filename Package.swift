@@ -181,6 +181,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "IngestTestSupport", dependencies: ["Ingest"], path: "Tests/IngestTestSupport", swiftSettings: strict),
+        // Media files as sources and sinks through libav, for the transcode tests and benchmark.
+        .target(name: "TranscodeFiles", dependencies: ["Transcode", "Media", "CFFmpeg"], path: "Tests/TranscodeFiles", swiftSettings: strict),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "EventStore", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -227,7 +229,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "Media", "EventStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "TranscodeFiles", "Media", "EventStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PackagerTests", dependencies: ["Packager", "Media", "EventStore", "TestSupport"], swiftSettings: strict),
         .executableTarget(
             name: "ChatBench",
@@ -237,6 +239,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "ops/bench/ChatBench", swiftSettings: strict),
-        .executableTarget(name: "TranscodeBench", dependencies: ["Transcode", "Media"], path: "ops/bench/TranscodeBench", swiftSettings: strict),
+        .executableTarget(name: "TranscodeBench", dependencies: ["Transcode", "TranscodeFiles", "Media"], path: "ops/bench/TranscodeBench", swiftSettings: strict),
     ]
 )

@@ -2,7 +2,7 @@ import CFFmpeg
 import Media
 
 extension Codec {
-    var avCodecID: AVCodecID? {
+    package var avCodecID: AVCodecID? {
         switch self {
         case .h264: AV_CODEC_ID_H264
         case .hevc: AV_CODEC_ID_HEVC
@@ -15,7 +15,7 @@ extension Codec {
         }
     }
 
-    init(avCodecID: AVCodecID) {
+    package init(avCodecID: AVCodecID) {
         switch avCodecID {
         case AV_CODEC_ID_H264: self = .h264
         case AV_CODEC_ID_HEVC: self = .hevc
@@ -32,7 +32,7 @@ extension Codec {
 
 extension CodecConfiguration {
     /// The bytes libav expects in `extradata`.
-    var extradata: [UInt8] {
+    package var extradata: [UInt8] {
         switch self {
         case .avc(let record): record.serialized()
         case .aac(let config): config.bytes
@@ -42,18 +42,18 @@ extension CodecConfiguration {
 }
 
 extension Timebase {
-    var rational: AVRational {
+    package var rational: AVRational {
         AVRational(num: Int32(clamping: numerator), den: Int32(clamping: denominator))
     }
 
-    init?(_ rational: AVRational) {
+    package init?(_ rational: AVRational) {
         guard rational.num > 0, rational.den > 0 else { return nil }
         self.init(Int64(rational.num), Int64(rational.den))
     }
 }
 
 /// Copies `bytes` into a padded `av_malloc` buffer, as `extradata` must be.
-func allocateExtradata(_ bytes: [UInt8]) throws(LibavError) -> (UnsafeMutablePointer<UInt8>, Int32)? {
+package func allocateExtradata(_ bytes: [UInt8]) throws(LibavError) -> (UnsafeMutablePointer<UInt8>, Int32)? {
     guard !bytes.isEmpty else { return nil }
     guard let size = Int32(exactly: bytes.count) else {
         throw LibavError("extradata of \(bytes.count) bytes", code: LibavError.outOfMemory)

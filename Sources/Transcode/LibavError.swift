@@ -24,11 +24,11 @@ public struct LibavError: Error, Sendable, Hashable, CustomStringConvertible {
     var isEndOfFile: Bool { code == streamd_averror_eof() }
     var isInvalidData: Bool { code == streamd_averror_invaliddata() }
 
-    static let outOfMemory = streamd_averror_enomem()
+    package static let outOfMemory = streamd_averror_enomem()
 
     /// Returns `code` when it is not an error, throws otherwise.
     @discardableResult
-    static func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(LibavError) -> Int32 {
+    package static func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(LibavError) -> Int32 {
         guard code >= 0 else { throw LibavError(operation(), code: code) }
         return code
     }

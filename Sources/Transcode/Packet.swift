@@ -2,10 +2,10 @@ import CFFmpeg
 import Media
 
 /// Owns one `AVPacket`, reused for every packet sent to or received from one codec.
-final class Packet {
-    let pointer: UnsafeMutablePointer<AVPacket>
+package final class Packet {
+    package let pointer: UnsafeMutablePointer<AVPacket>
 
-    init() throws(LibavError) {
+    package init() throws(LibavError) {
         guard let pointer = av_packet_alloc() else { throw LibavError("av_packet_alloc", code: LibavError.outOfMemory) }
         self.pointer = pointer
     }
@@ -16,7 +16,7 @@ final class Packet {
     }
 
     /// Replaces the contents with a copy of `packet`'s bytes and timestamps.
-    func load(_ packet: MediaPacket) throws(LibavError) {
+    package func load(_ packet: MediaPacket) throws(LibavError) {
         av_packet_unref(pointer)
         guard let size = Int32(exactly: packet.data.count) else {
             throw LibavError("av_new_packet(\(packet.data.count) bytes)", code: LibavError.outOfMemory)
@@ -33,7 +33,7 @@ final class Packet {
     }
 
     /// The current contents as a media packet (bytes copied).
-    func mediaPacket(track: TrackKind, timebase: Timebase) -> MediaPacket {
+    package func mediaPacket(track: TrackKind, timebase: Timebase) -> MediaPacket {
         let p = pointer.pointee
         let count = Int(max(p.size, 0))
         let bytes: [UInt8] = if let data = p.data, count > 0 {
@@ -50,5 +50,5 @@ final class Packet {
         )
     }
 
-    func unref() { av_packet_unref(pointer) }
+    package func unref() { av_packet_unref(pointer) }
 }

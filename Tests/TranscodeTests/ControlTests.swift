@@ -2,6 +2,7 @@ import Foundation
 import Media
 import Testing
 @testable import Transcode
+import TranscodeFiles
 
 @Suite("Run-time control, overload and bad input", .serialized)
 struct ControlTests {

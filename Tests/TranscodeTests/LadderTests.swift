@@ -2,6 +2,7 @@ import Foundation
 import Media
 import Testing
 @testable import Transcode
+import TranscodeFiles
 
 /// End to end: files made by the ffmpeg CLI, transcoded in process, written with `FileSink` and
 /// checked with ffprobe. Serialized: each case already uses both cores.

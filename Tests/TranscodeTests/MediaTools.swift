@@ -4,6 +4,7 @@ import Testing
 import EventStore
 import Synchronization
 @testable import Transcode
+import TranscodeFiles
 
 /// The real ffmpeg/ffprobe CLIs, a temp folder per test, and a harness that runs a transcoder and
 /// collects every rendition and event.

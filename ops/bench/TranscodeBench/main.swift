@@ -10,6 +10,7 @@ import Foundation
 import Media
 import Synchronization
 import Transcode
+import TranscodeFiles
 
 @main
 struct TranscodeBench {

@@ -1,5 +1,6 @@
 import CFFmpeg
 import Media
+import Transcode
 
 /// Owns an `AVFormatContext` reading a media file: its best video and audio stream as tracks and
 /// packets (H.264 keeps the container's AVCC form, which MP4, Matroska and FLV use).

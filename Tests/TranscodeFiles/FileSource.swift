@@ -1,4 +1,5 @@
 import Media
+import Transcode
 
 /// A media file as a live source: `.track` for its best video and audio stream, then their packets in
 /// file order. With `realTime`, packets are released at the pace of their decode timestamps, like an

@@ -1,5 +1,6 @@
 import CFFmpeg
 import Media
+import Transcode
 
 /// Owns an output `AVFormatContext`: writes renditions' tracks and packets to a file whose container
 /// follows the extension (`.mp4`, `.mkv`). For tests and the benchmark; the product's muxer is Packager.
