@@ -29,4 +29,24 @@ public enum AnnexB {
         }
         return units
     }
+
+    /// The same NAL units with 4-byte big-endian length prefixes (AVCC, as MediaPacket and CMAF
+    /// carry them).
+    public static func lengthPrefixed(_ bytes: [UInt8]) -> [UInt8] {
+        let units = nalUnits(bytes)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + units.count)
+        for unit in units { appendLengthPrefixed(unit, to: &out) }
+        return out
+    }
+
+    /// Appends one NAL unit to an AVCC buffer with its 4-byte big-endian length.
+    public static func appendLengthPrefixed(_ unit: ArraySlice<UInt8>, to out: inout [UInt8]) {
+        let length = UInt32(truncatingIfNeeded: unit.count)
+        out.append(UInt8(truncatingIfNeeded: length >> 24))
+        out.append(UInt8(truncatingIfNeeded: length >> 16))
+        out.append(UInt8(truncatingIfNeeded: length >> 8))
+        out.append(UInt8(truncatingIfNeeded: length))
+        out.append(contentsOf: unit)
+    }
 }

@@ -25,12 +25,7 @@ public enum H264AnnexB {
             case 9, 12: continue
             default:
                 if header & 0x1F == 5 { unit.isKeyframe = true }
-                let length = UInt32(truncatingIfNeeded: nal.count)
-                unit.avcc.append(UInt8(truncatingIfNeeded: length >> 24))
-                unit.avcc.append(UInt8(truncatingIfNeeded: length >> 16))
-                unit.avcc.append(UInt8(truncatingIfNeeded: length >> 8))
-                unit.avcc.append(UInt8(truncatingIfNeeded: length))
-                unit.avcc.append(contentsOf: nal)
+                AnnexB.appendLengthPrefixed(nal, to: &unit.avcc)
             }
         }
         return unit
