@@ -139,16 +139,11 @@ public final class ChannelService: Sendable {
         var state = State(channelId: UUID(), activeKey: nil, version: 0)
         for event in events {
             state.version = event.streamVersion
-            switch event.eventType {
-            case ChannelCreated.eventType:
-                state.channelId = try store.registry.decode(event, as: ChannelCreated.self).channelId
-            case StreamKeyIssued.eventType:
-                state.activeKey = try store.registry.decode(event, as: StreamKeyIssued.self).keyId
-            case StreamKeyRevoked.eventType:
-                let revoked = try store.registry.decode(event, as: StreamKeyRevoked.self)
-                if state.activeKey == revoked.keyId { state.activeKey = nil }
-            default:
-                break
+            switch try ChannelEvent(event, registry: store.registry) {
+            case .created(let created): state.channelId = created.channelId
+            case .keyIssued(let issued): state.activeKey = issued.keyId
+            case .keyRevoked(let revoked): if state.activeKey == revoked.keyId { state.activeKey = nil }
+            case nil: break
             }
         }
         return state

@@ -21,7 +21,7 @@ public struct StreamKeyTable: Sendable, Hashable {
     /// The log position of the last event applied.
     public private(set) var position: Int64 = 0
 
-    public static let eventTypes = [ChannelCreated.eventType, StreamKeyIssued.eventType, StreamKeyRevoked.eventType]
+    public static let eventTypes = ChannelEvent.eventTypes
     public static let filter = EventFilter(streamPrefix: "channel-", types: eventTypes)
 
     public init() {}
@@ -32,24 +32,21 @@ public struct StreamKeyTable: Sendable, Hashable {
     public mutating func apply(_ event: RecordedEvent, registry: EventRegistry) throws {
         guard event.position > position else { return }
         position = event.position
-        switch event.eventType {
-        case ChannelCreated.eventType:
-            let created = try registry.decode(event, as: ChannelCreated.self)
+        switch try ChannelEvent(event, registry: registry) {
+        case .created(let created):
             channelNames[created.channelId] = created.name
-        case StreamKeyIssued.eventType:
-            let issued = try registry.decode(event, as: StreamKeyIssued.self)
+        case .keyIssued(let issued):
             let hex = issued.keyHash.lowercased()
-            let hash = Self.bytes(hex: hex)
+            let hash = StreamKey.hashBytes(hex: hex)
             guard hash.count == 32, channelNames[issued.channelId] != nil else { return }
             keys[hex] = Key(hash: hash, channelID: issued.channelId)
             hashByKeyID[issued.keyId] = hex
-        case StreamKeyRevoked.eventType:
-            let revoked = try registry.decode(event, as: StreamKeyRevoked.self)
+        case .keyRevoked(let revoked):
             guard let hex = hashByKeyID[revoked.keyId], keys[hex]?.revokedAt == nil else { return }
             keys[hex]?.revokedAt = event.recordedAt
             keys[hex]?.revokedBy = event.metadata.actor.description
             keys[hex]?.revokeReason = event.metadata.reason
-        default:
+        case nil:
             break
         }
     }
@@ -65,27 +62,5 @@ public struct StreamKeyTable: Sendable, Hashable {
             return .revoked(channel: channel, at: at, by: key.revokedBy ?? "unknown", reason: key.revokeReason)
         }
         return .valid(channelId: key.channelID, channel: channel)
-    }
-
-    static func bytes(hex: String) -> [UInt8] {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return [] }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index + 1 < digits.count {
-            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return [] }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    private static func value(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        default: nil
-        }
     }
 }
