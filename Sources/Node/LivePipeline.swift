@@ -80,29 +80,33 @@ public final class LivePipeline: Sendable {
         directory.register(packager)
         logger.info("packaging \(session.channelName) (session \(identity.sessionID)) for /live/\(session.channelName)/index.m3u8")
         let sessionID = identity.sessionID
-        let announce = Task {
-            var attached = false
-            for await rendition in transcoder.renditions {
-                packager.add(rendition: rendition.name, kind: rendition.kind, bitrate: rendition.bitrate, items: rendition.items)
-                if !attached, let quality {
-                    // By the first rendition the source's picture size is known; the policy needs it
-                    // to place a passthrough rendition among the rungs.
-                    attached = true
-                    let height = session.tracks.first { $0.kind == .video }?.height
-                    await quality.attach(sessionID: sessionID, control: transcoder, policy: QualityLadderPolicy(ladder: ladder, sourceHeight: height))
+        await withDiscardingTaskGroup { group in
+            // The session's events reach the log in order, until `finish()` below ends them.
+            group.addTask { await packager.publishEvents() }
+            async let announced: Void = {
+                var attached = false
+                for await rendition in transcoder.renditions {
+                    packager.add(rendition: rendition.name, kind: rendition.kind, bitrate: rendition.bitrate, items: rendition.items)
+                    if !attached, let quality {
+                        // By the first rendition the source's picture size is known; the policy needs it
+                        // to place a passthrough rendition among the rungs.
+                        attached = true
+                        let height = session.tracks.first { $0.kind == .video }?.height
+                        await quality.attach(sessionID: sessionID, control: transcoder, policy: QualityLadderPolicy(ladder: ladder, sourceHeight: height))
+                    }
                 }
+            }()
+            do {
+                try await transcoder.run(session.media, inputExecutor: session.mediaExecutor)
+            } catch {
+                logger.error("transcoding \(session.channelName) failed: \(error)")
+                // Nobody can watch a stream that cannot be transcoded: end it, telling the encoder why.
+                await session.kick(reason: "transcoding failed: \(error)", by: .system("transcoder"))
             }
+            await announced
+            await quality?.detach(sessionID: sessionID)
+            await packager.finish()
         }
-        do {
-            try await transcoder.run(session.media, inputExecutor: session.mediaExecutor)
-        } catch {
-            logger.error("transcoding \(session.channelName) failed: \(error)")
-            // Nobody can watch a stream that cannot be transcoded: end it, telling the encoder why.
-            await session.kick(reason: "transcoding failed: \(error)", by: .system("transcoder"))
-        }
-        await announce.value
-        await quality?.detach(sessionID: sessionID)
-        await packager.finish()
         directory.unregister(packager)
         running.withLock { _ = $0.removeValue(forKey: session.id) }
     }

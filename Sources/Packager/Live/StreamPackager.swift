@@ -25,7 +25,8 @@ public final class StreamPackager: Sendable {
     private let renditions = Mutex<[RenditionPackager]>([])
     private let tasks = Mutex<[Task<Void, Never>]>([])
     private let events: AsyncStream<any DomainEvent>.Continuation
-    private let drain: Task<Void, Never>
+    private let pending: AsyncStream<any DomainEvent>
+    private let sink: PackagerEventSink
 
     /// `longestKeyframeInterval`: the longest keyframe spacing the ladder may produce (its
     /// passthrough limit, or its IDR interval); `EXT-X-TARGETDURATION` must cover it from the start,
@@ -42,8 +43,17 @@ public final class StreamPackager: Sendable {
         targetDuration = Int(max(options.segmentTarget, longestKeyframeInterval).rounded(.up))
         let (stream, continuation) = AsyncStream.makeStream(of: (any DomainEvent).self)
         events = continuation
-        drain = Task {
-            for await event in stream { await sink(event) }
+        pending = stream
+        self.sink = sink
+    }
+
+    /// Hands the session's events to the sink in order until `finish()` has ended them; then, when
+    /// the session is not recorded, removes its files (no live playlist references them any more).
+    /// Whoever runs the session runs this beside it.
+    public func publishEvents() async {
+        for await event in pending { await sink(event) }
+        if !options.recording {
+            _ = try? origin.removeSession(identity.sessionID)
         }
     }
 
@@ -97,7 +107,8 @@ public final class StreamPackager: Sendable {
     }
 
     /// Waits for every rendition to end (their sources finish when the transcode ends), then
-    /// records `RecordingFinalized` when recording, and flushes the events.
+    /// records `RecordingFinalized` when recording, and ends the events (`publishEvents` returns
+    /// once the sink has them all).
     public func finish() async {
         for task in tasks.withLock({ $0 }) { await task.value }
         let summaries = renditions.withLock { $0 }.map { ($0.name, $0.recordingSummary) }
@@ -109,11 +120,6 @@ public final class StreamPackager: Sendable {
                 duration: published.map(\.1.duration).max() ?? 0))
         }
         events.finish()
-        await drain.value
-        if !options.recording {
-            // Not recorded: once the live playlists are gone, nothing can reference these files.
-            _ = try? origin.removeSession(identity.sessionID)
-        }
     }
 }
 
