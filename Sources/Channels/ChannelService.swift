@@ -4,39 +4,6 @@ import Logging
 import PostgresNIO
 import Synchronization
 
-public struct ChannelRecord: Sendable, Hashable, Codable {
-    public var id: UUID
-    public var name: String
-    public var createdAt: Date
-    public var createdBy: String
-    /// Whether the channel has a key that is not revoked.
-    public var hasActiveKey: Bool
-}
-
-public enum ChannelError: Error, Sendable, Hashable, CustomStringConvertible {
-    case invalidName(String)
-    case duplicate(String)
-    case notFound(String)
-    case noActiveKey(String)
-
-    public var description: String {
-        switch self {
-        case .invalidName(let name):
-            "\"\(name)\" is not a valid channel name: use 2-63 lowercase letters, digits and dashes, starting with a letter or digit"
-        case .duplicate(let name): "a channel named \(name) already exists; choose another name"
-        case .notFound(let name): "no channel named \(name); list channels with GET /v1/channels or `streamd channels list`"
-        case .noActiveKey(let name): "channel \(name) has no active stream key; issue one with POST /v1/channels/\(name)/key or `streamd channels rotate-key \(name)`"
-        }
-    }
-}
-
-/// What a stream key is, as ingest must know before accepting media.
-public enum StreamKeyCheck: Sendable, Hashable {
-    case valid(channelId: UUID, channel: String)
-    case revoked(channel: String, at: Date, by: String, reason: String?)
-    case unknown
-}
-
 /// The channel aggregate (stream `channel-NAME`): commands append events, queries read the
 /// `channels` projection, which this service runs and waits for so callers read their own writes.
 ///

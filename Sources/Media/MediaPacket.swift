@@ -1,7 +1,4 @@
-public enum TrackKind: String, Sendable, Hashable, Codable {
-    case video
-    case audio
-}
+
 
 /// One compressed access unit on the media path.
 ///
@@ -28,13 +25,4 @@ public struct MediaPacket: Sendable {
 
     /// PTS − DTS (the composition offset), in `timebase` ticks.
     public var compositionOffset: Int64 { pts &- dts }
-}
-
-/// What a live source (an ingest session) or a rendition yields, in order.
-public enum MediaItem: Sendable {
-    /// A track's codec and shape; sent before its first packet and again whenever it changes.
-    case track(TrackInfo)
-    case packet(MediaPacket)
-    /// The source broke continuity (an encoder reconnected): timestamps may restart.
-    case discontinuity
 }

@@ -1,34 +1,4 @@
-public enum Codec: Sendable, Hashable, Codable, CustomStringConvertible {
-    case h264
-    case hevc
-    case av1
-    case vp9
-    case aac
-    case mp3
-    case opus
-    case other(String)
 
-    public var description: String {
-        switch self {
-        case .h264: "h264"
-        case .hevc: "hevc"
-        case .av1: "av1"
-        case .vp9: "vp9"
-        case .aac: "aac"
-        case .mp3: "mp3"
-        case .opus: "opus"
-        case .other(let name): name
-        }
-    }
-}
-
-/// Out-of-band decoder configuration of a track.
-public enum CodecConfiguration: Sendable, Hashable {
-    case avc(AVCDecoderConfigurationRecord)
-    case aac(AudioSpecificConfig)
-    /// Anything else, as the codec's own extradata bytes (possibly empty).
-    case opaque([UInt8])
-}
 
 /// Shape and codec of one track of a live source or rendition.
 public struct TrackInfo: Sendable, Hashable {

@@ -1,0 +1,6 @@
+
+
+public enum TrackKind: String, Sendable, Hashable, Codable {
+    case video
+    case audio
+}
