@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The event store a node or a command runs on: PostgreSQL at a URL, or the embedded cluster in
 /// the data folder, started here when it is not running. As a service it closes the store (and
@@ -40,14 +41,34 @@ public struct NodeDatabase: Service, CustomStringConvertible {
     }
 
     /// Flushes pending appends, closes the store, and stops the cluster if this process started it.
+    /// Only the first call does anything.
     public func close() async {
+        guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         await store.shutdown()
         cluster?.stop()
     }
 
+    private let closed = SharedFlag()
+
+    /// Closes the store when the group's graceful shutdown reaches it, which is after every other
+    /// part has stopped. When the group is cancelled instead (its shutdown ran out of time), the
+    /// other parts may still be appending: it returns without closing, and whoever ran the group
+    /// calls `close()` once the group has ended.
     public func run() async throws {
-        try? await gracefulShutdown()
+        do {
+            try await gracefulShutdown()
+        } catch {
+            logger.warning("the service group was cancelled; the event log closes once every part has ended")
+            return
+        }
         await close()
         logger.info("stopped the event log\(cluster != nil ? " and the embedded PostgreSQL" : "")")
     }
+}
+
+/// A flag shared by copies of a struct.
+final class SharedFlag: Sendable {
+    private let value = Mutex(false)
+
+    func withLock<R>(_ body: (inout Bool) -> R) -> R { value.withLock { body(&$0) } }
 }

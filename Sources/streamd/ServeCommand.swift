@@ -158,8 +158,11 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            await opened.close()
             throw CommandFailure("streamd stopped on an error: \(error) (is HTTP port \(httpPort) already in use? choose another with --http-port)")
         }
+        // Already closed by the group unless its shutdown ran out of time and cancelled it.
+        await opened.close()
         print("streamd stopped")
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// `WS /v1/chat/NAME[?token=…]`: the I/O around `ChatConnection` and a `ChatSubscriber` queue.
 struct ChatSocket: Sendable {
@@ -61,15 +62,30 @@ struct ChatSocket: Sendable {
                 }
             }
             group.addTask {
+                // On a graceful shutdown the WebSocket library sends close 1000, then waits for the
+                // peer's answer; a peer that never answers must not hold the server's shutdown.
+                do {
+                    try await gracefulShutdown()
+                } catch {
+                    // Cancelled: the socket is ending anyway. Outside a service group there is no
+                    // shutdown to wait for: wait for the others.
+                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
+                    return
+                }
+                try? await Task.sleep(for: grace)
+                connection.close(promise: nil)
+            }
+            group.addTask {
                 if let (code, reason) = await session.read(inbound) {
                     subscriber.finish()
                     try? await outbound.close(code == 1008 ? .policyViolation : .unknown(code), reason: reason)
                 }
                 subscriber.finish()
             }
-            // Whichever ends first (the peer left, flooded, or was evicted) ends the others.
+            // Whichever ends first (the peer left, flooded, was evicted, or shutdown cut it) ends the others.
             await group.next()
             if !subscriber.isEvicted { subscriber.finish() }
+            group.cancelAll()
         }
         await chat.service.leave(channel, subscriber)
     }
