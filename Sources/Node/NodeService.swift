@@ -42,3 +42,21 @@ struct NodeService: Service, CustomStringConvertible {
         logger.info("stopped \(description)")
     }
 }
+
+/// A service of someone else's (the HTTP servers) that logs `stopped NAME` like the node's own.
+public struct NamedService: Service, CustomStringConvertible {
+    public let description: String
+    let service: any Service
+    let logger: Logger
+
+    public init(_ name: String, _ service: any Service, logger: Logger) {
+        self.description = name
+        self.service = service
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        defer { logger.info("stopped \(description)") }
+        try await service.run()
+    }
+}

@@ -118,10 +118,12 @@ struct ServeCommand: AsyncParsableCommand {
             await opened.close()
             throw error
         }
-        var http: [any Service] = [platform.gateway.application(logger: logger)]
+        var http: [any Service] = [NamedService("HTTP", platform.gateway.application(logger: logger), logger: logger)]
         if let tlsCert, let tlsKey {
             do {
-                http.append(try platform.gateway.tlsApplication(certificatePath: tlsCert, keyPath: tlsKey, port: httpsPort, logger: logger))
+                http.append(NamedService(
+                    "HTTPS", try platform.gateway.tlsApplication(certificatePath: tlsCert, keyPath: tlsKey, port: httpsPort, logger: logger),
+                    logger: logger))
             } catch {
                 await platform.rtmp.shutdown()
                 await platform.srt.shutdown()

@@ -10,11 +10,11 @@ import TestSupport
 /// order, answering every request, closing every socket, and leaving every segment and event in
 /// the log.
 @Suite struct ShutdownTests {
-    /// `Platform.services` in start order; a shutdown logs `stopped NAME` for each in reverse, then
-    /// `stopped the event log` (the log opens first, closes last) and `streamd stopped`.
+    /// `Platform.services` and then HTTP, in start order; a shutdown logs `stopped NAME` for each in
+    /// reverse, then `stopped the event log` (the log opens first, closes last) and `streamd stopped`.
     static let declaredOrder = [
         "channels read model", "stream key table", "chat", "quality read model", "quality controller", "DVR index",
-        "recording maintenance", "key revocation watcher", "live pipeline", "RTMP ingest", "SRT ingest",
+        "recording maintenance", "key revocation watcher", "live pipeline", "RTMP ingest", "SRT ingest", "HTTP",
     ]
     static let chatSockets = 200
     static let blockers = 10
