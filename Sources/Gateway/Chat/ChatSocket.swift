@@ -64,16 +64,16 @@ struct ChatSocket: Sendable {
             group.addTask {
                 // On a graceful shutdown the WebSocket library sends close 1000, then waits for the
                 // peer's answer; a peer that never answers must not hold the server's shutdown.
-                do {
-                    try await gracefulShutdown()
-                } catch {
-                    // Cancelled: the socket is ending anyway. Outside a service group there is no
-                    // shutdown to wait for: wait for the others.
-                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
-                    return
+                await withTaskGroup(of: Void.self) { waiting in
+                    waiting.addTask {
+                        guard (try? await gracefulShutdown()) != nil else { return }
+                        try? await Task.sleep(for: grace)
+                        connection.close(promise: nil)
+                    }
+                    waiting.addTask { _ = await subscriber.waitForEnd() }
+                    await waiting.next()
+                    waiting.cancelAll()
                 }
-                try? await Task.sleep(for: grace)
-                connection.close(promise: nil)
             }
             group.addTask {
                 if let (code, reason) = await session.read(inbound) {
@@ -85,7 +85,6 @@ struct ChatSocket: Sendable {
             // Whichever ends first (the peer left, flooded, was evicted, or shutdown cut it) ends the others.
             await group.next()
             if !subscriber.isEvicted { subscriber.finish() }
-            group.cancelAll()
         }
         await chat.service.leave(channel, subscriber)
     }
