@@ -54,25 +54,7 @@ final class RawWebSocket: Sendable {
         let marker = Array("\r\n\r\n".utf8)
         guard let end = bytes.firstRange(of: marker)?.upperBound,
               String(decoding: bytes[..<end], as: UTF8.self).hasPrefix("HTTP/1.1 101") else { return nil }
-        var frames: [Frame] = []
-        var index = end
-        while bytes.count - index >= 2 {
-            var length = Int(bytes[index + 1] & 0x7F)
-            var header = 2
-            if length == 126 {
-                guard bytes.count - index >= 4 else { break }
-                length = Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
-                header = 4
-            } else if length == 127 {
-                guard bytes.count - index >= 10 else { break }
-                length = bytes[(index + 2)..<(index + 10)].reduce(0) { $0 << 8 | Int($1) }
-                header = 10
-            }
-            guard bytes.count - index - header >= length else { break }
-            frames.append(Frame(opcode: bytes[index] & 0x0F, payload: Array(bytes[(index + header)..<(index + header + length)])))
-            index += header + length
-        }
-        return frames
+        return WebSocketFrames.parse(bytes, from: end).frames.map { Frame(opcode: $0.opcode, payload: $0.payload) }
     }
 
     func close() { channel.close(promise: nil) }

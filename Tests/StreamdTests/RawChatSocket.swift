@@ -185,23 +185,9 @@ final class RawChatSockets: Sendable {
             }
         }
         guard connection.upgraded else { return [] }
-        var index = connection.parsed
-        while bytes.count - index >= 2 {
-            let opcode = bytes[index] & 0x0F
-            var length = Int(bytes[index + 1] & 0x7F)
-            var header = 2
-            if length == 126 {
-                guard bytes.count - index >= 4 else { break }
-                length = Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
-                header = 4
-            } else if length == 127 {
-                guard bytes.count - index >= 10 else { break }
-                length = bytes[(index + 2)..<(index + 10)].reduce(0) { $0 << 8 | Int($1) }
-                header = 10
-            }
-            guard bytes.count - index - header >= length else { break }
-            let payload = Array(bytes[(index + header)..<(index + header + length)])
-            index += header + length
+        let (frames, index) = WebSocketFrames.parse(bytes, from: connection.parsed)
+        for frame in frames {
+            let (opcode, payload) = (frame.opcode, frame.payload)
             switch opcode {
             case 0x1:
                 connection.textFrames += 1
