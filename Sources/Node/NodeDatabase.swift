@@ -7,7 +7,7 @@ import Synchronization
 /// The event store a node or a command runs on: PostgreSQL at a URL, or the embedded cluster in
 /// the data folder, started here when it is not running. As a service it closes the store (and
 /// stops a cluster it started) when the group's shutdown reaches it, which is last.
-public struct NodeDatabase: Service, CustomStringConvertible {
+public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
     public let store: EventStore
     /// Set when this process started the embedded cluster and must stop it.
     public let cluster: EmbeddedPostgres?
@@ -48,7 +48,13 @@ public struct NodeDatabase: Service, CustomStringConvertible {
         cluster?.stop()
     }
 
-    private let closed = SharedFlag()
+    private let closed = Mutex(false)
+
+    init(store: EventStore, cluster: EmbeddedPostgres?, logger: Logger) {
+        self.store = store
+        self.cluster = cluster
+        self.logger = logger
+    }
 
     /// Closes the store when the group's graceful shutdown reaches it, which is after every other
     /// part has stopped. When the group is cancelled instead (its shutdown ran out of time), the
@@ -66,9 +72,3 @@ public struct NodeDatabase: Service, CustomStringConvertible {
     }
 }
 
-/// A flag shared by copies of a struct.
-final class SharedFlag: Sendable {
-    private let value = Mutex(false)
-
-    func withLock<R>(_ body: (inout Bool) -> R) -> R { value.withLock { body(&$0) } }
-}
