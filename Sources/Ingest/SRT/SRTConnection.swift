@@ -4,9 +4,10 @@ import Logging
 import Media
 
 /// One accepted SRT caller: its TS demuxer, the live session it feeds, its batch of media not yet
-/// handed over, and its statistics. Owned and used only by the `SRTReceiveLoop` thread.
+/// handed over, and its statistics. It owns its socket (closed by the loop when the connection
+/// ends, else by `SRTSocket.deinit`). Owned and used only by the `SRTReceiveLoop` thread.
 final class SRTConnection {
-    let socket: SRTSOCKET
+    let socket: SRTSocket
     let token: UInt64
     let verdict: SRTServer.Verdict
     var logger: Logger
@@ -25,7 +26,7 @@ final class SRTConnection {
     var lastFlush = ContinuousClock.now
     var latencyMilliseconds = 0
 
-    init(socket: SRTSOCKET, token: UInt64, verdict: SRTServer.Verdict, logger: Logger) {
+    init(socket: SRTSocket, token: UInt64, verdict: SRTServer.Verdict, logger: Logger) {
         self.socket = socket
         self.token = token
         self.verdict = verdict
@@ -90,14 +91,13 @@ final class SRTConnection {
         let now = ContinuousClock.now
         let interval = lastSample.duration(to: now)
         lastSample = now
-        var perf = SRT_TRACEBSTATS()
-        let haveLink = srt_bstats(socket, &perf, 1) == 0
+        let perf = try? socket.statistics(clear: true)
         let dropped = extractor.counters.droppedFrames
         for _ in 0..<max(0, dropped - droppedAtLastSample) { stats.recordDropped() }
         droppedAtLastSample = dropped
         var sample = stats.sample(totalBytes: bytesReceived, interval: interval, queueDepth: live.queueDepth, backpressured: paused)
         let continuityErrors = extractor.demuxer.counters.continuityErrors
-        if haveLink {
+        if let perf {
             sample.srt = SRTLinkStatistics(
                 perf, latencyMilliseconds: latencyMilliseconds, continuityErrors: continuityErrors - continuityErrorsAtLastSample)
         }

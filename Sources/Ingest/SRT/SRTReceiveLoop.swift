@@ -4,14 +4,15 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The one thread that runs every SRT socket of a listener: `srt_epoll_uwait` over the listener
+/// The one thread that runs every SRT socket of a listener: an epoll wait over the listener
 /// and the publishing connections, accept, receive, demux, hand media over, sample statistics.
 ///
 /// Other threads talk to it only through `post` (a locked command queue it drains every turn, at
 /// most `turn` apart): claims finished, consumers ready for more, kicks, stop.
 ///
-/// `@unchecked Sendable`: everything but `commands`, `ended` and `count` is confined to the loop's
-/// own thread (set up before it starts, torn down after it exits).
+/// `@unchecked Sendable`: everything but `commands`, `stopped`, `finished` and `count` (the
+/// listener, the epoll set and every connection's socket included) is confined to the loop's own
+/// thread (set up before it starts, torn down after it exits).
 final class SRTReceiveLoop: @unchecked Sendable {
     struct Ending: Sendable {
         var sessionID: UUID
@@ -32,8 +33,8 @@ final class SRTReceiveLoop: @unchecked Sendable {
     static let maximumBatch = 32
 
     private let server: SRTServer
-    private let listener: SRTSOCKET
-    private let epoll: Int32
+    private let listener: SRTSocket
+    private let epoll: SRTEpoll
     private let commands = Mutex<[Command]>([])
     private let stopped = Mutex<CheckedContinuation<[Ending], Never>?>(nil)
     private let finished = Mutex<[Ending]?>(nil)
@@ -44,17 +45,18 @@ final class SRTReceiveLoop: @unchecked Sendable {
     private var lastSweep = ContinuousClock.now
     private var buffer = [UInt8](repeating: 0, count: 1500)
 
-    init(server: SRTServer, listener: SRTSOCKET) throws(SRTServerError) {
+    init(server: SRTServer, listener: SRTSocket) throws(SRTServerError) {
         self.server = server
         self.listener = listener
-        epoll = srt_epoll_create()
-        guard epoll >= 0 else { throw SRTServerError("cannot create an SRT epoll set: \(SRTLibrary.lastError)") }
-        srt_epoll_set(epoll, Int32(SRT_EPOLL_ENABLE_EMPTY.rawValue))
-        var events = Int32(SRT_EPOLL_IN.rawValue | SRT_EPOLL_ERR.rawValue)
-        guard srt_epoll_add_usock(epoll, listener, &events) == 0 else {
-            let error = SRTLibrary.lastError
-            srt_epoll_release(epoll)
-            throw SRTServerError("cannot watch the SRT listener: \(error)")
+        do {
+            epoll = try SRTEpoll(allowingEmpty: true)
+        } catch {
+            throw SRTServerError("cannot create an SRT epoll set: \(error.message)")
+        }
+        do {
+            try epoll.add(listener, [.input, .error])
+        } catch {
+            throw SRTServerError("cannot watch the SRT listener: \(error.message)")
         }
     }
 
@@ -90,14 +92,16 @@ final class SRTReceiveLoop: @unchecked Sendable {
         while !stopping {
             drainCommands()
             guard !stopping else { break }
-            let ready = srt_epoll_uwait(epoll, &events, Int32(events.count), Self.turn)
-            if ready < 0, SRTLibrary.lastErrorCode == Int32(SRT_EINVPOLLID.rawValue) {
+            var ready = 0
+            do throws(SRTError) {
+                ready = try epoll.wait(into: &events, timeoutMilliseconds: Self.turn)
+            } catch {
                 // libsrt was cleaned up under us (the process is exiting).
-                return
+                if error.isInvalidEpoll { return }
             }
             if ready > 0 {
-                for event in events.prefix(Int(ready)) {
-                    if event.fd == listener {
+                for event in events.prefix(ready) {
+                    if event.fd == listener.id {
                         acceptAll()
                     } else if let connection = connections[event.fd] {
                         read(connection)
@@ -109,8 +113,8 @@ final class SRTReceiveLoop: @unchecked Sendable {
         for connection in Array(connections.values) {
             end(connection, reason: .shutdown, detail: nil)
         }
-        srt_epoll_release(epoll)
-        srt_close(listener)
+        epoll.release()
+        listener.close()
         let result = endings
         endings = []
         finished.withLock { $0 = result }
@@ -146,20 +150,14 @@ final class SRTReceiveLoop: @unchecked Sendable {
 
     private func acceptAll() {
         while true {
-            var storage = sockaddr_storage()
-            var length = Int32(MemoryLayout<sockaddr_storage>.size)
-            let socket = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_accept(listener, $0, &length) }
-            }
-            guard socket >= 0 else { return }
-            guard let verdict = server.takeVerdict(socket) else {
-                srt_close(socket)
-                continue
-            }
-            SRTLibrary.set(socket, SRTO_RCVSYN, false)
+            guard let accepted = try? listener.accept() else { return }
+            // No verdict left (swept as stale): dropping the socket closes it.
+            guard let verdict = server.takeVerdict(accepted.id) else { continue }
+            let socket = accepted.id
+            try? accepted.set(SRTO_RCVSYN, false)
             let token = UInt64.random(in: 1...UInt64.max)
-            let connection = SRTConnection(socket: socket, token: token, verdict: verdict, logger: server.logger)
-            connection.latencyMilliseconds = SRTLibrary.getInt(socket, SRTO_RCVLATENCY) ?? server.configuration.latencyMilliseconds
+            let connection = SRTConnection(socket: accepted, token: token, verdict: verdict, logger: server.logger)
+            connection.latencyMilliseconds = (try? accepted.getInt32(SRTO_RCVLATENCY)).map(Int.init) ?? server.configuration.latencyMilliseconds
             connections[socket] = connection
             count.store(connections.count, ordering: .relaxed)
             let server = server
@@ -196,29 +194,33 @@ final class SRTReceiveLoop: @unchecked Sendable {
         connection.lastSample = now
         connection.lastFlush = now
         session.demand.setResume { [weak self] in self?.post(.resume(socket, token: token)) }
-        watch(socket)
+        watch(connection.socket)
         // libsrt's epoll reports a socket when it becomes readable, not what it already holds.
         read(connection)
     }
 
-    private func watch(_ socket: SRTSOCKET) {
-        var events = Int32(SRT_EPOLL_IN.rawValue | SRT_EPOLL_ERR.rawValue)
-        srt_epoll_add_usock(epoll, socket, &events)
+    private func watch(_ socket: SRTSocket) {
+        try? epoll.add(socket, [.input, .error])
     }
 
     private func read(_ connection: SRTConnection) {
         for _ in 0..<Self.readsPerTurn {
-            let received = buffer.withUnsafeMutableBytes { raw -> Int32 in
-                guard let base = raw.baseAddress else { return -1 }
-                return srt_recvmsg(connection.socket, base.assumingMemoryBound(to: CChar.self), Int32(raw.count))
+            let socket = connection.socket
+            let result = buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(SRTError) in try socket.receiveMessage(into: raw) }
             }
-            guard received > 0 else {
-                if received < 0, SRTLibrary.lastErrorCode == Int32(SRT_EASYNCRCV.rawValue) { break }
+            guard case .success(let message) = result else {
+                end(connection, reason: .encoderClosed, detail: nil)
+                return
+            }
+            // Nothing waiting: the socket is drained for now.
+            guard let received = message else { break }
+            guard received > 0, received <= buffer.count else {
                 end(connection, reason: .encoderClosed, detail: nil)
                 return
             }
             let outcome = buffer.withUnsafeBytes { raw in
-                connection.received(UnsafeRawBufferPointer(rebasing: raw[0..<Int(received)]), server: server)
+                connection.received(UnsafeRawBufferPointer(rebasing: raw[0..<received]), server: server)
             }
             if case .end(let reason, let detail) = outcome {
                 connection.logger.info("closing: \(detail)")
@@ -234,7 +236,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
     private func flush(_ connection: SRTConnection) {
         guard !connection.flushMedia(), !connection.paused else { return }
         connection.paused = true
-        srt_epoll_remove_usock(epoll, connection.socket)
+        try? epoll.remove(connection.socket)
     }
 
     /// Batches, statistics and the idle timeout, about every turn.
@@ -245,7 +247,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
             // libsrt's epoll can miss data that TSBPD released while a socket was being (re)added:
             // a non-blocking poll each turn is cheap (a locked buffer check) and keeps it moving.
             if !connection.paused { read(connection) }
-            guard connections[connection.socket] != nil else { continue }
+            guard connections[connection.socket.id] != nil else { continue }
             if connection.lastFlush.duration(to: now) >= ingest.mediaBatchInterval { flush(connection) }
             if connection.lastSample.duration(to: now) >= ingest.statsInterval { connection.sampleStats(server: server) }
             if !connection.paused, connection.lastMedia.duration(to: now) > ingest.idleTimeout {
@@ -261,7 +263,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
     }
 
     private func end(_ connection: SRTConnection, reason: StreamEnded.Reason, detail: String?) {
-        guard connections.removeValue(forKey: connection.socket) != nil else { return }
+        guard connections.removeValue(forKey: connection.socket.id) != nil else { return }
         count.store(connections.count, ordering: .relaxed)
         let counters = connection.extractor.demuxer.counters
         connection.logger.info("SRT connection ended", metadata: [
@@ -278,8 +280,8 @@ final class SRTReceiveLoop: @unchecked Sendable {
             endings.append(Ending(sessionID: live.id, token: connection.token, reason: reason, detail: detail))
             connection.live = nil
         }
-        srt_epoll_remove_usock(epoll, connection.socket)
-        srt_close(connection.socket)
+        try? epoll.remove(connection.socket)
+        connection.socket.close()
         flushEndings()
     }
 

@@ -23,11 +23,11 @@ public final class SRTServer: Sendable {
     let emitter: IngestEventEmitter
     let logger: Logger
     private let limiter: Mutex<FailedAttemptLimiter>
-    /// Keys accepted in the listen callback, waiting for `srt_accept` to hand over their socket.
+    /// Keys accepted in the listen callback, waiting for `accept` to hand over their socket.
     private let verdicts = Mutex<[SRTSOCKET: Verdict]>([:])
     private let refusals = Mutex(RecentRefusals())
     private let timings = Mutex(AuthorizationTimings())
-    private let running = Mutex<(listener: SRTSOCKET, loop: SRTReceiveLoop)?>(nil)
+    private let running = Mutex<SRTReceiveLoop?>(nil)
 
     struct Verdict: Sendable {
         var channelID: String
@@ -80,63 +80,53 @@ public final class SRTServer: Sendable {
 
     public var authorizationTimings: AuthorizationTimings { timings.withLock { $0 } }
 
-    public var connectionCount: Int { running.withLock { $0?.loop.connectionCount } ?? 0 }
+    public var connectionCount: Int { running.withLock { $0?.connectionCount } ?? 0 }
 
     /// Binds the UDP port and starts accepting; returns the bound port (0 picks a free one).
     @discardableResult
     public func start(host: String = "0.0.0.0", port: Int = 9000) throws(SRTServerError) -> Int {
         try configuration.validate()
         SRTLibrary.started
-        let socket = srt_create_socket()
-        guard socket >= 0 else { throw SRTServerError("cannot create an SRT socket: \(SRTLibrary.lastError)") }
-        var ok = SRTLibrary.set(socket, SRTO_TRANSTYPE, Int32(bitPattern: SRTT_LIVE.rawValue))
-        ok = ok && SRTLibrary.set(socket, SRTO_RCVSYN, false)
-        ok = ok && SRTLibrary.set(socket, SRTO_SNDSYN, false)
-        ok = ok && SRTLibrary.set(socket, SRTO_RCVLATENCY, Int32(configuration.latencyMilliseconds))
-        ok = ok && SRTLibrary.set(socket, SRTO_PEERLATENCY, Int32(configuration.latencyMilliseconds))
-        if let passphrase = configuration.passphrase {
-            ok = ok && SRTLibrary.setString(socket, SRTO_PASSPHRASE, passphrase)
-            ok = ok && SRTLibrary.set(socket, SRTO_PBKEYLEN, Int32(configuration.keyLength))
-            ok = ok && SRTLibrary.set(socket, SRTO_ENFORCEDENCRYPTION, true)
+        // On every error below, the listener's `deinit` closes it.
+        let listener: SRTSocket
+        do {
+            listener = try SRTSocket()
+        } catch {
+            throw SRTServerError("cannot create an SRT socket: \(error.message)")
         }
-        guard ok else {
-            let error = SRTLibrary.lastError
-            srt_close(socket)
-            throw SRTServerError("cannot configure the SRT listener: \(error)")
+        do throws(SRTError) {
+            try listener.set(SRTO_TRANSTYPE, Int32(bitPattern: SRTT_LIVE.rawValue))
+            try listener.set(SRTO_RCVSYN, false)
+            try listener.set(SRTO_SNDSYN, false)
+            try listener.set(SRTO_RCVLATENCY, Int32(configuration.latencyMilliseconds))
+            try listener.set(SRTO_PEERLATENCY, Int32(configuration.latencyMilliseconds))
+            if let passphrase = configuration.passphrase {
+                try listener.set(SRTO_PASSPHRASE, passphrase)
+                try listener.set(SRTO_PBKEYLEN, Int32(configuration.keyLength))
+                try listener.set(SRTO_ENFORCEDENCRYPTION, true)
+            }
+        } catch {
+            throw SRTServerError("cannot configure the SRT listener: \(error.message)")
         }
-        let bound = SRTSocketAddress.withAddress(host: host, port: port) { address, length in srt_bind(socket, address, length) }
+        let bound = SRTSocketAddress.withAddress(host: host, port: port) { address, length in
+            Result { () throws(SRTError) in try listener.bind(address, length: length) }
+        }
         guard let bound else {
-            srt_close(socket)
             throw SRTServerError("'\(host)' is not a numeric IPv4 or IPv6 address to listen on for SRT; use 0.0.0.0, :: or an interface's address")
         }
-        guard bound == 0 else {
-            let error = SRTLibrary.lastError
-            srt_close(socket)
-            throw SRTServerError("cannot listen for SRT on \(host):\(port) (\(error)); choose another --srt-port")
+        if case .failure(let error) = bound {
+            throw SRTServerError("cannot listen for SRT on \(host):\(port) (\(error.message)); choose another --srt-port")
         }
-        // libsrt may call the hook until the listener is gone: the hook's reference stays for the process's life.
-        let opaque = Unmanaged.passRetained(self).toOpaque()
-        let hooked = srt_listen_callback(socket, { opaque, socket, _, peer, streamID in
-            guard let opaque else { return -1 }
-            let server = Unmanaged<SRTServer>.fromOpaque(opaque).takeUnretainedValue()
-            return server.decide(socket: socket, peer: peer, streamID: streamID.map { String(cString: $0) })
-        }, opaque)
-        guard hooked == 0, srt_listen(socket, Int32(configuration.backlog)) == 0 else {
-            let error = SRTLibrary.lastError
-            srt_close(socket)
-            Unmanaged<SRTServer>.fromOpaque(opaque).release()
-            throw SRTServerError("cannot listen for SRT on \(host):\(port) (\(error)); choose another --srt-port")
-        }
-        let loop: SRTReceiveLoop
-        do {
-            loop = try SRTReceiveLoop(server: self, listener: socket)
+        do throws(SRTError) {
+            try listener.setListenCallback { [self] caller in decide(caller) }
+            try listener.listen(backlog: configuration.backlog)
         } catch {
-            srt_close(socket)
-            throw error
+            throw SRTServerError("cannot listen for SRT on \(host):\(port) (\(error.message)); choose another --srt-port")
         }
-        running.withLock { $0 = (socket, loop) }
+        let actual = (try? listener.localAddress()).flatMap(SRTSocketAddress.port(of:)) ?? port
+        let loop = try SRTReceiveLoop(server: self, listener: listener)
+        running.withLock { $0 = loop }
         loop.start()
-        let actual = SRTSocketAddress.boundPort(of: socket) ?? port
         logger.info("SRT ingest listening", metadata: [
             "host": "\(host)", "port": "\(actual)", "latency_ms": "\(configuration.latencyMilliseconds)",
             "encrypted": "\(configuration.passphrase != nil)",
@@ -147,7 +137,7 @@ public final class SRTServer: Sendable {
     /// Stops accepting and ends this listener's sessions (`StreamEnded(shutdown)`). The events
     /// are flushed by the RTMP server's shutdown, which owns the shared emitter.
     public func shutdown() async {
-        guard let (_, loop) = running.withLock({ value in defer { value = nil }; return value }) else { return }
+        guard let loop = running.withLock({ value in defer { value = nil }; return value }) else { return }
         let ended = await loop.stop()
         for ending in ended {
             await registry.connectionEnded(ending.sessionID, token: ending.token, reason: ending.reason, detail: ending.detail)
@@ -156,17 +146,17 @@ public final class SRTServer: Sendable {
 
     // MARK: Access control, in libsrt's listen callback
 
-    /// Accepts (0) or refuses (-1, with a reject reason) an incoming caller before its handshake
+    /// Accepts (true) or refuses (false, with a reject reason) an incoming caller before its handshake
     /// completes. A repeat of an attempt just refused gets the same answer and no new event (see
     /// `RecentRefusals`).
-    func decide(socket: SRTSOCKET, peer: UnsafePointer<sockaddr>?, streamID: String?) -> Int32 {
-        let (remote, host) = SRTSocketAddress.describe(peer)
-        let attempt = RecentRefusals.attempt(remote: remote, streamID: streamID)
-        if let code = refusals.withLock({ $0.repeated(attempt, now: .now) }) { return refuse(socket, code) }
-        let code = evaluate(socket: socket, remote: remote, host: host, streamID: streamID)
-        guard code != 0 else { return 0 }
+    func decide(_ caller: SRTSocket.Caller) -> Bool {
+        let (remote, host) = SRTSocketAddress.describe(caller.peer)
+        let attempt = RecentRefusals.attempt(remote: remote, streamID: caller.streamID)
+        if let code = refusals.withLock({ $0.repeated(attempt, now: .now) }) { return refuse(caller, code) }
+        let code = evaluate(socket: caller.id, remote: remote, host: host, streamID: caller.streamID)
+        guard code != 0 else { return true }
         refusals.withLock { $0.record(attempt, code: code, now: .now) }
-        return refuse(socket, code)
+        return refuse(caller, code)
     }
 
     /// 0 to accept, else the reject reason; refusals are logged and recorded as events here.
@@ -237,9 +227,9 @@ public final class SRTServer: Sendable {
         }
     }
 
-    private func refuse(_ socket: SRTSOCKET, _ code: Int32) -> Int32 {
-        srt_setrejectreason(socket, code)
-        return -1
+    private func refuse(_ caller: SRTSocket.Caller, _ code: Int32) -> Bool {
+        caller.reject(code)
+        return false
     }
 
     /// Runs `work` on the cooperative pool and blocks this (libsrt's) thread until it finishes or `timeout` passes.

@@ -1,4 +1,3 @@
-import CSRT
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -54,14 +53,9 @@ enum SRTSocketAddress {
         return nil
     }
 
-    /// The port a bound SRT socket listens on.
-    static func boundPort(of socket: SRTSOCKET) -> Int? {
-        var storage = sockaddr_storage()
-        var length = Int32(MemoryLayout<sockaddr_storage>.size)
-        let status = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_getsockname(socket, $0, &length) }
-        }
-        guard status == 0 else { return nil }
+    /// The port of an IPv4 or IPv6 address.
+    static func port(of storage: sockaddr_storage) -> Int? {
+        var storage = storage
         switch Int32(storage.ss_family) {
         case AF_INET:
             return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) } }
@@ -70,41 +64,5 @@ enum SRTSocketAddress {
         default:
             return nil
         }
-    }
-}
-
-/// libsrt's process-wide start-up and its error text.
-enum SRTLibrary {
-    static let started: Void = {
-        srt_startup()
-        // libsrt logs every refused handshake on stderr at its default level; streamd logs them itself.
-        srt_setloglevel(2)
-        // libsrt's global state is torn down by a static destructor; stop its threads first, or
-        // a process exiting with SRT sockets open may crash on the way out.
-        atexit { srt_cleanup() }
-    }()
-
-    static var lastError: String {
-        guard let text = srt_getlasterror_str() else { return "unknown SRT error" }
-        return String(cString: text)
-    }
-
-    static var lastErrorCode: Int32 { srt_getlasterror(nil) }
-
-    @discardableResult
-    static func set<T: BitwiseCopyable>(_ socket: SRTSOCKET, _ option: SRT_SOCKOPT, _ value: T) -> Bool {
-        withUnsafeBytes(of: value) { srt_setsockflag(socket, option, $0.baseAddress, Int32($0.count)) == 0 }
-    }
-
-    static func setString(_ socket: SRTSOCKET, _ option: SRT_SOCKOPT, _ value: String) -> Bool {
-        var bytes = Array(value.utf8)
-        return srt_setsockflag(socket, option, &bytes, Int32(bytes.count)) == 0
-    }
-
-    static func getInt(_ socket: SRTSOCKET, _ option: SRT_SOCKOPT) -> Int? {
-        var value: Int32 = 0
-        var length = Int32(MemoryLayout<Int32>.size)
-        guard srt_getsockflag(socket, option, &value, &length) == 0 else { return nil }
-        return Int(value)
     }
 }
