@@ -682,9 +682,18 @@ extension LiveMediaFastPathTests {
         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
         let join = JoinOnFirstHead(directory: fixture.directory)
         try channel.pipeline.syncOperations.addHandler(join)
+        try expectSplitPipelineGap(channel, fixture)
+        // The decoder still holds part 0's unfinished head when the connection ends.
+        _ = try? channel.finish()
+    }
+
+    /// Sends init and a part 0 request cut before its blank line, then the line and a part 1
+    /// request in the next read; holds what should happen (under the known issue) and what does.
+    func expectSplitPipelineGap(_ channel: EmbeddedChannel, _ fixture: Fixture, rawPathJoined: Bool = false) throws {
         try channel.writeInbound(ByteBuffer(string:
             "GET /live/demo/720p/init.mp4 HTTP/1.1\r\nHost: h\r\n\r\n"
             + "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n"))
+        if rawPathJoined { _ = try channel.pipeline.syncOperations.handler(type: LiveMediaRawPath.self) }
         try channel.writeInbound(ByteBuffer(string: "\r\nGET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
         let bodies = try wire(channel).map(\.body)
         let expected = try ["init.mp4", "s0.p0.m4s", "s0.p1.m4s"].map { try fixture.file(Fixture.video, $0).bytes }
@@ -692,8 +701,6 @@ extension LiveMediaFastPathTests {
             #expect(bodies == expected)
         }
         #expect(bodies == [expected[0], expected[2]], "what happens now")
-        // The decoder still holds part 0's unfinished head when the connection ends.
-        _ = try? channel.finish()
     }
 
     /// The same gap in Hummingbird's own set-up of the plain port (`Gateway.application`: HTTP/1.1
@@ -708,17 +715,7 @@ extension LiveMediaFastPathTests {
         let channel = EmbeddedChannel()
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         _ = try setUp.setup(channel: channel, logger: Logger(label: "test")).wait()
-        try channel.writeInbound(ByteBuffer(string:
-            "GET /live/demo/720p/init.mp4 HTTP/1.1\r\nHost: h\r\n\r\n"
-            + "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n"))
-        _ = try channel.pipeline.syncOperations.handler(type: LiveMediaRawPath.self)
-        try channel.writeInbound(ByteBuffer(string: "\r\nGET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
-        let bodies = try wire(channel).map(\.body)
-        let expected = try ["init.mp4", "s0.p0.m4s", "s0.p1.m4s"].map { try fixture.file(Fixture.video, $0).bytes }
-        withKnownIssue("the raw path answers part 1 before the decoder's part 0, which never completes") {
-            #expect(bodies == expected)
-        }
-        #expect(bodies == [expected[0], expected[2]], "what happens now")
+        try expectSplitPipelineGap(channel, fixture, rawPathJoined: true)
         _ = try? channel.finish()
     }
 
