@@ -11,7 +11,7 @@ let package = Package(
     name: "streamd",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "streamd", targets: ["streamd"]),
+        .executable(name: "streamd", targets: ["streamd"])
     ],
     dependencies: [
         // swift-nio exactly: the mirror has 2.101.2 and 2.101.3, and every NIO-based dependency
@@ -160,8 +160,14 @@ let package = Package(
         .target(
             name: "IngestFuzzing", dependencies: ["Ingest", "Media", .product(name: "NIOCore", package: "swift-nio")],
             path: "ops/fuzz/IngestFuzzing", swiftSettings: strict),
-        .executableTarget(name: "IngestFuzz", dependencies: ["Ingest", "IngestFuzzing"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
-        .executableTarget(name: "IngestBench", dependencies: ["Ingest", "Media", "EventStore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], path: "ops/bench/IngestBench", swiftSettings: strict),
+        .executableTarget(
+            name: "IngestFuzz", dependencies: ["Ingest", "IngestFuzzing"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
+        .executableTarget(
+            name: "IngestBench",
+            dependencies: [
+                "Ingest", "Media", "EventStore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ], path: "ops/bench/IngestBench", swiftSettings: strict),
 
         .executableTarget(
             name: "EventStoreBench",
@@ -172,18 +178,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "ops/bench/EventStoreBench", swiftSettings: strict),
-        .executableTarget(name: "SRTBench", dependencies: ["Ingest", "Media", "EventStore"], path: "ops/bench/SRTBench", swiftSettings: strict),
+        .executableTarget(
+            name: "SRTBench", dependencies: ["Ingest", "Media", "EventStore"], path: "ops/bench/SRTBench", swiftSettings: strict),
 
         // MARK: Tests
         .target(
             name: "TestSupport",
-            dependencies: ["EventStore", .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                "EventStore", .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
         .target(name: "IngestTestSupport", dependencies: ["Ingest"], path: "Tests/IngestTestSupport", swiftSettings: strict),
         // Media files as sources and sinks through libav, for the transcode tests and benchmark.
-        .target(name: "TranscodeFiles", dependencies: ["Transcode", "Media", "CFFmpeg"], path: "Tests/TranscodeFiles", swiftSettings: strict),
+        .target(
+            name: "TranscodeFiles", dependencies: ["Transcode", "Media", "CFFmpeg"], path: "Tests/TranscodeFiles", swiftSettings: strict),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "EventStore", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -230,7 +240,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "TranscodeFiles", "Media", "EventStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "TranscodeTests", dependencies: ["Transcode", "TranscodeFiles", "Media", "EventStore", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "PackagerTests", dependencies: ["Packager", "Media", "EventStore", "TestSupport"], swiftSettings: strict),
         .executableTarget(
             name: "ChatBench",
@@ -240,6 +252,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "ops/bench/ChatBench", swiftSettings: strict),
-        .executableTarget(name: "TranscodeBench", dependencies: ["Transcode", "TranscodeFiles", "Media"], path: "ops/bench/TranscodeBench", swiftSettings: strict),
+        .executableTarget(
+            name: "TranscodeBench", dependencies: ["Transcode", "TranscodeFiles", "Media"], path: "ops/bench/TranscodeBench",
+            swiftSettings: strict),
     ]
 )

@@ -54,10 +54,13 @@ public final class ChannelService: Sendable {
         let key = StreamKey.generate()
         let result: AppendResult
         do {
-            result = try await store.append(to: Self.streamId(name), expectedVersion: .noStream, events: [
-                try NewEvent(ChannelCreated(channelId: channelId, name: name), metadata: metadata),
-                try NewEvent(StreamKeyIssued(channelId: channelId, keyId: UUID(), keyHash: key.hashHex, keyHint: key.hint), metadata: metadata),
-            ])
+            result = try await store.append(
+                to: Self.streamId(name), expectedVersion: .noStream,
+                events: [
+                    try NewEvent(ChannelCreated(channelId: channelId, name: name), metadata: metadata),
+                    try NewEvent(
+                        StreamKeyIssued(channelId: channelId, keyId: UUID(), keyHash: key.hashHex, keyHint: key.hint), metadata: metadata),
+                ])
         } catch EventStoreError.wrongExpectedVersion {
             throw ChannelError.duplicate(name)
         }
@@ -76,8 +79,9 @@ public final class ChannelService: Sendable {
             revokeMetadata.reason = metadata.reason ?? "rotated"
             events.append(try NewEvent(StreamKeyRevoked(channelId: state.channelId, keyId: active), metadata: revokeMetadata))
         }
-        events.append(try NewEvent(
-            StreamKeyIssued(channelId: state.channelId, keyId: UUID(), keyHash: key.hashHex, keyHint: key.hint), metadata: metadata))
+        events.append(
+            try NewEvent(
+                StreamKeyIssued(channelId: state.channelId, keyId: UUID(), keyHash: key.hashHex, keyHint: key.hint), metadata: metadata))
         let result = try await store.append(to: Self.streamId(name), expectedVersion: .exact(state.version), events: events)
         await runner.waitUntil(result.lastPosition)
         return key
@@ -129,7 +133,8 @@ public final class ChannelService: Sendable {
     }
 
     public func channel(named name: String) async throws -> ChannelRecord? {
-        let rows = try await store.readModels.query("""
+        let rows = try await store.readModels.query(
+            """
             SELECT channel_id, name, created_at, created_by, active_key_id IS NOT NULL FROM channels WHERE name = \(name)
             """, logger: store.logger)
         for try await (id, name, createdAt, createdBy, hasKey) in rows.decode((UUID, String, Date, String, Bool).self) {
@@ -141,7 +146,8 @@ public final class ChannelService: Sendable {
     /// Looks a presented key up by its hash and compares the hashes in constant time.
     public func check(key text: String) async throws -> StreamKeyCheck {
         let hash = StreamKey.hash(text)
-        let rows = try await store.readModels.query("""
+        let rows = try await store.readModels.query(
+            """
             SELECT key_hash, channel_id, channel_name, revoked_at, revoked_by, revoke_reason
             FROM stream_keys WHERE key_hash = \(ByteBuffer(bytes: hash))
             """, logger: store.logger)

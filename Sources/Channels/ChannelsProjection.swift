@@ -15,13 +15,15 @@ public struct ChannelsProjection: SQLProjection {
         let actor = event.metadata.actor.description
         switch try ChannelEvent(event, registry: registry) {
         case .created(let created):
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO channels (channel_id, name, created_at, created_by) VALUES
                 (\(created.channelId), \(created.name), \(event.recordedAt), \(actor))
                 """, logger: logger)
         case .keyIssued(let issued):
             let hash = ByteBuffer(bytes: StreamKey.hashBytes(hex: issued.keyHash))
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO stream_keys (key_id, key_hash, channel_id, channel_name, issued_at, issued_by)
                 SELECT \(issued.keyId), \(hash), channel_id, name, \(event.recordedAt), \(actor)
                 FROM channels WHERE channel_id = \(issued.channelId)
@@ -29,7 +31,8 @@ public struct ChannelsProjection: SQLProjection {
             try await connection.query(
                 "UPDATE channels SET active_key_id = \(issued.keyId) WHERE channel_id = \(issued.channelId)", logger: logger)
         case .keyRevoked(let revoked):
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE stream_keys SET revoked_at = \(event.recordedAt), revoked_by = \(actor), revoke_reason = \(event.metadata.reason)
                 WHERE key_id = \(revoked.keyId)
                 """, logger: logger)

@@ -32,7 +32,11 @@ public struct ChatConnection: Sendable {
         case .binary:
             return refuse(.error(code: "binary_frame", message: "send JSON text frames, not binary", nonce: nil), now: now)
         case .oversized(let size):
-            return refuse(.error(code: "frame_too_large", message: "frames are limited to \(Self.maxMessageBytes) bytes (this one had at least \(size)); send shorter messages", nonce: nil), now: now)
+            return refuse(
+                .error(
+                    code: "frame_too_large",
+                    message: "frames are limited to \(Self.maxMessageBytes) bytes (this one had at least \(size)); send shorter messages",
+                    nonce: nil), now: now)
         case .text(let text):
             switch ClientMessage.parse(text) {
             case .invalid(let error): return refuse(error, now: now)

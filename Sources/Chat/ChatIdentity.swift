@@ -18,12 +18,19 @@ public struct ChatIdentity: Sendable, Hashable {
 
 /// Viewer names: 2–32 characters after NFKC, no control characters, no banned names.
 public enum ViewerName {
-    public static let reserved = ["admin", "administrator", "moderator", "mod", "system", "streamd", "root", "staff", "support", "official"]
+    public static let reserved = [
+        "admin", "administrator", "moderator", "mod", "system", "streamd", "root", "staff", "support", "official",
+    ]
 
     public static func validate(_ raw: String, banned: [String] = []) throws(ChatError) -> String {
         let name = TextNormalizer.nfkc(raw).trimmingCharacters(in: .whitespaces)
         guard (2...32).contains(name.count) else { throw .invalidName("use 2 to 32 characters") }
-        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format || $0 == "\u{2028}" || $0 == "\u{2029}" }) else {
+        guard
+            !name.unicodeScalars.contains(where: {
+                $0.properties.generalCategory == .control || $0.properties.generalCategory == .format || $0 == "\u{2028}"
+                    || $0 == "\u{2029}"
+            })
+        else {
             throw .invalidName("control and invisible characters are not allowed")
         }
         let words = TextNormalizer.words(name)

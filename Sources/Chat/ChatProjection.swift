@@ -20,26 +20,30 @@ public struct ChatProjection: SQLProjection {
         switch event.eventType {
         case ChatViewerRegistered.eventType:
             let registered = try registry.decode(event, as: ChatViewerRegistered.self)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO chat_viewers (user_id, name, registered_at, expires_at)
                 VALUES (\(registered.userId), \(registered.name), \(event.recordedAt), \(registered.expiresAt))
                 ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, expires_at = EXCLUDED.expires_at
                 """, logger: logger)
         case ChatMessagePosted.eventType:
             let posted = try registry.decode(event, as: ChatMessagePosted.self)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO chat_messages (position, message_id, channel, user_id, name, text, sent_at)
                 VALUES (\(event.position), \(posted.messageId), \(posted.channel), \(posted.userId), \(posted.name), \(posted.text), \(event.recordedAt))
                 """, logger: logger)
         case ChatMessageDeleted.eventType:
             let deleted = try registry.decode(event, as: ChatMessageDeleted.self)
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE chat_messages SET deleted_position = \(event.position), deleted_by = \(actor), deleted_reason = \(reason)
                 WHERE message_id = \(deleted.messageId) AND deleted_position IS NULL
                 """, logger: logger)
         case ChatUserTimedOut.eventType:
             let timedOut = try registry.decode(event, as: ChatUserTimedOut.self)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO chat_timeouts (channel, user_id, until, timed_out_at, timed_out_by, reason)
                 VALUES (\(timedOut.channel), \(timedOut.userId), \(timedOut.until), \(event.recordedAt), \(actor), \(reason))
                 ON CONFLICT (channel, user_id) DO UPDATE SET until = EXCLUDED.until, timed_out_at = EXCLUDED.timed_out_at,
@@ -47,27 +51,31 @@ public struct ChatProjection: SQLProjection {
                 """, logger: logger)
         case ChatUserBanned.eventType:
             let banned = try registry.decode(event, as: ChatUserBanned.self)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO chat_bans (channel, user_id, banned_position, banned_at, banned_by, reason)
                 SELECT \(banned.channel), \(banned.userId), \(event.position), \(event.recordedAt), \(actor), \(reason)
                 WHERE NOT EXISTS (SELECT 1 FROM chat_bans WHERE channel = \(banned.channel) AND user_id = \(banned.userId) AND unbanned_position IS NULL)
                 """, logger: logger)
         case ChatUserUnbanned.eventType:
             let unbanned = try registry.decode(event, as: ChatUserUnbanned.self)
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE chat_bans SET unbanned_position = \(event.position), unbanned_at = \(event.recordedAt), unbanned_by = \(actor)
                 WHERE channel = \(unbanned.channel) AND user_id = \(unbanned.userId) AND unbanned_position IS NULL
                 """, logger: logger)
         case ChatSettingsChanged.eventType:
             let changed = try registry.decode(event, as: ChatSettingsChanged.self)
             let settings = try EventCoding.encodeString(changed.settings)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO chat_rooms (channel, settings, changed_at, changed_by) VALUES (\(changed.channel), \(settings), \(event.recordedAt), \(actor))
                 ON CONFLICT (channel) DO UPDATE SET settings = EXCLUDED.settings, changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by
                 """, logger: logger)
         case ChatModeratorAdded.eventType:
             let added = try registry.decode(event, as: ChatModeratorAdded.self)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO chat_moderators (channel, user_id, added_at, added_by) VALUES (\(added.channel), \(added.userId), \(event.recordedAt), \(actor))
                 ON CONFLICT DO NOTHING
                 """, logger: logger)

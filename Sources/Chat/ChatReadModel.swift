@@ -17,18 +17,25 @@ struct ChatReadModel: Sendable {
         return try await store.readModels.withTransaction { connection -> ChatRoomState in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
             var checkpoint: Int64 = 0
-            for try await position in try await connection.query("SELECT position FROM projection_checkpoints WHERE name = 'chat'", logger: logger).decode(Int64.self) {
+            for try await position in try await connection.query(
+                "SELECT position FROM projection_checkpoints WHERE name = 'chat'", logger: logger
+            ).decode(Int64.self) {
                 checkpoint = position
             }
             var state = ChatRoomState(channel: channel, position: checkpoint)
-            for try await settings in try await connection.query("SELECT settings FROM chat_rooms WHERE channel = \(channel)", logger: logger).decode(String.self) {
+            for try await settings in try await connection.query(
+                "SELECT settings FROM chat_rooms WHERE channel = \(channel)", logger: logger
+            ).decode(String.self) {
                 if let decoded = try? decoder.decode(ChatSettings.self, from: Data(settings.utf8)) { state.settings = decoded }
             }
-            for try await user in try await connection.query("SELECT user_id FROM chat_moderators WHERE channel = \(channel)", logger: logger).decode(String.self) {
+            for try await user in try await connection.query(
+                "SELECT user_id FROM chat_moderators WHERE channel = \(channel)", logger: logger
+            ).decode(String.self) {
                 state.moderators.insert(user)
             }
             for try await (user, position, at) in try await connection.query(
-                "SELECT user_id, banned_position, banned_at FROM chat_bans WHERE channel = \(channel) AND unbanned_position IS NULL", logger: logger
+                "SELECT user_id, banned_position, banned_at FROM chat_bans WHERE channel = \(channel) AND unbanned_position IS NULL",
+                logger: logger
             ).decode((String, Int64, Date).self) {
                 state.bans[user] = ChatRoomState.Ban(position: position, at: at)
             }
@@ -38,11 +45,16 @@ struct ChatReadModel: Sendable {
                 state.timeouts[user] = until
             }
             var recent: [ChatRoomState.Recent] = []
-            for try await (position, id, user, name, text, sentAt, deleted) in try await connection.query("""
+            for try await (position, id, user, name, text, sentAt, deleted) in try await connection.query(
+                """
                 SELECT position, message_id, user_id, name, text, sent_at, deleted_position IS NOT NULL FROM chat_messages
                 WHERE channel = \(channel) ORDER BY position DESC LIMIT \(ChatRoomState.recentLimit)
-                """, logger: logger).decode((Int64, UUID, String, String, String, Date, Bool).self) {
-                recent.append(.init(view: ChatMessageView(id: id, userId: user, name: name, text: text, sentAt: sentAt, position: position), deleted: deleted))
+                """, logger: logger
+            ).decode((Int64, UUID, String, String, String, Date, Bool).self) {
+                recent.append(
+                    .init(
+                        view: ChatMessageView(id: id, userId: user, name: name, text: text, sentAt: sentAt, position: position),
+                        deleted: deleted))
             }
             for message in recent.reversed() { state.restore(message) }
             return state
@@ -50,7 +62,8 @@ struct ChatReadModel: Sendable {
     }
 
     func messageExists(_ channel: String, _ id: UUID) async throws -> Bool {
-        let rows = try await store.readModels.query("SELECT 1 FROM chat_messages WHERE channel = \(channel) AND message_id = \(id)", logger: logger)
+        let rows = try await store.readModels.query(
+            "SELECT 1 FROM chat_messages WHERE channel = \(channel) AND message_id = \(id)", logger: logger)
         for try await _ in rows { return true }
         return false
     }
@@ -60,7 +73,8 @@ struct ChatReadModel: Sendable {
     func history(_ channel: String, from: Date, to: Date, asOf: Int64?, limit: Int) async throws -> [ChatMessageView] {
         let asOf = asOf ?? Int64.max
         let window = Int(ChatRoomState.banHideWindow)
-        let rows = try await store.readModels.query("""
+        let rows = try await store.readModels.query(
+            """
             SELECT m.position, m.message_id, m.user_id, m.name, m.text, m.sent_at FROM chat_messages m
             WHERE m.channel = \(channel) AND m.sent_at >= \(from) AND m.sent_at < \(to) AND m.position <= \(asOf)
               AND (m.deleted_position IS NULL OR m.deleted_position > \(asOf))

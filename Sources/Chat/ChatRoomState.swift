@@ -42,7 +42,8 @@ public struct ChatRoomState: Sendable {
     public func isVisible(_ message: Recent) -> Bool {
         if message.deleted { return false }
         if let ban = bans[message.view.userId], message.view.position < ban.position,
-           message.view.sentAt >= ban.at.addingTimeInterval(-Self.banHideWindow) {
+            message.view.sentAt >= ban.at.addingTimeInterval(-Self.banHideWindow)
+        {
             return false
         }
         return true
@@ -89,7 +90,8 @@ public struct ChatRoomState: Sendable {
         switch input {
         case .posted(let posted):
             let view = ChatMessageView(
-                id: posted.messageId, userId: posted.userId, name: posted.name, text: posted.text, sentAt: event.recordedAt, position: event.position)
+                id: posted.messageId, userId: posted.userId, name: posted.name, text: posted.text, sentAt: event.recordedAt,
+                position: event.position)
             recent.append(Recent(view: view, deleted: false))
             if recent.count > Self.recentLimit { recent.removeFirst(recent.count - Self.recentLimit) }
             names[posted.name.lowercased()] = posted.userId

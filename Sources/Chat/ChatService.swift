@@ -229,7 +229,9 @@ public actor ChatService {
 
     // MARK: Posting
 
-    public func post(_ channel: String, as identity: ChatIdentity, text raw: String, nonce: String?, now: Date = Date()) async throws -> PostOutcome {
+    public func post(
+        _ channel: String, as identity: ChatIdentity, text raw: String, nonce: String?, now: Date = Date()
+    ) async throws -> PostOutcome {
         let room = try await room(channel)
         let text = TextNormalizer.nfkc(raw)
         let attempt = PostAttempt(
@@ -246,7 +248,8 @@ public actor ChatService {
                 let rejected = ChatMessageRejected(
                     channel: channel, userId: identity.userId, name: identity.name, text: String(text.prefix(1_000)),
                     rule: refusal.rule.rawValue, detail: refusal.message)
-                _ = try await store.append(rejected, to: ChatStream.room(channel), metadata: metadata(identity, reason: refusal.rule.rawValue))
+                _ = try await store.append(
+                    rejected, to: ChatStream.room(channel), metadata: metadata(identity, reason: refusal.rule.rawValue))
             }
             return .refused(refusal)
         }
@@ -267,7 +270,8 @@ public actor ChatService {
 
     /// Applies a moderator action and returns once this node's sockets have seen it.
     public func moderate(
-        _ channel: String, action: ModeratorAction, userId: String?, messageId: UUID?, seconds: Int?, reason: String?, by moderator: ChatIdentity
+        _ channel: String, action: ModeratorAction, userId: String?, messageId: UUID?, seconds: Int?, reason: String?,
+        by moderator: ChatIdentity
     ) async throws -> Int64 {
         let room = try await room(channel)
         guard try await isModerator(channel, moderator) else { throw ChatError.notModerator }
@@ -283,7 +287,8 @@ public actor ChatService {
             guard let userId, !userId.isEmpty else { throw ChatError.invalid("timeout needs \"userId\"") }
             let seconds = seconds ?? 600
             guard (1...1_209_600).contains(seconds) else { throw ChatError.invalid("\"seconds\" must be between 1 and 1209600 (14 days)") }
-            event = ChatUserTimedOut(channel: channel, userId: userId, seconds: seconds, until: Date().addingTimeInterval(TimeInterval(seconds)))
+            event = ChatUserTimedOut(
+                channel: channel, userId: userId, seconds: seconds, until: Date().addingTimeInterval(TimeInterval(seconds)))
         case .ban:
             guard let userId, !userId.isEmpty else { throw ChatError.invalid("ban needs \"userId\"") }
             guard room.state.bans[userId] == nil else { throw ChatError.invalid("\(userId) is already banned") }
@@ -296,7 +301,9 @@ public actor ChatService {
         return try await record(event, channel: channel, by: moderator, reason: reason)
     }
 
-    public func updateSettings(_ channel: String, by moderator: ChatIdentity, _ change: (inout ChatSettings) -> Void) async throws -> ChatSettings {
+    public func updateSettings(
+        _ channel: String, by moderator: ChatIdentity, _ change: (inout ChatSettings) -> Void
+    ) async throws -> ChatSettings {
         let room = try await room(channel)
         guard try await isModerator(channel, moderator) else { throw ChatError.notModerator }
         var settings = room.state.settings
@@ -310,7 +317,8 @@ public actor ChatService {
     public func setModerator(_ channel: String, userId: String, granted: Bool, reason: String?) async throws -> Int64 {
         _ = try await room(channel)
         guard !userId.isEmpty, userId.count <= 64 else { throw ChatError.invalid("\"userId\" must be a user id from POST /v1/viewers") }
-        let event: any DomainEvent = granted ? ChatModeratorAdded(channel: channel, userId: userId) : ChatModeratorRemoved(channel: channel, userId: userId)
+        let event: any DomainEvent =
+            granted ? ChatModeratorAdded(channel: channel, userId: userId) : ChatModeratorRemoved(channel: channel, userId: userId)
         return try await record(event, channel: channel, by: .admin, reason: reason)
     }
 
@@ -331,7 +339,9 @@ public actor ChatService {
 
     /// Messages sent in [from, to), with deletions and bans as of `asOf` (a log position; now
     /// when nil), oldest first.
-    public nonisolated func history(_ channel: String, from: Date, to: Date, asOf: Int64?, limit: Int = 5_000) async throws -> [ChatMessageView] {
+    public nonisolated func history(
+        _ channel: String, from: Date, to: Date, asOf: Int64?, limit: Int = 5_000
+    ) async throws -> [ChatMessageView] {
         guard try await channels.channel(named: channel) != nil else { throw ChatError.roomNotFound(channel) }
         // The read model trails the log by up to `readModelInterval`: include what was just posted.
         await runner.waitUntil(await store.knownHeadPosition(), timeout: .seconds(2))

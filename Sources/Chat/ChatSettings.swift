@@ -28,8 +28,10 @@ public struct ChatSettings: Codable, Sendable, Hashable {
         guard (0...Self.limits.maxSlowModeSeconds).contains(slowModeSeconds) else {
             throw .invalid("slowModeSeconds must be between 0 and \(Self.limits.maxSlowModeSeconds)")
         }
-        guard bannedWords.count <= Self.limits.maxWords, bannedWords.allSatisfy({ !$0.isEmpty && $0.count <= Self.limits.maxWordLength }) else {
-            throw .invalid("bannedWords takes at most \(Self.limits.maxWords) non-empty words of at most \(Self.limits.maxWordLength) characters")
+        guard bannedWords.count <= Self.limits.maxWords, bannedWords.allSatisfy({ !$0.isEmpty && $0.count <= Self.limits.maxWordLength })
+        else {
+            throw .invalid(
+                "bannedWords takes at most \(Self.limits.maxWords) non-empty words of at most \(Self.limits.maxWordLength) characters")
         }
         guard allowedDomains.count <= Self.limits.maxDomains, allowedDomains.allSatisfy({ !$0.isEmpty && $0.count <= 253 }) else {
             throw .invalid("allowedDomains takes at most \(Self.limits.maxDomains) domain names")

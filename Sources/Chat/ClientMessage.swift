@@ -23,7 +23,8 @@ public enum ClientMessage: Sendable, Hashable {
     /// Parses one text frame; the error is what to tell the client.
     public static func parse(_ text: String) -> Parsed {
         guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(text.utf8)) else {
-            return .invalid(.error(code: "invalid_json", message: "frames must be JSON objects with a \"type\": send, auth or ping", nonce: nil))
+            return .invalid(
+                .error(code: "invalid_json", message: "frames must be JSON objects with a \"type\": send, auth or ping", nonce: nil))
         }
         switch wire.type {
         case "send":
@@ -39,7 +40,9 @@ public enum ClientMessage: Sendable, Hashable {
         case "ping":
             return .message(.ping)
         default:
-            return .invalid(.error(code: "unknown_type", message: "unknown type \"\(wire.type.prefix(32))\"; use send, auth or ping", nonce: wire.nonce))
+            return .invalid(
+                .error(code: "unknown_type", message: "unknown type \"\(wire.type.prefix(32))\"; use send, auth or ping", nonce: wire.nonce)
+            )
         }
     }
 }

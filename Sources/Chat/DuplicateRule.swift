@@ -9,11 +9,16 @@ public struct DuplicateRule: ModerationRule {
 
     public func check(_ attempt: PostAttempt, _ context: ModerationContext) -> Refusal? {
         let key = Self.key(attempt.text)
-        guard let previous = context.activity.posts.last(where: {
-            attempt.now.timeIntervalSince($0.at) < window && $0.duplicateKey == key
-        }) else { return nil }
+        guard
+            let previous = context.activity.posts.last(where: {
+                attempt.now.timeIntervalSince($0.at) < window && $0.duplicateKey == key
+            })
+        else { return nil }
         let next = previous.at.addingTimeInterval(window)
-        return Refusal(.duplicate, "you sent the same message \(Int(attempt.now.timeIntervalSince(previous.at))) s ago; write something new or wait \(next.secondsAfter(attempt.now)) seconds", retryAfter: next)
+        return Refusal(
+            .duplicate,
+            "you sent the same message \(Int(attempt.now.timeIntervalSince(previous.at))) s ago; write something new or wait \(next.secondsAfter(attempt.now)) seconds",
+            retryAfter: next)
     }
 
     static func key(_ text: String) -> String {

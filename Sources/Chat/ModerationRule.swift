@@ -63,7 +63,9 @@ public struct ModerationContext: Sendable {
     public var timedOutUntil: Date?
     public var activity: UserActivity
 
-    public init(settings: ChatSettings = ChatSettings(), bannedAt: Date? = nil, timedOutUntil: Date? = nil, activity: UserActivity = UserActivity()) {
+    public init(
+        settings: ChatSettings = ChatSettings(), bannedAt: Date? = nil, timedOutUntil: Date? = nil, activity: UserActivity = UserActivity()
+    ) {
         self.settings = settings
         self.bannedAt = bannedAt
         self.timedOutUntil = timedOutUntil

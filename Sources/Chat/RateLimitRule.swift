@@ -21,6 +21,8 @@ public struct RateLimitRule: ModerationRule {
         let recent = context.activity.posts.count { attempt.now.timeIntervalSince($0.at) < window }
         guard recent >= messages else { return nil }
         let until = attempt.now.addingTimeInterval(coolDown)
-        return Refusal(.rateLimit, "you are sending too fast (at most \(messages) messages per \(Int(window)) s); wait \(Int(coolDown)) seconds", retryAfter: until)
+        return Refusal(
+            .rateLimit, "you are sending too fast (at most \(messages) messages per \(Int(window)) s); wait \(Int(coolDown)) seconds",
+            retryAfter: until)
     }
 }

@@ -48,17 +48,26 @@ public enum ServerMessage: Sendable, Hashable {
         switch self {
         case .backlog(let messages): (type, fields) = ("backlog", Fields(values: [("messages", messages)]))
         case .message(let m):
-            (type, fields) = ("message", Fields(values: [("id", m.id), ("userId", m.userId), ("name", m.name), ("text", m.text), ("sentAt", m.sentAt), ("position", m.position)]))
+            (type, fields) = (
+                "message",
+                Fields(values: [
+                    ("id", m.id), ("userId", m.userId), ("name", m.name), ("text", m.text), ("sentAt", m.sentAt), ("position", m.position),
+                ])
+            )
         case .ack(let nonce, let id): (type, fields) = ("ack", Fields(values: [("nonce", nonce), ("id", id)]))
         case .deleted(let id): (type, fields) = ("deleted", Fields(values: [("id", id)]))
-        case .userTimedOut(let userId, let until): (type, fields) = ("userTimedOut", Fields(values: [("userId", userId), ("until", until)]))
+        case .userTimedOut(let userId, let until):
+            (type, fields) = ("userTimedOut", Fields(values: [("userId", userId), ("until", until)]))
         case .userBanned(let userId): (type, fields) = ("userBanned", Fields(values: [("userId", userId)]))
         case .userUnbanned(let userId): (type, fields) = ("userUnbanned", Fields(values: [("userId", userId)]))
         case .settings(let settings):
-            (type, fields) = ("settings", Fields(values: [
-                ("slowModeSeconds", settings.slowModeSeconds), ("bannedWords", settings.bannedWords),
-                ("linkPolicy", settings.linkPolicy), ("allowedDomains", settings.allowedDomains),
-            ]))
+            (type, fields) = (
+                "settings",
+                Fields(values: [
+                    ("slowModeSeconds", settings.slowModeSeconds), ("bannedWords", settings.bannedWords),
+                    ("linkPolicy", settings.linkPolicy), ("allowedDomains", settings.allowedDomains),
+                ])
+            )
         case .error(let code, let message, let nonce, let retryAfter):
             var values: [(String, any Encodable & Sendable)] = [("code", code), ("message", message), ("nonce", nonce)]
             if let retryAfter { values.append(("retryAfter", retryAfter)) }

@@ -9,6 +9,7 @@ public struct SlowModeRule: ModerationRule {
         guard seconds > 0, !attempt.isModerator, let last = context.activity.posts.last else { return nil }
         let next = last.at.addingTimeInterval(TimeInterval(seconds))
         guard next > attempt.now else { return nil }
-        return Refusal(.slowMode, "slow mode is on (one message every \(seconds) s); wait \(next.secondsAfter(attempt.now)) seconds", retryAfter: next)
+        return Refusal(
+            .slowMode, "slow mode is on (one message every \(seconds) s); wait \(next.secondsAfter(attempt.now)) seconds", retryAfter: next)
     }
 }

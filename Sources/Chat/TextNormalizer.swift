@@ -52,7 +52,9 @@ public enum TextNormalizer {
                 continue
             }
             // A bare word.word counts only when the last label looks like a top-level domain.
-            guard explicit || host.hasPrefix("www.") || (labels.last.map { $0.count >= 2 && $0.allSatisfy(\.isLetter) } ?? false) else { continue }
+            guard explicit || host.hasPrefix("www.") || (labels.last.map { $0.count >= 2 && $0.allSatisfy(\.isLetter) } ?? false) else {
+                continue
+            }
             hosts.append(host)
         }
         return hosts

@@ -11,13 +11,17 @@ struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
-            throw APIError(.unauthorized, code: "unauthorized", "this route needs the admin token: send the header Authorization: Bearer <token> (serve prints where the token is stored)")
+            throw APIError(
+                .unauthorized, code: "unauthorized",
+                "this route needs the admin token: send the header Authorization: Bearer <token> (serve prints where the token is stored)")
         }
         let prefix = "Bearer "
         guard header.hasPrefix(prefix),
-              StreamKey.constantTimeEqual(StreamKey.hash(String(header.dropFirst(prefix.count))), StreamKey.hash(String(decoding: token, as: UTF8.self)))
+            StreamKey.constantTimeEqual(
+                StreamKey.hash(String(header.dropFirst(prefix.count))), StreamKey.hash(String(decoding: token, as: UTF8.self)))
         else {
-            throw APIError(.unauthorized, code: "unauthorized", "the bearer token is not the admin token; check the token file in the data folder")
+            throw APIError(
+                .unauthorized, code: "unauthorized", "the bearer token is not the admin token; check the token file in the data folder")
         }
         return try await next(request, context)
     }

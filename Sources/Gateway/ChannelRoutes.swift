@@ -36,27 +36,31 @@ struct ChannelRoutes: Sendable {
         }
         group.get("channels") { request, _ in
             let list = try await channels.list().map {
-                ChannelSummary(id: $0.id, name: $0.name, createdAt: $0.createdAt, createdBy: $0.createdBy,
-                               hasActiveKey: $0.hasActiveKey, playbackURL: "/live/\($0.name)/index.m3u8")
+                ChannelSummary(
+                    id: $0.id, name: $0.name, createdAt: $0.createdAt, createdBy: $0.createdBy,
+                    hasActiveKey: $0.hasActiveKey, playbackURL: "/live/\($0.name)/index.m3u8")
             }
             return JSONBody.response(["channels": list])
         }
         group.get("channels/:name") { request, context in
             let name = try context.parameters.require("name")
             guard let channel = try await channels.channel(named: name) else { throw ChannelError.notFound(name) }
-            return JSONBody.response(ChannelSummary(
-                id: channel.id, name: channel.name, createdAt: channel.createdAt, createdBy: channel.createdBy,
-                hasActiveKey: channel.hasActiveKey, playbackURL: "/live/\(channel.name)/index.m3u8"))
+            return JSONBody.response(
+                ChannelSummary(
+                    id: channel.id, name: channel.name, createdAt: channel.createdAt, createdBy: channel.createdBy,
+                    hasActiveKey: channel.hasActiveKey, playbackURL: "/live/\(channel.name)/index.m3u8"))
         }
         group.post("channels/:name/key") { request, context in
             let name = try context.parameters.require("name")
-            let key = try await channels.rotateKey(name: name, metadata: metadata(request, context, reason: request.uri.queryParameters["reason"].map(String.init)))
+            let key = try await channels.rotateKey(
+                name: name, metadata: metadata(request, context, reason: request.uri.queryParameters["reason"].map(String.init)))
             guard let channel = try await channels.channel(named: name) else { throw ChannelError.notFound(name) }
             return JSONBody.response(withKey(channel.id, name, key, request))
         }
         group.delete("channels/:name/key") { request, context in
             let name = try context.parameters.require("name")
-            try await channels.revokeKey(name: name, metadata: metadata(request, context, reason: request.uri.queryParameters["reason"].map(String.init)))
+            try await channels.revokeKey(
+                name: name, metadata: metadata(request, context, reason: request.uri.queryParameters["reason"].map(String.init)))
             return Response(status: .noContent)
         }
     }

@@ -18,7 +18,8 @@ struct EventRoutes: Sendable {
             func integer(_ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
                 guard let text = query[Substring(name)] else { return value }
                 guard let number = Int64(String(text)), range.contains(number) else {
-                    throw APIError(.badRequest, code: "invalid_parameter", "\(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+                    throw APIError(
+                        .badRequest, code: "invalid_parameter", "\(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
                 }
                 return number
             }

@@ -4,10 +4,10 @@ import Foundation
 import Hummingbird
 import HummingbirdHTTP2
 import HummingbirdWebSocket
-import NIOSSL
 import Ingest
 import Logging
 import NIOCore
+import NIOSSL
 import Packager
 import Quality
 
@@ -31,7 +31,10 @@ public struct Gateway: Sendable {
         }
     }
 
-    public init(configuration: GatewayConfiguration, store: EventStore, channels: ChannelService, sessions: SessionRegistry? = nil, playback: Playback? = nil) {
+    public init(
+        configuration: GatewayConfiguration, store: EventStore, channels: ChannelService, sessions: SessionRegistry? = nil,
+        playback: Playback? = nil
+    ) {
         self.configuration = configuration
         self.store = store
         self.channels = channels
@@ -97,7 +100,9 @@ public struct Gateway: Sendable {
         } catch {
             throw GatewayError("cannot read the TLS private key \(keyPath) (\(error)); give an unencrypted PEM key with --tls-key")
         }
-        guard !chain.isEmpty else { throw GatewayError("\(certificatePath) holds no certificate; give a PEM certificate chain with --tls-cert") }
+        guard !chain.isEmpty else {
+            throw GatewayError("\(certificatePath) holds no certificate; give a PEM certificate chain with --tls-cert")
+        }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.applicationProtocols = ["h2", "http/1.1"]
         return Application(

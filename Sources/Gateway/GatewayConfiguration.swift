@@ -8,7 +8,9 @@ public struct GatewayConfiguration: Sendable {
     public var rtmpPort: Int
     public var srtPort: Int
 
-    public init(host: String = "0.0.0.0", port: Int = 8080, adminToken: String, publicHost: String? = nil, rtmpPort: Int = 1935, srtPort: Int = 9000) {
+    public init(
+        host: String = "0.0.0.0", port: Int = 8080, adminToken: String, publicHost: String? = nil, rtmpPort: Int = 1935, srtPort: Int = 9000
+    ) {
         self.host = host
         self.port = port
         self.adminToken = adminToken

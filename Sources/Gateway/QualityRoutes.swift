@@ -32,7 +32,8 @@ struct QualityRoutes: Sendable {
             guard let channel = try await channels.channel(named: name) else { throw ChannelError.notFound(name) }
             let problems = thresholds.problems
             guard problems.isEmpty else {
-                throw APIError(.badRequest, code: "invalid_thresholds", "\(problems.joined(separator: "; ")); fix them and PUT the whole object again")
+                throw APIError(
+                    .badRequest, code: "invalid_thresholds", "\(problems.joined(separator: "; ")); fix them and PUT the whole object again")
             }
             try await quality.configure(
                 channelID: channel.id.uuidString.lowercased(), channelName: channel.name, thresholds: thresholds,

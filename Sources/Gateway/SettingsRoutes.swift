@@ -33,9 +33,11 @@ struct SettingsRoutes: Sendable {
         }
         group.get("channels/:name/playback") { _, context in
             let name = try await existing(context)
-            let current = try await latest(PlaybackConfigured.self, channel: name)
+            let current =
+                try await latest(PlaybackConfigured.self, channel: name)
                 ?? PlaybackConfigured(channel: name, dvrWindowSeconds: 1800, recording: true, partTarget: 0.5)
-            return JSONBody.response(PlaybackSettings(dvrWindowSeconds: current.dvrWindowSeconds, recording: current.recording, partTarget: current.partTarget))
+            return JSONBody.response(
+                PlaybackSettings(dvrWindowSeconds: current.dvrWindowSeconds, recording: current.recording, partTarget: current.partTarget))
         }
         group.put("channels/:name/playback") { request, context in
             let name = try await existing(context)
@@ -50,7 +52,8 @@ struct SettingsRoutes: Sendable {
                 throw APIError(.badRequest, code: "invalid_settings", "\(error)")
             }
             try await record(event, channel: name, request, context)
-            return JSONBody.response(PlaybackSettings(dvrWindowSeconds: event.dvrWindowSeconds, recording: event.recording, partTarget: event.partTarget))
+            return JSONBody.response(
+                PlaybackSettings(dvrWindowSeconds: event.dvrWindowSeconds, recording: event.recording, partTarget: event.partTarget))
         }
         group.get("channels/:name/recordings") { _, context in
             let name = try context.parameters.require("name")
@@ -86,11 +89,17 @@ struct SettingsRoutes: Sendable {
             guard rung.name != "audio", rung.name.range(of: "^[a-z0-9][a-z0-9_-]{0,31}$", options: .regularExpression) != nil else {
                 throw bad("rung name \"\(rung.name)\" must be 1-32 lowercase letters, digits, - or _ (and not \"audio\")")
             }
-            guard (144...2160).contains(rung.height), rung.height % 2 == 0 else { throw bad("rung \(rung.name): height must be even, 144…2160") }
+            guard (144...2160).contains(rung.height), rung.height % 2 == 0 else {
+                throw bad("rung \(rung.name): height must be even, 144…2160")
+            }
             guard (1...60).contains(rung.frameRate) else { throw bad("rung \(rung.name): frame rate must be 1…60") }
-            guard (100_000...50_000_000).contains(rung.bitrate) else { throw bad("rung \(rung.name): bitrate must be 100 kbit/s…50 Mbit/s") }
+            guard (100_000...50_000_000).contains(rung.bitrate) else {
+                throw bad("rung \(rung.name): bitrate must be 100 kbit/s…50 Mbit/s")
+            }
         }
         guard (1...10).contains(ladder.keyframeInterval) else { throw bad("keyframeInterval must be 1…10 seconds") }
-        guard (1...10).contains(ladder.maxPassthroughKeyframeInterval) else { throw bad("maxPassthroughKeyframeInterval must be 1…10 seconds") }
+        guard (1...10).contains(ladder.maxPassthroughKeyframeInterval) else {
+            throw bad("maxPassthroughKeyframeInterval must be 1…10 seconds")
+        }
     }
 }

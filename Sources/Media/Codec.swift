@@ -1,5 +1,3 @@
-
-
 public enum Codec: Sendable, Hashable, Codable, CustomStringConvertible {
     case h264
     case hevc

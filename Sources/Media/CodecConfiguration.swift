@@ -1,5 +1,3 @@
-
-
 /// Out-of-band decoder configuration of a track.
 public enum CodecConfiguration: Sendable, Hashable {
     case avc(AVCDecoderConfigurationRecord)

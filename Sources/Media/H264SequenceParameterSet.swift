@@ -26,7 +26,7 @@ public struct H264SequenceParameterSet: Sendable, Hashable {
         constraintFlags = nal[2]
         levelIndication = nal[3]
         var bits = BitReader(Self.removingEmulationPrevention(nal.dropFirst(4)))
-        _ = try bits.readUE() // seq_parameter_set_id
+        _ = try bits.readUE()  // seq_parameter_set_id
         chromaFormat = 1
         var separateColourPlanes = false
         bitDepthLuma = 8
@@ -38,18 +38,18 @@ public struct H264SequenceParameterSet: Sendable, Hashable {
             bitDepthLuma = 8 + (try bits.readUE())
             bitDepthChroma = 8 + (try bits.readUE())
             guard bitDepthLuma <= 14, bitDepthChroma <= 14 else { throw MediaFormatError("H.264 SPS", "bit depth above 14") }
-            _ = try bits.read(1) // qpprime_y_zero_transform_bypass_flag
-            if try bits.read(1) == 1 { // seq_scaling_matrix_present_flag
+            _ = try bits.read(1)  // qpprime_y_zero_transform_bypass_flag
+            if try bits.read(1) == 1 {  // seq_scaling_matrix_present_flag
                 for list in 0..<(chromaFormat == 3 ? 12 : 8) {
                     let present = try bits.read(1)
                     if present == 1 { try Self.skipScalingList(&bits, size: list < 6 ? 16 : 64) }
                 }
             }
         }
-        _ = try bits.readUE() // log2_max_frame_num_minus4
+        _ = try bits.readUE()  // log2_max_frame_num_minus4
         let pocType = try bits.readUE()
         if pocType == 0 {
-            _ = try bits.readUE() // log2_max_pic_order_cnt_lsb_minus4
+            _ = try bits.readUE()  // log2_max_pic_order_cnt_lsb_minus4
         } else if pocType == 1 {
             _ = try bits.read(1)
             _ = try bits.readSE()
@@ -60,13 +60,13 @@ public struct H264SequenceParameterSet: Sendable, Hashable {
         } else if pocType != 2 {
             throw MediaFormatError("H.264 SPS", "pic_order_cnt_type \(pocType)")
         }
-        _ = try bits.readUE() // max_num_ref_frames
-        _ = try bits.read(1) // gaps_in_frame_num_value_allowed_flag
+        _ = try bits.readUE()  // max_num_ref_frames
+        _ = try bits.read(1)  // gaps_in_frame_num_value_allowed_flag
         let widthInMacroblocks = try bits.readUE() + 1
         let heightInMapUnits = try bits.readUE() + 1
         let frameMacroblocksOnly = try bits.read(1)
-        if frameMacroblocksOnly == 0 { _ = try bits.read(1) } // mb_adaptive_frame_field_flag
-        _ = try bits.read(1) // direct_8x8_inference_flag
+        if frameMacroblocksOnly == 0 { _ = try bits.read(1) }  // mb_adaptive_frame_field_flag
+        _ = try bits.read(1)  // direct_8x8_inference_flag
         var crop = (left: 0, right: 0, top: 0, bottom: 0)
         if try bits.read(1) == 1 {
             crop = (try bits.readUE(), try bits.readUE(), try bits.readUE(), try bits.readUE())
@@ -74,7 +74,7 @@ public struct H264SequenceParameterSet: Sendable, Hashable {
         guard widthInMacroblocks <= 1024, heightInMapUnits <= 1024 else {
             throw MediaFormatError("H.264 SPS", "picture of \(widthInMacroblocks)×\(heightInMapUnits) macroblocks is beyond any level")
         }
-        let arrayType = separateColourPlanes ? 0 : chromaFormat // ChromaArrayType
+        let arrayType = separateColourPlanes ? 0 : chromaFormat  // ChromaArrayType
         let cropUnitX = arrayType == 1 || arrayType == 2 ? 2 : 1
         let cropUnitY = (arrayType == 1 ? 2 : 1) * (2 - frameMacroblocksOnly)
         let fullWidth = widthInMacroblocks * 16

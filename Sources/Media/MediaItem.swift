@@ -1,5 +1,3 @@
-
-
 /// What a live source (an ingest session) or a rendition yields, in order.
 public enum MediaItem: Sendable {
     /// A track's codec and shape; sent before its first packet and again whenever it changes.

@@ -1,5 +1,3 @@
-
-
 /// One compressed access unit on the media path.
 ///
 /// Video payloads are in the length-prefixed (AVCC / "MP4") form that FLV and CMAF both use, with

@@ -1,5 +1,3 @@
-
-
 /// Shape and codec of one track of a live source or rendition.
 public struct TrackInfo: Sendable, Hashable {
     public var kind: TrackKind

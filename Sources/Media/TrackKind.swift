@@ -1,5 +1,3 @@
-
-
 public enum TrackKind: String, Sendable, Hashable, Codable {
     case video
     case audio

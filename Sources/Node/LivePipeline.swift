@@ -17,7 +17,9 @@ public final class LivePipeline: Sendable {
         public var ladder: Ladder
         public var transcode: TranscodeOptions
 
-        public init(packager: PackagerOptions = PackagerOptions(), ladder: Ladder = .default, transcode: TranscodeOptions = TranscodeOptions()) {
+        public init(
+            packager: PackagerOptions = PackagerOptions(), ladder: Ladder = .default, transcode: TranscodeOptions = TranscodeOptions()
+        ) {
             self.packager = packager
             self.ladder = ladder
             self.transcode = transcode
@@ -61,13 +63,15 @@ public final class LivePipeline: Sendable {
         let stream = session.streamID
         let append: @Sendable (any DomainEvent) async -> Void = { event in
             do {
-                _ = try await store.append(to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: EventMetadata(actor: .system("pipeline")))])
+                _ = try await store.append(
+                    to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: EventMetadata(actor: .system("pipeline")))])
             } catch {
                 logger.error("could not record \(type(of: event).eventType) for \(stream): \(error)")
             }
         }
         let ladder = settings.ladder
-        let longestGOP = Double(ladder.allowsPassthrough ? max(ladder.maxPassthroughKeyframeInterval, ladder.keyframeInterval) : ladder.keyframeInterval)
+        let longestGOP = Double(
+            ladder.allowsPassthrough ? max(ladder.maxPassthroughKeyframeInterval, ladder.keyframeInterval) : ladder.keyframeInterval)
         let packager = StreamPackager(
             identity: identity, origin: origin, options: settings.packager, longestKeyframeInterval: longestGOP,
             logger: logger, events: append)
@@ -92,7 +96,8 @@ public final class LivePipeline: Sendable {
                         // to place a passthrough rendition among the rungs.
                         attached = true
                         let height = session.tracks.first { $0.kind == .video }?.height
-                        await quality.attach(sessionID: sessionID, control: transcoder, policy: QualityLadderPolicy(ladder: ladder, sourceHeight: height))
+                        await quality.attach(
+                            sessionID: sessionID, control: transcoder, policy: QualityLadderPolicy(ladder: ladder, sourceHeight: height))
                     }
                 }
             }()

@@ -43,7 +43,11 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
     /// Flushes pending appends, closes the store, and stops the cluster if this process started it.
     /// Only the first call does anything.
     public func close() async {
-        guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
+        guard
+            closed.withLock({ closed in
+                defer { closed = true }; return !closed
+            })
+        else { return }
         await store.shutdown()
         cluster?.stop()
     }
@@ -71,4 +75,3 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
         logger.info("stopped the event log\(cluster != nil ? " and the embedded PostgreSQL" : "")")
     }
 }
-

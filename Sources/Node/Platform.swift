@@ -1,8 +1,8 @@
 import Channels
 import Chat
 import EventStore
-import Gateway
 import Foundation
+import Gateway
 import Ingest
 import Logging
 import Packager
@@ -80,7 +80,8 @@ public final class Platform: Sendable {
         do {
             self.rtmpPort = try await rtmp.start(host: configuration.host, port: configuration.rtmpPort)
         } catch {
-            throw PlatformError("cannot listen for RTMP on \(configuration.host):\(configuration.rtmpPort) (\(error)); choose another --rtmp-port")
+            throw PlatformError(
+                "cannot listen for RTMP on \(configuration.host):\(configuration.rtmpPort) (\(error)); choose another --rtmp-port")
         }
         self.rtmp = rtmp
         // SRT decides keys in libsrt's listen callback, from this in-memory table of the log.
@@ -144,20 +145,28 @@ public final class Platform: Sendable {
             // The quality machine of every live session, and its effect on the transcoders.
             NodeService("quality controller", logger: logger, .cancel { await quality.run() }),
             NodeService("DVR index", logger: logger, .cancel { await recordings.run() }),
-            NodeService("recording maintenance", logger: logger, .cancel {
-                await RecordingMaintenance(recordings: recordings, pipeline: pipeline, store: store, retention: media.recordingRetention, logger: logger).run()
-            }),
+            NodeService(
+                "recording maintenance", logger: logger,
+                .cancel {
+                    await RecordingMaintenance(
+                        recordings: recordings, pipeline: pipeline, store: store, retention: media.recordingRetention, logger: logger
+                    ).run()
+                }),
             // A revoked key ends its live session, whichever node or CLI revoked it.
-            NodeService("key revocation watcher", logger: logger, .cancel {
-                await RevocationWatcher(store: store, sessions: rtmp.registry).run()
-            }),
-            NodeService("live pipeline", logger: logger, .drain {
-                await withDiscardingTaskGroup { group in
-                    for await session in rtmp.sessions {
-                        group.addTask { await pipeline.run(session, quality: quality) }
+            NodeService(
+                "key revocation watcher", logger: logger,
+                .cancel {
+                    await RevocationWatcher(store: store, sessions: rtmp.registry).run()
+                }),
+            NodeService(
+                "live pipeline", logger: logger,
+                .drain {
+                    await withDiscardingTaskGroup { group in
+                        for await session in rtmp.sessions {
+                            group.addTask { await pipeline.run(session, quality: quality) }
+                        }
                     }
-                }
-            }),
+                }),
             NodeService("RTMP ingest", logger: logger, .call { await rtmp.shutdown() }),
             NodeService("SRT ingest", logger: logger, .call { await srt.shutdown() }),
         ]
@@ -170,7 +179,8 @@ public final class Platform: Sendable {
         var configuration = ServiceGroupConfiguration(
             services: services.map {
                 // A part that fails stops the others in order, as a signal would.
-                .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+                .init(
+                    service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
             },
             logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(9)
@@ -185,9 +195,12 @@ public final class Platform: Sendable {
             guard running == nil else { return }
             let group = Self.group(services, logger: logger)
             let logger = self.logger
-            running = (group, Task {
-                do { try await group.run() } catch { logger.error("the node stopped on an error: \(error)") }
-            })
+            running = (
+                group,
+                Task {
+                    do { try await group.run() } catch { logger.error("the node stopped on an error: \(error)") }
+                }
+            )
         }
     }
 

@@ -36,7 +36,11 @@ struct RecordingMaintenance: Sendable {
                 if !history.contains(where: { $0.eventType == StreamEnded.eventType }) {
                     _ = try await store.append(
                         to: stream, expectedVersion: .any,
-                        events: [try NewEvent(ended, metadata: EventMetadata(actor: .system("packager")), eventId: RecordingCatalog.derivedID("ended", recording.sessionID))])
+                        events: [
+                            try NewEvent(
+                                ended, metadata: EventMetadata(actor: .system("packager")),
+                                eventId: RecordingCatalog.derivedID("ended", recording.sessionID))
+                        ])
                 }
                 try await recordings.finalizeInterrupted(recording)
                 logger.info("finalized the interrupted recording of session \(recording.sessionID) (\(recording.channelName))")

@@ -16,10 +16,13 @@ struct RevocationWatcher: Sendable {
             do {
                 revoked = try store.registry.decode(event, as: StreamKeyRevoked.self)
             } catch {
-                DecodeFailures.report(event, error, consumer: "key revocation watcher", consequence: "its channel's session is not kicked", logger: store.logger)
+                DecodeFailures.report(
+                    event, error, consumer: "key revocation watcher", consequence: "its channel's session is not kicked",
+                    logger: store.logger)
                 continue
             }
-            _ = await sessions.kick(channelID: revoked.channelId.uuidString.lowercased(), by: event.metadata.actor, reason: "stream key revoked")
+            _ = await sessions.kick(
+                channelID: revoked.channelId.uuidString.lowercased(), by: event.metadata.actor, reason: "stream key revoked")
         }
     }
 }

@@ -20,7 +20,9 @@ public struct QualityAudit: Sendable {
         public var isIdentical: Bool { missing.isEmpty && unexpected.isEmpty }
 
         public var description: String {
-            var lines = ["quality transitions up to position \(until): \(recomputed) recomputed from the samples, \(logged) QualityChanged in the log"]
+            var lines = [
+                "quality transitions up to position \(until): \(recomputed) recomputed from the samples, \(logged) QualityChanged in the log"
+            ]
             if isIdentical {
                 lines.append("identical")
             } else {

@@ -43,7 +43,8 @@ public actor QualityController {
                 let changed = try store.registry.decode(event, as: QualityChanged.self)
                 apply(changed.to, sessionID: changed.sessionID)
             } catch {
-                DecodeFailures.report(event, error, consumer: "quality controller", consequence: "its session's ladder is not changed", logger: store.logger)
+                DecodeFailures.report(
+                    event, error, consumer: "quality controller", consequence: "its session's ladder is not changed", logger: store.logger)
             }
         }
     }

@@ -45,7 +45,8 @@ public struct QualityProjection: SQLProjection {
             break
         case .opened(let session):
             let record = try QualitySession.encode(session)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO quality_sessions (session_id, channel_id, state, level, since, health, live, updated_at, record)
                 VALUES (\(session.sessionID), \(session.channelID), \(session.machine.state.rawValue), \(session.machine.level.rawValue),
                         \(event.recordedAt), \(session.machine.health), true, \(event.recordedAt), \(record)::jsonb)
@@ -62,7 +63,8 @@ public struct QualityProjection: SQLProjection {
                 logger: logger)
         case .configured(let channelID, let thresholds, let sessions):
             let text = try EventCoding.encodeString(thresholds)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO quality_thresholds (channel_id, thresholds, configured_at)
                 VALUES (\(channelID), \(text)::jsonb, \(event.recordedAt))
                 ON CONFLICT (channel_id) DO UPDATE SET thresholds = EXCLUDED.thresholds, configured_at = EXCLUDED.configured_at
@@ -133,7 +135,8 @@ public struct QualityProjection: SQLProjection {
 
     static func save(_ session: QualitySession, at time: Date, connection: PostgresConnection, logger: Logger) async throws {
         let record = try QualitySession.encode(session)
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE quality_sessions SET state = \(session.machine.state.rawValue), level = \(session.machine.level.rawValue),
                 since = \(session.since), health = \(session.machine.health), updated_at = \(time),
                 record = \(record)::jsonb

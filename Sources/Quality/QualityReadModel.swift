@@ -32,7 +32,8 @@ public struct QualityReadModel: Sendable {
     public func sessions(_ ids: [String]) async throws -> [String: Row] {
         guard !ids.isEmpty else { return [:] }
         var rows: [String: Row] = [:]
-        for try await (id, channel, state, level, since, health, live) in try await store.readModels.query("""
+        for try await (id, channel, state, level, since, health, live) in try await store.readModels.query(
+            """
             SELECT session_id, channel_id, state, level, since, health, live FROM quality_sessions WHERE session_id = ANY(\(ids))
             """, logger: store.logger
         ).decode((String, String, String, String, Date, Int, Bool).self) {

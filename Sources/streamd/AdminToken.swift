@@ -18,7 +18,8 @@ struct AdminToken {
             if !value.isEmpty { return AdminToken(value: value, source: .file(file.path)) }
         }
         let value = "st_" + StreamKey.generate().text.dropFirst(3)
-        guard FileManager.default.createFile(atPath: file.path, contents: Data((value + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((value + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else {
             throw ValidationError("cannot write the admin token to \(file.path); check that the data folder is writable")
         }
         return AdminToken(value: value, source: .generated(file.path))

@@ -22,8 +22,10 @@ struct ChannelsCommand: AsyncParsableCommand {
                 service.start()
                 let (channel, key) = try await service.create(name: name, metadata: ChannelsCommand.cliActor)
                 if json {
-                    printJSON(["id": channel.id.uuidString, "name": channel.name, "streamKey": key.text,
-                               "rtmpURL": "rtmp://localhost:1935/live/\(key.text)", "playbackURL": "/live/\(channel.name)/index.m3u8"])
+                    printJSON([
+                        "id": channel.id.uuidString, "name": channel.name, "streamKey": key.text,
+                        "rtmpURL": "rtmp://localhost:1935/live/\(key.text)", "playbackURL": "/live/\(channel.name)/index.m3u8",
+                    ])
                 } else {
                     print("created channel \(channel.name) (\(channel.id))")
                     print("stream key: \(key.text)   (shown once: store it now)")
@@ -53,7 +55,9 @@ struct ChannelsCommand: AsyncParsableCommand {
                     print("no channels yet; create one with `streamd channels create NAME`")
                 } else {
                     for channel in channels {
-                        print("\(channel.name)\t\(channel.id)\tcreated \(EventCoding.formatDate(channel.createdAt)) by \(channel.createdBy)\t\(channel.hasActiveKey ? "key active" : "no active key")")
+                        print(
+                            "\(channel.name)\t\(channel.id)\tcreated \(EventCoding.formatDate(channel.createdAt)) by \(channel.createdBy)\t\(channel.hasActiveKey ? "key active" : "no active key")"
+                        )
                     }
                 }
             }
@@ -61,7 +65,8 @@ struct ChannelsCommand: AsyncParsableCommand {
     }
 
     struct RotateKey: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rotate-key", abstract: "Revoke a channel's key and issue a new one (shown this once).")
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-key", abstract: "Revoke a channel's key and issue a new one (shown this once).")
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Channel name.") var name: String
         @Option(help: "Why, for the audit log.") var reason: String?
@@ -85,7 +90,8 @@ struct ChannelsCommand: AsyncParsableCommand {
     }
 
     struct RevokeKey: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "revoke-key", abstract: "Revoke a channel's key; publishing stops until a new key is issued.")
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-key", abstract: "Revoke a channel's key; publishing stops until a new key is issued.")
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Channel name.") var name: String
         @Option(help: "Why, for the audit log.") var reason: String?

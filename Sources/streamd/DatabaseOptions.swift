@@ -5,10 +5,18 @@ import Node
 
 /// `--data-dir` and `--database-url`, shared by every command that touches the database.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Folder for streamd's state: the embedded PostgreSQL, the admin token, media. (env STREAMD_DATA_DIR, default .streamd)", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Folder for streamd's state: the embedded PostgreSQL, the admin token, media. (env STREAMD_DATA_DIR, default .streamd)",
+            valueName: "path"))
     var dataDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("PostgreSQL URL (postgres://user:password@host:port/db); without it streamd starts its own cluster in the data folder. (env STREAMD_DATABASE_URL)", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "PostgreSQL URL (postgres://user:password@host:port/db); without it streamd starts its own cluster in the data folder. (env STREAMD_DATABASE_URL)",
+            valueName: "url"))
     var databaseUrl: String?
 
     var dataDirectory: URL {
@@ -31,7 +39,9 @@ func makeLogger(_ label: String = "streamd", level: Logger.Level? = nil) -> Logg
 
 /// Runs a command body against the database and always closes it, printing errors the way a
 /// person can act on.
-func withDatabase<T>(_ options: DatabaseOptions, logLevel: Logger.Level = .warning, _ body: (EventStore) async throws -> T) async throws -> T {
+func withDatabase<T>(
+    _ options: DatabaseOptions, logLevel: Logger.Level = .warning, _ body: (EventStore) async throws -> T
+) async throws -> T {
     let database = try await options.open(logger: makeLogger(level: logLevel))
     do {
         let result = try await body(database.store)

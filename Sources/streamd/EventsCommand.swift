@@ -27,7 +27,8 @@ struct EventsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withDatabase(database) { store in
-                let filter = EventFilter(streamPrefix: stream, types: type.isEmpty ? nil : type, since: since.flatMap(EventCoding.parseDate))
+                let filter = EventFilter(
+                    streamPrefix: stream, types: type.isEmpty ? nil : type, since: since.flatMap(EventCoding.parseDate))
                 var position = after
                 var remaining = limit
                 while remaining > 0 {
@@ -39,7 +40,9 @@ struct EventsCommand: AsyncParsableCommand {
                         } else {
                             var data = event.dataText
                             if data.count > 100 { data = String(data.prefix(97)) + "..." }
-                            print("\(event.position)\t\(EventCoding.formatDate(event.recordedAt))\t\(event.streamId)\t\(event.eventType)\t\(event.metadata.actor)\t\(data)")
+                            print(
+                                "\(event.position)\t\(EventCoding.formatDate(event.recordedAt))\t\(event.streamId)\t\(event.eventType)\t\(event.metadata.actor)\t\(data)"
+                            )
                         }
                     }
                     remaining -= page.count
@@ -69,7 +72,9 @@ struct EventsCommand: AsyncParsableCommand {
     struct Replay: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rebuild a read model from the log into a scratch schema and compare it with the live one.",
-            discussion: "Prints \"identical\" or the differing rows; exits 1 when they differ. Projections: \(Projections.names.joined(separator: ", ")).")
+            discussion:
+                "Prints \"identical\" or the differing rows; exits 1 when they differ. Projections: \(Projections.names.joined(separator: ", "))."
+        )
         @OptionGroup var database: DatabaseOptions
         @Option(help: "The projection to rebuild.") var projection: String
         @Option(help: "Rebuild as of this position (default: the live model's checkpoint).") var until: Int64?

@@ -15,7 +15,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(name: .long, help: ArgumentHelp("HTTP port for playback, REST and chat. (env STREAMD_HTTP_PORT, default 8080)", valueName: "port"))
+    @Option(
+        name: .long, help: ArgumentHelp("HTTP port for playback, REST and chat. (env STREAMD_HTTP_PORT, default 8080)", valueName: "port"))
     var httpPort: Int?
 
     @Option(name: .long, help: ArgumentHelp("RTMP ingest port. (env STREAMD_RTMP_PORT, default 1935)", valueName: "port"))
@@ -24,43 +25,78 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("SRT ingest port. (env STREAMD_SRT_PORT, default 9000)", valueName: "port"))
     var srtPort: Int?
 
-    @Option(name: .long, help: ArgumentHelp("SRT receiver latency in milliseconds. (env STREAMD_SRT_LATENCY, default 120)", valueName: "ms"))
+    @Option(
+        name: .long, help: ArgumentHelp("SRT receiver latency in milliseconds. (env STREAMD_SRT_LATENCY, default 120)", valueName: "ms"))
     var srtLatency: Int?
 
-    @Option(name: .long, help: ArgumentHelp("SRT AES passphrase (10 to 79 characters); callers without it are refused. (env STREAMD_SRT_PASSPHRASE, default none)", valueName: "text"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "SRT AES passphrase (10 to 79 characters); callers without it are refused. (env STREAMD_SRT_PASSPHRASE, default none)",
+            valueName: "text"))
     var srtPassphrase: String?
 
     @Option(name: .long, help: ArgumentHelp("Address to listen on. (env STREAMD_HOST, default 0.0.0.0)", valueName: "address"))
     var host: String?
 
-    @Option(name: .long, help: ArgumentHelp("Host name to put in ingest URLs given to users. (env STREAMD_PUBLIC_HOST, default: the Host the request came to)", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Host name to put in ingest URLs given to users. (env STREAMD_PUBLIC_HOST, default: the Host the request came to)",
+            valueName: "name"))
     var publicHost: String?
 
-    @Option(name: .long, help: ArgumentHelp("Bearer token for admin routes. Without it one is generated on first start and kept in DATA_DIR/admin-token (mode 0600). (env STREAMD_ADMIN_TOKEN)", valueName: "token"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Bearer token for admin routes. Without it one is generated on first start and kept in DATA_DIR/admin-token (mode 0600). (env STREAMD_ADMIN_TOKEN)",
+            valueName: "token"))
     var adminToken: String?
 
-    @Option(name: .long, help: ArgumentHelp("LL-HLS part target in seconds, 0.2-2. (env STREAMD_PART_TARGET, default 0.5)", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("LL-HLS part target in seconds, 0.2-2. (env STREAMD_PART_TARGET, default 0.5)", valueName: "seconds"))
     var partTarget: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Seconds of the live DVR window; channels may set their own. (env STREAMD_DVR_WINDOW, default 1800)", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds of the live DVR window; channels may set their own. (env STREAMD_DVR_WINDOW, default 1800)", valueName: "seconds"))
     var dvrWindow: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Record sessions for VOD at /vod/SESSION/index.m3u8 unless a channel says otherwise. (env STREAMD_RECORDING, default true)", valueName: "true|false"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Record sessions for VOD at /vod/SESSION/index.m3u8 unless a channel says otherwise. (env STREAMD_RECORDING, default true)",
+            valueName: "true|false"))
     var recording: Bool?
 
-    @Option(name: .long, help: ArgumentHelp("Delete recordings this many days after they end; 0 keeps them forever. (env STREAMD_RECORDING_RETENTION_DAYS, default 7)", valueName: "days"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Delete recordings this many days after they end; 0 keeps them forever. (env STREAMD_RECORDING_RETENTION_DAYS, default 7)",
+            valueName: "days"))
     var recordingRetentionDays: Double?
 
-    @Option(name: .long, help: ArgumentHelp("PEM certificate chain: also serve HTTP/2 over TLS on --https-port. (env STREAMD_TLS_CERT)", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("PEM certificate chain: also serve HTTP/2 over TLS on --https-port. (env STREAMD_TLS_CERT)", valueName: "file"))
     var tlsCert: String?
 
     @Option(name: .long, help: ArgumentHelp("PEM private key of --tls-cert. (env STREAMD_TLS_KEY)", valueName: "file"))
     var tlsKey: String?
 
-    @Option(name: .long, help: ArgumentHelp("HTTPS (HTTP/2) port when --tls-cert and --tls-key are given. (env STREAMD_HTTPS_PORT, default 8443)", valueName: "port"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "HTTPS (HTTP/2) port when --tls-cert and --tls-key are given. (env STREAMD_HTTPS_PORT, default 8443)", valueName: "port"))
     var httpsPort: Int?
 
-    @Option(name: .long, help: ArgumentHelp("How long a chat viewer token from POST /v1/viewers stays valid, in hours. (env STREAMD_CHAT_TOKEN_HOURS, default 24)", valueName: "hours"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How long a chat viewer token from POST /v1/viewers stays valid, in hours. (env STREAMD_CHAT_TOKEN_HOURS, default 24)",
+            valueName: "hours"))
     var chatTokenHours: Int?
 
     func run() async throws {
@@ -112,7 +148,8 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             platform = try await Platform(
                 store: opened.store,
-                configuration: GatewayConfiguration(host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
+                configuration: GatewayConfiguration(
+                    host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
                 srt: srt, media: media, chat: chat, logger: logger)
         } catch {
             await opened.close()
@@ -121,9 +158,11 @@ struct ServeCommand: AsyncParsableCommand {
         var http: [any Service] = [NamedService("HTTP", platform.gateway.application(logger: logger), logger: logger)]
         if let tlsCert, let tlsKey {
             do {
-                http.append(NamedService(
-                    "HTTPS", try platform.gateway.tlsApplication(certificatePath: tlsCert, keyPath: tlsKey, port: httpsPort, logger: logger),
-                    logger: logger))
+                http.append(
+                    NamedService(
+                        "HTTPS",
+                        try platform.gateway.tlsApplication(certificatePath: tlsCert, keyPath: tlsKey, port: httpsPort, logger: logger),
+                        logger: logger))
             } catch {
                 await platform.rtmp.shutdown()
                 await platform.srt.shutdown()
@@ -148,7 +187,9 @@ struct ServeCommand: AsyncParsableCommand {
         case .file(let path): banner.append("  admin token: in \(path)")
         case .generated(let path): banner.append("  admin token: \(token.value)  (generated now, shown once; kept in \(path))")
         }
-        banner.append("  create a channel: curl -H 'Authorization: Bearer <admin token>' -d '{\"name\":\"demo\"}' http://\(shownHost):\(httpPort)/v1/channels")
+        banner.append(
+            "  create a channel: curl -H 'Authorization: Bearer <admin token>' -d '{\"name\":\"demo\"}' http://\(shownHost):\(httpPort)/v1/channels"
+        )
         print(banner.joined(separator: "\n"))
         fflush(nil)
 
@@ -161,7 +202,8 @@ struct ServeCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             await opened.close()
-            throw CommandFailure("streamd stopped on an error: \(error) (is HTTP port \(httpPort) already in use? choose another with --http-port)")
+            throw CommandFailure(
+                "streamd stopped on an error: \(error) (is HTTP port \(httpPort) already in use? choose another with --http-port)")
         }
         // Already closed by the group unless its shutdown ran out of time and cancelled it.
         await opened.close()

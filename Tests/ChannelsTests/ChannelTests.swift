@@ -1,8 +1,8 @@
 import Channels
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ChannelTests {
     func service(_ label: String) async throws -> (EventStore, ChannelService) {
@@ -18,7 +18,11 @@ import TestSupport
 
     @Test func keysLiveAndDieByTheirEvents() async throws {
         let (store, channels) = try await service("chan")
-        defer { Task { await channels.shutdown(); await store.shutdown() } }
+        defer {
+            Task {
+                await channels.shutdown(); await store.shutdown()
+            }
+        }
         let (channel, key) = try await channels.create(name: "demo", metadata: admin)
         #expect(channel.name == "demo")
         #expect(key.text.hasPrefix("sk_") && key.text.count >= 46)
@@ -51,7 +55,11 @@ import TestSupport
 
     @Test func replayRebuildsTheSameModelAndSpotsADrift() async throws {
         let (store, channels) = try await service("replay")
-        defer { Task { await channels.shutdown(); await store.shutdown() } }
+        defer {
+            Task {
+                await channels.shutdown(); await store.shutdown()
+            }
+        }
         for name in ["a1", "b2", "c3"] { _ = try await channels.create(name: name, metadata: admin) }
         _ = try await channels.rotateKey(name: "b2", metadata: admin)
         try await channels.revokeKey(name: "c3", metadata: admin)
@@ -74,7 +82,11 @@ import TestSupport
 
     @Test func twoRunnersOfOneProjectionApplyEachEventOnce() async throws {
         let (store, channels) = try await service("tworun")
-        defer { Task { await channels.shutdown(); await store.shutdown() } }
+        defer {
+            Task {
+                await channels.shutdown(); await store.shutdown()
+            }
+        }
         let second = ChannelService(store: store)
         second.start()
         defer { Task { await second.shutdown() } }

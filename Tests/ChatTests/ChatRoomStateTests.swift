@@ -21,12 +21,15 @@ import Testing
         #expect(state.position == 1, "the broken event's position is taken, so it is not retried forever")
         #expect(try state.apply(Self.event("SomethingElse", "{}", at: 2), registry: registry).isEmpty)
         #expect(state.position == 2)
-        #expect(try state.apply(Self.event(ChatMessagePosted.eventType, #"{"text":7}"#, at: 2), registry: registry).isEmpty, "an old position is ignored")
+        #expect(
+            try state.apply(Self.event(ChatMessagePosted.eventType, #"{"text":7}"#, at: 2), registry: registry).isEmpty,
+            "an old position is ignored")
     }
 
     @Test func decodeFailuresAreCounted() {
         let before = DecodeFailures.count
-        DecodeFailures.report(Self.event("X", "{}", at: 1), CancellationError(), consumer: "test", consequence: "nothing", logger: .init(label: "test"))
+        DecodeFailures.report(
+            Self.event("X", "{}", at: 1), CancellationError(), consumer: "test", consequence: "nothing", logger: .init(label: "test"))
         #expect(DecodeFailures.count == before + 1)
     }
 }

@@ -5,13 +5,16 @@ import Gateway
 import Hummingbird
 import HummingbirdTesting
 import Node
-import Testing
 import TestSupport
+import Testing
 
 /// The chat through real sockets against a real PostgreSQL: the whole protocol and every
 /// moderation rule and action.
 @Suite struct ChatSocketTests {
-    func withPlatform(_ label: String, chat: ChatConfiguration = ChatConfiguration(socketQueue: 512), _ body: @Sendable (Platform, String) async throws -> Void) async throws {
+    func withPlatform(
+        _ label: String, chat: ChatConfiguration = ChatConfiguration(socketQueue: 512),
+        _ body: @Sendable (Platform, String) async throws -> Void
+    ) async throws {
         let store = try await TestDatabase.makeStore(label, registry: .platform)
         let platform = try await Platform(
             store: store, configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, adminToken: "admin-t", rtmpPort: 0, srtPort: 0),
@@ -66,7 +69,8 @@ import TestSupport
             #expect(delivered["userId"] as? String == annId)
             #expect((delivered["position"] as? Int ?? 0) > 0)
             // Durable before visible: the event is in the log.
-            #expect(try await events(platform.store, "ChatMessagePosted").contains { $0.dataText.lowercased().contains(firstId.lowercased()) })
+            #expect(
+                try await events(platform.store, "ChatMessagePosted").contains { $0.dataText.lowercased().contains(firstId.lowercased()) })
 
             // Bob authenticates by message; a second "ann" is refused (names unique per room).
             let bob = ChatTestClient("ws://\(host)/v1/chat/room")
@@ -92,9 +96,11 @@ import TestSupport
             try await Task.sleep(for: .seconds(6))
 
             // Settings: only moderators; slow mode, banned words, links.
-            let (forbidden, _) = try await HTTP.request("PUT", base + "/v1/moderation/room/settings", token: bobToken, body: #"{"slowModeSeconds":5}"#)
+            let (forbidden, _) = try await HTTP.request(
+                "PUT", base + "/v1/moderation/room/settings", token: bobToken, body: #"{"slowModeSeconds":5}"#)
             #expect(forbidden == 403)
-            let (granted, _) = try await HTTP.request("POST", base + "/v1/moderation/room/moderators", token: "admin-t", body: #"{"userId":"\#(annId)"}"#)
+            let (granted, _) = try await HTTP.request(
+                "POST", base + "/v1/moderation/room/moderators", token: "admin-t", body: #"{"userId":"\#(annId)"}"#)
             #expect(granted == 201)
             let (changed, settings) = try await HTTP.request(
                 "PUT", base + "/v1/moderation/room/settings", token: annToken,
@@ -121,11 +127,13 @@ import TestSupport
 
             // Moderator actions: delete, timeout, ban (hides recent messages), unban (restores them).
             let (deletedStatus, _) = try await HTTP.request(
-                "POST", base + "/v1/moderation/room/actions", token: annToken, body: #"{"action":"delete","messageId":"\#(firstId)","reason":"test"}"#)
+                "POST", base + "/v1/moderation/room/actions", token: annToken,
+                body: #"{"action":"delete","messageId":"\#(firstId)","reason":"test"}"#)
             #expect(deletedStatus == 200)
             _ = try await reader.wait(for: "deleted") { $0["id"] as? String == firstId }
             let (timeoutStatus, _) = try await HTTP.request(
-                "POST", base + "/v1/moderation/room/actions", token: annToken, body: #"{"action":"timeout","userId":"\#(bobId)","seconds":60}"#)
+                "POST", base + "/v1/moderation/room/actions", token: annToken,
+                body: #"{"action":"timeout","userId":"\#(bobId)","seconds":60}"#)
             #expect(timeoutStatus == 200)
             _ = try await reader.wait(for: "userTimedOut") { $0["userId"] as? String == bobId }
             bob.send(#"{"type":"send","text":"let me talk","nonce":"b11"}"#)
@@ -133,22 +141,27 @@ import TestSupport
 
             let beforeBan = try await platform.store.headPosition()
             let (banStatus, _) = try await HTTP.request(
-                "POST", base + "/v1/moderation/room/actions", token: "admin-t", body: #"{"action":"ban","userId":"\#(bobId)","reason":"spam"}"#)
+                "POST", base + "/v1/moderation/room/actions", token: "admin-t",
+                body: #"{"action":"ban","userId":"\#(bobId)","reason":"spam"}"#)
             #expect(banStatus == 200)
             _ = try await reader.wait(for: "userBanned") { $0["userId"] as? String == bobId }
             let late = ChatTestClient("ws://\(host)/v1/chat/room")
             defer { late.shutdown() }
             let hidden = try await late.wait(for: "backlog")
-            #expect(!((hidden["messages"] as? [[String: Any]]) ?? []).contains { $0["userId"] as? String == bobId }, "ban hides bob's messages")
+            #expect(
+                !((hidden["messages"] as? [[String: Any]]) ?? []).contains { $0["userId"] as? String == bobId }, "ban hides bob's messages")
             bob.send(#"{"type":"send","text":"banned now?","nonce":"b12"}"#)
             _ = try await bob.wait(for: "error") { $0["code"] as? String == "banned" }
 
             let (unbanStatus, _) = try await HTTP.request(
                 "POST", base + "/v1/moderation/room/actions", token: "admin-t", body: #"{"action":"unban","userId":"\#(bobId)"}"#)
             #expect(unbanStatus == 200)
-            let restored = try await reader.wait(for: "backlog") { ($0["messages"] as? [[String: Any]])?.contains { $0["userId"] as? String == bobId } == true }
+            let restored = try await reader.wait(for: "backlog") {
+                ($0["messages"] as? [[String: Any]])?.contains { $0["userId"] as? String == bobId } == true
+            }
             let bobAcks = bob.received.filter { $0.contains(#""type":"ack""#) }.count
-            #expect(((restored["messages"] as? [[String: Any]]) ?? []).count == bobAcks, "bob's messages back; ann's deleted one stays gone")
+            #expect(
+                ((restored["messages"] as? [[String: Any]]) ?? []).count == bobAcks, "bob's messages back; ann's deleted one stays gone")
 
             // History: deletions as of now, or as of a position before them.
             await platform.chat.runner.waitUntil(try await platform.store.headPosition())
@@ -161,7 +174,9 @@ import TestSupport
             #expect(old.contains { $0["userId"] as? String == bobId }, "not yet banned at that position")
             let firstPosition = delivered["position"] as? Int ?? 0
             let (_, beforeDelete) = try await HTTP.request("GET", base + "/v1/chat/room/history?asOf=\(firstPosition)", token: nil)
-            #expect(((beforeDelete["messages"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == firstId }, "asOf before the delete shows it")
+            #expect(
+                ((beforeDelete["messages"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == firstId },
+                "asOf before the delete shows it")
             #expect(((old).first?["sentAt"] as? String)?.hasPrefix("20") == true)
 
             // Bad input keeps the socket open.
@@ -184,7 +199,8 @@ import TestSupport
             _ = try await flooder.wait(for: "backlog")
             for _ in 0..<40 { flooder.send("garbage") }
             let closed = await flooder.waitClosed()
-            #expect(closed?.code.contains("policyViolation") == true || closed?.code.contains("1008") == true, "\(String(describing: closed))")
+            #expect(
+                closed?.code.contains("policyViolation") == true || closed?.code.contains("1008") == true, "\(String(describing: closed))")
 
             // The read model replays to the same rows.
             await platform.chat.runner.waitUntil(try await platform.store.headPosition())
@@ -205,7 +221,9 @@ import TestSupport
             _ = try await fast.wait(for: "backlog")
             var deadline = ContinuousClock.now + .seconds(20)
             while slow.frames?.contains(where: { $0.text.contains(#""type":"settings""#) }) != true {
-                guard ContinuousClock.now < deadline else { throw TestSupportError("the slow socket never joined: \(String(describing: slow.frames))") }
+                guard ContinuousClock.now < deadline else {
+                    throw TestSupportError("the slow socket never joined: \(String(describing: slow.frames))")
+                }
                 try await Task.sleep(for: .milliseconds(20))
             }
             try await slow.pause()
@@ -216,11 +234,15 @@ import TestSupport
             let (batches, size) = (25, 20)
             for batch in 0..<batches {
                 let events = try (0..<size).map { index in
-                    try NewEvent(ChatMessagePosted(channel: "room", messageId: UUID(), userId: "bot", name: "bot", text: "m\(batch)-\(index) \(text)", nonce: nil),
-                                 metadata: EventMetadata(actor: .system("test")))
+                    try NewEvent(
+                        ChatMessagePosted(
+                            channel: "room", messageId: UUID(), userId: "bot", name: "bot", text: "m\(batch)-\(index) \(text)", nonce: nil),
+                        metadata: EventMetadata(actor: .system("test")))
                 }
                 _ = try await platform.store.append(to: ChatStream.room("room"), expectedVersion: .any, events: events)
-                _ = try await fast.wait(for: "message", timeout: .seconds(30)) { ($0["text"] as? String)?.hasPrefix("m\(batch)-\(size - 1) ") == true }
+                _ = try await fast.wait(for: "message", timeout: .seconds(30)) {
+                    ($0["text"] as? String)?.hasPrefix("m\(batch)-\(size - 1) ") == true
+                }
             }
             let texts = fast.received.filter { $0.contains(#""type":"message""#) }
             #expect(texts.count == batches * size, "the healthy reader got every message once")

@@ -71,7 +71,9 @@ import Testing
         feed.append(ChatSubscriber.frame("m2"))
         #expect(wakes.withLock { $0 } == 1, "one run for everything due before it takes")
         #expect(subscriber.backlog == 5)
-        #expect(Self.texts(subscriber.take()) == ["hello", "backlog", "m1", "ack", "m2"], "the feed's frames from the join on, in order with its own")
+        #expect(
+            Self.texts(subscriber.take()) == ["hello", "backlog", "m1", "ack", "m2"],
+            "the feed's frames from the join on, in order with its own")
         #expect(subscriber.backlog == 5, "taken, not yet written")
         subscriber.written(5)
         feed.append(ChatSubscriber.frame("m3"))

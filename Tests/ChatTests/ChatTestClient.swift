@@ -2,8 +2,9 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -27,7 +28,8 @@ final class ChatTestClient: Sendable {
         logger.logLevel = .critical
         task = Task {
             do {
-                let close = try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, outbound, _ in
+                let close = try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) {
+                    inbound, outbound, _ in
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
                             for await frame in stream { try await outbound.write(.text(frame)) }
@@ -58,12 +60,15 @@ final class ChatTestClient: Sendable {
     var close: (code: String, reason: String?)? { state.closeInfo.withLock { $0 } }
 
     /// The first frame (after `skip` matching ones) of `type` that satisfies `where`.
-    func wait(for type: String, timeout: Duration = .seconds(20), where predicate: ([String: Any]) -> Bool = { _ in true }) async throws -> [String: Any] {
+    func wait(
+        for type: String, timeout: Duration = .seconds(20), where predicate: ([String: Any]) -> Bool = { _ in true }
+    ) async throws -> [String: Any] {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             for frame in received {
                 if let object = try? JSONSerialization.jsonObject(with: Data(frame.utf8)) as? [String: Any],
-                   object["type"] as? String == type, predicate(object) {
+                    object["type"] as? String == type, predicate(object)
+                {
                     return object
                 }
             }

@@ -112,11 +112,19 @@ import Testing
         #expect(connection.receive(.text(#"{"type":"ping"}"#), now: now) == [.send(.pong)])
         #expect(connection.receive(.text(#"{"type":"send","text":"hi","nonce":"n1"}"#), now: now) == [.post(text: "hi", nonce: "n1")])
         #expect(connection.receive(.text(#"{"type":"auth","token":"t"}"#), now: now) == [.authenticate(token: "t")])
-        guard case .send(.error(let code, _, _, _)) = connection.receive(.text("not json"), now: now).first else { Issue.record("no error"); return }
+        guard case .send(.error(let code, _, _, _)) = connection.receive(.text("not json"), now: now).first else {
+            Issue.record("no error"); return
+        }
         #expect(code == "invalid_json")
-        guard case .send(.error("unknown_type", _, _, _)) = connection.receive(.text(#"{"type":"dance"}"#), now: now).first else { Issue.record("no error"); return }
-        guard case .send(.error("binary_frame", _, _, _)) = connection.receive(.binary, now: now).first else { Issue.record("no error"); return }
-        guard case .send(.error("frame_too_large", _, _, _)) = connection.receive(.oversized(5_000), now: now).first else { Issue.record("no error"); return }
+        guard case .send(.error("unknown_type", _, _, _)) = connection.receive(.text(#"{"type":"dance"}"#), now: now).first else {
+            Issue.record("no error"); return
+        }
+        guard case .send(.error("binary_frame", _, _, _)) = connection.receive(.binary, now: now).first else {
+            Issue.record("no error"); return
+        }
+        guard case .send(.error("frame_too_large", _, _, _)) = connection.receive(.oversized(5_000), now: now).first else {
+            Issue.record("no error"); return
+        }
         var last: [ChatConnection.Action] = []
         for _ in 0..<30 where !connection.closed { last = connection.receive(.binary, now: now) }
         #expect(last.last == .close(code: 1008, reason: "too many invalid or refused messages; reconnect later and slow down"))

@@ -36,9 +36,12 @@ final class RawWebSocket: Sendable {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
-            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
             .connect(host: String(parts[0]), port: port).get()
-        let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         try await channel.writeAndFlush(ByteBuffer(string: request)).get()
         return RawWebSocket(channel: channel, collector: collector)
@@ -53,7 +56,8 @@ final class RawWebSocket: Sendable {
         let bytes = collector.bytes.withLock { $0 }
         let marker = Array("\r\n\r\n".utf8)
         guard let end = bytes.firstRange(of: marker)?.upperBound,
-              String(decoding: bytes[..<end], as: UTF8.self).hasPrefix("HTTP/1.1 101") else { return nil }
+            String(decoding: bytes[..<end], as: UTF8.self).hasPrefix("HTTP/1.1 101")
+        else { return nil }
         return WebSocketFrames.parse(bytes, from: end).frames.map { Frame(opcode: $0.opcode, payload: $0.payload) }
     }
 

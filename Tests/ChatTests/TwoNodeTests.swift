@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Two `streamd serve` processes on one database: a message posted on one node reaches the
 /// other's sockets, and a ban made on one takes effect on the other's socket at once.
@@ -19,10 +19,13 @@ import TestSupport
         defer { for server in servers { _ = server.stop(signal: SIGKILL) } }
         for _ in 0..<2 {
             let http = freePort()
-            servers.append(try Subprocess.start(try Binaries.streamd(), [
-                "serve", "--database-url", database.urlString, "--data-dir", dataDir, "--host", "127.0.0.1",
-                "--http-port", "\(http)", "--rtmp-port", "\(freePort())", "--srt-port", "0", "--admin-token", "nodes-admin",
-            ]))
+            servers.append(
+                try Subprocess.start(
+                    try Binaries.streamd(),
+                    [
+                        "serve", "--database-url", database.urlString, "--data-dir", dataDir, "--host", "127.0.0.1",
+                        "--http-port", "\(http)", "--rtmp-port", "\(freePort())", "--srt-port", "0", "--admin-token", "nodes-admin",
+                    ]))
             bases.append("127.0.0.1:\(http)")
             let deadline = ContinuousClock.now + .seconds(60)
             while (try? await HTTP.request("GET", "http://\(bases.last ?? "")/healthz", token: nil).0) != 200 {
@@ -48,7 +51,8 @@ import TestSupport
 
         // Banned on node A; node B's socket hears of it and can no longer post.
         let (banned, _) = try await HTTP.request(
-            "POST", "http://\(a)/v1/moderation/twin/actions", token: "nodes-admin", body: #"{"action":"ban","userId":"\#(eveId)","reason":"test"}"#)
+            "POST", "http://\(a)/v1/moderation/twin/actions", token: "nodes-admin",
+            body: #"{"action":"ban","userId":"\#(eveId)","reason":"test"}"#)
         #expect(banned == 200)
         _ = try await onB.wait(for: "userBanned") { $0["userId"] as? String == eveId }
         onB.send(#"{"type":"send","text":"still here?","nonce":"n2"}"#)

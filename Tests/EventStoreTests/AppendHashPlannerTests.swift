@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EventStore
 
 /// The group committer's arguments and hash expectation (sans-I/O).
@@ -37,10 +38,12 @@ import Testing
         var hash = head.hash
         var hashes: [[UInt8]] = []
         for (offset, (stream, version, event)) in rows.enumerated() {
-            hash = HashChain.next(after: hash, canonical: HashChain.canonical(
-                position: head.position + Int64(offset + 1), streamId: stream, streamVersion: version, eventId: event.eventId,
-                eventType: event.eventType, schemaVersion: event.schemaVersion, data: event.data,
-                metadata: try encoded(event.metadata), recordedMicroseconds: at))
+            hash = HashChain.next(
+                after: hash,
+                canonical: HashChain.canonical(
+                    position: head.position + Int64(offset + 1), streamId: stream, streamVersion: version, eventId: event.eventId,
+                    eventType: event.eventType, schemaVersion: event.schemaVersion, data: event.data,
+                    metadata: try encoded(event.metadata), recordedMicroseconds: at))
             hashes.append(hash)
         }
         return hashes
@@ -88,8 +91,10 @@ import Testing
         #expect(prepared.head == Self.head)
         #expect(prepared.hashes == hashes)
         // The batch is expected to commit as sent.
-        #expect(planner.expectation == Planner.Expectation(
-            valid: true, head: Planner.Head(position: 8, hash: try #require(hashes.last)), versions: ["a": 5, "b": 1]))
+        #expect(
+            planner.expectation
+                == Planner.Expectation(
+                    valid: true, head: Planner.Head(position: 8, hash: try #require(hashes.last)), versions: ["a": 5, "b": 1]))
     }
 
     @Test func batchesInFlightChainOnTheExpectation() throws {
@@ -122,23 +127,29 @@ import Testing
         var planner = Self.knowing()
         let shared = Self.event()
         let twice = Self.event()
-        let prepared = planner.prepare([
-            Self.append("a", .any, [shared]),
-            Self.append("b", .noStream, [shared]),
-            Self.append("c", .noStream, [twice, twice]),
-            Self.append("d", .noStream, [Self.event()]),
-        ], recordedMicroseconds: Self.at)
+        let prepared = planner.prepare(
+            [
+                Self.append("a", .any, [shared]),
+                Self.append("b", .noStream, [shared]),
+                Self.append("c", .noStream, [twice, twice]),
+                Self.append("d", .noStream, [Self.event()]),
+            ], recordedMicroseconds: Self.at)
         #expect(prepared.sent == [0, 3])
         #expect(prepared.streams == ["a", "d"])
         #expect(prepared.eventRequests == [1, 2])
         let refusals = prepared.outcomes.map { outcome -> EventStoreError? in
             guard case .failure(let error) = outcome, let error = error as? EventStoreError,
-                  case .idempotencyConflict = error else { return nil }
+                case .idempotencyConflict = error
+            else { return nil }
             return error
         }
         #expect(refusals[0] == nil && refusals[3] == nil)
-        #expect(refusals[1] == .idempotencyConflict(stream: "b", eventId: shared.eventId, detail: "its event ids repeat within appends in flight"))
-        #expect(refusals[2] == .idempotencyConflict(stream: "c", eventId: twice.eventId, detail: "its event ids repeat within appends in flight"))
+        #expect(
+            refusals[1]
+                == .idempotencyConflict(stream: "b", eventId: shared.eventId, detail: "its event ids repeat within appends in flight"))
+        #expect(
+            refusals[2]
+                == .idempotencyConflict(stream: "c", eventId: twice.eventId, detail: "its event ids repeat within appends in flight"))
         #expect(prepared.hashes?.count == 2)
 
         var allRefused = Self.knowing()
@@ -196,19 +207,22 @@ import Testing
         let hashes = try #require(prepared.hashes)
         let committed = Planner.Report(head: Planner.Head(position: 7, hash: hashes[1]), versions: [], tookHashes: true)
         #expect(prepared.recordable(committed) == 2)
-        #expect(prepared.recordable(Planner.Report(head: Planner.Head(position: 8, hash: hashes[1]), versions: [], tookHashes: true)) == nil)
-        #expect(prepared.recordable(Planner.Report(head: Planner.Head(position: 7, hash: hashes[0]), versions: [], tookHashes: true)) == nil)
+        #expect(
+            prepared.recordable(Planner.Report(head: Planner.Head(position: 8, hash: hashes[1]), versions: [], tookHashes: true)) == nil)
+        #expect(
+            prepared.recordable(Planner.Report(head: Planner.Head(position: 7, hash: hashes[0]), versions: [], tookHashes: true)) == nil)
 
         let rows = prepared.recorded()
         let recordedAt = Date(timeIntervalSince1970: Double(Self.at) / 1_000_000)
-        #expect(rows == [
-            RecordedEvent(
-                position: 6, streamId: "a", streamVersion: 4, eventId: a1.eventId, eventType: "A1", schemaVersion: 1,
-                data: Data(a1.data.utf8), metadata: testActor, recordedAt: rows.first?.recordedAt ?? recordedAt, hash: hashes[0]),
-            RecordedEvent(
-                position: 7, streamId: "b", streamVersion: 1, eventId: b1.eventId, eventType: "B1", schemaVersion: 1,
-                data: Data(b1.data.utf8), metadata: testActor, recordedAt: rows.last?.recordedAt ?? recordedAt, hash: hashes[1]),
-        ])
+        #expect(
+            rows == [
+                RecordedEvent(
+                    position: 6, streamId: "a", streamVersion: 4, eventId: a1.eventId, eventType: "A1", schemaVersion: 1,
+                    data: Data(a1.data.utf8), metadata: testActor, recordedAt: rows.first?.recordedAt ?? recordedAt, hash: hashes[0]),
+                RecordedEvent(
+                    position: 7, streamId: "b", streamVersion: 1, eventId: b1.eventId, eventType: "B1", schemaVersion: 1,
+                    data: Data(b1.data.utf8), metadata: testActor, recordedAt: rows.last?.recordedAt ?? recordedAt, hash: hashes[1]),
+            ])
         #expect(abs((rows.first?.recordedAt.timeIntervalSince(recordedAt) ?? 1)) < 0.000_001)
 
         var unknown = Planner()

@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct AppendTests {
     @Test func appendsAndReadsBackInOrder() async throws {
@@ -10,10 +10,12 @@ import TestSupport
         let first = try await store.append(Counted(writer: "a", n: 1), to: "test-a", expectedVersion: .noStream, metadata: testActor)
         #expect(first.positions == [1])
         #expect(first.streamVersion == 1)
-        let more = try await store.append(to: "test-a", expectedVersion: .exact(1), events: [
-            try NewEvent(Counted(writer: "a", n: 2), metadata: testActor),
-            try NewEvent(Counted(writer: "a", n: 3), metadata: testActor),
-        ])
+        let more = try await store.append(
+            to: "test-a", expectedVersion: .exact(1),
+            events: [
+                try NewEvent(Counted(writer: "a", n: 2), metadata: testActor),
+                try NewEvent(Counted(writer: "a", n: 3), metadata: testActor),
+            ])
         #expect(more.positions == [2, 3])
         #expect(more.streamVersion == 3)
         let events = try await store.readStream("test-a")
@@ -40,7 +42,9 @@ import TestSupport
     @Test func retryWithSameIdsIsIdempotent() async throws {
         let store = try await TestDatabase.makeStore("idem", registry: .test)
         defer { Task { await store.shutdown() } }
-        let events = [try NewEvent(Counted(writer: "a", n: 1), metadata: testActor), try NewEvent(Counted(writer: "a", n: 2), metadata: testActor)]
+        let events = [
+            try NewEvent(Counted(writer: "a", n: 1), metadata: testActor), try NewEvent(Counted(writer: "a", n: 2), metadata: testActor),
+        ]
         _ = try await store.append(Counted(writer: "z", n: 0), to: "test-z", metadata: testActor)
         let original = try await store.append(to: "test-a", expectedVersion: .noStream, events: events)
         let retry = try await store.append(to: "test-a", expectedVersion: .noStream, events: events)
@@ -60,10 +64,16 @@ import TestSupport
         // 400 appends to distinct streams plus 50 racing for one stream's first version.
         let outcomes = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<400 {
-                group.addTask { (try? await store.append(Counted(writer: "w", n: i), to: "test-\(i)", expectedVersion: .noStream, metadata: testActor)) != nil }
+                group.addTask {
+                    (try? await store.append(Counted(writer: "w", n: i), to: "test-\(i)", expectedVersion: .noStream, metadata: testActor))
+                        != nil
+                }
             }
             for i in 0..<50 {
-                group.addTask { (try? await store.append(Counted(writer: "race", n: i), to: "test-race", expectedVersion: .noStream, metadata: testActor)) != nil }
+                group.addTask {
+                    (try? await store.append(
+                        Counted(writer: "race", n: i), to: "test-race", expectedVersion: .noStream, metadata: testActor)) != nil
+                }
             }
             var results: [Bool] = []
             for await ok in group { results.append(ok) }

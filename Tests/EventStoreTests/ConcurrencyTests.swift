@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// DESIGN.md §4's promise under load: many writers on separate connections and in a second OS
 /// process, while a subscriber and a position poller read. Every acknowledged event is seen
@@ -15,9 +15,11 @@ import TestSupport
 
         // The second process starts first and appends while everything below runs.
         let writer = try Binaries.eventStoreBench()
-        async let processRun = Subprocess.runDetached(writer, [
-            "append-writer", "--database-url", url.urlString, "--prefix", "proc", "--count", "\(processEvents)",
-        ])
+        async let processRun = Subprocess.runDetached(
+            writer,
+            [
+                "append-writer", "--database-url", url.urlString, "--prefix", "proc", "--count", "\(processEvents)",
+            ])
 
         let collector = Collector()
         let subscriber = Task {
@@ -68,7 +70,8 @@ import TestSupport
                         let version = try await store.readStream("hot").last?.streamVersion ?? 0
                         let event = try NewEvent(Counted(writer: "c\(contender)", n: attempt), metadata: testActor)
                         do {
-                            let result = try await store.append(to: "hot", expectedVersion: version == 0 ? .noStream : .exact(version), events: [event])
+                            let result = try await store.append(
+                                to: "hot", expectedVersion: version == 0 ? .noStream : .exact(version), events: [event])
                             #expect(result.streamVersion == version + 1)
                             wins += 1
                             ids.append(event.eventId)
@@ -88,7 +91,9 @@ import TestSupport
 
         let process = try await processRun
         #expect(process.status == 0, "append-writer failed: \(process.output.suffix(500))")
-        let processAcked = process.output.split(separator: "\n").filter { $0.hasPrefix("ack ") }.compactMap { UUID(uuidString: String($0.split(separator: " ")[2])) }
+        let processAcked = process.output.split(separator: "\n").filter { $0.hasPrefix("ack ") }.compactMap {
+            UUID(uuidString: String($0.split(separator: " ")[2]))
+        }
         #expect(processAcked.count == processEvents)
 
         let wins = contention.reduce(0) { $0 + $1.0 }

@@ -1,8 +1,9 @@
 import Foundation
 import PostgresNIO
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
 @testable import EventStore
 
 /// The log's own connections: a burst of uses beyond the limit waits for a connection instead of
@@ -16,10 +17,14 @@ import TestSupport
             for _ in 0..<12 {
                 group.addTask {
                     try await set.with { connection in
-                        busy.state.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+                        busy.state.withLock {
+                            $0.now += 1; $0.most = max($0.most, $0.now)
+                        }
                         defer { busy.state.withLock { $0.now -= 1 } }
                         var pid: Int32 = 0
-                        for try await value in try await connection.query("SELECT pg_backend_pid() FROM pg_sleep(0.05)", logger: TestDatabase.logger).decode(Int32.self) {
+                        for try await value in try await connection.query(
+                            "SELECT pg_backend_pid() FROM pg_sleep(0.05)", logger: TestDatabase.logger
+                        ).decode(Int32.self) {
                             pid = value
                         }
                         return pid

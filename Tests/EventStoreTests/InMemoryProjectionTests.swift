@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Counts `TestCounted` events per writer, in memory, rebuilt from the log at every start.
 final class CountsByWriter: InMemoryProjection, @unchecked Sendable {
@@ -22,7 +22,9 @@ final class CountsByWriter: InMemoryProjection, @unchecked Sendable {
     @Test func rebuildsFromTheLogThenFollowsIt() async throws {
         let store = try await TestDatabase.makeStore("memproj", registry: .test)
         defer { Task { await store.shutdown() } }
-        for i in 0..<30 { _ = try await store.append(Counted(writer: i % 3 == 0 ? "a" : "b", n: i), to: "count-\(i % 4)", metadata: testActor) }
+        for i in 0..<30 {
+            _ = try await store.append(Counted(writer: i % 3 == 0 ? "a" : "b", n: i), to: "count-\(i % 4)", metadata: testActor)
+        }
         _ = try await store.append(Counted(writer: "ignored", n: 0), to: "other-1", metadata: testActor)
 
         let projection = CountsByWriter()

@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct IntegrityTests {
     func seeded(_ label: String, count: Int = 10) async throws -> EventStore {
@@ -14,7 +14,8 @@ import TestSupport
 
     /// As a superuser with the append-only trigger disabled, the way an attacker would.
     func tamper(_ store: EventStore, _ statement: String) async throws {
-        try await SQL.execute(store.url,
+        try await SQL.execute(
+            store.url,
             "ALTER TABLE events DISABLE TRIGGER events_append_only", statement, "ALTER TABLE events ENABLE TRIGGER events_append_only")
     }
 
@@ -37,8 +38,11 @@ import TestSupport
     @Test func editedMetadataIsFound() async throws {
         let store = try await seeded("vmeta")
         defer { Task { await store.shutdown() } }
-        try await tamper(store, #"UPDATE events SET metadata = jsonb_set(metadata::jsonb, '{actor,id}', '"someone-else"') WHERE position = 7"#)
-        #expect(try await HashChainVerifier(store: store).verify() == .broken(position: 7, reason: "its content or place does not match the hash chain (edited or reordered)"))
+        try await tamper(
+            store, #"UPDATE events SET metadata = jsonb_set(metadata::jsonb, '{actor,id}', '"someone-else"') WHERE position = 7"#)
+        #expect(
+            try await HashChainVerifier(store: store).verify()
+                == .broken(position: 7, reason: "its content or place does not match the hash chain (edited or reordered)"))
     }
 
     @Test func deletedRowIsFound() async throws {
@@ -65,7 +69,9 @@ import TestSupport
     @Test func reorderedRowsAreFound() async throws {
         let store = try await seeded("vswap")
         defer { Task { await store.shutdown() } }
-        try await tamper(store, """
+        try await tamper(
+            store,
+            """
             UPDATE events SET position = CASE position WHEN 2 THEN -3 WHEN 3 THEN -2 END WHERE position IN (2, 3);
             """)
         try await tamper(store, "UPDATE events SET position = -position WHERE position < 0")
@@ -109,7 +115,9 @@ import TestSupport
         let bundled = try Migrator.bundled()
         try await Migrator(migrations: bundled.migrations.filter { $0.version < 7 }).migrate(client.client, logger: TestDatabase.logger)
         // As a build before 0007 appended: the old batch function, jsonb arguments.
-        try await SQL.execute(url, """
+        try await SQL.execute(
+            url,
+            """
             SELECT * FROM streamd_append_batch(ARRAY['test-old', 'test-other'], ARRAY[1, 2, 1], ARRAY[-1, 0, -1]::bigint[],
                 ARRAY[1, 2, 1], ARRAY[1, 2, 2, 3], ARRAY[gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), gen_random_uuid()],
                 ARRAY['TestOld', 'TestOld', 'TestOld', 'TestOld'], ARRAY[1, 1, 1, 1],
@@ -127,7 +135,8 @@ import TestSupport
     }
 
     @Test func scriptSplitterKeepsBodiesWhole() {
-        let statements = SQLScript.statements("""
+        let statements = SQLScript.statements(
+            """
             -- leading; comment
             CREATE TABLE t (a text DEFAULT 'x;y');
             /* block; comment */ CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $body$ BEGIN PERFORM 1; END $body$;

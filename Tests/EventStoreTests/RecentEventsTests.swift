@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import EventStore
 
 /// The live readers' memory of this node's newest commits (sans-I/O), and, against PostgreSQL,

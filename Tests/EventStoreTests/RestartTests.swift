@@ -1,12 +1,13 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// PostgreSQL stopped and started under a running writer and subscriber.
 @Suite struct RestartTests {
     @Test(.timeLimit(.minutes(3))) func appendsAndSubscriptionsSurviveARestart() async throws {
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("streamd-restart-\(UUID().uuidString.prefix(8))")
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "streamd-restart-\(UUID().uuidString.prefix(8))")
         let cluster = try EmbeddedPostgres(dataDirectory: directory, database: "postgres", durable: true, logger: TestDatabase.logger)
         defer {
             cluster.stop()

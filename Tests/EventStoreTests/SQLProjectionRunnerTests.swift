@@ -2,8 +2,8 @@ import EventStore
 import Foundation
 import Logging
 import PostgresNIO
-import Testing
 import TestSupport
+import Testing
 
 /// Records each `count-` event's position with the transaction that applied it.
 struct TransactionProbe: SQLProjection {
@@ -22,7 +22,8 @@ struct TransactionProbe: SQLProjection {
     /// A fresh log with the probe's table.
     static func probeStore(_ label: String) async throws -> EventStore {
         let store = try await TestDatabase.makeStore(label, registry: .test)
-        try await SQL.execute(store.url, "CREATE TABLE probe_rows (position bigint PRIMARY KEY, txid bigint NOT NULL, synchronous text NOT NULL)")
+        try await SQL.execute(
+            store.url, "CREATE TABLE probe_rows (position bigint PRIMARY KEY, txid bigint NOT NULL, synchronous text NOT NULL)")
         return store
     }
 
@@ -43,7 +44,8 @@ struct TransactionProbe: SQLProjection {
 
         let positions = try await SQL.column(store.url, "SELECT position FROM probe_rows ORDER BY position")
         #expect(positions.count == 20, "every event once: \(positions)")
-        #expect(try await SQL.column(store.url, "SELECT position FROM projection_checkpoints WHERE name = 'probe'") == [positions.last ?? ""])
+        #expect(
+            try await SQL.column(store.url, "SELECT position FROM projection_checkpoints WHERE name = 'probe'") == [positions.last ?? ""])
         // The claim (migrations/0008) turns the WAL flush wait off for the model's transactions.
         #expect(try await SQL.column(store.url, "SELECT DISTINCT synchronous FROM probe_rows") == ["off"])
     }
@@ -76,7 +78,8 @@ struct TransactionProbe: SQLProjection {
         #expect(await runner.waitUntil(head, timeout: .seconds(20)))
         let rows = try await SQL.column(store.url, "SELECT position || ':' || txid FROM probe_rows ORDER BY position")
         #expect(rows.count == 21, "\(rows)")
-        let transactions = try await SQL.column(store.url, "SELECT count(DISTINCT txid)::text FROM probe_rows WHERE position > \(first.lastPosition)")
+        let transactions = try await SQL.column(
+            store.url, "SELECT count(DISTINCT txid)::text FROM probe_rows WHERE position > \(first.lastPosition)")
         #expect(transactions.count == 1 && (Int(transactions[0]) ?? 99) <= 5, "transactions: \(transactions); \(rows)")
     }
 }

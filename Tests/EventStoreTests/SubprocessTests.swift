@@ -1,6 +1,7 @@
-@testable import EventStore
 import Foundation
 import Testing
+
+@testable import EventStore
 
 struct SubprocessTests {
     /// A descriptor streamd holds (here a plain file opened without close-on-exec, like the sockets

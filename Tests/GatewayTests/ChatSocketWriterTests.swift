@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import Testing
+
 @testable import Gateway
 
 @Suite struct ChatSocketWriterTests {

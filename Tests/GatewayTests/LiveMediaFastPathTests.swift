@@ -9,6 +9,7 @@ import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import Packager
 import Testing
+
 @testable import Gateway
 
 /// Both playback fast paths on an `EmbeddedChannel`: what they cannot answer from memory reaches the
@@ -472,7 +473,8 @@ extension LiveMediaFastPathTests {
         let fixture = try await Fixture.make()
         let file = try fixture.file(rendition, name)
         let (channel, join) = try connection(fixture)
-        try channel.writeInbound(ByteBuffer(string: "\(method) /live/demo/\(rendition)/\(name) HTTP/1.1\r\nHost: h\r\nUser-Agent: t\r\nAccept: */*\r\n\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(string: "\(method) /live/demo/\(rendition)/\(name) HTTP/1.1\r\nHost: h\r\nUser-Agent: t\r\nAccept: */*\r\n\r\n"))
         let responses = try wire(channel, heads: [method == "HEAD"])
         try #require(responses.count == 1, "\(responses)")
         checkAnswer(responses[0], file, contentType: contentType, head: method == "HEAD")
@@ -516,10 +518,12 @@ extension LiveMediaFastPathTests {
     @Test func pipelinedRequestsInOneReadAreAnsweredInOrder() async throws {
         let fixture = try await Fixture.make()
         let (channel, join) = try connection(fixture)
-        try channel.writeInbound(ByteBuffer(string:
-            "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n\r\n"
-            + "HEAD /live/demo/720p/init.mp4 HTTP/1.1\r\nHost: h\r\n\r\n"
-            + "GET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(
+                string:
+                    "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n\r\n"
+                    + "HEAD /live/demo/720p/init.mp4 HTTP/1.1\r\nHost: h\r\n\r\n"
+                    + "GET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
         let responses = try wire(channel, heads: [false, true, false])
         try #require(responses.count == 3, "\(responses)")
         checkAnswer(responses[0], try fixture.file(Fixture.video, "s0.p0.m4s"))
@@ -532,10 +536,12 @@ extension LiveMediaFastPathTests {
     @Test func afterARequestForTheRouterTheRestOfTheReadWaitsForIt() async throws {
         let fixture = try await Fixture.make()
         let (channel, join) = try connection(fixture)
-        try channel.writeInbound(ByteBuffer(string:
-            "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n\r\n"
-            + "GET /live/demo/720p/index.m3u8 HTTP/1.1\r\nHost: h\r\n\r\n"
-            + "GET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(
+                string:
+                    "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n\r\n"
+                    + "GET /live/demo/720p/index.m3u8 HTTP/1.1\r\nHost: h\r\n\r\n"
+                    + "GET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
         // The first is answered from its bytes; the playlist goes to the router, and the part after
         // it too, since the router answers it after the playlist.
         let answered = try wire(channel)
@@ -641,9 +647,11 @@ extension LiveMediaFastPathTests {
     @Test func connectionCloseOnTheRawPathClosesAfterTheAnswer() async throws {
         let fixture = try await Fixture.make()
         let (channel, join) = try connection(fixture)
-        try channel.writeInbound(ByteBuffer(string:
-            "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-            + "GET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(
+                string:
+                    "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+                    + "GET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
         let responses = try wire(channel)
         try #require(responses.count == 1, "\(responses)")
         checkAnswer(responses[0], try fixture.file(Fixture.video, "s0.p0.m4s"))
@@ -690,9 +698,11 @@ extension LiveMediaFastPathTests {
     /// Sends init and a part 0 request cut before its blank line, then the line and a part 1
     /// request in the next read; holds what should happen (under the known issue) and what does.
     func expectSplitPipelineGap(_ channel: EmbeddedChannel, _ fixture: Fixture, rawPathJoined: Bool = false) throws {
-        try channel.writeInbound(ByteBuffer(string:
-            "GET /live/demo/720p/init.mp4 HTTP/1.1\r\nHost: h\r\n\r\n"
-            + "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(
+                string:
+                    "GET /live/demo/720p/init.mp4 HTTP/1.1\r\nHost: h\r\n\r\n"
+                    + "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n"))
         if rawPathJoined { _ = try channel.pipeline.syncOperations.handler(type: LiveMediaRawPath.self) }
         try channel.writeInbound(ByteBuffer(string: "\r\nGET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
         let bodies = try wire(channel).map(\.body)
@@ -735,7 +745,8 @@ extension LiveMediaFastPathTests {
         let join = JoinOnFirstHead(directory: fixture.directory)
         try channel.pipeline.syncOperations.addHandler(join)
         let smuggled = "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n\r\n"
-        try channel.writeInbound(ByteBuffer(string: "POST /v1/nowhere HTTP/1.1\r\nHost: h\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(string: "POST /v1/nowhere HTTP/1.1\r\nHost: h\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n"))
         #expect(try passedOn(channel).count == 1, "the head reaches the router")
         try answerAsTheRouter(channel, status: .notFound)
         #expect(try wire(channel).count == 1)

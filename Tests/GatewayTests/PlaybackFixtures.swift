@@ -24,7 +24,7 @@ struct PlaybackFixture: Sendable {
     /// The rendition's file as the packager serves it from memory; fails the test when absent.
     func file(_ rendition: String, _ name: String) throws -> MediaFile {
         guard let resource = HLSResource(name: name),
-              let file = stream.rendition(named: rendition)?.fileInMemory(resource)
+            let file = stream.rendition(named: rendition)?.fileInMemory(resource)
         else { throw FixtureError("\(rendition)/\(name) is not in memory") }
         return file
     }
@@ -32,12 +32,17 @@ struct PlaybackFixture: Sendable {
     static func make() async throws -> PlaybackFixture {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("streamd-playback-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        let identity = SessionIdentity(sessionID: UUID().uuidString.lowercased(), channelID: UUID().uuidString.lowercased(), channelName: channel)
+        let identity = SessionIdentity(
+            sessionID: UUID().uuidString.lowercased(), channelID: UUID().uuidString.lowercased(), channelName: channel)
         let stream = StreamPackager(
             identity: identity, origin: OriginStore(root: root), options: PackagerOptions(), longestKeyframeInterval: 2,
             logger: Logger(label: "playback-fixture"), events: { _ in })
-        stream.add(rendition: video, kind: .video, bitrate: 1_000_000, items: items([.track(videoTrack)] + videoPackets(seconds: 5).map { .packet($0) }))
-        stream.add(rendition: audio, kind: .audio, bitrate: 128_000, items: items([.track(audioTrack)] + audioPackets(seconds: 5).map { .packet($0) }))
+        stream.add(
+            rendition: video, kind: .video, bitrate: 1_000_000,
+            items: items([.track(videoTrack)] + videoPackets(seconds: 5).map { .packet($0) }))
+        stream.add(
+            rendition: audio, kind: .audio, bitrate: 128_000,
+            items: items([.track(audioTrack)] + audioPackets(seconds: 5).map { .packet($0) }))
         // Every item is queued and the streams end: this returns once both renditions are packaged.
         await stream.finish()
         let directory = PlaybackDirectory()
@@ -63,9 +68,10 @@ struct PlaybackFixture: Sendable {
 
     static let videoTrack = TrackInfo(
         kind: .video, codec: .h264,
-        configuration: .avc(AVCDecoderConfigurationRecord(
-            profileIndication: sps[1], profileCompatibility: sps[2], levelIndication: sps[3],
-            sequenceParameterSets: [sps], pictureParameterSets: [pps])),
+        configuration: .avc(
+            AVCDecoderConfigurationRecord(
+                profileIndication: sps[1], profileCompatibility: sps[2], levelIndication: sps[3],
+                sequenceParameterSets: [sps], pictureParameterSets: [pps])),
         timebase: .mpeg90kHz, width: 320, height: 240, frameRate: 30)
 
     static let audioTrack = TrackInfo(

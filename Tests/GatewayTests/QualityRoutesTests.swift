@@ -6,8 +6,8 @@ import Hummingbird
 import HummingbirdTesting
 import Node
 import Quality
-import Testing
 import TestSupport
+import Testing
 import Transcode
 
 @Suite struct QualityRoutesTests {
@@ -18,9 +18,14 @@ import Transcode
         let runner = ProjectionRunner(store: store, sql: QualityProjection.live(store))
         let bag = TaskBag()
         bag.add(Task { await runner.run() })
-        defer { Task { await channels.shutdown(); await bag.shutdown(store) } }
+        defer {
+            Task {
+                await channels.shutdown(); await bag.shutdown(store)
+            }
+        }
         _ = try await channels.create(name: "tuned", metadata: EventMetadata(actor: .admin))
-        let app = Application(router: Gateway(configuration: GatewayConfiguration(adminToken: "t"), store: store, channels: channels).router())
+        let app = Application(
+            router: Gateway(configuration: GatewayConfiguration(adminToken: "t"), store: store, channels: channels).router())
         let auth: HTTPFields = [.authorization: "Bearer t"]
 
         struct Settings: Decodable { var channel: String; var configured: Bool; var thresholds: QualityThresholds }
@@ -38,7 +43,8 @@ import Transcode
                 let settings = try JSONDecoder().decode(Settings.self, from: Data(buffer: response.body))
                 #expect(!settings.configured && settings.thresholds == .default)
             }
-            try await client.execute(uri: "/v1/channels/tuned/quality", method: .put, headers: auth, body: ByteBuffer(bytes: body)) { response in
+            try await client.execute(uri: "/v1/channels/tuned/quality", method: .put, headers: auth, body: ByteBuffer(bytes: body)) {
+                response in
                 #expect(response.status == .ok)
             }
             var broken = tuned

@@ -4,8 +4,8 @@ import Foundation
 import Gateway
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct RESTTests {
     @Test func channelsAndEventsOverHTTP() async throws {
@@ -14,13 +14,20 @@ import TestSupport
         let store = try await TestDatabase.makeStore("rest", registry: registry)
         let channels = ChannelService(store: store)
         channels.start()
-        defer { Task { await channels.shutdown(); await store.shutdown() } }
-        let gateway = Gateway(configuration: GatewayConfiguration(adminToken: "secret-token", publicHost: "live.example"), store: store, channels: channels)
+        defer {
+            Task {
+                await channels.shutdown(); await store.shutdown()
+            }
+        }
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(adminToken: "secret-token", publicHost: "live.example"), store: store, channels: channels)
         let app = Application(router: gateway.router())
         let auth: HTTPFields = [.authorization: "Bearer secret-token"]
 
         try await app.test(.router) { client in
-            for (method, path) in [(HTTPRequest.Method.get, "/v1/channels"), (.post, "/v1/channels"), (.get, "/v1/events"), (.delete, "/v1/channels/x/key")] {
+            for (method, path) in [
+                (HTTPRequest.Method.get, "/v1/channels"), (.post, "/v1/channels"), (.get, "/v1/events"), (.delete, "/v1/channels/x/key"),
+            ] {
                 try await client.execute(uri: path, method: method) { response in
                     #expect(response.status == .unauthorized, "\(method) \(path)")
                     #expect(String(buffer: response.body).contains(#""code":"unauthorized""#))
@@ -30,7 +37,8 @@ import TestSupport
                 #expect(response.status == .unauthorized)
             }
             var key = ""
-            try await client.execute(uri: "/v1/channels", method: .post, headers: auth, body: ByteBuffer(string: #"{"name":"demo"}"#)) { response in
+            try await client.execute(uri: "/v1/channels", method: .post, headers: auth, body: ByteBuffer(string: #"{"name":"demo"}"#)) {
+                response in
                 #expect(response.status == .created)
                 let body = try JSONDecoder().decode([String: String].self, from: Data(buffer: response.body))
                 key = body["streamKey"] ?? ""
@@ -40,15 +48,18 @@ import TestSupport
                 #expect(body["playbackURL"] == "/live/demo/index.m3u8")
                 #expect(body["id"] != nil)
             }
-            try await client.execute(uri: "/v1/channels", method: .post, headers: auth, body: ByteBuffer(string: #"{"name":"demo"}"#)) { response in
+            try await client.execute(uri: "/v1/channels", method: .post, headers: auth, body: ByteBuffer(string: #"{"name":"demo"}"#)) {
+                response in
                 #expect(response.status == .conflict)
                 #expect(String(buffer: response.body).contains("already exists"))
             }
-            try await client.execute(uri: "/v1/channels", method: .post, headers: auth, body: ByteBuffer(string: #"{"nom":"x"}"#)) { response in
+            try await client.execute(uri: "/v1/channels", method: .post, headers: auth, body: ByteBuffer(string: #"{"nom":"x"}"#)) {
+                response in
                 #expect(response.status == .badRequest)
                 #expect(String(buffer: response.body).contains(#"missing field \"name\""#))
             }
-            try await client.execute(uri: "/v1/channels", method: .post, headers: auth, body: ByteBuffer(string: #"{"name":"NO SPACES"}"#)) { response in
+            try await client.execute(uri: "/v1/channels", method: .post, headers: auth, body: ByteBuffer(string: #"{"name":"NO SPACES"}"#))
+            { response in
                 #expect(response.status == .badRequest)
             }
             try await client.execute(uri: "/v1/channels/unknown/key", method: .post, headers: auth) { response in

@@ -1,7 +1,8 @@
-@testable import Gateway
 import NIOCore
 import Packager
 import Testing
+
+@testable import Gateway
 
 struct RawRequestTests {
     private func request(_ text: String) -> RawRequest? {
@@ -29,12 +30,17 @@ struct RawRequestTests {
         #expect(request("GET /live/a/b/s1.m4s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")?.hasBody == true)
         #expect(request("GET /live/a/b/s1.m4s HTTP/1.1\r\nContent-Length: 0\r\n\r\n")?.hasBody == false)
         // Ranges, conditionals and upgrades go to the router.
-        for header in ["Range: bytes=0-9", "If-None-Match: \"x\"", "if-modified-since: Thu, 01 Jan 1970 00:00:00 GMT", "Upgrade: websocket", "Expect: 100-continue"] {
+        for header in [
+            "Range: bytes=0-9", "If-None-Match: \"x\"", "if-modified-since: Thu, 01 Jan 1970 00:00:00 GMT", "Upgrade: websocket",
+            "Expect: 100-continue",
+        ] {
             #expect(request("GET /live/a/b/s1.m4s HTTP/1.1\r\n\(header)\r\n\r\n")?.liveTarget == nil, "\(header)")
         }
         // Only /live/CHANNEL/RENDITION/MEDIA, verbatim.
-        for path in ["/live/a/b/index.m3u8", "/live/a/b/s1.m4s?x=1", "/live/a%2Fb/c/s1.m4s", "/live/a/s1.m4s", "/live/a/b/c/s1.m4s",
-                     "/vod/a/b/s1.m4s", "/live//b/s1.m4s", "/live/a/b/s01.m4s", "/live/a/b/"] {
+        for path in [
+            "/live/a/b/index.m3u8", "/live/a/b/s1.m4s?x=1", "/live/a%2Fb/c/s1.m4s", "/live/a/s1.m4s", "/live/a/b/c/s1.m4s",
+            "/vod/a/b/s1.m4s", "/live//b/s1.m4s", "/live/a/b/s01.m4s", "/live/a/b/",
+        ] {
             #expect(request("GET \(path) HTTP/1.1\r\n\r\n")?.liveTarget == nil, "\(path)")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Gateway
 
 /// Viewer tokens through jwt-kit: what verifies and what is refused, and why.
@@ -9,10 +10,13 @@ import Testing
 
     /// Signed (HS256, sorted claims) by the hand-written signer this replaced: tokens given out
     /// before the switch keep working.
-    static let earlier = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTc2NDkwMDAwMCwibmFtZSI6IkFubiIsInN1YiI6InUxIn0.hvE9mP3ZmGylKOnPdsjWVhbkwaBP1VpEXksEexe-20w"
+    static let earlier =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTc2NDkwMDAwMCwibmFtZSI6IkFubiIsInN1YiI6InUxIn0.hvE9mP3ZmGylKOnPdsjWVhbkwaBP1VpEXksEexe-20w"
     /// The same claims signed with HS512 by the same secret.
-    static let hs512 = "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTc2NDkwMDAwMCwibmFtZSI6IkFubiIsInN1YiI6InUxIn0.JPaP2CmcbCjcsBYDufC98lIofzZoAcVX3yLt2KPVhWgVK0aW0PAumbRcZ2dPFsV9ZTsdV5bm5NWknZT3dG0_zw"
-    static let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTc2NDkwMDAwMCwibmFtZSI6IkFubiIsInN1YiI6InUxIn0."
+    static let hs512 =
+        "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTc2NDkwMDAwMCwibmFtZSI6IkFubiIsInN1YiI6InUxIn0.JPaP2CmcbCjcsBYDufC98lIofzZoAcVX3yLt2KPVhWgVK0aW0PAumbRcZ2dPFsV9ZTsdV5bm5NWknZT3dG0_zw"
+    static let unsigned =
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTc2NDkwMDAwMCwibmFtZSI6IkFubiIsInN1YiI6InUxIn0."
 
     func failure(_ token: String, now: Date = Date()) async -> ViewerTokens.Failure? {
         do {

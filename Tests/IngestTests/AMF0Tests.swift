@@ -1,12 +1,14 @@
-@testable import Ingest
 import Testing
+
+@testable import Ingest
 
 @Suite struct AMF0Tests {
     static let nested: [AMF0Value] = [
         .string("connect"), .number(1),
         .object([
             "app": .string("live"), "tcUrl": .string("rtmp://host/live"), "fpad": .boolean(false),
-            "capabilities": .number(239), "inner": .object(["deeper": .object(["x": .number(-1.5)]), "list": .strictArray([.number(1), .string("two"), .null])]),
+            "capabilities": .number(239),
+            "inner": .object(["deeper": .object(["x": .number(-1.5)]), "list": .strictArray([.number(1), .string("two"), .null])]),
         ]),
         .null, .undefined,
         .ecmaArray(["duration": .number(0), "width": .number(1920), "encoder": .string("Lavf59.27.100")]),
@@ -26,7 +28,10 @@ import Testing
         // ffmpeg's connect: "connect", 1, {app, type, flashVer, tcUrl}
         let bytes = AMF0Encoder.encode([
             .string("connect"), .number(1),
-            .object(["app": .string("live"), "type": .string("nonprivate"), "flashVer": .string("FMLE/3.0 (compatible; Lavf59.27.100)"), "tcUrl": .string("rtmp://127.0.0.1:1935/live")]),
+            .object([
+                "app": .string("live"), "type": .string("nonprivate"), "flashVer": .string("FMLE/3.0 (compatible; Lavf59.27.100)"),
+                "tcUrl": .string("rtmp://127.0.0.1:1935/live"),
+            ]),
         ])
         let values = try AMF0Decoder.decodeAll(bytes)
         #expect(values[2].object?["app"]?.string == "live")

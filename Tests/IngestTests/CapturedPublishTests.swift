@@ -1,7 +1,8 @@
-@testable import Ingest
 import Media
-import Testing
 import TestSupport
+import Testing
+
+@testable import Ingest
 
 /// The bytes of a real ffmpeg publish, recorded by a proxy, through the chunk decoder under many splits.
 @Suite(.serialized) struct CapturedPublishTests {

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Ingest
 import Media
 import Testing
+
+@testable import Ingest
 
 /// Reads the tags of an FLV file that the real ffmpeg wrote.
 struct FLVFile {
@@ -113,6 +114,8 @@ struct FLVFile {
         #expect(try FLVMediaPayload.parseVideo([]) == .ignorable)
         #expect(try FLVMediaPayload.parseVideo([0x57, 0x00]) == .ignorable)
         // Negative composition time is sign-extended.
-        #expect(try FLVMediaPayload.parseVideo([0x27, 0x01, 0xFF, 0xFF, 0xDF, 0, 0, 0, 1, 0x41]) == .avcFrame(isKeyframe: false, compositionTime: -33, data: [0, 0, 0, 1, 0x41]))
+        #expect(
+            try FLVMediaPayload.parseVideo([0x27, 0x01, 0xFF, 0xFF, 0xDF, 0, 0, 0, 1, 0x41])
+                == .avcFrame(isKeyframe: false, compositionTime: -33, data: [0, 0, 0, 1, 0x41]))
     }
 }

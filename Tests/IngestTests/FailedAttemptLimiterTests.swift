@@ -1,5 +1,6 @@
-@testable import Ingest
 import Testing
+
+@testable import Ingest
 
 @Suite struct FailedAttemptLimiterTests {
     let start = ContinuousClock.now

@@ -1,8 +1,9 @@
-@testable import Ingest
 import IngestFuzzing
 import NIOCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import Ingest
 
 /// Random and mutated inputs for every parser: each must return or throw a typed error, never trap.
 /// (The million-case run is `swift run -c release IngestFuzz`.)
@@ -30,7 +31,8 @@ import TestSupport
         var generator = SeededGenerator(state: 9)
         let valid = [3] + RTMPHandshakeDigest.clientC1(scheme: 0) + RTMPHandshakeDigest.randomBytes(1536)
         for index in 0..<300 {
-            let input = index % 2 == 0
+            let input =
+                index % 2 == 0
                 ? Array(valid[0..<Int.random(in: 0...valid.count, using: &generator)])
                 : IngestFuzzer.mutate(valid, using: &generator)
             IngestFuzzer.handshake(input)
@@ -40,7 +42,9 @@ import TestSupport
     @Test func amfAndFLVParsersSurviveMutations() {
         var generator = SeededGenerator(state: 10)
         let amf = AMF0Encoder.encode(AMF0Tests.nested.filter { if case .string(let s) = $0 { s.count < 100 } else { true } })
-        let video: [UInt8] = [0x17, 0x00, 0, 0, 0, 0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0x00, 0x04, 0x67, 0x64, 0x00, 0x1F, 0x01, 0x00, 0x02, 0x68, 0xEE]
+        let video: [UInt8] = [
+            0x17, 0x00, 0, 0, 0, 0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0x00, 0x04, 0x67, 0x64, 0x00, 0x1F, 0x01, 0x00, 0x02, 0x68, 0xEE,
+        ]
         let audio: [UInt8] = [0xAF, 0x00, 0x11, 0x90]
         for _ in 0..<Self.cases {
             IngestFuzzer.amf(IngestFuzzer.mutate(amf, using: &generator))

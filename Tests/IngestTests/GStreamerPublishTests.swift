@@ -1,13 +1,17 @@
 import Foundation
-@testable import Ingest
 import Media
 import Testing
+
+@testable import Ingest
 
 /// GStreamer's `rtmp2sink` (a publisher with its own RTMP stack) against the server.
 @Suite(.serialized) struct GStreamerPublishTests {
     static let gstLaunch = "/usr/bin/gst-launch-1.0"
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: gstLaunch), "needs gstreamer1.0-tools and -plugins-bad/-good/-ugly, gstreamer1.0-libav"))
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: gstLaunch),
+            "needs gstreamer1.0-tools and -plugins-bad/-good/-ugly, gstreamer1.0-libav"))
     func rtmp2sinkPublishBecomesALiveSession() async throws {
         let (server, events, _, port) = try await RTMPServerIntegrationTests.makeServer()
         let pipeline = [

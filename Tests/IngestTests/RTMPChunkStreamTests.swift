@@ -1,7 +1,8 @@
-@testable import Ingest
 import NIOCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import Ingest
 
 @Suite struct RTMPChunkStreamTests {
     static func decodeAll(_ bytes: [UInt8], splits: [Int] = []) throws -> [RTMPMessage] {
@@ -19,21 +20,33 @@ import TestSupport
     /// A publish-like run of messages covering every header type, extended timestamps and a chunk size change.
     static func sampleMessages() -> [RTMPMessage] {
         var messages: [RTMPMessage] = []
-        messages.append(RTMPMessage(typeID: 20, chunkStreamID: 3, payload: AMF0Encoder.encode([.string("connect"), .number(1), .object(["app": .string("live")])])))
+        messages.append(
+            RTMPMessage(
+                typeID: 20, chunkStreamID: 3,
+                payload: AMF0Encoder.encode([.string("connect"), .number(1), .object(["app": .string("live")])])))
         messages.append(.setChunkSize(60))
         var timestamp: UInt32 = 0
         for index in 0..<6 {
             // Same length and delta: type 3 headers; then a size change: type 1; a delta change: type 2.
             let length = index < 3 ? 150 : 150 + index
             timestamp += index == 4 ? 40 : 33
-            messages.append(RTMPMessage(typeID: 9, timestamp: timestamp, messageStreamID: 1, chunkStreamID: 6,
-                                        payload: (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }))
-            messages.append(RTMPMessage(typeID: 8, timestamp: timestamp, messageStreamID: 1, chunkStreamID: 4, payload: [0xAF, 1, UInt8(index)]))
+            messages.append(
+                RTMPMessage(
+                    typeID: 9, timestamp: timestamp, messageStreamID: 1, chunkStreamID: 6,
+                    payload: (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }))
+            messages.append(
+                RTMPMessage(typeID: 8, timestamp: timestamp, messageStreamID: 1, chunkStreamID: 4, payload: [0xAF, 1, UInt8(index)]))
         }
         // Timestamps beyond 24 bits: extended timestamp fields, also on continuation chunks.
-        messages.append(RTMPMessage(typeID: 9, timestamp: 0x0100_0000, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 9, count: 130)))
-        messages.append(RTMPMessage(typeID: 9, timestamp: 0x0200_0010, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 8, count: 130)))
-        messages.append(RTMPMessage(typeID: 9, timestamp: 0x0300_0020, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 7, count: 130)))
+        messages.append(
+            RTMPMessage(typeID: 9, timestamp: 0x0100_0000, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 9, count: 130))
+        )
+        messages.append(
+            RTMPMessage(typeID: 9, timestamp: 0x0200_0010, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 8, count: 130))
+        )
+        messages.append(
+            RTMPMessage(typeID: 9, timestamp: 0x0300_0020, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 7, count: 130))
+        )
         // Chunk stream ids in the two- and three-byte basic header forms.
         messages.append(RTMPMessage(typeID: 18, timestamp: 5, messageStreamID: 1, chunkStreamID: 100, payload: [1, 2, 3]))
         messages.append(RTMPMessage(typeID: 18, timestamp: 5, messageStreamID: 1, chunkStreamID: 400, payload: [4, 5, 6]))
@@ -132,9 +145,11 @@ import TestSupport
 
     @Test func typeThreeNewMessageAddsTheDelta() throws {
         // fmt 0 ts 1000 len 1; then fmt 2 delta 20; then fmt 3 (delta 20 again).
-        let bytes: [UInt8] = [0x04, 0x00, 0x03, 0xE8, 0x00, 0x00, 0x01, 0x08, 0x01, 0x00, 0x00, 0x00, 0xAA,
-                              0x84, 0x00, 0x00, 0x14, 0xBB,
-                              0xC4, 0xCC]
+        let bytes: [UInt8] = [
+            0x04, 0x00, 0x03, 0xE8, 0x00, 0x00, 0x01, 0x08, 0x01, 0x00, 0x00, 0x00, 0xAA,
+            0x84, 0x00, 0x00, 0x14, 0xBB,
+            0xC4, 0xCC,
+        ]
         let messages = try Self.decodeAll(bytes)
         #expect(messages.map(\.timestamp) == [1000, 1020, 1040])
         #expect(messages.map(\.payload) == [[0xAA], [0xBB], [0xCC]])
@@ -205,7 +220,8 @@ import TestSupport
 
     @Test func encoderChunksLargeMessagesAtItsChunkSize() throws {
         var encoder = RTMPChunkEncoder()
-        let message = RTMPMessage(typeID: 9, timestamp: 10, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 5, count: 300))
+        let message = RTMPMessage(
+            typeID: 9, timestamp: 10, messageStreamID: 1, chunkStreamID: 6, payload: [UInt8](repeating: 5, count: 300))
         let bytes = encoder.encode(message)
         // 12-byte header + 128 + (1 + 128) + (1 + 44)
         #expect(bytes.count == 12 + 300 + 2)

@@ -1,8 +1,9 @@
-@testable import Ingest
 import IngestTestSupport
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@testable import Ingest
 
 /// The RTMP handler on an `EmbeddedChannel`: the bytes it answers and when it closes.
 @Suite struct RTMPConnectionHandlerTests {

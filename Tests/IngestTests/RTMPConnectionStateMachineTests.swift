@@ -1,5 +1,6 @@
-@testable import Ingest
 import Testing
+
+@testable import Ingest
 
 /// The RTMP connection's gating and closing decisions, without a socket.
 @Suite struct RTMPConnectionStateMachineTests {

@@ -1,6 +1,7 @@
-@testable import Ingest
 import NIOCore
 import Testing
+
+@testable import Ingest
 
 @Suite struct RTMPHandshakeTests {
     @Test func plainHandshakeEchoesC1AndKeepsTheFirstChunkBytes() throws {

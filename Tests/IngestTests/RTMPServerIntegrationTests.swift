@@ -1,10 +1,11 @@
 import Channels
 import EventStore
 import Foundation
-@testable import Ingest
 import IngestTestSupport
 import Media
 import Testing
+
+@testable import Ingest
 
 /// The real ffmpeg CLI publishing to an `RTMPServer` on a loopback port.
 @Suite(.serialized) struct RTMPServerIntegrationTests {
@@ -103,9 +104,10 @@ import Testing
         #expect(stats.contains { $0.stats.videoFrameRate > 20 && $0.stats.receivedBitrate > 100_000 })
         // Reads are paced to about 40 ms of the stream (the default batch interval) once its rate is known.
         let paced = stats.compactMap(\.stats.readPacingBytes)
-        #expect(paced.contains { mark in
-            stats.contains { abs(Double(mark) - Double($0.stats.receivedBitrate) / 8 * 0.04) < Double(mark) * 0.5 }
-        }, "marks \(paced), bitrates \(stats.map(\.stats.receivedBitrate))")
+        #expect(
+            paced.contains { mark in
+                stats.contains { abs(Double(mark) - Double($0.stats.receivedBitrate) / 8 * 0.04) < Double(mark) * 0.5 }
+            }, "marks \(paced), bitrates \(stats.map(\.stats.receivedBitrate))")
         let ended = try #require(await events.events(StreamEnded.self).first)
         #expect(ended.reason == .encoderClosed)
         #expect(ended.bytesReceived > 100_000)
@@ -138,10 +140,12 @@ import Testing
         #expect(await events.waitUntil { $0.contains { $0.event is PublishRejected } })
         #expect(await events.events(PublishRejected.self).first?.reason == "malformed_request")
 
-        let play = try await ToolProcess.run("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-rw_timeout", "5000000",
-            "-i", "rtmp://127.0.0.1:\(port)/live/good-key", "-f", "null", "-",
-        ])
+        let play = try await ToolProcess.run(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-rw_timeout", "5000000",
+                "-i", "rtmp://127.0.0.1:\(port)/live/good-key", "-f", "null", "-",
+            ])
         #expect(play.status != 0)
         #expect(play.stderr.contains("does not play streams over RTMP"), "\(play.stderr)")
         // ffmpeg checks the server's FP9 digests (S1 and S2) when it plays: reaching `play` proves them.
@@ -150,7 +154,9 @@ import Testing
     }
 
     @Test func repeatedWrongKeysLockTheAddressOut() async throws {
-        let (server, events, _, port) = try await Self.makeServer { $0.failedAttempts = .init(maxFailures: 2, window: .seconds(60), lockout: .seconds(30)) }
+        let (server, events, _, port) = try await Self.makeServer {
+            $0.failedAttempts = .init(maxFailures: 2, window: .seconds(60), lockout: .seconds(30))
+        }
         for _ in 0..<2 { _ = try await ffmpegPublish(port: port, key: "nope", seconds: 1).wait() }
         let locked = try await ffmpegPublish(port: port, key: "good-key", seconds: 1).wait()
         #expect(locked.status != 0)

@@ -1,6 +1,7 @@
-@testable import Ingest
 import Media
 import Testing
+
+@testable import Ingest
 
 @Suite struct RTMPSessionTests {
     static func command(_ values: [AMF0Value], stream: UInt32 = 0) -> RTMPMessage {
@@ -46,7 +47,8 @@ import Testing
         _ = session.receive(Self.command([.string("releaseStream"), .number(2), .null, .string("KEY")]))
         let create = session.receive(Self.command([.string("createStream"), .number(4), .null]))
         #expect(Self.sent(create).first == [.string("_result"), .number(4), .null, .number(1)])
-        let publish = session.receive(Self.command([.string("publish"), .number(5), .null, .string("KEY?foo=1"), .string("live")], stream: 1))
+        let publish = session.receive(
+            Self.command([.string("publish"), .number(5), .null, .string("KEY?foo=1"), .string("live")], stream: 1))
         guard case .authorize(let request) = publish.first else {
             Issue.record("no authorize")
             return
@@ -59,9 +61,10 @@ import Testing
             Issue.record("not publishing")
             return
         }
-        #expect(session.receive(Self.command([.string("deleteStream"), .number(6), .null, .number(1)])).contains {
-            if case .close(.encoderClosed) = $0 { true } else { false }
-        })
+        #expect(
+            session.receive(Self.command([.string("deleteStream"), .number(6), .null, .number(1)])).contains {
+                if case .close(.encoderClosed) = $0 { true } else { false }
+            })
     }
 
     @Test func refusalsReachTheEncoderAsOnStatusErrors() {
@@ -83,7 +86,8 @@ import Testing
         #expect(other.first?.first == .string("_error"))
         #expect(other.first?[3].object?["description"]?.string?.contains("getStats") == true)
         // AMF3 command messages carry AMF0 after a zero byte.
-        let amf3 = RTMPMessage(typeID: 17, chunkStreamID: 3, payload: [0] + AMF0Encoder.encode([.string("createStream"), .number(9), .null]))
+        let amf3 = RTMPMessage(
+            typeID: 17, chunkStreamID: 3, payload: [0] + AMF0Encoder.encode([.string("createStream"), .number(9), .null]))
         #expect(Self.sent(session.receive(amf3)).first?[1] == .number(9))
     }
 
@@ -107,9 +111,12 @@ import Testing
         var session = Self.connected()
         _ = session.receive(Self.command([.string("publish"), .number(5), .null, .string("K"), .string("live")], stream: 1))
         _ = session.publishAccepted()
-        let data = RTMPMessage(typeID: 18, messageStreamID: 1, chunkStreamID: 4, payload: AMF0Encoder.encode([
-            .string("@setDataFrame"), .string("onMetaData"), .ecmaArray(["videocodecid": .number(1_752_589_105), "width": .number(1920)]),
-        ]))
+        let data = RTMPMessage(
+            typeID: 18, messageStreamID: 1, chunkStreamID: 4,
+            payload: AMF0Encoder.encode([
+                .string("@setDataFrame"), .string("onMetaData"),
+                .ecmaArray(["videocodecid": .number(1_752_589_105), "width": .number(1920)]),
+            ]))
         let actions = session.receive(data)
         let status = Self.sent(actions).first
         #expect(status?[3].object?["code"] == .string("NetStream.Publish.Failed"))

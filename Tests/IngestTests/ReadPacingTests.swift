@@ -1,6 +1,7 @@
-@testable import Ingest
 import NIOCore
 import Testing
+
+@testable import Ingest
 
 /// The socket's low-water mark follows the stream's own bitrate: about one batch interval of it.
 struct ReadPacingTests {

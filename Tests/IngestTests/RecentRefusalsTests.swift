@@ -1,5 +1,6 @@
-@testable import Ingest
 import Testing
+
+@testable import Ingest
 
 /// A refused SRT attempt that libsrt presents again (a retransmitted conclusion handshake) gets its
 /// first answer, once; new attempts are decided afresh; memory stays bounded.

@@ -1,12 +1,13 @@
-import Channels
 import CSRT
+import Channels
 import EventStore
 import Foundation
-@testable import Ingest
 import IngestTestSupport
 import Media
-import Testing
 import TestSupport
+import Testing
+
+@testable import Ingest
 
 /// Real SRT publishers (ffmpeg, srt-live-transmit, a libsrt caller) against an `SRTServer`
 /// sharing its registry with an `RTMPServer`, on loopback.
@@ -46,16 +47,20 @@ import TestSupport
         "srt://127.0.0.1:\(port)?streamid=\(streamID)\(extra)"
     }
 
-    static func ffmpeg(port: Int, streamID: String = "#!::r=live/good-key,m=publish", seconds: Int, extra: String = "") throws -> ToolProcess {
-        try ToolProcess("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-re",
-            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", "\(seconds)",
-            "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "96k", "-ac", "2",
-            "-f", "mpegts", url(port: port, streamID: streamID, extra: extra),
-        ])
+    static func ffmpeg(
+        port: Int, streamID: String = "#!::r=live/good-key,m=publish", seconds: Int, extra: String = ""
+    ) throws -> ToolProcess {
+        try ToolProcess(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-re",
+                "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                "-t", "\(seconds)",
+                "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-b:a", "96k", "-ac", "2",
+                "-f", "mpegts", url(port: port, streamID: streamID, extra: extra),
+            ])
     }
 
     static func nextSession(_ server: SRTServer, timeout: Duration = .seconds(15)) async -> LiveSession? {
@@ -116,7 +121,8 @@ import TestSupport
         #expect(types.last == "StreamEnded")
         let (started, entry) = try #require(await harness.events.entries(of: StreamStarted.self).first)
         #expect(started.protocol == "srt")
-        #expect(started.video?.codec == "h264" && started.video?.width == 640 && started.video?.height == 360 && started.video?.frameRate == 30)
+        #expect(
+            started.video?.codec == "h264" && started.video?.width == 640 && started.video?.height == 360 && started.video?.frameRate == 30)
         #expect(started.audio?.codec == "aac" && started.audio?.sampleRate == 48000 && started.audio?.channels == 2)
         #expect(entry.streamID == session.streamID)
         #expect(entry.metadata.actor.id.hasPrefix("127.0.0.1:"))
@@ -251,7 +257,8 @@ import TestSupport
         #expect(await harness.events.waitUntil(timeout: .seconds(20)) { $0.contains { $0.event is StreamEnded } })
         let items = await withTimeout(.seconds(10)) { await collector.value } ?? []
         #expect(items.contains { if case .discontinuity = $0 { true } else { false } })
-        #expect(items.packets.filter { $0.track == .video }.count >= 120, "\(items.packets.filter { $0.track == .video }.count) video frames")
+        #expect(
+            items.packets.filter { $0.track == .video }.count >= 120, "\(items.packets.filter { $0.track == .video }.count) video frames")
         #expect(await harness.events.events(StreamStarted.self).count == 1)
         let ended = try #require(await harness.events.events(StreamEnded.self).first)
         #expect(ended.reconnects == 1)
@@ -266,19 +273,24 @@ import TestSupport
         }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("streamd-srt-\(UUID()).ts")
         defer { try? FileManager.default.removeItem(at: file) }
-        let made = try await ToolProcess.run("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-            "-f", "lavfi", "-i", "sine=sample_rate=44100", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast",
-            "-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "1", "-f", "mpegts", file.path,
-        ])
+        let made = try await ToolProcess.run(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+                "-f", "lavfi", "-i", "sine=sample_rate=44100", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast",
+                "-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "1", "-f", "mpegts", file.path,
+            ])
         #expect(made.status == 0, "\(made.stderr)")
         let harness = try Self.makeServer()
         // The bare stream id form; srt-live-transmit reads stdin (a pipe) as fast as it can, drops
         // what it reads before its SRT connection is up (hence the pause), and stays connected
         // after the end of the file until it is stopped.
-        let sender = try ToolProcess("/bin/sh", [
-            "-c", "(sleep 1; cat '\(file.path)') | exec \(transmit) -q -a:no -chunk:1316 file://con 'srt://127.0.0.1:\(harness.port)?streamid=live/good-key&latency=200'",
-        ])
+        let sender = try ToolProcess(
+            "/bin/sh",
+            [
+                "-c",
+                "(sleep 1; cat '\(file.path)') | exec \(transmit) -q -a:no -chunk:1316 file://con 'srt://127.0.0.1:\(harness.port)?streamid=live/good-key&latency=200'",
+            ])
         let session = try #require(await Self.nextSession(harness.srt))
         let collector = Task { await collect(session) }
         try await Task.sleep(for: .seconds(4))
@@ -314,9 +326,10 @@ import TestSupport
         let caller = try await SRTTestCaller.connect(port: harness.port, streamID: "live/good-key").get()
         let garbage = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }.map { $0 == 0x47 ? 0x48 : $0 }
         _ = await caller.send(garbage)
-        #expect(await harness.events.waitUntil(timeout: .seconds(15)) { entries in
-            entries.contains { ($0.event as? StreamEnded)?.reason == .protocolError }
-        })
+        #expect(
+            await harness.events.waitUntil(timeout: .seconds(15)) { entries in
+                entries.contains { ($0.event as? StreamEnded)?.reason == .protocolError }
+            })
         let ended = await harness.events.events(StreamEnded.self).last
         #expect(ended?.detail?.contains("not MPEG-TS") == true, "\(String(describing: ended?.detail))")
         caller.close()
@@ -385,8 +398,10 @@ import TestSupport
         fresh.close()
 
         let timings = srt.authorizationTimings
-        print(String(format: "SRT listen callback (keys from memory): %d checks, mean %.2f ms, max %.2f ms, %d registry waits given up",
-                     timings.count, timings.meanMilliseconds, timings.maxMilliseconds, timings.timeouts))
+        print(
+            String(
+                format: "SRT listen callback (keys from memory): %d checks, mean %.2f ms, max %.2f ms, %d registry waits given up",
+                timings.count, timings.meanMilliseconds, timings.maxMilliseconds, timings.timeouts))
 
         await srt.shutdown()
         await rtmp.shutdown()

@@ -1,6 +1,7 @@
 import CSRT
-@testable import Ingest
 import Testing
+
+@testable import Ingest
 
 /// `SRTSocket` and `SRTEpoll` own their libsrt handles: closed or released exactly once.
 @Suite struct SRTSocketTests {

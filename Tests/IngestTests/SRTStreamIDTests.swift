@@ -1,6 +1,7 @@
-@testable import Ingest
-import Testing
 import TestSupport
+import Testing
+
+@testable import Ingest
 
 @Suite struct SRTStreamIDTests {
     @Test func accessControlSyntaxInAnyOrder() throws {
@@ -51,7 +52,10 @@ import TestSupport
         for (text, expected) in cases {
             #expect(throws: expected, "\(text.debugDescription)") { try SRTStreamID(parsing: text) }
         }
-        for (_, error) in cases { #expect(error.description.contains("#!::r=live/STREAMKEY") || error.description.contains("m=") || error.description.contains("t=")) }
+        for (_, error) in cases {
+            #expect(
+                error.description.contains("#!::r=live/STREAMKEY") || error.description.contains("m=") || error.description.contains("t="))
+        }
     }
 
     @Test func randomStreamIDsNeverTrap() {
@@ -59,7 +63,8 @@ import TestSupport
         let alphabet = Array("#!:=,/rmu live publish request\u{0}\u{FF}é".unicodeScalars)
         for _ in 0..<5000 {
             let length = Int.random(in: 0...40, using: &generator)
-            let text = String(String.UnicodeScalarView((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }))
+            let text = String(
+                String.UnicodeScalarView((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }))
             _ = try? SRTStreamID(parsing: text)
             _ = try? SRTStreamID(parsing: "#!::" + text)
         }

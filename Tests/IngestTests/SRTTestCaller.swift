@@ -1,5 +1,6 @@
 import CSRT
 import Dispatch
+
 @testable import Ingest
 
 /// A minimal libsrt caller for tests: connects with a stream id (and passphrase), reports the

@@ -1,7 +1,8 @@
 import EventStore
-@testable import Ingest
 import Media
 import Testing
+
+@testable import Ingest
 
 @Suite struct SessionRegistryTests {
     static func connection(_ token: UInt64, closed: @escaping @Sendable (String) -> Void = { _ in }) -> SessionRegistry.Connection {
@@ -11,17 +12,26 @@ import Testing
     @Test func reconnectWithinGraceContinuesTheSession() async throws {
         let events = RecordedEvents()
         let registry = SessionRegistry(configuration: .init(graceWindow: .seconds(5)), sink: events.sink)
-        guard case .started(let session) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5", connection: Self.connection(1)) else {
+        guard
+            case .started(let session) = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5", connection: Self.connection(1))
+        else {
             Issue.record("not started")
             return
         }
-        guard case .refused(.channelAlreadyLive("c1")) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "9.9.9.9:1", connection: Self.connection(2)) else {
+        guard
+            case .refused(.channelAlreadyLive("c1")) = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "9.9.9.9:1", connection: Self.connection(2))
+        else {
             Issue.record("a second live publisher was accepted")
             return
         }
         await registry.connectionEnded(session.id, token: 1, reason: .encoderClosed, detail: nil)
         #expect(await registry.list().first?.connected == false)
-        guard case .resumed(let resumed) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:6", connection: Self.connection(3)) else {
+        guard
+            case .resumed(let resumed) = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:6", connection: Self.connection(3))
+        else {
             Issue.record("not resumed")
             return
         }
@@ -44,7 +54,10 @@ import Testing
     @Test func graceExpiryEndsTheSession() async throws {
         let events = RecordedEvents()
         let registry = SessionRegistry(configuration: .init(graceWindow: .milliseconds(200)), sink: events.sink)
-        guard case .started(let session) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5", connection: Self.connection(1)) else {
+        guard
+            case .started(let session) = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5", connection: Self.connection(1))
+        else {
             Issue.record("not started")
             return
         }
@@ -54,7 +67,10 @@ import Testing
         #expect(ended.reason == .encoderClosed)
         #expect(await events.types == ["StreamStarted", "StreamEnded"])
         #expect(await collect(session).isEmpty)
-        guard case .started(let next) = await registry.claim(channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:7", connection: Self.connection(2)) else {
+        guard
+            case .started(let next) = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:7", connection: Self.connection(2))
+        else {
             Issue.record("not started again")
             return
         }
@@ -65,9 +81,10 @@ import Testing
         let events = RecordedEvents()
         let registry = SessionRegistry(sink: events.sink)
         let closed = RecordedStrings()
-        guard case .started(let session) = await registry.claim(
-            channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5",
-            connection: Self.connection(1) { text in Task { await closed.append(text) } })
+        guard
+            case .started(let session) = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5",
+                connection: Self.connection(1) { text in Task { await closed.append(text) } })
         else {
             Issue.record("not started")
             return
@@ -88,7 +105,10 @@ import Testing
     @Test func theLimitOfPublishersIsEnforced() async {
         let registry = SessionRegistry(configuration: .init(maxPublishers: 1), sink: { _, _, _ in })
         _ = await registry.claim(channelID: "a", channelName: "a", remoteAddress: "x", connection: Self.connection(1))
-        guard case .refused(.serverFull(1)) = await registry.claim(channelID: "b", channelName: "b", remoteAddress: "y", connection: Self.connection(2)) else {
+        guard
+            case .refused(.serverFull(1)) = await registry.claim(
+                channelID: "b", channelName: "b", remoteAddress: "y", connection: Self.connection(2))
+        else {
             Issue.record("over the limit")
             return
         }

@@ -1,8 +1,9 @@
 import EventStore
 import Foundation
-@testable import Ingest
 import Media
 import NIOCore
+
+@testable import Ingest
 
 /// Records what Ingest emits, for assertions.
 actor RecordedEvents {
@@ -67,7 +68,8 @@ final class ToolProcess: Sendable {
             DispatchQueue.global().async {
                 let data = pipe.fileHandleForReading.readDataToEndOfFile()
                 process.waitUntilExit()
-                continuation.resume(returning: ProcessResult(status: process.terminationStatus, stderr: String(decoding: data, as: UTF8.self)))
+                continuation.resume(
+                    returning: ProcessResult(status: process.terminationStatus, stderr: String(decoding: data, as: UTF8.self)))
             }
         }
     }
@@ -78,15 +80,17 @@ final class ToolProcess: Sendable {
 }
 
 func ffmpegPublish(port: Int, key: String, seconds: Int, app: String = "live") throws -> ToolProcess {
-    try ToolProcess("/usr/bin/ffmpeg", [
-        "-hide_banner", "-loglevel", "error", "-re",
-        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-        "-t", "\(seconds)",
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "96k", "-ac", "2",
-        "-f", "flv", "rtmp://127.0.0.1:\(port)/\(app)/\(key)",
-    ])
+    try ToolProcess(
+        "/usr/bin/ffmpeg",
+        [
+            "-hide_banner", "-loglevel", "error", "-re",
+            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", "\(seconds)",
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "96k", "-ac", "2",
+            "-f", "flv", "rtmp://127.0.0.1:\(port)/\(app)/\(key)",
+        ])
 }
 
 /// Collects a session's media items until the sequence ends.
@@ -116,4 +120,3 @@ extension ByteBuffer {
         writeBytes(bytes)
     }
 }
-

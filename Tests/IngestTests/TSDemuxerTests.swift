@@ -1,13 +1,16 @@
 import Foundation
-@testable import Ingest
 import Media
-import Testing
 import TestSupport
+import Testing
+
+@testable import Ingest
 
 @Suite struct TSDemuxerTests {
     typealias W = TSTestWriter
 
-    static func demux(_ bytes: [UInt8], chunk: Int = 1316) throws -> (items: [MediaItem], ready: StreamDescription?, extractor: TSMediaExtractor) {
+    static func demux(
+        _ bytes: [UInt8], chunk: Int = 1316
+    ) throws -> (items: [MediaItem], ready: StreamDescription?, extractor: TSMediaExtractor) {
         var extractor = TSMediaExtractor()
         var items: [MediaItem] = []
         var ready: StreamDescription?
@@ -81,7 +84,9 @@ import TestSupport
         var writer = W()
         var bytes = writer.pat() + writer.pmt(streams: [(0x1B, W.videoPID)])
         for frame in 0..<10 {
-            bytes += writer.pes(pid: W.videoPID, streamID: 0xE0, pts: 900_000 + Int64(frame) * 3000, payload: W.h264AccessUnit(keyframe: frame == 0), bounded: false)
+            bytes += writer.pes(
+                pid: W.videoPID, streamID: 0xE0, pts: 900_000 + Int64(frame) * 3000, payload: W.h264AccessUnit(keyframe: frame == 0),
+                bounded: false)
         }
         for frame in 0..<10 {
             bytes += writer.pes(
@@ -100,10 +105,11 @@ import TestSupport
         let bytes = W.stream(frames: 30)
         var packets = stride(from: 0, to: bytes.count, by: 188).map { Array(bytes[$0..<($0 + 188)]) }
         // Drop a middle packet of a video PES (a continuation, not a start).
-        let victim = try #require(packets.indices.dropFirst(10).first { index in
-            let p = packets[index]
-            return (UInt16(p[1] & 0x1F) << 8 | UInt16(p[2])) == W.videoPID && p[1] & 0x40 == 0
-        })
+        let victim = try #require(
+            packets.indices.dropFirst(10).first { index in
+                let p = packets[index]
+                return (UInt16(p[1] & 0x1F) << 8 | UInt16(p[2])) == W.videoPID && p[1] & 0x40 == 0
+            })
         packets.remove(at: victim)
         // And duplicate another packet: allowed once, ignored.
         packets.insert(packets[20], at: 21)
@@ -156,19 +162,22 @@ import TestSupport
     @Test func anFFmpegHEVCAndOpusStreamBecomesTracksForTheTranscoder() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("streamd-ts-\(UUID()).ts")
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try await ToolProcess.run("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3",
-            "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=60:log-level=error", "-pix_fmt", "yuv420p",
-            "-c:a", "libopus", "-b:a", "64k", "-ac", "2", "-f", "mpegts", file.path,
-        ])
+        let result = try await ToolProcess.run(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3",
+                "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=60:log-level=error", "-pix_fmt", "yuv420p",
+                "-c:a", "libopus", "-b:a", "64k", "-ac", "2", "-f", "mpegts", file.path,
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         let (items, ready, extractor) = try Self.demux(try [UInt8](Data(contentsOf: file)))
         let video = try #require(items.trackInfos.first { $0.kind == .video })
         let audio = try #require(items.trackInfos.first { $0.kind == .audio })
         #expect(video.codec == .hevc && video.frameRate == 30)
         guard case .opaque(let parameterSets) = video.configuration else { Issue.record("no HEVC parameter sets"); return }
-        #expect(parameterSets.starts(with: [0, 0, 0, 1]) && AnnexB.nalUnits(parameterSets).map { ($0.first ?? 0) >> 1 & 0x3F } == [32, 33, 34])
+        #expect(
+            parameterSets.starts(with: [0, 0, 0, 1]) && AnnexB.nalUnits(parameterSets).map { ($0.first ?? 0) >> 1 & 0x3F } == [32, 33, 34])
         #expect(audio.codec == .opus && audio.sampleRate == 48_000 && audio.channels == 2)
         guard case .opaque(let head) = audio.configuration else { Issue.record("no OpusHead"); return }
         #expect(head.count == 19 && head.starts(with: Array("OpusHead".utf8)))
@@ -196,7 +205,10 @@ import TestSupport
         var writer = W()
         var bytes = writer.pat() + writer.pmt(streams: [(0x0F, W.audioPID)])
         // A PES start, then continuation packets forever.
-        bytes += writer.packets(pid: W.audioPID, payload: [0, 0, 1, 0xC0, 0, 0, 0x80, 0x80, 5] + W.timestamp(0, prefix: 2) + [UInt8](repeating: 0xAB, count: 170), unitStart: true)
+        bytes += writer.packets(
+            pid: W.audioPID,
+            payload: [0, 0, 1, 0xC0, 0, 0, 0x80, 0x80, 5] + W.timestamp(0, prefix: 2) + [UInt8](repeating: 0xAB, count: 170),
+            unitStart: true)
         var extractor = TSMediaExtractor()
         var thrown: TSStreamError?
         do {
@@ -248,7 +260,8 @@ import TestSupport
         let record = H264AnnexB.configuration(sps: unit.sequenceParameterSets, pps: unit.pictureParameterSets)
         #expect(record?.codecString == "avc1.42C01E")
         // Trailing zeros and 4-byte start codes; an empty input has no NAL units.
-        #expect(AnnexB.nalUnits([0, 0, 0, 1, 0x41, 0x9A, 0, 0, 0, 0, 1, 0x41, 0x9B, 0, 0]).map(Array.init) == [[0x41, 0x9A], [0x41, 0x9B]])
+        #expect(
+            AnnexB.nalUnits([0, 0, 0, 1, 0x41, 0x9A, 0, 0, 0, 0, 1, 0x41, 0x9B, 0, 0]).map(Array.init) == [[0x41, 0x9A], [0x41, 0x9B]])
         #expect(AnnexB.nalUnits([]).isEmpty)
         #expect(H264AnnexB.convert([0, 0, 1]).avcc.isEmpty)
     }
@@ -256,12 +269,14 @@ import TestSupport
     @Test func anFFmpegTransportStreamDemuxesLikeTheRTMPPath() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("streamd-ts-\(UUID()).ts")
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try await ToolProcess.run("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3",
-            "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", "-bf", "2",
-            "-c:a", "aac", "-b:a", "96k", "-ac", "2", "-f", "mpegts", file.path,
-        ])
+        let result = try await ToolProcess.run(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3",
+                "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", "-bf", "2",
+                "-c:a", "aac", "-b:a", "96k", "-ac", "2", "-f", "mpegts", file.path,
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         let bytes = try [UInt8](Data(contentsOf: file))
         let (items, ready, extractor) = try Self.demux(bytes)

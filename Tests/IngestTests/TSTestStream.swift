@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Ingest
 
 /// Writes small MPEG-TS streams for the demuxer tests: PAT, PMT (with CRC), and PES packets cut
@@ -21,7 +22,10 @@ struct TSTestWriter {
         body += [0xE0 | UInt8(pcr >> 8), UInt8(pcr & 0xFF), 0xF0, 0x00]
         for stream in streams {
             let info = descriptors[stream.pid] ?? []
-            body += [stream.type, 0xE0 | UInt8(stream.pid >> 8), UInt8(stream.pid & 0xFF), 0xF0 | UInt8(info.count >> 8), UInt8(info.count & 0xFF)]
+            body += [
+                stream.type, 0xE0 | UInt8(stream.pid >> 8), UInt8(stream.pid & 0xFF), 0xF0 | UInt8(info.count >> 8),
+                UInt8(info.count & 0xFF),
+            ]
             body += info
         }
         return psi(pid: Self.pmtPID, section: Self.section(tableID: 0x02, body: body))
@@ -102,7 +106,10 @@ struct TSTestWriter {
     }
 
     /// 640x360 Baseline SPS (from x264).
-    static let sps: [UInt8] = [0x67, 0x42, 0xC0, 0x1E, 0xD9, 0x00, 0xA0, 0x2F, 0xF9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3C, 0x0F, 0x16, 0x2E, 0x48]
+    static let sps: [UInt8] = [
+        0x67, 0x42, 0xC0, 0x1E, 0xD9, 0x00, 0xA0, 0x2F, 0xF9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3C, 0x0F,
+        0x16, 0x2E, 0x48,
+    ]
     static let pps: [UInt8] = [0x68, 0xCB, 0x83, 0xCB, 0x20]
 
     /// One ADTS frame: AAC-LC, 48 kHz, stereo.
@@ -124,7 +131,8 @@ struct TSTestWriter {
                 pid: videoPID, streamID: 0xE0, pts: (time + 3000) & ((1 << 33) - 1), dts: time & ((1 << 33) - 1),
                 payload: h264AccessUnit(keyframe: key), bounded: false, randomAccess: key)
             if frame % 2 == 0 {
-                out += writer.pes(pid: audioPID, streamID: 0xC0, pts: time & ((1 << 33) - 1), payload: adtsFrame() + adtsFrame(), bounded: true)
+                out += writer.pes(
+                    pid: audioPID, streamID: 0xC0, pts: time & ((1 << 33) - 1), payload: adtsFrame() + adtsFrame(), bounded: true)
             }
         }
         return out

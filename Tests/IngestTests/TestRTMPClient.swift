@@ -1,7 +1,8 @@
-@testable import Ingest
 import NIOCore
 import NIOPosix
 import Synchronization
+
+@testable import Ingest
 
 /// A hand-driven RTMP publisher for cases ffmpeg cannot produce (silence, floods, limits).
 final class TestRTMPClient: Sendable {
@@ -77,7 +78,7 @@ final class TestRTMPClient: Sendable {
     var statusCodes: [(code: String, description: String)] {
         messages.compactMap { message in
             guard message.typeID == 20, let values = try? AMF0Decoder.decodeAll(message.payload), values.count > 3,
-                  let info = values[3].object, let code = info["code"]?.string
+                let info = values[3].object, let code = info["code"]?.string
             else { return nil }
             return (code, info["description"]?.string ?? "")
         }

@@ -28,7 +28,8 @@ import Testing
     @Test func truncatedRecordsAreTypedErrors() {
         let bytes = AVCDecoderConfigurationRecord(
             profileIndication: 66, profileCompatibility: 0, levelIndication: 30,
-            sequenceParameterSets: [[0x67, 0x42]], pictureParameterSets: [[0x68]]).serialized()
+            sequenceParameterSets: [[0x67, 0x42]], pictureParameterSets: [[0x68]]
+        ).serialized()
         for length in 0..<bytes.count {
             #expect(throws: MediaFormatError.self) { try AVCDecoderConfigurationRecord(parsing: Array(bytes.prefix(length))) }
         }

@@ -5,8 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Ingest
 import Node
-import Testing
 import TestSupport
+import Testing
 
 /// Ingest wired to the event log and the channels read model, with the real ffmpeg publishing.
 @Suite struct PlatformTests {
@@ -22,12 +22,14 @@ import TestSupport
         let (channel, key) = try await platform.channels.create(name: "demo", metadata: EventMetadata(actor: .admin))
 
         func publish(_ key: String, seconds: Int) async throws -> (status: Int32, output: String) {
-            try await Subprocess.runDetached("/usr/bin/ffmpeg", [
-                "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "\(seconds)",
-                "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-c:a", "aac", "-f", "flv",
-                "rtmp://127.0.0.1:\(platform.rtmpPort)/live/\(key)",
-            ])
+            try await Subprocess.runDetached(
+                "/usr/bin/ffmpeg",
+                [
+                    "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "\(seconds)",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-c:a", "aac", "-f", "flv",
+                    "rtmp://127.0.0.1:\(platform.rtmpPort)/live/\(key)",
+                ])
         }
 
         // A wrong key is refused before any media, visibly to the encoder and in the log.

@@ -5,8 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Ingest
 import Node
-import Testing
 import TestSupport
+import Testing
 import Transcode
 
 /// The platform runs the quality projection: a real RTMP publish gets a health score and a state in
@@ -26,15 +26,21 @@ import Transcode
         }
         platform.start()
         // In this order: the platform's watchers must stop reading before the store closes.
-        defer { Task { await platform.shutdown(); await store.shutdown() } }
+        defer {
+            Task {
+                await platform.shutdown(); await store.shutdown()
+            }
+        }
         let (_, key) = try await platform.channels.create(name: "quality", metadata: EventMetadata(actor: .admin))
 
-        async let publishing = Subprocess.runDetached("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "12",
-            "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-c:a", "aac", "-f", "flv",
-            "rtmp://127.0.0.1:\(platform.rtmpPort)/live/\(key.text)",
-        ])
+        async let publishing = Subprocess.runDetached(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "12",
+                "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-c:a", "aac", "-f", "flv",
+                "rtmp://127.0.0.1:\(platform.rtmpPort)/live/\(key.text)",
+            ])
 
         let app = Application(router: platform.gateway.router())
         let deadline = ContinuousClock.now + .seconds(30)

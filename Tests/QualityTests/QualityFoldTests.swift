@@ -2,6 +2,7 @@ import Foundation
 import Ingest
 import Testing
 import Transcode
+
 @testable import Quality
 
 /// The fold the projection and the audit share, without a database.
@@ -19,7 +20,10 @@ struct QualityFoldTests {
     }
 
     static func ended(_ session: String) -> QualityInput {
-        .ended(StreamEnded(sessionID: session, channelID: "c", reason: .encoderClosed, detail: nil, durationSeconds: 1, bytesReceived: 1, reconnects: 0))
+        .ended(
+            StreamEnded(
+                sessionID: session, channelID: "c", reason: .encoderClosed, detail: nil, durationSeconds: 1, bytesReceived: 1, reconnects: 0
+            ))
     }
 
     @Test func aSessionStartsOnceAndIsFoldedUntilItEnds() {
@@ -53,12 +57,17 @@ struct QualityFoldTests {
         _ = fold.apply(Self.started("other", channel: "d"))
         var tuned = QualityThresholds.default
         tuned.stableSeconds = 30
-        guard case .configured(let channel, let thresholds, let sessions) = fold.apply(.configured(QualitySettingsChanged(channelID: "c", thresholds: tuned))) else {
+        guard
+            case .configured(let channel, let thresholds, let sessions) = fold.apply(
+                .configured(QualitySettingsChanged(channelID: "c", thresholds: tuned)))
+        else {
             Issue.record("not configured"); return
         }
         #expect(channel == "c" && thresholds == tuned)
         #expect(sessions.map(\.sessionID) == ["a", "b"], "only the channel's live sessions, in id order")
-        #expect(fold.sessions["other"]?.machine == QualitySession(started: QualityInputsTests.started(), at: Date(), thresholds: .default).machine)
+        #expect(
+            fold.sessions["other"]?.machine
+                == QualitySession(started: QualityInputsTests.started(), at: Date(), thresholds: .default).machine)
         guard case .opened(let later) = fold.apply(Self.started("later")) else { Issue.record("not opened"); return }
         #expect(later.machine == fold.sessions["a"]?.machine)
     }

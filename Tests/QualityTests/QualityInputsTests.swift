@@ -1,8 +1,9 @@
 import Foundation
 import Testing
-@testable import Quality
-@testable import Ingest
 import Transcode
+
+@testable import Ingest
+@testable import Quality
 
 @Suite("Quality inputs from ingest statistics")
 struct QualityInputsTests {
@@ -135,7 +136,8 @@ struct QualityInputsTests {
         for second in 0..<100 {
             // Measured through a 1 Mbit/s tbf on veth: ~75 % loss, RTT ~49 ms, 0.97 Mbit/s arriving,
             // libsrt's capacity estimate still ~1.1 Gbit/s.
-            let stats = second < 20
+            let stats =
+                second < 20
                 ? Self.srt(received: 110, lost: 350, rtt: 49, rate: 0.97, bandwidth: 1_100, dropped: 320)
                 : Self.srt()
             let sample = QualitySample(time: start.addingTimeInterval(Double(second + 1)), duration: 1, figures: inputs.figures(for: stats))
@@ -176,12 +178,14 @@ struct TimestampLagTests {
         var dts: Int64 = 0
         for _ in 0..<3 {
             for _ in 0..<30 { accumulator.record(track: .video, dts: dts); dts += 33 }
-            lags.append(accumulator.sample(totalBytes: 0, interval: .seconds(1), queueDepth: 0, backpressured: false).timestampLagMilliseconds)
+            lags.append(
+                accumulator.sample(totalBytes: 0, interval: .seconds(1), queueDepth: 0, backpressured: false).timestampLagMilliseconds)
         }
         // Half speed: half a second of media per second.
         for _ in 0..<2 {
             for _ in 0..<15 { accumulator.record(track: .video, dts: dts); dts += 33 }
-            lags.append(accumulator.sample(totalBytes: 0, interval: .seconds(1), queueDepth: 0, backpressured: false).timestampLagMilliseconds)
+            lags.append(
+                accumulator.sample(totalBytes: 0, interval: .seconds(1), queueDepth: 0, backpressured: false).timestampLagMilliseconds)
         }
         #expect(lags[0] == nil, "no media yet")
         let steady = lags[1...3].compactMap { $0 }

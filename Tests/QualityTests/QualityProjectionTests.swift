@@ -2,11 +2,12 @@ import EventStore
 import Foundation
 import Node
 import Synchronization
-import Testing
 import TestSupport
-@testable import Quality
-@testable import Ingest
+import Testing
 import Transcode
+
+@testable import Ingest
+@testable import Quality
 
 /// Records control calls the way `Transcoder` keeps them.
 final class RecordingQualityControl: QualityControl {
@@ -37,7 +38,8 @@ struct QualityProjectionTests {
         let stream = "session-\(id)"
         let started = StreamStarted(
             sessionID: id, channelID: channelID, channelName: "demo", protocol: "srt", remoteAddress: "127.0.0.1:50000",
-            description: StreamDescription(video: .init(codec: "avc1", width: 1920, height: 1080, frameRate: 30, bitrate: 6_000_000), encoder: "test"))
+            description: StreamDescription(
+                video: .init(codec: "avc1", width: 1920, height: 1080, frameRate: 30, bitrate: 6_000_000), encoder: "test"))
         var events = [try NewEvent(started, metadata: metadata)]
         for sample in samples {
             var stats = IngestStats()
@@ -54,9 +56,11 @@ struct QualityProjectionTests {
             events.append(try NewEvent(IngestStatsSampled(sessionID: id, channelID: channelID, stats: stats), metadata: metadata))
         }
         if end {
-            events.append(try NewEvent(StreamEnded(
-                sessionID: id, channelID: channelID, reason: .encoderClosed, detail: nil, durationSeconds: Double(samples.count),
-                bytesReceived: 1, reconnects: 0), metadata: metadata))
+            events.append(
+                try NewEvent(
+                    StreamEnded(
+                        sessionID: id, channelID: channelID, reason: .encoderClosed, detail: nil, durationSeconds: Double(samples.count),
+                        bytesReceived: 1, reconnects: 0), metadata: metadata))
         }
         // Several appends, as ingest makes them (one per sample), in order.
         var index = 0

@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The `streamd` binary against a real database, as an operator would use it.
 @Suite struct CLITests {
@@ -33,7 +33,10 @@ import TestSupport
         let lines = events.output.split(separator: "\n")
         #expect(lines.count == 4, "\(events.output)")
         #expect(lines.first?.hasPrefix("1\t") == true)
-        #expect(lines.map { $0.split(separator: "\t").dropFirst(3).first ?? "" } == ["ChannelCreated", "StreamKeyIssued", "StreamKeyRevoked", "StreamKeyIssued"])
+        #expect(
+            lines.map { $0.split(separator: "\t").dropFirst(3).first ?? "" } == [
+                "ChannelCreated", "StreamKeyIssued", "StreamKeyRevoked", "StreamKeyIssued",
+            ])
         #expect(lines.allSatisfy { $0.contains("admin:cli:") })
 
         let filtered = try await streamd(["events", "list", "--type", "StreamKeyRevoked", "--json", "--database-url", url])
@@ -76,7 +79,8 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: dataDir + "/postgres/postmaster.pid"))
         let list = try await streamd(["channels", "list", "--data-dir", dataDir])
         #expect(list.output.contains("embedded\t"))
-        #expect(try String(contentsOfFile: dataDir + "/postgres.port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == port)
+        #expect(
+            try String(contentsOfFile: dataDir + "/postgres.port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == port)
         let attributes = try FileManager.default.attributesOfItem(atPath: dataDir + "/postgres.password")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }

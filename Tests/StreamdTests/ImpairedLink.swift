@@ -43,7 +43,9 @@ struct ImpairedLink: Sendable {
             try link.run(["link", "set", link.namespaceInterface, "netns", link.namespace])
             try link.run(["addr", "add", "\(link.hostAddress)/30", "dev", link.hostInterface])
             try link.run(["link", "set", link.hostInterface, "up"])
-            try link.run(["netns", "exec", link.namespace, ip, "addr", "add", "\(link.namespaceAddress)/30", "dev", link.namespaceInterface])
+            try link.run([
+                "netns", "exec", link.namespace, ip, "addr", "add", "\(link.namespaceAddress)/30", "dev", link.namespaceInterface,
+            ])
             try link.run(["netns", "exec", link.namespace, ip, "link", "set", link.namespaceInterface, "up"])
             try link.run(["netns", "exec", link.namespace, ip, "link", "set", "lo", "up"])
         } catch {
@@ -65,8 +67,10 @@ struct ImpairedLink: Sendable {
 
     /// Cuts the namespace's egress (the publisher's direction) to `rate` with a token bucket.
     func impair(rate: String = "1mbit", burst: String = "16kbit", latency: String = "50ms") throws {
-        try run(["netns", "exec", namespace, "/usr/sbin/tc", "qdisc", "replace", "dev", namespaceInterface, "root", "tbf",
-                 "rate", rate, "burst", burst, "latency", latency])
+        try run([
+            "netns", "exec", namespace, "/usr/sbin/tc", "qdisc", "replace", "dev", namespaceInterface, "root", "tbf",
+            "rate", rate, "burst", burst, "latency", latency,
+        ])
     }
 
     /// Removes the cut (back to the veth's default qdisc).
@@ -101,7 +105,8 @@ struct ImpairedLink: Sendable {
 
     /// `tc -s qdisc` of the namespace's interface (sent, dropped, overlimits), for failure messages.
     func queueStatistics() -> String {
-        (try? Subprocess.run(Self.ip, ["netns", "exec", namespace, "/usr/sbin/tc", "-s", "qdisc", "show", "dev", namespaceInterface]).output) ?? ""
+        (try? Subprocess.run(Self.ip, ["netns", "exec", namespace, "/usr/sbin/tc", "-s", "qdisc", "show", "dev", namespaceInterface]).output)
+            ?? ""
     }
 
     /// Starts `path` inside the namespace.

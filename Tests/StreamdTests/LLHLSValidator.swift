@@ -42,28 +42,42 @@ struct MediaPlaylist {
         var pendingDiscontinuity = false
         var msn: Int?
         for line in lines.dropFirst() {
-            if let value = Self.value(line, "#EXT-X-VERSION:") { version = Int(value) }
-            else if let value = Self.value(line, "#EXT-X-TARGETDURATION:") { targetDuration = Int(value) }
-            else if let value = Self.value(line, "#EXT-X-PART-INF:") { partTarget = Self.attributes(value)["PART-TARGET"].flatMap(Double.init) }
-            else if let value = Self.value(line, "#EXT-X-SERVER-CONTROL:") { serverControl = Self.attributes(value) }
-            else if let value = Self.value(line, "#EXT-X-MEDIA-SEQUENCE:") { mediaSequence = Int(value) ?? -1 }
-            else if let value = Self.value(line, "#EXT-X-MAP:") { map = Self.attributes(value)["URI"] }
-            else if let value = Self.value(line, "#EXT-X-SKIP:") { skipped = Self.attributes(value)["SKIPPED-SEGMENTS"].flatMap(Int.init) }
-            else if let value = Self.value(line, "#EXT-X-PROGRAM-DATE-TIME:") { pendingDate = value }
-            else if line == "#EXT-X-DISCONTINUITY" { pendingDiscontinuity = true }
-            else if let value = Self.value(line, "#EXT-X-PART:") {
+            if let value = Self.value(line, "#EXT-X-VERSION:") {
+                version = Int(value)
+            } else if let value = Self.value(line, "#EXT-X-TARGETDURATION:") {
+                targetDuration = Int(value)
+            } else if let value = Self.value(line, "#EXT-X-PART-INF:") {
+                partTarget = Self.attributes(value)["PART-TARGET"].flatMap(Double.init)
+            } else if let value = Self.value(line, "#EXT-X-SERVER-CONTROL:") {
+                serverControl = Self.attributes(value)
+            } else if let value = Self.value(line, "#EXT-X-MEDIA-SEQUENCE:") {
+                mediaSequence = Int(value) ?? -1
+            } else if let value = Self.value(line, "#EXT-X-MAP:") {
+                map = Self.attributes(value)["URI"]
+            } else if let value = Self.value(line, "#EXT-X-SKIP:") {
+                skipped = Self.attributes(value)["SKIPPED-SEGMENTS"].flatMap(Int.init)
+            } else if let value = Self.value(line, "#EXT-X-PROGRAM-DATE-TIME:") {
+                pendingDate = value
+            } else if line == "#EXT-X-DISCONTINUITY" {
+                pendingDiscontinuity = true
+            } else if let value = Self.value(line, "#EXT-X-PART:") {
                 let a = Self.attributes(value)
-                pendingParts.append(Part(duration: Double(a["DURATION"] ?? "") ?? -1, uri: a["URI"] ?? "", independent: a["INDEPENDENT"] == "YES"))
+                pendingParts.append(
+                    Part(duration: Double(a["DURATION"] ?? "") ?? -1, uri: a["URI"] ?? "", independent: a["INDEPENDENT"] == "YES"))
             } else if let value = Self.value(line, "#EXTINF:") {
                 pendingDuration = Double(value.split(separator: ",").first ?? "") ?? -1
-            } else if let value = Self.value(line, "#EXT-X-PRELOAD-HINT:") { preloadHint = Self.attributes(value) }
-            else if let value = Self.value(line, "#EXT-X-RENDITION-REPORT:") { renditionReports.append(Self.attributes(value)) }
-            else if line == "#EXT-X-ENDLIST" { endList = true }
-            else if !line.hasPrefix("#") {
+            } else if let value = Self.value(line, "#EXT-X-PRELOAD-HINT:") {
+                preloadHint = Self.attributes(value)
+            } else if let value = Self.value(line, "#EXT-X-RENDITION-REPORT:") {
+                renditionReports.append(Self.attributes(value))
+            } else if line == "#EXT-X-ENDLIST" {
+                endList = true
+            } else if !line.hasPrefix("#") {
                 let number = msn ?? (mediaSequence + (skipped ?? 0))
-                segments.append(Segment(
-                    msn: number, duration: pendingDuration ?? -1, uri: line, parts: pendingParts, programDateTime: pendingDate,
-                    discontinuity: pendingDiscontinuity))
+                segments.append(
+                    Segment(
+                        msn: number, duration: pendingDuration ?? -1, uri: line, parts: pendingParts, programDateTime: pendingDate,
+                        discontinuity: pendingDiscontinuity))
                 msn = number + 1
                 pendingParts = []
                 pendingDuration = nil
@@ -74,7 +88,9 @@ struct MediaPlaylist {
         trailingParts = pendingParts
     }
 
-    var lastMSN: Int { trailingParts.isEmpty ? (segments.last?.msn ?? mediaSequence - 1) : (segments.last.map { $0.msn + 1 } ?? mediaSequence) }
+    var lastMSN: Int {
+        trailingParts.isEmpty ? (segments.last?.msn ?? mediaSequence - 1) : (segments.last.map { $0.msn + 1 } ?? mediaSequence)
+    }
     var lastPart: Int? { trailingParts.isEmpty ? (segments.last.map { $0.parts.count - 1 }) : trailingParts.count - 1 }
 
     /// Every rule of a live LL-HLS media playlist; returns the broken ones.
@@ -91,8 +107,9 @@ struct MediaPlaylist {
         check(map != nil, "no EXT-X-MAP")
         check(segments.first?.programDateTime != nil || skipped != nil, "no EXT-X-PROGRAM-DATE-TIME on the first segment")
         for segment in segments {
-            check(segment.duration > 0 && segment.duration.rounded() <= Double(targetDuration),
-                  "segment \(segment.msn) lasts \(segment.duration) s, over the target duration \(targetDuration)")
+            check(
+                segment.duration > 0 && segment.duration.rounded() <= Double(targetDuration),
+                "segment \(segment.msn) lasts \(segment.duration) s, over the target duration \(targetDuration)")
             check(segment.uri == "s\(segment.msn).m4s", "segment \(segment.msn) has URI \(segment.uri)")
             if !segment.parts.isEmpty {
                 let sum = segment.parts.reduce(0) { $0 + $1.duration }
@@ -102,7 +119,9 @@ struct MediaPlaylist {
         }
         for part in segments.flatMap(\.parts) + trailingParts {
             // RFC 8216bis: no part lasts longer than the declared PART-TARGET (EXTINF rounding aside).
-            check(part.duration > 0 && part.duration <= partTarget + 0.0005, "part \(part.uri) lasts \(part.duration) s for a part target of \(partTarget)")
+            check(
+                part.duration > 0 && part.duration <= partTarget + 0.0005,
+                "part \(part.uri) lasts \(part.duration) s for a part target of \(partTarget)")
         }
         let withParts = segments.filter { !$0.parts.isEmpty }
         check(withParts.count <= 4, "\(withParts.count) segments list parts; only the last few should")
@@ -168,9 +187,11 @@ struct MultivariantPlaylist {
         guard lines.first == "#EXTM3U" else { throw ValidationFailure("multivariant playlist does not start with #EXTM3U") }
         var pending: [String: String]?
         for line in lines {
-            if let value = MediaPlaylist.value(line, "#EXT-X-STREAM-INF:") { pending = MediaPlaylist.attributes(value) }
-            else if let value = MediaPlaylist.value(line, "#EXT-X-MEDIA:") { media.append(MediaPlaylist.attributes(value)) }
-            else if !line.hasPrefix("#"), let attributes = pending {
+            if let value = MediaPlaylist.value(line, "#EXT-X-STREAM-INF:") {
+                pending = MediaPlaylist.attributes(value)
+            } else if let value = MediaPlaylist.value(line, "#EXT-X-MEDIA:") {
+                media.append(MediaPlaylist.attributes(value))
+            } else if !line.hasPrefix("#"), let attributes = pending {
                 variants.append(Variant(attributes: attributes, uri: line))
                 pending = nil
             }

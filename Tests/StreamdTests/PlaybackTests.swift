@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The product's main job, end to end through `streamd serve`: ffmpeg publishes over RTMP, players
 /// (ffprobe/ffmpeg, headless Chromium, GStreamer) watch the LL-HLS stream live, and the recording
@@ -64,7 +64,9 @@ import TestSupport
         let waited = ContinuousClock.now - started
         #expect(blocked.status == 200)
         let after = try MediaPlaylist(blocked.text)
-        #expect(after.lastMSN > msn || (after.lastMSN == msn && (after.lastPart ?? -1) >= part), "got \(after.lastMSN).\(after.lastPart ?? -1) for \(msn).\(part)")
+        #expect(
+            after.lastMSN > msn || (after.lastMSN == msn && (after.lastPart ?? -1) >= part),
+            "got \(after.lastMSN).\(after.lastPart ?? -1) for \(msn).\(part)")
         #expect(waited < .seconds(3), "a blocked reload is answered when the part arrives (\(waited))")
         #expect(try await server.get("\(path)?_HLS_msn=\(msn + 5)").status == 400, "too far ahead: 400")
         #expect(try await server.get("\(path)?_HLS_part=1").status == 400, "_HLS_part without _HLS_msn: 400")
@@ -82,7 +84,9 @@ import TestSupport
         let fast = try await server.get("/live/play/240p/\(hint)")
         let routed = try await server.get("/live/play/240p/\(hint)", headers: ["If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"])
         #expect(fast.status == 200 && routed.status == 200 && fast.body == hinted.body && routed.body == hinted.body)
-        #expect(fast.headers.filter { $0.key != "date" } == routed.headers.filter { $0.key != "date" }, "fast path \(fast.headers) vs router \(routed.headers)")
+        #expect(
+            fast.headers.filter { $0.key != "date" } == routed.headers.filter { $0.key != "date" },
+            "fast path \(fast.headers) vs router \(routed.headers)")
         // Pipelined requests come back in order, whichever path answers each: the first round
         // meets the HTTP-level path (a connection's first request is decoded before the fast paths
         // are in place), the next ones the raw path in front of HTTP decoding as well.
@@ -91,7 +95,9 @@ import TestSupport
             ("GET", "/live/play/240p/s999999.p0.m4s?x=1"), ("GET", "/live/play/240p/\(hint)"),
         ]
         let rounds = try RawHTTP.pipelined(port: server.http, [round, [round[0]], [round[2]], round])
-        #expect(rounds.map { $0.map(\.status) } == [[200, 200, 200, 200, 404, 200], [200], [200], [200, 200, 200, 200, 404, 200]], "\(rounds.map { $0.map(\.status) })")
+        #expect(
+            rounds.map { $0.map(\.status) } == [[200, 200, 200, 200, 404, 200], [200], [200], [200, 200, 200, 200, 404, 200]],
+            "\(rounds.map { $0.map(\.status) })")
         for answers in rounds where answers.count == 6 {
             #expect(answers[0].body == Array(hinted.body) && answers[5].body == Array(hinted.body))
             #expect(answers[1].headers["content-type"] == "application/vnd.apple.mpegurl")
@@ -118,7 +124,8 @@ import TestSupport
         // Real players on the live stream.
         let live = server.base + "/live/play/index.m3u8"
         async let chromium = Players.chromiumPlays(live, seconds: 3)
-        let probe = try await Subprocess.runDetached("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height", "-of", "csv=p=0", live])
+        let probe = try await Subprocess.runDetached(
+            "/usr/bin/ffprobe", ["-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height", "-of", "csv=p=0", live])
         #expect(probe.status == 0, "\(probe.output)")
         #expect(probe.output.contains("h264") && probe.output.contains("aac"), "\(probe.output)")
         // 15 s: with the impaired-network publishes beside it, hlsdemux has taken up to 9.5 s to
@@ -158,13 +165,17 @@ import TestSupport
             let media = try MediaPlaylist(try await server.get("/vod/\(session)/\(rendition)/index.m3u8").text)
             #expect(media.endList && media.lines.contains("#EXT-X-PLAYLIST-TYPE:VOD"))
             let seconds = media.segments.reduce(0) { $0 + $1.duration }
-            #expect(seconds > publishSeconds - 6 && seconds < publishSeconds + 2, "\(rendition) recording lasts \(seconds) s of a \(publishSeconds) s publish")
+            #expect(
+                seconds > publishSeconds - 6 && seconds < publishSeconds + 2,
+                "\(rendition) recording lasts \(seconds) s of a \(publishSeconds) s publish")
             let decoded = try await Subprocess.runDetached("/usr/bin/ffmpeg", ["-v", "error", "-i", url, "-f", "null", "-"])
             #expect(decoded.status == 0 && decoded.output.isEmpty, "\(rendition) decodes without error: \(decoded.output.prefix(600))")
         }
-        let gstVOD = try await Subprocess.runDetached("/usr/bin/gst-launch-1.0", [
-            "-q", "playbin", "uri=\(vod)", "video-sink=fakesink sync=false", "audio-sink=fakesink sync=false",
-        ])
+        let gstVOD = try await Subprocess.runDetached(
+            "/usr/bin/gst-launch-1.0",
+            [
+                "-q", "playbin", "uri=\(vod)", "video-sink=fakesink sync=false", "audio-sink=fakesink sync=false",
+            ])
         #expect(gstVOD.status == 0, "GStreamer plays the recording: \(gstVOD.output.suffix(600))")
 
         let (status, output) = try await server.stop()
@@ -202,7 +213,9 @@ import TestSupport
         let session = try await poll("the recovered recording", seconds: 60) { () -> String? in
             let reply = try await server.admin("GET", "/v1/channels/crash/recordings")
             let list = try JSONDecoder().decode([String: [[String: JSONValue]]].self, from: reply.body)["recordings"] ?? []
-            guard let first = list.first, first["state"] == .string("finalized"), case .string(let id)? = first["sessionID"] else { return nil }
+            guard let first = list.first, first["state"] == .string("finalized"), case .string(let id)? = first["sessionID"] else {
+                return nil
+            }
             return id
         }
         let url = server.base + "/vod/\(session)/240p/index.m3u8"

@@ -28,10 +28,12 @@ enum Players {
         let server = try OnePageServer(page: page)
         let profile = NSTemporaryDirectory() + "streamd-chromium-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: profile) }
-        let browser = try Subprocess.start("/usr/bin/chromium", [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
-            "--autoplay-policy=no-user-gesture-required", "--user-data-dir=\(profile)", "http://127.0.0.1:\(server.port)/",
-        ])
+        let browser = try Subprocess.start(
+            "/usr/bin/chromium",
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
+                "--autoplay-policy=no-user-gesture-required", "--user-data-dir=\(profile)", "http://127.0.0.1:\(server.port)/",
+            ])
         let report = try await onThread { server.waitForReport(timeout: 60) }
         _ = try await onThread { browser.stop(signal: SIGKILL) }
         guard let report else { return (false, "no report from the page within 60 s") }
@@ -41,10 +43,12 @@ enum Players {
     /// GStreamer (playbin picks its HLS demuxer) plays the live stream for `seconds`: it reaches
     /// PLAYING, renders frames (fpsdisplaysink counts them) and reports no error.
     static func gstreamerPlaysLive(_ url: String, seconds: Int) async throws -> (ok: Bool, rendered: Int, output: String) {
-        let result = try await Subprocess.runDetached("/usr/bin/timeout", [
-            "-k", "3", "-s", "INT", "\(seconds)", "/usr/bin/gst-launch-1.0", "-v", "playbin", "uri=\(url)",
-            "video-sink=fpsdisplaysink video-sink=fakesink text-overlay=false", "audio-sink=fakesink sync=true",
-        ])
+        let result = try await Subprocess.runDetached(
+            "/usr/bin/timeout",
+            [
+                "-k", "3", "-s", "INT", "\(seconds)", "/usr/bin/gst-launch-1.0", "-v", "playbin", "uri=\(url)",
+                "video-sink=fpsdisplaysink video-sink=fakesink text-overlay=false", "audio-sink=fakesink sync=true",
+            ])
         let counts = result.output.matches(of: /rendered: (\d+), dropped: \d+/).compactMap { Int($0.output.1) }
         let rendered = counts.last ?? 0
         let failed = result.output.contains("ERROR") || !result.output.contains("PLAYING")
@@ -96,7 +100,8 @@ final class OnePageServer: @unchecked Sendable {
             let request = String(decoding: buffer[0..<count], as: UTF8.self)
             let target = request.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
             let body = target == "/" ? page : "ok"
-            let response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            let response =
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
             _ = response.withCString { write(client, $0, strlen($0)) }
             if target.hasPrefix("/report?") { return String(target.dropFirst(8)) }
         }

@@ -58,7 +58,8 @@ final class RawChatSockets: Sendable {
                 let fd = try Self.connect(port: port)
                 connections.append(Connection(fd: fd))
                 let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-                let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                let request =
+                    "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n\r\n"
                 guard Self.sendAll(fd, Array(request.utf8)) else {
                     throw TestSupportError("chat socket \(index): sending the upgrade request failed: errno \(errno)")

@@ -51,7 +51,9 @@ enum RawHTTP {
 
     private static func parse(_ buffer: [UInt8], head: Bool) -> (Response, Int)? {
         let separator: [UInt8] = [13, 10, 13, 10]
-        guard buffer.count >= 4, let end = (0...(buffer.count - 4)).first(where: { Array(buffer[$0..<$0 + 4]) == separator }) else { return nil }
+        guard buffer.count >= 4, let end = (0...(buffer.count - 4)).first(where: { Array(buffer[$0..<$0 + 4]) == separator }) else {
+            return nil
+        }
         let lines = String(decoding: buffer[0..<end], as: UTF8.self).components(separatedBy: "\r\n")
         let status = lines.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
         var headers: [String: String] = [:]

@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The quality machine on a real impaired network: ffmpeg (libsrt) publishes over SRT from a
 /// network namespace joined by a veth pair, impaired on the publisher's side by a `tbf` bandwidth
@@ -62,7 +62,9 @@ import TestSupport
 
         func events(_ types: [String], after position: Int64 = 0) async throws -> [Logged] {
             try await store.read(after: position, limit: 10_000, filter: EventFilter(types: types)).map {
-                Logged(position: $0.position, type: $0.eventType, data: (try? JSONDecoder().decode([String: JSONValue].self, from: $0.data)) ?? [:])
+                Logged(
+                    position: $0.position, type: $0.eventType,
+                    data: (try? JSONDecoder().decode([String: JSONValue].self, from: $0.data)) ?? [:])
             }
         }
 
@@ -98,7 +100,11 @@ import TestSupport
             var undo: [() -> Void] = [{ link.remove() }]
             do {
                 let server = try await StreamdServer(host: "0.0.0.0")
-                undo.append { Task { _ = try? await server.stop(signal: SIGKILL); server.removeData() } }
+                undo.append {
+                    Task {
+                        _ = try? await server.stop(signal: SIGKILL); server.removeData()
+                    }
+                }
                 let key = try await server.createChannel("impaired")
                 let ladder = try await server.admin("PUT", "/v1/channels/impaired/ladder", body: SRTImpairedNetworkTests.ladder)
                 #expect(ladder.status == 200, "\(ladder.text)")
@@ -106,14 +112,16 @@ import TestSupport
                 #expect(quality.status == 200, "\(quality.text)")
 
                 // 3.5 Mbit/s CBR (filler included, so the rate is real), for longer than the test needs.
-                let publisher = try link.start("/usr/bin/ffmpeg", [
-                    "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=25",
-                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "420",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-bf", "0", "-pix_fmt", "yuv420p",
-                    "-b:v", "3.4M", "-minrate", "3.4M", "-maxrate", "3.4M", "-bufsize", "1.7M", "-x264-params", "nal-hrd=cbr",
-                    "-c:a", "aac", "-b:a", "96k", "-f", "mpegts",
-                    "srt://\(link.hostAddress):\(server.srt)?streamid=#!::r=live/\(key),m=publish&latency=120000",
-                ])
+                let publisher = try link.start(
+                    "/usr/bin/ffmpeg",
+                    [
+                        "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=25",
+                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "420",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-bf", "0", "-pix_fmt", "yuv420p",
+                        "-b:v", "3.4M", "-minrate", "3.4M", "-maxrate", "3.4M", "-bufsize", "1.7M", "-x264-params", "nal-hrd=cbr",
+                        "-c:a", "aac", "-b:a", "96k", "-f", "mpegts",
+                        "srt://\(link.hostAddress):\(server.srt)?streamid=#!::r=live/\(key),m=publish&latency=120000",
+                    ])
                 undo.append { _ = publisher.stop(signal: SIGKILL) }
                 let store = try await EventStore.open(url: server.database, registry: EventRegistry(), logger: TestDatabase.logger)
                 undo.append { Task { await store.shutdown() } }

@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 extension StreamdServer {
     /// The SRT ingest URL as the banner prints it; ffmpeg passes the stream id verbatim.
@@ -33,10 +33,12 @@ extension StreamdServer {
         #expect(configured.status == 200, "\(configured.text)")
 
         // A wrong key is refused in the handshake (ffmpeg fails at once).
-        let wrong = try await Subprocess.runDetached("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10", "-t", "1",
-            "-c:v", "libx264", "-f", "mpegts", server.srtURL(key: "sk_wrong"),
-        ])
+        let wrong = try await Subprocess.runDetached(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10", "-t", "1",
+                "-c:v", "libx264", "-f", "mpegts", server.srtURL(key: "sk_wrong"),
+            ])
         #expect(wrong.status != 0, "a wrong key must be refused: \(wrong.output)")
 
         // Long enough for a starved machine; stopped once the checks are done.
@@ -72,21 +74,26 @@ extension StreamdServer {
             // The newest part is a CMAF fragment, served as soon as it is listed.
             if let part = (playlist.trailingParts.last ?? playlist.segments.last?.parts.last) {
                 let fetched = try await server.get("/live/srt-play/\(rendition)/\(part.uri)")
-                #expect(fetched.status == 200 && fetched.body.count > 8 && String(decoding: fetched.body[4..<8], as: UTF8.self) == "moof",
-                        "\(rendition)/\(part.uri): \(fetched.status)")
+                #expect(
+                    fetched.status == 200 && fetched.body.count > 8 && String(decoding: fetched.body[4..<8], as: UTF8.self) == "moof",
+                    "\(rendition)/\(part.uri): \(fetched.status)")
             }
         }
 
         // The live stream decodes: ffprobe sees H.264 and AAC, ffmpeg decodes a few seconds cleanly.
         let live = server.base + "/live/srt-play/index.m3u8"
-        let probe = try await Subprocess.runDetached("/usr/bin/ffprobe", [
-            "-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height", "-of", "csv=p=0", live,
-        ])
+        let probe = try await Subprocess.runDetached(
+            "/usr/bin/ffprobe",
+            [
+                "-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height", "-of", "csv=p=0", live,
+            ])
         #expect(probe.status == 0, "\(probe.output)")
         #expect(probe.output.contains("h264") && probe.output.contains("aac"), "\(probe.output)")
-        let decoded = try await Subprocess.runDetached("/usr/bin/ffmpeg", [
-            "-v", "error", "-i", server.base + "/live/srt-play/240p/index.m3u8", "-t", "3", "-f", "null", "-",
-        ])
+        let decoded = try await Subprocess.runDetached(
+            "/usr/bin/ffmpeg",
+            [
+                "-v", "error", "-i", server.base + "/live/srt-play/240p/index.m3u8", "-t", "3", "-f", "null", "-",
+            ])
         #expect(decoded.status == 0 && decoded.output.isEmpty, "240p decodes without error: \(decoded.output.prefix(600))")
 
         // SIGKILL: ffmpeg with an SRT output can sit on SIGTERM; the server notices the silence.
@@ -99,7 +106,9 @@ extension StreamdServer {
         let store = try await EventStore.open(url: server.database, registry: EventRegistry(), logger: TestDatabase.logger)
         defer { Task { await store.shutdown() } }
         // jsonb renders with spaces after colons; compare without them.
-        let events = try await store.read(after: 0, limit: 10_000).map { ($0.eventType, $0.dataText.replacingOccurrences(of: " ", with: "")) }
+        let events = try await store.read(after: 0, limit: 10_000).map {
+            ($0.eventType, $0.dataText.replacingOccurrences(of: " ", with: ""))
+        }
         let started = try #require(events.first { $0.0 == "StreamStarted" })
         #expect(started.1.contains(#""protocol":"srt""#), "\(started.1)")
         let samples = events.filter { $0.0 == "IngestStatsSampled" }
@@ -117,12 +126,14 @@ extension StreamdServer {
         let key = try await server.createChannel("srt-hevc")
         let configured = try await server.admin("PUT", "/v1/channels/srt-hevc/ladder", body: PlaybackTests.ladder)
         #expect(configured.status == 200, "\(configured.text)")
-        let publisher = try Subprocess.start("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "300",
-            "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=60:log-level=error", "-pix_fmt", "yuv420p",
-            "-c:a", "libopus", "-b:a", "96k", "-ac", "2", "-f", "mpegts", server.srtURL(key: key),
-        ])
+        let publisher = try Subprocess.start(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "300",
+                "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=60:log-level=error", "-pix_fmt", "yuv420p",
+                "-c:a", "libopus", "-b:a", "96k", "-ac", "2", "-f", "mpegts", server.srtURL(key: key),
+            ])
         defer { _ = publisher.stop(signal: SIGKILL) }
 
         let text = try await poll("the multivariant playlist of the HEVC publish", seconds: 90) { () -> String? in
@@ -140,9 +151,11 @@ extension StreamdServer {
         #expect(started.contains("hevc") && started.contains("opus"), "\(started.prefix(1200))")
 
         try await Task.sleep(for: .seconds(4))
-        let decoded = try await Subprocess.runDetached("/usr/bin/ffmpeg", [
-            "-v", "error", "-i", server.base + "/live/srt-hevc/index.m3u8", "-t", "3", "-f", "null", "-",
-        ])
+        let decoded = try await Subprocess.runDetached(
+            "/usr/bin/ffmpeg",
+            [
+                "-v", "error", "-i", server.base + "/live/srt-hevc/index.m3u8", "-t", "3", "-f", "null", "-",
+            ])
         #expect(decoded.status == 0 && decoded.output.isEmpty, "decodes without error: \(decoded.output.prefix(600))")
     }
 }

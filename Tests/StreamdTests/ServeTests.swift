@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `streamd serve` as a user runs it, with the real ffmpeg publishing to it.
 @Suite struct ServeTests {
@@ -30,8 +30,9 @@ import TestSupport
         #expect(types.contains("StreamStarted"))
         #expect(types.filter { $0 == "IngestStatsSampled" }.count >= 2)
         #expect(types.contains("StreamEnded"), "graceful shutdown ends the session in the log")
-        #expect(types.firstIndex(of: "StreamEnded").map { $0 < (types.lastIndex(of: "RecordingFinalized") ?? -1) } == true,
-                "the recording is finalized after the session ends")
+        #expect(
+            types.firstIndex(of: "StreamEnded").map { $0 < (types.lastIndex(of: "RecordingFinalized") ?? -1) } == true,
+            "the recording is finalized after the session ends")
         #expect(try await HashChainVerifier(store: store).verify() == .verified(count: Int64(types.count)))
     }
 }

@@ -1,8 +1,8 @@
 import EventStore
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// A clean shutdown under load (docs/architecture.md, "Running a node: services and their order"):
 /// with a live ladder transcoding, 200 chat sockets open and blocked LL-HLS playlist requests in
@@ -41,7 +41,8 @@ import TestSupport
             let reply = try await server.get("/live/down/index.m3u8")
             guard reply.status == 200 else { return nil }
             let parsed = try MultivariantPlaylist(reply.text)
-            return parsed.variants.count >= 2 && parsed.renditionNames.contains(rung) && parsed.renditionNames.contains("audio") ? parsed : nil
+            return parsed.variants.count >= 2 && parsed.renditionNames.contains(rung) && parsed.renditionNames.contains("audio")
+                ? parsed : nil
         }
         print("ShutdownTests: live ladder \(Set(multivariant.renditionNames).sorted()), \(rung) encoded")
         let path = "/live/down/\(rung)/index.m3u8"
@@ -66,14 +67,18 @@ import TestSupport
 
         // Every playlist request in flight at SIGTERM was answered or closed, none left hanging.
         let inFlight = await blocking.inFlight(at: signalled)
-        print("ShutdownTests: \(inFlight.count) playlist requests in flight at SIGTERM: "
-              + inFlight.map { "\($0.outcome.map { "\($0)" } ?? "waiting") after \(Self.seconds(($0.finished ?? exited) - signalled)) s" }.joined(separator: "; "))
+        print(
+            "ShutdownTests: \(inFlight.count) playlist requests in flight at SIGTERM: "
+                + inFlight.map { "\($0.outcome.map { "\($0)" } ?? "waiting") after \(Self.seconds(($0.finished ?? exited) - signalled)) s" }
+                .joined(separator: "; "))
         #expect(inFlight.count >= 5, "at least 5 blocked playlist requests were in flight at SIGTERM: \(inFlight.count)")
         for request in inFlight {
             switch request.outcome {
             case .answered, .closed: break
             case .timedOut, .failed, nil:
-                Issue.record("a blocked playlist request in flight at SIGTERM (\(request.path)) was not answered nor closed: \(request.outcome.map { "\($0)" } ?? "still waiting")")
+                Issue.record(
+                    "a blocked playlist request in flight at SIGTERM (\(request.path)) was not answered nor closed: \(request.outcome.map { "\($0)" } ?? "still waiting")"
+                )
             }
         }
 
@@ -83,8 +88,10 @@ import TestSupport
         let closeFrames = Dictionary(grouping: sockets.compactMap(\.closeCode), by: { $0 }).mapValues(\.count)
         let beforeExit = sockets.filter { ($0.endedAt ?? exited) < exited }.count
         let closedAfter = sockets.compactMap { $0.closeAt.map { $0 - signalled } }.sorted()
-        print("ShutdownTests: chat sockets ended \(ended)/\(sockets.count) (\(beforeExit) before the process exited), close frames by code: \(closeFrames)"
-              + (closedAfter.isEmpty ? "" : ", sent \(Self.seconds(closedAfter[0]))–\(Self.seconds(closedAfter[closedAfter.count - 1])) s after SIGTERM"))
+        print(
+            "ShutdownTests: chat sockets ended \(ended)/\(sockets.count) (\(beforeExit) before the process exited), close frames by code: \(closeFrames)"
+                + (closedAfter.isEmpty
+                    ? "" : ", sent \(Self.seconds(closedAfter[0]))–\(Self.seconds(closedAfter[closedAfter.count - 1])) s after SIGTERM"))
         #expect(ended == Self.chatSockets, "every chat socket is closed: \(ended) of \(Self.chatSockets)")
 
         // 4. The log: the session ended and its recording is finalized, with one SegmentPublished
@@ -132,12 +139,15 @@ import TestSupport
 
     /// ffmpeg publishing a test pattern with a tone over RTMP, in real time, for up to 4 minutes.
     static func publish(_ server: StreamdServer, key: String, size: String) throws -> Encoder {
-        Encoder(try Subprocess.start("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "240",
-            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "60", "-bf", "0",
-            "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(server.rtmp)/live/\(key)",
-        ]))
+        Encoder(
+            try Subprocess.start(
+                "/usr/bin/ffmpeg",
+                [
+                    "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "240",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "60", "-bf", "0",
+                    "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(server.rtmp)/live/\(key)",
+                ]))
     }
 
     /// The publishing ffmpeg, killed and reaped once (never signalled after that: its pid may
@@ -257,10 +267,13 @@ import TestSupport
         #expect(missing.isEmpty, "SegmentPublished for files not on disk: \(missing)")
         if let finalized = ours.first(where: { $0.eventType == "RecordingFinalized" }) {
             let counted = (data(finalized)["segments"] as? [String: Any] ?? [:]).compactMapValues { ($0 as? NSNumber)?.intValue }
-            #expect(counted == files.mapValues(\.count), "RecordingFinalized counts the files on disk: \(counted) vs \(files.mapValues(\.count))")
+            #expect(
+                counted == files.mapValues(\.count),
+                "RecordingFinalized counts the files on disk: \(counted) vs \(files.mapValues(\.count))")
         }
 
-        let verify = try await Subprocess.runDetached(try Binaries.streamd(), ["events", "verify", "--database-url", server.database.urlString])
+        let verify = try await Subprocess.runDetached(
+            try Binaries.streamd(), ["events", "verify", "--database-url", server.database.urlString])
         #expect(verify.status == 0, "\(verify.output)")
         #expect(verify.output == "\(events.count) events verified", "\(verify.output)")
     }

@@ -1,7 +1,8 @@
 import EventStore
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -28,10 +29,11 @@ final class StreamdServer: @unchecked Sendable {
         }
         self.dataDir = dataDir ?? NSTemporaryDirectory() + "streamd-serve-\(UUID().uuidString.prefix(8))"
         (http, rtmp, srt) = (try Self.freePort(), try Self.freePort(), try Self.freeUDPPort())
-        arguments = [
-            "serve", "--database-url", self.database.urlString, "--data-dir", self.dataDir, "--host", host,
-            "--http-port", "\(http)", "--rtmp-port", "\(rtmp)", "--srt-port", "\(srt)", "--admin-token", token,
-        ] + extra
+        arguments =
+            [
+                "serve", "--database-url", self.database.urlString, "--data-dir", self.dataDir, "--host", host,
+                "--http-port", "\(http)", "--rtmp-port", "\(rtmp)", "--srt-port", "\(srt)", "--admin-token", token,
+            ] + extra
         process = try Subprocess.start(try Binaries.streamd(), arguments)
         try await waitUntilUp()
     }
@@ -102,12 +104,14 @@ final class StreamdServer: @unchecked Sendable {
     func publish(
         key: String, seconds: Int, size: String = "640x360", gop: Int = 60, videoOptions: [String] = []
     ) async throws -> (status: Int32, output: String) {
-        try await Subprocess.runDetached("/usr/bin/ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "\(seconds)",
-            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "\(gop)", "-bf", "0",
-        ] + videoOptions + [
-            "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(rtmp)/live/\(key)",
-        ])
+        try await Subprocess.runDetached(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "\(seconds)",
+                "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "\(gop)", "-bf", "0",
+            ] + videoOptions + [
+                "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(rtmp)/live/\(key)",
+            ])
     }
 }

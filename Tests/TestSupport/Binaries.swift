@@ -13,7 +13,8 @@ public enum Binaries {
             let path = candidate.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        throw TestSupportError("\(name) is not built next to the tests (\(bundle.path)); run `swift build --build-tests` first (ops/test does)")
+        throw TestSupportError(
+            "\(name) is not built next to the tests (\(bundle.path)); run `swift build --build-tests` first (ops/test does)")
     }
 }
 

@@ -5,7 +5,8 @@ import PostgresNIO
 /// Direct SQL on a test database, for checks and for tampering as a superuser would.
 public enum SQL {
     public static func execute(_ url: DatabaseURL, _ statements: String...) async throws {
-        let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 2, logger: TestDatabase.logger)
+        let connection = try await PostgresConnection.connect(
+            configuration: try url.connectionConfiguration(), id: 2, logger: TestDatabase.logger)
         defer { Task { try? await connection.close() } }
         for statement in statements {
             try await connection.query(PostgresQuery(unsafeSQL: statement), logger: TestDatabase.logger)
@@ -14,7 +15,8 @@ public enum SQL {
 
     /// The first column of every row, as text.
     public static func column(_ url: DatabaseURL, _ sql: String) async throws -> [String] {
-        let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 3, logger: TestDatabase.logger)
+        let connection = try await PostgresConnection.connect(
+            configuration: try url.connectionConfiguration(), id: 3, logger: TestDatabase.logger)
         defer { Task { try? await connection.close() } }
         var values: [String] = []
         for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(String?.self) {

@@ -42,11 +42,12 @@ final class Demuxer {
         guard let parameters = stream.pointee.codecpar, let timebase = Timebase(stream.pointee.time_base) else { return nil }
         let p = parameters.pointee
         let codec = Codec(avCodecID: p.codec_id)
-        let extradata: [UInt8] = if let data = p.extradata, p.extradata_size > 0 {
-            Array(UnsafeBufferPointer(start: data, count: Int(p.extradata_size)))
-        } else {
-            []
-        }
+        let extradata: [UInt8] =
+            if let data = p.extradata, p.extradata_size > 0 {
+                Array(UnsafeBufferPointer(start: data, count: Int(p.extradata_size)))
+            } else {
+                []
+            }
         let configuration: CodecConfiguration
         switch codec {
         case .h264:

@@ -1,21 +1,24 @@
 import Foundation
 import Media
 import Testing
-@testable import Transcode
 import TranscodeFiles
+
+@testable import Transcode
 
 @Suite("Run-time control, overload and bad input", .serialized)
 struct ControlTests {
-    static let small = Ladder(rungs: [
-        Rung(name: "360p", height: 360, frameRate: 30, bitrate: 800_000, priority: 0),
-        Rung(name: "180p", height: 180, frameRate: 30, bitrate: 200_000, profile: .main, priority: 1),
-    ], allowsPassthrough: false)
+    static let small = Ladder(
+        rungs: [
+            Rung(name: "360p", height: 360, frameRate: 30, bitrate: 800_000, priority: 0),
+            Rung(name: "180p", height: 180, frameRate: 30, bitrate: 200_000, profile: .main, priority: 1),
+        ], allowsPassthrough: false)
 
     @Test func rungsTurnOffAndOnAndAudioOnlyRoundTripKeepsTimestampsMonotonic() async throws {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(source, width: 640, height: 360, seconds: 9, videoCodec: MediaTools.h264(gop: 30), audioCodec: MediaTools.aac)
+        try MediaTools.makeClip(
+            source, width: 640, height: 360, seconds: 9, videoCodec: MediaTools.h264(gop: 30), audioCodec: MediaTools.aac)
 
         let run = await TranscodeRun.transcode(FileSource(path: source.path), ladder: Self.small) { item, transcoder in
             guard case .packet(let packet) = item, packet.track == .video else { return }
@@ -57,11 +60,13 @@ struct ControlTests {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(source, width: 1280, height: 720, seconds: 8, videoCodec: MediaTools.h264(gop: 30), audioCodec: MediaTools.aac)
-        let ladder = Ladder(rungs: [
-            Rung(name: "720p", height: 720, frameRate: 30, bitrate: 2_500_000, priority: 0, preset: "veryslow"),
-            Rung(name: "180p", height: 180, frameRate: 30, bitrate: 200_000, profile: .main, priority: 1),
-        ], allowsPassthrough: false)
+        try MediaTools.makeClip(
+            source, width: 1280, height: 720, seconds: 8, videoCodec: MediaTools.h264(gop: 30), audioCodec: MediaTools.aac)
+        let ladder = Ladder(
+            rungs: [
+                Rung(name: "720p", height: 720, frameRate: 30, bitrate: 2_500_000, priority: 0, preset: "veryslow"),
+                Rung(name: "180p", height: 180, frameRate: 30, bitrate: 200_000, profile: .main, priority: 1),
+            ], allowsPassthrough: false)
         var options = TranscodeOptions()
         // Restoring is covered by PolicyTests; here the shed rung stays off (a veryslow restart would
         // make the final drain slow).
@@ -82,7 +87,8 @@ struct ControlTests {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(source, width: 640, height: 360, seconds: 2, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac)
+        try MediaTools.makeClip(
+            source, width: 640, height: 360, seconds: 2, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac)
         var once: [MediaItem] = []
         for try await item in FileSource(path: source.path) { once.append(item) }
         // The encoder reconnected: the same clip again, timestamps starting from zero.
@@ -109,7 +115,8 @@ struct ControlTests {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(source, width: 320, height: 180, seconds: 1, videoCodec: MediaTools.h264(gop: 30), audioCodec: MediaTools.aac)
+        try MediaTools.makeClip(
+            source, width: 320, height: 180, seconds: 1, videoCodec: MediaTools.h264(gop: 30), audioCodec: MediaTools.aac)
         var track: TrackInfo?
         for try await item in FileSource(path: source.path) {
             if case .track(let t) = item, t.kind == .video { track = t; break }
@@ -119,7 +126,11 @@ struct ControlTests {
         var items: [MediaItem] = [.track(video)]
         for index in 0..<60 {
             let bytes = (0..<400).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            items.append(.packet(MediaPacket(track: .video, pts: Int64(index) * 512, dts: Int64(index) * 512, timebase: video.timebase, isKeyframe: index == 0, data: bytes)))
+            items.append(
+                .packet(
+                    MediaPacket(
+                        track: .video, pts: Int64(index) * 512, dts: Int64(index) * 512, timebase: video.timebase, isKeyframe: index == 0,
+                        data: bytes)))
         }
         let run = await TranscodeRun.transcode(Items(items: items), ladder: Self.small)
         guard case .corruptInput(.video, _, _) = run.error else {
@@ -134,7 +145,8 @@ struct ControlTests {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(source, width: 320, height: 180, seconds: 2, videoCodec: MediaTools.h264(gop: 30), audioCodec: MediaTools.aac)
+        try MediaTools.makeClip(
+            source, width: 320, height: 180, seconds: 2, videoCodec: MediaTools.h264(gop: 30), audioCodec: MediaTools.aac)
         let data = try Data(contentsOf: source)
         let truncated = folder.appendingPathComponent("truncated.mp4")
         try data.prefix(data.count / 2).write(to: truncated)

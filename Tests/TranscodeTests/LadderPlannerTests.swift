@@ -1,6 +1,7 @@
 import EventStore
 import Media
 import Testing
+
 @testable import Transcode
 
 @Suite("Ladder planner (sans-I/O)")
@@ -24,10 +25,11 @@ struct LadderPlannerTests {
     /// Presentation time of frame `n` at 30 fps, in milliseconds.
     static func ms(_ n: Int) -> Int64 { Int64(n) * 1000 / 30 }
 
-    static let small = Ladder(rungs: [
-        Rung(name: "360p", height: 360, frameRate: 30, bitrate: 800_000, priority: 0),
-        Rung(name: "180p", height: 180, frameRate: 30, bitrate: 200_000, profile: .main, priority: 1),
-    ], allowsPassthrough: false)
+    static let small = Ladder(
+        rungs: [
+            Rung(name: "360p", height: 360, frameRate: 30, bitrate: 800_000, priority: 0),
+            Rung(name: "180p", height: 180, frameRate: 30, bitrate: 200_000, profile: .main, priority: 1),
+        ], allowsPassthrough: false)
 
     static let failure = LibavError("avcodec_send_frame(libx264 180p)", code: -22)
 
@@ -79,7 +81,9 @@ struct LadderPlannerTests {
             perform(try planner.videoPacket(packet, control: control))
         }
 
-        mutating func frame(_ pts: Int64, width: Int = 1920, height: Int = 1080, now: Double = 0, backlog: Double = 0) throws(TranscodeError) {
+        mutating func frame(
+            _ pts: Int64, width: Int = 1920, height: Int = 1080, now: Double = 0, backlog: Double = 0
+        ) throws(TranscodeError) {
             perform(try planner.frameDecoded(width: width, height: height, control: control))
             let (idr, actions) = planner.dispatch(
                 pts: pts, control: control, now: now, backlogs: Array(repeating: backlog, count: planner.state.rungs.count)
@@ -94,7 +98,9 @@ struct LadderPlannerTests {
         }
 
         /// Frame `n` at 30 fps as a packet and, with no decoder delay, its frame.
-        mutating func feed(_ n: Int, keyframe: Bool, width: Int = 1920, height: Int = 1080, now: Double = 0, backlog: Double = 0) throws(TranscodeError) {
+        mutating func feed(
+            _ n: Int, keyframe: Bool, width: Int = 1920, height: Int = 1080, now: Double = 0, backlog: Double = 0
+        ) throws(TranscodeError) {
             try packet(LadderPlannerTests.ms(n), keyframe: keyframe)
             try frame(LadderPlannerTests.ms(n), width: width, height: height, now: now, backlog: backlog)
         }
@@ -134,10 +140,13 @@ struct LadderPlannerTests {
             #expect(run.started.map(\.threads) == [3, 1, 1], "the tallest rung gets the top rung's threads")
             #expect(run.planner.state.dispatchOrder == [0, 1, 2])
             #expect(run.opened.isEmpty && run.forwarded.isEmpty)
-            #expect(run.startedEvents("720p") == [RenditionStarted(
-                channel: "c1", rendition: "720p", kind: .video, codec: "avc1.4D401E", width: 1280, height: 720,
-                frameRate: 30, bitrate: 2_500_000, passthrough: false, reason: .streamStarted, presentationTime: 0
-            )])
+            #expect(
+                run.startedEvents("720p") == [
+                    RenditionStarted(
+                        channel: "c1", rendition: "720p", kind: .video, codec: "avc1.4D401E", width: 1280, height: 720,
+                        frameRate: 30, bitrate: 2_500_000, passthrough: false, reason: .streamStarted, presentationTime: 0
+                    )
+                ])
         }
         var forbidden = Harness(ladder: Ladder(rungs: Ladder.default.rungs, allowsPassthrough: false), track: Self.h264())
         #expect(forbidden.isTranscoding)
@@ -180,10 +189,13 @@ struct LadderPlannerTests {
         #expect(run.opened == ["1080p"])
         #expect(run.forwarded == (0...60).map(Self.ms))
         #expect(run.planner.state.passthroughBuffer.isEmpty)
-        #expect(run.startedEvents("1080p") == [RenditionStarted(
-            channel: "c1", rendition: "1080p", kind: .video, codec: "avc1.640028", width: 1920, height: 1080,
-            frameRate: 30, bitrate: 6_000_000, passthrough: true, reason: .streamStarted, presentationTime: 0
-        )])
+        #expect(
+            run.startedEvents("1080p") == [
+                RenditionStarted(
+                    channel: "c1", rendition: "1080p", kind: .video, codec: "avc1.640028", width: 1920, height: 1080,
+                    frameRate: 30, bitrate: 6_000_000, passthrough: true, reason: .streamStarted, presentationTime: 0
+                )
+            ])
         try run.feed(61, keyframe: false)
         #expect(run.forwarded.last == Self.ms(61))
         #expect(run.started.count == 3, "no encoder for the replaced rung")
@@ -246,10 +258,13 @@ struct LadderPlannerTests {
         #expect(run.retired == 1)
         #expect(run.isTranscoding)
         // Reported at the last dispatched frame, which the packet that settled it precedes.
-        #expect(run.stoppedEvents("1080p") == [RenditionStopped(
-            channel: "c1", rendition: "1080p", kind: .video, width: 1920, height: 1080, bitrate: 6_000_000,
-            reason: .keyframesTooSparse, presentationTime: Double(Self.ms(180)) / 1000
-        )])
+        #expect(
+            run.stoppedEvents("1080p") == [
+                RenditionStopped(
+                    channel: "c1", rendition: "1080p", kind: .video, width: 1920, height: 1080, bitrate: 6_000_000,
+                    reason: .keyframesTooSparse, presentationTime: Double(Self.ms(180)) / 1000
+                )
+            ])
         #expect(run.forwarded.last == Self.ms(180))
         try run.feed(182, keyframe: true)
         #expect(run.forwarded.last == Self.ms(180), "nothing more flows into a retired passthrough")
@@ -348,7 +363,10 @@ struct LadderPlannerTests {
         try run.feed(60, keyframe: false, width: 640, height: 360)
         #expect(run.stoppedEvents("180p").map(\.reason) == [.failed])
         let failed = run.events.compactMap { $0 as? TranscodeFailed }
-        #expect(failed == [TranscodeFailed(channel: "c1", stage: "encode", rendition: "180p", message: TranscodeError.libav(Self.failure).description)])
+        #expect(
+            failed == [
+                TranscodeFailed(channel: "c1", stage: "encode", rendition: "180p", message: TranscodeError.libav(Self.failure).description)
+            ])
         #expect(run.delivered["180p"]?.count == 1)
         #expect(run.delivered["360p"]?.count == 3)
         run.close(.streamEnded)
@@ -404,7 +422,9 @@ struct LadderPlannerTests {
         let noAudioTrack = #expect(throws: TranscodeError.self) { try planner.audioPacket(audio) }
         #expect(noAudioTrack?.description == TranscodeError.packetBeforeTrack(.audio).description)
         planner.videoDecoderOpened(for: Self.hevc(width: 640, height: 360))
-        let empty = #expect(throws: TranscodeError.self) { try planner.frameDecoded(width: 0, height: 360, control: Transcoder.ControlState()) }
+        let empty = #expect(throws: TranscodeError.self) {
+            try planner.frameDecoded(width: 0, height: 360, control: Transcoder.ControlState())
+        }
         #expect(empty?.description == TranscodeError.invalidTrack("decoded frame of 0x360").description)
     }
 
@@ -431,7 +451,9 @@ struct LadderPlannerTests {
 
     @Test func aacPassesThroughAndOtherAudioIsTranscoded() throws {
         let config = AudioSpecificConfig(objectType: 2, sampleRate: 48000, channelConfiguration: 2)
-        let aac = TrackInfo(kind: .audio, codec: .aac, configuration: .aac(config), timebase: Timebase(1, 48000), sampleRate: 48000, channels: 2, bitrate: 160_000)
+        let aac = TrackInfo(
+            kind: .audio, codec: .aac, configuration: .aac(config), timebase: Timebase(1, 48000), sampleRate: 48000, channels: 2,
+            bitrate: 160_000)
         let bareAAC = TrackInfo(kind: .audio, codec: .aac, timebase: Timebase(1, 48000))
         let mp3 = TrackInfo(kind: .audio, codec: .mp3, timebase: Timebase(1, 44100))
         var planner = LadderPlanner(channel: "c1", ladder: .default, options: TranscodeOptions())
@@ -444,10 +466,12 @@ struct LadderPlannerTests {
         #expect(planner.audioMode(for: aac) == nil, "the same track again changes nothing")
         let packet = MediaPacket(track: .audio, pts: 96000, dts: 96000, timebase: Timebase(1, 48000), isKeyframe: true, data: [])
         let started = try planner.audioPacket(packet) as? RenditionStarted
-        #expect(started == RenditionStarted(
-            channel: "c1", rendition: "audio", kind: .audio, codec: "mp4a.40.2", width: nil, height: nil,
-            frameRate: nil, bitrate: 160_000, passthrough: true, reason: .streamStarted, presentationTime: 2
-        ))
+        #expect(
+            started
+                == RenditionStarted(
+                    channel: "c1", rendition: "audio", kind: .audio, codec: "mp4a.40.2", width: nil, height: nil,
+                    frameRate: nil, bitrate: 160_000, passthrough: true, reason: .streamStarted, presentationTime: 2
+                ))
         let again = try planner.audioPacket(packet)
         #expect(again == nil, "started once")
 
@@ -459,10 +483,13 @@ struct LadderPlannerTests {
         #expect(!sameOutput)
         #expect(planner.audioMode(for: bareAAC) == nil)
         let stopped = planner.close(reason: .streamEnded, failures: []).compactMap { $0 as? RenditionStopped }
-        #expect(stopped == [RenditionStopped(
-            channel: "c1", rendition: "audio", kind: .audio, width: nil, height: nil, bitrate: nil,
-            reason: .streamEnded, presentationTime: nil
-        )])
+        #expect(
+            stopped == [
+                RenditionStopped(
+                    channel: "c1", rendition: "audio", kind: .audio, width: nil, height: nil, bitrate: nil,
+                    reason: .streamEnded, presentationTime: nil
+                )
+            ])
 
         var silent = LadderPlanner(channel: "c1", ladder: .default, options: TranscodeOptions())
         _ = silent.audioOpened(source: mp3, mode: .transcode, output: encoded)

@@ -1,8 +1,9 @@
 import Foundation
 import Media
 import Testing
-@testable import Transcode
 import TranscodeFiles
+
+@testable import Transcode
 
 /// End to end: files made by the ffmpeg CLI, transcoded in process, written with `FileSink` and
 /// checked with ffprobe. Serialized: each case already uses both cores.
@@ -12,7 +13,8 @@ struct LadderTests {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(source, width: 1920, height: 1080, seconds: 4, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac)
+        try MediaTools.makeClip(
+            source, width: 1920, height: 1080, seconds: 4, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac)
 
         let run = await TranscodeRun.transcode(FileSource(path: source.path))
         #expect(run.error == nil)
@@ -54,7 +56,8 @@ struct LadderTests {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(source, width: 1280, height: 720, seconds: 4, videoCodec: MediaTools.h264(gop: 45), audioCodec: MediaTools.aac)
+        try MediaTools.makeClip(
+            source, width: 1280, height: 720, seconds: 4, videoCodec: MediaTools.h264(gop: 45), audioCodec: MediaTools.aac)
 
         let run = await TranscodeRun.transcode(FileSource(path: source.path))
         #expect(run.error == nil)
@@ -131,7 +134,8 @@ struct LadderTests {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(source, width: 854, height: 480, seconds: 7, videoCodec: MediaTools.h264(gop: 300), audioCodec: MediaTools.aac)
+        try MediaTools.makeClip(
+            source, width: 854, height: 480, seconds: 7, videoCodec: MediaTools.h264(gop: 300), audioCodec: MediaTools.aac)
         let run = await TranscodeRun.transcode(FileSource(path: source.path))
         #expect(run.error == nil)
         #expect(run.videoNames == ["480p", "360p"])
@@ -171,11 +175,13 @@ struct LadderTests {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(source, width: 640, height: 360, seconds: 10, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac, noisy: true)
-        let ladder = Ladder(rungs: [
-            Rung(name: "360p", height: 360, frameRate: 30, bitrate: 900_000, priority: 0),
-            Rung(name: "240p", height: 240, frameRate: 24, bitrate: 400_000, profile: .main, priority: 1),
-        ], allowsPassthrough: false)
+        try MediaTools.makeClip(
+            source, width: 640, height: 360, seconds: 10, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac, noisy: true)
+        let ladder = Ladder(
+            rungs: [
+                Rung(name: "360p", height: 360, frameRate: 30, bitrate: 900_000, priority: 0),
+                Rung(name: "240p", height: 240, frameRate: 24, bitrate: 400_000, profile: .main, priority: 1),
+            ], allowsPassthrough: false)
         let run = await TranscodeRun.transcode(FileSource(path: source.path), ladder: ladder)
         #expect(run.error == nil)
         let files = try run.write(to: folder)

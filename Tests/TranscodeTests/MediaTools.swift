@@ -1,10 +1,11 @@
+import EventStore
 import Foundation
 import Media
-import Testing
-import EventStore
 import Synchronization
-@testable import Transcode
+import Testing
 import TranscodeFiles
+
+@testable import Transcode
 
 /// The real ffmpeg/ffprobe CLIs, a temp folder per test, and a harness that runs a transcoder and
 /// collects every rendition and event.
@@ -33,7 +34,9 @@ enum MediaTools {
         let errorData = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw ToolFailure(description: "\(tool) \(arguments.joined(separator: " ")) failed: \(String(decoding: errorData, as: UTF8.self).suffix(800))")
+            throw ToolFailure(
+                description: "\(tool) \(arguments.joined(separator: " ")) failed: \(String(decoding: errorData, as: UTF8.self).suffix(800))"
+            )
         }
         return String(decoding: data, as: UTF8.self)
     }
@@ -45,16 +48,21 @@ enum MediaTools {
     ) throws {
         var filter = "testsrc2=size=\(width)x\(height):rate=\(rate):duration=\(seconds)"
         if noisy { filter += ",noise=alls=12:allf=t" }
-        try run("ffmpeg", [
-            "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", filter,
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=\(seconds)",
-            "-ac", "2", "-pix_fmt", "yuv420p",
-        ] + videoCodec + audioCodec + ["-shortest", path.path])
+        try run(
+            "ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-y",
+                "-f", "lavfi", "-i", filter,
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=\(seconds)",
+                "-ac", "2", "-pix_fmt", "yuv420p",
+            ] + videoCodec + audioCodec + ["-shortest", path.path])
     }
 
     static func h264(gop: Int, bframes: Int = 0) -> [String] {
-        ["-c:v", "libx264", "-preset", "ultrafast", "-g", "\(gop)", "-keyint_min", "\(gop)", "-sc_threshold", "0", "-bf", "\(bframes)", "-b:v", "3M"]
+        [
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", "\(gop)", "-keyint_min", "\(gop)", "-sc_threshold", "0", "-bf", "\(bframes)",
+            "-b:v", "3M",
+        ]
             + (bframes > 0 ? ["-x264-params", "b-adapt=0"] : [])
     }
 
@@ -76,7 +84,8 @@ enum MediaTools {
 
         var frameRate: Double? {
             guard let parts = avg_frame_rate?.split(separator: "/"), parts.count == 2,
-                  let n = Double(parts[0]), let d = Double(parts[1]), d > 0 else { return nil }
+                let n = Double(parts[0]), let d = Double(parts[1]), d > 0
+            else { return nil }
             return n / d
         }
     }
@@ -90,12 +99,20 @@ enum MediaTools {
 
     static func streams(_ path: URL) throws -> [Stream] {
         struct Output: Decodable { var streams: [Stream] }
-        let json = try run("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,codec_type,profile,width,height,avg_frame_rate,sample_rate,channels,has_b_frames,start_time", "-of", "json", path.path])
+        let json = try run(
+            "ffprobe",
+            [
+                "-v", "error", "-show_entries",
+                "stream=codec_name,codec_type,profile,width,height,avg_frame_rate,sample_rate,channels,has_b_frames,start_time", "-of",
+                "json", path.path,
+            ])
         return try JSONDecoder().decode(Output.self, from: Data(json.utf8)).streams
     }
 
     static func packets(_ path: URL, stream: String) throws -> [ProbedPacket] {
-        let csv = try run("ffprobe", ["-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time,dts_time,size,flags", "-of", "csv=p=0", path.path])
+        let csv = try run(
+            "ffprobe",
+            ["-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time,dts_time,size,flags", "-of", "csv=p=0", path.path])
         return csv.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard fields.count >= 4, let pts = Double(fields[0]), let size = Int(fields[2]) else { return nil }

@@ -1,6 +1,7 @@
 import Foundation
 import Media
 import Testing
+
 @testable import Transcode
 
 @Suite("Ladder policy (sans-I/O)")
@@ -90,7 +91,9 @@ struct PolicyTests {
         do { let result = governor.observe(now: 4, backlog: 1.5, candidates: [all[1]], keepOne: true); #expect(result == nil) }
         do { let result = governor.observe(now: 5, backlog: 0.1, candidates: [all[1]], keepOne: true); #expect(result == nil) }
         do { let result = governor.observe(now: 9, backlog: 0.1, candidates: [all[1]], keepOne: true); #expect(result == nil) }
-        do { let result = governor.observe(now: 10, backlog: 0.1, candidates: [all[1]], keepOne: true); #expect(result == .restart("720p")) }
+        do {
+            let result = governor.observe(now: 10, backlog: 0.1, candidates: [all[1]], keepOne: true); #expect(result == .restart("720p"))
+        }
         do { let result = governor.observe(now: 13, backlog: 2, candidates: all, keepOne: true); #expect(result == .stop("720p")) }
         // Shed again soon after its restart: the next restore waits twice as long.
         do { let result = governor.observe(now: 20, backlog: 0, candidates: [all[1]], keepOne: true); #expect(result == nil) }
@@ -122,7 +125,9 @@ struct PolicyTests {
         let configured = LadderConfigured(channel: "c1", ladder: .default)
         let data = try JSONEncoder().encode(configured)
         #expect(try JSONDecoder().decode(LadderConfigured.self, from: data) == configured)
-        let stopped = RenditionStopped(channel: "c1", rendition: "720p", kind: .video, width: 1280, height: 720, bitrate: 2_500_000, reason: .overload, presentationTime: 12.5)
+        let stopped = RenditionStopped(
+            channel: "c1", rendition: "720p", kind: .video, width: 1280, height: 720, bitrate: 2_500_000, reason: .overload,
+            presentationTime: 12.5)
         let json = String(decoding: try JSONEncoder().encode(stopped), as: UTF8.self)
         #expect(json.contains("\"reason\":\"overload\""))
         #expect(try JSONDecoder().decode(RenditionStopped.self, from: Data(json.utf8)) == stopped)

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import Transcode
 
 /// Records control calls the way `Transcoder` keeps them.
@@ -67,10 +68,11 @@ struct QualityLadderPolicyTests {
     }
 
     @Test func videoStopsOnlyInError() throws {
-        let policy = QualityLadderPolicy(ladder: Ladder(rungs: [
-            Rung(name: "1080p", height: 1080, frameRate: 30, bitrate: 4_500_000, priority: 0),
-            Rung(name: "720p", height: 720, frameRate: 30, bitrate: 2_500_000, priority: 1),
-        ]))
+        let policy = QualityLadderPolicy(
+            ladder: Ladder(rungs: [
+                Rung(name: "1080p", height: 1080, frameRate: 30, bitrate: 4_500_000, priority: 0),
+                Rung(name: "720p", height: 720, frameRate: 30, bitrate: 2_500_000, priority: 1),
+            ]))
         #expect(try #require(policy.decision(for: .veryLow)).enabled == ["720p"])
         #expect(try #require(policy.decision(for: .low)).enabled == ["720p"])
         #expect(try #require(policy.decision(for: .error)).audioOnly)
@@ -97,7 +99,10 @@ struct QualityLadderPolicyTests {
             for loss in values {
                 for bandwidth in values {
                     for rtt in values {
-                        let score = QualityHealth.score(level: level, figures: QualityFigures(lossRate: loss, bandwidth: bandwidth.map { $0 * 1e6 }, rttMilliseconds: rtt.map { $0 * 100 }))
+                        let score = QualityHealth.score(
+                            level: level,
+                            figures: QualityFigures(
+                                lossRate: loss, bandwidth: bandwidth.map { $0 * 1e6 }, rttMilliseconds: rtt.map { $0 * 100 }))
                         #expect((0...100).contains(score))
                     }
                 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Transcode
 
 /// Feeds a machine one-second samples and records its transitions with the second they came at.
@@ -35,7 +36,9 @@ struct QualityFeed {
         second += interval
         let made = machine.observe(QualitySample(time: Self.origin + second, duration: interval, figures: figures))
         transitions += made
-        steps += made.map { Step(second: ($0.time.timeIntervalSince(Self.origin) * 1000).rounded() / 1000, from: $0.from, to: $0.to, reason: $0.reason) }
+        steps += made.map {
+            Step(second: ($0.time.timeIntervalSince(Self.origin) * 1000).rounded() / 1000, from: $0.from, to: $0.to, reason: $0.reason)
+        }
     }
 }
 
@@ -56,7 +59,9 @@ struct QualityStateMachineTests {
         Down(start: .medium, figures: .init(lossRate: 0, bandwidth: 2.9e6), expected: [(10, .low, .bandwidth)]),
         Down(start: .low, figures: .init(lossRate: 0.06, bandwidth: 8e6), expected: [(5, .veryLow, .loss)]),
         Down(start: .low, figures: .init(lossRate: 0, bandwidth: 1.4e6), expected: [(10, .veryLow, .bandwidth)]),
-        Down(start: .veryLow, figures: .init(lossRate: 0.5, bandwidth: 499_000, rttMilliseconds: 2_000), expected: [(20, .error, .bandwidth)]),
+        Down(
+            start: .veryLow, figures: .init(lossRate: 0.5, bandwidth: 499_000, rttMilliseconds: 2_000), expected: [(20, .error, .bandwidth)]
+        ),
         // RTT is congestion: it trips like loss, with the level's limit.
         Down(start: .high, figures: .init(lossRate: 0, bandwidth: 8e6, rttMilliseconds: 350), expected: [(5, .medium, .rtt)]),
         Down(start: .medium, figures: .init(lossRate: 0, bandwidth: 8e6, rttMilliseconds: 600), expected: [(5, .low, .rtt)]),
@@ -66,7 +71,8 @@ struct QualityStateMachineTests {
         Down(start: .high, figures: .init(lossRate: 0.2, bandwidth: 8e6), expected: [(5, .veryLow, .loss)]),
         Down(start: .high, figures: .init(lossRate: 0, bandwidth: 2e6), expected: [(10, .low, .bandwidth)]),
         Down(start: .high, figures: .init(lossRate: 0, bandwidth: 1e6), expected: [(10, .veryLow, .bandwidth)]),
-        Down(start: .high, figures: .init(lossRate: 0, bandwidth: 400_000), expected: [(10, .veryLow, .bandwidth), (20, .error, .bandwidth)]),
+        Down(
+            start: .high, figures: .init(lossRate: 0, bandwidth: 400_000), expected: [(10, .veryLow, .bandwidth), (20, .error, .bandwidth)]),
         Down(start: .high, figures: .init(lossRate: 0, bandwidth: 8e6, rttMilliseconds: 1_000), expected: [(5, .veryLow, .rtt)]),
         // At the limit is not past it; VERY_LOW never leaves for loss or RTT.
         Down(start: .high, figures: .init(lossRate: 0.02, bandwidth: 5e6, rttMilliseconds: 300), expected: []),
@@ -146,11 +152,12 @@ struct QualityStateMachineTests {
         var feed = QualityFeed()
         feed.run(10, .init(lossRate: 0, bandwidth: 4e6))
         feed.run(100, QualityFeed.good)
-        #expect(feed.steps == [
-            .init(second: 10, from: .high, to: .medium, reason: .bandwidth),
-            .init(second: 70, from: .medium, to: .recovery, reason: .stable),
-            .init(second: 80, from: .recovery, to: .high, reason: .confirmed),
-        ])
+        #expect(
+            feed.steps == [
+                .init(second: 10, from: .high, to: .medium, reason: .bandwidth),
+                .init(second: 70, from: .medium, to: .recovery, reason: .stable),
+                .init(second: 80, from: .recovery, to: .high, reason: .confirmed),
+            ])
     }
 
     @Test func aBadSampleDuringTheProbeFallsBackAndRestartsTheWait() {
@@ -158,23 +165,25 @@ struct QualityStateMachineTests {
         feed.run(65, QualityFeed.good)
         feed.sample(.init(lossRate: 0, bandwidth: 4e6))  // not enough for HIGH, fine for MEDIUM
         feed.run(80, QualityFeed.good)
-        #expect(feed.steps == [
-            .init(second: 60, from: .medium, to: .recovery, reason: .stable),
-            .init(second: 66, from: .recovery, to: .medium, reason: .probeFailed),
-            .init(second: 126, from: .medium, to: .recovery, reason: .stable),
-            .init(second: 136, from: .recovery, to: .high, reason: .confirmed),
-        ])
+        #expect(
+            feed.steps == [
+                .init(second: 60, from: .medium, to: .recovery, reason: .stable),
+                .init(second: 66, from: .recovery, to: .medium, reason: .probeFailed),
+                .init(second: 126, from: .medium, to: .recovery, reason: .stable),
+                .init(second: 136, from: .recovery, to: .high, reason: .confirmed),
+            ])
     }
 
     @Test func troubleDuringTheProbeFailsItThenTripsTheLevel() {
         var feed = QualityFeed(at: .medium)
         feed.run(62, QualityFeed.good)
         feed.run(10, .init(lossRate: 0.04, bandwidth: 8e6))
-        #expect(feed.steps == [
-            .init(second: 60, from: .medium, to: .recovery, reason: .stable),
-            .init(second: 63, from: .recovery, to: .medium, reason: .probeFailed),
-            .init(second: 67, from: .medium, to: .low, reason: .loss),
-        ])
+        #expect(
+            feed.steps == [
+                .init(second: 60, from: .medium, to: .recovery, reason: .stable),
+                .init(second: 63, from: .recovery, to: .medium, reason: .probeFailed),
+                .init(second: 67, from: .medium, to: .low, reason: .loss),
+            ])
     }
 
     @Test func aTripWhileProbingLeavesRecoveryDirectly() {
@@ -187,10 +196,11 @@ struct QualityStateMachineTests {
         feed.run(60, QualityFeed.good)
         #expect(feed.machine.state == .recovery)
         feed.run(10, .init(lossRate: 0, bandwidth: 1e6))
-        #expect(feed.steps == [
-            .init(second: 60, from: .low, to: .recovery, reason: .stable),
-            .init(second: 70, from: .recovery, to: .veryLow, reason: .bandwidth),
-        ])
+        #expect(
+            feed.steps == [
+                .init(second: 60, from: .low, to: .recovery, reason: .stable),
+                .init(second: 70, from: .recovery, to: .veryLow, reason: .bandwidth),
+            ])
     }
 
     @Test func channelThresholdsReplaceTheDefaults() {
@@ -256,10 +266,11 @@ struct QualityStateMachineTests {
         var generator = SeededGenerator(state: 7)
         for _ in 0..<2_000 {
             let roll = generator.next() % 100
-            figures.append(QualityFigures(
-                lossRate: roll < 20 ? Double(generator.next() % 100) / 1000 : 0,
-                bandwidth: Double(200_000 + generator.next() % 9_000_000),
-                rttMilliseconds: Double(20 + generator.next() % 900)))
+            figures.append(
+                QualityFigures(
+                    lossRate: roll < 20 ? Double(generator.next() % 100) / 1000 : 0,
+                    bandwidth: Double(200_000 + generator.next() % 9_000_000),
+                    rttMilliseconds: Double(20 + generator.next() % 900)))
         }
         var first = QualityFeed()
         for figure in figures { first.sample(figure, interval: 0.997) }
@@ -288,4 +299,3 @@ struct QualityStateMachineTests {
         #expect(event.from == .high && event.to == .low && event.reason == .loss)
     }
 }
-

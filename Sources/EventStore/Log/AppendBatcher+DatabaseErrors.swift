@@ -21,7 +21,8 @@ extension AppendBatcher {
         }
         // The pool fails leases fast while it backs off from failed connection attempts; its
         // error type lives in an underscored module, hence the name check.
-        return error is ChannelError || error is IOError || error is DeadlineExceeded || String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError")
+        return error is ChannelError || error is IOError || error is DeadlineExceeded
+            || String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError")
     }
 
     static func describe(_ error: any Error) -> String {

@@ -129,7 +129,9 @@ actor AppendBatcher {
 
     /// Retries a batch whose connection failed: the event ids make a retry of an append that did
     /// commit come back as a duplicate, so nothing is written twice and nothing vanishes.
-    private func commitWithRetry(_ prepared: AppendHashPlanner.Prepared) async -> ([Result<AppendResult, any Error>], AppendHashPlanner.Report?) {
+    private func commitWithRetry(
+        _ prepared: AppendHashPlanner.Prepared
+    ) async -> ([Result<AppendResult, any Error>], AppendHashPlanner.Report?) {
         let deadline = ContinuousClock.now + .seconds(15)
         var delay = Duration.milliseconds(100)
         while true {
@@ -141,7 +143,8 @@ actor AppendBatcher {
             } catch {
                 let reason = Self.describe(error)
                 guard Self.isConnectionFailure(error), ContinuousClock.now + delay < deadline else {
-                    let failure: any Error = Self.isConnectionFailure(error) ? EventStoreError.unavailable(reason) : EventStoreError.database(reason)
+                    let failure: any Error =
+                        Self.isConnectionFailure(error) ? EventStoreError.unavailable(reason) : EventStoreError.database(reason)
                     return (prepared.batch.map { _ in .failure(failure) }, nil)
                 }
                 logger.warning("append batch failed, retrying with the same event ids: \(reason)")
@@ -160,7 +163,8 @@ actor AppendBatcher {
         let headPosition = prepared.head?.position
         let headHash = prepared.head.map { ByteBuffer(bytes: $0.hash) }
         let hashes = prepared.hashes?.map { ByteBuffer(bytes: $0) }
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT request, outcome, first_position, stream_version, actual_version, existing_positions, detail, head_hash
             FROM streamd_append_batch(\(headPosition)::bigint, \(headHash)::bytea, \(prepared.recordedMicroseconds)::bigint,
                 \(prepared.streams)::text[], \(prepared.requestStreams)::integer[], \(prepared.expected)::bigint[],
@@ -190,17 +194,20 @@ actor AppendBatcher {
             switch outcome {
             case "ok":
                 let start = first ?? 0
-                outcomes[i] = .success(AppendResult(
-                    positions: (0..<Int64(request.events.count)).map { start + $0 }, streamVersion: version ?? 0, wasDuplicate: false))
+                outcomes[i] = .success(
+                    AppendResult(
+                        positions: (0..<Int64(request.events.count)).map { start + $0 }, streamVersion: version ?? 0, wasDuplicate: false))
                 if let version { versions.append((request.stream, version)) }
             case "duplicate":
                 outcomes[i] = .success(AppendResult(positions: existing ?? [], streamVersion: version ?? 0, wasDuplicate: true))
             case "conflict":
-                outcomes[i] = .failure(EventStoreError.wrongExpectedVersion(stream: request.stream, expected: request.expected, actual: actual ?? 0))
+                outcomes[i] = .failure(
+                    EventStoreError.wrongExpectedVersion(stream: request.stream, expected: request.expected, actual: actual ?? 0))
                 if let actual { versions.append((request.stream, actual)) }
             default:
-                outcomes[i] = .failure(EventStoreError.idempotencyConflict(
-                    stream: request.stream, eventId: request.events[0].eventId, detail: detail ?? outcome))
+                outcomes[i] = .failure(
+                    EventStoreError.idempotencyConflict(
+                        stream: request.stream, eventId: request.events[0].eventId, detail: detail ?? outcome))
             }
         }
         report?.versions = versions

@@ -83,16 +83,19 @@ struct AppendHashPlanner: Sendable {
     /// Builds the function's arguments; hashes them when the head and every stream's version
     /// before each append are expected, and then expects the batch to commit as sent.
     mutating func prepare(_ batch: [Append], recordedMicroseconds: Int64) -> Prepared {
-        var prepared = Prepared(batch: batch, outcomes: .init(
-            repeating: .failure(EventStoreError.database("the append batch returned no outcome")), count: batch.count))
+        var prepared = Prepared(
+            batch: batch,
+            outcomes: .init(
+                repeating: .failure(EventStoreError.database("the append batch returned no outcome")), count: batch.count))
         // The function needs ids unique within a batch; an append repeating ids seen earlier in
         // it (its own retry racing it, or a mistake) is refused here.
         var seen = Set<UUID>()
         for (index, request) in batch.enumerated() {
             let ids = request.events.map(\.eventId)
             if ids.contains(where: seen.contains) || Set(ids).count != ids.count {
-                prepared.outcomes[index] = .failure(EventStoreError.idempotencyConflict(
-                    stream: request.stream, eventId: ids[0], detail: "its event ids repeat within appends in flight"))
+                prepared.outcomes[index] = .failure(
+                    EventStoreError.idempotencyConflict(
+                        stream: request.stream, eventId: ids[0], detail: "its event ids repeat within appends in flight"))
             } else {
                 seen.formUnion(ids)
                 prepared.sent.append(index)
@@ -163,10 +166,12 @@ struct AppendHashPlanner: Sendable {
             let request = batch[index]
             for (k, event) in request.events.enumerated() {
                 position += 1
-                chain = HashChain.next(after: chain, canonical: HashChain.canonical(
-                    position: position, streamId: request.stream, streamVersion: prepared.assumed[slot] + Int64(k + 1),
-                    eventId: event.eventId, eventType: event.eventType, schemaVersion: Int(prepared.schemas[offset + k]),
-                    data: event.data, metadata: prepared.metadata[offset + k], recordedMicroseconds: prepared.recordedMicroseconds))
+                chain = HashChain.next(
+                    after: chain,
+                    canonical: HashChain.canonical(
+                        position: position, streamId: request.stream, streamVersion: prepared.assumed[slot] + Int64(k + 1),
+                        eventId: event.eventId, eventType: event.eventType, schemaVersion: Int(prepared.schemas[offset + k]),
+                        data: event.data, metadata: prepared.metadata[offset + k], recordedMicroseconds: prepared.recordedMicroseconds))
                 hashes.append(chain)
             }
             offset += request.events.count
@@ -198,7 +203,8 @@ extension AppendHashPlanner.Prepared {
     /// that every append was stored as sent, at consecutive positions after the expected head.
     func recordable(_ report: AppendHashPlanner.Report) -> Int? {
         guard let head, let hashes, !hashes.isEmpty, hashes.count == ids.count,
-              report.head.position == head.position + Int64(hashes.count), report.head.hash == hashes.last else { return nil }
+            report.head.position == head.position + Int64(hashes.count), report.head.hash == hashes.last
+        else { return nil }
         return hashes.count
     }
 
@@ -215,11 +221,12 @@ extension AppendHashPlanner.Prepared {
         for (slot, index) in sent.enumerated() {
             let request = batch[index]
             for (k, event) in request.events.enumerated() {
-                events.append(RecordedEvent(
-                    position: head.position + Int64(offset + 1), streamId: request.stream,
-                    streamVersion: assumed[slot] + Int64(k + 1), eventId: event.eventId, eventType: event.eventType,
-                    schemaVersion: Int(schemas[offset]), data: Data(event.data.utf8), metadata: event.metadata,
-                    recordedAt: recordedAt, hash: hashes[offset]))
+                events.append(
+                    RecordedEvent(
+                        position: head.position + Int64(offset + 1), streamId: request.stream,
+                        streamVersion: assumed[slot] + Int64(k + 1), eventId: event.eventId, eventType: event.eventType,
+                        schemaVersion: Int(schemas[offset]), data: Data(event.data.utf8), metadata: event.metadata,
+                        recordedAt: recordedAt, hash: hashes[offset]))
                 offset += 1
             }
         }

@@ -21,7 +21,7 @@ public enum StreamId {
     /// Stream ids are plain names so that they read well in listings and never need quoting.
     public static func validate(_ id: String) throws {
         guard !id.isEmpty, id.utf8.count <= 200,
-              id.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.:".unicodeScalars.contains($0)) })
+            id.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.:".unicodeScalars.contains($0)) })
         else { throw EventStoreError.invalidStreamId(id) }
     }
 }

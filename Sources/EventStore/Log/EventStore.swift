@@ -65,7 +65,9 @@ public final class EventStore: Sendable {
     }
 
     /// Connects, applies pending migrations, and starts listening for appends from other nodes.
-    public static func open(url: DatabaseURL, registry: EventRegistry, options: Options = Options(), logger: Logger) async throws -> EventStore {
+    public static func open(
+        url: DatabaseURL, registry: EventRegistry, options: Options = Options(), logger: Logger
+    ) async throws -> EventStore {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = options.maximumConnections
         let client = PostgresClient(configuration: configuration, eventLoopGroup: options.eventLoopGroup, backgroundLogger: logger)
@@ -144,12 +146,14 @@ public final class EventStore: Sendable {
     /// The head position as far as this process knows without asking the database.
     public func knownHeadPosition() async -> Int64 { await notifier.latest }
 
-    static let columns = "position, stream_id, stream_version, event_id, event_type, schema_version, data::text, metadata::text, recorded_at, hash"
+    static let columns =
+        "position, stream_id, stream_version, event_id, event_type, schema_version, data::text, metadata::text, recorded_at, hash"
 
     /// One stream's events from `version` on, in order.
     public func readStream(_ stream: String, fromVersion version: Int64 = 1, limit: Int = 10_000) async throws -> [RecordedEvent] {
         try await retryingConnection {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT \(unescaped: Self.columns) FROM events
                 WHERE stream_id = \(stream) AND stream_version >= \(version) ORDER BY stream_version LIMIT \(limit)
                 """, logger: logger)
@@ -176,7 +180,9 @@ public final class EventStore: Sendable {
         }
     }
 
-    static func read(after position: Int64, limit: Int, filter: EventFilter, on connection: PostgresConnection, logger: Logger) async throws -> [RecordedEvent] {
+    static func read(
+        after position: Int64, limit: Int, filter: EventFilter, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [RecordedEvent] {
         var bindings = PostgresBindings()
         bindings.append(position)
         var sql = "SELECT \(columns) FROM events WHERE position > $1"
@@ -218,7 +224,9 @@ public final class EventStore: Sendable {
         var metadataByText: [ByteBuffer: EventMetadata] = [:]
         for row in page {
             let cells = row.makeRandomAccess()
-            guard cells.count == 10 else { throw EventStoreError.database("an events row came back with \(cells.count) columns, expected 10") }
+            guard cells.count == 10 else {
+                throw EventStoreError.database("an events row came back with \(cells.count) columns, expected 10")
+            }
             let metadataBytes = cells[7].bytes ?? ByteBuffer()
             let metadata: EventMetadata
             if let known = metadataByText[metadataBytes] {
@@ -227,12 +235,13 @@ public final class EventStore: Sendable {
                 metadata = try decoder.decode(EventMetadata.self, from: Data(metadataBytes.readableBytesView))
                 metadataByText[metadataBytes] = metadata
             }
-            events.append(RecordedEvent(
-                position: try cells[0].decode(Int64.self), streamId: try cells[1].decode(String.self),
-                streamVersion: try cells[2].decode(Int64.self), eventId: try cells[3].decode(UUID.self),
-                eventType: try cells[4].decode(String.self), schemaVersion: Int(try cells[5].decode(Int32.self)),
-                data: Data((cells[6].bytes ?? ByteBuffer()).readableBytesView), metadata: metadata,
-                recordedAt: try cells[8].decode(Date.self), hash: Array(buffer: cells[9].bytes ?? ByteBuffer())))
+            events.append(
+                RecordedEvent(
+                    position: try cells[0].decode(Int64.self), streamId: try cells[1].decode(String.self),
+                    streamVersion: try cells[2].decode(Int64.self), eventId: try cells[3].decode(UUID.self),
+                    eventType: try cells[4].decode(String.self), schemaVersion: Int(try cells[5].decode(Int32.self)),
+                    data: Data((cells[6].bytes ?? ByteBuffer()).readableBytesView), metadata: metadata,
+                    recordedAt: try cells[8].decode(Date.self), hash: Array(buffer: cells[9].bytes ?? ByteBuffer())))
         }
         return events
     }

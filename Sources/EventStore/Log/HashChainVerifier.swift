@@ -40,7 +40,8 @@ public struct HashChainVerifier: Sendable {
         var previousHash = HashChain.genesis
         var previousPosition: Int64 = 0
         while true {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT position, hash, streamd_event_canonical(position, stream_id, stream_version, event_id,
                     event_type, schema_version, data, metadata, recorded_at)
                 FROM events WHERE position > \(previousPosition) ORDER BY position LIMIT \(pageSize)
@@ -49,7 +50,8 @@ public struct HashChainVerifier: Sendable {
             for try await (position, stored, canonical) in rows.decode((Int64, ByteBuffer, ByteBuffer).self) {
                 count += 1
                 guard position == previousPosition + 1 else {
-                    return .broken(position: previousPosition + 1, reason: "the event is missing (deleted); the next stored position is \(position)")
+                    return .broken(
+                        position: previousPosition + 1, reason: "the event is missing (deleted); the next stored position is \(position)")
                 }
                 let expected = HashChain.next(after: previousHash, canonical: Array(buffer: canonical))
                 let storedHash = Array(buffer: stored)
@@ -64,10 +66,13 @@ public struct HashChainVerifier: Sendable {
         let head = try await connection.query("SELECT position, hash FROM event_log_head", logger: store.logger)
         for try await (position, hash) in head.decode((Int64, ByteBuffer).self) {
             if position != previousPosition {
-                return .broken(position: previousPosition + 1, reason: "the log head says \(position) events were appended, but only \(previousPosition) are there (deleted)")
+                return .broken(
+                    position: previousPosition + 1,
+                    reason: "the log head says \(position) events were appended, but only \(previousPosition) are there (deleted)")
             }
             if Array(buffer: hash) != previousHash {
-                return .broken(position: previousPosition, reason: "the last event does not match the hash recorded in the log head (edited)")
+                return .broken(
+                    position: previousPosition, reason: "the last event does not match the hash recorded in the log head (edited)")
             }
         }
         return .verified(count: previousPosition)

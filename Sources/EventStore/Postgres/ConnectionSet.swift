@@ -31,7 +31,9 @@ actor ConnectionSet {
         self.logger = logger
     }
 
-    func with<T: Sendable>(deadline: Duration = .seconds(10), _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func with<T: Sendable>(
+        deadline: Duration = .seconds(10), _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         let connection = try await take()
         do {
             let result = try await withDeadline(deadline, onTimeout: { try? await connection.close() }) {

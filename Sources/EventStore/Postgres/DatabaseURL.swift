@@ -23,8 +23,8 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ text: String) throws {
         guard let components = URLComponents(string: text),
-              let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme),
-              let host = components.host, !host.isEmpty
+            let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme),
+            let host = components.host, !host.isEmpty
         else {
             throw EventStoreError.database(
                 "database URL \"\(Self.redacted(text))\" is not of the form postgres://USER:PASSWORD@HOST:PORT/DATABASE")

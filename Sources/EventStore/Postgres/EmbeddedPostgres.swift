@@ -44,7 +44,9 @@ public final class EmbeddedPostgres: Sendable {
         var port = recordedPort()
         if try isRunning() {
             guard let port else {
-                throw EventStoreError.database("the embedded PostgreSQL in \(clusterDirectory.path) runs, but \(portFile.path) is missing; stop it with pg_ctl and start streamd again")
+                throw EventStoreError.database(
+                    "the embedded PostgreSQL in \(clusterDirectory.path) runs, but \(portFile.path) is missing; stop it with pg_ctl and start streamd again"
+                )
             }
             return (url(port: port, password: password), false)
         }
@@ -102,15 +104,19 @@ public final class EmbeddedPostgres: Sendable {
             for path in [clusterDirectory.path, pwfile.path] {
                 let chown = try Subprocess.run("/bin/chown", ["postgres:postgres", path])
                 guard chown.status == 0 else {
-                    throw EventStoreError.database("cannot give \(path) to the postgres user (\(chown.output)); install the postgresql package, which creates that user")
+                    throw EventStoreError.database(
+                        "cannot give \(path) to the postgres user (\(chown.output)); install the postgresql package, which creates that user"
+                    )
                 }
             }
         }
         chmod(clusterDirectory.path, 0o700)
-        let result = try run("initdb", [
-            "-D", clusterDirectory.path, "-U", "postgres", "--pwfile=\(pwfile.path)", "-E", "UTF8", "--no-locale",
-            "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
-        ])
+        let result = try run(
+            "initdb",
+            [
+                "-D", clusterDirectory.path, "-U", "postgres", "--pwfile=\(pwfile.path)", "-E", "UTF8", "--no-locale",
+                "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
+            ])
         guard result.status == 0 else {
             throw EventStoreError.database("initdb failed for \(clusterDirectory.path): \(result.output)")
         }
@@ -126,7 +132,9 @@ public final class EmbeddedPostgres: Sendable {
         let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
         let password = String((0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
         // Unsaved, the password would be lost with this process and the cluster locked for good.
-        guard FileManager.default.createFile(atPath: passwordFile.path, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard
+            FileManager.default.createFile(atPath: passwordFile.path, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        else {
             throw EventStoreError.database("cannot write \(passwordFile.path): make the data folder writable by this user")
         }
         return password
@@ -138,7 +146,8 @@ public final class EmbeddedPostgres: Sendable {
         while url.path != "/" {
             var info = stat()
             if stat(url.path, &info) == 0, info.st_mode & S_IXOTH == 0 {
-                throw EventStoreError.database("""
+                throw EventStoreError.database(
+                    """
                     the postgres user cannot enter \(url.path) (mode \(String(info.st_mode & 0o777, radix: 8))); \
                     choose a --data-dir under a folder others may traverse, or run chmod o+x \(url.path)
                     """)
@@ -169,7 +178,8 @@ public final class EmbeddedPostgres: Sendable {
         where fileManager.isExecutableFile(atPath: "\(directory)/initdb") && fileManager.isExecutableFile(atPath: "\(directory)/pg_ctl") {
             return URL(fileURLWithPath: String(directory))
         }
-        throw EventStoreError.database("""
+        throw EventStoreError.database(
+            """
             no PostgreSQL server binaries (initdb, pg_ctl) found; install them with `sudo apt-get install postgresql` \
             (ops/install does), or pass --database-url to use an existing server
             """)
@@ -208,7 +218,8 @@ extension EmbeddedPostgres {
     /// Creates the application database on first use (initdb makes only `postgres`).
     public func ensureDatabase(url: DatabaseURL, logger: Logger) async throws {
         let maintenance = url.with(database: "postgres")
-        let connection = try await PostgresConnection.connect(configuration: try maintenance.connectionConfiguration(), id: 0, logger: logger)
+        let connection = try await PostgresConnection.connect(
+            configuration: try maintenance.connectionConfiguration(), id: 0, logger: logger)
         defer { Task { try? await connection.close() } }
         let rows = try await connection.query("SELECT 1 FROM pg_database WHERE datname = \(url.database)", logger: logger)
         var exists = false

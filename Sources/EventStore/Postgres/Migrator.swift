@@ -60,7 +60,8 @@ public struct Migrator: Sendable {
             return try await connection.withTransaction(logger: logger) { connection in
                 // 0x73747264 = "strd": one lock id for every streamd process on this database.
                 try await connection.query("SELECT pg_advisory_xact_lock(1937011300)", logger: logger)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     CREATE TABLE IF NOT EXISTS schema_migrations (
                         version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
                         applied_at timestamptz NOT NULL DEFAULT now())
@@ -75,7 +76,8 @@ public struct Migrator: Sendable {
                 for migration in migrations {
                     if let (name, checksum) = applied[migration.version] {
                         guard checksum == migration.checksum else {
-                            throw EventStoreError.migration("""
+                            throw EventStoreError.migration(
+                                """
                                 migration \(migration.name) was changed after it was applied as \(name) \
                                 (checksum now \(migration.checksum.prefix(12))…, recorded \(checksum.prefix(12))…); \
                                 restore the original file and put the change in a new migration

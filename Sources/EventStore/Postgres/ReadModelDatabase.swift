@@ -9,7 +9,9 @@ public struct ReadModelDatabase: Sendable {
     let logger: Logger
 
     @discardableResult
-    public func query(_ query: PostgresQuery, logger: Logger? = nil, file: String = #fileID, line: Int = #line) async throws -> PostgresRowSequence {
+    public func query(
+        _ query: PostgresQuery, logger: Logger? = nil, file: String = #fileID, line: Int = #line
+    ) async throws -> PostgresRowSequence {
         try await client.query(query, logger: logger ?? self.logger, file: file, line: line)
     }
 

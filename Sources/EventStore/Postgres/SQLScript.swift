@@ -29,9 +29,13 @@ public enum SQLScript {
                 index += 2
                 var depth = 1
                 while index < chars.count, depth > 0 {
-                    if chars[index] == "*", index + 1 < chars.count, chars[index + 1] == "/" { depth -= 1; index += 2 }
-                    else if chars[index] == "/", index + 1 < chars.count, chars[index + 1] == "*" { depth += 1; index += 2 }
-                    else { index += 1 }
+                    if chars[index] == "*", index + 1 < chars.count, chars[index + 1] == "/" {
+                        depth -= 1; index += 2
+                    } else if chars[index] == "/", index + 1 < chars.count, chars[index + 1] == "*" {
+                        depth += 1; index += 2
+                    } else {
+                        index += 1
+                    }
                 }
                 current.append(" ")
                 continue

@@ -61,7 +61,8 @@ public enum Subprocess {
         // Nothing else crosses over: a child holding a copy of a socket (an encoder's connection, a
         // listener) would keep it open after streamd closes it, and the peer would never see the close.
         guard let closeFrom = addCloseFrom, closeFrom(&actions, 3) == 0 else {
-            throw EventStoreError.database("cannot run \(path): this C library cannot close inherited descriptors (glibc 2.34 or later is needed)")
+            throw EventStoreError.database(
+                "cannot run \(path): this C library cannot close inherited descriptors (glibc 2.34 or later is needed)")
         }
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

@@ -24,12 +24,16 @@ public struct ProjectionReplay: Sendable {
         public var isIdentical: Bool { differences.isEmpty }
 
         public var description: String {
-            var lines = ["projection \(projection): rebuilt from \(eventsApplied) events up to position \(replayedUntil); live model at position \(liveCheckpoint)"]
+            var lines = [
+                "projection \(projection): rebuilt from \(eventsApplied) events up to position \(replayedUntil); live model at position \(liveCheckpoint)"
+            ]
             if isIdentical {
                 lines.append("identical")
             } else {
                 for difference in differences {
-                    lines.append("table \(difference.table): \(difference.onlyLiveCount) rows only in the live model, \(difference.onlyReplayedCount) only in the rebuild")
+                    lines.append(
+                        "table \(difference.table): \(difference.onlyLiveCount) rows only in the live model, \(difference.onlyReplayedCount) only in the rebuild"
+                    )
                     lines += difference.onlyLive.map { "  live only:    \($0)" }
                     lines += difference.onlyReplayed.map { "  rebuild only: \($0)" }
                 }
@@ -58,13 +62,16 @@ public struct ProjectionReplay: Sendable {
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
             do {
                 for table in projection.tables {
-                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE TABLE \(schema).\(table) (LIKE public.\(table) INCLUDING ALL)"), logger: logger)
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: "CREATE TABLE \(schema).\(table) (LIKE public.\(table) INCLUDING ALL)"), logger: logger)
                 }
                 var position: Int64 = 0
                 var applied = 0
                 while position < limit {
-                    let page = try await EventStore.read(after: position, limit: 1_000, filter: projection.filter, on: connection, logger: logger)
-                        .filter { $0.position <= limit }
+                    let page = try await EventStore.read(
+                        after: position, limit: 1_000, filter: projection.filter, on: connection, logger: logger
+                    )
+                    .filter { $0.position <= limit }
                     if page.isEmpty { break }
                     try await connection.withTransaction(logger: logger) { connection in
                         try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \(schema), public"), logger: logger)
@@ -78,17 +85,21 @@ public struct ProjectionReplay: Sendable {
                 var differences: [TableDifference] = []
                 for table in projection.tables {
                     let onlyLive = try await rows(connection, "SELECT * FROM public.\(table) EXCEPT ALL SELECT * FROM \(schema).\(table)")
-                    let onlyReplayed = try await rows(connection, "SELECT * FROM \(schema).\(table) EXCEPT ALL SELECT * FROM public.\(table)")
+                    let onlyReplayed = try await rows(
+                        connection, "SELECT * FROM \(schema).\(table) EXCEPT ALL SELECT * FROM public.\(table)")
                     if onlyLive.count > 0 || onlyReplayed.count > 0 {
-                        differences.append(TableDifference(
-                            table: table, onlyLive: Array(onlyLive.prefix(5)), onlyReplayed: Array(onlyReplayed.prefix(5)),
-                            onlyLiveCount: onlyLive.count, onlyReplayedCount: onlyReplayed.count))
+                        differences.append(
+                            TableDifference(
+                                table: table, onlyLive: Array(onlyLive.prefix(5)), onlyReplayed: Array(onlyReplayed.prefix(5)),
+                                onlyLiveCount: onlyLive.count, onlyReplayedCount: onlyReplayed.count))
                     }
                 }
                 if !keepSchema {
                     try await connection.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
                 }
-                return Report(projection: projection.name, liveCheckpoint: live, replayedUntil: limit, eventsApplied: applied, differences: differences)
+                return Report(
+                    projection: projection.name, liveCheckpoint: live, replayedUntil: limit, eventsApplied: applied,
+                    differences: differences)
             } catch {
                 _ = try? await connection.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: logger)
                 throw error
@@ -98,7 +109,8 @@ public struct ProjectionReplay: Sendable {
 
     private func rows(_ connection: PostgresConnection, _ query: String) async throws -> [String] {
         var result: [String] = []
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT row_to_json(d)::text FROM (\(query)) d"), logger: store.logger)
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: "SELECT row_to_json(d)::text FROM (\(query)) d"), logger: store.logger)
         for try await row in rows.decode(String.self) { result.append(row) }
         return result
     }

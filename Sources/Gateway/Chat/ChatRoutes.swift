@@ -52,7 +52,9 @@ struct ChatRoutes: Sendable {
             var asOf: Int64?
             if let text = query["asOf"] {
                 guard let position = Int64(String(text)), position >= 0 else {
-                    throw APIError(.badRequest, code: "invalid_position", "asOf must be a log position (a whole number, as in a message's \"position\")")
+                    throw APIError(
+                        .badRequest, code: "invalid_position",
+                        "asOf must be a log position (a whole number, as in a message's \"position\")")
                 }
                 asOf = position
             }
@@ -61,19 +63,25 @@ struct ChatRoutes: Sendable {
         }
         group.post("moderation/:name/moderators") { request, context in
             let name = try context.parameters.require("name")
-            guard try await chat.identity(request).isAdmin else { throw APIError(.forbidden, code: "forbidden", "only the admin token grants moderators") }
+            guard try await chat.identity(request).isAdmin else {
+                throw APIError(.forbidden, code: "forbidden", "only the admin token grants moderators")
+            }
             let body = try await JSONBody.decode(ModeratorRequest.self, from: request, limit: 4_096)
             let position = try await ChatEndpoint.mapping {
-                try await chat.service.setModerator(name, userId: body.userId, granted: true, reason: request.uri.queryParameters["reason"].map(String.init))
+                try await chat.service.setModerator(
+                    name, userId: body.userId, granted: true, reason: request.uri.queryParameters["reason"].map(String.init))
             }
             return JSONBody.response(["userId": "\(body.userId)", "position": "\(position)"], status: .created)
         }
         group.delete("moderation/:name/moderators/:user") { request, context in
             let name = try context.parameters.require("name")
             let user = try context.parameters.require("user")
-            guard try await chat.identity(request).isAdmin else { throw APIError(.forbidden, code: "forbidden", "only the admin token removes moderators") }
+            guard try await chat.identity(request).isAdmin else {
+                throw APIError(.forbidden, code: "forbidden", "only the admin token removes moderators")
+            }
             _ = try await ChatEndpoint.mapping {
-                try await chat.service.setModerator(name, userId: user, granted: false, reason: request.uri.queryParameters["reason"].map(String.init))
+                try await chat.service.setModerator(
+                    name, userId: user, granted: false, reason: request.uri.queryParameters["reason"].map(String.init))
             }
             return Response(status: .noContent)
         }

@@ -12,21 +12,27 @@ struct ChatSocket: Sendable {
     let chat: ChatEndpoint
 
     func register(on router: Router<SocketRequestContext>) {
-        router.ws("v1/chat/:name", shouldUpgrade: { request, context in
-            let name = try context.parameters.require("name")
-            guard try await chat.service.channels.channel(named: name) != nil else {
-                throw APIError(.notFound, code: "not_found", ChatError.roomNotFound(name).description)
-            }
-            return .upgrade([:])
-        }, onUpgrade: { inbound, outbound, context in
-            guard let name = context.requestContext.parameters.get("name") else { return }
-            try await run(
-                channel: name, token: context.request.uri.queryParameters["token"].map(String.init), inbound: inbound, outbound: outbound,
-                connection: context.requestContext.channel)
-        })
+        router.ws(
+            "v1/chat/:name",
+            shouldUpgrade: { request, context in
+                let name = try context.parameters.require("name")
+                guard try await chat.service.channels.channel(named: name) != nil else {
+                    throw APIError(.notFound, code: "not_found", ChatError.roomNotFound(name).description)
+                }
+                return .upgrade([:])
+            },
+            onUpgrade: { inbound, outbound, context in
+                guard let name = context.requestContext.parameters.get("name") else { return }
+                try await run(
+                    channel: name, token: context.request.uri.queryParameters["token"].map(String.init), inbound: inbound,
+                    outbound: outbound,
+                    connection: context.requestContext.channel)
+            })
     }
 
-    private func run(channel: String, token: String?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, connection: any Channel) async throws {
+    private func run(
+        channel: String, token: String?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, connection: any Channel
+    ) async throws {
         if let size = chat.configuration.socketSendBuffer {
             try? await connection.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(size)).get()
         }
@@ -179,7 +185,8 @@ struct ChatSocket: Sendable {
 
         private func post(_ text: String, nonce: String?) async -> Bool {
             guard let identity else {
-                subscriber.send(ServerMessage.error(code: "unauthenticated", message: ChatError.unauthenticated.description, nonce: nonce).json)
+                subscriber.send(
+                    ServerMessage.error(code: "unauthenticated", message: ChatError.unauthenticated.description, nonce: nonce).json)
                 return false
             }
             do {
@@ -188,12 +195,17 @@ struct ChatSocket: Sendable {
                     subscriber.send(ServerMessage.ack(nonce: nonce, id: id).json)
                     return true
                 case .refused(let refusal):
-                    subscriber.send(ServerMessage.error(code: refusal.rule.rawValue, message: refusal.message, nonce: nonce, retryAfter: refusal.retryAfter).json)
+                    subscriber.send(
+                        ServerMessage.error(
+                            code: refusal.rule.rawValue, message: refusal.message, nonce: nonce, retryAfter: refusal.retryAfter
+                        ).json)
                     return false
                 }
             } catch {
-                subscriber.send(ServerMessage.error(
-                    code: "not_sent", message: "the message was not sent (\(error)); send it again", nonce: nonce).json)
+                subscriber.send(
+                    ServerMessage.error(
+                        code: "not_sent", message: "the message was not sent (\(error)); send it again", nonce: nonce
+                    ).json)
                 return true
             }
         }

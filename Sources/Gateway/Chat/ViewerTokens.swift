@@ -101,11 +101,15 @@ public struct ChatConfiguration: Sendable {
     public static func secret(in dataDirectory: URL) throws -> [UInt8] {
         let file = dataDirectory.appendingPathComponent("chat-secret")
         if let text = try? String(contentsOf: file, encoding: .utf8),
-           let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), data.count >= 32 {
+            let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), data.count >= 32
+        {
             return Array(data)
         }
         let secret = ViewerTokens.randomSecret()
-        guard FileManager.default.createFile(atPath: file.path, contents: Data((Data(secret).base64EncodedString() + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard
+            FileManager.default.createFile(
+                atPath: file.path, contents: Data((Data(secret).base64EncodedString() + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else {
             throw GatewayError("cannot write the chat token secret to \(file.path); check that the data folder is writable")
         }
         return secret

@@ -95,17 +95,17 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The full response when this path can give it; nil to leave the request to the router.
     private func answer(_ request: HTTPRequest) -> (HTTPResponse, ByteBuffer?)? {
         guard request.method == .get || request.method == .head, let path = request.path,
-              request.headerFields[.range] == nil, request.headerFields[.ifNoneMatch] == nil,
-              request.headerFields[.ifModifiedSince] == nil
+            request.headerFields[.range] == nil, request.headerFields[.ifNoneMatch] == nil,
+            request.headerFields[.ifModifiedSince] == nil
         else { return nil }
         // /live/CHANNEL/RENDITION/FILE, nothing more (a query or an escape goes the long way).
         let pieces = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         guard pieces.count == 5, pieces[0].isEmpty, pieces[1].elementsEqual("live".utf8),
-              !path.utf8.contains(UInt8(ascii: "?")), !path.utf8.contains(UInt8(ascii: "%")),
-              let channel = String(pieces[2]), let name = String(pieces[3]), let file = String(pieces[4]),
-              let resource = HLSResource(name: file), resource != .playlist,
-              let rendition = directory.stream(channel: channel)?.rendition(named: name),
-              let media = rendition.fileInMemory(resource)
+            !path.utf8.contains(UInt8(ascii: "?")), !path.utf8.contains(UInt8(ascii: "%")),
+            let channel = String(pieces[2]), let name = String(pieces[3]), let file = String(pieces[4]),
+            let resource = HLSResource(name: file), resource != .playlist,
+            let rendition = directory.stream(channel: channel)?.rendition(named: name),
+            let media = rendition.fileInMemory(resource)
         else { return nil }
         var fields = rendition.kind == .audio ? Self.audioFields : Self.videoFields
         fields[.eTag] = "\"\(media.etag)\""

@@ -77,13 +77,15 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
 
     private func answer(_ request: RawRequest) -> (head: ByteBuffer, body: ByteBuffer?)? {
         guard let target = request.liveTarget,
-              let rendition = directory.stream(channel: target.channel)?.rendition(named: target.rendition),
-              let media = rendition.fileInMemory(target.resource)
+            let rendition = directory.stream(channel: target.channel)?.rendition(named: target.rendition),
+            let media = rendition.fileInMemory(target.resource)
         else { return nil }
         var head = ByteBuffer()
         head.reserveCapacity(512)
         head.writeImmutableBuffer(rendition.kind == .audio ? Self.audioHead : Self.videoHead)
-        head.writeString("ETag: \"\(media.etag)\"\r\nLast-Modified: \(media.lastModified)\r\nContent-Length: \(media.bytes.readableBytes)\r\nDate: \(HTTPDateCache.now)\r\n\r\n")
+        head.writeString(
+            "ETag: \"\(media.etag)\"\r\nLast-Modified: \(media.lastModified)\r\nContent-Length: \(media.bytes.readableBytes)\r\nDate: \(HTTPDateCache.now)\r\n\r\n"
+        )
         return (head, request.isHead ? nil : media.bytes)
     }
 
@@ -152,7 +154,7 @@ struct RawRequest {
         guard !special, !path.contains("?"), !path.contains("%") else { return nil }
         let pieces = path.split(separator: "/", omittingEmptySubsequences: false)
         guard pieces.count == 5, pieces[0].isEmpty, pieces[1] == "live", !pieces[2].isEmpty, !pieces[3].isEmpty,
-              let resource = HLSResource(name: pieces[4]), resource != .playlist
+            let resource = HLSResource(name: pieces[4]), resource != .playlist
         else { return nil }
         return (String(pieces[2]), String(pieces[3]), resource)
     }

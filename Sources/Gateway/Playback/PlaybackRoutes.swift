@@ -17,7 +17,8 @@ struct PlaybackRoutes: Sendable {
                 let channel = try context.parameters.require("channel")
                 guard let stream = directory.stream(channel: channel) else { return notLive(channel) }
                 guard let text = stream.multivariantPlaylist() else {
-                    return MediaResponse.error(.notFound, "channel \(channel) is live but its first segment is not ready yet; retry in a second")
+                    return MediaResponse.error(
+                        .notFound, "channel \(channel) is live but its first segment is not ready yet; retry in a second")
                 }
                 return MediaResponse.playlist(text)
             }
@@ -37,7 +38,8 @@ struct PlaybackRoutes: Sendable {
                     return MediaResponse.error(.notFound, "\(file) is not a file of this rendition")
                 }
                 return answer(await rendition.file(fileName)) {
-                    MediaResponse.media($0.bytes, contentType: rendition.contentType, etag: $0.etag, lastModified: $0.lastModified, request: request)
+                    MediaResponse.media(
+                        $0.bytes, contentType: rendition.contentType, etag: $0.etag, lastModified: $0.lastModified, request: request)
                 }
             }
             router.on("vod/:session/index.m3u8", method: method) { request, context in
@@ -65,7 +67,10 @@ struct PlaybackRoutes: Sendable {
     }
 
     private func notLive(_ channel: String) -> Response {
-        MediaResponse.error(.notFound, "channel \(channel) is not live; its recordings are listed at /v1/channels/\(channel)/recordings and play at /vod/SESSION/index.m3u8")
+        MediaResponse.error(
+            .notFound,
+            "channel \(channel) is not live; its recordings are listed at /v1/channels/\(channel)/recordings and play at /vod/SESSION/index.m3u8"
+        )
     }
 
     private func answer<Value>(_ answer: PlaybackAnswer<Value>, _ ready: (Value) -> Response) -> Response {

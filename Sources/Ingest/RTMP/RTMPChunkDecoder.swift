@@ -176,7 +176,9 @@ public struct RTMPChunkDecoder: Sendable {
         if startsMessage {
             guard stream.length <= maxMessageSize else {
                 throw RTMPProtocolError(
-                    .chunk, "message of \(stream.length) bytes on chunk stream \(chunkStreamID) exceeds the \(maxMessageSize)-byte limit; lower the encoder's bitrate or keyframe interval")
+                    .chunk,
+                    "message of \(stream.length) bytes on chunk stream \(chunkStreamID) exceeds the \(maxMessageSize)-byte limit; lower the encoder's bitrate or keyframe interval"
+                )
             }
             stream.remaining = stream.length
         }

@@ -41,7 +41,7 @@ public struct RTMPHandshake: Sendable {
                 throw RTMPProtocolError(.handshake, "C0 asks for RTMP version \(version); \(hint). Publish with plain rtmp://")
             }
             guard buffer.readableBytes >= 1 + Self.packetSize,
-                  let c1 = buffer.getBytes(at: buffer.readerIndex + 1, length: Self.packetSize)
+                let c1 = buffer.getBytes(at: buffer.readerIndex + 1, length: Self.packetSize)
             else { return outputs }
             buffer.moveReaderIndex(forwardBy: 1 + Self.packetSize)
             outputs.append(.send(respond(to: c1)))

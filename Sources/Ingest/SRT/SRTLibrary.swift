@@ -1,4 +1,5 @@
 import CSRT
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -157,7 +157,8 @@ final class SRTReceiveLoop: @unchecked Sendable {
             try? accepted.set(SRTO_RCVSYN, false)
             let token = UInt64.random(in: 1...UInt64.max)
             let connection = SRTConnection(socket: accepted, token: token, verdict: verdict, logger: server.logger)
-            connection.latencyMilliseconds = (try? accepted.getInt32(SRTO_RCVLATENCY)).map(Int.init) ?? server.configuration.latencyMilliseconds
+            connection.latencyMilliseconds =
+                (try? accepted.getInt32(SRTO_RCVLATENCY)).map(Int.init) ?? server.configuration.latencyMilliseconds
             connections[socket] = connection
             count.store(connections.count, ordering: .relaxed)
             let server = server
@@ -266,10 +267,12 @@ final class SRTReceiveLoop: @unchecked Sendable {
         guard connections.removeValue(forKey: connection.socket.id) != nil else { return }
         count.store(connections.count, ordering: .relaxed)
         let counters = connection.extractor.demuxer.counters
-        connection.logger.info("SRT connection ended", metadata: [
-            "reason": "\(reason.rawValue)", "bytes": "\(connection.bytesReceived)", "ts_packets": "\(counters.packets)",
-            "cc_errors": "\(counters.continuityErrors)", "skipped_bytes": "\(counters.skippedBytes)",
-        ])
+        connection.logger.info(
+            "SRT connection ended",
+            metadata: [
+                "reason": "\(reason.rawValue)", "bytes": "\(connection.bytesReceived)", "ts_packets": "\(counters.packets)",
+                "cc_errors": "\(counters.continuityErrors)", "skipped_bytes": "\(counters.skippedBytes)",
+            ])
         if let live = connection.live {
             var held = TSMediaExtractor.Output()
             connection.extractor.flushHeldVideo(into: &held)

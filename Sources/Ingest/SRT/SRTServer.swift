@@ -1,5 +1,5 @@
-import Channels
 import CSRT
+import Channels
 import Dispatch
 import EventStore
 import Foundation
@@ -112,7 +112,8 @@ public final class SRTServer: Sendable {
             Result { () throws(SRTError) in try listener.bind(address, length: length) }
         }
         guard let bound else {
-            throw SRTServerError("'\(host)' is not a numeric IPv4 or IPv6 address to listen on for SRT; use 0.0.0.0, :: or an interface's address")
+            throw SRTServerError(
+                "'\(host)' is not a numeric IPv4 or IPv6 address to listen on for SRT; use 0.0.0.0, :: or an interface's address")
         }
         if case .failure(let error) = bound {
             throw SRTServerError("cannot listen for SRT on \(host):\(port) (\(error.message)); choose another --srt-port")
@@ -127,17 +128,23 @@ public final class SRTServer: Sendable {
         let loop = try SRTReceiveLoop(server: self, listener: listener)
         running.withLock { $0 = loop }
         loop.start()
-        logger.info("SRT ingest listening", metadata: [
-            "host": "\(host)", "port": "\(actual)", "latency_ms": "\(configuration.latencyMilliseconds)",
-            "encrypted": "\(configuration.passphrase != nil)",
-        ])
+        logger.info(
+            "SRT ingest listening",
+            metadata: [
+                "host": "\(host)", "port": "\(actual)", "latency_ms": "\(configuration.latencyMilliseconds)",
+                "encrypted": "\(configuration.passphrase != nil)",
+            ])
         return actual
     }
 
     /// Stops accepting and ends this listener's sessions (`StreamEnded(shutdown)`). The events
     /// are flushed by the RTMP server's shutdown, which owns the shared emitter.
     public func shutdown() async {
-        guard let loop = running.withLock({ value in defer { value = nil }; return value }) else { return }
+        guard
+            let loop = running.withLock({ value in
+                defer { value = nil }; return value
+            })
+        else { return }
         let ended = await loop.stop()
         for ending in ended {
             await registry.connectionEnded(ending.sessionID, token: ending.token, reason: ending.reason, detail: ending.detail)
@@ -193,9 +200,12 @@ public final class SRTServer: Sendable {
         var gaveUp = false
         if case .accepted(let channelID, _) = authorization {
             let registry = registry
-            if let answer = Self.wait(for: configuration.liveCheckTimeout, {
-                await registry.list().contains { $0.channelID == channelID && $0.connected }
-            }) {
+            if let answer = Self.wait(
+                for: configuration.liveCheckTimeout,
+                {
+                    await registry.list().contains { $0.channelID == channelID && $0.connected }
+                })
+            {
                 live = answer
             } else {
                 gaveUp = true

@@ -1,4 +1,5 @@
 import CSRT
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -130,11 +131,13 @@ final class SRTSocket {
     func setListenCallback(_ decide: @escaping @Sendable (Caller) -> Bool) throws(SRTError) {
         let hook = Unmanaged.passRetained(ListenHook(decide))
         // The hook must be a C function: it finds its context through the opaque pointer.
-        let status = srt_listen_callback(id, { opaque, socket, _, peer, streamID in
-            guard let opaque else { return -1 }
-            let hook = Unmanaged<ListenHook>.fromOpaque(opaque).takeUnretainedValue()
-            return hook.decide(Caller(id: socket, peer: peer, streamID: streamID.map { String(cString: $0) })) ? 0 : -1
-        }, hook.toOpaque())
+        let status = srt_listen_callback(
+            id,
+            { opaque, socket, _, peer, streamID in
+                guard let opaque else { return -1 }
+                let hook = Unmanaged<ListenHook>.fromOpaque(opaque).takeUnretainedValue()
+                return hook.decide(Caller(id: socket, peer: peer, streamID: streamID.map { String(cString: $0) })) ? 0 : -1
+            }, hook.toOpaque())
         guard status == 0 else {
             hook.release()
             throw .last("srt_listen_callback")

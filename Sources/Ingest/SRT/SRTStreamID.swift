@@ -88,7 +88,7 @@ public struct SRTStreamID: Sendable, Hashable {
     private static func resource(_ text: String) throws(ParseError) -> (String, String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
-              !text.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F })
+            !text.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F })
         else { throw .malformedResource(text) }
         return (String(parts[0]), String(parts[1]))
     }

@@ -2,6 +2,7 @@ import EventStore
 import Logging
 import Media
 import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -49,10 +50,11 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     init(server: RTMPServer) {
         self.server = server
         decoder = RTMPChunkDecoder(maxMessageSize: server.configuration.maxMessageSize)
-        session = RTMPSession(configuration: .init(
-            application: server.configuration.application,
-            windowAcknowledgementSize: server.configuration.windowAcknowledgementSize,
-            outgoingChunkSize: server.configuration.outgoingChunkSize))
+        session = RTMPSession(
+            configuration: .init(
+                application: server.configuration.application,
+                windowAcknowledgementSize: server.configuration.windowAcknowledgementSize,
+                outgoingChunkSize: server.configuration.outgoingChunkSize))
         logger = server.logger
         machine = RTMPConnectionStateMachine(
             outputLimit: server.configuration.maxQueuedOutput, flushTimeout: server.configuration.closeFlushTimeout)
@@ -334,7 +336,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private func startPacing(context: ChannelHandlerContext) {
         let interval = server.configuration.mediaBatchInterval
         guard interval > .zero, let options = context.channel.syncOptions,
-              let receiveBuffer = try? options.getOption(ChannelOptions.socketOption(.so_rcvbuf))
+            let receiveBuffer = try? options.getOption(ChannelOptions.socketOption(.so_rcvbuf))
         else { return }
         pacing = ReadPacing(interval: interval, receiveBufferSize: Int(receiveBuffer))
     }
@@ -384,7 +386,10 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             let seconds = server.configuration.idleTimeout.inSeconds
             endReason = (.timeout, "no media for \(Int(seconds)) s")
             logger.info("no media for \(seconds) s, closing")
-            perform(session.stop(code: "NetStream.Publish.Idle", description: "no audio or video received for \(Int(seconds)) s; check the encoder and publish again"), context: context)
+            perform(
+                session.stop(
+                    code: "NetStream.Publish.Idle",
+                    description: "no audio or video received for \(Int(seconds)) s; check the encoder and publish again"), context: context)
             close(context: context)
         }
     }

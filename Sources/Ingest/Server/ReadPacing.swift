@@ -81,7 +81,8 @@ struct ReadPacing: Sendable {
             target = perInterval < Double(Self.minimum) ? 1 : Int(perInterval)
         }
         // Small changes are not worth a system call; turning off or on always is.
-        let worthIt = (target == 1) != (lowWatermark == 1)
+        let worthIt =
+            (target == 1) != (lowWatermark == 1)
             || Double(target) < Double(lowWatermark) * 0.7 || Double(target) > Double(lowWatermark) * 1.3
         guard worthIt else { return nil }
         lowWatermark = target

@@ -13,7 +13,9 @@ public actor SessionRegistry {
         public var mediaLowWatermark: Int
         public var mediaHighWatermark: Int
 
-        public init(graceWindow: Duration = .seconds(10), maxPublishers: Int = 100, mediaLowWatermark: Int = 64, mediaHighWatermark: Int = 512) {
+        public init(
+            graceWindow: Duration = .seconds(10), maxPublishers: Int = 100, mediaLowWatermark: Int = 64, mediaHighWatermark: Int = 512
+        ) {
             self.graceWindow = graceWindow
             self.maxPublishers = maxPublishers
             self.mediaLowWatermark = mediaLowWatermark
@@ -111,7 +113,9 @@ public actor SessionRegistry {
     func connectionEnded(_ sessionID: UUID, token: UInt64, reason: StreamEnded.Reason, detail: String?) {
         guard var entry = entries[sessionID], case .connected(let connection) = entry.phase, connection.token == token else { return }
         guard reason == .encoderClosed, configuration.graceWindow > .zero else {
-            end(sessionID, reason: reason, detail: detail, actor: reason == .timeout ? .system("ingest") : EventActor(.encoder, id: entry.session.remoteAddress))
+            end(
+                sessionID, reason: reason, detail: detail,
+                actor: reason == .timeout ? .system("ingest") : EventActor(.encoder, id: entry.session.remoteAddress))
             return
         }
         let grace = configuration.graceWindow
@@ -190,7 +194,9 @@ public actor SessionRegistry {
             timer.cancel()
             endedAt = wallClock
         }
-        if session.claimAnnouncement() { emitter.emit(Self.started(session), stream: session.streamID, actor: EventActor(.encoder, id: session.remoteAddress)) }
+        if session.claimAnnouncement() {
+            emitter.emit(Self.started(session), stream: session.streamID, actor: EventActor(.encoder, id: session.remoteAddress))
+        }
         session.finishMedia()
         emitter.emit(
             StreamEnded(

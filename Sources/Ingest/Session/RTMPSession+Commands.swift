@@ -26,16 +26,22 @@ extension RTMPSession {
             state = .closed
             return [.close(.encoderClosed)]
         case "play", "play2":
-            return [.send(Self.error(
-                transactionID, code: "NetStream.Play.Failed",
-                description: "streamd does not play streams over RTMP; watch over HLS at http://HOST/live/CHANNEL/index.m3u8"))]
+            return [
+                .send(
+                    Self.error(
+                        transactionID, code: "NetStream.Play.Failed",
+                        description: "streamd does not play streams over RTMP; watch over HLS at http://HOST/live/CHANNEL/index.m3u8"))
+            ]
         case "_result", "_error", "onStatus", "onBWDone", "_checkbw", "getStreamLength", "receiveAudio", "receiveVideo":
             return []
         default:
             guard transactionID != 0 else { return [] }
-            return [.send(Self.error(
-                transactionID, code: "NetConnection.Call.Failed",
-                description: "streamd does not support the command '\(name)'; it accepts publishing only"))]
+            return [
+                .send(
+                    Self.error(
+                        transactionID, code: "NetConnection.Call.Failed",
+                        description: "streamd does not support the command '\(name)'; it accepts publishing only"))
+            ]
         }
     }
 
@@ -52,7 +58,8 @@ extension RTMPSession {
         let application = Self.normalizedApplication(rawApp)
         guard application == configuration.application else {
             state = .closed
-            let description = rawApp.isEmpty
+            let description =
+                rawApp.isEmpty
                 ? "no application in the URL: publish to rtmp://HOST:1935/\(configuration.application)/STREAMKEY"
                 : "unknown application '\(rawApp)': publish to rtmp://HOST:1935/\(configuration.application)/STREAMKEY"
             return [
@@ -71,10 +78,11 @@ extension RTMPSession {
             .send(.windowAcknowledgementSize(configuration.windowAcknowledgementSize)),
             .send(.setPeerBandwidth(configuration.windowAcknowledgementSize)),
             .send(.setChunkSize(configuration.outgoingChunkSize)),
-            .send(Self.result(
-                transactionID,
-                .object(["fmsVer": .string("FMS/3,5,7,7009"), "capabilities": .number(31), "mode": .number(1)]),
-                .object(info))),
+            .send(
+                Self.result(
+                    transactionID,
+                    .object(["fmsVer": .string("FMS/3,5,7,7009"), "capabilities": .number(31), "mode": .number(1)]),
+                    .object(info))),
         ]
     }
 
@@ -84,11 +92,14 @@ extension RTMPSession {
         if let query = key.firstIndex(of: "?") { key = String(key[..<query]) }
         guard !key.isEmpty, key.utf8.count <= 512 else {
             state = .closed
-            let description = key.isEmpty
+            let description =
+                key.isEmpty
                 ? "no stream key: publish to rtmp://HOST:1935/\(application)/STREAMKEY with the key from your dashboard"
                 : "stream key longer than 512 bytes; copy the key from your dashboard again"
             return [
-                .send(Self.onStatus(level: "error", code: "NetStream.Publish.BadName", description: description, messageStreamID: messageStreamID)),
+                .send(
+                    Self.onStatus(
+                        level: "error", code: "NetStream.Publish.BadName", description: description, messageStreamID: messageStreamID)),
                 .refused(Refusal(detail: description, application: application, streamKey: key)),
                 .close(.refused),
             ]
@@ -109,9 +120,10 @@ extension RTMPSession {
         state = .publishing(request)
         return [
             .send(.userControl(.streamBegin, request.messageStreamID)),
-            .send(Self.onStatus(
-                level: "status", code: "NetStream.Publish.Start",
-                description: "Publishing to \(request.application); the stream is live.", messageStreamID: request.messageStreamID)),
+            .send(
+                Self.onStatus(
+                    level: "status", code: "NetStream.Publish.Start",
+                    description: "Publishing to \(request.application); the stream is live.", messageStreamID: request.messageStreamID)),
         ]
     }
 
@@ -130,7 +142,8 @@ extension RTMPSession {
         var actions: [Action] = []
         switch state {
         case .publishing(let request), .authorizing(let request):
-            actions.append(.send(Self.onStatus(level: "error", code: code, description: description, messageStreamID: request.messageStreamID)))
+            actions.append(
+                .send(Self.onStatus(level: "error", code: code, description: description, messageStreamID: request.messageStreamID)))
         default:
             break
         }
@@ -140,9 +153,12 @@ extension RTMPSession {
 
     private func outOfOrder(_ name: String, _ transactionID: Double) -> [Action] {
         guard transactionID != 0 else { return [] }
-        return [.send(Self.error(
-            transactionID, code: "NetConnection.Call.Failed",
-            description: "'\(name)' is not allowed at this point of the connection (connect, createStream, then publish)"))]
+        return [
+            .send(
+                Self.error(
+                    transactionID, code: "NetConnection.Call.Failed",
+                    description: "'\(name)' is not allowed at this point of the connection (connect, createStream, then publish)"))
+        ]
     }
 
     static func normalizedApplication(_ raw: String) -> String {

@@ -86,7 +86,8 @@ extension RTMPSession {
         while bytes.count - offset >= 11 {
             let type = bytes[offset]
             let size = Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
-            let timestamp = UInt32(bytes[offset + 7]) << 24 | UInt32(bytes[offset + 4]) << 16
+            let timestamp =
+                UInt32(bytes[offset + 7]) << 24 | UInt32(bytes[offset + 4]) << 16
                 | UInt32(bytes[offset + 5]) << 8 | UInt32(bytes[offset + 6])
             guard size <= bytes.count - offset - 11 else {
                 throw RTMPProtocolError(.flv, "aggregate message tag of \(size) bytes overruns the message")

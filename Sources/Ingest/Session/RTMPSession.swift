@@ -116,9 +116,11 @@ public struct RTMPSession: Sendable {
     public mutating func fail(_ error: RTMPProtocolError) -> [Action] {
         var actions: [Action] = []
         if case .publishing(let request) = state {
-            actions.append(.send(Self.onStatus(
-                level: "error", code: "NetStream.Publish.Failed", description: error.description,
-                messageStreamID: request.messageStreamID)))
+            actions.append(
+                .send(
+                    Self.onStatus(
+                        level: "error", code: "NetStream.Publish.Failed", description: error.description,
+                        messageStreamID: request.messageStreamID)))
         }
         state = .closed
         actions.append(.close(.protocolError(error.description)))
@@ -129,7 +131,7 @@ public struct RTMPSession: Sendable {
         guard payload.count >= 6 else { return [] }
         let event = UInt16(payload[0]) << 8 | UInt16(payload[1])
         guard event == RTMPUserControlEvent.pingRequest.rawValue,
-              let value = RTMPChunkDecoder.bigEndianU32(Array(payload[2...]))
+            let value = RTMPChunkDecoder.bigEndianU32(Array(payload[2...]))
         else { return [] }
         return [.send(.userControl(.pingResponse, value))]
     }

@@ -1,4 +1,5 @@
 import Media
+
 /// What an encoder declared in `@setDataFrame`/`onMetaData`.
 public struct StreamMetadata: Sendable, Hashable, Codable {
     public var width: Int?
@@ -92,7 +93,9 @@ public struct StreamDescription: Sendable, Hashable, Codable {
     /// first frames).
     public init(videoTrack video: TrackInfo?, audioTrack audio: TrackInfo?, encoder: String?) {
         self.init(
-            video: video.map { .init(codec: $0.codec.description, width: $0.width, height: $0.height, frameRate: $0.frameRate, bitrate: $0.bitrate) },
+            video: video.map {
+                .init(codec: $0.codec.description, width: $0.width, height: $0.height, frameRate: $0.frameRate, bitrate: $0.bitrate)
+            },
             audio: audio.map { .init(codec: $0.codec.description, sampleRate: $0.sampleRate, channels: $0.channels, bitrate: $0.bitrate) },
             encoder: encoder)
     }

@@ -155,7 +155,8 @@ public struct TSDemuxer: Sendable {
         guard unsyncedBytes <= limits.maxUnsyncedBytes else {
             throw TSStreamError(
                 .notTransportStream,
-                "no MPEG-TS packet in \(unsyncedBytes) bytes: the stream is not MPEG-TS (188-byte packets starting with 0x47); \(TSStreamError.advice)")
+                "no MPEG-TS packet in \(unsyncedBytes) bytes: the stream is not MPEG-TS (188-byte packets starting with 0x47); \(TSStreamError.advice)"
+            )
         }
     }
 
@@ -171,7 +172,8 @@ public struct TSDemuxer: Sendable {
         if !hasProgram {
             bytesWithoutProgram += Self.packetSize
             guard bytesWithoutProgram <= limits.maxBytesWithoutProgram else {
-                throw TSStreamError(.noProgram, "no PAT/PMT in the first \(bytesWithoutProgram / 1024) KiB of MPEG-TS; \(TSStreamError.advice)")
+                throw TSStreamError(
+                    .noProgram, "no PAT/PMT in the first \(bytesWithoutProgram / 1024) KiB of MPEG-TS; \(TSStreamError.advice)")
             }
         }
         guard pid != 0x1FFF else { return }
@@ -223,7 +225,8 @@ public struct TSDemuxer: Sendable {
         if pid == 0 || pid == pmtPID {
             psi(pid: pid, payload: payload, unitStart: unitStart, into: &outputs)
         } else if let stream = streams[pid] {
-            try pes(stream, payload: payload, unitStart: unitStart, randomAccess: randomAccess, discontinuity: discontinuity, into: &outputs)
+            try pes(
+                stream, payload: payload, unitStart: unitStart, randomAccess: randomAccess, discontinuity: discontinuity, into: &outputs)
         }
     }
 
@@ -441,7 +444,8 @@ public struct TSDemuxer: Sendable {
             programReference = unwrappedDTS
         }
         emittedPES = true
-        outputs.append(.pes(PES(stream: stream, pts: pts, dts: dts, randomAccess: assembler.randomAccess, payload: Array(bytes[start..<end]))))
+        outputs.append(
+            .pes(PES(stream: stream, pts: pts, dts: dts, randomAccess: assembler.randomAccess, payload: Array(bytes[start..<end]))))
     }
 
     /// After a discontinuity indicator, a timestamp more than 2 s away from the timeline restarts it

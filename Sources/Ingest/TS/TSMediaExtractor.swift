@@ -69,7 +69,7 @@ public struct TSMediaExtractor: Sendable {
         var unsupported: [String] = []
         for stream in streams {
             if case .unsupported(let name, let track) = stream.kind,
-               (track == .video && video == nil) || (track == .audio && audio == nil)
+                (track == .video && video == nil) || (track == .audio && audio == nil)
             {
                 unsupported.append(name)
             }
@@ -107,7 +107,7 @@ public struct TSMediaExtractor: Sendable {
         if !unit.pictureParameterSets.isEmpty { pps = unit.pictureParameterSets }
         guard !unit.avcc.isEmpty else { return }
         if let record = H264AnnexB.configuration(sps: sps, pps: pps), videoTrack?.configuration != .avc(record),
-           videoTrack != nil || unit.isKeyframe
+            videoTrack != nil || unit.isKeyframe
         {
             var track = TrackInfo(kind: .video, codec: .h264, configuration: .avc(record), timebase: .mpeg90kHz)
             if let first = sps.first, let parsed = try? H264SequenceParameterSet(parsing: first) {
@@ -119,7 +119,9 @@ public struct TSMediaExtractor: Sendable {
             // The first track goes out with the first frame, once the frame rate is known.
             if videoTrackSent { output.items.append(.track(track)) }
         }
-        deliver(MediaPacket(track: .video, pts: pts, dts: dts, timebase: .mpeg90kHz, isKeyframe: unit.isKeyframe, data: unit.avcc), into: &output)
+        deliver(
+            MediaPacket(track: .video, pts: pts, dts: dts, timebase: .mpeg90kHz, isKeyframe: unit.isKeyframe, data: unit.avcc),
+            into: &output)
     }
 
     /// From the first keyframe on; the first frame waits for the second, whose distance gives the
@@ -183,7 +185,8 @@ public struct TSMediaExtractor: Sendable {
             // Frames after the first in one PES follow it by 1024 samples each.
             let time = pts &+ frames &* 1024 &* 90_000 / Int64(header.sampleRate)
             let data = Array(pes.payload[(offset + header.headerLength)..<(offset + header.frameLength)])
-            output.items.append(.packet(MediaPacket(track: .audio, pts: time, dts: time, timebase: .mpeg90kHz, isKeyframe: true, data: data)))
+            output.items.append(
+                .packet(MediaPacket(track: .audio, pts: time, dts: time, timebase: .mpeg90kHz, isKeyframe: true, data: data)))
             frames &+= 1
             offset += header.frameLength
         }
@@ -249,7 +252,8 @@ public struct TSMediaExtractor: Sendable {
             }
             let packet = Array(payload[offset..<(offset + size)])
             offset += size
-            output.items.append(.packet(MediaPacket(track: .audio, pts: time, dts: time, timebase: .mpeg90kHz, isKeyframe: true, data: packet)))
+            output.items.append(
+                .packet(MediaPacket(track: .audio, pts: time, dts: time, timebase: .mpeg90kHz, isKeyframe: true, data: packet)))
             time &+= Int64(Self.opusSamples(packet)) * 90_000 / 48_000
         }
     }

@@ -21,5 +21,6 @@ public struct TSStreamError: Error, Sendable, Hashable, CustomStringConvertible 
 
     public var description: String { detail }
 
-    static let advice = "streamd accepts MPEG-TS with H.264 video and AAC (ADTS) audio: set the encoder to x264/H.264 and AAC and the container to mpegts"
+    static let advice =
+        "streamd accepts MPEG-TS with H.264 video and AAC (ADTS) audio: set the encoder to x264/H.264 and AAC and the container to mpegts"
 }

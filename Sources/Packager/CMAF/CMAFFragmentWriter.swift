@@ -37,7 +37,7 @@ public enum CMAFFragmentWriter {
         w.u64(baseMediaDecodeTime)
         w.fullHeader("trun", size: trunSize, version: hasOffsets ? 1 : 0, flags: hasOffsets ? trunFlagsWithCompositionOffsets : trunFlags)
         w.u32(UInt32(truncatingIfNeeded: samples.count))
-        w.i32(Int32(truncatingIfNeeded: moofSize + mdatHeader)) // data_offset: first payload byte
+        w.i32(Int32(truncatingIfNeeded: moofSize + mdatHeader))  // data_offset: first payload byte
         for sample in samples {
             w.u32(sample.duration)
             w.u32(UInt32(clamping: sample.data.count))

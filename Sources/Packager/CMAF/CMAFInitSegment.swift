@@ -41,7 +41,8 @@ public struct CMAFInitSegment: Sendable {
             let width = track.width ?? sps?.width
             let height = track.height ?? sps?.height
             guard let width, let height, (1...65535).contains(width), (1...65535).contains(height) else {
-                throw CMAFError("the H.264 track has no usable picture size (neither the track nor its SPS gives one): check the encoder's output")
+                throw CMAFError(
+                    "the H.264 track has no usable picture size (neither the track nor its SPS gives one): check the encoder's output")
             }
             self.width = width
             self.height = height
@@ -57,7 +58,8 @@ public struct CMAFInitSegment: Sendable {
                 Self.writeAACSampleEntry(&w, config: config, track: track)
             }
         default:
-            throw CMAFError.unsupported("\(track.kind) \(track.codec)\(track.configuration == nil ? " without a decoder configuration" : "")")
+            throw CMAFError.unsupported(
+                "\(track.kind) \(track.codec)\(track.configuration == nil ? " without a decoder configuration" : "")")
         }
         bytes = writer.finish()
     }
@@ -98,31 +100,31 @@ public struct CMAFInitSegment: Sendable {
     ) {
         w.box("moov") { w in
             w.fullBox("mvhd", version: 0, flags: 0) { w in
-                w.u32(0) // creation_time
-                w.u32(0) // modification_time
+                w.u32(0)  // creation_time
+                w.u32(0)  // modification_time
                 w.u32(timescale)
-                w.u32(0) // duration: unknown (fragmented)
-                w.u32(0x0001_0000) // rate 1.0
-                w.u16(0x0100) // volume 1.0
+                w.u32(0)  // duration: unknown (fragmented)
+                w.u32(0x0001_0000)  // rate 1.0
+                w.u16(0x0100)  // volume 1.0
                 w.zeros(2 + 8)
                 for value in unityMatrix { w.u32(value) }
-                w.zeros(24) // pre_defined
-                w.u32(trackID + 1) // next_track_ID
+                w.zeros(24)  // pre_defined
+                w.u32(trackID + 1)  // next_track_ID
             }
             w.box("trak") { w in
-                w.fullBox("tkhd", version: 0, flags: 0x000003) { w in // enabled, in movie
+                w.fullBox("tkhd", version: 0, flags: 0x000003) { w in  // enabled, in movie
                     w.u32(0)
                     w.u32(0)
                     w.u32(trackID)
-                    w.u32(0) // reserved
-                    w.u32(0) // duration
+                    w.u32(0)  // reserved
+                    w.u32(0)  // duration
                     w.zeros(8)
-                    w.u16(0) // layer
-                    w.u16(0) // alternate_group
-                    w.u16(handler == "soun" ? 0x0100 : 0) // volume
+                    w.u16(0)  // layer
+                    w.u16(0)  // alternate_group
+                    w.u16(handler == "soun" ? 0x0100 : 0)  // volume
                     w.u16(0)
                     for value in unityMatrix { w.u32(value) }
-                    w.u32(UInt32(truncatingIfNeeded: width) << 16) // 16.16 fixed point
+                    w.u32(UInt32(truncatingIfNeeded: width) << 16)  // 16.16 fixed point
                     w.u32(UInt32(truncatingIfNeeded: height) << 16)
                 }
                 w.box("mdia") { w in
@@ -131,11 +133,11 @@ public struct CMAFInitSegment: Sendable {
                         w.u32(0)
                         w.u32(timescale)
                         w.u32(0)
-                        w.u16(0x55C4) // language "und", packed ISO-639-2/T
+                        w.u16(0x55C4)  // language "und", packed ISO-639-2/T
                         w.u16(0)
                     }
                     w.fullBox("hdlr", version: 0, flags: 0) { w in
-                        w.u32(0) // pre_defined
+                        w.u32(0)  // pre_defined
                         w.fourCC(handler)
                         w.zeros(12)
                         w.append(Array((handler == "vide" ? "VideoHandler" : "SoundHandler").utf8))
@@ -143,14 +145,14 @@ public struct CMAFInitSegment: Sendable {
                     }
                     w.box("minf") { w in
                         if handler == "vide" {
-                            w.fullBox("vmhd", version: 0, flags: 1) { w in w.zeros(8) } // graphicsmode, opcolor
+                            w.fullBox("vmhd", version: 0, flags: 1) { w in w.zeros(8) }  // graphicsmode, opcolor
                         } else {
-                            w.fullBox("smhd", version: 0, flags: 0) { w in w.zeros(4) } // balance, reserved
+                            w.fullBox("smhd", version: 0, flags: 0) { w in w.zeros(4) }  // balance, reserved
                         }
                         w.box("dinf") { w in
                             w.fullBox("dref", version: 0, flags: 0) { w in
                                 w.u32(1)
-                                w.fullBox("url ", version: 0, flags: 1) { _ in } // media in this file
+                                w.fullBox("url ", version: 0, flags: 1) { _ in }  // media in this file
                             }
                         }
                         w.box("stbl") { w in
@@ -160,7 +162,9 @@ public struct CMAFInitSegment: Sendable {
                             }
                             w.fullBox("stts", version: 0, flags: 0) { w in w.u32(0) }
                             w.fullBox("stsc", version: 0, flags: 0) { w in w.u32(0) }
-                            w.fullBox("stsz", version: 0, flags: 0) { w in w.u32(0); w.u32(0) }
+                            w.fullBox("stsz", version: 0, flags: 0) { w in
+                                w.u32(0); w.u32(0)
+                            }
                             w.fullBox("stco", version: 0, flags: 0) { w in w.u32(0) }
                         }
                     }
@@ -169,10 +173,10 @@ public struct CMAFInitSegment: Sendable {
             w.box("mvex") { w in
                 w.fullBox("trex", version: 0, flags: 0) { w in
                     w.u32(trackID)
-                    w.u32(1) // default_sample_description_index
-                    w.u32(0) // default_sample_duration
-                    w.u32(0) // default_sample_size
-                    w.u32(0) // default_sample_flags (every trun says its own)
+                    w.u32(1)  // default_sample_description_index
+                    w.u32(0)  // default_sample_duration
+                    w.u32(0)  // default_sample_size
+                    w.u32(0)  // default_sample_flags (every trun says its own)
                 }
             }
         }
@@ -184,18 +188,18 @@ public struct CMAFInitSegment: Sendable {
         _ w: inout BoxWriter, record: AVCDecoderConfigurationRecord, sps: H264SequenceParameterSet?, width: Int, height: Int
     ) {
         w.box("avc1") { w in
-            w.zeros(6) // SampleEntry reserved
-            w.u16(1) // data_reference_index
-            w.zeros(2 + 2 + 12) // pre_defined, reserved, pre_defined
+            w.zeros(6)  // SampleEntry reserved
+            w.u16(1)  // data_reference_index
+            w.zeros(2 + 2 + 12)  // pre_defined, reserved, pre_defined
             w.u16(UInt16(truncatingIfNeeded: width))
             w.u16(UInt16(truncatingIfNeeded: height))
-            w.u32(0x0048_0000) // 72 dpi
+            w.u32(0x0048_0000)  // 72 dpi
             w.u32(0x0048_0000)
             w.u32(0)
-            w.u16(1) // frame_count
-            w.zeros(32) // compressorname
-            w.u16(0x0018) // depth
-            w.i16(-1) // pre_defined
+            w.u16(1)  // frame_count
+            w.zeros(32)  // compressorname
+            w.u16(0x0018)  // depth
+            w.i16(-1)  // pre_defined
             w.box("avcC") { w in
                 w.append(record.serialized())
                 // ISO/IEC 14496-15 §5.3.3.1.2: the High profiles repeat chroma format and bit depth.
@@ -203,7 +207,7 @@ public struct CMAFInitSegment: Sendable {
                     w.u8(0xFC | UInt8(truncatingIfNeeded: sps.chromaFormat) & 0x03)
                     w.u8(0xF8 | UInt8(truncatingIfNeeded: sps.bitDepthLuma - 8) & 0x07)
                     w.u8(0xF8 | UInt8(truncatingIfNeeded: sps.bitDepthChroma - 8) & 0x07)
-                    w.u8(0) // numOfSequenceParameterSetExt
+                    w.u8(0)  // numOfSequenceParameterSetExt
                 }
             }
         }
@@ -214,13 +218,13 @@ public struct CMAFInitSegment: Sendable {
         let rate = track.sampleRate ?? config.sampleRate
         w.box("mp4a") { w in
             w.zeros(6)
-            w.u16(1) // data_reference_index
-            w.zeros(8) // reserved
+            w.u16(1)  // data_reference_index
+            w.zeros(8)  // reserved
             w.u16(UInt16(clamping: channels))
-            w.u16(16) // samplesize
-            w.u16(0) // pre_defined
-            w.u16(0) // reserved
-            w.u32(rate > 0 && rate <= 0xFFFF ? UInt32(rate) << 16 : 0) // 16.16; 0 when it does not fit
+            w.u16(16)  // samplesize
+            w.u16(0)  // pre_defined
+            w.u16(0)  // reserved
+            w.u32(rate > 0 && rate <= 0xFFFF ? UInt32(rate) << 16 : 0)  // 16.16; 0 when it does not fit
             w.fullBox("esds", version: 0, flags: 0) { w in
                 writeESDescriptor(&w, config: config, bitrate: track.bitrate)
             }
@@ -236,19 +240,19 @@ public struct CMAFInitSegment: Sendable {
         let slConfig = 3
         let esBody = 3 + (1 + sizeFieldLength(decoderConfig) + decoderConfig) + slConfig
         descriptorHeader(&w, tag: 0x03, size: esBody)
-        w.u16(0) // ES_ID
-        w.u8(0) // no dependency, URL or OCR stream
+        w.u16(0)  // ES_ID
+        w.u8(0)  // no dependency, URL or OCR stream
         descriptorHeader(&w, tag: 0x04, size: decoderConfig)
-        w.u8(0x40) // objectTypeIndication: MPEG-4 Audio
-        w.u8(0x05 << 2 | 0x01) // streamType audio, upStream 0, reserved 1
-        w.u24(0) // bufferSizeDB: unknown
+        w.u8(0x40)  // objectTypeIndication: MPEG-4 Audio
+        w.u8(0x05 << 2 | 0x01)  // streamType audio, upStream 0, reserved 1
+        w.u24(0)  // bufferSizeDB: unknown
         let bits = UInt32(clamping: max(bitrate ?? 0, 0))
-        w.u32(bits) // maxBitrate
-        w.u32(bits) // avgBitrate
+        w.u32(bits)  // maxBitrate
+        w.u32(bits)  // avgBitrate
         descriptorHeader(&w, tag: 0x05, size: asc.count)
         w.append(asc)
         descriptorHeader(&w, tag: 0x06, size: 1)
-        w.u8(0x02) // predefined: MP4 file
+        w.u8(0x02)  // predefined: MP4 file
     }
 
     private static func sizeFieldLength(_ size: Int) -> Int {

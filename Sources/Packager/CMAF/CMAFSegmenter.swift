@@ -186,7 +186,7 @@ public struct CMAFSegmenter: Sendable {
                 return outputs
             }
         } else if let previous = pending {
-            let duration = decodeTime - previous.decodeTime // > 0: decode times strictly increase
+            let duration = decodeTime - previous.decodeTime  // > 0: decode times strictly increase
             closePending(previous, duration: duration)
             let estimate = estimatedDuration
             let tolerance = min(precision(of: packet.timebase), estimate / 4)
@@ -269,10 +269,11 @@ public struct CMAFSegmenter: Sendable {
     }
 
     private mutating func closePending(_ sample: Pending, duration: Int64) {
-        partSamples.append(CMAFSample(
-            duration: UInt32(clamping: duration), compositionOffset: sample.compositionOffset,
-            isSync: sample.isSync, data: sample.data
-        ))
+        partSamples.append(
+            CMAFSample(
+                duration: UInt32(clamping: duration), compositionOffset: sample.compositionOffset,
+                isSync: sample.isSync, data: sample.data
+            ))
         if recentDurations.count == 4 { recentDurations.removeFirst() }
         recentDurations.append(min(duration, Int64(UInt32.max)))
         pending = nil

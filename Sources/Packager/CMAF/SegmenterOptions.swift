@@ -15,7 +15,9 @@ public struct SegmenterOptions: Sendable, Hashable {
             throw CMAFError("part target \(partTarget) s is outside 0.2…2 s: choose a value in that range (0.5 s is usual)")
         }
         guard Self.segmentTargetRange.contains(segmentTarget), segmentTarget >= partTarget else {
-            throw CMAFError("segment target \(segmentTarget) s must lie in 1…30 s and be at least the part target (\(partTarget) s): 2 s suits a 2 s keyframe interval")
+            throw CMAFError(
+                "segment target \(segmentTarget) s must lie in 1…30 s and be at least the part target (\(partTarget) s): 2 s suits a 2 s keyframe interval"
+            )
         }
         self.partTarget = partTarget
         self.segmentTarget = segmentTarget

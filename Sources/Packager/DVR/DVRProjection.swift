@@ -20,7 +20,8 @@ public struct DVRProjection: SQLProjection {
             let s = try registry.decode(event, as: SegmentPublished.self)
             let width = s.width.map(Int32.init(clamping:))
             let height = s.height.map(Int32.init(clamping:))
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO dvr_segments (session_id, rendition, media_sequence, channel_id, kind, duration, bytes,
                     program_date_time, path, discontinuity, codecs, width, height, frame_rate, position)
                 VALUES (\(s.sessionID)::uuid, \(s.rendition), \(Int64(s.mediaSequence)), \(s.channelID)::uuid, \(s.kind.rawValue),
@@ -29,7 +30,8 @@ public struct DVRProjection: SQLProjection {
                 ON CONFLICT (session_id, rendition, media_sequence) DO NOTHING
                 """, logger: logger)
             guard s.recorded ?? true else { return }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO recordings (session_id, channel_id, channel_name, started_at, last_segment_at, state)
                 VALUES (\(s.sessionID)::uuid, \(s.channelID)::uuid, \(s.channelName), \(s.programDateTime), \(event.recordedAt), 'live')
                 ON CONFLICT (session_id) DO UPDATE SET last_segment_at = EXCLUDED.last_segment_at,
@@ -37,14 +39,16 @@ public struct DVRProjection: SQLProjection {
                 """, logger: logger)
         case RecordingFinalized.eventType:
             let f = try registry.decode(event, as: RecordingFinalized.self)
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE recordings SET state = 'finalized', finalized_at = \(event.recordedAt),
                     finalize_reason = \(f.reason.rawValue), duration = \(f.duration)
                 WHERE session_id = \(f.sessionID)::uuid AND state = 'live'
                 """, logger: logger)
         case RecordingDeleted.eventType:
             let d = try registry.decode(event, as: RecordingDeleted.self)
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE recordings SET state = 'deleted', deleted_at = \(event.recordedAt), delete_reason = \(d.reason)
                 WHERE session_id = \(d.sessionID)::uuid
                 """, logger: logger)

@@ -65,16 +65,20 @@ public final class RecordingCatalog: Sendable {
 
     public func recordings(channelID: String) async throws -> [Recording] {
         guard let channel = UUID(uuidString: channelID) else { return [] }
-        let rows = try await store.readModels.query("""
+        let rows = try await store.readModels.query(
+            """
             SELECT session_id, channel_id, channel_name, started_at, state, finalized_at, duration
             FROM recordings WHERE channel_id = \(channel) AND state <> 'deleted' ORDER BY started_at DESC
             """, logger: store.logger)
         var list: [Recording] = []
-        for try await (session, channel, name, started, state, finalized, duration) in rows.decode((UUID, UUID, String, Date, String, Date?, Double?).self) {
+        for try await (session, channel, name, started, state, finalized, duration) in rows.decode(
+            (UUID, UUID, String, Date, String, Date?, Double?).self)
+        {
             let id = session.uuidString.lowercased()
-            list.append(Recording(
-                sessionID: id, channelID: channel.uuidString.lowercased(), channelName: name, startedAt: started,
-                state: state, finalizedAt: finalized, duration: duration, playbackURL: "/vod/\(id)/index.m3u8"))
+            list.append(
+                Recording(
+                    sessionID: id, channelID: channel.uuidString.lowercased(), channelName: name, startedAt: started,
+                    state: state, finalizedAt: finalized, duration: duration, playbackURL: "/vod/\(id)/index.m3u8"))
         }
         return list
     }
@@ -83,11 +87,13 @@ public final class RecordingCatalog: Sendable {
         guard let id = UUID(uuidString: session) else { return .notFound("\(session) is not a session id") }
         let key = id.uuidString.lowercased()
         if let loaded = cache.withLock({ $0[key] }) { return .ready(loaded) }
-        let rows = try await store.readModels.query("""
+        let rows = try await store.readModels.query(
+            """
             SELECT channel_id, channel_name, started_at, state, finalized_at, duration FROM recordings WHERE session_id = \(id)
             """, logger: store.logger)
         var found: Recording?
-        for try await (channel, name, started, state, finalized, duration) in rows.decode((UUID, String, Date, String, Date?, Double?).self) {
+        for try await (channel, name, started, state, finalized, duration) in rows.decode((UUID, String, Date, String, Date?, Double?).self)
+        {
             found = Recording(
                 sessionID: key, channelID: channel.uuidString.lowercased(), channelName: name, startedAt: started, state: state,
                 finalizedAt: finalized, duration: duration, playbackURL: "/vod/\(key)/index.m3u8")
@@ -95,23 +101,28 @@ public final class RecordingCatalog: Sendable {
         guard let recording = found else { return .notFound("no recording of session \(session)") }
         switch recording.state {
         case "deleted": return .notFound("the recording of session \(session) was deleted")
-        case "live": return .notFound("session \(session) is still live (or being finalized); watch it at /live/\(recording.channelName)/index.m3u8")
+        case "live":
+            return .notFound("session \(session) is still live (or being finalized); watch it at /live/\(recording.channelName)/index.m3u8")
         default: break
         }
-        let segmentRows = try await store.readModels.query("""
+        let segmentRows = try await store.readModels.query(
+            """
             SELECT rendition, kind, codecs, width, height, frame_rate, media_sequence, duration, program_date_time, discontinuity, bytes
             FROM dvr_segments WHERE session_id = \(id) ORDER BY rendition, media_sequence
             """, logger: store.logger)
         var renditions: [RenditionIndex] = []
         for try await (rendition, kind, codecs, width, height, frameRate, msn, duration, date, discontinuity, bytes)
-            in segmentRows.decode((String, String, String, Int32?, Int32?, Double?, Int64, Double, Date, Bool, Int64).self) {
+            in segmentRows.decode((String, String, String, Int32?, Int32?, Double?, Int64, Double, Date, Bool, Int64).self)
+        {
             if renditions.last?.name != rendition {
-                renditions.append(RenditionIndex(
-                    name: rendition, kind: kind, codecs: codecs, width: width.map(Int.init), height: height.map(Int.init),
-                    frameRate: frameRate, segments: []))
+                renditions.append(
+                    RenditionIndex(
+                        name: rendition, kind: kind, codecs: codecs, width: width.map(Int.init), height: height.map(Int.init),
+                        frameRate: frameRate, segments: []))
             }
-            renditions[renditions.count - 1].segments.append(Segment(
-                msn: Int(msn), duration: duration, programDateTime: date, discontinuity: discontinuity, bytes: Int(bytes)))
+            renditions[renditions.count - 1].segments.append(
+                Segment(
+                    msn: Int(msn), duration: duration, programDateTime: date, discontinuity: discontinuity, bytes: Int(bytes)))
         }
         let loaded = Loaded(recording: recording, renditions: renditions)
         cache.withLock {
@@ -130,7 +141,9 @@ public final class RecordingCatalog: Sendable {
         case .unavailable(let text): return .unavailable(text)
         }
         let audio = loaded.renditions.first { $0.kind == "audio" }.flatMap {
-            try? AudioRenditionInfo(rendition: $0.name, name: "Audio", language: nil, bandwidth: Self.peak($0), averageBandwidth: Self.average($0), codecs: $0.codecs)
+            try? AudioRenditionInfo(
+                rendition: $0.name, name: "Audio", language: nil, bandwidth: Self.peak($0), averageBandwidth: Self.average($0),
+                codecs: $0.codecs)
         }
         let variants = loaded.renditions.filter { $0.kind == "video" }.compactMap { index in
             try? VariantInfo(
@@ -173,9 +186,10 @@ public final class RecordingCatalog: Sendable {
         }
         let path = "\(OriginStore.folder(session: loaded.recording.sessionID, rendition: rendition))/\(resource.name)"
         guard let bytes = try origin.read(path) else { return .notFound("\(resource.name) is missing from the origin store") }
-        return .ready(MediaFile(
-            bytes: bytes, session: loaded.recording.sessionID, rendition: rendition, resource: resource,
-            published: loaded.recording.finalizedAt ?? loaded.recording.startedAt))
+        return .ready(
+            MediaFile(
+                bytes: bytes, session: loaded.recording.sessionID, rendition: rendition, resource: resource,
+                published: loaded.recording.finalizedAt ?? loaded.recording.startedAt))
     }
 
     static func peak(_ index: RenditionIndex) -> Int {
@@ -196,7 +210,8 @@ public final class RecordingCatalog: Sendable {
     public func interrupted(quietFor: TimeInterval, excluding live: Set<String>) async throws -> [Recording] {
         await runner.waitUntil(try await store.headPosition())
         let cutoff = Date().addingTimeInterval(-quietFor)
-        let rows = try await store.readModels.query("""
+        let rows = try await store.readModels.query(
+            """
             SELECT session_id, channel_id, channel_name, started_at FROM recordings
             WHERE state = 'live' AND last_segment_at < \(cutoff)
             """, logger: store.logger)
@@ -204,9 +219,10 @@ public final class RecordingCatalog: Sendable {
         for try await (session, channel, name, started) in rows.decode((UUID, UUID, String, Date).self) {
             let id = session.uuidString.lowercased()
             guard !live.contains(id) else { continue }
-            list.append(Recording(
-                sessionID: id, channelID: channel.uuidString.lowercased(), channelName: name, startedAt: started, state: "live",
-                finalizedAt: nil, duration: nil, playbackURL: "/vod/\(id)/index.m3u8"))
+            list.append(
+                Recording(
+                    sessionID: id, channelID: channel.uuidString.lowercased(), channelName: name, startedAt: started, state: "live",
+                    finalizedAt: nil, duration: nil, playbackURL: "/vod/\(id)/index.m3u8"))
         }
         return list
     }
@@ -214,7 +230,8 @@ public final class RecordingCatalog: Sendable {
     /// Appends `RecordingFinalized(recovered after restart)` for `recording`.
     public func finalizeInterrupted(_ recording: Recording) async throws {
         guard let id = UUID(uuidString: recording.sessionID) else { return }
-        let rows = try await store.readModels.query("""
+        let rows = try await store.readModels.query(
+            """
             SELECT rendition, count(*)::bigint, coalesce(sum(duration), 0)::float8 FROM dvr_segments WHERE session_id = \(id) GROUP BY rendition
             """, logger: store.logger)
         var segments: [String: Int] = [:]
@@ -228,13 +245,17 @@ public final class RecordingCatalog: Sendable {
             reason: .recoveredAfterRestart, segments: segments, duration: duration)
         _ = try await store.append(
             to: "session-\(recording.sessionID)", expectedVersion: .any,
-            events: [try NewEvent(event, metadata: EventMetadata(actor: .system("packager")), eventId: Self.derivedID("finalize", recording.sessionID))])
+            events: [
+                try NewEvent(
+                    event, metadata: EventMetadata(actor: .system("packager")), eventId: Self.derivedID("finalize", recording.sessionID))
+            ])
     }
 
     /// Deletes the files of finalized recordings older than `retention` and records each deletion.
     public func deleteExpired(retention: TimeInterval) async throws -> Int {
         let cutoff = Date().addingTimeInterval(-retention)
-        let rows = try await store.readModels.query("""
+        let rows = try await store.readModels.query(
+            """
             SELECT session_id, channel_id FROM recordings WHERE state = 'finalized' AND finalized_at < \(cutoff)
             """, logger: store.logger)
         var expired: [(String, String)] = []
@@ -246,9 +267,12 @@ public final class RecordingCatalog: Sendable {
             let days = Int((retention / 86_400).rounded())
             _ = try await store.append(
                 to: "session-\(session)", expectedVersion: .any,
-                events: [try NewEvent(
-                    RecordingDeleted(sessionID: session, channelID: channel, reason: "retention (older than \(days) days)", bytes: bytes),
-                    metadata: EventMetadata(actor: .system("packager")), eventId: Self.derivedID("delete", session))])
+                events: [
+                    try NewEvent(
+                        RecordingDeleted(
+                            sessionID: session, channelID: channel, reason: "retention (older than \(days) days)", bytes: bytes),
+                        metadata: EventMetadata(actor: .system("packager")), eventId: Self.derivedID("delete", session))
+                ])
             cache.withLock { _ = $0.removeValue(forKey: session) }
         }
         return expired.count
@@ -259,7 +283,10 @@ public final class RecordingCatalog: Sendable {
         var bytes = Array(SHA256.hash(data: Data(parts.joined(separator: "/").utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x80
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            ))
     }
 }

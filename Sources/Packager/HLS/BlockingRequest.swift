@@ -32,7 +32,8 @@ public struct BlockingRequest: Sendable, Hashable {
         if state.isEnded { return .ready }
         let lastMSN = state.lastMSN ?? (state.nextMSN - 1)
         if msn - 2 > lastMSN {
-            return .badRequest("_HLS_msn=\(msn) is more than two segments past the newest one (\(lastMSN)); ask for _HLS_msn=\(lastMSN + 1) or lower")
+            return .badRequest(
+                "_HLS_msn=\(msn) is more than two segments past the newest one (\(lastMSN)); ask for _HLS_msn=\(lastMSN + 1) or lower")
         }
         guard let part else {
             if let complete = state.lastCompleteMSN, msn <= complete { return .ready }
@@ -44,7 +45,9 @@ public struct BlockingRequest: Sendable, Hashable {
         let limit = Self.advancePartLimit(partTarget: state.configuration.partTarget)
         if Double(ahead) > limit + 1e-6 {
             let last = state.lastPosition.map { "part \($0.part ?? -1) of segment \($0.msn)" } ?? "nothing yet"
-            return .badRequest("_HLS_msn=\(msn)&_HLS_part=\(part) is \(ahead) parts past the newest part (\(last)); at most \(Int(limit.rounded(.down))) are allowed, so ask for the next part")
+            return .badRequest(
+                "_HLS_msn=\(msn)&_HLS_part=\(part) is \(ahead) parts past the newest part (\(last)); at most \(Int(limit.rounded(.down))) are allowed, so ask for the next part"
+            )
         }
         return .wait
     }

@@ -21,17 +21,21 @@ public enum HLSPlaylistError: Error, Sendable, Hashable, CustomStringConvertible
         case .invalidConfiguration(let reason):
             return "invalid playlist configuration: \(reason)"
         case let .unexpectedPart(rendition, expectedMSN, expectedIndex, gotMSN, gotIndex):
-            return "rendition \(rendition): got part \(gotIndex) of segment \(gotMSN) but the next part is \(expectedIndex) of segment \(expectedMSN); the cutter must hand parts over in order and complete a segment before starting the next"
+            return
+                "rendition \(rendition): got part \(gotIndex) of segment \(gotMSN) but the next part is \(expectedIndex) of segment \(expectedMSN); the cutter must hand parts over in order and complete a segment before starting the next"
         case let .unexpectedSegment(rendition, expected, got):
-            return "rendition \(rendition): got segment \(got) but the next segment is \(expected); segments must complete in order, each after its own parts"
+            return
+                "rendition \(rendition): got segment \(got) but the next segment is \(expected); segments must complete in order, each after its own parts"
         case let .invalidDuration(rendition, what, seconds):
             return "rendition \(rendition): \(what) has duration \(seconds) s; durations must be finite and above zero"
         case let .segmentTooLong(rendition, msn, seconds, targetDuration):
-            return "rendition \(rendition): segment \(msn) lasts \(seconds) s, above the target duration of \(targetDuration) s; cut segments at keyframes no further apart than the target duration, or raise the target duration"
+            return
+                "rendition \(rendition): segment \(msn) lasts \(seconds) s, above the target duration of \(targetDuration) s; cut segments at keyframes no further apart than the target duration, or raise the target duration"
         case let .invalidByteSize(rendition, msn, byteSize):
             return "rendition \(rendition): segment \(msn) has byte size \(byteSize); it must not be negative"
         case let .lateDiscontinuity(rendition, msn):
-            return "rendition \(rendition): segment \(msn) was flagged discontinuous after its parts were published; announce the discontinuity before the segment's first part"
+            return
+                "rendition \(rendition): segment \(msn) was flagged discontinuous after its parts were published; announce the discontinuity before the segment's first part"
         case let .ended(rendition):
             return "rendition \(rendition): the playlist already has EXT-X-ENDLIST; start a new playlist state for a new stream"
         case .invalidVariant(let reason):
@@ -46,7 +50,9 @@ public enum HLSPlaylistError: Error, Sendable, Hashable, CustomStringConvertible
                 || byte == 0x2D || byte == 0x5F || byte == 0x2E
         }
         guard !name.isEmpty, name.utf8.count <= 64, allowed, name != ".", name != ".." else {
-            throw .invalidConfiguration("rendition name \"\(name.prefix(64))\" must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' or '.' (it is a URL path component)")
+            throw .invalidConfiguration(
+                "rendition name \"\(name.prefix(64))\" must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' or '.' (it is a URL path component)"
+            )
         }
     }
 

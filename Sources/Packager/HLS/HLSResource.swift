@@ -33,7 +33,8 @@ public enum HLSResource: Sendable, Hashable {
             self = .segment(msn: msn)
         case 2:
             guard pieces[1].hasPrefix("p"), let msn = Self.number(pieces[0]),
-                  let index = Self.number(pieces[1].dropFirst()) else { return nil }
+                let index = Self.number(pieces[1].dropFirst())
+            else { return nil }
             self = .part(msn: msn, index: index)
         default:
             return nil

@@ -38,16 +38,19 @@ public enum MediaPlaylistRenderer {
         out.line("#EXTM3U")
         out.line("#EXT-X-VERSION:\(liveVersion)")
         out.line("#EXT-X-TARGETDURATION:\(configuration.targetDuration)")
-        out.line("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=\(HLSFormat.decimal(configuration.partHoldBack)),CAN-SKIP-UNTIL=\(HLSFormat.decimal(configuration.canSkipUntil))")
+        out.line(
+            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=\(HLSFormat.decimal(configuration.partHoldBack)),CAN-SKIP-UNTIL=\(HLSFormat.decimal(configuration.canSkipUntil))"
+        )
         out.line("#EXT-X-PART-INF:PART-TARGET=\(HLSFormat.decimal(configuration.partTarget))")
         out.line("#EXT-X-MEDIA-SEQUENCE:\(state.mediaSequence)")
         out.line("#EXT-X-DISCONTINUITY-SEQUENCE:\(state.discontinuitySequence)")
         // The map applies to every segment after it, skipped or not, so a delta keeps it.
         out.line("#EXT-X-MAP:URI=\"\(HLSResource.initialization.name)\"")
         if skipped > 0 {
-            out.line(skip == .v2
-                ? "#EXT-X-SKIP:SKIPPED-SEGMENTS=\(skipped),RECENTLY-REMOVED-DATERANGES=\"\""
-                : "#EXT-X-SKIP:SKIPPED-SEGMENTS=\(skipped)")
+            out.line(
+                skip == .v2
+                    ? "#EXT-X-SKIP:SKIPPED-SEGMENTS=\(skipped),RECENTLY-REMOVED-DATERANGES=\"\""
+                    : "#EXT-X-SKIP:SKIPPED-SEGMENTS=\(skipped)")
         }
         let segments = state.segments
         let partsFrom = segments.count - MediaPlaylistConfiguration.segmentsWithParts

@@ -101,7 +101,7 @@ public struct MediaPlaylistState: Sendable, Hashable {
     /// change while the playlist lives); a shorter or invalid value changes nothing.
     public mutating func declarePartTarget(_ seconds: Double) {
         guard lastPosition == nil, seconds > configuration.partTarget,
-              let longer = try? configuration.withPartTarget(seconds)
+            let longer = try? configuration.withPartTarget(seconds)
         else { return }
         configuration = longer
     }
@@ -112,17 +112,20 @@ public struct MediaPlaylistState: Sendable, Hashable {
         guard !isEnded else { throw .ended(rendition: rendition) }
         let next = nextPart
         guard input.msn == next.msn, input.index == next.index else {
-            throw .unexpectedPart(rendition: rendition, expectedMSN: next.msn, expectedIndex: next.index, gotMSN: input.msn, gotIndex: input.index)
+            throw .unexpectedPart(
+                rendition: rendition, expectedMSN: next.msn, expectedIndex: next.index, gotMSN: input.msn, gotIndex: input.index)
         }
         guard input.duration.isFinite, input.duration > 0, input.duration <= Double(configuration.targetDuration) else {
             throw .invalidDuration(rendition: rendition, what: "part \(input.index) of segment \(input.msn)", seconds: input.duration)
         }
-        var segment = inProgress ?? InProgressSegment(
-            msn: nextMSN,
-            parts: [],
-            discontinuity: pendingDiscontinuity,
-            programDateTime: input.programDateTime ?? (pendingDiscontinuity ? nil : nextProgramDateTime)
-        )
+        var segment =
+            inProgress
+            ?? InProgressSegment(
+                msn: nextMSN,
+                parts: [],
+                discontinuity: pendingDiscontinuity,
+                programDateTime: input.programDateTime ?? (pendingDiscontinuity ? nil : nextProgramDateTime)
+            )
         segment.parts.append(Part(index: input.index, duration: input.duration, independent: input.independent))
         inProgress = segment
         pendingDiscontinuity = false
@@ -146,7 +149,8 @@ public struct MediaPlaylistState: Sendable, Hashable {
             throw .invalidDuration(rendition: rendition, what: "segment \(input.msn)", seconds: input.duration)
         }
         guard input.duration.rounded() <= Double(configuration.targetDuration) || !enforcingTargetDuration else {
-            throw .segmentTooLong(rendition: rendition, msn: input.msn, seconds: input.duration, targetDuration: configuration.targetDuration)
+            throw .segmentTooLong(
+                rendition: rendition, msn: input.msn, seconds: input.duration, targetDuration: configuration.targetDuration)
         }
         guard input.byteSize >= 0 else { throw .invalidByteSize(rendition: rendition, msn: input.msn, byteSize: input.byteSize) }
         guard nextMSN < Int.max else { throw .unexpectedSegment(rendition: rendition, expected: nextMSN, got: input.msn) }
@@ -157,15 +161,16 @@ public struct MediaPlaylistState: Sendable, Hashable {
             throw .lateDiscontinuity(rendition: rendition, msn: input.msn)
         }
         let date = input.programDateTime ?? inProgress?.programDateTime ?? nextProgramDateTime
-        segments.append(Segment(
-            msn: input.msn,
-            duration: input.duration,
-            programDateTime: date,
-            discontinuity: announced || input.discontinuity,
-            byteSize: input.byteSize,
-            partCount: parts.count,
-            parts: parts
-        ))
+        segments.append(
+            Segment(
+                msn: input.msn,
+                duration: input.duration,
+                programDateTime: date,
+                discontinuity: announced || input.discontinuity,
+                byteSize: input.byteSize,
+                partCount: parts.count,
+                parts: parts
+            ))
         let stale = segments.count - 1 - MediaPlaylistConfiguration.segmentsWithParts
         if stale >= 0, stale < segments.count { segments[stale].parts = [] }
         inProgress = nil

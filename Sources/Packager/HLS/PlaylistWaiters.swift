@@ -160,7 +160,8 @@ public final class PlaylistWaiters: Sendable {
             var woken: [Woken] = []
             for request in Array(storage.buckets.keys) {
                 guard let outcome = Self.outcome(of: request, against: state, finished: storage.finished),
-                      let bucket = storage.buckets.removeValue(forKey: request) else { continue }
+                    let bucket = storage.buckets.removeValue(forKey: request)
+                else { continue }
                 storage.count -= bucket.count
                 woken.reserveCapacity(woken.count + bucket.count)
                 for (id, continuation) in bucket { woken.append(Woken(id: id, continuation: continuation, outcome: outcome)) }
@@ -191,7 +192,8 @@ public final class PlaylistWaiters: Sendable {
             var woken: [Woken] = []
             woken.reserveCapacity(storage.count)
             for (request, bucket) in storage.buckets {
-                let outcome = storage.state.flatMap { Self.outcome(of: request, against: $0, finished: true) }
+                let outcome =
+                    storage.state.flatMap { Self.outcome(of: request, against: $0, finished: true) }
                     ?? Self.finishedOutcome(of: request)
                 for (id, continuation) in bucket { woken.append(Woken(id: id, continuation: continuation, outcome: outcome)) }
             }

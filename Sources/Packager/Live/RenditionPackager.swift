@@ -98,7 +98,9 @@ public final class RenditionPackager: Sendable {
                     if chunk.isFirstPartOfSegment {
                         file?.close()
                         file = try? AppendingFile(origin.url("\(folder)/\(HLSResource.segment(msn: chunk.segmentSequence).name)"))
-                        if file == nil { logger.error("packager \(identity.channelName)/\(name): cannot open segment \(chunk.segmentSequence)") }
+                        if file == nil {
+                            logger.error("packager \(identity.channelName)/\(name): cannot open segment \(chunk.segmentSequence)")
+                        }
                     }
                     let bytes = ByteBuffer(bytes: chunk.bytes)
                     do { try file?.append(bytes) } catch { logger.error("packager \(identity.channelName)/\(name): \(error)") }
@@ -162,9 +164,10 @@ public final class RenditionPackager: Sendable {
         let file = mediaFile(bytes, resource, published: Date())
         let state: MediaPlaylistState? = shared.withLock { shared in
             do {
-                try shared.playlist.partReady(.init(
-                    msn: chunk.segmentSequence, index: chunk.partIndex, duration: chunk.duration, independent: chunk.independent,
-                    programDateTime: chunk.isFirstPartOfSegment ? date : nil))
+                try shared.playlist.partReady(
+                    .init(
+                        msn: chunk.segmentSequence, index: chunk.partIndex, duration: chunk.duration, independent: chunk.independent,
+                        programDateTime: chunk.isFirstPartOfSegment ? date : nil))
             } catch {
                 logger.error("packager \(identity.channelName)/\(name): \(error)")
                 return nil
@@ -275,7 +278,9 @@ public final class RenditionPackager: Sendable {
             case .badRequest(let reason): return .badRequest(reason)
             case .notFound(let reason): return .notFound(reason)
             case .timedOut, .cancelled:
-                return .unavailable("the playlist did not reach segment \(request.msn)\(request.part.map { " part \($0)" } ?? "") within \(configuration.blockingTimeout); is the stream stalled?")
+                return .unavailable(
+                    "the playlist did not reach segment \(request.msn)\(request.part.map { " part \($0)" } ?? "") within \(configuration.blockingTimeout); is the stream stalled?"
+                )
             }
         }
         let current = shared.withLock { $0.playlist }
@@ -355,11 +360,17 @@ public final class RenditionPackager: Sendable {
             let average = shared.recentBitrates.isEmpty ? nil : shared.recentBitrates.reduce(0, +) / shared.recentBitrates.count
             let peak = max(shared.peakBitrate, average ?? 0, 1)
             if kind == .audio {
-                return (nil, try? AudioRenditionInfo(rendition: name, name: "Audio", language: nil, bandwidth: peak, averageBandwidth: average, codecs: codecs), shared.active)
+                return (
+                    nil,
+                    try? AudioRenditionInfo(
+                        rendition: name, name: "Audio", language: nil, bandwidth: peak, averageBandwidth: average, codecs: codecs),
+                    shared.active
+                )
             }
             let resolution = shared.width.flatMap { w in shared.height.map { VariantInfo.Resolution(width: w, height: $0) } }
             let info = try? VariantInfo(
-                rendition: name, bandwidth: peak, averageBandwidth: average, codecs: codecs, resolution: resolution, frameRate: shared.frameRate)
+                rendition: name, bandwidth: peak, averageBandwidth: average, codecs: codecs, resolution: resolution,
+                frameRate: shared.frameRate)
             return (info, nil, shared.active)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Which live session a packager serves; names its files, events and URLs.
 public struct SessionIdentity: Sendable, Hashable {
@@ -25,14 +26,14 @@ final class TimeAnchor: Sendable {
     /// run anchors it at `now` for a part that started at `media` and lasted `duration`.
     func date(epoch: Int, media: Double, duration: Double, now: Date = Date()) -> Date {
         state.withLock { anchors in
-            let anchor = anchors[epoch] ?? {
-                let new = Anchor(epoch: epoch, wall: now.addingTimeInterval(-duration), media: media)
-                anchors[epoch] = new
-                return new
-            }()
+            let anchor =
+                anchors[epoch]
+                ?? {
+                    let new = Anchor(epoch: epoch, wall: now.addingTimeInterval(-duration), media: media)
+                    anchors[epoch] = new
+                    return new
+                }()
             return anchor.wall.addingTimeInterval(media - anchor.media)
         }
     }
 }
-
-import Synchronization

@@ -114,23 +114,24 @@ public final class StreamPackager: Sendable {
         let summaries = renditions.withLock { $0 }.map { ($0.name, $0.recordingSummary) }
         let published = summaries.filter { $0.1.segments > 0 }
         if options.recording, !published.isEmpty {
-            events.yield(RecordingFinalized(
-                sessionID: identity.sessionID, channelID: identity.channelID, channelName: identity.channelName,
-                reason: .streamEnded, segments: Dictionary(uniqueKeysWithValues: published.map { ($0.0, $0.1.segments) }),
-                duration: published.map(\.1.duration).max() ?? 0))
+            events.yield(
+                RecordingFinalized(
+                    sessionID: identity.sessionID, channelID: identity.channelID, channelName: identity.channelName,
+                    reason: .streamEnded, segments: Dictionary(uniqueKeysWithValues: published.map { ($0.0, $0.1.segments) }),
+                    duration: published.map(\.1.duration).max() ?? 0))
         }
         events.finish()
     }
 }
-
 
 extension VariantInfo {
     /// CODECS must name every format a variant plays, its audio group's included (RFC 8216bis
     /// §4.4.6.2); the renderer adds the audio's bandwidth itself.
     func withAudioCodecs(_ audio: AudioRenditionInfo?) -> VariantInfo {
         guard let audio, !codecs.contains(audio.codecs) else { return self }
-        return (try? VariantInfo(
-            rendition: rendition, bandwidth: bandwidth, averageBandwidth: averageBandwidth,
-            codecs: "\(codecs),\(audio.codecs)", resolution: resolution, frameRate: frameRate)) ?? self
+        return
+            (try? VariantInfo(
+                rendition: rendition, bandwidth: bandwidth, averageBandwidth: averageBandwidth,
+                codecs: "\(codecs),\(audio.codecs)", resolution: resolution, frameRate: frameRate)) ?? self
     }
 }

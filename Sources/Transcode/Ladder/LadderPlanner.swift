@@ -243,10 +243,11 @@ struct LadderPlanner: Sendable {
             events.append(passthroughEvent(.stopped(reason), out, time: currentTime))
         }
         if let audio = state.audio, audio.started {
-            events.append(RenditionStopped(
-                channel: channel, rendition: "audio", kind: .audio, width: nil, height: nil,
-                bitrate: audio.track.bitrate, reason: reason, presentationTime: nil
-            ))
+            events.append(
+                RenditionStopped(
+                    channel: channel, rendition: "audio", kind: .audio, width: nil, height: nil,
+                    bitrate: audio.track.bitrate, reason: reason, presentationTime: nil
+                ))
         }
         return events
     }
@@ -374,10 +375,11 @@ struct LadderPlanner: Sendable {
         state.rungs[index].failed = true
         var events: [any DomainEvent] = []
         if let transition = state.rungs[index].gate.fail() { events.append(rungEvent(transition, index)) }
-        events.append(TranscodeFailed(
-            channel: channel, stage: "encode", rendition: state.rungs[index].plan.name,
-            message: TranscodeError.libav(error).description
-        ))
+        events.append(
+            TranscodeFailed(
+                channel: channel, stage: "encode", rendition: state.rungs[index].plan.name,
+                message: TranscodeError.libav(error).description
+            ))
         return events
     }
 

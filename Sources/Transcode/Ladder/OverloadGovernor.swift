@@ -13,7 +13,10 @@ public struct OverloadGovernor: Sendable {
         public var headroomTime: Double
         public var maxHeadroomTime: Double
 
-        public init(maxBacklog: Double = 1.0, resumeBacklog: Double = 0.25, settleTime: Double = 2, headroomTime: Double = 10, maxHeadroomTime: Double = 160) {
+        public init(
+            maxBacklog: Double = 1.0, resumeBacklog: Double = 0.25, settleTime: Double = 2, headroomTime: Double = 10,
+            maxHeadroomTime: Double = 160
+        ) {
             self.maxBacklog = maxBacklog
             self.resumeBacklog = resumeBacklog
             self.settleTime = settleTime
@@ -56,7 +59,7 @@ public struct OverloadGovernor: Sendable {
             calmSince = nil
             if let last = lastChange, now - last < configuration.settleTime { return nil }
             guard !(keepOne && candidates.count <= 1),
-                  let victim = candidates.min(by: { ($0.priority, $0.name) < ($1.priority, $1.name) })
+                let victim = candidates.min(by: { ($0.priority, $0.name) < ($1.priority, $1.name) })
             else { return nil }
             if let restart = lastRestart, restart.name == victim.name, now - restart.at < 2 * headroomTime {
                 headroomTime = min(headroomTime * 2, configuration.maxHeadroomTime)

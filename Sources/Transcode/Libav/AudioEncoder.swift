@@ -29,11 +29,12 @@ final class AudioEncoder {
             context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER
             try LibavError.check(avcodec_open2(context, codec, nil), "avcodec_open2(aac)")
             frameSize = Int(context.pointee.frame_size > 0 ? context.pointee.frame_size : 1024)
-            let extradata: [UInt8] = if let data = context.pointee.extradata, context.pointee.extradata_size > 0 {
-                Array(UnsafeBufferPointer(start: data, count: Int(context.pointee.extradata_size)))
-            } else {
-                []
-            }
+            let extradata: [UInt8] =
+                if let data = context.pointee.extradata, context.pointee.extradata_size > 0 {
+                    Array(UnsafeBufferPointer(start: data, count: Int(context.pointee.extradata_size)))
+                } else {
+                    []
+                }
             do {
                 configuration = try AudioSpecificConfig(parsing: extradata)
             } catch {

@@ -36,11 +36,12 @@ package final class Packet {
     package func mediaPacket(track: TrackKind, timebase: Timebase) -> MediaPacket {
         let p = pointer.pointee
         let count = Int(max(p.size, 0))
-        let bytes: [UInt8] = if let data = p.data, count > 0 {
-            Array(UnsafeBufferPointer(start: data, count: count))
-        } else {
-            []
-        }
+        let bytes: [UInt8] =
+            if let data = p.data, count > 0 {
+                Array(UnsafeBufferPointer(start: data, count: count))
+            } else {
+                []
+            }
         let nopts = streamd_nopts_value()
         let pts = p.pts == nopts ? p.dts : p.pts
         let dts = p.dts == nopts ? pts : p.dts

@@ -57,11 +57,12 @@ final class VideoEncoder {
                 "av_opt_set(x264-params)"
             )
             try LibavError.check(avcodec_open2(c, codec, nil), "avcodec_open2(libx264 \(label))")
-            let extradata: [UInt8] = if let data = c.pointee.extradata, c.pointee.extradata_size > 0 {
-                Array(UnsafeBufferPointer(start: data, count: Int(c.pointee.extradata_size)))
-            } else {
-                []
-            }
+            let extradata: [UInt8] =
+                if let data = c.pointee.extradata, c.pointee.extradata_size > 0 {
+                    Array(UnsafeBufferPointer(start: data, count: Int(c.pointee.extradata_size)))
+                } else {
+                    []
+                }
             configuration = try Self.configuration(fromAnnexB: extradata, label: label)
         } catch {
             avcodec_free_context(&self.context)

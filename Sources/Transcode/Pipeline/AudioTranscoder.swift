@@ -45,9 +45,11 @@ final class AudioTranscoder {
 
     /// After a discontinuity (following `flush`): timestamps start again from the next frame.
     func restart() throws(TranscodeError) -> AudioTranscoder {
-        try AudioTranscoder(source: decoder.track, profile: AudioProfile(
-            sampleRate: Int(fifo.sampleRate), channels: Int(fifo.channels), bitrate: track.bitrate ?? 128_000
-        ))
+        try AudioTranscoder(
+            source: decoder.track,
+            profile: AudioProfile(
+                sampleRate: Int(fifo.sampleRate), channels: Int(fifo.channels), bitrate: track.bitrate ?? 128_000
+            ))
     }
 
     private func convertDecoded() throws(LibavError) -> [MediaPacket] {

@@ -185,20 +185,22 @@ final class TranscodePipeline {
         worker.start()
         rungs.append(EncodedRung(worker: worker, scaler: Scaler(width: plan.width, height: plan.height)))
         planner.rungStarted(plan, codec: worker.configuration.codecString, control: control)
-        transcoder.announce.yield(Rendition(
-            name: plan.name, kind: .video, width: plan.width, height: plan.height, frameRate: plan.frameRate,
-            bitrate: plan.rung.bitrate, isPassthrough: false, items: items
-        ))
+        transcoder.announce.yield(
+            Rendition(
+                name: plan.name, kind: .video, width: plan.width, height: plan.height, frameRate: plan.frameRate,
+                bitrate: plan.rung.bitrate, isPassthrough: false, items: items
+            ))
     }
 
     private func openPassthrough(name: String, track: TrackInfo) {
         let (items, output) = AsyncStream.makeStream(of: MediaItem.self)
         output.yield(.track(track))
         passthrough = output
-        transcoder.announce.yield(Rendition(
-            name: name, kind: .video, width: track.width, height: track.height, frameRate: track.frameRate,
-            bitrate: track.bitrate, isPassthrough: true, items: items
-        ))
+        transcoder.announce.yield(
+            Rendition(
+                name: name, kind: .video, width: track.width, height: track.height, frameRate: track.frameRate,
+                bitrate: track.bitrate, isPassthrough: true, items: items
+            ))
     }
 
     // MARK: Audio
@@ -228,10 +230,11 @@ final class TranscodePipeline {
         let (items, output) = AsyncStream.makeStream(of: MediaItem.self)
         output.yield(.track(outputTrack))
         audio = AudioOutput(coder: coder, output: output)
-        transcoder.announce.yield(Rendition(
-            name: "audio", kind: .audio, width: nil, height: nil, frameRate: nil,
-            bitrate: outputTrack.bitrate ?? ladder.audio.bitrate, isPassthrough: mode == .passthrough, items: items
-        ))
+        transcoder.announce.yield(
+            Rendition(
+                name: "audio", kind: .audio, width: nil, height: nil, frameRate: nil,
+                bitrate: outputTrack.bitrate ?? ladder.audio.bitrate, isPassthrough: mode == .passthrough, items: items
+            ))
     }
 
     private func audioPacket(_ packet: MediaPacket) throws(TranscodeError) {

@@ -1,5 +1,5 @@
-import Foundation
 import EventStore
+import Foundation
 import Media
 import Synchronization
 
@@ -30,7 +30,9 @@ public final class Transcoder: Sendable {
         func isEnabled(_ name: String) -> Bool { !audioOnly && !disabled.contains(name) }
     }
 
-    public init(channel: String, ladder: Ladder = .default, options: TranscodeOptions = TranscodeOptions(), events: @escaping TranscodeEventSink) {
+    public init(
+        channel: String, ladder: Ladder = .default, options: TranscodeOptions = TranscodeOptions(), events: @escaping TranscodeEventSink
+    ) {
         LibavLog.quiet
         self.channel = channel
         self.ladder = ladder

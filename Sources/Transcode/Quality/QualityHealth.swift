@@ -11,14 +11,15 @@
 /// Unknown figures cost nothing.
 public enum QualityHealth {
     public static func score(level: QualityState, figures: QualityFigures?, thresholds: QualityThresholds = .default) -> Int {
-        let base: Double = switch level {
-        case .high: 100
-        case .medium: 90
-        case .low: 75
-        case .veryLow: 55
-        case .error: 25
-        case .recovery: 75
-        }
+        let base: Double =
+            switch level {
+            case .high: 100
+            case .medium: 90
+            case .low: 75
+            case .veryLow: 55
+            case .error: 25
+            case .recovery: 75
+            }
         let figures = (figures ?? QualityFigures()).sanitized
         var penalty = 0.0
         if let loss = figures.lossRate { penalty += Swift.min(40, loss * 100 * 8) }

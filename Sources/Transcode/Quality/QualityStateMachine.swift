@@ -131,7 +131,11 @@ public struct QualityStateMachine: Sendable, Hashable, Codable {
                 probeStarted = nil
                 level = probe
                 since = time
-                return [transition(from: .recovery, to: probe, reason: .confirmed, detail: "\(probe) held for \(Self.seconds(thresholds.probeSeconds))", time: time)]
+                return [
+                    transition(
+                        from: .recovery, to: probe, reason: .confirmed,
+                        detail: "\(probe) held for \(Self.seconds(thresholds.probeSeconds))", time: time)
+                ]
             }
             return []
         }
@@ -144,16 +148,19 @@ public struct QualityStateMachine: Sendable, Hashable, Codable {
                 probing = up
                 probeStarted = time
                 self.since = time
-                return [QualityTransition(
-                    from: from, to: .recovery, probing: up, reason: .stable,
-                    detail: "conditions good enough for \(up) for \(Self.seconds(thresholds.stableSeconds)); probing \(up)",
-                    figures: figures, time: Date(timeIntervalSinceReferenceDate: time))]
+                return [
+                    QualityTransition(
+                        from: from, to: .recovery, probing: up, reason: .stable,
+                        detail: "conditions good enough for \(up) for \(Self.seconds(thresholds.stableSeconds)); probing \(up)",
+                        figures: figures, time: Date(timeIntervalSinceReferenceDate: time))
+                ]
             }
         }
         return []
     }
 
-    private func transition(from: QualityState, to: QualityState, reason: QualityReason, detail: String, time: Double) -> QualityTransition {
+    private func transition(from: QualityState, to: QualityState, reason: QualityReason, detail: String, time: Double) -> QualityTransition
+    {
         QualityTransition(
             from: from, to: to, probing: nil, reason: reason, detail: detail, figures: figures ?? QualityFigures(),
             time: Date(timeIntervalSinceReferenceDate: time))
@@ -173,7 +180,10 @@ public struct QualityStateMachine: Sendable, Hashable, Codable {
             return (.loss, "loss \(Self.percent(loss)) above \(level)'s \(Self.percent(limit)) for \(Self.seconds(rule.lossSeconds))")
         }
         if held(window.bandwidth, rule.bandwidthSeconds), let floor = rule.minimumBandwidth, let bandwidth = figures.bandwidth {
-            return (.bandwidth, "bandwidth \(Self.bits(bandwidth)) below \(level)'s \(Self.bits(floor)) for \(Self.seconds(rule.bandwidthSeconds))")
+            return (
+                .bandwidth,
+                "bandwidth \(Self.bits(bandwidth)) below \(level)'s \(Self.bits(floor)) for \(Self.seconds(rule.bandwidthSeconds))"
+            )
         }
         if held(window.rtt, rule.rttSeconds), let limit = rule.maximumRTTMilliseconds, let rtt = figures.rttMilliseconds {
             return (.rtt, "RTT \(Self.milliseconds(rtt)) above \(level)'s \(Self.milliseconds(limit)) for \(Self.seconds(rule.rttSeconds))")
@@ -192,8 +202,12 @@ public struct QualityStateMachine: Sendable, Hashable, Codable {
     static func describeBreach(_ rule: QualityThresholds.Rule, _ figures: QualityFigures) -> String {
         let breach = breaches(rule, figures)
         var parts: [String] = []
-        if breach.loss, let value = figures.lossRate, let limit = rule.maximumLossRate { parts.append("loss \(percent(value)) above \(percent(limit))") }
-        if breach.bandwidth, let value = figures.bandwidth, let floor = rule.minimumBandwidth { parts.append("bandwidth \(bits(value)) below \(bits(floor))") }
+        if breach.loss, let value = figures.lossRate, let limit = rule.maximumLossRate {
+            parts.append("loss \(percent(value)) above \(percent(limit))")
+        }
+        if breach.bandwidth, let value = figures.bandwidth, let floor = rule.minimumBandwidth {
+            parts.append("bandwidth \(bits(value)) below \(bits(floor))")
+        }
         if breach.rtt, let value = figures.rttMilliseconds, let limit = rule.maximumRTTMilliseconds {
             parts.append("RTT \(milliseconds(value)) above \(milliseconds(limit))")
         }

@@ -58,9 +58,15 @@ public struct QualityThresholds: Sendable, Hashable, Codable {
     /// DESIGN.md §5. RTT: HIGH 300 ms, MEDIUM 500 ms, LOW 800 ms for 5 s (VERY_LOW has none: only
     /// a lack of bandwidth takes video away).
     public static let `default` = QualityThresholds(
-        high: Rule(maximumLossRate: 0.02, lossSeconds: 5, minimumBandwidth: 5_000_000, bandwidthSeconds: 10, maximumRTTMilliseconds: 300, rttSeconds: 5),
-        medium: Rule(maximumLossRate: 0.03, lossSeconds: 5, minimumBandwidth: 3_000_000, bandwidthSeconds: 10, maximumRTTMilliseconds: 500, rttSeconds: 5),
-        low: Rule(maximumLossRate: 0.05, lossSeconds: 5, minimumBandwidth: 1_500_000, bandwidthSeconds: 10, maximumRTTMilliseconds: 800, rttSeconds: 5),
+        high: Rule(
+            maximumLossRate: 0.02, lossSeconds: 5, minimumBandwidth: 5_000_000, bandwidthSeconds: 10, maximumRTTMilliseconds: 300,
+            rttSeconds: 5),
+        medium: Rule(
+            maximumLossRate: 0.03, lossSeconds: 5, minimumBandwidth: 3_000_000, bandwidthSeconds: 10, maximumRTTMilliseconds: 500,
+            rttSeconds: 5),
+        low: Rule(
+            maximumLossRate: 0.05, lossSeconds: 5, minimumBandwidth: 1_500_000, bandwidthSeconds: 10, maximumRTTMilliseconds: 800,
+            rttSeconds: 5),
         veryLow: Rule(minimumBandwidth: 500_000, bandwidthSeconds: 20))
 
     /// The rule that leaves `level` downwards; nil for ERROR and RECOVERY.

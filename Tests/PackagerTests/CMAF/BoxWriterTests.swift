@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Packager
 
 @Suite struct BoxWriterTests {
@@ -19,7 +20,8 @@ import Testing
             w.fourCC("cmfc")
             w.fourCC("mp41")
         }
-        let expected: [UInt8] = [0, 0, 0, 0x1C] + ascii("ftyp") + ascii("iso6") + [0, 0, 0, 0]
+        let expected: [UInt8] =
+            [0, 0, 0, 0x1C] + ascii("ftyp") + ascii("iso6") + [0, 0, 0, 0]
             + ascii("iso6") + ascii("cmfc") + ascii("mp41")
         #expect(w.finish() == expected)
     }
@@ -37,7 +39,8 @@ import Testing
             w.box("abcd") { w in w.u16(0xBEEF) }
             w.fullBox("efgh", version: 2, flags: 0x0A0B0C) { _ in }
         }
-        let expected: [UInt8] = [0, 0, 0, 30] + ascii("moov")
+        let expected: [UInt8] =
+            [0, 0, 0, 30] + ascii("moov")
             + [0, 0, 0, 10] + ascii("abcd") + [0xBE, 0xEF]
             + [0, 0, 0, 12] + ascii("efgh") + [2, 0x0A, 0x0B, 0x0C]
         #expect(w.finish() == expected)

@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import Media
 import Testing
+
 @testable import Packager
 
 /// The real check: init segment + parts of a real x264/AAC stream, read back by ffprobe and
@@ -18,7 +19,8 @@ import Testing
     static func tool(_ name: String, _ arguments: [String]) async throws -> String {
         let result = try await Subprocess.runDetached("/usr/bin/\(name)", arguments)
         guard result.status == 0 else {
-            throw ToolFailure(description: "\(name) \(arguments.joined(separator: " ")) exited \(result.status): \(result.output.suffix(800))")
+            throw ToolFailure(
+                description: "\(name) \(arguments.joined(separator: " ")) exited \(result.status): \(result.output.suffix(800))")
         }
         return result.output
     }
@@ -28,13 +30,16 @@ import Testing
     /// (High, whose avcC carries the chroma/bit-depth extension).
     static func makeStream(in folder: URL, bframes: Int) async throws -> FLVTestReader {
         let path = folder.appendingPathComponent("source.flv").path
-        _ = try await tool("ffmpeg", [
-            "-hide_banner", "-v", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
-            "-t", "6", "-pix_fmt", "yuv420p",
-            "-c:v", "libx264", "-preset", bframes == 0 ? "ultrafast" : "veryfast", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-bf", "\(bframes)",
-            "-c:a", "aac", "-f", "flv", path,
-        ])
+        _ = try await tool(
+            "ffmpeg",
+            [
+                "-hide_banner", "-v", "error", "-y",
+                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+                "-t", "6", "-pix_fmt", "yuv420p",
+                "-c:v", "libx264", "-preset", bframes == 0 ? "ultrafast" : "veryfast", "-g", "60", "-keyint_min", "60", "-sc_threshold",
+                "0", "-bf", "\(bframes)",
+                "-c:a", "aac", "-f", "flv", path,
+            ])
         return try FLVTestReader(Array(try Data(contentsOf: URL(fileURLWithPath: path))), frameRate: 30)
     }
 
@@ -62,7 +67,9 @@ import Testing
     }
 
     /// Segments a track, writes init + every part to `name`, and returns the file and outputs.
-    static func package(_ track: TrackInfo, _ packets: [MediaPacket], to url: URL) throws -> (CMAFSegmenter, SegmenterHarness.Run, CMAFInitSegment) {
+    static func package(
+        _ track: TrackInfo, _ packets: [MediaPacket], to url: URL
+    ) throws -> (CMAFSegmenter, SegmenterHarness.Run, CMAFInitSegment) {
         let initSegment = try CMAFInitSegment(track: track)
         var segmenter = CMAFSegmenter(track: track)
         let run = SegmenterHarness.run(&segmenter, packets)
@@ -108,14 +115,17 @@ import Testing
         let seconds = { (ticks: Int64) in Double(ticks) / Double(timescale) }
         var mismatches = 0
         for (index, probe) in zip(probed.indices, probed) where index < packets.count {
-            let ok = abs((probe.dts ?? -1) - seconds(dts[index])) < 2e-6
+            let ok =
+                abs((probe.dts ?? -1) - seconds(dts[index])) < 2e-6
                 && abs((probe.pts ?? -1) - seconds(pts[index])) < 2e-6
                 && probe.isKeyframe == packets[index].isKeyframe
                 && Int(probe.size ?? "") == packets[index].data.count
             if !ok {
                 mismatches += 1
                 if mismatches <= 3 {
-                    Issue.record("packet \(index): ffprobe \(probe), expected dts \(seconds(dts[index])) pts \(seconds(pts[index])) key \(packets[index].isKeyframe)", sourceLocation: sourceLocation)
+                    Issue.record(
+                        "packet \(index): ffprobe \(probe), expected dts \(seconds(dts[index])) pts \(seconds(pts[index])) key \(packets[index].isKeyframe)",
+                        sourceLocation: sourceLocation)
                 }
             }
         }
@@ -143,8 +153,11 @@ import Testing
         #expect(segmenter.droppedNonIncreasingDTS == 0 && segmenter.droppedBeforeKeyframe == 0)
         try await Self.expectPackets(in: url, stream.video, parts: run.parts, timescale: initSegment.timescale)
         try await Self.decodes(url)
-        let info = try await Self.tool("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,profile,width,height", "-of", "csv=p=0", url.path])
-        #expect(info.trimmingCharacters(in: .whitespacesAndNewlines) == (bframes == 0 ? "h264,Constrained Baseline,320,240" : "h264,High,320,240"))
+        let info = try await Self.tool(
+            "ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,profile,width,height", "-of", "csv=p=0", url.path])
+        #expect(
+            info.trimmingCharacters(in: .whitespacesAndNewlines)
+                == (bframes == 0 ? "h264,Constrained Baseline,320,240" : "h264,High,320,240"))
         #expect(initSegment.codecString == (bframes == 0 ? "avc1.42C00D" : "avc1.64000D"))
     }
 
@@ -162,7 +175,8 @@ import Testing
         #expect(run.segments.dropLast().allSatisfy { abs($0.duration - 2) <= 0.5 * 1024 / 44100 + 0.001 })
         try await Self.expectPackets(in: url, stream.audio, parts: run.parts, timescale: 44100)
         try await Self.decodes(url)
-        let info = try await Self.tool("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,profile,sample_rate,channels", "-of", "csv=p=0", url.path])
+        let info = try await Self.tool(
+            "ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,profile,sample_rate,channels", "-of", "csv=p=0", url.path])
         #expect(info.trimmingCharacters(in: .whitespacesAndNewlines) == "aac,LC,44100,1")
         #expect(initSegment.codecString == "mp4a.40.2")
     }

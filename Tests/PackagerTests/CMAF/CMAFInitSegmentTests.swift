@@ -1,12 +1,14 @@
 import Media
 import Testing
+
 @testable import Packager
 
 @Suite struct CMAFInitSegmentTests {
     static let highRecord = KnownParameterSets.record(sps: KnownParameterSets.highSPS, pps: KnownParameterSets.highPPS)
 
     static func videoTrack(timebase: Timebase = .milliseconds, width: Int? = 1920, height: Int? = 1080) -> TrackInfo {
-        TrackInfo(kind: .video, codec: .h264, configuration: .avc(highRecord), timebase: timebase, width: width, height: height, frameRate: 30)
+        TrackInfo(
+            kind: .video, codec: .h264, configuration: .avc(highRecord), timebase: timebase, width: width, height: height, frameRate: 30)
     }
 
     static let audioTrack = TrackInfo(
@@ -33,10 +35,10 @@ import Testing
 
         let mvhd = try #require(moov.child("mvhd"))
         #expect(TestBytes.u32(mvhd.fullBody, 8) == 90000)
-        #expect(TestBytes.u32(mvhd.fullBody, 92) == 2) // next_track_ID
+        #expect(TestBytes.u32(mvhd.fullBody, 92) == 2)  // next_track_ID
         let tkhd = try #require(moov.find("trak/tkhd"))
         #expect(tkhd.flags == 3)
-        #expect(TestBytes.u32(tkhd.fullBody, 8) == 1) // track_ID
+        #expect(TestBytes.u32(tkhd.fullBody, 8) == 1)  // track_ID
         #expect(TestBytes.u32(tkhd.fullBody, 72) == 1920 << 16)
         #expect(TestBytes.u32(tkhd.fullBody, 76) == 1080 << 16)
         let mdhd = try #require(moov.find("trak/mdia/mdhd"))
@@ -46,7 +48,7 @@ import Testing
         #expect(TestBytes.fourCC(hdlr.fullBody, 4) == "vide")
 
         let avc1 = try #require(moov.find("trak/mdia/minf/stbl/stsd/avc1"))
-        #expect(TestBytes.u16(avc1.body, 6) == 1) // data_reference_index
+        #expect(TestBytes.u16(avc1.body, 6) == 1)  // data_reference_index
         #expect(TestBytes.u16(avc1.body, 24) == 1920)
         #expect(TestBytes.u16(avc1.body, 26) == 1080)
         let avcC = try #require(avc1.child("avcC"))
@@ -76,11 +78,11 @@ import Testing
         #expect(TestBytes.fourCC(try #require(moov.find("trak/mdia/hdlr")).fullBody, 4) == "soun")
         #expect(TestBytes.u32(try #require(moov.find("trak/mdia/mdhd")).fullBody, 8) == 48000)
         let tkhd = try #require(moov.find("trak/tkhd"))
-        #expect(TestBytes.u16(tkhd.fullBody, 32) == 0x0100) // volume
+        #expect(TestBytes.u16(tkhd.fullBody, 32) == 0x0100)  // volume
 
         let mp4a = try #require(moov.find("trak/mdia/minf/stbl/stsd/mp4a"))
-        #expect(TestBytes.u16(mp4a.body, 16) == 2) // channelcount
-        #expect(TestBytes.u16(mp4a.body, 18) == 16) // samplesize
+        #expect(TestBytes.u16(mp4a.body, 16) == 2)  // channelcount
+        #expect(TestBytes.u16(mp4a.body, 18) == 16)  // samplesize
         #expect(TestBytes.u32(mp4a.body, 24) == 48000 << 16)
         let esds = try #require(mp4a.child("esds"))
         let asc = AudioSpecificConfig(objectType: 2, sampleRate: 48000, channelConfiguration: 2).bytes

@@ -1,5 +1,6 @@
 import Media
 import Testing
+
 @testable import Packager
 
 /// Holes in a source's timeline (frames lost on a lossy SRT link, an encoder that stalled): no

@@ -1,5 +1,6 @@
 import Media
 import Testing
+
 @testable import Packager
 
 @Suite struct CMAFSegmenterTests {
@@ -27,7 +28,8 @@ import Testing
 
     @Test(arguments: videoCases)
     func videoSegmentsAndParts(_ c: VideoCase) throws {
-        var segmenter = CMAFSegmenter(track: H.videoTrack(fps: Double(c.fps), timebase: .mpeg90kHz), options: try SegmenterOptions(partTarget: c.partTarget))
+        var segmenter = CMAFSegmenter(
+            track: H.videoTrack(fps: Double(c.fps), timebase: .mpeg90kHz), options: try SegmenterOptions(partTarget: c.partTarget))
         let run = H.run(&segmenter, H.video(fps: c.fps, gop: c.gop, count: c.fps * 10))
         try H.checkInvariants(run, partTarget: c.partTarget)
         #expect(run.segments.count == 5)
@@ -85,7 +87,7 @@ import Testing
     func audioOnTheGrid(partTarget: Double) throws {
         var segmenter = CMAFSegmenter(track: H.audioTrack, options: try SegmenterOptions(partTarget: partTarget))
         #expect(segmenter.timescale == 48000)
-        let frames = 48000 * 20 / 1024 // 20 s
+        let frames = 48000 * 20 / 1024  // 20 s
         let run = H.run(&segmenter, H.audio(count: frames))
         try H.checkInvariants(run, partTarget: partTarget)
         #expect(run.parts.allSatisfy { $0.independent })
@@ -144,8 +146,8 @@ import Testing
         var packets = H.video(fps: 30, gop: 60, count: 120)
         var stale = packets[40]
         stale.isKeyframe = true
-        packets.insert(stale, at: 50) // backwards
-        packets.insert(packets[50], at: 51) // the same DTS again
+        packets.insert(stale, at: 50)  // backwards
+        packets.insert(packets[50], at: 51)  // the same DTS again
         var segmenter = CMAFSegmenter(track: H.videoTrack(fps: 30, timebase: .mpeg90kHz))
         let run = H.run(&segmenter, packets)
         try H.checkInvariants(run, partTarget: 0.5)
@@ -158,7 +160,8 @@ import Testing
         // B-frames: DTS starts two frames before PTS 0.
         let packets = (0..<70).map { frame in
             let dts = Int64(frame - 2) * 3000
-            return MediaPacket(track: .video, pts: dts + 6000, dts: dts, timebase: .mpeg90kHz, isKeyframe: frame % 60 == 0, data: [1, 2, 3])
+            return MediaPacket(
+                track: .video, pts: dts + 6000, dts: dts, timebase: .mpeg90kHz, isKeyframe: frame % 60 == 0, data: [1, 2, 3])
         }
         var segmenter = CMAFSegmenter(track: H.videoTrack(fps: 30, timebase: .mpeg90kHz))
         let run = H.run(&segmenter, packets)
@@ -178,10 +181,15 @@ import Testing
             var run = SegmenterHarness.Run()
             let extremes: [Int64] = [.min, .max, 0, -1, 1, .max / 2, .min / 2]
             for step in 0..<3000 {
-                let dts = step % 10 == 0 ? extremes[Int.random(in: 0..<extremes.count, using: &generator)] : Int64.random(in: -100_000...100_000_000, using: &generator)
+                let dts =
+                    step % 10 == 0
+                    ? extremes[Int.random(in: 0..<extremes.count, using: &generator)]
+                    : Int64.random(in: -100_000...100_000_000, using: &generator)
                 let pts = Bool.random(using: &generator) ? dts : Int64.random(in: .min ... .max, using: &generator)
                 let timebase = [Timebase.milliseconds, .mpeg90kHz, Timebase(1, Int64.max), Timebase(Int64.max, 1)][step % 4]
-                let packet = MediaPacket(track: Bool.random(using: &generator) ? kind : .video, pts: pts, dts: dts, timebase: timebase, isKeyframe: Bool.random(using: &generator), data: [UInt8](repeating: 0, count: step % 50))
+                let packet = MediaPacket(
+                    track: Bool.random(using: &generator) ? kind : .video, pts: pts, dts: dts, timebase: timebase,
+                    isKeyframe: Bool.random(using: &generator), data: [UInt8](repeating: 0, count: step % 50))
                 run.outputs += segmenter.push(packet)
                 if step % 500 == 0 { run.outputs += segmenter.discontinuity() }
             }
@@ -204,7 +212,9 @@ import Testing
     @Test func bitratesOfASegment() throws {
         // 2 s of 30 fps frames of 1000 bytes each: 240 kbit/s of payload; every part the same.
         let packets = (0..<61).map { frame in
-            MediaPacket(track: .video, pts: Int64(frame) * 3000, dts: Int64(frame) * 3000, timebase: .mpeg90kHz, isKeyframe: frame % 60 == 0, data: [UInt8](repeating: 0, count: 1000))
+            MediaPacket(
+                track: .video, pts: Int64(frame) * 3000, dts: Int64(frame) * 3000, timebase: .mpeg90kHz, isKeyframe: frame % 60 == 0,
+                data: [UInt8](repeating: 0, count: 1000))
         }
         var segmenter = CMAFSegmenter(track: H.videoTrack(fps: 30, timebase: .mpeg90kHz))
         let run = H.run(&segmenter, packets, finish: false)

@@ -1,5 +1,6 @@
 import Media
 import Testing
+
 @testable import Packager
 
 /// SPS/PPS as x264 wrote them (ffmpeg -profile:v … -level …), read from its avcC.
@@ -34,11 +35,14 @@ enum KnownParameterSets {
 
 @Suite struct CodecStringTests {
     @Test func baselineFromSPS() {
-        #expect(CodecString.avc(KnownParameterSets.record(sps: KnownParameterSets.baselineSPS, pps: KnownParameterSets.baselinePPS)) == "avc1.42C01E")
+        #expect(
+            CodecString.avc(KnownParameterSets.record(sps: KnownParameterSets.baselineSPS, pps: KnownParameterSets.baselinePPS))
+                == "avc1.42C01E")
     }
 
     @Test func highFromSPS() {
-        #expect(CodecString.avc(KnownParameterSets.record(sps: KnownParameterSets.highSPS, pps: KnownParameterSets.highPPS)) == "avc1.640028")
+        #expect(
+            CodecString.avc(KnownParameterSets.record(sps: KnownParameterSets.highSPS, pps: KnownParameterSets.highPPS)) == "avc1.640028")
     }
 
     @Test func theSPSWinsOverADisagreeingRecordHeader() {

@@ -1,4 +1,5 @@
 import Media
+
 @testable import Packager
 
 /// Just enough FLV to get H.264/AAC packets out of a file the real ffmpeg wrote (test side only;
@@ -32,15 +33,21 @@ struct FLVTestReader {
                 let payload = Array(body[5...])
                 if body[1] == 0 {
                     let record = try AVCDecoderConfigurationRecord(parsing: payload)
-                    videoTrack = TrackInfo(kind: .video, codec: .h264, configuration: .avc(record), timebase: .milliseconds, frameRate: frameRate)
+                    videoTrack = TrackInfo(
+                        kind: .video, codec: .h264, configuration: .avc(record), timebase: .milliseconds, frameRate: frameRate)
                 } else if body[1] == 1 {
-                    video.append(MediaPacket(track: .video, pts: dts + composition, dts: dts, timebase: .milliseconds, isKeyframe: body[0] >> 4 == 1, data: payload))
+                    video.append(
+                        MediaPacket(
+                            track: .video, pts: dts + composition, dts: dts, timebase: .milliseconds, isKeyframe: body[0] >> 4 == 1,
+                            data: payload))
                 }
             case 8 where body[0] >> 4 == 10:
                 let payload = Array(body[2...])
                 if body[1] == 0 {
                     let config = try AudioSpecificConfig(parsing: payload)
-                    audioTrack = TrackInfo(kind: .audio, codec: .aac, configuration: .aac(config), timebase: .milliseconds, sampleRate: config.sampleRate, channels: config.channelConfiguration)
+                    audioTrack = TrackInfo(
+                        kind: .audio, codec: .aac, configuration: .aac(config), timebase: .milliseconds, sampleRate: config.sampleRate,
+                        channels: config.channelConfiguration)
                 } else {
                     audio.append(MediaPacket(track: .audio, pts: dts, dts: dts, timebase: .milliseconds, isKeyframe: true, data: payload))
                 }

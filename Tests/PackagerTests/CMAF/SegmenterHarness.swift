@@ -1,5 +1,6 @@
 import Media
 import Testing
+
 @testable import Packager
 
 /// Synthetic streams and the checks every segmenter output must pass.
@@ -16,18 +17,23 @@ enum SegmenterHarness {
     )
 
     /// Frames `first..<first+count` at `fps`, timestamps rounded into `timebase` from exact frame times.
-    static func video(fps: Int, gop: Int, count: Int, first: Int = 0, timebase: Timebase = .mpeg90kHz, offsetSeconds: Int64 = 0) -> [MediaPacket] {
+    static func video(
+        fps: Int, gop: Int, count: Int, first: Int = 0, timebase: Timebase = .mpeg90kHz, offsetSeconds: Int64 = 0
+    ) -> [MediaPacket] {
         (first..<first + count).map { frame in
             let exact = Timebase(1, Int64(fps)).convert(Int64(frame), to: timebase) + Timebase(1, 1).convert(offsetSeconds, to: timebase)
             let size = frame % gop == 0 ? 900 : 100 + frame % 7
-            return MediaPacket(track: .video, pts: exact, dts: exact, timebase: timebase, isKeyframe: frame % gop == 0, data: [UInt8](repeating: UInt8(truncatingIfNeeded: frame), count: size))
+            return MediaPacket(
+                track: .video, pts: exact, dts: exact, timebase: timebase, isKeyframe: frame % gop == 0,
+                data: [UInt8](repeating: UInt8(truncatingIfNeeded: frame), count: size))
         }
     }
 
     static func audio(count: Int, timebase: Timebase = Timebase(1, 48000)) -> [MediaPacket] {
         (0..<count).map { frame in
             let t = Timebase(1024, 48000).convert(Int64(frame), to: timebase)
-            return MediaPacket(track: .audio, pts: t, dts: t, timebase: timebase, isKeyframe: true, data: [UInt8](repeating: 0x21, count: 200 + frame % 5))
+            return MediaPacket(
+                track: .audio, pts: t, dts: t, timebase: timebase, isKeyframe: true, data: [UInt8](repeating: 0x21, count: 200 + frame % 5))
         }
     }
 
@@ -54,7 +60,9 @@ enum SegmenterHarness {
     /// Structure every output must have: parts contiguous inside their segment, segments
     /// contiguous unless marked discontinuous, sizes adding up, and each part's bytes a valid
     /// `moof`+`mdat` whose `tfdt`, sample count and durations agree with what the chunk says.
-    static func checkInvariants(_ run: Run, partTarget: Double, tolerance: Double = 1e-9, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func checkInvariants(
+        _ run: Run, partTarget: Double, tolerance: Double = 1e-9, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         var expectedSegment = 0
         var partsInSegment: [CMAFChunk] = []
         var lastFragment: UInt32 = 0
@@ -67,9 +75,12 @@ enum SegmenterHarness {
                 #expect(part.fragmentSequence == lastFragment + 1, sourceLocation: sourceLocation)
                 lastFragment = part.fragmentSequence
                 if let previous = partsInSegment.last {
-                    #expect(part.startTicks == previous.startTicks + previous.durationTicks, "parts contiguous", sourceLocation: sourceLocation)
+                    #expect(
+                        part.startTicks == previous.startTicks + previous.durationTicks, "parts contiguous", sourceLocation: sourceLocation)
                 }
-                #expect(part.duration <= partTarget + tolerance, "part \(part.segmentSequence).\(part.partIndex) lasts \(part.duration) s", sourceLocation: sourceLocation)
+                #expect(
+                    part.duration <= partTarget + tolerance, "part \(part.segmentSequence).\(part.partIndex) lasts \(part.duration) s",
+                    sourceLocation: sourceLocation)
                 try checkBytes(part, sourceLocation: sourceLocation)
                 partsInSegment.append(part)
             case .segmentEnd(let segment):
@@ -119,6 +130,8 @@ enum SegmenterHarness {
         }
         #expect(duration == part.durationTicks, sourceLocation: sourceLocation)
         #expect(boxes.last?.body.count == size, sourceLocation: sourceLocation)
-        #expect(Int(TestBytes.u32(samples, 4)) == moof.bytes.count + 8, "data offset points past the mdat header", sourceLocation: sourceLocation)
+        #expect(
+            Int(TestBytes.u32(samples, 4)) == moof.bytes.count + 8, "data offset points past the mdat header",
+            sourceLocation: sourceLocation)
     }
 }

@@ -10,7 +10,9 @@ struct ParsedBox: CustomStringConvertible {
     var body: ArraySlice<UInt8>
     var children: [ParsedBox]
 
-    var description: String { "\(type)(\(bytes.count))\(children.isEmpty ? "" : "[" + children.map(\.description).joined(separator: " ") + "]")" }
+    var description: String {
+        "\(type)(\(bytes.count))\(children.isEmpty ? "" : "[" + children.map(\.description).joined(separator: " ") + "]")"
+    }
 
     func child(_ type: String) -> ParsedBox? { children.first { $0.type == type } }
 

@@ -1,42 +1,47 @@
 import Testing
+
 @testable import Packager
 
 @Suite("Blocking playlist reload rules")
 struct BlockingRequestTests {
     // MARK: Parsing
 
-    @Test("delivery directives are read from the query", arguments: [
-        ("_HLS_msn=12&_HLS_part=3", PlaylistDirectives(blocking: try! BlockingRequest(msn: 12, part: 3))),
-        ("_HLS_msn=12", PlaylistDirectives(blocking: try! BlockingRequest(msn: 12))),
-        ("_HLS_msn=0&_HLS_part=0&_HLS_skip=YES", PlaylistDirectives(blocking: try! BlockingRequest(msn: 0, part: 0), skip: .yes)),
-        ("_HLS_skip=v2", PlaylistDirectives(skip: .v2)),
-        ("token=abc&_HLS_msn=5&_HLS_report=x&cb=1", PlaylistDirectives(blocking: try! BlockingRequest(msn: 5))),
-        ("%5FHLS_msn=7&_HLS_part=%31", PlaylistDirectives(blocking: try! BlockingRequest(msn: 7, part: 1))),
-        ("", PlaylistDirectives()),
-    ])
+    @Test(
+        "delivery directives are read from the query",
+        arguments: [
+            ("_HLS_msn=12&_HLS_part=3", PlaylistDirectives(blocking: try! BlockingRequest(msn: 12, part: 3))),
+            ("_HLS_msn=12", PlaylistDirectives(blocking: try! BlockingRequest(msn: 12))),
+            ("_HLS_msn=0&_HLS_part=0&_HLS_skip=YES", PlaylistDirectives(blocking: try! BlockingRequest(msn: 0, part: 0), skip: .yes)),
+            ("_HLS_skip=v2", PlaylistDirectives(skip: .v2)),
+            ("token=abc&_HLS_msn=5&_HLS_report=x&cb=1", PlaylistDirectives(blocking: try! BlockingRequest(msn: 5))),
+            ("%5FHLS_msn=7&_HLS_part=%31", PlaylistDirectives(blocking: try! BlockingRequest(msn: 7, part: 1))),
+            ("", PlaylistDirectives()),
+        ])
     func parses(query: String, expected: PlaylistDirectives) throws {
         #expect(try PlaylistDirectives(rawQuery: query) == expected)
     }
 
-    @Test("garbage is a typed error", arguments: [
-        ("_HLS_part=3", BlockingRequestError.partWithoutMSN(part: "3")),
-        ("_HLS_skip=YES&_HLS_part=3", .partWithoutMSN(part: "3")),
-        ("_HLS_msn=-1", .negative(parameter: "_HLS_msn", value: "-1")),
-        ("_HLS_msn=4&_HLS_part=-2", .negative(parameter: "_HLS_part", value: "-2")),
-        ("_HLS_msn=abc", .notANumber(parameter: "_HLS_msn", value: "abc")),
-        ("_HLS_msn=", .notANumber(parameter: "_HLS_msn", value: "")),
-        ("_HLS_msn", .notANumber(parameter: "_HLS_msn", value: "")),
-        ("_HLS_msn=+3", .notANumber(parameter: "_HLS_msn", value: "+3")),
-        ("_HLS_msn=1e3", .notANumber(parameter: "_HLS_msn", value: "1e3")),
-        ("_HLS_msn=%203", .notANumber(parameter: "_HLS_msn", value: " 3")),
-        ("_HLS_msn=3.0", .notANumber(parameter: "_HLS_msn", value: "3.0")),
-        ("_HLS_msn=1234567890123456789", .notANumber(parameter: "_HLS_msn", value: "1234567890123456789")),
-        ("_HLS_msn=1&_HLS_part=x", .notANumber(parameter: "_HLS_part", value: "x")),
-        ("_HLS_skip=yes", .invalidSkip(value: "yes")),
-        ("_HLS_skip=", .invalidSkip(value: "")),
-        ("_HLS_msn=1&_HLS_msn=2", .repeated(parameter: "_HLS_msn")),
-        ("_HLS_msn=1&_HLS_part=1&_HLS_part=2", .repeated(parameter: "_HLS_part")),
-    ])
+    @Test(
+        "garbage is a typed error",
+        arguments: [
+            ("_HLS_part=3", BlockingRequestError.partWithoutMSN(part: "3")),
+            ("_HLS_skip=YES&_HLS_part=3", .partWithoutMSN(part: "3")),
+            ("_HLS_msn=-1", .negative(parameter: "_HLS_msn", value: "-1")),
+            ("_HLS_msn=4&_HLS_part=-2", .negative(parameter: "_HLS_part", value: "-2")),
+            ("_HLS_msn=abc", .notANumber(parameter: "_HLS_msn", value: "abc")),
+            ("_HLS_msn=", .notANumber(parameter: "_HLS_msn", value: "")),
+            ("_HLS_msn", .notANumber(parameter: "_HLS_msn", value: "")),
+            ("_HLS_msn=+3", .notANumber(parameter: "_HLS_msn", value: "+3")),
+            ("_HLS_msn=1e3", .notANumber(parameter: "_HLS_msn", value: "1e3")),
+            ("_HLS_msn=%203", .notANumber(parameter: "_HLS_msn", value: " 3")),
+            ("_HLS_msn=3.0", .notANumber(parameter: "_HLS_msn", value: "3.0")),
+            ("_HLS_msn=1234567890123456789", .notANumber(parameter: "_HLS_msn", value: "1234567890123456789")),
+            ("_HLS_msn=1&_HLS_part=x", .notANumber(parameter: "_HLS_part", value: "x")),
+            ("_HLS_skip=yes", .invalidSkip(value: "yes")),
+            ("_HLS_skip=", .invalidSkip(value: "")),
+            ("_HLS_msn=1&_HLS_msn=2", .repeated(parameter: "_HLS_msn")),
+            ("_HLS_msn=1&_HLS_part=1&_HLS_part=2", .repeated(parameter: "_HLS_part")),
+        ])
     func rejects(query: String, expected: BlockingRequestError) {
         #expect(throws: expected) { try PlaylistDirectives(rawQuery: query) }
     }
@@ -70,20 +75,22 @@ struct BlockingRequestTests {
 
     /// State: segments 10 and 11 complete with parts 0...3, segment 12 in progress with parts 0 and 1.
     /// Part target 1 s: Advance Part Limit 3.
-    @Test("msn/part table against a live state", arguments: [
-        // msn only: a complete segment, or wait; more than two past LAST-MSN (12) is 400.
-        (11, nil, "ready"), (10, nil, "ready"), (3, nil, "ready"),
-        (12, nil, "wait"), (14, nil, "wait"), (15, nil, "400"),
-        // msn and part within the segment in progress.
-        (12, 0, "ready"), (12, 1, "ready"), (12, 2, "wait"), (12, 4, "wait"), (12, 5, "400"), (12, 50, "400"),
-        // Older segments, and trimmed ones (a later segment exists).
-        (11, 3, "ready"), (10, 0, "ready"), (9, 7, "ready"),
-        // A part past the end of completed segment 11 (four parts) is part 0 of segment 12: present.
-        (11, 4, "ready"), (11, 99, "ready"),
-        // Past the segment in progress, counted at the least one part per new segment.
-        (13, 0, "wait"), (13, 2, "wait"), (13, 3, "400"), (14, 0, "wait"), (14, 1, "wait"), (14, 2, "400"),
-        (15, 0, "400"),
-    ] as [(Int, Int?, String)])
+    @Test(
+        "msn/part table against a live state",
+        arguments: [
+            // msn only: a complete segment, or wait; more than two past LAST-MSN (12) is 400.
+            (11, nil, "ready"), (10, nil, "ready"), (3, nil, "ready"),
+            (12, nil, "wait"), (14, nil, "wait"), (15, nil, "400"),
+            // msn and part within the segment in progress.
+            (12, 0, "ready"), (12, 1, "ready"), (12, 2, "wait"), (12, 4, "wait"), (12, 5, "400"), (12, 50, "400"),
+            // Older segments, and trimmed ones (a later segment exists).
+            (11, 3, "ready"), (10, 0, "ready"), (9, 7, "ready"),
+            // A part past the end of completed segment 11 (four parts) is part 0 of segment 12: present.
+            (11, 4, "ready"), (11, 99, "ready"),
+            // Past the segment in progress, counted at the least one part per new segment.
+            (13, 0, "wait"), (13, 2, "wait"), (13, 3, "400"), (14, 0, "wait"), (14, 1, "wait"), (14, 2, "400"),
+            (15, 0, "400"),
+        ] as [(Int, Int?, String)])
     func liveTable(msn: Int, part: Int?, expected: String) throws {
         let state = try HLSFixtures.blockingState()
         let decision = try Self.playlist(msn, part).decide(against: state)

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Packager
 
 /// Builders for playlist states used across the HLS tests.
@@ -29,7 +30,8 @@ enum HLSFixtures {
     static func addParts(_ state: inout MediaPlaylistState, count: Int, duration: Double, independentEvery: Int = 4) throws {
         for _ in 0..<count {
             let next = state.nextPart
-            try state.partReady(.init(msn: next.msn, index: next.index, duration: duration, independent: next.index % independentEvery == 0))
+            try state.partReady(
+                .init(msn: next.msn, index: next.index, duration: duration, independent: next.index % independentEvery == 0))
         }
     }
 
@@ -51,7 +53,8 @@ enum HLSFixtures {
     /// The shape of RFC 8216bis's low-latency example: target 4 s, part target 0.33334 s, segments
     /// 264...272 of twelve parts each (4.00008 s), segment 273 in progress with three parts.
     static func rfcExample() throws -> MediaPlaylistState {
-        var state = MediaPlaylistState(configuration: try configuration(targetDuration: 4, partTarget: 0.33334, dvrWindow: 36, firstMediaSequence: 264))
+        var state = MediaPlaylistState(
+            configuration: try configuration(targetDuration: 4, partTarget: 0.33334, dvrWindow: 36, firstMediaSequence: 264))
         for _ in 264...272 { try addSegment(&state, parts: 12, partDuration: 0.33334) }
         try addParts(&state, count: 3, duration: 0.33334)
         return state

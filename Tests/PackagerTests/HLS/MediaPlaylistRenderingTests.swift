@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Packager
 
 @Suite("LL-HLS media playlist rendering")
@@ -110,7 +111,8 @@ struct MediaPlaylistRenderingTests {
     @Test("VOD playlist of a recording: every segment, no parts or server control, ENDLIST")
     func vodPlaylist() throws {
         let start = Date(timeIntervalSince1970: 1_700_000_000)
-        var state = MediaPlaylistState(configuration: try HLSFixtures.configuration(targetDuration: 2, partTarget: 0.5, dvrWindow: nil, start: start))
+        var state = MediaPlaylistState(
+            configuration: try HLSFixtures.configuration(targetDuration: 2, partTarget: 0.5, dvrWindow: nil, start: start))
         for _ in 0..<40 { try HLSFixtures.addSegment(&state, parts: 4, partDuration: 0.5) }
         try HLSFixtures.addSegment(&state, parts: 3, partDuration: 0.5, discontinuity: true, date: start.addingTimeInterval(100))
         state.end()
@@ -139,14 +141,18 @@ struct MediaPlaylistRenderingTests {
     @Test("discontinuity: tag and date on the segment, sequence advances when trimming removes it")
     func discontinuityAndTrimming() throws {
         let start = Date(timeIntervalSince1970: 1_700_000_000)
-        var state = MediaPlaylistState(configuration: try HLSFixtures.configuration(targetDuration: 2, partTarget: 1, dvrWindow: 6, start: start))
+        var state = MediaPlaylistState(
+            configuration: try HLSFixtures.configuration(targetDuration: 2, partTarget: 1, dvrWindow: 6, start: start))
         try HLSFixtures.addSegment(&state, parts: 2, partDuration: 1)
         try HLSFixtures.addSegment(&state, parts: 2, partDuration: 1)
         // Announced before the first part: the tag precedes the parts while in progress.
         try state.discontinuity()
         try state.partReady(.init(msn: 2, index: 0, duration: 1, independent: true, programDateTime: start.addingTimeInterval(60)))
         let inProgress = MediaPlaylistRenderer.live(state)
-        #expect(inProgress.contains("s1.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:14:20.000Z\n#EXT-X-PART:DURATION=1.0,URI=\"s2.p0.m4s\",INDEPENDENT=YES\n"))
+        #expect(
+            inProgress.contains(
+                "s1.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:14:20.000Z\n#EXT-X-PART:DURATION=1.0,URI=\"s2.p0.m4s\",INDEPENDENT=YES\n"
+            ))
         try HLSFixtures.addParts(&state, count: 1, duration: 1)
         #expect(try state.segmentReady(.init(msn: 2, duration: 2, byteSize: 10)).isEmpty)
         #expect(state.segments[2].discontinuity)
@@ -244,11 +250,13 @@ struct MediaPlaylistRenderingTests {
 
     @Test("server control figures: PART-HOLD-BACK at least three part targets, CAN-SKIP-UNTIL six target durations")
     func serverControl() throws {
-        let low = try MediaPlaylistConfiguration(rendition: "a", targetDuration: 2, partTarget: 0.5, dvrWindow: 60, streamStart: .now, partHoldBack: 0.2)
+        let low = try MediaPlaylistConfiguration(
+            rendition: "a", targetDuration: 2, partTarget: 0.5, dvrWindow: 60, streamStart: .now, partHoldBack: 0.2)
         #expect(low.partHoldBack == 1.5)
         #expect(low.canSkipUntil == 12)
         #expect(low.blockingTimeout == .seconds(6))
-        let high = try MediaPlaylistConfiguration(rendition: "a", targetDuration: 2, partTarget: 0.5, dvrWindow: 60, streamStart: .now, partHoldBack: 2.5)
+        let high = try MediaPlaylistConfiguration(
+            rendition: "a", targetDuration: 2, partTarget: 0.5, dvrWindow: 60, streamStart: .now, partHoldBack: 2.5)
         #expect(high.partHoldBack == 2.5)
         let text = MediaPlaylistRenderer.live(MediaPlaylistState(configuration: high))
         #expect(text.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=2.5,CAN-SKIP-UNTIL=12.0\n"))
@@ -295,8 +303,10 @@ struct MediaPlaylistRenderingTests {
         for resource: HLSResource in [.playlist, .initialization, .segment(msn: 0), .segment(msn: 273), .part(msn: 273, index: 11)] {
             #expect(HLSResource(name: resource.name) == resource)
         }
-        for bad in ["s.m4s", "s012.m4s", "s-1.m4s", "s1.p.m4s", "s1.p01.m4s", "s1.p2.p3.m4s", "s1.m4", "x1.m4s",
-                    "s1234567890123456789.m4s", "s+1.m4s", "s1.q2.m4s", "index.m3u"] {
+        for bad in [
+            "s.m4s", "s012.m4s", "s-1.m4s", "s1.p.m4s", "s1.p01.m4s", "s1.p2.p3.m4s", "s1.m4", "x1.m4s",
+            "s1234567890123456789.m4s", "s+1.m4s", "s1.q2.m4s", "index.m3u",
+        ] {
             #expect(HLSResource(name: bad) == nil, "\(bad)")
         }
     }

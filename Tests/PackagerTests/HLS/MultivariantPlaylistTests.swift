@@ -1,5 +1,6 @@
 import Media
 import Testing
+
 @testable import Packager
 
 @Suite("Multivariant playlist")
@@ -8,12 +9,15 @@ struct MultivariantPlaylistTests {
     func ladder() throws {
         let audio = try AudioRenditionInfo(name: "English", language: "en", bandwidth: 132_000, averageBandwidth: 128_000)
         let variants = [
-            try VariantInfo(rendition: "1080p", bandwidth: 4_800_000, averageBandwidth: 4_500_000, codecs: "avc1.640028,mp4a.40.2",
-                            resolution: .init(width: 1920, height: 1080), frameRate: 30),
-            try VariantInfo(rendition: "360p", bandwidth: 650_000, averageBandwidth: 600_000, codecs: "avc1.42c01e,mp4a.40.2",
-                            resolution: .init(width: 640, height: 360), frameRate: 24),
-            try VariantInfo(rendition: "720p", bandwidth: 2_700_000, averageBandwidth: 2_500_000, codecs: "avc1.64001f,mp4a.40.2",
-                            resolution: .init(width: 1280, height: 720), frameRate: 29.97),
+            try VariantInfo(
+                rendition: "1080p", bandwidth: 4_800_000, averageBandwidth: 4_500_000, codecs: "avc1.640028,mp4a.40.2",
+                resolution: .init(width: 1920, height: 1080), frameRate: 30),
+            try VariantInfo(
+                rendition: "360p", bandwidth: 650_000, averageBandwidth: 600_000, codecs: "avc1.42c01e,mp4a.40.2",
+                resolution: .init(width: 640, height: 360), frameRate: 24),
+            try VariantInfo(
+                rendition: "720p", bandwidth: 2_700_000, averageBandwidth: 2_500_000, codecs: "avc1.64001f,mp4a.40.2",
+                resolution: .init(width: 1280, height: 720), frameRate: 29.97),
         ]
         let expected = """
             #EXTM3U
@@ -47,7 +51,8 @@ struct MultivariantPlaylistTests {
     func sparseVariant() throws {
         let variant = try VariantInfo(rendition: "src", bandwidth: 3_000_000, codecs: "avc1.64001f")
         let text = MultivariantPlaylistRenderer.render(variants: [variant], audio: nil)
-        #expect(text == "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS=\"avc1.64001f\"\nsrc/index.m3u8\n")
+        #expect(
+            text == "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS=\"avc1.64001f\"\nsrc/index.m3u8\n")
     }
 
     @Test("inputs that would corrupt the playlist are refused")
@@ -59,7 +64,9 @@ struct MultivariantPlaylistTests {
         #expect(throws: HLSPlaylistError.self) {
             _ = try VariantInfo(rendition: "720p", bandwidth: 1, codecs: "avc1.64001f", resolution: .init(width: 0, height: 720))
         }
-        #expect(throws: HLSPlaylistError.self) { _ = try VariantInfo(rendition: "720p", bandwidth: 1, codecs: "avc1.64001f", frameRate: .nan) }
+        #expect(throws: HLSPlaylistError.self) {
+            _ = try VariantInfo(rendition: "720p", bandwidth: 1, codecs: "avc1.64001f", frameRate: .nan)
+        }
         #expect(throws: HLSPlaylistError.self) { _ = try AudioRenditionInfo(name: "A\nB", bandwidth: 1) }
         #expect(throws: HLSPlaylistError.self) { _ = try AudioRenditionInfo(bandwidth: -1) }
     }
@@ -81,10 +88,13 @@ struct MultivariantPlaylistTests {
         // No audio track at all: nothing to wait for.
         #expect(MultivariantListing(renditions: [videoReady], audioWaitOver: false).playlist() != nil)
         // Audio only (every video rung off): the audio playlist is the one variant.
-        let audioOnly = MultivariantListing(renditions: [R(kind: .video, info: video, audio: nil, active: false), audioReady], audioWaitOver: false)
+        let audioOnly = MultivariantListing(
+            renditions: [R(kind: .video, info: video, audio: nil, active: false), audioReady], audioWaitOver: false)
         #expect(audioOnly.playlist()?.contains("audio/index.m3u8") == true && audioOnly.playlist()?.contains("240p") == false)
         // Video expected but not ready: nothing yet, audio or not.
-        #expect(MultivariantListing(renditions: [R(kind: .video, info: nil, audio: nil, active: true), audioReady], audioWaitOver: true).playlist() == nil)
+        #expect(
+            MultivariantListing(renditions: [R(kind: .video, info: nil, audio: nil, active: true), audioReady], audioWaitOver: true)
+                .playlist() == nil)
         #expect(MultivariantListing.audioWait(targetDuration: 2) == 8 && MultivariantListing.audioWait(targetDuration: 4) == 16)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Packager
 
 @Suite("Blocked playlist and part requests")

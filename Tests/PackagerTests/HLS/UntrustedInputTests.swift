@@ -1,5 +1,6 @@
-import Testing
 import TestSupport
+import Testing
+
 @testable import Packager
 
 /// Client-controlled text and numbers never trap: every outcome is a value or a typed error.
@@ -8,8 +9,10 @@ struct UntrustedInputTests {
     @Test("random queries parse or fail with a BlockingRequestError, and decide without trapping")
     func randomQueries() throws {
         var random = SeededGenerator(state: 0x5EED)
-        let pieces = ["_HLS_msn", "_HLS_part", "_HLS_skip", "=", "&", "%", "%3", "%31", "-", "+", "YES", "v2", "0", "1", "12",
-                      "99999999999999999", "9223372036854775807", "18446744073709551616", "é", "\u{0}", " ", "x"]
+        let pieces = [
+            "_HLS_msn", "_HLS_part", "_HLS_skip", "=", "&", "%", "%3", "%31", "-", "+", "YES", "v2", "0", "1", "12",
+            "99999999999999999", "9223372036854775807", "18446744073709551616", "é", "\u{0}", " ", "x",
+        ]
         let state = try HLSFixtures.blockingState(partTarget: 0.33334)
         var parsed = 0
         for _ in 0..<20_000 {
@@ -31,8 +34,10 @@ struct UntrustedInputTests {
 
     @Test("extreme numbers in requests and resource names decide without trapping")
     func extremes() throws {
-        let states = [try HLSFixtures.blockingState(), try HLSFixtures.blockingState(ended: true),
-                      MediaPlaylistState(configuration: try HLSFixtures.configuration())]
+        let states = [
+            try HLSFixtures.blockingState(), try HLSFixtures.blockingState(ended: true),
+            MediaPlaylistState(configuration: try HLSFixtures.configuration()),
+        ]
         let numbers = [0, 1, 2, 11, 12, 13, 1 << 53, Int.max - 2, Int.max - 1, Int.max]
         for state in states {
             for msn in numbers {
@@ -45,6 +50,8 @@ struct UntrustedInputTests {
             }
         }
         #expect(HLSResource(name: "s9223372036854775807.m4s") == nil)
-        #expect(HLSResource(name: "s999999999999999999.p999999999999999999.m4s") == .part(msn: 999_999_999_999_999_999, index: 999_999_999_999_999_999))
+        #expect(
+            HLSResource(name: "s999999999999999999.p999999999999999999.m4s")
+                == .part(msn: 999_999_999_999_999_999, index: 999_999_999_999_999_999))
     }
 }

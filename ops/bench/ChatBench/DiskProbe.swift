@@ -44,7 +44,10 @@ final class DiskProbe: Sendable {
         let millis = samples.state.withLock { $0.millis }.sorted()
         guard !millis.isEmpty else { return "  disk   no flush finished" }
         let stalled = millis.filter { $0 > 50 }
-        return String(format: "  disk   8 KiB write+fdatasync every 20 ms: %d flushes  p50 %.1f  p99 %.1f  max %.0f ms; %d over 50 ms, %.2f s in them",
-                      millis.count, percentile(millis, 0.5) ?? 0, percentile(millis, 0.99) ?? 0, millis[millis.count - 1], stalled.count, stalled.reduce(0, +) / 1000)
+        return String(
+            format:
+                "  disk   8 KiB write+fdatasync every 20 ms: %d flushes  p50 %.1f  p99 %.1f  max %.0f ms; %d over 50 ms, %.2f s in them",
+            millis.count, percentile(millis, 0.5) ?? 0, percentile(millis, 0.99) ?? 0, millis[millis.count - 1], stalled.count,
+            stalled.reduce(0, +) / 1000)
     }
 }

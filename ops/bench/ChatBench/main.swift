@@ -16,9 +16,15 @@ final class Tally: Sendable {
     let state = Mutex<(count: Int, latencies: [Int64], sent: [Int64])>((0, [], []))
     func record(_ sent: Int64) {
         let latency = nowMicros() - sent
-        state.withLock { $0.count += 1; $0.latencies.append(latency); $0.sent.append(sent) }
+        state.withLock {
+            $0.count += 1; $0.latencies.append(latency); $0.sent.append(sent)
+        }
     }
-    func take() -> (Int, [Int64], [Int64]) { state.withLock { s in defer { s = (0, [], []) }; return (s.count, s.latencies, s.sent) } }
+    func take() -> (Int, [Int64], [Int64]) {
+        state.withLock { s in
+            defer { s = (0, [], []) }; return (s.count, s.latencies, s.sent)
+        }
+    }
 }
 
 /// Finds `T<micros>E` markers in text; `state` carries a marker split across reads.
@@ -31,10 +37,15 @@ func markers(_ bytes: some Sequence<UInt8>, state: inout (inside: Bool, value: I
     var (inside, value) = state
     defer { state = (inside, value) }
     for byte in bytes {
-        if byte == UInt8(ascii: "T") { inside = true; value = 0 }
-        else if inside, byte >= 48, byte <= 57 { value = value &* 10 &+ Int64(byte - 48) }
-        else if inside, byte == UInt8(ascii: "E") { body(value); inside = false }
-        else { inside = false }
+        if byte == UInt8(ascii: "T") {
+            inside = true; value = 0
+        } else if inside, byte >= 48, byte <= 57 {
+            value = value &* 10 &+ Int64(byte - 48)
+        } else if inside, byte == UInt8(ascii: "E") {
+            body(value); inside = false
+        } else {
+            inside = false
+        }
     }
 }
 
@@ -48,9 +59,11 @@ func report(_ label: String, rate: Int, seconds: Int, subscribers: Int, sent: In
     func pct(_ sorted: [Int64], _ p: Double) -> Double { Double(percentile(sorted, p) ?? 0) / 1000 }
     let sorted = latencies.sorted()
     let expected = sent * subscribers
-    print(String(format: "%-6@ %6d msg/s  sent %7d  delivered %9d / %9d (%5.1f%%)  %9.0f deliveries/s  p50 %7.1f ms  p99 %7.1f ms",
-                 label as NSString, rate, sent, count, expected, expected == 0 ? 0 : 100 * Double(count) / Double(expected),
-                 Double(count) / Double(seconds), pct(sorted, 0.5), pct(sorted, 0.99)))
+    print(
+        String(
+            format: "%-6@ %6d msg/s  sent %7d  delivered %9d / %9d (%5.1f%%)  %9.0f deliveries/s  p50 %7.1f ms  p99 %7.1f ms",
+            label as NSString, rate, sent, count, expected, expected == 0 ? 0 : 100 * Double(count) / Double(expected),
+            Double(count) / Double(seconds), pct(sorted, 0.5), pct(sorted, 0.99)))
     guard subscribers > 1 else { fflush(nil); return }
     // Per message, its first socket (the path to the room) and its last (plus the fan-out itself).
     var spans: [Int64: (first: Int64, last: Int64)] = [:]
@@ -60,8 +73,10 @@ func report(_ label: String, rate: Int, seconds: Int, subscribers: Int, sent: In
     }
     let first = spans.values.map(\.first).sorted()
     let last = spans.values.map(\.last).sorted()
-    print(String(format: "       per message: first socket p50 %7.1f p99 %7.1f ms, last socket p50 %7.1f p99 %7.1f ms",
-                 pct(first, 0.5), pct(first, 0.99), pct(last, 0.5), pct(last, 0.99)))
+    print(
+        String(
+            format: "       per message: first socket p50 %7.1f p99 %7.1f ms, last socket p50 %7.1f p99 %7.1f ms",
+            pct(first, 0.5), pct(first, 0.99), pct(last, 0.5), pct(last, 0.99)))
     fflush(nil)
 }
 
@@ -105,7 +120,8 @@ final class WebSocketReader: ChannelInboundHandler {
             upgraded()
         }
         while buffer.readableBytes >= 2, let b0 = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
-              let b1 = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) {
+            let b1 = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self)
+        {
             var header = 2
             var length = Int(b1 & 0x7F)
             if length == 126 {
@@ -146,16 +162,20 @@ func maskedFrame(opcode: UInt8, payload: ByteBuffer) -> ByteBuffer {
     return frame
 }
 
-func connectWebSocket(_ host: String, _ port: Int, path: String, tally: Tally?, acksOnly: Bool = false, upgraded: @escaping @Sendable () -> Void) async throws -> any Channel {
+func connectWebSocket(
+    _ host: String, _ port: Int, path: String, tally: Tally?, acksOnly: Bool = false, upgraded: @escaping @Sendable () -> Void
+) async throws -> any Channel {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture { 
+            channel.eventLoop.makeCompletedFuture {
                 let reader = WebSocketReader(tally: tally, upgraded: upgraded)
                 reader.acksOnly = acksOnly
-                try channel.pipeline.syncOperations.addHandler(reader) }
+                try channel.pipeline.syncOperations.addHandler(reader)
+            }
         }
         .connect(host: host, port: port).get()
-    let request = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    let request =
+        "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     try await channel.writeAndFlush(ByteBuffer(string: request)).get()
     return channel
@@ -187,7 +207,10 @@ if args[1] == "chat", args.count == 8 {
     // When each post left the client (its write completed), to tell the client's queueing from the server's.
     let sendLag = Tally()
     for _ in 0..<senders {
-        publishers.append(try await connectWebSocket(host, port, path: "/v1/chat/\(channel)?token=\(token)", tally: acks, acksOnly: true) { ready.withLock { $0 += 1 } })
+        publishers.append(
+            try await connectWebSocket(host, port, path: "/v1/chat/\(channel)?token=\(token)", tally: acks, acksOnly: true) {
+                ready.withLock { $0 += 1 }
+            })
     }
     while ready.withLock({ $0 }) < senders { try await Task.sleep(for: .milliseconds(100)) }
     let senderChannels = publishers
@@ -236,7 +259,9 @@ if args[1] == "chat", args.count == 8 {
     var channels: [any Channel] = []
     for _ in 0..<subscribers {
         let channel = try await ClientBootstrap(group: group)
-            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Subscriber(tally: tally)) } }
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Subscriber(tally: tally)) }
+            }
             .connect(host: host, port: port).get()
         try await channel.writeAndFlush(ByteBuffer(string: "SUBSCRIBE bench\r\n")).get()
         channels.append(channel)

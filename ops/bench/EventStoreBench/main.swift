@@ -20,7 +20,8 @@ struct EventStoreBenchTool: AsyncParsableCommand {
 struct EventStoreBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eventstore",
-        abstract: "Appends/s for 1, 8 and 64 concurrent appenders and 100-event batches, against COPY of the same rows; catch-up read; latency.")
+        abstract:
+            "Appends/s for 1, 8 and 64 concurrent appenders and 100-event batches, against COPY of the same rows; catch-up read; latency.")
     @Option(help: "Folder of the embedded PostgreSQL when no --database-url is given.") var dataDir = "ops/bench/out/streamd"
     @Option(help: "PostgreSQL URL; without it an embedded cluster in --data-dir.") var databaseUrl: String?
     @Option(help: "Seconds per append phase.") var seconds: Double = 5
@@ -39,13 +40,18 @@ struct EventStoreBench: AsyncParsableCommand {
         var options = EventStore.Options()
         options.maximumConnections = 24
         options.appendWorkers = appendWorkers
-        let store = try await EventStore.open(url: serverURL.with(database: scratch), registry: EventRegistry(), options: options, logger: logger)
+        let store = try await EventStore.open(
+            url: serverURL.with(database: scratch), registry: EventRegistry(), options: options, logger: logger)
         let metadata = EventMetadata(actor: .system("bench"))
         let data = #"{"bitrate":4500000,"fps":29.97,"note":"a typical small event"}"#
 
-        print("event store benchmark on \(serverURL.host):\(serverURL.port), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(seconds) s per phase, \(appendWorkers) group-commit workers")
-        let copyRate = try await copyAnchor(store: store, table: "bench_copy", indexed: false, rows: copyRows, data: data, metadata: metadata, logger: logger)
-        let indexedCopyRate = try await copyAnchor(store: store, table: "bench_copy_indexed", indexed: true, rows: copyRows, data: data, metadata: metadata, logger: logger)
+        print(
+            "event store benchmark on \(serverURL.host):\(serverURL.port), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(seconds) s per phase, \(appendWorkers) group-commit workers"
+        )
+        let copyRate = try await copyAnchor(
+            store: store, table: "bench_copy", indexed: false, rows: copyRows, data: data, metadata: metadata, logger: logger)
+        let indexedCopyRate = try await copyAnchor(
+            store: store, table: "bench_copy_indexed", indexed: true, rows: copyRows, data: data, metadata: metadata, logger: logger)
 
         var results: [(String, Double, Double?, Double?)] = [
             ("COPY, bare table (anchor)", copyRate, nil, nil),
@@ -55,7 +61,8 @@ struct EventStoreBench: AsyncParsableCommand {
             let (rate, p50, p99) = try await appendPhase(store: store, concurrency: concurrency, batch: 1, data: data, metadata: metadata)
             results.append(("append, \(concurrency) concurrent, 1 event each", rate, p50, p99))
         }
-        let (batchRate, batchP50, batchP99) = try await appendPhase(store: store, concurrency: 8, batch: 100, data: data, metadata: metadata)
+        let (batchRate, batchP50, batchP99) = try await appendPhase(
+            store: store, concurrency: 8, batch: 100, data: data, metadata: metadata)
         results.append(("append, 8 concurrent, 100-event batches", batchRate, batchP50, batchP99))
 
         let head = try await store.headPosition()
@@ -77,10 +84,13 @@ struct EventStoreBench: AsyncParsableCommand {
         print("")
         print(pad("phase", 46) + pad("events/s", 12) + pad("× COPY", 9) + pad("p50 ms", 9) + "p99 ms")
         for (name, rate, p50, p99) in results {
-            print(pad(name, 46) + pad(String(format: "%.0f", rate), 12) + pad(String(format: "%.2f", rate / copyRate), 9)
-                + pad(p50.map { String(format: "%.2f", $0) } ?? "-", 9) + (p99.map { String(format: "%.2f", $0) } ?? "-"))
+            print(
+                pad(name, 46) + pad(String(format: "%.0f", rate), 12) + pad(String(format: "%.2f", rate / copyRate), 9)
+                    + pad(p50.map { String(format: "%.2f", $0) } ?? "-", 9) + (p99.map { String(format: "%.2f", $0) } ?? "-"))
         }
-        print("\n\(head) events appended in \(transactions) group-commit transactions, \(hashed) of them hashed by streamd (the rest by PostgreSQL)")
+        print(
+            "\n\(head) events appended in \(transactions) group-commit transactions, \(hashed) of them hashed by streamd (the rest by PostgreSQL)"
+        )
         let verify = try await HashChainVerifier(store: store).verify()
         print("hash chain: \(verify)")
         await store.shutdown()
@@ -93,7 +103,9 @@ struct EventStoreBench: AsyncParsableCommand {
 
     /// COPY of rows shaped like the log's, in one transaction: bare (the issue's anchor), and with
     /// the same indexes as `events` (what any durable, queryable log must also maintain).
-    private func copyAnchor(store: EventStore, table: String, indexed: Bool, rows: Int, data: String, metadata: EventMetadata, logger: Logger) async throws -> Double {
+    private func copyAnchor(
+        store: EventStore, table: String, indexed: Bool, rows: Int, data: String, metadata: EventMetadata, logger: Logger
+    ) async throws -> Double {
         let metadataJSON = try EventCoding.encodeString(metadata)
         try await store.readModels.query(
             PostgresQuery(unsafeSQL: "CREATE TABLE \(table) (LIKE events INCLUDING \(indexed ? "ALL" : "DEFAULTS"))"), logger: logger)
@@ -103,7 +115,9 @@ struct EventStoreBench: AsyncParsableCommand {
             try await connection.copyFrom(table: table, logger: logger) { writer in
                 var buffer = ByteBuffer()
                 for i in 1...rows {
-                    buffer.writeString("\(i)\tbench-\(i % 1000)\t\(i / 1000 + 1)\t\(UUID().uuidString)\tBenchSampled\t1\t\(data)\t\(metadataJSON)\t2026-11-22 00:00:00+00\t\(hash)\n")
+                    buffer.writeString(
+                        "\(i)\tbench-\(i % 1000)\t\(i / 1000 + 1)\t\(UUID().uuidString)\tBenchSampled\t1\t\(data)\t\(metadataJSON)\t2026-11-22 00:00:00+00\t\(hash)\n"
+                    )
                     if buffer.readableBytes > 1 << 20 {
                         try await writer.write(buffer)
                         buffer.clear()
@@ -115,7 +129,9 @@ struct EventStoreBench: AsyncParsableCommand {
         return Double(rows) / (ContinuousClock.now - start).inSeconds
     }
 
-    private func appendPhase(store: EventStore, concurrency: Int, batch: Int, data: String, metadata: EventMetadata) async throws -> (Double, Double, Double) {
+    private func appendPhase(
+        store: EventStore, concurrency: Int, batch: Int, data: String, metadata: EventMetadata
+    ) async throws -> (Double, Double, Double) {
         let deadline = ContinuousClock.now + .seconds(seconds)
         let start = ContinuousClock.now
         let phase = UUID().uuidString.prefix(6)
@@ -126,7 +142,9 @@ struct EventStoreBench: AsyncParsableCommand {
                     var latencies: [Double] = []
                     var n = 0
                     while ContinuousClock.now < deadline {
-                        let events = (0..<batch).map { _ in NewEvent(eventType: "BenchSampled", schemaVersion: 1, data: data, metadata: metadata) }
+                        let events = (0..<batch).map { _ in
+                            NewEvent(eventType: "BenchSampled", schemaVersion: 1, data: data, metadata: metadata)
+                        }
                         let began = ContinuousClock.now
                         _ = try await store.append(to: "bench-\(phase)-\(writer)-\(n % 50)", expectedVersion: .any, events: events)
                         latencies.append((ContinuousClock.now - began).inSeconds * 1000)
@@ -163,14 +181,16 @@ struct AppendWriter: AsyncParsableCommand {
     @Option var concurrency: Int = 8
 
     func run() async throws {
-        let store = try await EventStore.open(url: try DatabaseURL(databaseUrl), registry: EventRegistry(), logger: makeLogger(level: .error))
+        let store = try await EventStore.open(
+            url: try DatabaseURL(databaseUrl), registry: EventRegistry(), logger: makeLogger(level: .error))
         let metadata = EventMetadata(actor: .system("append-writer"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<concurrency {
                 group.addTask {
                     var i = writer
                     while i < count {
-                        let event = NewEvent(eventType: "TestCounted", schemaVersion: 1, data: #"{"writer":"\#(prefix)","n":\#(i)}"#, metadata: metadata)
+                        let event = NewEvent(
+                            eventType: "TestCounted", schemaVersion: 1, data: #"{"writer":"\#(prefix)","n":\#(i)}"#, metadata: metadata)
                         let result = try await store.append(to: "\(prefix)-\(i % streams)", expectedVersion: .any, events: [event])
                         print("ack \(result.lastPosition) \(event.eventId)")
                         i += concurrency

@@ -38,11 +38,13 @@ func parseOnly(_ path: String) throws {
     while offset + 11 <= bytes.count {
         let type = bytes[offset]
         let size = Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
-        let timestamp = UInt32(bytes[offset + 7]) << 24 | UInt32(bytes[offset + 4]) << 16 | UInt32(bytes[offset + 5]) << 8 | UInt32(bytes[offset + 6])
+        let timestamp =
+            UInt32(bytes[offset + 7]) << 24 | UInt32(bytes[offset + 4]) << 16 | UInt32(bytes[offset + 5]) << 8 | UInt32(bytes[offset + 6])
         guard offset + 11 + size <= bytes.count else { break }
         let body = Array(bytes[(offset + 11)..<(offset + 11 + size)])
         if type == 8 || type == 9 {
-            stream += encoder.encode(RTMPMessage(typeID: type, timestamp: timestamp, messageStreamID: 1, chunkStreamID: type == 9 ? 6 : 4, payload: body))
+            stream += encoder.encode(
+                RTMPMessage(typeID: type, timestamp: timestamp, messageStreamID: 1, chunkStreamID: type == 9 ? 6 : 4, payload: body))
         }
         offset += 11 + size + 4
     }
@@ -89,12 +91,15 @@ if let milliseconds = environment["INGEST_BATCH_MS"].flatMap(Int.init) {
     configuration.mediaBatchInterval = .milliseconds(milliseconds)
 }
 // INGEST_THREADS: event loop threads (default: the server's own, RTMPServer.defaultGroup).
-let group: any EventLoopGroup = environment["INGEST_THREADS"].flatMap(Int.init).map {
-    MultiThreadedEventLoopGroup(numberOfThreads: $0)
-} ?? RTMPServer.defaultGroup
-let server = RTMPServer(configuration: configuration, authorizer: AcceptAll(), eventSink: { _, _, _ in
-    totals.events.add(1, ordering: .relaxed)
-}, group: group)
+let group: any EventLoopGroup =
+    environment["INGEST_THREADS"].flatMap(Int.init).map {
+        MultiThreadedEventLoopGroup(numberOfThreads: $0)
+    } ?? RTMPServer.defaultGroup
+let server = RTMPServer(
+    configuration: configuration, authorizer: AcceptAll(),
+    eventSink: { _, _, _ in
+        totals.events.add(1, ordering: .relaxed)
+    }, group: group)
 let bound = try await server.start(host: "127.0.0.1", port: port)
 print("IngestBench listening on \(bound)")
 fflush(nil)
@@ -144,4 +149,6 @@ for await _ in stop { break }
 _ = signalSources
 await server.shutdown()
 drain.cancel()
-print("sessions=\(totals.sessions.load(ordering: .relaxed)) packets=\(totals.packets.load(ordering: .relaxed)) payload_bytes=\(totals.payloadBytes.load(ordering: .relaxed)) events=\(totals.events.load(ordering: .relaxed))")
+print(
+    "sessions=\(totals.sessions.load(ordering: .relaxed)) packets=\(totals.packets.load(ordering: .relaxed)) payload_bytes=\(totals.payloadBytes.load(ordering: .relaxed)) events=\(totals.events.load(ordering: .relaxed))"
+)

@@ -33,13 +33,15 @@ let latency = arguments.dropFirst().first.flatMap(Int.init) ?? 120
 let totals = Totals()
 var configuration = IngestConfiguration()
 configuration.sessions.graceWindow = .seconds(1)
-let rtmp = RTMPServer(configuration: configuration, authorizer: AcceptAll(), eventSink: { _, event, _ in
-    totals.events.add(1, ordering: .relaxed)
-    if let sample = event as? IngestStatsSampled, let link = sample.stats.srt {
-        totals.lost.add(link.packetsLost, ordering: .relaxed)
-        totals.dropped.add(link.packetsDropped, ordering: .relaxed)
-    }
-})
+let rtmp = RTMPServer(
+    configuration: configuration, authorizer: AcceptAll(),
+    eventSink: { _, event, _ in
+        totals.events.add(1, ordering: .relaxed)
+        if let sample = event as? IngestStatsSampled, let link = sample.stats.srt {
+            totals.lost.add(link.packetsLost, ordering: .relaxed)
+            totals.dropped.add(link.packetsDropped, ordering: .relaxed)
+        }
+    })
 let srt = SRTServer(configuration: SRTConfiguration(latencyMilliseconds: latency), sharingSessionsWith: rtmp)
 let bound = try srt.start(host: "127.0.0.1", port: port)
 print("SRTBench listening on \(bound)")

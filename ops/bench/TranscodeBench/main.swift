@@ -29,7 +29,8 @@ struct TranscodeBench {
             let topThreads = threads.last ?? encoderThreads
             let decoderThreads = arguments.count > 4 ? Int(arguments[4]) ?? 1 : 1
             let scaling: TranscodeOptions.Scaling = arguments.count > 5 && arguments[5] == "source" ? .fromSource : .cascade
-            await ladder(clip: clip, encoderThreads: encoderThreads, topThreads: topThreads, decoderThreads: decoderThreads, scaling: scaling)
+            await ladder(
+                clip: clip, encoderThreads: encoderThreads, topThreads: topThreads, decoderThreads: decoderThreads, scaling: scaling)
         case "live":
             let streams = arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1
             await live(clip: clip, streams: streams)

@@ -1,5 +1,5 @@
-import Media
 import Ingest
+import Media
 import NIOCore
 
 /// Fuzz drivers shared by the test suite and the `IngestFuzz` tool: each feeds one input to a
@@ -62,15 +62,20 @@ public enum IngestFuzzer {
 }
 
 extension IngestFuzzer {
-    static let sps: [UInt8] = [0x67, 0x64, 0x00, 0x1E, 0xAC, 0xD9, 0x40, 0xA0, 0x2F, 0xF9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3C, 0x0F, 0x16, 0x2D, 0x96]
+    static let sps: [UInt8] = [
+        0x67, 0x64, 0x00, 0x1E, 0xAC, 0xD9, 0x40, 0xA0, 0x2F, 0xF9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3C,
+        0x0F, 0x16, 0x2D, 0x96,
+    ]
     static let pps: [UInt8] = [0x68, 0xEB, 0xE3, 0xCB, 0x22, 0xC0]
 
     public static let handshakeSeed: [UInt8] = [3] + RTMPHandshakeDigest.clientC1(scheme: 0) + [UInt8](repeating: 0x5A, count: 1536)
 
     public static let amfSeed: [UInt8] = AMF0Encoder.encode([
         .string("@setDataFrame"), .string("onMetaData"),
-        .ecmaArray(["width": .number(1280), "height": .number(720), "videocodecid": .number(7), "encoder": .string("obs"),
-                    "nested": .object(["list": .strictArray([.number(1), .null, .date(0, timeZone: 0)])])]),
+        .ecmaArray([
+            "width": .number(1280), "height": .number(720), "videocodecid": .number(7), "encoder": .string("obs"),
+            "nested": .object(["list": .strictArray([.number(1), .null, .date(0, timeZone: 0)])]),
+        ]),
         .typedObject(className: "x", ["y": .boolean(true)]), .xmlDocument("<x/>"),
     ])
 
@@ -101,16 +106,20 @@ extension IngestFuzzer {
         for index in 0..<12 {
             let timestamp = UInt32(index * 33) + (index > 8 ? 0x00FF_FFF0 : 0)
             let size = [10, 300, 140, 5000][index % 4]
-            messages.append(RTMPMessage(
-                typeID: 9, timestamp: timestamp, messageStreamID: 1, chunkStreamID: 6,
-                payload: [index % 6 == 0 ? 0x17 : 0x27, 1, 0, 0, 0x21] + RTMPMessage.bigEndian(UInt32(size)) + [UInt8](repeating: 0x41, count: size)))
-            messages.append(RTMPMessage(typeID: 8, timestamp: timestamp, messageStreamID: 1, chunkStreamID: 4, payload: [0xAF, 1, 0x21, 0x10]))
+            messages.append(
+                RTMPMessage(
+                    typeID: 9, timestamp: timestamp, messageStreamID: 1, chunkStreamID: 6,
+                    payload: [index % 6 == 0 ? 0x17 : 0x27, 1, 0, 0, 0x21] + RTMPMessage.bigEndian(UInt32(size))
+                        + [UInt8](repeating: 0x41, count: size)))
+            messages.append(
+                RTMPMessage(typeID: 8, timestamp: timestamp, messageStreamID: 1, chunkStreamID: 4, payload: [0xAF, 1, 0x21, 0x10]))
         }
         messages += [
             .userControl(.pingRequest, 7),
             RTMPMessage(typeID: 2, chunkStreamID: 2, payload: [0, 0, 0, 6]),
-            RTMPMessage(typeID: 22, timestamp: 500, messageStreamID: 1, chunkStreamID: 6,
-                        payload: [8, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0] + flvSeeds[3] + [0, 0, 0, 15]),
+            RTMPMessage(
+                typeID: 22, timestamp: 500, messageStreamID: 1, chunkStreamID: 6,
+                payload: [8, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0] + flvSeeds[3] + [0, 0, 0, 15]),
             RTMPMessage(typeID: 17, chunkStreamID: 3, payload: [0] + AMF0Encoder.encode([.string("play"), .number(9), .null])),
             command([.string("FCUnpublish"), .number(6), .null, .string("key")]),
             command([.string("deleteStream"), .number(7), .null, .number(1)]),
