@@ -34,34 +34,28 @@ public final class EventStore: Sendable {
     let options: Options
     let notifier: LogNotifier
     /// What this node committed last, for readers at the head (`readLive`).
-    let recent = RecentEvents()
+    let recent: RecentEvents
     private let batcher: AppendBatcher
     private let readers: ConnectionSet
     private let tasks: Task<Void, Never>
 
-    private init(client: PostgresClient, url: DatabaseURL, registry: EventRegistry, options: Options, logger: Logger) {
+    private init(
+        client: PostgresClient, url: DatabaseURL, registry: EventRegistry, options: Options, logger: Logger, loop: any EventLoop,
+        recent: RecentEvents, notifier: LogNotifier, tasks: Task<Void, Never>
+    ) {
         self.client = client
         self.url = url
         self.registry = registry
         self.options = options
         self.logger = logger
-        let notifier = LogNotifier(recent: recent)
+        self.recent = recent
         self.notifier = notifier
-        let loop = options.eventLoopGroup.next()
+        self.tasks = tasks
         self.readers = ConnectionSet(url: url, limit: 4, eventLoop: loop, logger: logger)
         self.batcher = AppendBatcher(
             url: url, eventLoop: loop, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
             recent: recent, onCommitStart: { await notifier.commitStarted() },
             onCommit: { await notifier.commitFinished(at: $0) })
-        // Started immediately, so the pool is running (it marks itself so synchronously) before
-        // the first lease: leasing earlier works but logs a warning, which a CLI command printed
-        // above its output under load.
-        self.tasks = Task.immediate {
-            await withDiscardingTaskGroup { group in
-                group.addImmediateTask { await client.run() }
-                group.addTask { await notifier.listen(url: url, eventLoop: loop, logger: logger) }
-            }
-        }
     }
 
     /// Connects, applies pending migrations, and starts listening for appends from other nodes.
@@ -71,7 +65,21 @@ public final class EventStore: Sendable {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = options.maximumConnections
         let client = PostgresClient(configuration: configuration, eventLoopGroup: options.eventLoopGroup, backgroundLogger: logger)
-        let store = EventStore(client: client, url: url, registry: registry, options: options, logger: logger)
+        let recent = RecentEvents()
+        let notifier = LogNotifier(recent: recent)
+        let loop = options.eventLoopGroup.next()
+        // Started immediately, so the pool is running (it marks itself so synchronously) before
+        // the first lease: leasing earlier works but logs a warning, which a CLI command printed
+        // above its output under load. `shutdown()` ends both.
+        let tasks = Task.immediate {
+            await withDiscardingTaskGroup { group in
+                group.addImmediateTask { await client.run() }
+                group.addTask { await notifier.listen(url: url, eventLoop: loop, logger: logger) }
+            }
+        }
+        let store = EventStore(
+            client: client, url: url, registry: registry, options: options, logger: logger, loop: loop, recent: recent, notifier: notifier,
+            tasks: tasks)
         do {
             if options.migrate { try await Migrator.bundled().migrate(client, logger: logger) }
             // In another encoding the database's canonical bytes could differ from Swift's UTF-8.
