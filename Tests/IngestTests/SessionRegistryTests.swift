@@ -11,7 +11,7 @@ import Testing
 
     @Test func reconnectWithinGraceContinuesTheSession() async throws {
         let events = RecordedEvents()
-        let registry = SessionRegistry(configuration: .init(graceWindow: .seconds(5)), sink: events.sink)
+        let registry = SessionRegistry.standalone(configuration: .init(graceWindow: .seconds(5)), sink: events.sink)
         guard
             case .started(let session) = await registry.claim(
                 channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5", connection: Self.connection(1))
@@ -53,7 +53,7 @@ import Testing
 
     @Test func graceExpiryEndsTheSession() async throws {
         let events = RecordedEvents()
-        let registry = SessionRegistry(configuration: .init(graceWindow: .milliseconds(200)), sink: events.sink)
+        let registry = SessionRegistry.standalone(configuration: .init(graceWindow: .milliseconds(200)), sink: events.sink)
         guard
             case .started(let session) = await registry.claim(
                 channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5", connection: Self.connection(1))
@@ -79,7 +79,7 @@ import Testing
 
     @Test func kickEndsWithTheAdminAsActorAndClosesTheConnection() async throws {
         let events = RecordedEvents()
-        let registry = SessionRegistry(sink: events.sink)
+        let registry = SessionRegistry.standalone(sink: events.sink)
         let closed = RecordedStrings()
         guard
             case .started(let session) = await registry.claim(
@@ -103,7 +103,7 @@ import Testing
     }
 
     @Test func theLimitOfPublishersIsEnforced() async {
-        let registry = SessionRegistry(configuration: .init(maxPublishers: 1), sink: { _, _, _ in })
+        let registry = SessionRegistry.standalone(configuration: .init(maxPublishers: 1), sink: { _, _, _ in })
         _ = await registry.claim(channelID: "a", channelName: "a", remoteAddress: "x", connection: Self.connection(1))
         guard
             case .refused(.serverFull(1)) = await registry.claim(

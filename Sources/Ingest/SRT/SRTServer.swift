@@ -28,6 +28,8 @@ public final class SRTServer: Sendable {
     private let refusals = Mutex(RecentRefusals())
     private let timings = Mutex(AuthorizationTimings())
     private let running = Mutex<SRTReceiveLoop?>(nil)
+    /// Accepted SRT connections per address (counted in `SRTReceiveLoop`), for the per-address cap.
+    let addressCounts: Mutex<AddressConnectionCounts>
 
     struct Verdict: Sendable {
         var channelID: String
@@ -62,6 +64,7 @@ public final class SRTServer: Sendable {
         self.emitter = rtmp.emitter
         self.logger = logger
         limiter = Mutex(FailedAttemptLimiter(policy: rtmp.configuration.failedAttempts))
+        addressCounts = Mutex(AddressConnectionCounts(limit: rtmp.configuration.maxConnectionsPerAddress))
     }
 
     /// Refuses every key: an SRT server built without an in-memory key table.
@@ -160,6 +163,13 @@ public final class SRTServer: Sendable {
         let (remote, host) = SRTSocketAddress.describe(caller.peer)
         let attempt = RecentRefusals.attempt(remote: remote, streamID: caller.streamID)
         if let code = refusals.withLock({ $0.repeated(attempt, now: .now) }) { return refuse(caller, code) }
+        guard addressCounts.withLock({ $0.admits(host) }) else {
+            logger.notice(
+                "SRT caller refused: \(ingest.maxConnectionsPerAddress) connections from its address are already open",
+                metadata: ["remote": "\(remote)"])
+            refusals.withLock { $0.record(attempt, code: SRT_REJX_OVERLOAD, now: .now) }
+            return refuse(caller, SRT_REJX_OVERLOAD)
+        }
         let code = evaluate(socket: caller.id, remote: remote, host: host, streamID: caller.streamID)
         guard code != 0 else { return true }
         refusals.withLock { $0.record(attempt, code: code, now: .now) }
@@ -187,7 +197,7 @@ public final class SRTServer: Sendable {
         }
         if case .lockedOut(let remaining) = limiter.withLock({ $0.check(host, now: .now) }) {
             let reason = PublishRefusalReason.tooManyFailedAttempts(retryAfterSeconds: Int(remaining.components.seconds) + 1)
-            rejected(reason, request: request, remoteAddress: remote)
+            rejected(reason, request: request, remoteAddress: remote, summariseOnly: true)
             return SRTRejection.code(for: reason)
         }
         let now = ContinuousClock.now
@@ -287,12 +297,19 @@ public final class SRTServer: Sendable {
         return claim
     }
 
-    func rejected(_ reason: PublishRefusalReason, request: SRTStreamID?, remoteAddress: String, detail: String? = nil) {
+    /// Records or summarises a refusal, as `RTMPServer.rejected` does.
+    func rejected(
+        _ reason: PublishRefusalReason, request: SRTStreamID?, remoteAddress: String, detail: String? = nil, summariseOnly: Bool = false
+    ) {
         let event = PublishRejected(
             reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress, protocol: "srt",
             app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID)
-        let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(RTMPServer.host(of: remoteAddress))"
-        emitter.emit(event, stream: stream, actor: EventActor(.encoder, id: remoteAddress))
-        logger.notice("SRT publish rejected", metadata: ["remote": "\(remoteAddress)", "reason": "\(reason.name)"])
+        let host = RTMPServer.host(of: remoteAddress)
+        let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(host)"
+        let recorded = emitter.refused(
+            event, stream: stream, host: host, actor: EventActor(.encoder, id: remoteAddress), summariseOnly: summariseOnly)
+        logger.log(
+            level: recorded ? .notice : .debug, "SRT publish rejected",
+            metadata: ["remote": "\(remoteAddress)", "reason": "\(reason.name)"])
     }
 }

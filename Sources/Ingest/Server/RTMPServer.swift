@@ -19,6 +19,9 @@ public final class RTMPServer: Sendable {
     /// Open connections, so shutdown can close those that never published.
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     let openConnections = Atomic<Int>(0)
+    let addressCounts: Mutex<AddressConnectionCounts>
+    /// Delivers the emitter's events from `start()` until `shutdown()`.
+    private let delivery = Mutex<Task<Void, Never>?>(nil)
 
     public init(
         configuration: IngestConfiguration = IngestConfiguration(), authorizer: any PublishAuthorizer,
@@ -32,6 +35,7 @@ public final class RTMPServer: Sendable {
         emitter = IngestEventEmitter(sink: eventSink)
         registry = SessionRegistry(configuration: configuration.sessions, emitter: emitter)
         limiter = Mutex(FailedAttemptLimiter(policy: configuration.failedAttempts))
+        addressCounts = Mutex(AddressConnectionCounts(limit: configuration.maxConnectionsPerAddress))
     }
 
     /// The process's RTMP connections share one event loop unless a server is given a group.
@@ -55,6 +59,9 @@ public final class RTMPServer: Sendable {
     /// Binds and starts accepting; returns the bound port (pass 0 for any free port).
     @discardableResult
     public func start(host: String = "0.0.0.0", port: Int = 1935) async throws -> Int {
+        delivery.withLock { task in
+            if task == nil { task = Task { [emitter] in await emitter.run() } }
+        }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -84,7 +91,8 @@ public final class RTMPServer: Sendable {
         try? await channel?.close()
         await registry.endAll(reason: .shutdown)
         for connection in connections.withLock({ Array($0.values) }) { connection.close(promise: nil) }
-        await emitter.finish()
+        emitter.finish()
+        await delivery.withLock { $0 }?.value
     }
 
     enum Admission: Sendable {
@@ -100,6 +108,11 @@ public final class RTMPServer: Sendable {
         let verdict = limiter.withLock { $0.check(host, now: .now) }
         if case .lockedOut(let remaining) = verdict {
             let reason = PublishRefusalReason.tooManyFailedAttempts(retryAfterSeconds: Int(remaining.components.seconds) + 1)
+            rejected(reason, request: request, remoteAddress: remoteAddress, summariseOnly: true)
+            return .refused(reason)
+        }
+        if emitter.isSaturated {
+            let reason = PublishRefusalReason.unavailable("the event log is behind; try again in a few seconds")
             rejected(reason, request: request, remoteAddress: remoteAddress)
             return .refused(reason)
         }
@@ -123,13 +136,22 @@ public final class RTMPServer: Sendable {
         }
     }
 
-    func rejected(_ reason: PublishRefusalReason, request: RTMPSession.PublishRequest?, remoteAddress: String, detail: String? = nil) {
+    /// Records a refusal (or counts it into a summary: see `IngestEventEmitter.refused`), and logs
+    /// the recorded ones; counted ones log at debug level, so a flood grows neither the event log
+    /// nor the process log.
+    func rejected(
+        _ reason: PublishRefusalReason, request: RTMPSession.PublishRequest?, remoteAddress: String, detail: String? = nil,
+        summariseOnly: Bool = false
+    ) {
         let event = PublishRejected(
             reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress,
             app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID)
-        let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(Self.host(of: remoteAddress))"
-        emitter.emit(event, stream: stream, actor: EventActor(.encoder, id: remoteAddress))
-        logger.notice("publish rejected", metadata: ["remote": "\(remoteAddress)", "reason": "\(reason.name)"])
+        let host = Self.host(of: remoteAddress)
+        let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(host)"
+        let recorded = emitter.refused(
+            event, stream: stream, host: host, actor: EventActor(.encoder, id: remoteAddress), summariseOnly: summariseOnly)
+        logger.log(
+            level: recorded ? .notice : .debug, "publish rejected", metadata: ["remote": "\(remoteAddress)", "reason": "\(reason.name)"])
     }
 
     static func host(of address: String) -> String {

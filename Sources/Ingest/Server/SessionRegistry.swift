@@ -62,9 +62,12 @@ public actor SessionRegistry {
         (newSessions, newSessionsContinuation) = AsyncStream.makeStream(of: LiveSession.self)
     }
 
-    /// Makes a registry whose events go to `sink` (for tests and tools; the server makes its own).
-    public init(configuration: Configuration = Configuration(), sink: @escaping IngestEventSink) {
-        self.init(configuration: configuration, emitter: IngestEventEmitter(sink: sink))
+    /// A registry whose events go to `sink` from a task of its own that lives as long as the
+    /// process (for tests and tools; the server makes its registry and delivers its events itself).
+    public static func standalone(configuration: Configuration = Configuration(), sink: @escaping IngestEventSink) -> SessionRegistry {
+        let emitter = IngestEventEmitter(sink: sink)
+        Task { await emitter.run() }
+        return SessionRegistry(configuration: configuration, emitter: emitter)
     }
 
     func makeToken() -> UInt64 {
