@@ -161,6 +161,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
                 (try? accepted.getInt32(SRTO_RCVLATENCY)).map(Int.init) ?? server.configuration.latencyMilliseconds
             connections[socket] = connection
             count.store(connections.count, ordering: .relaxed)
+            _ = server.addressCounts.withLock { $0.open(RTMPServer.host(of: verdict.remoteAddress)) }
             let server = server
             let registryConnection = SessionRegistry.Connection(token: token) { [weak self] _, description in
                 self?.post(.close(socket, token: token, reason: .kicked, detail: description))
@@ -266,6 +267,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
     private func end(_ connection: SRTConnection, reason: StreamEnded.Reason, detail: String?) {
         guard connections.removeValue(forKey: connection.socket.id) != nil else { return }
         count.store(connections.count, ordering: .relaxed)
+        server.addressCounts.withLock { $0.close(RTMPServer.host(of: connection.verdict.remoteAddress)) }
         let counters = connection.extractor.demuxer.counters
         connection.logger.info(
             "SRT connection ended",

@@ -22,6 +22,10 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var closeFlushTimeout: Duration = .seconds(2)
     /// Open TCP connections at most, publishing or not.
     public var maxConnections = 1000
+    /// Open connections from one address at most (RTMP, and SRT separately); one more is closed at
+    /// once (RTMP) or rejected with `SRT_REJX_OVERLOAD` (SRT), with a log line. Room for a studio
+    /// publishing many channels from behind one NAT address.
+    public var maxConnectionsPerAddress = 32
     public var windowAcknowledgementSize: UInt32 = 2_500_000
     public var outgoingChunkSize: UInt32 = 4096
     public var failedAttempts = FailedAttemptLimiter.Policy()

@@ -37,6 +37,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private var lastMediaFlush = NIODeadline.now()
 
     private var counted = false
+    private var addressCounted = false
 
     private var pacing: ReadPacing?
 
@@ -68,6 +69,18 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             remoteAddress = address.port.map { remoteHost.contains(":") ? "[\(remoteHost)]:\($0)" : "\(remoteHost):\($0)" } ?? remoteHost
         }
         logger[metadataKey: "remote"] = "\(remoteAddress)"
+        let (accepted, refusals) = server.addressCounts.withLock { $0.open(remoteHost) }
+        guard accepted else {
+            if AddressConnectionCounts.shouldLog(refusals: refusals) {
+                let limit = server.configuration.maxConnectionsPerAddress
+                logger.warning(
+                    "closing connection: \(limit) connections from this address are already open",
+                    metadata: ["refused_in_a_row": "\(refusals)"])
+            }
+            context.close(promise: nil)
+            return
+        }
+        addressCounted = true
         let open = server.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
         counted = true
         if open > server.configuration.maxConnections {
@@ -86,6 +99,10 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         if counted {
             server.openConnections.subtract(1, ordering: .relaxed)
             counted = false
+        }
+        if addressCounted {
+            server.addressCounts.withLock { $0.close(remoteHost) }
+            addressCounted = false
         }
         flushMedia()
         if let live {
