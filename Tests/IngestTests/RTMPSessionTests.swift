@@ -78,10 +78,24 @@ import Testing
         #expect(session.state == .closed)
     }
 
-    @Test func playAndUnknownCommandsGetPoliteErrors() {
+    @Test func playGetsOneRefusalAndTheConnectionCloses() {
         var session = Self.connected()
-        let play = Self.sent(session.receive(Self.command([.string("play"), .number(3), .null, .string("x")])))
+        let actions = session.receive(Self.command([.string("play"), .number(3), .null, .string("x")]))
+        let play = Self.sent(actions)
+        #expect(play.count == 1)
         #expect(play.first?[3].object?["description"]?.string?.contains("HLS") == true)
+        guard case .close(.protocolError(let detail)) = actions.last else {
+            Issue.record("play must close the connection, got \(actions)")
+            return
+        }
+        #expect(detail.contains("play"))
+        #expect(session.state == .closed)
+        // Whatever the peer sends after that is not answered.
+        #expect(session.receive(Self.command([.string("play"), .number(4), .null, .string("x")])).isEmpty)
+    }
+
+    @Test func unknownCommandsGetPoliteErrorsUntilTheLimitBeforePublishing() {
+        var session = Self.connected()
         let other = Self.sent(session.receive(Self.command([.string("getStats"), .number(7), .null])))
         #expect(other.first?.first == .string("_error"))
         #expect(other.first?[3].object?["description"]?.string?.contains("getStats") == true)
@@ -89,6 +103,18 @@ import Testing
         let amf3 = RTMPMessage(
             typeID: 17, chunkStreamID: 3, payload: [0] + AMF0Encoder.encode([.string("createStream"), .number(9), .null]))
         #expect(Self.sent(session.receive(amf3)).first?[1] == .number(9))
+        for call in 2...RTMPSession.maximumUnsupportedCommands {
+            let actions = session.receive(Self.command([.string("getStats"), .number(Double(call)), .null]))
+            #expect(Self.sent(actions).count == 1)
+            #expect(!actions.contains { if case .close = $0 { true } else { false } })
+        }
+        let last = session.receive(Self.command([.string("getStats"), .number(99), .null]))
+        guard case .close(.protocolError(let detail)) = last.last else {
+            Issue.record("the command past the limit must close the connection, got \(last)")
+            return
+        }
+        #expect(detail.contains("unsupported commands"))
+        #expect(session.state == .closed)
     }
 
     @Test func pingsAreAnsweredAndAcknowledgementsFollowThePeersWindow() {

@@ -1,5 +1,7 @@
 extension RTMPSession {
     static let commandChunkStream: UInt32 = 3
+    /// Commands streamd does not know that a connection may send before it publishes.
+    static let maximumUnsupportedCommands = 8
 
     mutating func command(_ values: [AMF0Value], message: RTMPMessage) throws(RTMPProtocolError) -> [Action] {
         guard let name = values.first?.string else {
@@ -26,21 +28,35 @@ extension RTMPSession {
             state = .closed
             return [.close(.encoderClosed)]
         case "play", "play2":
+            // One refusal, then the connection ends: a player has nothing to wait for here, and a
+            // peer that keeps asking without reading must not be answered forever.
+            state = .closed
             return [
                 .send(
                     Self.error(
                         transactionID, code: "NetStream.Play.Failed",
-                        description: "streamd does not play streams over RTMP; watch over HLS at http://HOST/live/CHANNEL/index.m3u8"))
+                        description: "streamd does not play streams over RTMP; watch over HLS at http://HOST/live/CHANNEL/index.m3u8")),
+                .close(.protocolError("'\(name)' refused: streamd does not play streams over RTMP")),
             ]
         case "_result", "_error", "onStatus", "onBWDone", "_checkbw", "getStreamLength", "receiveAudio", "receiveVideo":
             return []
         default:
-            guard transactionID != 0 else { return [] }
-            return [
-                .send(
-                    Self.error(
-                        transactionID, code: "NetConnection.Call.Failed",
-                        description: "streamd does not support the command '\(name)'; it accepts publishing only"))
+            // Answered politely (some encoders probe with calls of their own), but before a publish
+            // is accepted only so many times: a peer that is not publishing gets nothing for free.
+            var actions: [Action] = []
+            if transactionID != 0 {
+                actions.append(
+                    .send(
+                        Self.error(
+                            transactionID, code: "NetConnection.Call.Failed",
+                            description: "streamd does not support the command '\(name)'; it accepts publishing only")))
+            }
+            if case .publishing = state { return actions }
+            unsupportedCommands += 1
+            guard unsupportedCommands > Self.maximumUnsupportedCommands else { return actions }
+            state = .closed
+            return actions + [
+                .close(.protocolError("\(unsupportedCommands) unsupported commands before publishing (last '\(name)')"))
             ]
         }
     }

@@ -65,6 +65,7 @@ public struct RTMPSession: Sendable {
     var firstCodedTimestamp: Int64?
     var nextStreamID: UInt32 = 1
     var connectRefusal: String?
+    var unsupportedCommands = 0
     var peerWindow: UInt32 = 0
     var lastAcknowledged: UInt64 = 0
     var videoClock = TimestampUnwrapper()
