@@ -101,6 +101,16 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger()
+        if let limit = OpenFileLimit.raiseToHard() {
+            logger.info(
+                "open-file limit",
+                metadata: ["soft": "\(limit.after.soft)", "hard": "\(limit.after.hard)", "soft_at_start": "\(limit.before.soft)"])
+            if limit.after.soft < 8_192 {
+                logger.warning(
+                    "the open-file limit is \(limit.after.soft) descriptors: client sockets, segment files and database connections share it; raise the hard limit (ulimit -Hn, LimitNOFILE=) for a public server"
+                )
+            }
+        }
         let httpPort = try self.httpPort ?? Environment.int("HTTP_PORT") ?? 8080
         let rtmpPort = try self.rtmpPort ?? Environment.int("RTMP_PORT") ?? 1935
         let srtPort = try self.srtPort ?? Environment.int("SRT_PORT") ?? 9000
