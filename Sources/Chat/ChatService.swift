@@ -21,6 +21,8 @@ public actor ChatService {
         public var posted = 0
         public var rejected = 0
         public var rateLimited = 0
+        /// Refused posts past `UserActivity.recordedRejectionsPerMinute`: counted, not recorded.
+        public var rejectedUnrecorded = 0
         public var delivered = 0
         public var evicted = 0
     }
@@ -243,6 +245,8 @@ public actor ChatService {
                 if room.state.activity[identity.userId]?.coolDownUntil.map({ $0 <= now }) ?? true {
                     room.state.activity[identity.userId, default: UserActivity()].coolDownUntil = refusal.retryAfter
                 }
+            } else if !room.state.activity[identity.userId, default: UserActivity()].recordRejection(at: now) {
+                counters.rejectedUnrecorded += 1
             } else {
                 counters.rejected += 1
                 let rejected = ChatMessageRejected(

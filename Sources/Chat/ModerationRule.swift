@@ -39,8 +39,13 @@ public struct UserActivity: Sendable, Hashable {
     /// Accepted posts, oldest first, at most `keep` seconds old.
     public var posts: [Post] = []
     public var coolDownUntil: Date?
+    /// When this user's refused posts were last recorded as `ChatMessageRejected`, newest last.
+    public var recordedRejections: [Date] = []
 
     public static let keep: TimeInterval = 60
+    /// Refused posts recorded per user and `keep` seconds; the rest are counted only, so a banned
+    /// user posting as fast as a socket allows cannot grow the log.
+    public static let recordedRejectionsPerMinute = 5
     /// Enough for the rate limit and duplicate checks, bounded for users who post a lot (the
     /// admin token is not rate-limited).
     public static let keepCount = 32
@@ -53,6 +58,14 @@ public struct UserActivity: Sendable, Hashable {
             posts.removeAll { date.timeIntervalSince($0.at) > Self.keep }
         }
         posts.append(Post(at: date, text: text))
+    }
+
+    /// Whether a refusal at `date` is recorded; notes it when it is.
+    public mutating func recordRejection(at date: Date) -> Bool {
+        recordedRejections.removeAll { date.timeIntervalSince($0) >= Self.keep }
+        guard recordedRejections.count < Self.recordedRejectionsPerMinute else { return false }
+        recordedRejections.append(date)
+        return true
     }
 }
 

@@ -150,8 +150,12 @@ import Testing
             let hidden = try await late.wait(for: "backlog")
             #expect(
                 !((hidden["messages"] as? [[String: Any]]) ?? []).contains { $0["userId"] as? String == bobId }, "ban hides bob's messages")
-            bob.send(#"{"type":"send","text":"banned now?","nonce":"b12"}"#)
-            _ = try await bob.wait(for: "error") { $0["code"] as? String == "banned" }
+            // A user's refused posts reach the log five a minute however fast they come: bob's five
+            // refusals above spent his allowance, so these eight add nothing.
+            for attempt in 0..<8 { bob.send(#"{"type":"send","text":"banned now? \#(attempt)","nonce":"b\#(attempt + 12)"}"#) }
+            _ = try await bob.wait(for: "error") { $0["code"] as? String == "banned" && $0["nonce"] as? String == "b19" }
+            let bobsRejections = try await events(platform.store, "ChatMessageRejected").filter { $0.dataText.contains(bobId) }
+            #expect(bobsRejections.count == UserActivity.recordedRejectionsPerMinute)
 
             let (unbanStatus, _) = try await HTTP.request(
                 "POST", base + "/v1/moderation/room/actions", token: "admin-t", body: #"{"action":"unban","userId":"\#(bobId)"}"#)

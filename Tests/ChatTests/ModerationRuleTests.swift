@@ -33,6 +33,15 @@ import Testing
         #expect(rule.check(attempt("hi"), ModerationContext(timedOutUntil: now.addingTimeInterval(-1))) == nil)
     }
 
+    @Test func refusedPostsAreRecordedFivePerMinutePerUser() {
+        var activity = UserActivity()
+        let recorded = (0..<10_000).filter { activity.recordRejection(at: now.addingTimeInterval(Double($0) * 0.005)) }.count
+        #expect(recorded == UserActivity.recordedRejectionsPerMinute)
+        #expect(activity.recordedRejections.count == UserActivity.recordedRejectionsPerMinute)
+        let afterAMinute = activity.recordRejection(at: now.addingTimeInterval(61))
+        #expect(afterAMinute)
+    }
+
     @Test func rateLimitAllowsThreePerTwoSecondsThenCoolsDown() {
         let rule = RateLimitRule()
         #expect(rule.check(attempt("x"), ModerationContext(activity: activity([(1.5, "a"), (1, "b")]))) == nil)
