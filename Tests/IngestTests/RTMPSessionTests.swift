@@ -117,6 +117,20 @@ import Testing
         #expect(session.state == .closed)
     }
 
+    @Test func aConnectionThatKeepsCallingWithoutPublishingIsClosed() {
+        var session = Self.connected()
+        var replies = 0
+        var closed = false
+        for call in 0..<100 where !closed {
+            let actions = session.receive(Self.command([.string("createStream"), .number(Double(call + 2)), .null]))
+            replies += Self.sent(actions).count
+            closed = actions.contains { if case .close = $0 { true } else { false } }
+        }
+        #expect(closed)
+        #expect(replies < RTMPSession.maximumCommandsBeforePublishing)
+        #expect(session.state == .closed)
+    }
+
     @Test func pingsAreAnsweredAndAcknowledgementsFollowThePeersWindow() {
         var session = Self.connected()
         let ping = session.receive(.userControl(.pingRequest, 1234))

@@ -2,6 +2,9 @@ extension RTMPSession {
     static let commandChunkStream: UInt32 = 3
     /// Commands streamd does not know that a connection may send before it publishes.
     static let maximumUnsupportedCommands = 8
+    /// Commands of any kind before a publish is accepted; a publisher needs five or six
+    /// (connect, releaseStream, FCPublish, createStream, publish).
+    static let maximumCommandsBeforePublishing = 32
 
     mutating func command(_ values: [AMF0Value], message: RTMPMessage) throws(RTMPProtocolError) -> [Action] {
         guard let name = values.first?.string else {
@@ -10,6 +13,13 @@ extension RTMPSession {
         let transactionID = values.count > 1 ? values[1].number ?? 0 : 0
         let commandObject = values.count > 2 ? values[2] : .null
         let arguments = values.count > 3 ? Array(values[3...]) : []
+        if !state.isPublishing {
+            commandsBeforePublishing += 1
+            guard commandsBeforePublishing <= Self.maximumCommandsBeforePublishing else {
+                state = .closed
+                return [.close(.protocolError("\(commandsBeforePublishing) commands without publishing (last '\(name)')"))]
+            }
+        }
 
         switch name {
         case "connect":

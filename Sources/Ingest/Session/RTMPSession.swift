@@ -29,6 +29,10 @@ public struct RTMPSession: Sendable {
         case authorizing(PublishRequest)
         case publishing(PublishRequest)
         case closed
+
+        var isPublishing: Bool {
+            if case .publishing = self { true } else { false }
+        }
     }
 
     public enum CloseReason: Sendable, Hashable {
@@ -66,6 +70,7 @@ public struct RTMPSession: Sendable {
     var nextStreamID: UInt32 = 1
     var connectRefusal: String?
     var unsupportedCommands = 0
+    var commandsBeforePublishing = 0
     var peerWindow: UInt32 = 0
     var lastAcknowledged: UInt64 = 0
     var videoClock = TimestampUnwrapper()
