@@ -350,6 +350,7 @@ import Testing
         let (_, key) = try await channels.create(name: "srt-demo", metadata: EventMetadata(actor: .admin))
         var ingest = IngestConfiguration()
         ingest.failedAttempts = .init(maxFailures: 1000)
+        ingest.refusals.allowance = 100
         let rtmp = RTMPServer(
             configuration: ingest, authorizer: ChannelKeyAuthorizer(channels: channels),
             eventSink: { stream, event, metadata in

@@ -21,6 +21,8 @@ public final class SRTServer: Sendable {
     let application: String
     let keys: any ImmediatePublishAuthorizer
     let emitter: IngestEventEmitter
+    /// Runs the shared emitter's delivery (started by whichever server starts first).
+    private let rtmp: RTMPServer
     let logger: Logger
     private let limiter: Mutex<FailedAttemptLimiter>
     /// Keys accepted in the listen callback, waiting for `accept` to hand over their socket.
@@ -62,6 +64,7 @@ public final class SRTServer: Sendable {
         self.application = configuration.application ?? rtmp.configuration.application
         self.keys = keys ?? (rtmp.authorizer as? any ImmediatePublishAuthorizer) ?? NoKeyTable()
         self.emitter = rtmp.emitter
+        self.rtmp = rtmp
         self.logger = logger
         limiter = Mutex(FailedAttemptLimiter(policy: rtmp.configuration.failedAttempts))
         addressCounts = Mutex(AddressConnectionCounts(limit: rtmp.configuration.maxConnectionsPerAddress))
@@ -88,6 +91,7 @@ public final class SRTServer: Sendable {
     /// Binds the UDP port and starts accepting; returns the bound port (0 picks a free one).
     @discardableResult
     public func start(host: String = "0.0.0.0", port: Int = 9000) throws(SRTServerError) -> Int {
+        rtmp.startDelivery()
         try configuration.validate()
         SRTLibrary.started
         // On every error below, the listener's `deinit` closes it.

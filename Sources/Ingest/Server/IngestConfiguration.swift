@@ -29,6 +29,8 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var windowAcknowledgementSize: UInt32 = 2_500_000
     public var outgoingChunkSize: UInt32 = 4096
     public var failedAttempts = FailedAttemptLimiter.Policy()
+    /// How many refusals are recorded one by one before the rest are summarised.
+    public var refusals = RefusalSummarizer.Policy()
     public var sessions = SessionRegistry.Configuration()
 
     public init() {}

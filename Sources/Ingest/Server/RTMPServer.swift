@@ -32,7 +32,7 @@ public final class RTMPServer: Sendable {
         self.authorizer = authorizer
         self.group = group
         self.logger = logger
-        emitter = IngestEventEmitter(sink: eventSink)
+        emitter = IngestEventEmitter(sink: eventSink, refusals: configuration.refusals)
         registry = SessionRegistry(configuration: configuration.sessions, emitter: emitter)
         limiter = Mutex(FailedAttemptLimiter(policy: configuration.failedAttempts))
         addressCounts = Mutex(AddressConnectionCounts(limit: configuration.maxConnectionsPerAddress))
@@ -59,9 +59,7 @@ public final class RTMPServer: Sendable {
     /// Binds and starts accepting; returns the bound port (pass 0 for any free port).
     @discardableResult
     public func start(host: String = "0.0.0.0", port: Int = 1935) async throws -> Int {
-        delivery.withLock { task in
-            if task == nil { task = Task { [emitter] in await emitter.run() } }
-        }
+        startDelivery()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -80,6 +78,13 @@ public final class RTMPServer: Sendable {
         let bound = channel.localAddress?.port ?? port
         logger.info("RTMP ingest listening", metadata: ["host": "\(host)", "port": "\(bound)"])
         return bound
+    }
+
+    /// Starts delivering the shared emitter's events, once (the SRT server's start calls it too).
+    func startDelivery() {
+        delivery.withLock { task in
+            if task == nil { task = Task { [emitter] in await emitter.run() } }
+        }
     }
 
     /// Stops accepting, ends every session (`StreamEnded(shutdown)`) and flushes the events.
