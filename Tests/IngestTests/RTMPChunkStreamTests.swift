@@ -192,6 +192,24 @@ import Testing
         #expect(throws: RTMPProtocolError.self) { try headerless.nextMessage() }
     }
 
+    @Test func limitsRaisedOnceAPublishIsAcceptedApplyToTheNextMessage() throws {
+        // A 4096-byte video message in one chunk (the peer's chunk size raised first).
+        let setChunkSize: [UInt8] = [0x02, 0, 0, 0, 0, 0, 0x04, 0x01, 0, 0, 0, 0, 0, 0, 0x10, 0x00]
+        let video: [UInt8] = [0x06, 0, 0, 0, 0x00, 0x10, 0x00, 0x09, 1, 0, 0, 0] + [UInt8](repeating: 0xAB, count: 4096)
+        var stranger = RTMPChunkDecoder(maxMessageSize: 1000)
+        stranger.append(setChunkSize + video)
+        #expect(try stranger.nextMessage()?.typeID == 1)
+        #expect(throws: RTMPProtocolError.self) { try stranger.nextMessage() }
+
+        var publisher = RTMPChunkDecoder(maxMessageSize: 1000)
+        publisher.append(setChunkSize)
+        #expect(try publisher.nextMessage()?.typeID == 1)
+        publisher.setLimits(maxMessageSize: 8192)
+        #expect(publisher.maxPendingPayloadBytes == 16384)
+        publisher.append(video)
+        #expect(try publisher.nextMessage()?.payload.count == 4096)
+    }
+
     @Test func unfinishedMessagesCannotHoardMemory() throws {
         var decoder = RTMPChunkDecoder(maxMessageSize: 1000, maxPendingPayloadBytes: 1000)
         // Ten chunk streams each start a 1000-byte message and send its first 128 bytes.

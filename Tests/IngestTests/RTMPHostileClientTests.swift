@@ -41,6 +41,18 @@ import Testing
         await server.shutdown()
     }
 
+    @Test func anOversizedCommandBeforePublishingClosesTheConnectionUnread() async throws {
+        let (server, events, _, port) = try await RTMPServerIntegrationTests.makeServer()
+        let client = try await TestRTMPClient.connect(port: port)
+        try await client.handshake()
+        // An 8 MiB AMF0 connect of nulls: refused on its header, before its body is buffered.
+        let nulls = AMF0Encoder.encode([.string("connect"), .number(1)]) + [UInt8](repeating: 0x05, count: 8 * 1024 * 1024)
+        try? await client.send(RTMPMessage(typeID: 20, chunkStreamID: 3, payload: nulls))
+        #expect(await client.waitForClose(timeout: .seconds(5)))
+        await server.shutdown()
+        #expect(await events.types.isEmpty)
+    }
+
     @Test func connectionsPastThePerAddressCapAreClosedAtOnce() async throws {
         let (server, _, _, port) = try await RTMPServerIntegrationTests.makeServer { $0.maxConnectionsPerAddress = 3 }
         var held: [TestRTMPClient] = []

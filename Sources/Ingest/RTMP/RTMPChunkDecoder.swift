@@ -24,11 +24,11 @@ public struct RTMPChunkDecoder: Sendable {
     public private(set) var chunkSize = 128
     /// Bytes consumed from the peer since the handshake, for acknowledgements.
     public private(set) var bytesReceived: UInt64 = 0
-    public let maxMessageSize: Int
+    public private(set) var maxMessageSize: Int
     public let maxChunkStreams: Int
     /// Bytes held in unfinished messages across all chunk streams, and their limit.
     public private(set) var pendingPayloadBytes = 0
-    public let maxPendingPayloadBytes: Int
+    public private(set) var maxPendingPayloadBytes: Int
     /// Where chunks are parsed from: contiguous bytes, starting at a chunk boundary.
     private var buffer = ByteBuffer()
     /// Reads that arrived while `buffer` held an incomplete chunk. Only the bytes that chunk needs
@@ -42,6 +42,13 @@ public struct RTMPChunkDecoder: Sendable {
     public init(maxMessageSize: Int = 8 * 1024 * 1024, maxChunkStreams: Int = 64, maxPendingPayloadBytes: Int? = nil) {
         self.maxMessageSize = maxMessageSize
         self.maxChunkStreams = maxChunkStreams
+        self.maxPendingPayloadBytes = maxPendingPayloadBytes ?? 2 * maxMessageSize
+    }
+
+    /// Changes the message limits, e.g. from a stranger's budget to a publisher's once its key is
+    /// accepted; messages already in progress are held to the new limit from their next chunk on.
+    public mutating func setLimits(maxMessageSize: Int, maxPendingPayloadBytes: Int? = nil) {
+        self.maxMessageSize = maxMessageSize
         self.maxPendingPayloadBytes = maxPendingPayloadBytes ?? 2 * maxMessageSize
     }
 

@@ -15,6 +15,10 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var mediaBatchInterval: Duration = .milliseconds(40)
     /// Largest RTMP message accepted (a keyframe must fit).
     public var maxMessageSize = 8 * 1024 * 1024
+    /// Largest RTMP message before a publish is accepted: commands and metadata are small, and a
+    /// stranger's connection should cost little memory (unfinished messages hold at most twice
+    /// this).
+    public var maxMessageSizeBeforePublish = 64 * 1024
     /// Replies queued for a connection and not yet taken by its socket, at most; a peer that does
     /// not read is closed past this, never buffered for.
     public var maxQueuedOutput = 256 * 1024

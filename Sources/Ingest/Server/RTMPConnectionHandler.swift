@@ -50,7 +50,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
 
     init(server: RTMPServer) {
         self.server = server
-        decoder = RTMPChunkDecoder(maxMessageSize: server.configuration.maxMessageSize)
+        decoder = RTMPChunkDecoder(maxMessageSize: server.configuration.maxMessageSizeBeforePublish)
         session = RTMPSession(
             configuration: .init(
                 application: server.configuration.application,
@@ -326,6 +326,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             break
         }
         guard let live else { return }
+        decoder.setLimits(maxMessageSize: server.configuration.maxMessageSize)
         self.live = live
         self.token = token
         stageTimeout?.cancel()
