@@ -481,7 +481,7 @@ async def chat_flood(spec: dict) -> dict:
     connect_errors: collections.Counter = collections.Counter()
     connects = 0
 
-    async def reader_task(reader: asyncio.StreamReader) -> None:
+    async def reader_task(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         buffer = bytearray()
         while True:
             data = await reader.read(65536)
@@ -495,7 +495,9 @@ async def chat_flood(spec: dict) -> dict:
                     code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
                     closes[f"close {code}"] += 1
                     return
-                if opcode == 1:
+                if opcode == 9:
+                    writer.write(harness.ws_frame(payload, opcode=10))
+                elif opcode == 1:
                     try:
                         message = json.loads(payload)
                     except ValueError:
@@ -525,7 +527,7 @@ async def chat_flood(spec: dict) -> dict:
                 if time.monotonic() > pacer.deadline:
                     return
                 continue
-            listener = asyncio.ensure_future(reader_task(reader))
+            listener = asyncio.ensure_future(reader_task(reader, writer))
             try:
                 while not listener.done():
                     number = pending if pending is not None else await pacer.ticket()

@@ -9,6 +9,7 @@ Every figure is measured with real sockets against a real streamd; nothing here 
 from __future__ import annotations
 
 import base64
+import glob
 import http.client
 import json
 import os
@@ -125,7 +126,7 @@ class Cluster:
     `stop()`. As root it belongs to, and runs as, the postgres user (as in ops/test)."""
 
     def __init__(self, ports: range, fast: bool = False) -> None:
-        candidates = sorted(__import__("glob").glob("/usr/lib/postgresql/*/bin"),
+        candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
                             key=lambda p: [int(x) for x in re.findall(r"\d+", p)])
         if not candidates:
             raise SystemExit("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin); run ops/install")
@@ -762,8 +763,9 @@ class ChatClient:
         self.sock.sendall(ws_frame(json.dumps(message).encode()))
 
     def read(self, timeout: float) -> list[dict]:
-        """Frames that arrive within `timeout` s (stops at the first quiet moment after one)."""
-        self.sock.settimeout(timeout)
+        """Frames that arrive within `timeout` s (stops at the first quiet moment after one). Pings
+        are answered (the server closes a socket that leaves its pings unanswered)."""
+        deadline = time.monotonic() + timeout
         messages = []
         while True:
             frame = ws_parse(self.buffer)
@@ -773,12 +775,18 @@ class ChatClient:
                     code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
                     messages.append({"type": "close", "code": code})
                     return messages
-                if opcode == 1:
+                if opcode == 9:
+                    self.sock.sendall(ws_frame(payload, opcode=10))
+                elif opcode == 1:
                     try:
                         messages.append(json.loads(payload))
                     except ValueError:
                         pass
                 continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return messages
+            self.sock.settimeout(min(0.05, remaining) if messages else remaining)
             try:
                 data = self.sock.recv(65536)
             except socket.timeout:
@@ -787,7 +795,6 @@ class ChatClient:
                 messages.append({"type": "eof"})
                 return messages
             self.buffer += data
-            self.sock.settimeout(0.05 if messages else timeout)
 
     def close(self) -> None:
         try:

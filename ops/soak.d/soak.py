@@ -293,7 +293,7 @@ class Soak:
                             if message.get("type") == "message":
                                 self.counters.add("chat messages seen by the listener")
                             elif message.get("type") in ("close", "eof"):
-                                raise ConnectionError("closed")
+                                raise ConnectionError(f"{message['type']} {message.get('code', '')}".strip())
                 finally:
                     self.active.add("chat sockets", -1)
                     chat.sock.close()
@@ -439,8 +439,9 @@ class Soak:
                 if verdict == "FAIL":
                     failures.append(f"{label} grows {relative:.1f} % of its mean per 10 min")
                 say(f"  [{verdict}] {label:<17} mean {mean:9.1f}  slope {slope * 600:+9.2f} per 10 min = {relative:+6.2f} %")
-            if len(window) < 10:
-                say(f"  (only {len(window)} samples in the window: a run this short says little about leaks)")
+            if window_s < 10 * 60:
+                say(f"  (a {window_s / 60:.1f}-minute window of {len(window)} samples is mostly warm-up and noise: "
+                    f"a run this short says little about leaks; the rule is meant for 30 minutes or more)")
         else:
             failures.append("too few samples")
             say("FAIL: too few samples to judge growth")
