@@ -90,6 +90,7 @@ class Context:
         self.args, self.binary, self.cluster, self.out = args, binary, cluster, out
         self.stamp = time.strftime("%Y%m%d%H%M%S")
         self.cleanup: list = []
+        self.servers: list[harness.Streamd] = []
         self.input: str | None = None
 
     def seconds(self, default: float) -> float:
@@ -110,6 +111,7 @@ class Context:
         server = harness.Streamd(self.binary, url, os.path.join(directory, "data"), self.args.port_base,
                                  os.path.join(directory, "streamd.log"), part_target=self.args.part_target, **options)
         self.cleanup.append(server.stop)
+        self.servers.append(server)
         log(f"  streamd pid {server.pid} on HTTP {server.http}, RTMP {server.rtmp}, SRT {server.srt}; "
             f"database {database}; open files {harness.nofile_limits(server.pid)}")
         return server, database
@@ -117,12 +119,14 @@ class Context:
     def live_channel(self, server: harness.Streamd, scenario: str, name: str) -> tuple[harness.PartTracker, object]:
         """A channel with one ffmpeg publishing a looped pre-encoded file, and a part tracker on it."""
         if self.input is None:
-            self.input = harness.make_input(os.path.join(os.path.dirname(self.out), "inputs"))
+            self.input = harness.make_input(os.path.join(HERE, "out", "inputs"))
         key = server.create_channel(name, harness.PASSTHROUGH_ONLY)
         publisher = harness.publish_file(self.input, harness.rtmp_url(server, key),
                                          os.path.join(self.directory(scenario), f"ffmpeg-{name}.log"))
         self.cleanup.append(lambda: harness.stop_process(publisher))
         if not harness.wait_for_playlist(server.http, name, 60):
+            if not server.alive():
+                raise SystemExit(f"{server.crash_summary()} when ffmpeg started publishing to {name}; see {server.logfile}")
             raise SystemExit(f"channel {name} has no parts after 60 s; see {server.logfile}")
         tracker = harness.PartTracker(server.http, name)
         tracker.start()
@@ -189,8 +193,7 @@ class CPU:
 
 def server_alive(result: Result, server: harness.Streamd) -> None:
     alive = server.alive()
-    result.check("streamd keeps running", "running" if alive else
-                 f"EXITED with {server.process.returncode}; log tail:\n{server.log_tail()}", alive)
+    result.check("streamd keeps running", server.crash_summary(), alive)
 
 
 def part_check(result: Result, tracker: harness.PartTracker, since: float, until: float, bound: float) -> None:
@@ -651,9 +654,13 @@ def main() -> None:
             except (SystemExit, Exception) as error:  # noqa: BLE001 - a broken scenario is a FAIL, the rest still run
                 failed = Result(name)
                 failed.check("the scenario runs", f"{type(error).__name__}: {error}", False)
+                for server in ctx.servers:
+                    if not server.alive():
+                        failed.check("streamd keeps running", server.crash_summary(), False)
                 results.append(failed)
             finally:
                 ctx.run_cleanup()
+                ctx.servers.clear()
     except KeyboardInterrupt:
         log("interrupted")
         ctx.run_cleanup()

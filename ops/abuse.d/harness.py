@@ -277,6 +277,24 @@ class Streamd:
         except OSError:
             return ""
 
+    def crash_summary(self) -> str:
+        """The exit status and, when the log has a Swift backtrace or fatal error, its key lines."""
+        code = self.process.poll()
+        if code is None:
+            return "running"
+        lines = []
+        try:
+            with open(self.logfile, errors="replace") as f:
+                text = f.read().splitlines()
+        except OSError:
+            text = []
+        for index, line in enumerate(text):
+            if "Program crashed" in line or "Fatal error" in line or "precondition" in line.lower():
+                lines.append(line.strip())
+            if line.rstrip().endswith("crashed:"):
+                lines += [frame.strip() for frame in text[index + 2:index + 6] if frame.strip()]
+        return f"streamd EXITED with status {code}" + ("; " + " | ".join(lines[:6]) if lines else "")
+
     def admin(self, method: str, path: str, body: object | None = None, timeout: float = 30) -> tuple[int, str]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method,

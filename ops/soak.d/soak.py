@@ -373,7 +373,7 @@ class Soak:
             next_at = started
             while True:
                 if not self.server.alive():
-                    crashed = f"streamd EXITED with {self.server.process.returncode} after {time.monotonic() - started:.0f} s"
+                    crashed = f"after {time.monotonic() - started:.0f} s: {self.server.crash_summary()}"
                     break
                 try:
                     row = self.sample(writer, started, previous)
