@@ -70,13 +70,13 @@ struct ChatReadModel: Sendable {
 
     /// Messages sent in [from, to), with deletions and bans as of `asOf` (a log position; now when
     /// nil), oldest first.
-    func history(_ channel: String, from: Date, to: Date, asOf: Int64?, limit: Int) async throws -> [ChatMessageView] {
+    func history(_ channel: String, from: Date, to: Date, asOf: Int64?, after: Int64, limit: Int) async throws -> [ChatMessageView] {
         let asOf = asOf ?? Int64.max
         let window = Int(ChatRoomState.banHideWindow)
         let rows = try await store.readModels.query(
             """
             SELECT m.position, m.message_id, m.user_id, m.name, m.text, m.sent_at FROM chat_messages m
-            WHERE m.channel = \(channel) AND m.sent_at >= \(from) AND m.sent_at < \(to) AND m.position <= \(asOf)
+            WHERE m.channel = \(channel) AND m.sent_at >= \(from) AND m.sent_at < \(to) AND m.position <= \(asOf) AND m.position > \(after)
               AND (m.deleted_position IS NULL OR m.deleted_position > \(asOf))
               AND NOT EXISTS (
                 SELECT 1 FROM chat_bans b WHERE b.channel = m.channel AND b.user_id = m.user_id

@@ -344,11 +344,11 @@ public actor ChatService {
     /// Messages sent in [from, to), with deletions and bans as of `asOf` (a log position; now
     /// when nil), oldest first.
     public nonisolated func history(
-        _ channel: String, from: Date, to: Date, asOf: Int64?, limit: Int = 5_000
+        _ channel: String, from: Date, to: Date, asOf: Int64?, after: Int64 = 0, limit: Int = 500
     ) async throws -> [ChatMessageView] {
         guard try await channels.channel(named: channel) != nil else { throw ChatError.roomNotFound(channel) }
         // The read model trails the log by up to `readModelInterval`: include what was just posted.
         await runner.waitUntil(await store.knownHeadPosition(), timeout: .seconds(2))
-        return try await readModel.history(channel, from: from, to: to, asOf: asOf, limit: limit)
+        return try await readModel.history(channel, from: from, to: to, asOf: asOf, after: after, limit: limit)
     }
 }

@@ -12,10 +12,14 @@ public struct ChatEndpoint: Sendable {
     public let configuration: ChatConfiguration
     let writer = ChatSocketWriter()
     let adminToken: String
+    /// The rooms that exist (one per channel), from memory: see `KnownSet`.
+    let channelNames: KnownSet<String>
 
     public init(service: ChatService, configuration: ChatConfiguration, adminToken: String) {
         self.service = service
         self.configuration = configuration
+        let channels = service.channels
+        self.channelNames = KnownSet { Set(try await channels.list().map(\.name)) }
         self.tokens = ViewerTokens(secret: configuration.secret, lifetime: configuration.tokenLifetime)
         self.adminToken = adminToken
     }

@@ -49,11 +49,19 @@ public final class RecordingCatalog: Sendable {
     let runner: ProjectionRunner
     /// Finalized recordings never change: loaded once.
     private let cache = Mutex<[String: Loaded]>([:])
+    /// Which sessions have a recording, from memory: a request for a random id costs no query.
+    public let knownSessions: KnownSet<UUID>
 
     public init(store: EventStore, origin: OriginStore) {
         self.store = store
         self.origin = origin
         self.runner = ProjectionRunner(store: store, sql: DVRProjection())
+        self.knownSessions = KnownSet {
+            let rows = try await store.readModels.query("SELECT session_id FROM recordings", logger: store.logger)
+            var ids = Set<UUID>()
+            for try await id in rows.decode(UUID.self) { ids.insert(id) }
+            return ids
+        }
     }
 
     /// Keeps the DVR index current until cancelled.
@@ -87,6 +95,7 @@ public final class RecordingCatalog: Sendable {
         guard let id = UUID(uuidString: session) else { return .notFound("\(session) is not a session id") }
         let key = id.uuidString.lowercased()
         if let loaded = cache.withLock({ $0[key] }) { return .ready(loaded) }
+        guard try await knownSessions.contains(id) else { return .notFound("no recording of session \(session)") }
         let rows = try await store.readModels.query(
             """
             SELECT channel_id, channel_name, started_at, state, finalized_at, duration FROM recordings WHERE session_id = \(id)
