@@ -124,6 +124,7 @@ let package = Package(
             dependencies: [
                 "EventStore", "Channels", "Media", "Ingest", "Transcode", "Packager", "Chat", "Quality",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -9,15 +9,20 @@ public struct APIError: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
+    /// When to come back, for refusals of a limit (`Retry-After`, whole seconds).
+    public var retryAfterSeconds: Int?
 
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String) {
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        JSONBody.response(["error": ["code": code, "message": message]], status: status)
+        var response = JSONBody.response(["error": ["code": code, "message": message]], status: status)
+        if let retryAfterSeconds { response.headers[.retryAfter] = "\(retryAfterSeconds)" }
+        return response
     }
 
     /// Maps domain errors to HTTP.

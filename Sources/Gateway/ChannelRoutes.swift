@@ -28,7 +28,7 @@ struct ChannelRoutes: Sendable {
         var playbackURL: String
     }
 
-    func register(on group: RouterGroup<BasicRequestContext>) {
+    func register(on group: RouterGroup<GatewayRequestContext>) {
         group.post("channels") { request, context in
             let body = try await JSONBody.decode(CreateRequest.self, from: request)
             let (channel, key) = try await channels.create(name: body.name, metadata: metadata(request, context, reason: nil))

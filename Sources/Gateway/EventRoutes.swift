@@ -12,7 +12,7 @@ struct EventRoutes: Sendable {
         var next: Int64
     }
 
-    func register(on group: RouterGroup<BasicRequestContext>) {
+    func register(on group: RouterGroup<GatewayRequestContext>) {
         group.get("events") { request, _ in
             let query = request.uri.queryParameters
             func integer(_ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {

@@ -2,6 +2,7 @@ import Channels
 import EventStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdHTTP2
 import HummingbirdWebSocket
 import Ingest
@@ -19,6 +20,10 @@ public struct Gateway: Sendable {
     public let sessions: SessionRegistry?
     public let playback: Playback?
     public var chat: ChatEndpoint?
+    /// Connection caps and timeouts, shared by the HTTP and HTTPS servers.
+    public let connectionGuard: ConnectionGuard
+    /// Per-address rate limits of public routes that cost an event or a query.
+    public let rateLimits: RequestRateLimits
 
     /// What serves `/live` and `/vod`.
     public struct Playback: Sendable {
@@ -40,10 +45,12 @@ public struct Gateway: Sendable {
         self.channels = channels
         self.sessions = sessions
         self.playback = playback
+        self.connectionGuard = ConnectionGuard(limits: configuration.limits, logger: Logger(label: "streamd.http"))
+        self.rateLimits = RequestRateLimits(limits: configuration.limits)
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func router() -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: ErrorMappingMiddleware())
         router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
         let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken))
@@ -53,7 +60,7 @@ public struct Gateway: Sendable {
         if let sessions { StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store)).register(on: admin) }
         SettingsRoutes(channels: channels, store: store, recordings: playback?.recordings).register(on: admin)
         if let playback { PlaybackRoutes(directory: playback.directory, recordings: playback.recordings).register(on: router) }
-        if let chat { ChatRoutes(chat: chat).register(on: router.group("v1")) }
+        if let chat { ChatRoutes(chat: chat, rateLimits: rateLimits).register(on: router.group("v1")) }
         return router
     }
 
@@ -61,19 +68,25 @@ public struct Gateway: Sendable {
     public func webSocketRouter() -> Router<SocketRequestContext> {
         let router = Router(context: SocketRequestContext.self)
         router.add(middleware: ErrorMappingMiddleware())
-        if let chat { ChatSocket(chat: chat).register(on: router) }
+        if let chat { ChatSocket(chat: chat, connectionGuard: connectionGuard).register(on: router) }
         return router
     }
 
     /// HTTP/1.1 with keep-alive on the plain port, upgrading the chat socket to WebSocket.
     public func application(logger: Logger) -> some ApplicationProtocol {
-        Application(
+        let webSocketResponder = webSocketRouter().buildResponder()
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(additionalChannelHandlers: fastPathHandlers()),
+            ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))
+        let connectionGuard = connectionGuard
+        return Application(
             router: router(),
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: webSocketRouter(),
-                configuration: .init(
-                    http1: .init(additionalChannelHandlers: fastPathHandlers()),
-                    ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))),
+            server: HTTPServerBuilder { responder in
+                GuardedChildChannel(
+                    inner: HTTP1WebSocketUpgradeChannel(
+                        responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
+                    connectionGuard: connectionGuard, scansHeads: true)
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "streamd"),
             logger: logger)
     }
@@ -105,9 +118,16 @@ public struct Gateway: Sendable {
         }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.applicationProtocols = ["h2", "http/1.1"]
+        let connectionGuard = connectionGuard
+        let tlsConfiguration = tls
+        let http2 = HTTP2UpgradeChannel.Configuration(idleTimeout: configuration.limits.idleTimeout)
         return Application(
             router: router(),
-            server: try .http2Upgrade(tlsConfiguration: tls),
+            server: HTTPServerBuilder { responder in
+                GuardedChildChannel(
+                    inner: try HTTP2UpgradeChannel(tlsConfiguration: tlsConfiguration, configuration: http2, responder: responder),
+                    connectionGuard: connectionGuard, scansHeads: false)
+            },
             configuration: .init(address: .hostname(configuration.host, port: port), serverName: "streamd"),
             logger: logger)
     }

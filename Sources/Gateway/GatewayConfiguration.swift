@@ -7,10 +7,15 @@ public struct GatewayConfiguration: Sendable {
     public var publicHost: String?
     public var rtmpPort: Int
     public var srtPort: Int
+    /// Connection caps, timeouts and rate limits for strangers (docs/api.md#limits).
+    public var limits: HTTPLimits
 
     public init(
-        host: String = "0.0.0.0", port: Int = 8080, adminToken: String, publicHost: String? = nil, rtmpPort: Int = 1935, srtPort: Int = 9000
+        host: String = "0.0.0.0", port: Int = 8080, adminToken: String, publicHost: String? = nil, rtmpPort: Int = 1935,
+        srtPort: Int = 9000,
+        limits: HTTPLimits = HTTPLimits()
     ) {
+        self.limits = limits
         self.host = host
         self.port = port
         self.adminToken = adminToken

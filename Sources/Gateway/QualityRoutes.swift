@@ -19,7 +19,7 @@ struct QualityRoutes: Sendable {
         var thresholds: QualityThresholds
     }
 
-    func register(on group: RouterGroup<BasicRequestContext>) {
+    func register(on group: RouterGroup<GatewayRequestContext>) {
         group.get("channels/:name/quality") { _, context in
             let name = try context.parameters.require("name")
             guard let channel = try await channels.channel(named: name) else { throw ChannelError.notFound(name) }

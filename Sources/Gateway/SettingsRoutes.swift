@@ -19,7 +19,7 @@ struct SettingsRoutes: Sendable {
         var partTarget: Double?
     }
 
-    func register(on group: RouterGroup<BasicRequestContext>) {
+    func register(on group: RouterGroup<GatewayRequestContext>) {
         group.get("channels/:name/ladder") { _, context in
             let name = try await existing(context)
             return JSONBody.response(try await latest(LadderConfigured.self, channel: name)?.ladder ?? Ladder.default)
@@ -63,7 +63,7 @@ struct SettingsRoutes: Sendable {
         }
     }
 
-    private func existing(_ context: BasicRequestContext) async throws -> String {
+    private func existing(_ context: GatewayRequestContext) async throws -> String {
         let name = try context.parameters.require("name")
         guard try await channels.channel(named: name) != nil else { throw ChannelError.notFound(name) }
         return name
@@ -75,7 +75,7 @@ struct SettingsRoutes: Sendable {
         return try store.registry.decode(event, as: E.self)
     }
 
-    private func record(_ event: some DomainEvent, channel: String, _ request: Request, _ context: BasicRequestContext) async throws {
+    private func record(_ event: some DomainEvent, channel: String, _ request: Request, _ context: GatewayRequestContext) async throws {
         _ = try await store.append(
             to: "channel-\(channel)", expectedVersion: .any,
             events: [try NewEvent(event, metadata: metadata(request, context, reason: nil))])

@@ -9,7 +9,7 @@ struct StreamRoutes: Sendable {
     let sessions: SessionRegistry
     var quality: QualityReadModel? = nil
 
-    func register(on group: RouterGroup<BasicRequestContext>) {
+    func register(on group: RouterGroup<GatewayRequestContext>) {
         group.get("streams") { _, _ in
             var streams = await sessions.list()
             // Health and quality come from the quality projection; a session it has not seen yet

@@ -159,7 +159,8 @@ struct ServeCommand: AsyncParsableCommand {
             platform = try await Platform(
                 store: opened.store,
                 configuration: GatewayConfiguration(
-                    host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort),
+                    host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort,
+                    limits: .fitting(openFiles: OpenFileLimit.current()?.soft ?? 1_024)),
                 srt: srt, media: media, chat: chat, logger: logger)
         } catch {
             await opened.close()

@@ -7,8 +7,16 @@ import Hummingbird
 /// admin token, or a moderator's viewer token; granting moderators is the admin's alone).
 struct ChatRoutes: Sendable {
     let chat: ChatEndpoint
+    let rateLimits: RequestRateLimits
+    /// Messages per history page at most.
+    static let historyPageLimit = 500
 
     struct ViewerRequest: Decodable { var name: String }
+    /// A page of history; `next` is the `after` of the next page, absent on the last one.
+    struct HistoryPage: Encodable {
+        var messages: [ChatMessageView]
+        var next: Int64?
+    }
     struct ViewerResponse: Encodable { var userId: String; var name: String; var token: String; var expiresAt: Date }
     struct ModeratorRequest: Decodable { var userId: String }
     struct ActionRequest: Decodable {
@@ -25,8 +33,10 @@ struct ChatRoutes: Sendable {
         var allowedDomains: [String]?
     }
 
-    func register(on group: RouterGroup<BasicRequestContext>) {
-        group.post("viewers") { request, _ in
+    func register(on group: RouterGroup<GatewayRequestContext>) {
+        group.post("viewers") { request, context in
+            // Each registration is an event: strangers get a few, not a flood.
+            try rateLimits.checkViewerRegistration(from: context.remoteHost)
             let body = try await JSONBody.decode(ViewerRequest.self, from: request, limit: 4_096)
             return try await ChatEndpoint.mapping {
                 let name = try ViewerName.validate(body.name, banned: chat.configuration.bannedNames)
@@ -38,6 +48,7 @@ struct ChatRoutes: Sendable {
             }
         }
         group.get("chat/:name/history") { request, context in
+            try rateLimits.checkHistory(from: context.remoteHost)
             let name = try context.parameters.require("name")
             let query = request.uri.queryParameters
             func date(_ key: String) throws -> Date? {
@@ -58,8 +69,24 @@ struct ChatRoutes: Sendable {
                 }
                 asOf = position
             }
-            let messages = try await ChatEndpoint.mapping { try await chat.service.history(name, from: from, to: to, asOf: asOf) }
-            return JSONBody.response(["messages": messages])
+            func number(_ key: String, in range: ClosedRange<Int64>, _ advice: String) throws -> Int64? {
+                guard let text = query[key[...]] else { return nil }
+                guard let value = Int64(String(text)), range.contains(value) else {
+                    throw APIError(.badRequest, code: "invalid_\(key)", advice)
+                }
+                return value
+            }
+            let limit =
+                try number(
+                    "limit", in: 1...Int64(Self.historyPageLimit), "limit must be a whole number from 1 to \(Self.historyPageLimit)"
+                )
+                .map(Int.init) ?? Self.historyPageLimit
+            let after = try number(
+                "after", in: 0...Int64.max, "after must be a log position (the \"next\" of the previous page, or a message's \"position\")")
+            let messages = try await ChatEndpoint.mapping {
+                try await chat.service.history(name, from: from, to: to, asOf: asOf, after: after ?? 0, limit: limit)
+            }
+            return JSONBody.response(HistoryPage(messages: messages, next: messages.count == limit ? messages.last?.position : nil))
         }
         group.post("moderation/:name/moderators") { request, context in
             let name = try context.parameters.require("name")

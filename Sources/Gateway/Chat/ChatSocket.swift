@@ -10,13 +10,20 @@ import ServiceLifecycle
 /// `WS /v1/chat/NAME[?token=…]`: the I/O around `ChatConnection` and a `ChatSubscriber` queue.
 struct ChatSocket: Sendable {
     let chat: ChatEndpoint
+    let connectionGuard: ConnectionGuard
 
     func register(on router: Router<SocketRequestContext>) {
         router.ws(
             "v1/chat/:name",
             shouldUpgrade: { request, context in
                 let name = try context.parameters.require("name")
-                guard try await chat.service.channels.channel(named: name) != nil else {
+                if let refusal = connectionGuard.webSocketRefusal(from: ConnectionGuard.addressKey(context.channel.remoteAddress)) {
+                    throw APIError(
+                        .serviceUnavailable, code: "too_many_sockets", refusal,
+                        retryAfterSeconds: connectionGuard.limits.retryAfterSeconds)
+                }
+                // From memory: an upgrade, even to a room that does not exist, costs no query.
+                guard try await chat.channelNames.contains(name) else {
                     throw APIError(.notFound, code: "not_found", ChatError.roomNotFound(name).description)
                 }
                 return .upgrade([:])

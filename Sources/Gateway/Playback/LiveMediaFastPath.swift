@@ -43,7 +43,12 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Puts the raw path in front of HTTP decoding for the requests after this connection's first.
     func handlerAdded(context: ChannelHandlerContext) {
         let raw = LiveMediaRawPath(directory: directory, connection: connection)
-        try? context.pipeline.syncOperations.addHandler(raw, position: .first)
+        // Right behind the connection guard, so what the raw path answers still counts as activity.
+        if let guardHandler = try? context.pipeline.syncOperations.handler(type: ConnectionGuardHandler.self) {
+            try? context.pipeline.syncOperations.addHandler(raw, position: .after(guardHandler))
+        } else {
+            try? context.pipeline.syncOperations.addHandler(raw, position: .first)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

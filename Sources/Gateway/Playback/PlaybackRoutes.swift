@@ -9,7 +9,7 @@ struct PlaybackRoutes: Sendable {
     let directory: PlaybackDirectory
     let recordings: RecordingCatalog
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<GatewayRequestContext>) {
         // OPTIONS answers CORS preflights (a player sending Range from another origin asks first).
         for method in [HTTPRequest.Method.get, .head, .options] {
             router.on("live/:channel/index.m3u8", method: method) { request, context in

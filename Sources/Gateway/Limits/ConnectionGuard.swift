@@ -1,0 +1,277 @@
+import Hummingbird
+import Ingest
+import Logging
+import NIOCore
+import Synchronization
+
+/// Counts the HTTP side's connections and chat sockets, overall and per address, for the caps in
+/// `HTTPLimits`. Shared by every connection's `ConnectionGuardHandler`.
+public final class ConnectionGuard: Sendable {
+    public let limits: HTTPLimits
+    let logger: Logger
+    private let connections: Mutex<AddressConnectionCounts>
+    private let webSockets: Mutex<AddressConnectionCounts>
+    private let openConnections = Atomic<Int>(0)
+    private let openWebSockets = Atomic<Int>(0)
+
+    public init(limits: HTTPLimits, logger: Logger) {
+        self.limits = limits
+        self.logger = logger
+        connections = Mutex(AddressConnectionCounts(limit: limits.maxConnectionsPerAddress))
+        webSockets = Mutex(AddressConnectionCounts(limit: limits.maxWebSocketsPerAddress))
+    }
+
+    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+    public var webSocketCount: Int { openWebSockets.load(ordering: .relaxed) }
+
+    enum Admission: Equatable {
+        case admitted
+        case refused(reason: String, log: Bool)
+    }
+
+    func admitConnection(from host: String) -> Admission {
+        let total = openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        guard total <= limits.maxConnections else {
+            openConnections.subtract(1, ordering: .relaxed)
+            return .refused(
+                reason: "the server is at its limit of \(limits.maxConnections) HTTP connections",
+                log: total == limits.maxConnections + 1 || total % 1_000 == 0)
+        }
+        let (accepted, refusals) = connections.withLock { $0.open(host) }
+        guard accepted else {
+            openConnections.subtract(1, ordering: .relaxed)
+            return .refused(
+                reason: "\(limits.maxConnectionsPerAddress) HTTP connections from your address are already open; reuse them",
+                log: AddressConnectionCounts.shouldLog(refusals: refusals))
+        }
+        return .admitted
+    }
+
+    func connectionClosed(from host: String) {
+        openConnections.subtract(1, ordering: .relaxed)
+        connections.withLock { $0.close(host) }
+    }
+
+    /// Whether one more chat socket from `host` fits (checked before the upgrade; counted once it
+    /// happens, by `webSocketOpened`).
+    public func webSocketRefusal(from host: String) -> String? {
+        if webSocketCount >= limits.maxWebSockets {
+            return "the server is at its limit of \(limits.maxWebSockets) chat sockets; try again in a few seconds"
+        }
+        if !webSockets.withLock({ $0.admits(host) }) {
+            return "\(limits.maxWebSocketsPerAddress) chat sockets from your address are already open; close one first"
+        }
+        return nil
+    }
+
+    func webSocketOpened(from host: String) {
+        openWebSockets.add(1, ordering: .relaxed)
+        _ = webSockets.withLock { $0.open(host) }
+    }
+
+    func webSocketClosed(from host: String) {
+        openWebSockets.subtract(1, ordering: .relaxed)
+        webSockets.withLock { $0.close(host) }
+    }
+
+    /// What per-address limits count by: the IPv4 address, or the IPv6 /64 (one subscriber's
+    /// allocation, which a client can hop around in freely).
+    public static func addressKey(_ address: SocketAddress?) -> String {
+        guard let address else { return "unknown" }
+        if case .v6(let v6) = address {
+            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0.prefix(16)) }
+            // IPv4-mapped addresses count as their IPv4 address.
+            if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+                return bytes[12...].map(String.init).joined(separator: ".")
+            }
+            let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+            return groups.joined(separator: ":") + "::/64"
+        }
+        return address.ipAddress ?? "unknown"
+    }
+
+    /// The answer a connection over a cap gets before it is closed.
+    func refusalResponse(_ reason: String) -> ByteBuffer {
+        let body = #"{"error":{"code":"too_many_connections","message":"\#(reason); try again in \#(limits.retryAfterSeconds) seconds"}}"#
+        let head =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: \(limits.retryAfterSeconds)\r\n"
+            + "Connection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+        return ByteBuffer(string: head + body)
+    }
+}
+
+/// First in every HTTP connection's pipeline: applies the connection caps, cuts request heads that
+/// do not arrive whole within `headerTimeout` (slowloris) and connections idle for `idleTimeout`,
+/// and counts chat sockets when a response upgrades. It sees raw bytes; with `scansHeads` off
+/// (TLS, where the bytes are ciphertext) it applies the caps and the idle timeout only.
+final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    private enum Phase {
+        /// Waiting for a request head to end (`\r\n\r\n`).
+        case awaitingHead
+        /// A request is in progress; `responding` once the answer started.
+        case request(responding: Bool)
+        /// Switched to WebSocket: the chat socket keeps its own liveness.
+        case upgraded
+    }
+
+    private let connectionGuard: ConnectionGuard
+    private let scansHeads: Bool
+    private var host: String?
+    private var phase = Phase.awaitingHead
+    /// The last three bytes read while awaiting a head, so `\r\n\r\n` split across reads is found.
+    private var tail: [UInt8] = []
+    private var lastActivity = NIODeadline.now()
+    private var headDeadline: Scheduled<Void>?
+    private var idleCheck: Scheduled<Void>?
+
+    init(connectionGuard: ConnectionGuard, scansHeads: Bool) {
+        self.connectionGuard = connectionGuard
+        self.scansHeads = scansHeads
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let host = ConnectionGuard.addressKey(context.remoteAddress)
+        switch connectionGuard.admitConnection(from: host) {
+        case .admitted:
+            self.host = host
+            if scansHeads { armHeadDeadline(context: context) }
+            armIdleCheck(context: context, at: lastActivity + TimeAmount(connectionGuard.limits.idleTimeout))
+            context.fireChannelActive()
+        case .refused(let reason, let log):
+            if log { connectionGuard.logger.warning("refusing HTTP connection: \(reason)", metadata: ["remote": "\(host)"]) }
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(connectionGuard.refusalResponse(reason)))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        headDeadline?.cancel()
+        idleCheck?.cancel()
+        if let host {
+            if case .upgraded = phase { connectionGuard.webSocketClosed(from: host) }
+            connectionGuard.connectionClosed(from: host)
+            self.host = nil
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard host != nil else { return }  // refused: nothing it sends is served
+        lastActivity = .now()
+        if scansHeads {
+            let bytes = unwrapInboundIn(data)
+            switch phase {
+            case .request(responding: true):
+                // The previous answer started: these bytes begin the next request's head.
+                phase = .awaitingHead
+                tail = []
+                armHeadDeadline(context: context)
+                if !scan(bytes, context: context) { return }
+            case .awaitingHead:
+                if !scan(bytes, context: context) { return }
+            case .request(responding: false), .upgraded:
+                break
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        lastActivity = .now()
+        if scansHeads, case .request(responding: false) = phase {
+            if case .byteBuffer(let buffer) = unwrapOutboundIn(data), buffer.readableBytesView.starts(with: Self.switchingProtocols) {
+                phase = .upgraded
+                idleCheck?.cancel()
+                if let host { connectionGuard.webSocketOpened(from: host) }
+            } else {
+                phase = .request(responding: true)
+            }
+        }
+        context.write(data, promise: promise)
+    }
+
+    private static let switchingProtocols = Array("HTTP/1.1 101".utf8)
+    private static let headEnd: [UInt8] = [13, 10, 13, 10]
+
+    /// Looks for the end of the head; false when the request was refused (a chat socket over its
+    /// cap: answered 503 here, since a refusal in the upgrade handler reaches the client as a bare 400).
+    private func scan(_ bytes: ByteBuffer, context: ChannelHandlerContext) -> Bool {
+        let view = bytes.readableBytesView
+        let window = tail + view.prefix(3)
+        var found = window.count >= 4 && (0...(window.count - 4)).contains { window[$0..<($0 + 4)].elementsEqual(Self.headEnd) }
+        if !found, view.count >= 4 {
+            var index = view.startIndex
+            while let cr = view[index...].firstIndex(of: 13), cr + 3 < view.endIndex {
+                if view[cr + 1] == 10, view[cr + 2] == 13, view[cr + 3] == 10 {
+                    found = true
+                    break
+                }
+                index = cr + 1
+            }
+        }
+        guard found else {
+            tail = Array((tail + view.suffix(3)).suffix(3))
+            return true
+        }
+        phase = .request(responding: false)
+        headDeadline?.cancel()
+        headDeadline = nil
+        tail = []
+        if let host, Self.asksForWebSocket(view), let refusal = connectionGuard.webSocketRefusal(from: host) {
+            connectionGuard.logger.debug("refusing chat socket: \(refusal)", metadata: ["remote": "\(host)"])
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(connectionGuard.refusalResponse(refusal)))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return false
+        }
+        return true
+    }
+
+    private static let websocketToken = Array("websocket".utf8)
+
+    /// Whether a head (in one read) asks to upgrade to WebSocket.
+    private static func asksForWebSocket(_ view: ByteBufferView) -> Bool {
+        guard view.count >= websocketToken.count else { return false }
+        let lowered = view.lazy.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        let bytes = Array(lowered)
+        return bytes.indices.dropLast(websocketToken.count - 1).contains {
+            bytes[$0..<($0 + websocketToken.count)].elementsEqual(websocketToken)
+        }
+    }
+
+    private func armHeadDeadline(context: ChannelHandlerContext) {
+        headDeadline?.cancel()
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        headDeadline = context.eventLoop.scheduleTask(in: TimeAmount(connectionGuard.limits.headerTimeout)) {
+            let (handler, context) = loopBound.value
+            guard case .awaitingHead = handler.phase else { return }
+            handler.connectionGuard.logger.debug(
+                "closing HTTP connection: no whole request head within \(handler.connectionGuard.limits.headerTimeout)",
+                metadata: ["remote": "\(handler.host ?? "?")"])
+            context.close(promise: nil)
+        }
+    }
+
+    private func armIdleCheck(context: ChannelHandlerContext, at deadline: NIODeadline) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            if case .upgraded = handler.phase { return }
+            let due = handler.lastActivity + TimeAmount(handler.connectionGuard.limits.idleTimeout)
+            // A request waiting for its answer (a blocked playlist reload) is not idle.
+            if case .request(responding: false) = handler.phase {
+                handler.armIdleCheck(context: context, at: .now() + TimeAmount(handler.connectionGuard.limits.idleTimeout))
+            } else if due <= .now() {
+                context.close(promise: nil)
+            } else {
+                handler.armIdleCheck(context: context, at: due)
+            }
+        }
+    }
+}

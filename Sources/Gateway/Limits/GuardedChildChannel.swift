@@ -1,0 +1,28 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// A Hummingbird child channel with a `ConnectionGuardHandler` in front of everything else, so the
+/// caps and the head timeout apply from the first byte, before the HTTP decoder and the WebSocket
+/// upgrade handler (which only add their own idle handling once a first request arrived).
+struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Inner.Value
+
+    let inner: Inner
+    let connectionGuard: ConnectionGuard
+    let scansHeads: Bool
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        do {
+            try channel.pipeline.syncOperations.addHandler(ConnectionGuardHandler(connectionGuard: connectionGuard, scansHeads: scansHeads))
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}

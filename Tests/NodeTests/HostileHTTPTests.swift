@@ -1,0 +1,201 @@
+import EventStore
+import Foundation
+import Gateway
+import Hummingbird
+import HummingbirdTesting
+import Node
+import TestSupport
+import Testing
+
+/// Strangers on the HTTP port, with real sockets against a served platform: each test asserts the
+/// bound (the limits are shortened so the suite stays fast; ops/abuse runs them at full size).
+@Suite(.serialized) struct HostileHTTPTests {
+    static let limits = HTTPLimits(
+        maxConnections: 1_000, maxConnectionsPerAddress: 4, maxWebSockets: 100, maxWebSocketsPerAddress: 2,
+        headerTimeout: .seconds(1), idleTimeout: .seconds(1), viewerBurst: 3, viewerInterval: .seconds(60), historyBurst: 2,
+        historyInterval: .seconds(60), retryAfterSeconds: 7)
+
+    func withServer(_ label: String, _ body: @Sendable (Platform, Int) async throws -> Void) async throws {
+        let store = try await TestDatabase.makeStore(label, registry: .platform)
+        let platform = try await Platform(
+            store: store,
+            configuration: GatewayConfiguration(
+                host: "127.0.0.1", port: 0, adminToken: "admin-t", rtmpPort: 0, srtPort: 0, limits: Self.limits),
+            media: .init(directory: FileManager.default.temporaryDirectory.appendingPathComponent("streamd-hostile-\(UUID())")),
+            chat: ChatConfiguration(), logger: TestDatabase.logger)
+        platform.start()
+        _ = try await platform.channels.create(name: "room", metadata: EventMetadata(actor: .admin))
+        let app = platform.gateway.application(logger: TestDatabase.logger)
+        do {
+            try await app.test(.live) { client in
+                guard let port = client.port else { throw TestSupportError("no port") }
+                try await body(platform, port)
+            }
+        } catch {
+            await platform.shutdown()
+            await store.shutdown()
+            throw error
+        }
+        await platform.shutdown()
+        await store.shutdown()
+    }
+
+    @Test(.timeLimit(.minutes(2))) func silentSlowAndIdleConnectionsAreCut() async throws {
+        try await withServer("hostile-idle") { _, port in
+            // Says nothing: cut by the head timeout.
+            let silent = try RawSocket(port: port)
+            #expect(silent.waitForClose(within: 3))
+
+            // A head dribbled a byte every 300 ms never completes: cut too.
+            let slow = try RawSocket(port: port)
+            slow.send("GET /healthz HTTP/1.1\r\n")
+            var cut = false
+            for _ in 0..<15 where !cut {
+                slow.send("X")
+                cut = slow.waitForClose(within: 0.3)
+            }
+            #expect(cut, "a slowloris head must be cut within about the 1 s head timeout")
+
+            // Served, then idle on keep-alive: cut by the idle timeout.
+            let idle = try RawSocket(port: port)
+            idle.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(idle.readUntil("\"ok\"", within: 3).hasPrefix("HTTP/1.1 200"))
+            #expect(idle.waitForClose(within: 4))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2))) func connectionsPastThePerAddressCapGet503WithRetryAfter() async throws {
+        try await withServer("hostile-cap") { _, port in
+            let held = try (0..<4).map { _ in try RawSocket(port: port) }
+            let extra = try RawSocket(port: port)
+            let answer = extra.readUntil("}}", within: 3)
+            #expect(answer.hasPrefix("HTTP/1.1 503"), "\(answer)")
+            #expect(answer.contains("Retry-After: 7"))
+            #expect(answer.contains("4 HTTP connections from your address"))
+            #expect(extra.waitForClose(within: 2))
+            // Once the held ones are gone (cut by the head timeout), the address is served again.
+            for socket in held { #expect(socket.waitForClose(within: 3)) }
+            let fresh = try RawSocket(port: port)
+            fresh.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(fresh.readUntil("\"ok\"", within: 3).hasPrefix("HTTP/1.1 200"))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2))) func viewerRegistrationFloodsAddABoundedNumberOfEvents() async throws {
+        try await withServer("hostile-viewers") { platform, port in
+            var statuses: [Int] = []
+            var retryAfter: String?
+            for attempt in 0..<40 {
+                let socket = try RawSocket(port: port)
+                let body = #"{"name":"flood\#(attempt)"}"#
+                socket.send(
+                    "POST /v1/viewers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                )
+                let answer = socket.readUntil("}", within: 3)
+                statuses.append(Int(answer.dropFirst(9).prefix(3)) ?? 0)
+                if answer.hasPrefix("HTTP/1.1 429") { retryAfter = retryAfter ?? answer.headerValue("Retry-After") }
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 3)
+            #expect(statuses.filter { $0 == 429 }.count == 37)
+            #expect(retryAfter.flatMap(Int.init).map { $0 > 0 } == true)
+            let registered = try await platform.store.read(after: 0, limit: 1_000, filter: EventFilter(types: ["ChatViewerRegistered"]))
+            #expect(registered.count == 3)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2))) func randomRecordingIdsAreAnsweredFromMemory() async throws {
+        try await withServer("hostile-vod") { platform, port in
+            let catalog = try #require(platform.gateway.playback?.recordings)
+            for _ in 0..<200 {
+                let socket = try RawSocket(port: port)
+                socket.send("GET /vod/\(UUID().uuidString.lowercased())/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(socket.readUntil("\r\n\r\n", within: 3).hasPrefix("HTTP/1.1 404"))
+            }
+            // One load of the recorded sessions, then misses within two seconds answer from memory.
+            #expect(await catalog.knownSessions.loads <= 3)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2))) func chatHistoryIsPagedAndRateLimited() async throws {
+        try await withServer("hostile-history") { _, port in
+            let tooMany = try RawSocket(port: port)
+            tooMany.send("GET /v1/chat/room/history?limit=501 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(tooMany.readUntil("}}", within: 3).hasPrefix("HTTP/1.1 400"))
+            let page = try RawSocket(port: port)
+            page.send("GET /v1/chat/room/history?limit=10 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(page.readUntil("]", within: 3).hasPrefix("HTTP/1.1 200"))
+            let limited = try RawSocket(port: port)
+            limited.send("GET /v1/chat/room/history HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = limited.readUntil("}}", within: 3)
+            #expect(answer.hasPrefix("HTTP/1.1 429"), "\(answer)")
+            #expect(answer.headerValue("Retry-After") != nil)
+        }
+    }
+}
+
+/// A blocking TCP socket to 127.0.0.1, for clients that misbehave on purpose.
+final class RawSocket: @unchecked Sendable {  // used from one test task at a time
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket: \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestSupportError("connect to \(port): \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL))
+    }
+
+    /// Reads until `marker` appears or `seconds` pass; what was read, as text.
+    func readUntil(_ marker: String, within seconds: Double) -> String {
+        var received: [UInt8] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            guard let chunk = receive(timeout: deadline.timeIntervalSinceNow) else { break }
+            if chunk.isEmpty { break }
+            received += chunk
+            if String(decoding: received, as: UTF8.self).contains(marker) { break }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    /// Whether the server closed the connection within `seconds` (anything it sends is skipped).
+    func waitForClose(within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            guard let chunk = receive(timeout: deadline.timeIntervalSinceNow) else { return false }
+            if chunk.isEmpty { return true }
+        }
+        return false
+    }
+
+    /// Bytes read, empty at end of stream (or a reset), nil on timeout.
+    private func receive(timeout: Double) -> [UInt8]? {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, Int32(max(0, timeout) * 1000)) > 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        return count <= 0 ? [] : Array(buffer.prefix(count))
+    }
+}
+
+extension String {
+    /// A header's value in a raw HTTP response.
+    func headerValue(_ name: String) -> String? {
+        for line in split(separator: "\r\n") where line.lowercased().hasPrefix(name.lowercased() + ":") {
+            return line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+}
