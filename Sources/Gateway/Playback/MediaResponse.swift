@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Packager
 
 /// Builds playback responses with the headers LL-HLS players and CDNs rely on.
 enum MediaResponse {
@@ -50,6 +51,40 @@ enum MediaResponse {
             return Response(status: .rangeNotSatisfiable, headers: headers)
         }
     }
+
+    /// A media file held in memory or on disk (`MediaFile.onDisk`); from disk only the range asked
+    /// for is read, off the event loop, so `Range: bytes=0-0` of a 50 MB recording reads one byte.
+    static func media(_ file: MediaFile, contentType: String, request: Request, context: some RequestContext) async throws -> Response {
+        guard let disk = file.onDisk else {
+            return media(file.bytes, contentType: contentType, etag: file.etag, lastModified: file.lastModified, request: request)
+        }
+        var headers = baseHeaders(caching: .immutable)
+        headers[.contentType] = contentType
+        headers[.eTag] = "\"\(file.etag)\""
+        headers[.lastModified] = file.lastModified
+        headers[.acceptRanges] = "bytes"
+        if let match = request.headers[.ifNoneMatch], match.contains("\"\(file.etag)\"") || match == "*" {
+            return Response(status: .notModified, headers: headers)
+        }
+        let isHead = request.method == .head
+        switch ByteRangeRequest.parse(request.headers[.range], size: disk.size) {
+        case .whole, .ignored:
+            headers[.contentLength] = String(disk.size)
+            let body = isHead ? ResponseBody() : try await fileIO.loadFile(path: disk.path, context: context)
+            return Response(status: .ok, headers: headers, body: body)
+        case .range(let range):
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(disk.size)"
+            headers[.contentLength] = String(range.count)
+            let body = isHead ? ResponseBody() : try await fileIO.loadFile(path: disk.path, range: range, context: context)
+            return Response(status: .partialContent, headers: headers, body: body)
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(disk.size)"
+            return Response(status: .rangeNotSatisfiable, headers: headers)
+        }
+    }
+
+    /// Reads files on NIO's thread pool, never on an event loop.
+    static let fileIO = FileIO()
 
     static func baseHeaders(caching: Caching) -> HTTPFields {
         var headers = HTTPFields()

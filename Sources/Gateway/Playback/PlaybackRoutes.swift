@@ -37,10 +37,7 @@ struct PlaybackRoutes: Sendable {
                 guard let fileName = HLSResource(name: file) else {
                     return MediaResponse.error(.notFound, "\(file) is not a file of this rendition")
                 }
-                return answer(await rendition.file(fileName)) {
-                    MediaResponse.media(
-                        $0.bytes, contentType: rendition.contentType, etag: $0.etag, lastModified: $0.lastModified, request: request)
-                }
+                return try await serve(await rendition.file(fileName), contentType: rendition.contentType, request, context)
             }
             router.on("vod/:session/index.m3u8", method: method) { request, context in
                 if request.method == .options { return Self.preflight() }
@@ -59,9 +56,8 @@ struct PlaybackRoutes: Sendable {
                     return MediaResponse.error(.notFound, "\(file) is not a file of this recording")
                 }
                 let contentType = name == "audio" ? MediaResponse.audioType : MediaResponse.videoType
-                return answer(try await recordings.file(session: session, rendition: name, fileName)) {
-                    MediaResponse.media($0.bytes, contentType: contentType, etag: $0.etag, lastModified: $0.lastModified, request: request)
-                }
+                return try await serve(
+                    try await recordings.file(session: session, rendition: name, fileName), contentType: contentType, request, context)
             }
         }
     }
@@ -71,6 +67,13 @@ struct PlaybackRoutes: Sendable {
             .notFound,
             "channel \(channel) is not live; its recordings are listed at /v1/channels/\(channel)/recordings and play at /vod/SESSION/index.m3u8"
         )
+    }
+
+    private func serve(
+        _ answer: PlaybackAnswer<MediaFile>, contentType: String, _ request: Request, _ context: some RequestContext
+    ) async throws -> Response {
+        guard case .ready(let file) = answer else { return self.answer(answer) { _ in Response(status: .internalServerError) } }
+        return try await MediaResponse.media(file, contentType: contentType, request: request, context: context)
     }
 
     private func answer<Value>(_ answer: PlaybackAnswer<Value>, _ ready: (Value) -> Response) -> Response {

@@ -194,10 +194,10 @@ public final class RecordingCatalog: Sendable {
             return .notFound("recordings are served as whole segments")
         }
         let path = "\(OriginStore.folder(session: loaded.recording.sessionID, rendition: rendition))/\(resource.name)"
-        guard let bytes = try origin.read(path) else { return .notFound("\(resource.name) is missing from the origin store") }
+        guard let file = origin.located(path) else { return .notFound("\(resource.name) is missing from the origin store") }
         return .ready(
             MediaFile(
-                bytes: bytes, session: loaded.recording.sessionID, rendition: rendition, resource: resource,
+                path: file.path, size: file.size, session: loaded.recording.sessionID, rendition: rendition, resource: resource,
                 published: loaded.recording.finalizedAt ?? loaded.recording.startedAt))
     }
 

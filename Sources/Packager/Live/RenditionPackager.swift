@@ -311,8 +311,10 @@ public final class RenditionPackager: Sendable {
             guard listed || options.recording else { return .notFound("segment \(msn) is not in the DVR window") }
             let path = "\(folder)/\(resource.name)"
             let isComplete = shared.withLock { $0.playlist.lastCompleteMSN.map { msn <= $0 } ?? false }
-            guard isComplete, let bytes = try? origin.read(path) else { return .notFound("segment \(msn) does not exist") }
-            return .ready(mediaFile(bytes, resource, published: Date()))
+            guard isComplete, let file = origin.located(path) else { return .notFound("segment \(msn) does not exist") }
+            return .ready(
+                MediaFile(
+                    path: file.path, size: file.size, session: identity.sessionID, rendition: name, resource: resource, published: Date()))
         case .part(let msn, let index):
             let request: PartRequest
             do {

@@ -46,6 +46,15 @@ public struct OriginStore: Sendable {
         return ByteBuffer(data: data ?? Data())
     }
 
+    /// The absolute path and size of a file, for serving it from disk; `nil` when it does not exist.
+    public func located(_ relativePath: String) -> (path: String, size: Int)? {
+        guard relativePath.split(separator: "/").allSatisfy({ $0 != ".." && $0 != "." }) else { return nil }
+        let path = url(relativePath).path
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        return (path, Int(status.st_size))
+    }
+
     public func size(_ relativePath: String) -> Int? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: url(relativePath).path) else { return nil }
         return (attributes[.size] as? NSNumber)?.intValue
