@@ -20,7 +20,11 @@ public struct AVCDecoderConfigurationRecord: Sendable, Hashable {
         self.pictureParameterSets = pictureParameterSets
     }
 
-    public init(parsing bytes: [UInt8]) throws {
+    public init(parsing bytes: [UInt8]) throws(MediaFormatError) {
+        try self.init(parsing: bytes[...])
+    }
+
+    public init(parsing bytes: ArraySlice<UInt8>) throws(MediaFormatError) {
         var reader = ByteReader(bytes, structure: "AVCDecoderConfigurationRecord")
         let version = try reader.u8()
         guard version == 1 else {

@@ -9,11 +9,15 @@ public struct AudioSpecificConfig: Sendable, Hashable {
     /// The original bytes, passed through to `esds` unchanged.
     public var bytes: [UInt8]
 
-    public init(parsing bytes: [UInt8]) throws {
+    public init(parsing bytes: [UInt8]) throws(MediaFormatError) {
+        try self.init(parsing: bytes[...])
+    }
+
+    public init(parsing bytes: ArraySlice<UInt8>) throws(MediaFormatError) {
         guard bytes.count >= 2 else {
             throw MediaFormatError("AudioSpecificConfig", "needs at least 2 bytes, has \(bytes.count)")
         }
-        var bits = BitReader(bytes)
+        var bits = BitReader(bytes, structure: "AudioSpecificConfig")
         var objectType = try bits.read(5)
         if objectType == 31 { objectType = 32 + (try bits.read(6)) }
         let frequencyIndex = try bits.read(4)
@@ -30,7 +34,7 @@ public struct AudioSpecificConfig: Sendable, Hashable {
         self.objectType = objectType
         self.sampleRate = sampleRate
         self.channelConfiguration = channels
-        self.bytes = bytes
+        self.bytes = Array(bytes)
     }
 
     /// Builds a plain AAC config (no explicit rate escape) for an encoder's output.

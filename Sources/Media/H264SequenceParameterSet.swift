@@ -19,13 +19,19 @@ public struct H264SequenceParameterSet: Sendable, Hashable {
     public static let highProfiles: Set<UInt8> = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]
 
     /// `nal` is one SPS NAL unit including its one-byte header, with emulation prevention bytes.
-    public init(parsing nal: [UInt8]) throws {
+    public init(parsing nal: [UInt8]) throws(MediaFormatError) {
+        try self.init(parsing: nal[...])
+    }
+
+    public init(parsing nal: ArraySlice<UInt8>) throws(MediaFormatError) {
         guard nal.count >= 4 else { throw MediaFormatError("H.264 SPS", "needs at least 4 bytes, has \(nal.count)") }
-        guard nal[0] & 0x1F == 7 else { throw MediaFormatError("H.264 SPS", "NAL type \(nal[0] & 0x1F) is not 7 (SPS)") }
-        profileIndication = nal[1]
-        constraintFlags = nal[2]
-        levelIndication = nal[3]
-        var bits = BitReader(Self.removingEmulationPrevention(nal.dropFirst(4)))
+        var reader = ByteReader(nal, structure: "H.264 SPS")
+        let header = try reader.u8()
+        guard header & 0x1F == 7 else { throw MediaFormatError("H.264 SPS", "NAL type \(header & 0x1F) is not 7 (SPS)") }
+        profileIndication = try reader.u8()
+        constraintFlags = try reader.u8()
+        levelIndication = try reader.u8()
+        var bits = BitReader(Self.removingEmulationPrevention(reader.restSlice()), structure: "H.264 SPS")
         _ = try bits.readUE()  // seq_parameter_set_id
         chromaFormat = 1
         var separateColourPlanes = false
@@ -89,7 +95,7 @@ public struct H264SequenceParameterSet: Sendable, Hashable {
         height = fullHeight - cropY
     }
 
-    private static func skipScalingList(_ bits: inout BitReader, size: Int) throws {
+    private static func skipScalingList(_ bits: inout BitReader, size: Int) throws(MediaFormatError) {
         var last = 8
         var next = 8
         for _ in 0..<size where next != 0 {
