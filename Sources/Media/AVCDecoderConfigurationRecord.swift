@@ -58,6 +58,20 @@ public struct AVCDecoderConfigurationRecord: Sendable, Hashable {
         // High-profile extensions (chroma format, bit depth) may follow; they are not needed here.
     }
 
+    /// The record for parameter sets taken from an Annex B stream or an encoder's global header:
+    /// profile, compatibility and level come from the first SPS, NAL lengths are 4 bytes. Nil
+    /// without an SPS of at least 4 bytes or without a PPS.
+    public init?(sequenceParameterSets sps: [[UInt8]], pictureParameterSets pps: [[UInt8]]) {
+        guard let first = sps.first, !pps.isEmpty else { return nil }
+        var reader = ByteReader(first, structure: "H.264 SPS")
+        // NAL header, profile_idc, constraint flags (the compatibility byte), level_idc.
+        guard let header = try? reader.u32() else { return nil }
+        self.init(
+            profileIndication: UInt8(truncatingIfNeeded: header >> 16), profileCompatibility: UInt8(truncatingIfNeeded: header >> 8),
+            levelIndication: UInt8(truncatingIfNeeded: header), nalUnitLengthSize: 4, sequenceParameterSets: sps,
+            pictureParameterSets: pps)
+    }
+
     /// The record's bytes, as written in `avcC`.
     public func serialized() -> [UInt8] {
         var out: [UInt8] = [1, profileIndication, profileCompatibility, levelIndication]

@@ -1,5 +1,5 @@
 /// H.264/H.265 Annex B byte streams (start-code delimited), as MPEG-TS carries them and libx264
-/// writes them; one splitter for ingest and transcode.
+/// writes them; one splitter and one AVCC converter for ingest and transcode.
 public enum AnnexB {
     /// The NAL units between start codes (3- or 4-byte), without the start codes and trailing zeros.
     public static func nalUnits(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
@@ -48,5 +48,45 @@ public enum AnnexB {
         out.append(UInt8(truncatingIfNeeded: length >> 8))
         out.append(UInt8(truncatingIfNeeded: length))
         out.append(contentsOf: unit)
+    }
+}
+
+extension AnnexB {
+    /// One H.264 access unit converted from Annex B to AVCC, with its parameter sets taken out
+    /// of band (they go into `avcC`; see `AVCDecoderConfigurationRecord(sequenceParameterSets:pictureParameterSets:)`).
+    public struct H264AccessUnit: Sendable, Hashable {
+        /// Length-prefixed NAL units without AUD, SPS, PPS and filler.
+        public var avcc: [UInt8]
+        /// Whether it holds an IDR slice.
+        public var isKeyframe: Bool
+        public var sequenceParameterSets: [[UInt8]]
+        public var pictureParameterSets: [[UInt8]]
+
+        public init(avcc: [UInt8], isKeyframe: Bool, sequenceParameterSets: [[UInt8]], pictureParameterSets: [[UInt8]]) {
+            self.avcc = avcc
+            self.isKeyframe = isKeyframe
+            self.sequenceParameterSets = sequenceParameterSets
+            self.pictureParameterSets = pictureParameterSets
+        }
+    }
+
+    /// Converts one H.264 access unit (as an MPEG-TS PES carries it) to AVCC.
+    public static func h264AccessUnit(_ bytes: [UInt8]) -> H264AccessUnit {
+        var unit = H264AccessUnit(avcc: [], isKeyframe: false, sequenceParameterSets: [], pictureParameterSets: [])
+        unit.avcc.reserveCapacity(bytes.count)
+        for nal in nalUnits(bytes) {
+            guard let header = nal.first else { continue }
+            switch header & 0x1F {
+            case 7: unit.sequenceParameterSets.append(Array(nal))
+            case 8: unit.pictureParameterSets.append(Array(nal))
+            case 9, 12: continue  // access unit delimiter, filler
+            case 5:
+                unit.isKeyframe = true
+                appendLengthPrefixed(nal, to: &unit.avcc)
+            default:
+                appendLengthPrefixed(nal, to: &unit.avcc)
+            }
+        }
+        return unit
     }
 }

@@ -250,20 +250,21 @@ import Testing
     }
 
     @Test func annexBBecomesAVCC() {
-        let unit = H264AnnexB.convert(W.h264AccessUnit(keyframe: true, size: 10))
+        let unit = AnnexB.h264AccessUnit(W.h264AccessUnit(keyframe: true, size: 10))
         #expect(unit.isKeyframe)
         #expect(unit.sequenceParameterSets == [W.sps])
         #expect(unit.pictureParameterSets == [W.pps])
         let slice: [UInt8] = (0..<10).map { UInt8($0 % 200 + 2) }
         let expected: [UInt8] = [0, 0, 0, 11, 0x65] + slice
         #expect(unit.avcc == expected)
-        let record = H264AnnexB.configuration(sps: unit.sequenceParameterSets, pps: unit.pictureParameterSets)
+        let record = AVCDecoderConfigurationRecord(
+            sequenceParameterSets: unit.sequenceParameterSets, pictureParameterSets: unit.pictureParameterSets)
         #expect(record?.codecString == "avc1.42C01E")
         // Trailing zeros and 4-byte start codes; an empty input has no NAL units.
         #expect(
             AnnexB.nalUnits([0, 0, 0, 1, 0x41, 0x9A, 0, 0, 0, 0, 1, 0x41, 0x9B, 0, 0]).map(Array.init) == [[0x41, 0x9A], [0x41, 0x9B]])
         #expect(AnnexB.nalUnits([]).isEmpty)
-        #expect(H264AnnexB.convert([0, 0, 1]).avcc.isEmpty)
+        #expect(AnnexB.h264AccessUnit([0, 0, 1]).avcc.isEmpty)
     }
 
     @Test func anFFmpegTransportStreamDemuxesLikeTheRTMPPath() async throws {

@@ -11,26 +11,35 @@ public struct ADTSHeader: Sendable, Hashable {
     /// The whole frame, header included.
     public var frameLength: Int
 
+    /// Parses the header at the start of `bytes` (what follows it is not read).
     public init(parsing bytes: ArraySlice<UInt8>) throws(MediaFormatError) {
         guard bytes.count >= 7 else { throw MediaFormatError("ADTS header", "needs 7 bytes, has \(bytes.count)") }
-        let i = bytes.startIndex
-        guard bytes[i] == 0xFF, bytes[i + 1] & 0xF6 == 0xF0 else {
+        var reader = ByteReader(bytes, structure: "ADTS header")
+        // syncword (12) ID (1) layer (2) protection_absent (1)
+        let sync = try reader.u16()
+        guard sync & 0xFFF6 == 0xFFF0 else {
             throw MediaFormatError("ADTS header", "no syncword (AAC in MPEG-TS must be ADTS)")
         }
-        let protectionAbsent = bytes[i + 1] & 0x01 != 0
-        let profile = Int(bytes[i + 2] >> 6)
-        let frequencyIndex = Int(bytes[i + 2] >> 2) & 0x0F
+        let protectionAbsent = sync & 0x0001 != 0
+        // profile (2) sampling_frequency_index (4) private (1) channel_configuration (3)
+        // original/copy, home, copyright id bit and start (4) aac_frame_length (13)
+        // adts_buffer_fullness (11) number_of_raw_data_blocks_in_frame (2): 40 bits
+        let fields = try reader.u8()
+        let rest = try reader.u32()
+        let profile = Int(fields >> 6)
+        let frequencyIndex = Int(fields >> 2) & 0x0F
         guard frequencyIndex < AudioSpecificConfig.sampleRates.count else {
             throw MediaFormatError("ADTS header", "reserved sampling frequency index \(frequencyIndex)")
         }
-        channelConfiguration = Int(bytes[i + 2] & 0x01) << 2 | Int(bytes[i + 3] >> 6)
-        frameLength = Int(bytes[i + 3] & 0x03) << 11 | Int(bytes[i + 4]) << 3 | Int(bytes[i + 5] >> 5)
+        channelConfiguration = Int(fields & 0x01) << 2 | Int(rest >> 30)
+        frameLength = Int(rest >> 13) & 0x1FFF
         headerLength = protectionAbsent ? 7 : 9
         guard frameLength > headerLength else {
             throw MediaFormatError("ADTS header", "frame length \(frameLength) is not longer than its \(headerLength)-byte header")
         }
-        guard bytes[i + 6] & 0x03 == 0 else {
-            throw MediaFormatError("ADTS header", "\(Int(bytes[i + 6] & 0x03) + 1) raw data blocks in one frame are not supported")
+        let rawDataBlocks = Int(rest & 0x03)
+        guard rawDataBlocks == 0 else {
+            throw MediaFormatError("ADTS header", "\(rawDataBlocks + 1) raw data blocks in one frame are not supported")
         }
         objectType = profile + 1
         sampleRate = AudioSpecificConfig.sampleRates[frequencyIndex]

@@ -162,13 +162,56 @@ public struct TSDemuxer: Sendable {
 
     // MARK: Packets
 
+    /// The fixed 4-byte packet header (ISO/IEC 13818-1 §2.4.3.2).
+    struct PacketHeader: Sendable, Hashable {
+        var transportError: Bool
+        var unitStart: Bool
+        var pid: UInt16
+        var scrambled: Bool
+        /// adaptation_field_control: bit 1 an adaptation field, bit 0 a payload.
+        var adaptation: UInt8
+        var continuityCounter: UInt8
+
+        @inline(__always)
+        init(_ reader: inout ByteReader) throws(MediaFormatError) {
+            // sync_byte (8, checked by the caller), transport_error_indicator, payload_unit_start_indicator,
+            // transport_priority, PID (13), transport_scrambling_control (2), adaptation_field_control (2),
+            // continuity_counter (4)
+            let word = try reader.u32()
+            transportError = word & 0x0080_0000 != 0
+            unitStart = word & 0x0040_0000 != 0
+            pid = UInt16(truncatingIfNeeded: word >> 8) & 0x1FFF
+            scrambled = word & 0xC0 != 0
+            adaptation = UInt8(truncatingIfNeeded: word >> 4) & 0x03
+            continuityCounter = UInt8(truncatingIfNeeded: word) & 0x0F
+        }
+    }
+
+    /// The adaptation field's flags this demuxer uses (§2.4.3.4), the field skipped.
+    struct AdaptationField: Sendable, Hashable {
+        var discontinuity = false
+        var randomAccess = false
+
+        init(_ reader: inout ByteReader) throws(MediaFormatError) {
+            let length = Int(try reader.u8())
+            var field = ByteReader(try reader.slice(length), structure: "adaptation field")
+            if let flags = try? field.u8() {
+                discontinuity = flags & 0x80 != 0
+                randomAccess = flags & 0x40 != 0
+            }
+        }
+    }
+
     private mutating func packet(_ p: ArraySlice<UInt8>, into outputs: inout [Output]) throws(TSStreamError) {
         unsyncedBytes = 0
         counters.packets += 1
-        let base = p.startIndex
-        let b1 = p[base + 1]
-        let b3 = p[base + 3]
-        let pid = UInt16(b1 & 0x1F) << 8 | UInt16(p[base + 2])
+        var reader = ByteReader(p, structure: "MPEG-TS packet")
+        // Every packet has its 4-byte header: the caller passes 188 bytes.
+        guard let header = try? PacketHeader(&reader) else {
+            counters.transportErrors += 1
+            return
+        }
+        let pid = header.pid
         if !hasProgram {
             bytesWithoutProgram += Self.packetSize
             guard bytesWithoutProgram <= limits.maxBytesWithoutProgram else {
@@ -177,36 +220,28 @@ public struct TSDemuxer: Sendable {
             }
         }
         guard pid != 0x1FFF else { return }
-        guard b1 & 0x80 == 0 else {
+        guard !header.transportError else {
             counters.transportErrors += 1
             assemblers[pid]?.active = false
             return
         }
-        let unitStart = b1 & 0x40 != 0
-        let scrambled = b3 & 0xC0 != 0
-        let adaptation = (b3 >> 4) & 0x03
-        let cc = b3 & 0x0F
-        var payloadStart = base + 4
-        var discontinuity = false
-        var randomAccess = false
-        if adaptation & 0x02 != 0 {
-            let length = Int(p[base + 4])
-            guard length <= 183 else {
+        var field: AdaptationField?
+        if header.adaptation & 0x02 != 0 {
+            // A field longer than the packet's 183 bytes after its length byte is corrupt.
+            guard let parsed = try? AdaptationField(&reader) else {
                 counters.transportErrors += 1
                 return
             }
-            if length > 0 {
-                let flags = p[base + 5]
-                discontinuity = flags & 0x80 != 0
-                randomAccess = flags & 0x40 != 0
-            }
-            payloadStart = base + 5 + length
+            field = parsed
         }
-        let hasPayload = adaptation & 0x01 != 0 && payloadStart < p.endIndex
+        let discontinuity = field?.discontinuity ?? false
+        let randomAccess = field?.randomAccess ?? false
+        let hasPayload = header.adaptation & 0x01 != 0 && !reader.isAtEnd
         let known = pid == 0 || pid == pmtPID || streams[pid] != nil
         guard known else { return }
 
-        if adaptation & 0x01 != 0 {
+        if header.adaptation & 0x01 != 0 {
+            let cc = header.continuityCounter
             if let last = continuity[pid], !discontinuity {
                 if cc == last {
                     counters.duplicatePackets += 1
@@ -220,36 +255,36 @@ public struct TSDemuxer: Sendable {
             }
             continuity[pid] = cc
         }
-        guard hasPayload, !scrambled else { return }
-        let payload = p[payloadStart...]
+        guard hasPayload, !header.scrambled else { return }
+        let payload = reader.restSlice()
         if pid == 0 || pid == pmtPID {
-            psi(pid: pid, payload: payload, unitStart: unitStart, into: &outputs)
+            psi(pid: pid, payload: payload, unitStart: header.unitStart, into: &outputs)
         } else if let stream = streams[pid] {
             try pes(
-                stream, payload: payload, unitStart: unitStart, randomAccess: randomAccess, discontinuity: discontinuity, into: &outputs)
+                stream, payload: payload, unitStart: header.unitStart, randomAccess: randomAccess, discontinuity: discontinuity,
+                into: &outputs)
         }
     }
 
     // MARK: PSI
 
     private mutating func psi(pid: UInt16, payload: ArraySlice<UInt8>, unitStart: Bool, into outputs: inout [Output]) {
-        var data = payload
+        var reader = ByteReader(payload, structure: "PSI")
         if unitStart {
-            let pointer = Int(data[data.startIndex])
-            data = data.dropFirst()
-            guard pointer <= data.count else {
+            // pointer_field: the bytes before it end the previous section.
+            guard let pointer = try? reader.u8(), let tail = try? reader.slice(Int(pointer)) else {
                 sections[pid] = nil
                 return
             }
             if var partial = sections[pid] {
-                partial.append(contentsOf: data.prefix(pointer))
+                partial.append(contentsOf: tail)
                 sections[pid] = partial
                 drainSections(pid: pid, into: &outputs)
             }
-            sections[pid] = Array(data.dropFirst(pointer))
+            sections[pid] = Array(reader.restSlice())
         } else {
             guard var partial = sections[pid] else { return }
-            partial.append(contentsOf: data)
+            partial.append(contentsOf: reader.restSlice())
             sections[pid] = partial
         }
         drainSections(pid: pid, into: &outputs)
@@ -257,72 +292,93 @@ public struct TSDemuxer: Sendable {
 
     /// Parses every complete section buffered for `pid`, keeping an incomplete tail.
     private mutating func drainSections(pid: UInt16, into outputs: inout [Output]) {
-        guard var buffer = sections[pid] else { return }
-        while buffer.count >= 3 {
-            if buffer[0] == 0xFF {
-                buffer.removeAll()
+        guard let buffer = sections[pid] else { return }
+        var reader = ByteReader(buffer, structure: "PSI section")
+        while reader.remaining >= 3 {
+            // table_id (8), then flags and section_length (12), read ahead of the section.
+            var header = reader
+            guard let tableID = try? header.u8(), let lengthField = try? header.u16() else { break }
+            guard tableID != 0xFF else {
+                _ = reader.restSlice()  // stuffing: the rest of the packet is padding
                 break
             }
-            let length = Int(buffer[1] & 0x0F) << 8 | Int(buffer[2])
+            let length = Int(lengthField & 0x0FFF)
             guard length <= 1021 else {
                 counters.crcErrors += 1
-                buffer.removeAll()
+                _ = reader.restSlice()
                 break
             }
-            let total = 3 + length
-            guard buffer.count >= total else { break }
-            let section = Array(buffer[0..<total])
-            buffer.removeFirst(total)
-            guard total >= 12, CRC32MPEG2.checksum(section) == 0 else {
+            guard let section = try? reader.slice(3 + length) else { break }
+            guard section.count >= 12, CRC32MPEG2.checksum(section) == 0 else {
                 counters.crcErrors += 1
                 continue
             }
-            if pid == 0, section[0] == 0x00 {
+            if pid == 0, tableID == 0x00 {
                 pat(section)
-            } else if pid == pmtPID, section[0] == 0x02 {
+            } else if pid == pmtPID, tableID == 0x02 {
                 pmt(section, into: &outputs)
             }
         }
-        sections[pid] = buffer.isEmpty ? nil : buffer
+        if reader.isAtEnd {
+            sections[pid] = nil
+        } else if reader.offset > 0 {
+            sections[pid] = Array(reader.restSlice())
+        }
     }
 
-    private mutating func pat(_ section: [UInt8]) {
-        var offset = 8
-        while offset + 4 <= section.count - 4 {
-            let program = UInt16(section[offset]) << 8 | UInt16(section[offset + 1])
-            let pid = UInt16(section[offset + 2] & 0x1F) << 8 | UInt16(section[offset + 3])
-            offset += 4
-            guard program != 0 else { continue }
-            if pmtPID != pid {
-                if let old = pmtPID { sections[old] = nil }
-                pmtPID = pid
-                pmtVersion = nil
+    /// The first program's PMT PID from a PAT section (§2.4.4.3), CRC already checked.
+    static func programMapPID(inPAT section: ArraySlice<UInt8>) -> UInt16? {
+        // Header (8 bytes), then 4-byte entries up to the CRC.
+        var reader = ByteReader(section.dropLast(4), structure: "PAT")
+        guard (try? reader.skip(8)) != nil else { return nil }
+        while let program = try? reader.u16(), let pid = try? reader.u16() {
+            if program != 0 { return pid & 0x1FFF }  // program 0 names the network PID
+        }
+        return nil
+    }
+
+    private mutating func pat(_ section: ArraySlice<UInt8>) {
+        guard let pid = Self.programMapPID(inPAT: section), pmtPID != pid else { return }
+        if let old = pmtPID { sections[old] = nil }
+        pmtPID = pid
+        pmtVersion = nil
+    }
+
+    /// A PMT section's fields (§2.4.4.8), CRC already checked.
+    struct ProgramMap: Sendable, Hashable {
+        var version: Int
+        var currentNext: Bool
+        var pcrPID: UInt16
+        /// The elementary streams whose entries are whole; a truncated entry ends the list.
+        var streams: [ElementaryStream]
+
+        init(_ section: ArraySlice<UInt8>) throws(MediaFormatError) {
+            var reader = ByteReader(section.dropLast(4), structure: "PMT")
+            try reader.skip(5)  // table_id, section_length, program_number
+            let versionByte = try reader.u8()
+            version = Int(versionByte >> 1) & 0x1F
+            currentNext = versionByte & 0x01 != 0
+            try reader.skip(2)  // section_number, last_section_number
+            pcrPID = try reader.u16() & 0x1FFF
+            let programInfoLength = Int(try reader.u16() & 0x0FFF)
+            try reader.skip(programInfoLength)
+            streams = []
+            while reader.remaining >= 5 {
+                let type = try reader.u8()
+                let pid = try reader.u16() & 0x1FFF
+                let infoLength = Int(try reader.u16() & 0x0FFF)
+                guard let descriptors = try? reader.slice(infoLength) else { break }
+                streams.append(ElementaryStream(pid: pid, streamType: type, kind: TSDemuxer.kind(of: type, descriptors: descriptors)))
             }
-            return
         }
     }
 
-    private mutating func pmt(_ section: [UInt8], into outputs: inout [Output]) {
-        let version = Int(section[5] >> 1) & 0x1F
-        guard section[5] & 0x01 != 0, version != pmtVersion || streams.isEmpty else { return }
-        let pcr = UInt16(section[8] & 0x1F) << 8 | UInt16(section[9])
-        let programInfoLength = Int(section[10] & 0x0F) << 8 | Int(section[11])
-        var offset = 12 + programInfoLength
-        let end = section.count - 4
-        var found: [ElementaryStream] = []
-        while offset + 5 <= end {
-            let type = section[offset]
-            let pid = UInt16(section[offset + 1] & 0x1F) << 8 | UInt16(section[offset + 2])
-            let infoLength = Int(section[offset + 3] & 0x0F) << 8 | Int(section[offset + 4])
-            let descriptorsEnd = offset + 5 + infoLength
-            guard descriptorsEnd <= end else { break }
-            let descriptors = section[(offset + 5)..<descriptorsEnd]
-            found.append(ElementaryStream(pid: pid, streamType: type, kind: Self.kind(of: type, descriptors: descriptors)))
-            offset = descriptorsEnd
-        }
+    private mutating func pmt(_ section: ArraySlice<UInt8>, into outputs: inout [Output]) {
+        guard let map = try? ProgramMap(section), map.currentNext, map.version != pmtVersion || streams.isEmpty else { return }
+        let found = map.streams
         guard !found.isEmpty else { return }
-        pmtVersion = version
-        pcrPID = pcr
+        pmtVersion = map.version
+        pcrPID = map.pcrPID
         let previous = streams
         streams = Dictionary(found.map { ($0.pid, $0) }, uniquingKeysWith: { first, _ in first })
         for pid in previous.keys where streams[pid] != previous[pid] {
@@ -346,16 +402,14 @@ public struct TSDemuxer: Sendable {
         case 0x81: return .unsupported(name: "AC-3", track: .audio)
         case 0x87: return .unsupported(name: "E-AC-3", track: .audio)
         case 0x06:
-            var index = descriptors.startIndex
-            while index + 2 <= descriptors.endIndex {
-                let tag = descriptors[index]
-                let length = Int(descriptors[index + 1])
-                let body = descriptors[(index + 2)..<min(index + 2 + length, descriptors.endIndex)]
-                if tag == 0x05, Array(body.prefix(4)) == Array("Opus".utf8) { return .opus }
-                if tag == 0x05, Array(body.prefix(4)) == Array("HEVC".utf8) { return .hevc }
+            // Descriptors: tag (8), length (8), body; a body cut short by the loop's end still counts.
+            var reader = ByteReader(descriptors, structure: "descriptor")
+            while let tag = try? reader.u8(), let length = try? reader.u8() {
+                let body = reader.slice(atMost: Int(length))
+                if tag == 0x05, body.prefix(4).elementsEqual("Opus".utf8) { return .opus }
+                if tag == 0x05, body.prefix(4).elementsEqual("HEVC".utf8) { return .hevc }
                 if tag == 0x6A { return .unsupported(name: "AC-3", track: .audio) }
                 if tag == 0x7A { return .unsupported(name: "E-AC-3", track: .audio) }
-                index += 2 + length
             }
             return .data
         default:
@@ -383,10 +437,10 @@ public struct TSDemuxer: Sendable {
             assembler.randomAccess = randomAccess
             assembler.discontinuity = discontinuity
             assembler.expectedLength = nil
-            if payload.count >= 6 {
-                let i = payload.startIndex
-                let length = Int(payload[i + 4]) << 8 | Int(payload[i + 5])
-                if length > 0 { assembler.expectedLength = 6 + length }
+            // packet_start_code_prefix (24), stream_id (8), PES_packet_length (16): 0 is unbounded.
+            var header = ByteReader(payload, structure: "PES header")
+            if (try? header.skip(4)) != nil, let length = try? header.u16(), length > 0 {
+                assembler.expectedLength = 6 + Int(length)
             }
         } else if !assembler.active {
             assemblers[stream.pid] = assembler
@@ -407,29 +461,59 @@ public struct TSDemuxer: Sendable {
         assemblers[stream.pid] = assembler
     }
 
+    /// A PES packet's header fields (§2.4.3.6) and where its payload lies.
+    struct PESHeader: Sendable, Hashable {
+        /// Raw 33-bit 90 kHz timestamps.
+        var pts: Int64?
+        var dts: Int64?
+        /// The indices of the payload in the packet.
+        var payload: Range<Int>
+
+        /// Whether packets of a stream ID carry the optional header (§2.4.3.7): all but program
+        /// stream map, padding, private stream 2, ECM, EMM, DSM-CC, H.222.1 type E and directory.
+        static func hasOptionalHeader(_ streamID: UInt8) -> Bool {
+            switch streamID {
+            case 0xBC, 0xBE, 0xBF, 0xF0, 0xF1, 0xF2, 0xF8, 0xFF: false
+            default: true
+            }
+        }
+
+        init(_ bytes: ArraySlice<UInt8>) throws(MediaFormatError) {
+            guard bytes.count >= 9 else { throw MediaFormatError("PES header", "needs 9 bytes, has \(bytes.count)") }
+            var reader = ByteReader(bytes, structure: "PES header")
+            guard try reader.u24() == 1 else { throw MediaFormatError("PES header", "no packet start code") }
+            let streamID = try reader.u8()
+            let declared = Int(try reader.u16())
+            // A declared length beyond the bytes assembled is cut to them; 0 is unbounded.
+            var packet = ByteReader(declared > 0 ? reader.slice(atMost: declared) : reader.restSlice(), structure: "PES header")
+            if Self.hasOptionalHeader(streamID) {
+                try packet.skip(1)  // scrambling, priority, alignment, copyright, original
+                let flags = try packet.u8() >> 6
+                let headerLength = Int(try packet.u8())
+                var header = ByteReader(try packet.slice(headerLength), structure: "PES header")
+                if flags & 0x02 != 0, headerLength >= 5 { pts = try Self.timestamp(&header) }
+                if flags == 0x03, headerLength >= 10 { dts = try Self.timestamp(&header) }
+            }
+            payload = packet.restSlice().indices
+        }
+
+        /// A 33-bit timestamp in its 5-byte form (4 bits prefix, then 3, 15 and 15 bits, each with a marker bit).
+        static func timestamp(_ reader: inout ByteReader) throws(MediaFormatError) -> Int64 {
+            let high = Int64(try reader.u8())
+            let middle = Int64(try reader.u16())
+            let low = Int64(try reader.u16())
+            return ((high >> 1) & 0x07) << 30 | (middle >> 1) << 15 | low >> 1
+        }
+    }
+
     private mutating func finish(_ stream: ElementaryStream, _ assembler: Assembler, into outputs: inout [Output]) {
         let bytes = assembler.buffer
-        guard bytes.count >= 9, bytes[0] == 0, bytes[1] == 0, bytes[2] == 1 else {
+        guard let header = try? PESHeader(bytes[...]) else {
             counters.malformedPES += 1
             return
         }
-        let streamID = bytes[3]
-        let declared = Int(bytes[4]) << 8 | Int(bytes[5])
-        let end = declared > 0 ? min(6 + declared, bytes.count) : bytes.count
-        var start = 6
-        var pts: Int64?
-        var dts: Int64?
-        if ![0xBC, 0xBE, 0xBF, 0xF0, 0xF1, 0xF2, 0xF8, 0xFF].contains(streamID) {
-            let flags = bytes[7] >> 6
-            let headerLength = Int(bytes[8])
-            start = 9 + headerLength
-            guard start <= end else {
-                counters.malformedPES += 1
-                return
-            }
-            if flags & 0x02 != 0, headerLength >= 5 { pts = Self.timestamp(bytes, at: 9) }
-            if flags == 0x03, headerLength >= 10 { dts = Self.timestamp(bytes, at: 14) }
-        }
+        var pts = header.pts
+        var dts = header.dts
         if let raw = pts {
             let rawDTS = dts ?? raw
             if assembler.discontinuity { timelineCheck(rawDTS, into: &outputs) }
@@ -445,7 +529,7 @@ public struct TSDemuxer: Sendable {
         }
         emittedPES = true
         outputs.append(
-            .pes(PES(stream: stream, pts: pts, dts: dts, randomAccess: assembler.randomAccess, payload: Array(bytes[start..<end]))))
+            .pes(PES(stream: stream, pts: pts, dts: dts, randomAccess: assembler.randomAccess, payload: Array(bytes[header.payload]))))
     }
 
     /// After a discontinuity indicator, a timestamp more than 2 s away from the timeline restarts it
@@ -459,12 +543,5 @@ public struct TSDemuxer: Sendable {
         for pid in unwrappers.keys { unwrappers[pid]?.reset() }
         programReference = nil
         outputs.append(.discontinuity)
-    }
-
-    static func timestamp(_ bytes: [UInt8], at offset: Int) -> Int64? {
-        guard offset >= 0, offset + 5 <= bytes.count else { return nil }
-        let b0 = Int64(bytes[offset]), b1 = Int64(bytes[offset + 1]), b2 = Int64(bytes[offset + 2])
-        let b3 = Int64(bytes[offset + 3]), b4 = Int64(bytes[offset + 4])
-        return ((b0 >> 1) & 0x07) << 30 | b1 << 22 | (b2 >> 1) << 15 | b3 << 7 | b4 >> 1
     }
 }

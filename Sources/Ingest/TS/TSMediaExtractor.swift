@@ -102,11 +102,12 @@ public struct TSMediaExtractor: Sendable {
             hevc(pes.payload, pts: pts, dts: dts, into: &output)
             return
         }
-        let unit = H264AnnexB.convert(pes.payload)
+        let unit = AnnexB.h264AccessUnit(pes.payload)
         if !unit.sequenceParameterSets.isEmpty { sps = unit.sequenceParameterSets }
         if !unit.pictureParameterSets.isEmpty { pps = unit.pictureParameterSets }
         guard !unit.avcc.isEmpty else { return }
-        if let record = H264AnnexB.configuration(sps: sps, pps: pps), videoTrack?.configuration != .avc(record),
+        if let record = AVCDecoderConfigurationRecord(sequenceParameterSets: sps, pictureParameterSets: pps),
+            videoTrack?.configuration != .avc(record),
             videoTrack != nil || unit.isKeyframe
         {
             var track = TrackInfo(kind: .video, codec: .h264, configuration: .avc(record), timebase: .mpeg90kHz)
@@ -159,17 +160,18 @@ public struct TSMediaExtractor: Sendable {
             opus(pes.payload, pts: pts, into: &output)
             return
         }
-        var offset = pes.payload.startIndex
+        var reader = ByteReader(pes.payload, structure: "ADTS")
         var frames: Int64 = 0
-        while offset < pes.payload.endIndex {
+        while !reader.isAtEnd {
             let header: ADTSHeader
             do {
-                header = try ADTSHeader(parsing: pes.payload[offset...])
+                header = try ADTSHeader(parsing: reader.unread)
             } catch {
                 counters.malformedAudio += 1
                 return
             }
-            guard header.frameLength <= pes.payload.endIndex - offset else {
+            guard (try? reader.skip(header.headerLength)) != nil, let data = try? reader.bytes(header.frameLength - header.headerLength)
+            else {
                 counters.malformedAudio += 1
                 return
             }
@@ -184,11 +186,9 @@ public struct TSMediaExtractor: Sendable {
             }
             // Frames after the first in one PES follow it by 1024 samples each.
             let time = pts &+ frames &* 1024 &* 90_000 / Int64(header.sampleRate)
-            let data = Array(pes.payload[(offset + header.headerLength)..<(offset + header.frameLength)])
             output.items.append(
                 .packet(MediaPacket(track: .audio, pts: time, dts: time, timebase: .mpeg90kHz, isKeyframe: true, data: data)))
             frames &+= 1
-            offset += header.frameLength
         }
     }
 
@@ -224,43 +224,48 @@ public struct TSMediaExtractor: Sendable {
             audioTrack = track
             output.items.append(.track(track))
         }
-        var offset = payload.startIndex
+        var reader = ByteReader(payload, structure: "Opus control header")
         var time = pts
-        while offset + 2 <= payload.endIndex {
-            guard payload[offset] == 0x7F, payload[offset + 1] & 0xE0 == 0xE0 else {
+        while reader.remaining >= 2 {
+            let unit: [UInt8]?
+            do {
+                unit = try Self.opusAccessUnit(&reader)
+            } catch {
                 counters.malformedAudio += 1
                 return
             }
-            let flags = payload[offset + 1]
-            offset += 2
-            var size = 0
-            while offset < payload.endIndex {
-                let byte = Int(payload[offset])
-                offset += 1
-                size += byte
-                if byte != 255 { break }
-            }
-            if flags & 0x10 != 0 { offset += 2 }  // start trim
-            if flags & 0x08 != 0 { offset += 2 }  // end trim
-            if flags & 0x04 != 0 {  // control extension: a length, then that many bytes
-                guard offset < payload.endIndex else { break }
-                offset += 1 + Int(payload[offset])
-            }
-            guard size > 0, offset <= payload.endIndex, size <= payload.endIndex - offset else {
-                counters.malformedAudio += 1
-                return
-            }
-            let packet = Array(payload[offset..<(offset + size)])
-            offset += size
+            guard let packet = unit else { break }
             output.items.append(
                 .packet(MediaPacket(track: .audio, pts: time, dts: time, timebase: .mpeg90kHz, isKeyframe: true, data: packet)))
             time &+= Int64(Self.opusSamples(packet)) * 90_000 / 48_000
         }
     }
 
+    /// The next access unit behind its control header: an 11-bit 0x3FF prefix, start trim, end
+    /// trim and control extension flags, the size in 255s, then the fields the flags announce.
+    /// Nil when a control extension has no length byte (the PES ends there).
+    static func opusAccessUnit(_ reader: inout ByteReader) throws(MediaFormatError) -> [UInt8]? {
+        let prefix = try reader.u16()
+        guard prefix & 0xFFE0 == 0x7FE0 else { throw MediaFormatError("Opus control header", "no 0x7FE0 prefix") }
+        var size = 0
+        while let byte = try? reader.u8() {
+            size += Int(byte)
+            if byte != 255 { break }
+        }
+        if prefix & 0x10 != 0 { try reader.skip(2) }  // start trim
+        if prefix & 0x08 != 0 { try reader.skip(2) }  // end trim
+        if prefix & 0x04 != 0 {  // control extension: a length, then that many bytes
+            guard let length = try? reader.u8() else { return nil }
+            try reader.skip(Int(length))
+        }
+        guard size > 0 else { throw MediaFormatError("Opus control header", "an access unit of 0 bytes") }
+        return try reader.bytes(size)
+    }
+
     /// Samples (at 48 kHz) in one Opus packet, from its TOC byte and frame count.
     static func opusSamples(_ packet: [UInt8]) -> Int {
-        guard let toc = packet.first else { return 0 }
+        var reader = ByteReader(packet, structure: "Opus packet")
+        guard let toc = try? reader.u8() else { return 0 }
         let config = Int(toc >> 3)
         let frameSamples: Int
         switch config {
@@ -272,7 +277,7 @@ public struct TSMediaExtractor: Sendable {
         switch toc & 0x03 {
         case 0: frames = 1
         case 1, 2: frames = 2
-        default: frames = packet.count > 1 ? Int(packet[1] & 0x3F) : 0
+        default: frames = (try? reader.u8()).map { Int($0 & 0x3F) } ?? 0  // code 3: the frame count byte
         }
         return frameSamples * frames
     }
