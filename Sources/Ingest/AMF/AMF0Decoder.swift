@@ -1,19 +1,31 @@
+import Media
+
 /// Reads AMF0 values from untrusted bytes; every failure is an `RTMPProtocolError` of stage `.amf`.
 public struct AMF0Decoder: Sendable {
     /// Objects nested deeper than this are refused (a hostile peer could otherwise exhaust the stack).
     public static let maximumDepth = 32
 
-    public let bytes: [UInt8]
-    public private(set) var offset = 0
+    private var reader: ByteReader
 
     public init(_ bytes: [UInt8]) {
-        self.bytes = bytes
+        reader = ByteReader(bytes, structure: "AMF0")
     }
 
-    public var isAtEnd: Bool { offset >= bytes.count }
+    public init(_ bytes: ArraySlice<UInt8>) {
+        reader = ByteReader(bytes, structure: "AMF0")
+    }
+
+    /// Bytes consumed so far.
+    public var offset: Int { reader.offset }
+    public var isAtEnd: Bool { reader.isAtEnd }
 
     /// Decodes every value up to the end.
     public static func decodeAll(_ bytes: [UInt8]) throws(RTMPProtocolError) -> [AMF0Value] {
+        try decodeAll(bytes[...])
+    }
+
+    /// Decodes every value up to the end.
+    public static func decodeAll(_ bytes: ArraySlice<UInt8>) throws(RTMPProtocolError) -> [AMF0Value] {
         var decoder = AMF0Decoder(bytes)
         var values: [AMF0Value] = []
         while !decoder.isAtEnd { values.append(try decoder.decode()) }
@@ -43,8 +55,8 @@ public struct AMF0Decoder: Sendable {
         case 0x0A:
             let count = Int(try u32())
             // Each element takes at least one byte: a count larger than what is left is a lie.
-            guard count <= bytes.count - offset else {
-                throw RTMPProtocolError(.amf, "strict array claims \(count) elements but only \(bytes.count - offset) bytes remain")
+            guard count <= reader.remaining else {
+                throw RTMPProtocolError(.amf, "strict array claims \(count) elements but only \(reader.remaining) bytes remain")
             }
             var elements: [AMF0Value] = []
             elements.reserveCapacity(count)
@@ -65,9 +77,9 @@ public struct AMF0Decoder: Sendable {
         case 0x04:
             throw RTMPProtocolError(.amf, "movieclip marker 0x04 is reserved")
         case 0x09:
-            throw RTMPProtocolError(.amf, "object end marker outside an object at offset \(offset - 1)")
+            throw RTMPProtocolError(.amf, "object end marker outside an object at offset \(reader.offset - 1)")
         default:
-            throw RTMPProtocolError(.amf, "unknown AMF0 type marker 0x\(String(marker, radix: 16)) at offset \(offset - 1)")
+            throw RTMPProtocolError(.amf, "unknown AMF0 type marker 0x\(String(marker, radix: 16)) at offset \(reader.offset - 1)")
         }
     }
 
@@ -76,11 +88,11 @@ public struct AMF0Decoder: Sendable {
         while true {
             let keyLength = Int(try u16())
             if keyLength == 0 {
-                guard offset < bytes.count else {
+                guard let next = try? reader.peek() else {
                     throw RTMPProtocolError(.amf, "object not terminated before the end of the data")
                 }
-                if bytes[offset] == 0x09 {
-                    offset += 1
+                if next == 0x09 {
+                    _ = try u8()
                     return result
                 }
             }
@@ -89,41 +101,25 @@ public struct AMF0Decoder: Sendable {
         }
     }
 
-    private mutating func need(_ count: Int) throws(RTMPProtocolError) {
-        guard count >= 0, count <= bytes.count - offset else {
-            throw RTMPProtocolError(.amf, "needs \(count) bytes at offset \(offset), has \(bytes.count - offset)")
-        }
-    }
+    // MARK: Reads: the reader's failures are AMF errors with its reason
 
     private mutating func u8() throws(RTMPProtocolError) -> UInt8 {
-        try need(1)
-        defer { offset += 1 }
-        return bytes[offset]
+        do { return try reader.u8() } catch { throw RTMPProtocolError(.amf, error.reason) }
     }
 
     private mutating func u16() throws(RTMPProtocolError) -> UInt16 {
-        try need(2)
-        defer { offset += 2 }
-        return UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+        do { return try reader.u16() } catch { throw RTMPProtocolError(.amf, error.reason) }
     }
 
     private mutating func u32() throws(RTMPProtocolError) -> UInt32 {
-        try need(4)
-        defer { offset += 4 }
-        return UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
+        do { return try reader.u32() } catch { throw RTMPProtocolError(.amf, error.reason) }
     }
 
     private mutating func double() throws(RTMPProtocolError) -> Double {
-        try need(8)
-        var bits: UInt64 = 0
-        for index in offset..<(offset + 8) { bits = bits << 8 | UInt64(bytes[index]) }
-        offset += 8
-        return Double(bitPattern: bits)
+        do { return try reader.double() } catch { throw RTMPProtocolError(.amf, error.reason) }
     }
 
     private mutating func string(length: Int) throws(RTMPProtocolError) -> String {
-        try need(length)
-        defer { offset += length }
-        return String(decoding: bytes[offset..<(offset + length)], as: UTF8.self)
+        do { return String(decoding: try reader.slice(length), as: UTF8.self) } catch { throw RTMPProtocolError(.amf, error.reason) }
     }
 }

@@ -24,9 +24,10 @@ public enum FLVMediaPayload: Sendable, Hashable {
 
     /// Parses a video message body (FLV VIDEODATA).
     public static func parseVideo(_ body: [UInt8]) throws(RTMPProtocolError) -> FLVMediaPayload {
-        guard let first = body.first else { return .ignorable }
+        var reader = ByteReader(body, structure: "FLV video tag")
+        guard let first = try? reader.u8() else { return .ignorable }
         if first & 0x80 != 0 {
-            let fourCC = body.count >= 5 ? String(decoding: body[1..<5], as: UTF8.self) : "?"
+            let fourCC = (try? reader.peek(4)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
             let name = ["hvc1": "HEVC", "av01": "AV1", "vp09": "VP9"][fourCC] ?? "codec '\(fourCC)'"
             throw RTMPProtocolError(.flv, "Enhanced RTMP video (\(name)) is not supported; \(advice)")
         }
@@ -37,22 +38,19 @@ public enum FLVMediaPayload: Sendable, Hashable {
             let name = videoCodecNames[codecID] ?? "codec id \(codecID)"
             throw RTMPProtocolError(.flv, "video codec \(name) is not supported; \(advice)")
         }
-        guard body.count >= 5 else {
+        // AVCPacketType, then the 24-bit signed composition time (PTS − DTS).
+        guard let packetType = try? reader.u8(), let compositionTime = try? reader.i24() else {
             throw RTMPProtocolError(.flv, "AVC video tag of \(body.count) bytes is shorter than its 5-byte header")
         }
-        let packetType = body[1]
-        let raw = UInt32(body[2]) << 16 | UInt32(body[3]) << 8 | UInt32(body[4])
-        // Sign-extend the 24-bit composition time.
-        let compositionTime = Int32(bitPattern: raw & 0x80_0000 != 0 ? raw | 0xFF00_0000 : raw)
         switch packetType {
         case 0:
             do {
-                return .avcSequenceHeader(try AVCDecoderConfigurationRecord(parsing: Array(body[5...])))
+                return .avcSequenceHeader(try AVCDecoderConfigurationRecord(parsing: reader.restSlice()))
             } catch {
                 throw RTMPProtocolError(.flv, "AVC sequence header: \(error)")
             }
         case 1:
-            return .avcFrame(isKeyframe: frameType == 1, compositionTime: compositionTime, data: Array(body[5...]))
+            return .avcFrame(isKeyframe: frameType == 1, compositionTime: compositionTime, data: reader.rest())
         case 2:
             return .avcEndOfSequence
         default:
@@ -62,30 +60,31 @@ public enum FLVMediaPayload: Sendable, Hashable {
 
     /// Parses an audio message body (FLV AUDIODATA).
     public static func parseAudio(_ body: [UInt8]) throws(RTMPProtocolError) -> FLVMediaPayload {
-        guard let first = body.first else { return .ignorable }
+        var reader = ByteReader(body, structure: "FLV audio tag")
+        guard let first = try? reader.u8() else { return .ignorable }
         let format = first >> 4
         if format == 9 {
-            let fourCC = body.count >= 5 ? String(decoding: body[1..<5], as: UTF8.self) : "?"
+            let fourCC = (try? reader.peek(4)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
             throw RTMPProtocolError(.flv, "Enhanced RTMP audio ('\(fourCC)') is not supported; \(advice)")
         }
         guard format == 10 else {
             let name = audioFormatNames[format] ?? "format \(format)"
             throw RTMPProtocolError(.flv, "audio codec \(name) is not supported; \(advice)")
         }
-        guard body.count >= 2 else {
+        guard let packetType = try? reader.u8() else {
             throw RTMPProtocolError(.flv, "AAC audio tag of \(body.count) bytes is shorter than its 2-byte header")
         }
-        switch body[1] {
+        switch packetType {
         case 0:
             do {
-                return .aacSequenceHeader(try AudioSpecificConfig(parsing: Array(body[2...])))
+                return .aacSequenceHeader(try AudioSpecificConfig(parsing: reader.restSlice()))
             } catch {
                 throw RTMPProtocolError(.flv, "AAC sequence header: \(error)")
             }
         case 1:
-            return .aacFrame(Array(body[2...]))
+            return .aacFrame(reader.rest())
         default:
-            throw RTMPProtocolError(.flv, "unknown AAC packet type \(body[1])")
+            throw RTMPProtocolError(.flv, "unknown AAC packet type \(packetType)")
         }
     }
 }

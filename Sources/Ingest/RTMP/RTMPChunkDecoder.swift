@@ -1,3 +1,4 @@
+import Media
 import NIOCore
 
 /// Sans-I/O RTMP chunk stream reader (RTMP 1.0 §5.3): append bytes as they arrive, then pull whole
@@ -38,6 +39,9 @@ public struct RTMPChunkDecoder: Sendable {
     private var streams: [UInt32: ChunkStream] = [:]
     /// Basic header (3) + message header (11) + extended timestamp (4).
     static let maximumChunkHeaderSize = 18
+    /// Room for the longest chunk header: the first bytes of `buffer` are copied here for a
+    /// `ByteReader`, chunk after chunk, into the same storage.
+    private var headerBytes = [UInt8](repeating: 0, count: maximumChunkHeaderSize)
 
     public init(maxMessageSize: Int = 8 * 1024 * 1024, maxChunkStreams: Int = 64, maxPendingPayloadBytes: Int? = nil) {
         self.maxMessageSize = maxMessageSize
@@ -101,33 +105,29 @@ public struct RTMPChunkDecoder: Sendable {
     }
 
     /// Parses one chunk if all of it is buffered: `.some(nil)` when it did not finish a message.
+    ///
+    /// The header is read from a copy of the buffer's first bytes, which may hold less than a
+    /// whole header: a read that runs out means more bytes are needed (`nil`), never a malformed
+    /// chunk. Nothing is committed until the whole chunk is there.
     private mutating func parseChunk() throws(RTMPProtocolError) -> RTMPMessage?? {
-        let start = buffer.readerIndex
-        var cursor = start
-        func byte() -> UInt8? {
-            guard let value = buffer.getInteger(at: cursor, as: UInt8.self) else { return nil }
-            cursor += 1
-            return value
+        var scratch = headerBytes
+        headerBytes = []  // `scratch` is now the only reference: writing to it does not copy it
+        defer { headerBytes = scratch }
+        let headerCount = min(buffer.readableBytes, Self.maximumChunkHeaderSize)
+        buffer.withUnsafeReadableBytes { raw in
+            scratch.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<headerCount])) }
         }
-        func u24() -> UInt32? {
-            guard let a = byte(), let b = byte(), let c = byte() else { return nil }
-            return UInt32(a) << 16 | UInt32(b) << 8 | UInt32(c)
-        }
-        func u32(littleEndian: Bool = false) -> UInt32? {
-            guard let value = buffer.getInteger(at: cursor, endianness: littleEndian ? .little : .big, as: UInt32.self)
-            else { return nil }
-            cursor += 4
-            return value
-        }
+        var reader = ByteReader(scratch[0..<headerCount], structure: "RTMP chunk header")
 
-        guard let first = byte() else { return nil }
+        guard let first = try? reader.u8() else { return nil }
         let format = first >> 6
         var chunkStreamID = UInt32(first & 0x3F)
         if chunkStreamID == 0 {
-            guard let b = byte() else { return nil }
+            guard let b = try? reader.u8() else { return nil }
             chunkStreamID = 64 + UInt32(b)
         } else if chunkStreamID == 1 {
-            guard let b0 = byte(), let b1 = byte() else { return nil }
+            // Little-endian: the low byte first.
+            guard let b0 = try? reader.u8(), let b1 = try? reader.u8() else { return nil }
             chunkStreamID = 64 + UInt32(b0) + UInt32(b1) * 256
         }
 
@@ -145,20 +145,21 @@ public struct RTMPChunkDecoder: Sendable {
 
         switch format {
         case 0, 1, 2:
-            guard let field = u24() else { return nil }
+            guard let field = try? reader.u24() else { return nil }
             if format <= 1 {
-                guard let length = u24(), let type = byte() else { return nil }
+                guard let length = try? reader.u24(), let type = try? reader.u8() else { return nil }
                 stream.length = Int(length)
                 stream.typeID = type
                 if format == 0 {
-                    guard let streamID = u32(littleEndian: true) else { return nil }
-                    stream.messageStreamID = streamID
+                    // The message stream ID is little-endian.
+                    guard let streamID = try? reader.u32() else { return nil }
+                    stream.messageStreamID = streamID.byteSwapped
                 }
             }
             stream.hasExtendedTimestamp = field == 0xFF_FFFF
             var value = field
             if stream.hasExtendedTimestamp {
-                guard let extended = u32() else { return nil }
+                guard let extended = try? reader.u32() else { return nil }
                 value = extended
             }
             stream.timestampField = value
@@ -168,13 +169,14 @@ public struct RTMPChunkDecoder: Sendable {
         default:
             if stream.hasExtendedTimestamp {
                 if startsMessage {
-                    guard let extended = u32() else { return nil }
+                    guard let extended = try? reader.u32() else { return nil }
                     stream.timestampField = extended
                 } else {
                     // Continuation chunks repeat the extended timestamp per the spec, but some
                     // encoders leave it out: take the 4 bytes only when they repeat the value.
-                    guard let extended = buffer.getInteger(at: cursor, as: UInt32.self) else { return nil }
-                    if extended == stream.timestampField { cursor += 4 }
+                    var lookahead = reader
+                    guard let extended = try? lookahead.u32() else { return nil }
+                    if extended == stream.timestampField { reader = lookahead }
                 }
             }
             if startsMessage { stream.timestamp = stream.timestamp &+ stream.timestampField }
@@ -190,7 +192,8 @@ public struct RTMPChunkDecoder: Sendable {
             stream.remaining = stream.length
         }
         let take = min(chunkSize, stream.remaining)
-        guard buffer.writerIndex - cursor >= take else { return nil }
+        let headerSize = reader.offset
+        guard buffer.readableBytes - headerSize >= take else { return nil }
 
         let abandoned = startsMessage ? (known.map { $0.length - $0.remaining } ?? 0) : 0
         let pending = pendingPayloadBytes - (known?.remaining == 0 ? 0 : abandoned) + take
@@ -209,16 +212,14 @@ public struct RTMPChunkDecoder: Sendable {
         stream.payload = []
         streams[chunkStreamID]?.payload = []
         if take > 0 {
-            let offset = cursor - buffer.readerIndex
             buffer.withUnsafeReadableBytes { raw in
-                payload.append(contentsOf: raw[offset..<(offset + take)])
+                payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[headerSize..<(headerSize + take)]))
             }
         }
         stream.payload = payload
-        cursor += take
         stream.remaining -= take
         pendingPayloadBytes = stream.remaining == 0 ? pending - stream.length : pending
-        let consumed = cursor - start
+        let consumed = headerSize + take
         buffer.moveReaderIndex(forwardBy: consumed)
         bytesReceived &+= UInt64(consumed)
 
@@ -261,8 +262,10 @@ public struct RTMPChunkDecoder: Sendable {
         return message
     }
 
+    /// The first 4 bytes as a big-endian value (Set Chunk Size, Abort, Window Acknowledgement Size
+    /// and User Control bodies); nil when there are fewer.
     static func bigEndianU32(_ bytes: [UInt8]) -> UInt32? {
-        guard bytes.count >= 4 else { return nil }
-        return UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+        var reader = ByteReader(bytes, structure: "RTMP control message")
+        return try? reader.u32()
     }
 }

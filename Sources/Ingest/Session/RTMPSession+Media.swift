@@ -80,28 +80,33 @@ extension RTMPSession {
     /// Splits an aggregate message (a run of FLV tags) into audio and video messages.
     mutating func aggregate(_ message: RTMPMessage) throws(RTMPProtocolError) -> [Action] {
         var actions: [Action] = []
-        var offset = 0
-        let bytes = message.payload
+        var reader = ByteReader(message.payload, structure: "aggregate message")
         var firstTimestamp: UInt32?
-        while bytes.count - offset >= 11 {
-            let type = bytes[offset]
-            let size = Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
-            let timestamp =
-                UInt32(bytes[offset + 7]) << 24 | UInt32(bytes[offset + 4]) << 16
-                | UInt32(bytes[offset + 5]) << 8 | UInt32(bytes[offset + 6])
-            guard size <= bytes.count - offset - 11 else {
-                throw RTMPProtocolError(.flv, "aggregate message tag of \(size) bytes overruns the message")
+        // Each tag: type (8), size (24), timestamp (24 + 8 high bits), stream ID (24), body, back pointer (32).
+        while reader.remaining >= 11 {
+            let header: (type: UInt8, size: Int, timestamp: UInt32)
+            do {
+                let type = try reader.u8()
+                let size = Int(try reader.u24())
+                let low = try reader.u24()
+                let high = UInt32(try reader.u8())
+                try reader.skip(3)
+                header = (type, size, high << 24 | low)
+            } catch {
+                throw RTMPProtocolError(.flv, "aggregate message tag header: \(error.reason)")  // not reached: 11 bytes are there
             }
-            let base = firstTimestamp ?? timestamp
+            guard let body = try? reader.bytes(header.size) else {
+                throw RTMPProtocolError(.flv, "aggregate message tag of \(header.size) bytes overruns the message")
+            }
+            _ = reader.slice(atMost: 4)  // the back pointer; the last tag's may be missing
+            let base = firstTimestamp ?? header.timestamp
             firstTimestamp = base
-            if type == RTMPMessageType.audio.rawValue || type == RTMPMessageType.video.rawValue {
+            if header.type == RTMPMessageType.audio.rawValue || header.type == RTMPMessageType.video.rawValue {
                 let inner = RTMPMessage(
-                    typeID: type, timestamp: message.timestamp &+ (timestamp &- base),
-                    messageStreamID: message.messageStreamID, chunkStreamID: message.chunkStreamID,
-                    payload: Array(bytes[(offset + 11)..<(offset + 11 + size)]))
+                    typeID: header.type, timestamp: message.timestamp &+ (header.timestamp &- base),
+                    messageStreamID: message.messageStreamID, chunkStreamID: message.chunkStreamID, payload: body)
                 actions += try media(inner)
             }
-            offset += 11 + size + 4
         }
         return actions
     }

@@ -134,16 +134,16 @@ public struct RTMPSession: Sendable {
     }
 
     private mutating func userControl(_ payload: [UInt8]) -> [Action] {
-        guard payload.count >= 6 else { return [] }
-        let event = UInt16(payload[0]) << 8 | UInt16(payload[1])
-        guard event == RTMPUserControlEvent.pingRequest.rawValue,
-            let value = RTMPChunkDecoder.bigEndianU32(Array(payload[2...]))
+        // Event type (16), event data; a ping request's is a 32-bit timestamp.
+        var reader = ByteReader(payload, structure: "User Control message")
+        guard let event = try? reader.u16(), event == RTMPUserControlEvent.pingRequest.rawValue, let value = try? reader.u32()
         else { return [] }
         return [.send(.userControl(.pingResponse, value))]
     }
 
-    static func droppingAMF3Prefix(_ payload: [UInt8]) -> [UInt8] {
-        payload.first == 0 ? Array(payload.dropFirst()) : payload
+    /// An AMF3 command or data message is AMF0 behind a format byte of 0.
+    static func droppingAMF3Prefix(_ payload: [UInt8]) -> ArraySlice<UInt8> {
+        payload.first == 0 ? payload.dropFirst() : payload[...]
     }
 }
 
