@@ -64,4 +64,58 @@ import Testing
             #expect(throws: RTMPProtocolError.self) { try AMF0Decoder.decodeAll(bytes) }
         }
     }
+
+    /// An object of `count` one-letter-keyed nulls.
+    static func object(properties count: Int) -> [UInt8] {
+        var bytes: [UInt8] = [0x03]
+        for _ in 0..<count { bytes += [0x00, 0x01, 0x61, 0x05] }
+        return bytes + [0x00, 0x00, 0x09]
+    }
+
+    static func strictArray(nulls count: Int) -> [UInt8] {
+        [0x0A] + RTMPMessage.bigEndian(UInt32(count)) + [UInt8](repeating: 0x05, count: count)
+    }
+
+    static func reason(_ bytes: [UInt8]) -> String? {
+        do {
+            _ = try AMF0Decoder.decodeAll(bytes)
+            return nil
+        } catch {
+            #expect(error.stage == .amf)
+            return error.reason
+        }
+    }
+
+    @Test func propertiesPerObjectAreBounded() throws {
+        let limit = AMF0Decoder.maximumProperties
+        #expect(try AMF0Decoder.decodeAll(Self.object(properties: limit)).first?.object?.properties.count == limit)
+        #expect(Self.reason(Self.object(properties: limit + 1)) == "object with more than \(limit) properties")
+        // ECMA arrays and typed objects too, whatever count the ECMA array claims.
+        let ecma = [0x08, 0, 0, 0, 1] + Self.object(properties: limit + 1).dropFirst()
+        #expect(Self.reason(ecma) == "object with more than \(limit) properties")
+        let typed = [0x10, 0x00, 0x01, 0x54] + Self.object(properties: limit + 1).dropFirst()
+        #expect(Self.reason(typed) == "object with more than \(limit) properties")
+    }
+
+    @Test func elementsPerStrictArrayAreBounded() throws {
+        let limit = AMF0Decoder.maximumArrayElements
+        #expect(try AMF0Decoder.decodeAll(Self.strictArray(nulls: limit)).first == .strictArray(Array(repeating: .null, count: limit)))
+        #expect(Self.reason(Self.strictArray(nulls: limit + 1)) == "strict array of \(limit + 1) elements exceeds the limit of \(limit)")
+        // A claim beyond the bytes left is still refused as a lie first.
+        #expect(Self.reason([0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x05])?.contains("only 1 bytes remain") == true)
+    }
+
+    @Test func valuesPerMessageAreBounded() throws {
+        let limit = AMF0Decoder.maximumValues
+        // Top-level values count…
+        let nulls = [UInt8](repeating: 0x05, count: limit)
+        #expect(try AMF0Decoder.decodeAll(nulls).count == limit)
+        #expect(Self.reason(nulls + [0x05]) == "more than \(limit) values in one message")
+        // …and so do nested ones, each array within its own limit: 1 + 3 × 8,192 values.
+        var nested: [UInt8] = [0x0A] + RTMPMessage.bigEndian(3)
+        for _ in 0..<3 { nested += Self.strictArray(nulls: AMF0Decoder.maximumArrayElements - 1) }
+        #expect(Self.reason(nested) == "more than \(limit) values in one message")
+        // The count is per decoder (one message): a fresh one starts from zero.
+        #expect(try AMF0Decoder.decodeAll(nulls).count == limit)
+    }
 }

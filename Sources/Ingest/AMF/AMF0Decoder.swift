@@ -1,11 +1,26 @@
 import Media
 
 /// Reads AMF0 values from untrusted bytes; every failure is an `RTMPProtocolError` of stage `.amf`.
+///
+/// A hostile peer is bounded: nesting depth, properties per object, elements per strict array
+/// and values per message each have a limit, so one message cannot make the decoder allocate
+/// or recurse far beyond its own size.
 public struct AMF0Decoder: Sendable {
     /// Objects nested deeper than this are refused (a hostile peer could otherwise exhaust the stack).
     public static let maximumDepth = 32
+    /// Properties in one object, ECMA array or typed object. Commands and `onMetaData` carry a few
+    /// dozen at most.
+    public static let maximumProperties = 1_024
+    /// Elements in one strict array: room for an FLV keyframe index (`keyframes.times` and
+    /// `filepositions`) of a few hours.
+    public static let maximumArrayElements = 8_192
+    /// Values decoded from one message (one decoder), every nested value counted: what one message
+    /// can make the decoder build, whatever its size.
+    public static let maximumValues = 16_384
 
     private var reader: ByteReader
+    /// Values decoded so far, nested ones included.
+    private var valueCount = 0
 
     public init(_ bytes: [UInt8]) {
         reader = ByteReader(bytes, structure: "AMF0")
@@ -40,6 +55,10 @@ public struct AMF0Decoder: Sendable {
         guard depth <= Self.maximumDepth else {
             throw RTMPProtocolError(.amf, "values nested deeper than \(Self.maximumDepth) levels")
         }
+        valueCount += 1
+        guard valueCount <= Self.maximumValues else {
+            throw RTMPProtocolError(.amf, "more than \(Self.maximumValues) values in one message")
+        }
         let marker = try u8()
         switch marker {
         case 0x00: return .number(try double())
@@ -57,6 +76,9 @@ public struct AMF0Decoder: Sendable {
             // Each element takes at least one byte: a count larger than what is left is a lie.
             guard count <= reader.remaining else {
                 throw RTMPProtocolError(.amf, "strict array claims \(count) elements but only \(reader.remaining) bytes remain")
+            }
+            guard count <= Self.maximumArrayElements else {
+                throw RTMPProtocolError(.amf, "strict array of \(count) elements exceeds the limit of \(Self.maximumArrayElements)")
             }
             var elements: [AMF0Value] = []
             elements.reserveCapacity(count)
@@ -95,6 +117,9 @@ public struct AMF0Decoder: Sendable {
                     _ = try u8()
                     return result
                 }
+            }
+            guard result.properties.count < Self.maximumProperties else {
+                throw RTMPProtocolError(.amf, "object with more than \(Self.maximumProperties) properties")
             }
             let key = try string(length: keyLength)
             result.properties.append(.init(key, try decode(depth: depth + 1)))
