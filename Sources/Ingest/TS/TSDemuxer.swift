@@ -172,12 +172,10 @@ public struct TSDemuxer: Sendable {
         var adaptation: UInt8
         var continuityCounter: UInt8
 
-        @inline(__always)
-        init(_ reader: inout ByteReader) throws(MediaFormatError) {
-            // sync_byte (8, checked by the caller), transport_error_indicator, payload_unit_start_indicator,
-            // transport_priority, PID (13), transport_scrambling_control (2), adaptation_field_control (2),
-            // continuity_counter (4)
-            let word = try reader.u32()
+        /// From the header as one big-endian word: sync_byte (8), transport_error_indicator,
+        /// payload_unit_start_indicator, transport_priority, PID (13), transport_scrambling_control (2),
+        /// adaptation_field_control (2), continuity_counter (4).
+        init(_ word: UInt32) {
             transportError = word & 0x0080_0000 != 0
             unitStart = word & 0x0040_0000 != 0
             pid = UInt16(truncatingIfNeeded: word >> 8) & 0x1FFF
@@ -187,15 +185,14 @@ public struct TSDemuxer: Sendable {
         }
     }
 
-    /// The adaptation field's flags this demuxer uses (§2.4.3.4), the field skipped.
+    /// The adaptation field's flags this demuxer uses (§2.4.3.4).
     struct AdaptationField: Sendable, Hashable {
         var discontinuity = false
         var randomAccess = false
 
-        init(_ reader: inout ByteReader) throws(MediaFormatError) {
-            let length = Int(try reader.u8())
-            var field = ByteReader(try reader.slice(length), structure: "adaptation field")
-            if let flags = try? field.u8() {
+        /// `field` is the adaptation field after its length byte (maybe empty: then no flags).
+        init(_ field: ArraySlice<UInt8>) {
+            if let flags = field.first {
                 discontinuity = flags & 0x80 != 0
                 randomAccess = flags & 0x40 != 0
             }
@@ -207,10 +204,11 @@ public struct TSDemuxer: Sendable {
         counters.packets += 1
         var reader = ByteReader(p, structure: "MPEG-TS packet")
         // Every packet has its 4-byte header: the caller passes 188 bytes.
-        guard let header = try? PacketHeader(&reader) else {
+        guard let word = try? reader.u32() else {
             counters.transportErrors += 1
             return
         }
+        let header = PacketHeader(word)
         let pid = header.pid
         if !hasProgram {
             bytesWithoutProgram += Self.packetSize
@@ -227,12 +225,12 @@ public struct TSDemuxer: Sendable {
         }
         var field: AdaptationField?
         if header.adaptation & 0x02 != 0 {
-            // A field longer than the packet's 183 bytes after its length byte is corrupt.
-            guard let parsed = try? AdaptationField(&reader) else {
+            // A field longer than the 183 bytes after its length byte is corrupt.
+            guard let length = try? reader.u8(), let bytes = try? reader.slice(Int(length)) else {
                 counters.transportErrors += 1
                 return
             }
-            field = parsed
+            field = AdaptationField(bytes)
         }
         let discontinuity = field?.discontinuity ?? false
         let randomAccess = field?.randomAccess ?? false
