@@ -69,4 +69,37 @@ import Testing
         for client in held + [publisher] { await client.close() }
         await server.shutdown()
     }
+
+    /// Idle sockets from an address never lock out its encoder: a quiet one that never asked to
+    /// publish makes room, and a publishing connection is never taken for another.
+    @Test func quietSocketsMakeRoomForAPublisherAndPublishersAreNeverTaken() async throws {
+        let (server, _, _, port) = try await RTMPServerIntegrationTests.makeServer {
+            $0.maxConnectionsPerAddress = 3
+            $0.quietBeforeReuse = .milliseconds(300)
+        }
+        var idle: [TestRTMPClient] = []
+        for _ in 0..<2 { idle.append(try await TestRTMPClient.connect(port: port)) }
+        let publisher = try await TestRTMPClient.connect(port: port)
+        try await publisher.publish(key: "good-key")
+        #expect(await publisher.waitForStatus("NetStream.Publish.Start") != nil)
+        try await Task.sleep(for: .milliseconds(600))
+
+        // Full: each new connection takes an idle one's place, never the publisher's.
+        var newer: [TestRTMPClient] = []
+        for _ in 0..<2 {
+            let next = try await TestRTMPClient.connect(port: port)
+            try await next.handshake()
+            newer.append(next)
+        }
+        for client in idle { #expect(await client.waitForClose(timeout: .seconds(2))) }
+        #expect(await !publisher.waitForClose(timeout: .milliseconds(100)))
+        #expect(server.reusedConnectionCount == 2)
+
+        // The newer ones are not quiet yet and the publisher is busy: the next is refused.
+        let refused = try await TestRTMPClient.connect(port: port)
+        #expect(await refused.waitForClose(timeout: .seconds(2)))
+        #expect(await !publisher.waitForClose(timeout: .milliseconds(100)))
+        for client in newer + [publisher, refused] + idle { await client.close() }
+        await server.shutdown()
+    }
 }

@@ -15,12 +15,14 @@ import Testing
         headerTimeout: .seconds(1), idleTimeout: .seconds(1), viewerBurst: 3, viewerInterval: .seconds(60), historyBurst: 2,
         historyInterval: .seconds(60), retryAfterSeconds: 7)
 
-    func withServer(_ label: String, _ body: @Sendable (Platform, Int) async throws -> Void) async throws {
+    func withServer(
+        _ label: String, limits: HTTPLimits = Self.limits, _ body: @Sendable (Platform, Int) async throws -> Void
+    ) async throws {
         let store = try await TestDatabase.makeStore(label, registry: .platform)
         let platform = try await Platform(
             store: store,
             configuration: GatewayConfiguration(
-                host: "127.0.0.1", port: 0, adminToken: "admin-t", rtmpPort: 0, srtPort: 0, limits: Self.limits),
+                host: "127.0.0.1", port: 0, adminToken: "admin-t", rtmpPort: 0, srtPort: 0, limits: limits),
             media: .init(directory: FileManager.default.temporaryDirectory.appendingPathComponent("streamd-hostile-\(UUID())")),
             chat: ChatConfiguration(), logger: TestDatabase.logger)
         platform.start()
@@ -78,6 +80,49 @@ import Testing
             let fresh = try RawSocket(port: port)
             fresh.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(fresh.readUntil("\"ok\"", within: 3).hasPrefix("HTTP/1.1 200"))
+        }
+    }
+
+    /// Idle keep-alives held by one address make room for its next request; chat sockets and
+    /// requests in flight are never cut for one.
+    @Test(.timeLimit(.minutes(2))) func quietKeepAlivesMakeRoomAndBusyConnectionsDoNot() async throws {
+        var limits = Self.limits
+        limits.maxWebSocketsPerAddress = 4
+        limits.headerTimeout = .seconds(30)
+        limits.idleTimeout = .seconds(30)
+        limits.quietBeforeReuse = .milliseconds(300)
+        try await withServer("hostile-reuse", limits: limits) { _, port in
+            let idle = try (0..<4).map { _ in try RawSocket(port: port) }
+            for socket in idle {
+                socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(socket.readUntil("\"ok\"", within: 3).hasPrefix("HTTP/1.1 200"))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            // Each new connection (kept open, not yet quiet) takes the place of a quiet one.
+            var newer: [RawSocket] = []
+            for _ in 0..<3 {
+                let next = try RawSocket(port: port)
+                next.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(next.readUntil("\"ok\"", within: 3).hasPrefix("HTTP/1.1 200"))
+                newer.append(next)
+            }
+            #expect(idle.filter { $0.waitForClose(within: 1) }.count == 3, "one quiet keep-alive is closed for each new connection")
+            for socket in newer { socket.hangUp() }
+
+            // Four chat sockets fill the address: busy, so the next connection is refused.
+            idle[3].hangUp()
+            try await Task.sleep(for: .milliseconds(200))
+            let chat = try (0..<4).map { _ in try RawSocket(port: port) }
+            for socket in chat {
+                socket.send(
+                    "GET /v1/chat/room HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                #expect(socket.readUntil("\r\n\r\n", within: 3).hasPrefix("HTTP/1.1 101"))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let refused = try RawSocket(port: port)
+            #expect(refused.readUntil("}}", within: 3).hasPrefix("HTTP/1.1 503"))
+            #expect(chat.allSatisfy { !$0.waitForClose(within: 0.1) }, "no chat socket is cut for a new connection")
         }
     }
 
@@ -151,6 +196,9 @@ final class RawSocket: @unchecked Sendable {  // used from one test task at a ti
     }
 
     deinit { close(fd) }
+
+    /// Ends the connection from this side (the descriptor is closed on deinit).
+    func hangUp() { shutdown(fd, Int32(SHUT_RDWR)) }
 
     func send(_ text: String) {
         let bytes = Array(text.utf8)

@@ -9,47 +9,39 @@ import Synchronization
 public final class ConnectionGuard: Sendable {
     public let limits: HTTPLimits
     let logger: Logger
-    private let connections: Mutex<AddressConnectionCounts>
+    let roster: ConnectionRoster
     private let webSockets: Mutex<AddressConnectionCounts>
-    private let openConnections = Atomic<Int>(0)
     private let openWebSockets = Atomic<Int>(0)
 
     public init(limits: HTTPLimits, logger: Logger) {
         self.limits = limits
         self.logger = logger
-        connections = Mutex(AddressConnectionCounts(limit: limits.maxConnectionsPerAddress))
+        roster = ConnectionRoster(
+            limits: .init(total: limits.maxConnections, perAddress: limits.maxConnectionsPerAddress, quiet: limits.quietBeforeReuse))
         webSockets = Mutex(AddressConnectionCounts(limit: limits.maxWebSocketsPerAddress))
     }
 
-    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+    public var connectionCount: Int { roster.count }
     public var webSocketCount: Int { openWebSockets.load(ordering: .relaxed) }
 
-    enum Admission: Equatable {
-        case admitted
+    enum Admission {
+        case admitted(ConnectionRoster.Entry)
         case refused(reason: String, log: Bool)
     }
 
-    func admitConnection(from host: String) -> Admission {
-        let total = openConnections.wrappingAdd(1, ordering: .relaxed).newValue
-        guard total <= limits.maxConnections else {
-            openConnections.subtract(1, ordering: .relaxed)
+    func admitConnection(from host: String, channel: any Channel) -> Admission {
+        switch roster.admit(host: host, close: { channel.close(promise: nil) }) {
+        case .admitted(let entry):
+            return .admitted(entry)
+        case .refused(.full, let inARow):
             return .refused(
-                reason: "the server is at its limit of \(limits.maxConnections) HTTP connections",
-                log: total == limits.maxConnections + 1 || total % 1_000 == 0)
-        }
-        let (accepted, refusals) = connections.withLock { $0.open(host) }
-        guard accepted else {
-            openConnections.subtract(1, ordering: .relaxed)
+                reason: "the server is at its limit of \(limits.maxConnections) HTTP connections, all busy",
+                log: AddressConnectionCounts.shouldLog(refusals: inARow))
+        case .refused(.addressFull, let inARow):
             return .refused(
-                reason: "\(limits.maxConnectionsPerAddress) HTTP connections from your address are already open; reuse them",
-                log: AddressConnectionCounts.shouldLog(refusals: refusals))
+                reason: "\(limits.maxConnectionsPerAddress) HTTP connections from your address are already open and busy; reuse them",
+                log: AddressConnectionCounts.shouldLog(refusals: inARow))
         }
-        return .admitted
-    }
-
-    func connectionClosed(from host: String) {
-        openConnections.subtract(1, ordering: .relaxed)
-        connections.withLock { $0.close(host) }
     }
 
     /// Whether one more chat socket from `host` fits (checked before the upgrade; counted once it
@@ -122,7 +114,16 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let connectionGuard: ConnectionGuard
     private let scansHeads: Bool
     private var host: String?
-    private var phase = Phase.awaitingHead
+    private var entry: ConnectionRoster.Entry?
+    private var phase = Phase.awaitingHead {
+        didSet {
+            // Between requests (or answering one, once quiet) it may be taken for another connection.
+            switch phase {
+            case .awaitingHead, .request(responding: true): entry?.setClosable(true)
+            case .request(responding: false), .upgraded: entry?.setClosable(false)
+            }
+        }
+    }
     /// The last three bytes read while awaiting a head, so `\r\n\r\n` split across reads is found.
     private var tail: [UInt8] = []
     private var lastActivity = NIODeadline.now()
@@ -136,9 +137,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelActive(context: ChannelHandlerContext) {
         let host = ConnectionGuard.addressKey(context.remoteAddress)
-        switch connectionGuard.admitConnection(from: host) {
-        case .admitted:
+        switch connectionGuard.admitConnection(from: host, channel: context.channel) {
+        case .admitted(let entry):
             self.host = host
+            self.entry = entry
+            entry.setClosable(true)
             if scansHeads { armHeadDeadline(context: context) }
             armIdleCheck(context: context, at: lastActivity + TimeAmount(connectionGuard.limits.idleTimeout))
             context.fireChannelActive()
@@ -155,8 +158,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         idleCheck?.cancel()
         if let host {
             if case .upgraded = phase { connectionGuard.webSocketClosed(from: host) }
-            connectionGuard.connectionClosed(from: host)
             self.host = nil
+        }
+        if let entry {
+            connectionGuard.roster.remove(entry)
+            self.entry = nil
         }
         context.fireChannelInactive()
     }
@@ -164,6 +170,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard host != nil else { return }  // refused: nothing it sends is served
         lastActivity = .now()
+        entry?.touch(at: lastActivity)
         if scansHeads {
             let bytes = unwrapInboundIn(data)
             switch phase {
@@ -184,6 +191,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         lastActivity = .now()
+        entry?.touch(at: lastActivity)
         if scansHeads, case .request(responding: false) = phase {
             if case .byteBuffer(let buffer) = unwrapOutboundIn(data), buffer.readableBytesView.starts(with: Self.switchingProtocols) {
                 phase = .upgraded

@@ -7,7 +7,8 @@ public struct HTTPLimits: Sendable, Hashable {
     public var maxConnections: Int
     /// Open HTTP connections from one address at most.
     public var maxConnectionsPerAddress: Int
-    /// Chat sockets at most, and from one address at most.
+    /// Chat sockets at most, and from one address at most. The per-address caps are generous:
+    /// a carrier-grade NAT or a campus puts many viewers behind one IPv4 address.
     public var maxWebSockets: Int
     public var maxWebSocketsPerAddress: Int
     /// A request head (request line and headers) must arrive whole within this of its first byte,
@@ -24,12 +25,16 @@ public struct HTTPLimits: Sendable, Hashable {
     public var historyInterval: Duration
     /// `Retry-After` on a refusal for being full.
     public var retryAfterSeconds: Int
+    /// When a cap is reached, a connection between requests (or past its answer) that has been
+    /// quiet this long is closed to make room for the new one (`ConnectionRoster`).
+    public var quietBeforeReuse: Duration
 
     public init(
-        maxConnections: Int = 16_384, maxConnectionsPerAddress: Int = 256, maxWebSockets: Int = 10_000, maxWebSocketsPerAddress: Int = 64,
+        maxConnections: Int = 16_384, maxConnectionsPerAddress: Int = 2_048, maxWebSockets: Int = 10_000,
+        maxWebSocketsPerAddress: Int = 1_024,
         headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), viewerBurst: Int = 10,
         viewerInterval: Duration = .seconds(10), historyBurst: Int = 10, historyInterval: Duration = .seconds(1),
-        retryAfterSeconds: Int = 10
+        retryAfterSeconds: Int = 10, quietBeforeReuse: Duration = .seconds(2)
     ) {
         self.maxConnections = maxConnections
         self.maxConnectionsPerAddress = maxConnectionsPerAddress
@@ -42,6 +47,7 @@ public struct HTTPLimits: Sendable, Hashable {
         self.historyBurst = historyBurst
         self.historyInterval = historyInterval
         self.retryAfterSeconds = retryAfterSeconds
+        self.quietBeforeReuse = quietBeforeReuse
     }
 
     /// The defaults, with the connection cap sized to an open-file limit: half of it for client

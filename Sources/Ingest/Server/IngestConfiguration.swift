@@ -30,6 +30,10 @@ public struct IngestConfiguration: Sendable, Hashable {
     /// once (RTMP) or rejected with `SRT_REJX_OVERLOAD` (SRT), with a log line. Room for a studio
     /// publishing many channels from behind one NAT address.
     public var maxConnectionsPerAddress = 32
+    /// At either cap, a connection that has not asked to publish and has sent nothing for this long
+    /// is closed to make room for the new one (`ConnectionRoster`), so idle sockets from an address
+    /// never lock out its encoder; only when none is quiet is the new one refused.
+    public var quietBeforeReuse: Duration = .seconds(2)
     public var windowAcknowledgementSize: UInt32 = 2_500_000
     public var outgoingChunkSize: UInt32 = 4096
     public var failedAttempts = FailedAttemptLimiter.Policy()

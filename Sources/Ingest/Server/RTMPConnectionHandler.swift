@@ -36,8 +36,8 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private var pendingMedia: [MediaItem] = []
     private var lastMediaFlush = NIODeadline.now()
 
-    private var counted = false
-    private var addressCounted = false
+    private var entry: ConnectionRoster.Entry?
+    private var explainingRefusal = false
 
     private var pacing: ReadPacing?
 
@@ -69,25 +69,35 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             remoteAddress = address.port.map { remoteHost.contains(":") ? "[\(remoteHost)]:\($0)" : "\(remoteHost):\($0)" } ?? remoteHost
         }
         logger[metadataKey: "remote"] = "\(remoteAddress)"
-        let (accepted, refusals) = server.addressCounts.withLock { $0.open(remoteHost) }
-        guard accepted else {
-            if AddressConnectionCounts.shouldLog(refusals: refusals) {
+        let channel = context.channel
+        switch server.roster.admit(host: remoteHost, close: { channel.close(promise: nil) }) {
+        case .admitted(let entry):
+            self.entry = entry
+            entry.setClosable(true)
+        case .refused(.addressFull, let inARow):
+            if AddressConnectionCounts.shouldLog(refusals: inARow) {
                 let limit = server.configuration.maxConnectionsPerAddress
                 logger.warning(
-                    "closing connection: \(limit) connections from this address are already open",
-                    metadata: ["refused_in_a_row": "\(refusals)"])
+                    "closing connection: \(limit) connections from this address are already open, none of them idle",
+                    metadata: ["refused_in_a_row": "\(inARow)"])
             }
             context.close(promise: nil)
             return
-        }
-        addressCounted = true
-        let open = server.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
-        counted = true
-        if open > server.configuration.maxConnections {
+        case .refused(.full, let inARow):
+            let limit = server.configuration.maxConnections
+            if AddressConnectionCounts.shouldLog(refusals: inARow) {
+                logger.warning(
+                    "refusing connection: \(limit) connections already open, none of them idle",
+                    metadata: ["refused_in_a_row": "\(inARow)"])
+            }
+            guard server.explainingRefusals.wrappingAdd(1, ordering: .relaxed).newValue <= RTMPServer.maxExplainedRefusals else {
+                server.explainingRefusals.subtract(1, ordering: .relaxed)
+                context.close(promise: nil)
+                return
+            }
             // Finish the handshake anyway so the refusal reaches the encoder's log.
-            logger.warning("refusing connection: \(server.configuration.maxConnections) connections already open")
-            session.refuseConnect(
-                "the server is at its limit of \(server.configuration.maxConnections) connections; try again later")
+            explainingRefusal = true
+            session.refuseConnect("the server is at its limit of \(limit) connections; try again later")
         }
         armStageTimeout(context: context, after: server.configuration.handshakeTimeout, stage: "handshake")
         context.fireChannelActive()
@@ -96,13 +106,13 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         stageTimeout?.cancel()
         ticker?.cancel()
-        if counted {
-            server.openConnections.subtract(1, ordering: .relaxed)
-            counted = false
+        if let entry {
+            server.roster.remove(entry)
+            self.entry = nil
         }
-        if addressCounted {
-            server.addressCounts.withLock { $0.close(remoteHost) }
-            addressCounted = false
+        if explainingRefusal {
+            server.explainingRefusals.subtract(1, ordering: .relaxed)
+            explainingRefusal = false
         }
         flushMedia()
         if let live {
@@ -138,6 +148,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        if live == nil { entry?.touch() }
         switch machine.phase {
         case .closing, .closed:
             return
@@ -282,6 +293,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
 
     private func admit(_ request: RTMPSession.PublishRequest, context: ChannelHandlerContext) {
         guard machine.admissionStarted() else { return }
+        entry?.setClosable(false)
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let boundContext = NIOLoopBound(context, eventLoop: loop)
@@ -307,6 +319,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         }
         switch machine.admissionFinished(accepted: live != nil) {
         case .refuse:
+            entry?.setClosable(true)
             if case .refused(let reason) = admission {
                 perform(session.publishRefused(code: reason.statusCode, description: reason.message), context: context)
             }

@@ -18,8 +18,11 @@ public final class RTMPServer: Sendable {
     private let listener = Mutex<(any Channel)?>(nil)
     /// Open connections, so shutdown can close those that never published.
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
-    let openConnections = Atomic<Int>(0)
-    let addressCounts: Mutex<AddressConnectionCounts>
+    let roster: ConnectionRoster
+    /// Connections past the cap that are kept just long enough to tell the encoder why (a refused
+    /// `connect`); past `maxExplainedRefusals` of them at once, the rest are closed at once.
+    let explainingRefusals = Atomic<Int>(0)
+    static let maxExplainedRefusals = 64
     /// Delivers the emitter's events from `start()` until `shutdown()`.
     private let delivery = Mutex<Task<Void, Never>?>(nil)
 
@@ -35,7 +38,10 @@ public final class RTMPServer: Sendable {
         emitter = IngestEventEmitter(sink: eventSink, refusals: configuration.refusals)
         registry = SessionRegistry(configuration: configuration.sessions, emitter: emitter)
         limiter = Mutex(FailedAttemptLimiter(policy: configuration.failedAttempts))
-        addressCounts = Mutex(AddressConnectionCounts(limit: configuration.maxConnectionsPerAddress))
+        roster = ConnectionRoster(
+            limits: .init(
+                total: configuration.maxConnections, perAddress: configuration.maxConnectionsPerAddress,
+                quiet: configuration.quietBeforeReuse))
     }
 
     /// The process's RTMP connections share one event loop unless a server is given a group.
@@ -54,7 +60,10 @@ public final class RTMPServer: Sendable {
         limiter.withLock { $0.counters(now: .now) }
     }
 
-    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+    public var connectionCount: Int { roster.count }
+
+    /// Connections that never published, closed to make room for new ones at a cap, since start.
+    public var reusedConnectionCount: Int { roster.evictionCount }
 
     /// Binds and starts accepting; returns the bound port (pass 0 for any free port).
     @discardableResult
