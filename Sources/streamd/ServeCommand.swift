@@ -99,6 +99,19 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "hours"))
     var chatTokenHours: Int?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Open HTTP connections one address may hold, chat sockets included; raise it behind a proxy that connects from one address. (env STREAMD_HTTP_CONNECTIONS_PER_ADDRESS, default 256)",
+            valueName: "count"))
+    var httpConnectionsPerAddress: Int?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Chat sockets one address may hold. (env STREAMD_CHAT_SOCKETS_PER_ADDRESS, default 64)", valueName: "count"))
+    var chatSocketsPerAddress: Int?
+
     func run() async throws {
         let logger = makeLogger()
         if let limit = OpenFileLimit.raiseToHard() {
@@ -153,6 +166,16 @@ struct ServeCommand: AsyncParsableCommand {
         let chat = ChatConfiguration(
             secret: try ChatConfiguration.secret(in: database.dataDirectory), tokenLifetime: TimeInterval(chatTokenHours) * 3_600)
 
+        var limits = HTTPLimits.fitting(openFiles: OpenFileLimit.current()?.soft ?? 1_024)
+        if let perAddress = try httpConnectionsPerAddress ?? Environment.int("HTTP_CONNECTIONS_PER_ADDRESS") {
+            guard perAddress >= 1 else { throw ValidationError("--http-connections-per-address must be 1 or more") }
+            limits.maxConnectionsPerAddress = perAddress
+        }
+        if let perAddress = try chatSocketsPerAddress ?? Environment.int("CHAT_SOCKETS_PER_ADDRESS") {
+            guard perAddress >= 1 else { throw ValidationError("--chat-sockets-per-address must be 1 or more") }
+            limits.maxWebSocketsPerAddress = perAddress
+        }
+
         let opened = try await database.open(logger: logger)
         let platform: Platform
         do {
@@ -160,7 +183,7 @@ struct ServeCommand: AsyncParsableCommand {
                 store: opened.store,
                 configuration: GatewayConfiguration(
                     host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort,
-                    limits: .fitting(openFiles: OpenFileLimit.current()?.soft ?? 1_024)),
+                    limits: limits),
                 srt: srt, media: media, chat: chat, logger: logger)
         } catch {
             await opened.close()
