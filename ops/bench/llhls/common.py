@@ -102,6 +102,8 @@ class Streamd:
         self.process = subprocess.Popen(
             [binary, "serve", "--data-dir", data_dir, "--host", "127.0.0.1", "--http-port", str(self.http),
              "--rtmp-port", str(self.rtmp), "--srt-port", str(self.srt), "--admin-token", self.token,
+             # Every client is on 127.0.0.1: the per-address caps would refuse the 10,000 waiters.
+             "--http-connections-per-address", "1000000", "--chat-sockets-per-address", "1000000",
              ],
             env={**os.environ, "STREAMD_PART_TARGET": str(part_target), "STREAMD_RECORDING": "false"},
             stdin=subprocess.DEVNULL, stdout=open(self.logfile, "wb"), stderr=subprocess.STDOUT,
