@@ -59,7 +59,9 @@ public struct Gateway: Sendable {
         QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
         if let sessions { StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store)).register(on: admin) }
         SettingsRoutes(channels: channels, store: store, recordings: playback?.recordings).register(on: admin)
-        if let playback { PlaybackRoutes(directory: playback.directory, recordings: playback.recordings).register(on: router) }
+        if let playback {
+            PlaybackRoutes(directory: playback.directory, recordings: playback.recordings, rateLimits: rateLimits).register(on: router)
+        }
         if let chat { ChatRoutes(chat: chat, rateLimits: rateLimits).register(on: router.group("v1")) }
         return router
     }

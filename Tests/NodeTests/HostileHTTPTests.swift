@@ -13,7 +13,7 @@ import Testing
     static let limits = HTTPLimits(
         maxConnections: 1_000, maxConnectionsPerAddress: 4, maxWebSockets: 100, maxWebSocketsPerAddress: 2,
         headerTimeout: .seconds(1), idleTimeout: .seconds(1), viewerBurst: 3, viewerInterval: .seconds(60), historyBurst: 2,
-        historyInterval: .seconds(60), retryAfterSeconds: 7)
+        historyInterval: .seconds(60), tarpit: .milliseconds(20), retryAfterSeconds: 7)
 
     func withServer(
         _ label: String, limits: HTTPLimits = Self.limits, _ body: @Sendable (Platform, Int) async throws -> Void
@@ -145,6 +145,27 @@ import Testing
             #expect(retryAfter.flatMap(Int.init).map { $0 > 0 } == true)
             let registered = try await platform.store.read(after: 0, limit: 1_000, filter: EventFilter(types: ["ChatViewerRegistered"]))
             #expect(registered.count == 3)
+        }
+    }
+
+    /// Past its allowance of misses, an address asking for recordings that do not exist gets each
+    /// answer only after the tarpit, so a client asking in a loop slows itself down.
+    @Test(.timeLimit(.minutes(2))) func missesPastTheAllowanceAreHeldByTheTarpit() async throws {
+        var limits = Self.limits
+        limits.missBurst = 3
+        limits.missInterval = .seconds(60)
+        limits.tarpit = .milliseconds(400)
+        try await withServer("hostile-tarpit", limits: limits) { _, port in
+            let socket = try RawSocket(port: port)
+            var held: [Duration] = []
+            for _ in 0..<5 {
+                let started = ContinuousClock.now
+                let id = UUID().uuidString.lowercased()
+                socket.send("GET /vod/\(id)/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(socket.readUntil("session \(id)\n", within: 3).hasPrefix("HTTP/1.1 404"))
+                held.append(ContinuousClock.now - started)
+            }
+            #expect(held.dropFirst(3).allSatisfy { $0 >= .milliseconds(400) }, "\(held)")
         }
     }
 

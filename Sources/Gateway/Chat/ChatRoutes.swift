@@ -36,7 +36,7 @@ struct ChatRoutes: Sendable {
     func register(on group: RouterGroup<GatewayRequestContext>) {
         group.post("viewers") { request, context in
             // Each registration is an event: strangers get a few, not a flood.
-            try rateLimits.checkViewerRegistration(from: context.remoteHost)
+            try await rateLimits.checkViewerRegistration(from: context.remoteHost)
             let body = try await JSONBody.decode(ViewerRequest.self, from: request, limit: 4_096)
             return try await ChatEndpoint.mapping {
                 let name = try ViewerName.validate(body.name, banned: chat.configuration.bannedNames)
@@ -48,7 +48,7 @@ struct ChatRoutes: Sendable {
             }
         }
         group.get("chat/:name/history") { request, context in
-            try rateLimits.checkHistory(from: context.remoteHost)
+            try await rateLimits.checkHistory(from: context.remoteHost)
             let name = try context.parameters.require("name")
             let query = request.uri.queryParameters
             func date(_ key: String) throws -> Date? {

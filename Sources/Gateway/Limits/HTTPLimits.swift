@@ -23,6 +23,13 @@ public struct HTTPLimits: Sendable, Hashable {
     /// Chat history requests per address: a burst, then one per `historyInterval`.
     public var historyBurst: Int
     public var historyInterval: Duration
+    /// Requests for recordings that do not exist, per address: a burst, then one per `missInterval`.
+    /// Past that, and on every 429, the answer is held for `tarpit` before it is sent, so a client
+    /// asking in a loop slows down to one answer a `tarpit` per connection instead of taking the
+    /// server's CPU from everyone else. A player that hits one missing recording is not held.
+    public var missBurst: Int
+    public var missInterval: Duration
+    public var tarpit: Duration
     /// `Retry-After` on a refusal for being full.
     public var retryAfterSeconds: Int
     /// When a cap is reached, a connection between requests (or past its answer) that has been
@@ -34,7 +41,8 @@ public struct HTTPLimits: Sendable, Hashable {
         maxWebSocketsPerAddress: Int = 1_024,
         headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), viewerBurst: Int = 10,
         viewerInterval: Duration = .seconds(10), historyBurst: Int = 10, historyInterval: Duration = .seconds(1),
-        retryAfterSeconds: Int = 10, quietBeforeReuse: Duration = .seconds(2)
+        missBurst: Int = 20, missInterval: Duration = .seconds(1), tarpit: Duration = .seconds(1), retryAfterSeconds: Int = 10,
+        quietBeforeReuse: Duration = .seconds(2)
     ) {
         self.maxConnections = maxConnections
         self.maxConnectionsPerAddress = maxConnectionsPerAddress
@@ -46,6 +54,9 @@ public struct HTTPLimits: Sendable, Hashable {
         self.viewerInterval = viewerInterval
         self.historyBurst = historyBurst
         self.historyInterval = historyInterval
+        self.missBurst = missBurst
+        self.missInterval = missInterval
+        self.tarpit = tarpit
         self.retryAfterSeconds = retryAfterSeconds
         self.quietBeforeReuse = quietBeforeReuse
     }

@@ -8,6 +8,7 @@ import Packager
 struct PlaybackRoutes: Sendable {
     let directory: PlaybackDirectory
     let recordings: RecordingCatalog
+    let rateLimits: RequestRateLimits
 
     func register(on router: Router<GatewayRequestContext>) {
         // OPTIONS answers CORS preflights (a player sending Range from another origin asks first).
@@ -42,7 +43,9 @@ struct PlaybackRoutes: Sendable {
             router.on("vod/:session/index.m3u8", method: method) { request, context in
                 if request.method == .options { return Self.preflight() }
                 let session = try context.parameters.require("session")
-                return answer(try await recordings.multivariantPlaylist(session: session)) { MediaResponse.playlist($0) }
+                let playlist = try await recordings.multivariantPlaylist(session: session)
+                if case .notFound = playlist { await rateLimits.missed(from: context.remoteHost) }
+                return answer(playlist) { MediaResponse.playlist($0) }
             }
             router.on("vod/:session/:rendition/:file", method: method) { request, context in
                 if request.method == .options { return Self.preflight() }
@@ -50,7 +53,9 @@ struct PlaybackRoutes: Sendable {
                 let name = try context.parameters.require("rendition")
                 let file = try context.parameters.require("file")
                 if file == "index.m3u8" {
-                    return answer(try await recordings.mediaPlaylist(session: session, rendition: name)) { MediaResponse.playlist($0) }
+                    let playlist = try await recordings.mediaPlaylist(session: session, rendition: name)
+                    if case .notFound = playlist { await rateLimits.missed(from: context.remoteHost) }
+                    return answer(playlist) { MediaResponse.playlist($0) }
                 }
                 guard let fileName = HLSResource(name: file) else {
                     return MediaResponse.error(.notFound, "\(file) is not a file of this recording")
