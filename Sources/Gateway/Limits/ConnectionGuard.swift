@@ -130,9 +130,20 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var headDeadline: Scheduled<Void>?
     private var idleCheck: Scheduled<Void>?
 
+    /// This connection's idle timeout: between three quarters of the limit and the limit, so that
+    /// thousands of connections opened together (a flood, a reconnect storm) do not all time out,
+    /// and reconnect, in the same instant.
+    private let idleAfter: TimeAmount
+
     init(connectionGuard: ConnectionGuard, scansHeads: Bool) {
         self.connectionGuard = connectionGuard
         self.scansHeads = scansHeads
+        idleAfter = Self.spread(connectionGuard.limits.idleTimeout, from: 0.75)
+    }
+
+    /// A time between `fraction` of `limit` and `limit`.
+    static func spread(_ limit: Duration, from fraction: Double) -> TimeAmount {
+        .nanoseconds(Int64(Double(TimeAmount(limit).nanoseconds) * Double.random(in: fraction...1)))
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -143,7 +154,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             self.entry = entry
             entry.setClosable(true)
             if scansHeads { armHeadDeadline(context: context) }
-            armIdleCheck(context: context, at: lastActivity + TimeAmount(connectionGuard.limits.idleTimeout))
+            armIdleCheck(context: context, at: lastActivity + idleAfter)
             context.fireChannelActive()
         case .refused(let reason, let log):
             if log { connectionGuard.logger.warning("refusing HTTP connection: \(reason)", metadata: ["remote": "\(host)"]) }
@@ -256,7 +267,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func armHeadDeadline(context: ChannelHandlerContext) {
         headDeadline?.cancel()
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        headDeadline = context.eventLoop.scheduleTask(in: TimeAmount(connectionGuard.limits.headerTimeout)) {
+        // Spread like the idle timeout: half the limit at the least.
+        headDeadline = context.eventLoop.scheduleTask(in: Self.spread(connectionGuard.limits.headerTimeout, from: 0.5)) {
             let (handler, context) = loopBound.value
             guard case .awaitingHead = handler.phase else { return }
             handler.connectionGuard.logger.debug(
@@ -271,10 +283,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         idleCheck = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = loopBound.value
             if case .upgraded = handler.phase { return }
-            let due = handler.lastActivity + TimeAmount(handler.connectionGuard.limits.idleTimeout)
+            let due = handler.lastActivity + handler.idleAfter
             // A request waiting for its answer (a blocked playlist reload) is not idle.
             if case .request(responding: false) = handler.phase {
-                handler.armIdleCheck(context: context, at: .now() + TimeAmount(handler.connectionGuard.limits.idleTimeout))
+                handler.armIdleCheck(context: context, at: .now() + handler.idleAfter)
             } else if due <= .now() {
                 context.close(promise: nil)
             } else {
