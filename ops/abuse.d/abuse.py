@@ -215,6 +215,9 @@ def healthz_check(result: Result, probe: harness.Probe, since: float, until: flo
     s = probe.summary(since, until)
     passed = s["count"] > 0 and s["ok"] == s["count"] and s[statistic] < bound
     result.check(f"/healthz answers, {statistic} < {bound * 1000:.0f} ms", probe.describe(since, until), passed)
+    slowest = sorted((row for row in probe.samples if since <= row[0] <= until), key=lambda row: -row[1])[:3]
+    if slowest and slowest[0][1] >= bound:
+        result.note("/healthz slowest: " + ", ".join(f"{ms(row[1])} at {row[0] - since:.1f} s" for row in slowest))
     if probe.failures:
         result.note(f"/healthz failures (first): {probe.failures[:3]}")
 
