@@ -102,14 +102,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Open HTTP connections one address may hold, chat sockets included; raise it behind a proxy that connects from one address. (env STREAMD_HTTP_CONNECTIONS_PER_ADDRESS, default 256)",
+            "Open HTTP connections one address may hold, chat sockets included; raise it behind a proxy that connects from one address. (env STREAMD_HTTP_CONNECTIONS_PER_ADDRESS, default 2048)",
             valueName: "count"))
     var httpConnectionsPerAddress: Int?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Chat sockets one address may hold. (env STREAMD_CHAT_SOCKETS_PER_ADDRESS, default 64)", valueName: "count"))
+            "Chat sockets one address may hold. (env STREAMD_CHAT_SOCKETS_PER_ADDRESS, default 1024)", valueName: "count"))
     var chatSocketsPerAddress: Int?
 
     func run() async throws {

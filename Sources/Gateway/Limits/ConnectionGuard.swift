@@ -118,6 +118,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var phase = Phase.awaitingHead {
         didSet {
             // Between requests (or answering one, once quiet) it may be taken for another connection.
+            guard scansHeads else { return }
             switch phase {
             case .awaitingHead, .request(responding: true): entry?.setClosable(true)
             case .request(responding: false), .upgraded: entry?.setClosable(false)
@@ -152,7 +153,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .admitted(let entry):
             self.host = host
             self.entry = entry
-            entry.setClosable(true)
+            // Over TLS the requests cannot be seen (one may be waiting on a blocking reload): such a
+            // connection is never taken for another, only closed by the idle timeout.
+            entry.setClosable(scansHeads)
             if scansHeads { armHeadDeadline(context: context) }
             armIdleCheck(context: context, at: lastActivity + idleAfter)
             context.fireChannelActive()
