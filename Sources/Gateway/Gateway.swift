@@ -81,19 +81,22 @@ public struct Gateway: Sendable {
             http1: .init(additionalChannelHandlers: fastPathHandlers()),
             ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))
         let connectionGuard = connectionGuard
+        let directory = playback?.directory
         return Application(
             router: router(),
             server: HTTPServerBuilder { responder in
                 GuardedChildChannel(
                     inner: HTTP1WebSocketUpgradeChannel(
                         responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
-                    connectionGuard: connectionGuard, scansHeads: true)
+                    connectionGuard: connectionGuard, scansHeads: true,
+                    front: { directory.map { [LiveMediaRawPath(directory: $0)] } ?? [] })
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "streamd"),
             logger: logger)
     }
 
-    /// Live media answered on the event loop (see `LiveMediaFastPath`); HTTP/1.1 only: over HTTP/2
+    /// Live media answered on the event loop (see `LiveMediaFastPath`; its raw path is put in front by
+    /// `GuardedChildChannel`); HTTP/1.1 only: over HTTP/2
     /// a connection's requests are already multiplexed streams and the router serves them.
     private func fastPathHandlers() -> [any RemovableChannelHandler] {
         guard let playback else { return [] }

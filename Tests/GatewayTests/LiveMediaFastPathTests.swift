@@ -19,7 +19,7 @@ import Testing
     // MARK: The raw path, in front of HTTP decoding
 
     func rawChannel() throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel(handler: LiveMediaRawPath(directory: PlaybackDirectory(), connection: FastPathConnection()))
+        let channel = EmbeddedChannel(handler: LiveMediaRawPath(directory: PlaybackDirectory()))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         return channel
     }
@@ -62,11 +62,8 @@ import Testing
 
     func fastChannel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
+        // Fed decoded parts, with no raw path in front.
         try channel.pipeline.syncOperations.addHandler(LiveMediaFastPath(directory: PlaybackDirectory()))
-        // It puts the raw path in front for a real connection's later requests; this test feeds
-        // decoded parts, so only the fast path stays.
-        let raw = try channel.pipeline.syncOperations.handler(type: LiveMediaRawPath.self)
-        try channel.pipeline.syncOperations.removeHandler(raw).wait()
         return channel
     }
 
@@ -97,12 +94,10 @@ import Testing
 extension LiveMediaFastPathTests {
     typealias Fixture = PlaybackFixture
 
-    /// The fast path alone, fed decoded parts (its raw path removed), on a connected channel.
+    /// The fast path alone, fed decoded parts (no raw path in front), on a connected channel.
     func fastPath(_ fixture: Fixture) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(LiveMediaFastPath(directory: fixture.directory))
-        let raw = try channel.pipeline.syncOperations.handler(type: LiveMediaRawPath.self)
-        try channel.pipeline.syncOperations.removeHandler(raw).wait()
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         return channel
     }
@@ -357,8 +352,8 @@ extension LiveMediaFastPathTests {
 // MARK: - The raw path on a connection
 
 /// Stands in for Hummingbird's HTTP/1.1 set-up with the WebSocket upgrade (`Gateway.application`):
-/// the additional handlers (the fast path) join once the first request head is decoded, so the raw
-/// path, which the fast path puts in front, reads the connection's bytes from the next read on.
+/// the additional handlers (the fast path) join once the first request head is decoded, while the
+/// raw path (put in front by `GuardedChildChannel`) has read the connection from its first byte.
 /// Records every request head that went through HTTP decoding.
 final class JoinOnFirstHead: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
@@ -416,22 +411,27 @@ struct WireResponse: CustomStringConvertible {
 }
 
 extension LiveMediaFastPathTests {
-    /// A plain HTTP/1.1 connection as the gateway builds it, after a first request the router
-    /// answered: the raw path now reads first.
-    func connection(_ fixture: Fixture) throws -> (EmbeddedChannel, JoinOnFirstHead) {
+    /// A new plain HTTP/1.1 connection as the gateway builds it: the raw path in front of HTTP
+    /// decoding from the first byte, the fast path joining at the first decoded head.
+    func newConnection(_ fixture: Fixture) throws -> (EmbeddedChannel, JoinOnFirstHead) {
         let channel = EmbeddedChannel()
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+        try channel.pipeline.syncOperations.addHandler(LiveMediaRawPath(directory: fixture.directory))
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
         let join = JoinOnFirstHead(directory: fixture.directory)
         try channel.pipeline.syncOperations.addHandler(join)
+        return (channel, join)
+    }
+
+    /// The same, after a first request the router answered.
+    func connection(_ fixture: Fixture) throws -> (EmbeddedChannel, JoinOnFirstHead) {
+        let (channel, join) = try newConnection(fixture)
         try channel.writeInbound(ByteBuffer(string: "GET /v1/streams HTTP/1.1\r\nHost: h\r\n\r\n"))
         #expect(try passedOn(channel).count == 2)
         try answerAsTheRouter(channel)
         #expect(try wire(channel).first?.statusLine == "HTTP/1.1 200 OK")
-        // The raw path is in front of HTTP decoding now.
-        _ = try channel.pipeline.syncOperations.handler(type: LiveMediaRawPath.self)
         #expect(join.decoded == ["/v1/streams"])
         return (channel, join)
     }
@@ -585,7 +585,7 @@ extension LiveMediaFastPathTests {
 
     /// The raw path alone, with the packaged session, on its own connection state.
     func rawPath(_ fixture: Fixture) throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel(handler: LiveMediaRawPath(directory: fixture.directory, connection: FastPathConnection()))
+        let channel = EmbeddedChannel(handler: LiveMediaRawPath(directory: fixture.directory))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         return channel
     }
@@ -672,78 +672,64 @@ extension LiveMediaFastPathTests {
     }
 }
 
-// MARK: - Known issues
+// MARK: - Where a request starts
 
 extension LiveMediaFastPathTests {
-    /// The raw path takes a read to start at a request's first byte whenever nothing is owed, but
-    /// the HTTP decoder can hold the start of a request it read before the raw path joined (the
-    /// connection's first read). Here that read ends just before the blank line of the second
-    /// request; the next read brings that blank line and a third request, which the raw path
-    /// parses (empty lines are skipped) and answers first: the client gets part 1's bytes as the
-    /// answer to its request for part 0, under headers a cache keeps for a year.
-    @Test func aRequestTheDecoderHoldsFromTheFirstReadIsAnsweredFirst() async throws {
+    /// The raw path reads the connection from its first byte, so it never takes the middle of a
+    /// request for the start of one. Here the first read ends just before the blank line of the
+    /// second request; the next brings that blank line and a third request. Were the raw path to
+    /// join after the first read, it would parse the third request (empty lines are skipped) and
+    /// answer it first: part 1's bytes as the answer to the request for part 0, under headers a
+    /// cache keeps for a year. Instead the three are answered in order.
+    @Test func aRequestCutAcrossTheFirstReadsIsAnsweredInOrder() async throws {
         let fixture = try await Fixture.make()
-        let channel = EmbeddedChannel()
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
-        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-        let join = JoinOnFirstHead(directory: fixture.directory)
-        try channel.pipeline.syncOperations.addHandler(join)
-        try expectSplitPipelineGap(channel, fixture)
-        // The decoder still holds part 0's unfinished head when the connection ends.
-        _ = try? channel.finish()
+        let (channel, join) = try newConnection(fixture)
+        try expectSplitPipelineAnsweredInOrder(channel, fixture)
+        #expect(join.decoded == ["/live/demo/720p/s0.p0.m4s", "/live/demo/720p/s0.p1.m4s"], "the rest went through HTTP decoding")
+        _ = try channel.finish()
     }
 
     /// Sends init and a part 0 request cut before its blank line, then the line and a part 1
-    /// request in the next read; holds what should happen (under the known issue) and what does.
-    func expectSplitPipelineGap(_ channel: EmbeddedChannel, _ fixture: Fixture, rawPathJoined: Bool = false) throws {
+    /// request in the next read; expects the three files, in order.
+    func expectSplitPipelineAnsweredInOrder(_ channel: EmbeddedChannel, _ fixture: Fixture) throws {
         try channel.writeInbound(
             ByteBuffer(
                 string:
                     "GET /live/demo/720p/init.mp4 HTTP/1.1\r\nHost: h\r\n\r\n"
                     + "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n"))
-        if rawPathJoined { _ = try channel.pipeline.syncOperations.handler(type: LiveMediaRawPath.self) }
         try channel.writeInbound(ByteBuffer(string: "\r\nGET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\n\r\n"))
         let bodies = try wire(channel).map(\.body)
         let expected = try ["init.mp4", "s0.p0.m4s", "s0.p1.m4s"].map { try fixture.file(Fixture.video, $0).bytes }
-        withKnownIssue("the raw path answers part 1 before the decoder's part 0, which never completes") {
-            #expect(bodies == expected)
-        }
-        #expect(bodies == [expected[0], expected[2]], "what happens now")
+        #expect(bodies == expected)
     }
 
-    /// The same gap in Hummingbird's own set-up of the plain port (`Gateway.application`: HTTP/1.1
-    /// with the WebSocket upgrade, the fast path as an additional handler).
-    @Test func theGatewaysConnectionSetUpHasTheSameGap() async throws {
+    /// The same in the gateway's own set-up of the plain port: `GuardedChildChannel` around
+    /// Hummingbird's HTTP/1.1 channel with the WebSocket upgrade, the fast path as an additional
+    /// handler (`Gateway.application`).
+    @Test func theGatewaysConnectionSetUpAnswersInOrder() async throws {
         let fixture = try await Fixture.make()
         let directory = fixture.directory
-        let setUp = HTTP1WebSocketUpgradeChannel(
-            responder: { _, _, _ in },
-            configuration: .init(http1: .init(additionalChannelHandlers: [LiveMediaFastPath(directory: directory)])),
-            shouldUpgrade: { _, _, _ in .dontUpgrade })
+        let setUp = GuardedChildChannel(
+            inner: HTTP1WebSocketUpgradeChannel(
+                responder: { _, _, _ in },
+                configuration: .init(http1: .init(additionalChannelHandlers: [LiveMediaFastPath(directory: directory)])),
+                shouldUpgrade: { _, _, _ in .dontUpgrade }),
+            connectionGuard: ConnectionGuard(limits: HTTPLimits(), logger: Logger(label: "test")), scansHeads: true,
+            front: { [LiveMediaRawPath(directory: directory)] })
         let channel = EmbeddedChannel()
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         _ = try setUp.setup(channel: channel, logger: Logger(label: "test")).wait()
-        try expectSplitPipelineGap(channel, fixture, rawPathJoined: true)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+        try expectSplitPipelineAnsweredInOrder(channel, fixture)
         _ = try? channel.finish()
     }
 
-    /// The same assumption with a request body read partly before the raw path joined: once the
-    /// router has ended its response (it need not read a body it does not want, a 404 for
-    /// instance), nothing is owed, and the rest of the body, in a later read, is taken for
-    /// requests. A body that is a request for a part is answered on the connection: one response
-    /// more than the client asked for; behind a proxy that reuses connections, the next client's
-    /// request gets it.
-    @Test func theRestOfTheFirstRequestsBodyIsAnsweredAsARequest() async throws {
+    /// A body is never taken for requests: after a request with a body the raw path reads no more
+    /// of the connection, so a body that is itself a request for a part reaches the router as the
+    /// body it is (behind a proxy that reuses connections, an answer to it would go to the next
+    /// client).
+    @Test func aBodyThatLooksLikeARequestReachesTheRouterAsABody() async throws {
         let fixture = try await Fixture.make()
-        let channel = EmbeddedChannel()
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
-        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-        let join = JoinOnFirstHead(directory: fixture.directory)
-        try channel.pipeline.syncOperations.addHandler(join)
+        let (channel, join) = try newConnection(fixture)
         let smuggled = "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n\r\n"
         try channel.writeInbound(
             ByteBuffer(string: "POST /v1/nowhere HTTP/1.1\r\nHost: h\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n"))
@@ -751,14 +737,24 @@ extension LiveMediaFastPathTests {
         try answerAsTheRouter(channel, status: .notFound)
         #expect(try wire(channel).count == 1)
         try channel.writeInbound(ByteBuffer(string: smuggled))
-        let extra = try wire(channel)
-        let body = try passedOn(channel)
-        withKnownIssue("the raw path answers the rest of a body as a request") {
-            #expect(extra.isEmpty, "no response for a body")
-            #expect(body == [.body(ByteBuffer(string: smuggled)), .end(nil)], "the body reaches the router")
-        }
-        #expect(extra.count == 1 && body.isEmpty && join.decoded == ["/v1/nowhere"], "what happens now")
-        checkAnswer(extra.first, try fixture.file(Fixture.video, "s0.p0.m4s"))
+        #expect(try wire(channel).isEmpty, "no response for a body")
+        #expect(try passedOn(channel) == [.body(ByteBuffer(string: smuggled)), .end(nil)], "the body reaches the router")
+        #expect(join.decoded == ["/v1/nowhere"])
+        _ = try? channel.finish()
+    }
+
+    /// After a request that may upgrade the connection, what follows may be WebSocket frames: the
+    /// raw path hands everything on.
+    @Test func afterAnUpgradeRequestTheRawPathReadsNoMore() async throws {
+        let fixture = try await Fixture.make()
+        let channel = try rawPath(fixture)
+        try channel.writeInbound(
+            ByteBuffer(
+                string: "GET /v1/chat/demo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+        let part = "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: part))
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil, "nothing answered")
+        #expect(try forwarded(channel).hasSuffix(part))
         _ = try? channel.finish()
     }
 }

@@ -31,7 +31,8 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let directory: PlaybackDirectory
-    private let connection = FastPathConnection()
+    /// Shared with the connection's raw path, when there is one.
+    private var connection: FastPathConnection?
     private var state = State.idle
     /// Requests handed to the router whose responses have not ended yet.
     private var routerOwes = 0
@@ -40,21 +41,14 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         self.directory = directory
     }
 
-    /// Puts the raw path in front of HTTP decoding for the requests after this connection's first.
+    /// Joins the raw path that reads the connection from its first byte, if it has one.
     func handlerAdded(context: ChannelHandlerContext) {
-        let raw = LiveMediaRawPath(directory: directory, connection: connection)
-        // Right behind the connection guard, so what the raw path answers still counts as activity.
-        if let guardHandler = try? context.pipeline.syncOperations.handler(type: ConnectionGuardHandler.self) {
-            try? context.pipeline.syncOperations.addHandler(raw, position: .after(guardHandler))
-        } else {
-            try? context.pipeline.syncOperations.addHandler(raw, position: .first)
-        }
+        connection = (try? context.pipeline.syncOperations.handler(type: LiveMediaRawPath.self))?.connection
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let request):
-            connection.owed += 1
             // Unwritable: a client that pipelines without reading gets the router, whose writes wait.
             if routerOwes == 0, context.channel.isWritable, let (response, body) = answer(request) {
                 let close = request.headerFields[.connection]?.lowercased().contains("close") == true
@@ -72,7 +66,7 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .idle
                 context.write(wrapOutboundOut(.head(response)), promise: nil)
                 if let body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
-                connection.owed -= 1
+                if let connection, connection.owed > 0 { connection.owed -= 1 }
                 if close {
                     context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
                         context.close(promise: nil)
@@ -92,7 +86,7 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
             if routerOwes > 0 { routerOwes -= 1 }
-            if connection.owed > 0 { connection.owed -= 1 }
+            if let connection, connection.owed > 0 { connection.owed -= 1 }
         }
         context.write(data, promise: promise)
     }

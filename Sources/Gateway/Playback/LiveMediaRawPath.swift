@@ -4,8 +4,8 @@ import Packager
 
 /// What the two fast paths of one connection share (both run on its event loop).
 final class FastPathConnection {
-    /// Requests that reached the HTTP decoder and whose responses have not ended: while there is
-    /// one, the raw path answers nothing, so no answer overtakes an earlier one.
+    /// Requests the raw path handed to the HTTP decoder whose responses have not ended: while
+    /// there is one, the raw path answers nothing, so no answer overtakes an earlier one.
     var owed = 0
 }
 
@@ -18,19 +18,23 @@ final class FastPathConnection {
 /// Anything else goes on to the HTTP decoder untouched: a request it cannot answer (a playlist, a
 /// file still to come, a range, a conditional), and, for the rest of the connection, anything
 /// that is not a whole request without a body (a request split across reads, a body, a pipelined
-/// tail): from then on only the HTTP-level `LiveMediaFastPath` and the router answer.
+/// tail, a request that may upgrade the connection): from then on only the HTTP-level
+/// `LiveMediaFastPath` and the router answer.
+///
+/// It must read the connection from its first byte (`GuardedChildChannel` puts it there): it can
+/// only tell where a request starts because it has seen every byte before, and none of them is
+/// left in the decoder.
 final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let directory: PlaybackDirectory
-    private let connection: FastPathConnection
+    let connection = FastPathConnection()
     private var passthrough = false
 
-    init(directory: PlaybackDirectory, connection: FastPathConnection) {
+    init(directory: PlaybackDirectory) {
         self.directory = directory
-        self.connection = connection
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -66,6 +70,9 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
                     }
                 } else {
                     if flush { context.flush(); flush = false }
+                    connection.owed += 1
+                    // After a request that may switch protocols, the bytes may not be HTTP any more.
+                    if request.upgrade { passthrough = true }
                     context.fireChannelRead(wrapInboundOut(head))
                 }
             }
@@ -122,6 +129,7 @@ struct RawRequest {
     var path: Substring
     /// A header that asks for more than the whole file (range, conditional, upgrade, expectation).
     var special = false
+    var upgrade = false
     var hasBody = false
     var close = false
 
@@ -141,8 +149,11 @@ struct RawRequest {
             switch name {
             case "content-length": if value != "0" { hasBody = true }
             case "transfer-encoding": hasBody = true
-            case "range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "expect", "upgrade":
+            case "range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "expect":
                 special = true
+            case "upgrade":
+                special = true
+                upgrade = true
             case "connection": if value.lowercased().contains("close") { close = true }
             default: break
             }
