@@ -67,16 +67,23 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(2))) func connectionsPastThePerAddressCapGet503WithRetryAfter() async throws {
-        try await withServer("hostile-cap") { _, port in
+        var limits = Self.limits
+        limits.idleTimeout = .seconds(4)
+        try await withServer("hostile-cap", limits: limits) { _, port in
+            // Four keep-alives, each answered (so all are open on the server) and not yet quiet.
             let held = try (0..<4).map { _ in try RawSocket(port: port) }
+            for socket in held {
+                socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(socket.readUntil("\"ok\"", within: 3).hasPrefix("HTTP/1.1 200"))
+            }
             let extra = try RawSocket(port: port)
             let answer = extra.readUntil("}}", within: 3)
             #expect(answer.hasPrefix("HTTP/1.1 503"), "\(answer)")
             #expect(answer.contains("Retry-After: 7"))
             #expect(answer.contains("4 HTTP connections from your address"))
             #expect(extra.waitForClose(within: 2))
-            // Once the held ones are gone (cut by the head timeout), the address is served again.
-            for socket in held { #expect(socket.waitForClose(within: 3)) }
+            // Once the held ones are gone (cut by the idle timeout), the address is served again.
+            for socket in held { #expect(socket.waitForClose(within: 6)) }
             let fresh = try RawSocket(port: port)
             fresh.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(fresh.readUntil("\"ok\"", within: 3).hasPrefix("HTTP/1.1 200"))
