@@ -114,6 +114,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger()
+        let tuned = MemoryTuning.apply(cores: ProcessInfo.processInfo.activeProcessorCount)
+        logger.debug("malloc settings for a long run", metadata: ["applied": "\(tuned)"])
         if let limit = OpenFileLimit.raiseToHard() {
             logger.info(
                 "open-file limit",
