@@ -70,6 +70,8 @@ import Testing
         var limits = Self.limits
         limits.idleTimeout = .seconds(4)
         try await withServer("hostile-cap", limits: limits) { _, port in
+            // The test client's own connection, which sends nothing, is first cut by the head timeout.
+            try await Task.sleep(for: .seconds(2))
             // Four keep-alives, each answered (so all are open on the server) and not yet quiet.
             let held = try (0..<4).map { _ in try RawSocket(port: port) }
             for socket in held {
@@ -177,15 +179,20 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(2))) func randomRecordingIdsAreAnsweredFromMemory() async throws {
-        try await withServer("hostile-vod") { platform, port in
+        var limits = Self.limits
+        limits.missBurst = 1_000
+        try await withServer("hostile-vod", limits: limits) { platform, port in
             let catalog = try #require(platform.gateway.playback?.recordings)
+            let started = ContinuousClock.now
             for _ in 0..<200 {
                 let socket = try RawSocket(port: port)
                 socket.send("GET /vod/\(UUID().uuidString.lowercased())/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
                 #expect(socket.readUntil("\r\n\r\n", within: 3).hasPrefix("HTTP/1.1 404"))
             }
-            // One load of the recorded sessions, then misses within two seconds answer from memory.
-            #expect(await catalog.knownSessions.loads <= 3)
+            // One load of the recorded sessions, then at most one more every two seconds of misses.
+            let seconds = Int((ContinuousClock.now - started).components.seconds)
+            let loads = await catalog.knownSessions.loads
+            #expect(loads <= 2 + seconds / 2, "\(loads) loads for 200 misses in \(seconds) s")
         }
     }
 
