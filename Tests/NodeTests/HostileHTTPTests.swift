@@ -68,15 +68,19 @@ import Testing
 
     @Test(.timeLimit(.minutes(2))) func connectionsPastThePerAddressCapGet503WithRetryAfter() async throws {
         var limits = Self.limits
-        limits.idleTimeout = .seconds(4)
+        limits.idleTimeout = .seconds(10)
+        limits.quietBeforeReuse = .seconds(30)
         try await withServer("hostile-cap", limits: limits) { _, port in
             // The test client's own connection, which sends nothing, is first cut by the head timeout.
             try await Task.sleep(for: .seconds(2))
-            // Four keep-alives, each answered (so all are open on the server) and not yet quiet.
-            let held = try (0..<4).map { _ in try RawSocket(port: port) }
-            for socket in held {
+            // Four keep-alives, each answered at once (so all are open on the server, and none is
+            // cut by the head timeout while waiting its turn), none quiet long enough to be taken.
+            var held: [RawSocket] = []
+            for _ in 0..<4 {
+                let socket = try RawSocket(port: port)
                 socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                 #expect(socket.readUntil("\"ok\"", within: 3).hasPrefix("HTTP/1.1 200"))
+                held.append(socket)
             }
             let extra = try RawSocket(port: port)
             let answer = extra.readUntil("}}", within: 3)
@@ -85,7 +89,7 @@ import Testing
             #expect(answer.contains("4 HTTP connections from your address"))
             #expect(extra.waitForClose(within: 2))
             // Once the held ones are gone (cut by the idle timeout), the address is served again.
-            for socket in held { #expect(socket.waitForClose(within: 6)) }
+            for socket in held { #expect(socket.waitForClose(within: 12)) }
             let fresh = try RawSocket(port: port)
             fresh.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(fresh.readUntil("\"ok\"", within: 3).hasPrefix("HTTP/1.1 200"))
