@@ -9,6 +9,7 @@ public actor KnownSet<Element: Hashable & Sendable> {
     private var elements: Set<Element> = []
     private var loadedAt: ContinuousClock.Instant?
     private var loading: Task<Set<Element>, any Error>?
+    private var loadStartedAt: ContinuousClock.Instant?
     public private(set) var loads = 0
 
     public init(
@@ -21,10 +22,22 @@ public actor KnownSet<Element: Hashable & Sendable> {
 
     public func contains(_ element: Element) async throws -> Bool {
         let now = ContinuousClock.now
-        let age = loadedAt.map { $0.duration(to: now) }
-        if let age, age < maxAge, elements.contains(element) { return true }
-        if let age, age < missInterval { return elements.contains(element) }
-        try await reload()
+        if let loadedAt, loadedAt.duration(to: now) < maxAge, elements.contains(element) { return true }
+        // A miss is answered by a load that began after this lookup (the set comes from a
+        // projection that may lag the log: a channel whose viewers join its chat at once must be
+        // found), and loads begin at most once per `missInterval`, so a flood of misses shares them.
+        if let loadStartedAt, loadStartedAt > now {
+            try await reload()
+            return elements.contains(element)
+        }
+        if let loadStartedAt, loadStartedAt.duration(to: now) < missInterval {
+            try await Task.sleep(until: loadStartedAt + missInterval)
+        }
+        if let loadStartedAt, loadStartedAt > now {
+            try await reload()
+        } else {
+            try await reload(fresh: true)
+        }
         return elements.contains(element)
     }
 
@@ -33,13 +46,21 @@ public actor KnownSet<Element: Hashable & Sendable> {
         loadedAt = nil
     }
 
-    private func reload() async throws {
+    /// Waits for the load in flight, or starts one; `fresh` waits out a load in flight that began
+    /// earlier and then starts another.
+    private func reload(fresh: Bool = false) async throws {
         if let loading {
-            _ = try await loading.value
-            return
+            _ = try? await loading.value
+            if !fresh { return }
+            if self.loading != nil {
+                try await reload()
+                return
+            }
+            if let loadStartedAt, loadStartedAt.duration(to: .now) < missInterval, !fresh { return }
         }
         let task = Task { [load] in try await load() }
         loading = task
+        loadStartedAt = .now
         defer { loading = nil }
         let loaded = try await task.value
         elements = loaded
