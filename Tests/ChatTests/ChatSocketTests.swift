@@ -218,64 +218,57 @@ import Testing
     @Test(.timeLimit(.minutes(3))) func aSlowReaderIsClosedWithoutHoldingUpOthers() async throws {
         let queue = 48
         let configuration = ChatConfiguration(socketQueue: queue, socketSendBuffer: 4_096, evictionGrace: .seconds(60))
-        // Intermittent since 2026-12-05: about half the runs on this machine, the second socket's
-        // upgrade fails ("WebSocket upgrade failed") and it never joins; cause not yet found.
-        await withKnownIssue("the healthy socket's upgrade sometimes fails", isIntermittent: true) {
-            try await withPlatform("chat-slow", chat: configuration) { platform, host in
-                let slow = try await RawWebSocket.connect(host, path: "/v1/chat/room", receiveBuffer: 2_048)
-                let fast = ChatTestClient("ws://\(host)/v1/chat/room")
-                defer { slow.close(); fast.shutdown() }
-                _ = try await fast.wait(for: "backlog")
-                var deadline = ContinuousClock.now + .seconds(20)
-                while slow.frames?.contains(where: { $0.text.contains(#""type":"settings""#) }) != true {
-                    guard ContinuousClock.now < deadline else {
-                        throw TestSupportError("the slow socket never joined: \(String(describing: slow.frames))")
-                    }
-                    try await Task.sleep(for: .milliseconds(20))
+        try await withPlatform("chat-slow", chat: configuration) { platform, host in
+            let slow = try await RawWebSocket.connect(host, path: "/v1/chat/room", receiveBuffer: 2_048)
+            let fast = ChatTestClient("ws://\(host)/v1/chat/room")
+            defer { slow.close(); fast.shutdown() }
+            _ = try await fast.wait(for: "backlog")
+            var deadline = ContinuousClock.now + .seconds(20)
+            while slow.frames?.contains(where: { $0.text.contains(#""type":"settings""#) }) != true {
+                guard ContinuousClock.now < deadline else {
+                    throw TestSupportError("the slow socket never joined: \(String(describing: slow.frames))")
                 }
-                try await slow.pause()
-
-                // Messages straight into the log (as another node's posts would arrive), in batches
-                // the healthy reader takes in stride; the paused one falls further behind each time.
-                let text = String(repeating: "z", count: 480)
-                let (batches, size) = (25, 20)
-                for batch in 0..<batches {
-                    let events = try (0..<size).map { index in
-                        try NewEvent(
-                            ChatMessagePosted(
-                                channel: "room", messageId: UUID(), userId: "bot", name: "bot", text: "m\(batch)-\(index) \(text)",
-                                nonce: nil),
-                            metadata: EventMetadata(actor: .system("test")))
-                    }
-                    _ = try await platform.store.append(to: ChatStream.room("room"), expectedVersion: .any, events: events)
-                    _ = try await fast.wait(for: "message", timeout: .seconds(30)) {
-                        ($0["text"] as? String)?.hasPrefix("m\(batch)-\(size - 1) ") == true
-                    }
-                }
-                let texts = fast.received.filter { $0.contains(#""type":"message""#) }
-                #expect(texts.count == batches * size, "the healthy reader got every message once")
-                #expect(texts.last?.contains("m\(batches - 1)-\(size - 1) ") == true, "in order")
-                #expect(fast.close == nil)
-
-                deadline = ContinuousClock.now + .seconds(30)
-                while await platform.chat.metrics.evicted == 0, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                #expect(await platform.chat.metrics.evicted == 1, "the slow socket was evicted, the healthy one not")
-
-                // Reading again, the slow client gets what was buffered for it (bounded), then the close.
-                try await slow.resume()
-                deadline = ContinuousClock.now + .seconds(30)
-                while !slow.isClosed, slow.frames?.contains(where: { $0.opcode == 0x8 }) != true, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                let frames = slow.frames ?? []
-                let close = try #require(frames.first { $0.opcode == 0x8 }, "a close frame; got \(frames.count) frames")
-                #expect(close.payload.count >= 2 && (Int(close.payload[0]) << 8 | Int(close.payload[1])) == 1013)
-                #expect(String(decoding: close.payload.dropFirst(2), as: UTF8.self).contains("too slow"))
-                let got = frames.filter { $0.opcode == 0x1 && $0.text.contains(#""type":"message""#) }.count
-                #expect(got < batches * size, "evicted before the end: \(got) messages")
+                try await Task.sleep(for: .milliseconds(20))
             }
+            try await slow.pause()
+
+            // Messages straight into the log (as another node's posts would arrive), in batches
+            // the healthy reader takes in stride; the paused one falls further behind each time.
+            let text = String(repeating: "z", count: 480)
+            let (batches, size) = (25, 20)
+            for batch in 0..<batches {
+                let events = try (0..<size).map { index in
+                    try NewEvent(
+                        ChatMessagePosted(
+                            channel: "room", messageId: UUID(), userId: "bot", name: "bot", text: "m\(batch)-\(index) \(text)", nonce: nil),
+                        metadata: EventMetadata(actor: .system("test")))
+                }
+                _ = try await platform.store.append(to: ChatStream.room("room"), expectedVersion: .any, events: events)
+                _ = try await fast.wait(for: "message", timeout: .seconds(30)) {
+                    ($0["text"] as? String)?.hasPrefix("m\(batch)-\(size - 1) ") == true
+                }
+            }
+            let texts = fast.received.filter { $0.contains(#""type":"message""#) }
+            #expect(texts.count == batches * size, "the healthy reader got every message once")
+            #expect(texts.last?.contains("m\(batches - 1)-\(size - 1) ") == true, "in order")
+            #expect(fast.close == nil)
+
+            deadline = ContinuousClock.now + .seconds(30)
+            while await platform.chat.metrics.evicted == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(await platform.chat.metrics.evicted == 1, "the slow socket was evicted, the healthy one not")
+
+            // Reading again, the slow client gets what was buffered for it (bounded), then the close.
+            try await slow.resume()
+            deadline = ContinuousClock.now + .seconds(30)
+            while !slow.isClosed, slow.frames?.contains(where: { $0.opcode == 0x8 }) != true, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let frames = slow.frames ?? []
+            let close = try #require(frames.first { $0.opcode == 0x8 }, "a close frame; got \(frames.count) frames")
+            #expect(close.payload.count >= 2 && (Int(close.payload[0]) << 8 | Int(close.payload[1])) == 1013)
+            #expect(String(decoding: close.payload.dropFirst(2), as: UTF8.self).contains("too slow"))
+            let got = frames.filter { $0.opcode == 0x1 && $0.text.contains(#""type":"message""#) }.count
+            #expect(got < batches * size, "evicted before the end: \(got) messages")
         }
     }
 }
