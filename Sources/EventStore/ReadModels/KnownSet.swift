@@ -56,7 +56,6 @@ public actor KnownSet<Element: Hashable & Sendable> {
                 try await reload()
                 return
             }
-            if let loadStartedAt, loadStartedAt.duration(to: .now) < missInterval, !fresh { return }
         }
         let task = Task { [load] in try await load() }
         loading = task
