@@ -30,4 +30,27 @@ public enum MemoryTuning {
         return false
         #endif
     }
+
+    /// Hands free pages inside the arenas back to the kernel (`malloc_trim(0)`); the trim threshold
+    /// only releases the top of the main heap. False where there is no such call.
+    @discardableResult
+    public static func trim() -> Bool {
+        #if canImport(Glibc)
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return false }
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// Trims every `interval` until cancelled: a few milliseconds of one thread each time, on a
+    /// heap of streamd's size.
+    public static func trimPeriodically(every interval: Duration = .seconds(30)) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            trim()
+        }
+    }
 }

@@ -234,6 +234,8 @@ struct ServeCommand: AsyncParsableCommand {
         let group = Platform.group([opened] + platform.services + http, logger: logger) { configuration in
             configuration.gracefulShutdownSignals = [.sigterm, .sigint]
         }
+        let trimming = Task.detached(priority: .background) { await MemoryTuning.trimPeriodically() }
+        defer { trimming.cancel() }
         do {
             try await group.run()
         } catch {
