@@ -68,6 +68,7 @@ public final class ChatFeed: Sendable {
 
     func countEviction() {
         state.withLock { $0.evictions += 1 }
+        ChatMetrics.evicted.increment()
     }
 
     /// Calls `wake` after every append until `stopListening(key)`. A key listens once.

@@ -96,6 +96,7 @@ public actor ChatService {
         if loading[channel] != nil { buffered[channel, default: []].append(event) }
         guard let room = rooms[channel] else { return }
         broadcast(applying(event, to: &room.state), in: room)
+        if event.eventType == ChatMessagePosted.eventType { ChatMetrics.delivered(recordedAt: event.recordedAt) }
     }
 
     /// Applies `event` to a room's state; one that does not decode is reported, and the room moves on.
@@ -242,13 +243,16 @@ public actor ChatService {
         if let refusal = pipeline.evaluate(attempt, room.state.context(for: identity.userId, now: now)) {
             if refusal.rule == .rateLimit {
                 counters.rateLimited += 1
+                ChatMetrics.rateLimited.increment()
                 if room.state.activity[identity.userId]?.coolDownUntil.map({ $0 <= now }) ?? true {
                     room.state.activity[identity.userId, default: UserActivity()].coolDownUntil = refusal.retryAfter
                 }
             } else if !room.state.activity[identity.userId, default: UserActivity()].recordRejection(at: now) {
                 counters.rejectedUnrecorded += 1
+                ChatMetrics.rejectedUnrecorded.increment()
             } else {
                 counters.rejected += 1
+                ChatMetrics.rejected.increment()
                 let rejected = ChatMessageRejected(
                     channel: channel, userId: identity.userId, name: identity.name, text: String(text.prefix(1_000)),
                     rule: refusal.rule.rawValue, detail: refusal.message)
@@ -263,6 +267,7 @@ public actor ChatService {
             ChatMessagePosted(channel: channel, messageId: id, userId: identity.userId, name: identity.name, text: text, nonce: nonce),
             to: ChatStream.room(channel), metadata: metadata(identity, reason: nil))
         counters.posted += 1
+        ChatMetrics.posted.increment()
         return .accepted(id: id, position: result.lastPosition)
     }
 

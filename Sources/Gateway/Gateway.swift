@@ -20,6 +20,8 @@ public struct Gateway: Sendable {
     public let sessions: SessionRegistry?
     public let playback: Playback?
     public var chat: ChatEndpoint?
+    /// `/metrics`, when the node has a metrics backend.
+    public var metrics: MetricsEndpoint?
     /// Connection caps and timeouts, shared by the HTTP and HTTPS servers.
     public let connectionGuard: ConnectionGuard
     /// Per-address rate limits of public routes that cost an event or a query.
@@ -51,8 +53,10 @@ public struct Gateway: Sendable {
 
     public func router() -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: DeliveryMetricsMiddleware())
         router.add(middleware: ErrorMappingMiddleware())
         router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
+        if let metrics { MetricsRoute(endpoint: metrics, adminToken: configuration.adminToken).register(on: router) }
         let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken))
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
         EventRoutes(store: store).register(on: admin)

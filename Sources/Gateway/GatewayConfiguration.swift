@@ -9,13 +9,16 @@ public struct GatewayConfiguration: Sendable {
     public var srtPort: Int
     /// Connection caps, timeouts and rate limits for strangers (docs/api.md#limits).
     public var limits: HTTPLimits
+    /// When set, `/metrics` needs it as a bearer token (the admin token works too); open otherwise.
+    public var metricsToken: String?
 
     public init(
         host: String = "0.0.0.0", port: Int = 8080, adminToken: String, publicHost: String? = nil, rtmpPort: Int = 1935,
         srtPort: Int = 9000,
-        limits: HTTPLimits = HTTPLimits()
+        limits: HTTPLimits = HTTPLimits(), metricsToken: String? = nil
     ) {
         self.limits = limits
+        self.metricsToken = metricsToken
         self.host = host
         self.port = port
         self.adminToken = adminToken

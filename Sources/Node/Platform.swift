@@ -60,7 +60,8 @@ public final class Platform: Sendable {
     public init(
         store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(),
         srt srtConfiguration: SRTConfiguration = SRTConfiguration(),
-        media: MediaOptions, chat chatConfiguration: ChatConfiguration = ChatConfiguration(), logger: Logger
+        media: MediaOptions, chat chatConfiguration: ChatConfiguration = ChatConfiguration(), metrics: NodeMetrics? = nil,
+        logger: Logger
     ) async throws {
         self.store = store
         self.media = media
@@ -125,9 +126,16 @@ public final class Platform: Sendable {
         let chat = ChatService(store: store, channels: channels)
         self.chat = chat
         gateway.chat = ChatEndpoint(service: chat, configuration: chatConfiguration, adminToken: configuration.adminToken)
+        let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
+        if let metrics {
+            let sources = NodeMetrics.Sources(
+                sessions: rtmp.registry, store: store, runners: [channels.runner, chat.runner, qualityProjection, recordings.runner],
+                connections: gateway.connectionGuard, directory: pipeline.directory, quality: QualityReadModel(store: store))
+            gateway.metrics = MetricsEndpoint(token: configuration.metricsToken) { await metrics.exposition(of: sources) }
+        }
         self.gateway = gateway
         self.quality = QualityController(store: store)
-        self.qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
+        self.qualityProjection = qualityProjection
     }
 
     /// The node's parts in start order; a graceful shutdown stops them in reverse: ingest stops

@@ -112,8 +112,16 @@ struct ServeCommand: AsyncParsableCommand {
             "Chat sockets one address may hold. (env STREAMD_CHAT_SOCKETS_PER_ADDRESS, default 1024)", valueName: "count"))
     var chatSocketsPerAddress: Int?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A token Prometheus must send (Authorization: Bearer) to scrape /metrics; the admin token works too. Unset, /metrics is open. (env STREAMD_METRICS_TOKEN)",
+            valueName: "token"))
+    var metricsToken: String?
+
     func run() async throws {
         let logger = makeLogger()
+        let metrics = NodeMetrics.bootstrap()
         let tuned = MemoryTuning.apply(cores: ProcessInfo.processInfo.activeProcessorCount)
         logger.debug("malloc settings for a long run", metadata: ["applied": "\(tuned)"])
         if let limit = OpenFileLimit.raiseToHard() {
@@ -185,8 +193,8 @@ struct ServeCommand: AsyncParsableCommand {
                 store: opened.store,
                 configuration: GatewayConfiguration(
                     host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort,
-                    limits: limits),
-                srt: srt, media: media, chat: chat, logger: logger)
+                    limits: limits, metricsToken: metricsToken ?? Environment.string("METRICS_TOKEN")),
+                srt: srt, media: media, chat: chat, metrics: metrics, logger: logger)
         } catch {
             await opened.close()
             throw error

@@ -9,24 +9,13 @@ import PostgresNIO
 /// Each append in a batch is checked on its own (expected version, idempotent retry), so one
 /// append's conflict fails that append alone.
 ///
-/// The batcher also hashes each batch before sending it (migrations/0007), from where it expects
-/// the log's head and each stream's version to be: the database holds the head's lock the whole
-/// time a batch is inserted and committed, so work it need not do there is throughput. These
-/// expectations are only a guess that the database checks; a wrong one costs the database the
-/// hashing, never correctness.
-/// Group commit: appends from many tasks queue here and are written by a few workers, each
-/// taking everything queued (up to a bound) into one transaction. While a transaction commits the
-/// next batch gathers, so the single-writer log (see migrations/0001) is fed in bulk.
-///
-/// Each append in a batch is checked on its own (expected version, idempotent retry), so one
-/// append's conflict fails that append alone.
-///
 /// Each batch is hashed before it is sent (`AppendHashPlanner`) while the planner's expectation of
 /// the log holds; when it does not, the next batch waits for the batches in flight to report.
 actor AppendBatcher {
     struct Request {
         var append: AppendHashPlanner.Append
         var continuation: CheckedContinuation<AppendResult, any Error>
+        var submitted: ContinuousClock.Instant
     }
 
     private let connections: ConnectionSet
@@ -64,7 +53,10 @@ actor AppendBatcher {
 
     func submit(stream: String, expected: ExpectedVersion, events: [NewEvent]) async throws -> AppendResult {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append(Request(append: .init(stream: stream, expected: expected, events: events), continuation: continuation))
+            pending.append(
+                Request(
+                    append: .init(stream: stream, expected: expected, events: events), continuation: continuation,
+                    submitted: .now))
             if activeWorkers < maxWorkers {
                 activeWorkers += 1
                 Task { await self.work() }
@@ -94,6 +86,7 @@ actor AppendBatcher {
                 return
             }
             transactions += 1
+            EventLogMetrics.batch(events: batch.reduce(0) { $0 + $1.append.events.count }, pendingAfter: pending.count)
             if planner.awaitsFacts {
                 // Expect again from the facts once every batch in flight has reported; until
                 // then the head they will leave is unknown.
@@ -119,7 +112,11 @@ actor AppendBatcher {
                 for waiter in waiters { waiter.resume() }
             }
             await onCommit(outcomes.compactMap({ try? $0.get().lastPosition }).max())
-            for (request, outcome) in zip(batch, outcomes) { request.continuation.resume(with: outcome) }
+            let now = ContinuousClock.now
+            for (request, outcome) in zip(batch, outcomes) {
+                EventLogMetrics.appended(after: now - request.submitted)
+                request.continuation.resume(with: outcome)
+            }
         }
     }
 

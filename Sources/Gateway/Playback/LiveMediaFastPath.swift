@@ -106,6 +106,8 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let rendition = directory.stream(channel: channel)?.rendition(named: name),
             let media = rendition.fileInMemory(resource)
         else { return nil }
+        DeliveryMetrics.answered(
+            kind: DeliveryMetrics.kind(of: resource), status: 200, bytes: request.method == .head ? nil : media.bytes.readableBytes)
         var fields = rendition.kind == .audio ? Self.audioFields : Self.videoFields
         fields[.eTag] = "\"\(media.etag)\""
         fields[.lastModified] = media.lastModified

@@ -87,6 +87,8 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
             let rendition = directory.stream(channel: target.channel)?.rendition(named: target.rendition),
             let media = rendition.fileInMemory(target.resource)
         else { return nil }
+        DeliveryMetrics.answered(
+            kind: DeliveryMetrics.kind(of: target.resource), status: 200, bytes: request.isHead ? nil : media.bytes.readableBytes)
         var head = ByteBuffer()
         head.reserveCapacity(512)
         head.writeImmutableBuffer(rendition.kind == .audio ? Self.audioHead : Self.videoHead)

@@ -103,6 +103,7 @@ final class SRTConnection {
         }
         continuityErrorsAtLastSample = continuityErrors
         live.update(stats: sample, newBytes: bytesReceived &- bytesAtLastSample)
+        IngestMetrics.sampled(sample, newBytes: bytesReceived &- bytesAtLastSample, protocol: "srt")
         bytesAtLastSample = bytesReceived
         guard live.isAnnounced else { return }
         server.emitter.emit(

@@ -308,6 +308,7 @@ public final class SRTServer: Sendable {
         let event = PublishRejected(
             reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress, protocol: "srt",
             app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID)
+        IngestMetrics.refused(reason: reason.name, protocol: "srt")
         let host = RTMPServer.host(of: remoteAddress)
         let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(host)"
         let recorded = emitter.refused(

@@ -435,6 +435,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             totalBytes: total, interval: interval, queueDepth: live.queueDepth, backpressured: machine.consumerBlocked)
         if let mark = pacing?.lowWatermark, mark > 1 { sample.readPacingBytes = mark }
         live.update(stats: sample, newBytes: total &- bytesAtLastSample)
+        IngestMetrics.sampled(sample, newBytes: total &- bytesAtLastSample, protocol: "rtmp")
         bytesAtLastSample = total
         // Until the sequence headers announce the stream, samples update the live view only:
         // in the log, a session's first event is always its StreamStarted.

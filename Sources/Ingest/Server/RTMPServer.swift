@@ -160,6 +160,7 @@ public final class RTMPServer: Sendable {
         let event = PublishRejected(
             reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress,
             app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID)
+        IngestMetrics.refused(reason: reason.name, protocol: "rtmp")
         let host = Self.host(of: remoteAddress)
         let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(host)"
         let recorded = emitter.refused(

@@ -46,7 +46,7 @@ public final class RecordingCatalog: Sendable {
 
     let store: EventStore
     let origin: OriginStore
-    let runner: ProjectionRunner
+    public let runner: ProjectionRunner
     /// Finalized recordings never change: loaded once.
     private let cache = Mutex<[String: Loaded]>([:])
     /// Which sessions have a recording, from memory: a request for a random id costs no query.

@@ -24,6 +24,7 @@ public final class RenditionPackager: Sendable {
     let siblings: @Sendable () -> [RenditionReport]
     let logger: Logger
     private let shared: Mutex<Shared>
+    private let metrics: PackagerMetrics.Rendition
 
     /// Segments whose bytes stay in memory: the ones whose parts the playlist lists, and one more.
     static let segmentsInMemory = MediaPlaylistConfiguration.segmentsWithParts + 2
@@ -45,6 +46,7 @@ public final class RenditionPackager: Sendable {
         var publishedDuration = 0.0
         /// Trimmed segment files awaiting deletion (when not recording), with when they left.
         var doomed: [(path: String, trimmedAt: Date)] = []
+        var lastPartAt: ContinuousClock.Instant?
     }
 
     struct RecentSegment: Sendable {
@@ -58,6 +60,7 @@ public final class RenditionPackager: Sendable {
         publish: @escaping @Sendable (any DomainEvent) -> Void, siblings: @escaping @Sendable () -> [RenditionReport]
     ) throws {
         self.name = name
+        self.metrics = PackagerMetrics.Rendition(channel: identity.channelName, rendition: name)
         self.kind = kind
         self.identity = identity
         self.origin = origin
@@ -141,6 +144,7 @@ public final class RenditionPackager: Sendable {
                 cutter = current
                 handle(outputs)
             case .discontinuity:
+                metrics.discontinuities.increment()
                 guard var current = cutter else { continue }
                 let outputs = current.discontinuity()
                 cutter = current
@@ -173,9 +177,15 @@ public final class RenditionPackager: Sendable {
                 return nil
             }
             shared.recent[chunk.segmentSequence, default: RecentSegment()].parts.append(file)
+            let now = ContinuousClock.now
+            if let last = shared.lastPartAt { metrics.interval.recordSeconds((now - last).inSeconds) }
+            shared.lastPartAt = now
             return shared.playlist
         }
-        if let state { waiters.update(state) }
+        if let state {
+            waiters.update(state)
+            metrics.delay.recordSeconds(max(0, Date().timeIntervalSince(date) - chunk.duration))
+        }
     }
 
     private func segmentReady(_ summary: CMAFSegmentSummary, epoch: Int) {
@@ -197,6 +207,7 @@ public final class RenditionPackager: Sendable {
                     logger.error("packager \(identity.channelName)/\(name): \(error)")
                     return nil
                 }
+                metrics.overlong.increment()
                 logger.error("packager \(identity.channelName)/\(name): \(error); listed anyway, so the rendition goes on")
                 trimmed = taken
             }
@@ -233,6 +244,7 @@ public final class RenditionPackager: Sendable {
             return (shared.playlist, event, delete)
         }
         guard let outcome else { return }
+        metrics.segments.increment()
         waiters.update(outcome.state)
         publish(outcome.event)
         for path in outcome.delete { origin.remove(path) }

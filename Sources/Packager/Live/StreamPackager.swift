@@ -89,6 +89,9 @@ public final class StreamPackager: Sendable {
 
     public var renditionNames: [String] { renditions.withLock { $0.map(\.name) } }
 
+    /// Blocking playlist reloads waiting on this stream's renditions now.
+    public var waitingReloads: Int { renditions.withLock { $0 }.reduce(0) { $0 + $1.waiters.count } }
+
     func reports(except name: String) -> [RenditionReport] {
         renditions.withLock { $0 }.filter { $0.name != name }.compactMap(\.report)
     }

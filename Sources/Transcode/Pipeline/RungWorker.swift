@@ -26,12 +26,14 @@ final class RungWorker: @unchecked Sendable {
     private let failureState = Mutex<LibavError?>(nil)
     private let resetRequested = Mutex(false)
     let configuration: AVCDecoderConfigurationRecord
+    private let metrics: TranscodeMetrics.Rung
 
     init(
-        plan: PlannedRung, timebase: Timebase, preset: String, threads: Int, queueCapacity: Int,
+        plan: PlannedRung, channel: String, timebase: Timebase, preset: String, threads: Int, queueCapacity: Int,
         output: AsyncStream<MediaItem>.Continuation
     ) throws(LibavError) {
         self.plan = plan
+        metrics = TranscodeMetrics.Rung(channel: channel, rendition: plan.name)
         self.output = output
         queue = FrameQueue(capacity: queueCapacity)
         settings = VideoEncoder.Settings(
@@ -82,7 +84,13 @@ final class RungWorker: @unchecked Sendable {
                 try resetIfRequested()
                 switch item {
                 case .frame(let frame, let forceIDR):
+                    let started = ContinuousClock.now
                     try encode(frame, forceIDR: forceIDR)
+                    metrics.encode.recordSeconds((ContinuousClock.now - started).inSeconds)
+                    metrics.frames.increment()
+                    let queued = queue.count
+                    metrics.queued.record(queued)
+                    metrics.backlog.record(Double(queued) / max(plan.frameRate, 1))
                 case .discontinuity:
                     try drain()
                     output.yield(.discontinuity)
@@ -102,6 +110,7 @@ final class RungWorker: @unchecked Sendable {
                 failureState.withLock { $0 = error }
             }
         }
+        metrics.stopped()
         output.finish()
         finished.signal()
     }

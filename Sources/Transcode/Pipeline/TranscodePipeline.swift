@@ -175,7 +175,7 @@ final class TranscodePipeline {
         let worker: RungWorker
         do {
             worker = try RungWorker(
-                plan: plan, timebase: track.timebase, preset: ladder.preset, threads: threads,
+                plan: plan, channel: transcoder.channel, timebase: track.timebase, preset: ladder.preset, threads: threads,
                 queueCapacity: options.queueCapacity, output: output
             )
         } catch {

@@ -72,7 +72,10 @@ public final class Transcoder: Sendable {
         let (events, eventInput) = AsyncStream.makeStream(of: (any DomainEvent).self)
         let sink = self.sink
         let drain = Task {
-            for await event in events { await sink(event) }
+            for await event in events {
+                TranscodeMetrics.record(event)
+                await sink(event)
+            }
         }
         let dispatcher = Dispatcher(pipeline: TranscodePipeline(transcoder: self, events: eventInput))
         dispatcher.start(name: "decode-\(channel)")
