@@ -132,6 +132,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "EventStore", "Channels", "Media", "Ingest", "Transcode", "Packager", "Chat", "Quality",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -226,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "EventStore", "Channels", "Ingest", "Transcode", "Quality", "TestSupport",
+                "Gateway", "EventStore", "Channels", "Ingest", "Transcode", "Quality", "Chat", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import Channels
 import Chat
 import EventStore
+import Gateway
 import Ingest
 import Packager
 import Transcode
@@ -15,6 +16,7 @@ extension EventRegistry {
         registry.registerPackagerEvents()
         registry.registerQualityEvents()
         registry.registerChatEvents()
+        registry.registerGatewayEvents()
         return registry
     }
 }

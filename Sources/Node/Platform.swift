@@ -35,6 +35,8 @@ public final class Platform: Sendable {
     /// Steers live sessions' transcoders by their quality.
     public let quality: QualityController
     let qualityProjection: ProjectionRunner
+    /// The console's read model (`dashboard`).
+    public let dashboard: ProjectionRunner
     let media: MediaOptions
     let logger: Logger
     /// The group `start()` runs, and the task running it.
@@ -127,15 +129,18 @@ public final class Platform: Sendable {
         self.chat = chat
         gateway.chat = ChatEndpoint(service: chat, configuration: chatConfiguration, adminToken: configuration.adminToken)
         let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
+        let dashboard = ProjectionRunner(store: store, sql: DashboardProjection())
         if let metrics {
             let sources = NodeMetrics.Sources(
-                sessions: rtmp.registry, store: store, runners: [channels.runner, chat.runner, qualityProjection, recordings.runner],
+                sessions: rtmp.registry, store: store,
+                runners: [channels.runner, chat.runner, qualityProjection, recordings.runner, dashboard],
                 connections: gateway.connectionGuard, directory: pipeline.directory, quality: QualityReadModel(store: store))
             gateway.metrics = MetricsEndpoint(token: configuration.metricsToken) { await metrics.exposition(of: sources) }
         }
         self.gateway = gateway
         self.quality = QualityController(store: store)
         self.qualityProjection = qualityProjection
+        self.dashboard = dashboard
     }
 
     /// The node's parts in start order; a graceful shutdown stops them in reverse: ingest stops
@@ -145,6 +150,7 @@ public final class Platform: Sendable {
     public var services: [any Service] {
         let (store, channels, keys, chat, quality, qualityProjection) = (store, channels, keys, chat, quality, qualityProjection)
         let (recordings, pipeline, rtmp, srt, media, logger) = (recordings, pipeline, rtmp, srt, media, logger)
+        let dashboard = self.dashboard
         return [
             NodeService("channels read model", logger: logger, .cancel { await channels.run() }),
             NodeService("stream key table", logger: logger, .cancel { await keys.follow() }),
@@ -153,6 +159,8 @@ public final class Platform: Sendable {
             // The quality machine of every live session, and its effect on the transcoders.
             NodeService("quality controller", logger: logger, .cancel { await quality.run() }),
             NodeService("DVR index", logger: logger, .cancel { await recordings.run() }),
+            // Many small events (samples, chat posts) share one transaction per 200 ms.
+            NodeService("dashboard read model", logger: logger, .cancel { await dashboard.run(batchInterval: .milliseconds(200)) }),
             NodeService(
                 "recording maintenance", logger: logger,
                 .cancel {
