@@ -145,6 +145,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
+            resources: [.copy("Console/Assets")],
             swiftSettings: strict
         ),
         .target(

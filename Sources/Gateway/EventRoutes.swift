@@ -34,6 +34,26 @@ struct EventRoutes: Sendable {
                 }
                 filter.since = date
             }
+            if let until = query["until"] {
+                guard let date = EventCoding.parseDate(String(until)) else {
+                    throw APIError(.badRequest, code: "invalid_parameter", "until must be an ISO 8601 time such as 2026-11-22T11:00:00Z")
+                }
+                filter.until = date
+            }
+            if let actor = query["actor"], !actor.isEmpty {
+                guard let kind = actor.split(separator: ":").first, EventActor.Kind(rawValue: String(kind)) != nil else {
+                    throw APIError(
+                        .badRequest, code: "invalid_parameter",
+                        "actor must be a kind (user, moderator, admin, system, encoder), optionally with :id")
+                }
+                filter.actor = String(actor)
+            }
+            if let correlation = query["correlation"], !correlation.isEmpty {
+                guard let id = UUID(uuidString: String(correlation)) else {
+                    throw APIError(.badRequest, code: "invalid_parameter", "correlation must be a UUID")
+                }
+                filter.correlationId = id
+            }
             let events = try await store.read(after: after, limit: Int(limit), filter: filter)
             let views = events.map(RecordedEventView.init)
             return JSONBody.response(Page(events: views, next: events.last?.position ?? after))

@@ -22,6 +22,8 @@ public struct Gateway: Sendable {
     public var chat: ChatEndpoint?
     /// `/metrics`, when the node has a metrics backend.
     public var metrics: MetricsEndpoint?
+    /// `/admin`, `/watch/CHANNEL` and `/`, when the node runs the dashboard projection.
+    public var console: ConsoleEndpoint?
     /// Connection caps and timeouts, shared by the HTTP and HTTPS servers.
     public let connectionGuard: ConnectionGuard
     /// Per-address rate limits of public routes that cost an event or a query.
@@ -57,7 +59,7 @@ public struct Gateway: Sendable {
         router.add(middleware: ErrorMappingMiddleware())
         router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
         if let metrics { MetricsRoute(endpoint: metrics, adminToken: configuration.adminToken).register(on: router) }
-        let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken))
+        let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken, sessions: console?.sessions))
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
         EventRoutes(store: store).register(on: admin)
         QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
@@ -67,6 +69,11 @@ public struct Gateway: Sendable {
             PlaybackRoutes(directory: playback.directory, recordings: playback.recordings, rateLimits: rateLimits).register(on: router)
         }
         if let chat { ChatRoutes(chat: chat, rateLimits: rateLimits).register(on: router.group("v1")) }
+        if let console {
+            ConsoleRoutes(console: console, adminToken: configuration.adminToken, rateLimits: rateLimits).register(on: router)
+            DashboardRoutes(console: console, quality: QualityReadModel(store: store)).register(on: admin)
+            WatchRoutes(directory: playback?.directory).register(on: router)
+        }
         return router
     }
 

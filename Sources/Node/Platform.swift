@@ -127,9 +127,13 @@ public final class Platform: Sendable {
             playback: .init(directory: pipeline.directory, recordings: recordings))
         let chat = ChatService(store: store, channels: channels)
         self.chat = chat
-        gateway.chat = ChatEndpoint(service: chat, configuration: chatConfiguration, adminToken: configuration.adminToken)
         let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
         let dashboard = ProjectionRunner(store: store, sql: DashboardProjection())
+        let console = ConsoleEndpoint(store: store, dashboard: dashboard)
+        gateway.console = console
+        var chatEndpoint = ChatEndpoint(service: chat, configuration: chatConfiguration, adminToken: configuration.adminToken)
+        chatEndpoint.consoleSessions = console.sessions
+        gateway.chat = chatEndpoint
         if let metrics {
             let sources = NodeMetrics.Sources(
                 sessions: rtmp.registry, store: store,

@@ -6,12 +6,20 @@ public struct EventFilter: Sendable, Hashable {
     public var types: [String]?
     public var since: Date?
     public var until: Date?
+    /// `kind` or `kind:id` of the metadata's actor (`admin`, `encoder:203.0.113.9:50000`).
+    public var actor: String?
+    public var correlationId: UUID?
 
-    public init(streamPrefix: String? = nil, types: [String]? = nil, since: Date? = nil, until: Date? = nil) {
+    public init(
+        streamPrefix: String? = nil, types: [String]? = nil, since: Date? = nil, until: Date? = nil, actor: String? = nil,
+        correlationId: UUID? = nil
+    ) {
         self.streamPrefix = streamPrefix
         self.types = types
         self.since = since
         self.until = until
+        self.actor = actor
+        self.correlationId = correlationId
     }
 
     public static let all = EventFilter()

@@ -212,6 +212,19 @@ public final class EventStore: Sendable {
             bindings.append(until)
             sql += " AND recorded_at < $\(bindings.count)"
         }
+        if let actor = filter.actor {
+            let parts = actor.split(separator: ":", maxSplits: 1)
+            bindings.append(String(parts.first ?? ""))
+            sql += " AND metadata->'actor'->>'kind' = $\(bindings.count)"
+            if parts.count > 1 {
+                bindings.append(String(parts[1]))
+                sql += " AND metadata->'actor'->>'id' = $\(bindings.count)"
+            }
+        }
+        if let correlation = filter.correlationId {
+            bindings.append(correlation.uuidString.uppercased())
+            sql += " AND upper(metadata->>'correlationId') = $\(bindings.count)"
+        }
         bindings.append(Int64(max(1, limit)))
         sql += " ORDER BY position LIMIT $\(bindings.count)"
         let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)

@@ -8,6 +8,8 @@ public final class RequestRateLimits: Sendable {
     private let viewers: Mutex<AddressRateLimiter>
     private let history: Mutex<AddressRateLimiter>
     private let misses: Mutex<AddressRateLimiter>
+    /// Console sign-ins: 10 a minute per address, against guessing the admin token.
+    private let logins = Mutex(AddressRateLimiter(burst: 10, interval: .seconds(6)))
     private let tarpit: Duration
 
     public init(limits: HTTPLimits) {
@@ -25,6 +27,11 @@ public final class RequestRateLimits: Sendable {
     /// Throws a 429 with `Retry-After`, after the tarpit, when `host` asked for chat history too fast.
     func checkHistory(from host: String) async throws(APIError) {
         try await check(history, host, "chat history requests")
+    }
+
+    /// Throws a 429 with `Retry-After`, after the tarpit, when `host` tried to sign in too often.
+    func checkLogin(from host: String) async throws(APIError) {
+        try await check(logins, host, "sign-in attempts")
     }
 
     /// Counts a request from `host` for something that does not exist (a recording); past the

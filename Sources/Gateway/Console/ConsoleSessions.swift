@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+import Synchronization
+
+/// Signed-in console users: the admin token exchanged for a random session id, sent back in an
+/// `HttpOnly`, `SameSite=Strict` cookie, each session with its own CSRF token that every state
+/// change must carry (`X-CSRF-Token`, or the form's `csrf` field). Kept in memory, by the id's
+/// SHA-256: a restart signs everyone out, and a leaked table holds no usable id.
+public final class ConsoleSessions: Sendable {
+    public static let cookie = "streamd_console"
+    /// The double-submit cookie of the sign-in form.
+    public static let loginCookie = "streamd_login"
+
+    public struct Session: Sendable, Hashable {
+        public var csrf: String
+        var expires: ContinuousClock.Instant
+    }
+
+    let lifetime: Duration
+    let capacity: Int
+    private let sessions = Mutex<[String: Session]>([:])
+
+    public init(lifetime: Duration = .seconds(12 * 3600), capacity: Int = 1_000) {
+        self.lifetime = lifetime
+        self.capacity = capacity
+    }
+
+    /// A new session: its id (for the cookie) and its CSRF token. Past `capacity`, the session
+    /// closest to expiry makes room.
+    public func open(now: ContinuousClock.Instant = .now) -> (id: String, csrf: String) {
+        let id = Self.randomToken()
+        let session = Session(csrf: Self.randomToken(), expires: now + lifetime)
+        sessions.withLock { sessions in
+            sessions = sessions.filter { $0.value.expires > now }
+            if sessions.count >= capacity, let oldest = sessions.min(by: { $0.value.expires < $1.value.expires }) {
+                sessions.removeValue(forKey: oldest.key)
+            }
+            sessions[Self.key(id)] = session
+        }
+        return (id, session.csrf)
+    }
+
+    /// The live session of a cookie's id; each use keeps it alive for another `lifetime`.
+    public func session(id: String, now: ContinuousClock.Instant = .now) -> Session? {
+        guard id.utf8.count == 43 else { return nil }
+        let key = Self.key(id)
+        return sessions.withLock { sessions in
+            guard var session = sessions[key] else { return nil }
+            guard session.expires > now else {
+                sessions.removeValue(forKey: key)
+                return nil
+            }
+            session.expires = now + lifetime
+            sessions[key] = session
+            return session
+        }
+    }
+
+    public func close(id: String) {
+        _ = sessions.withLock { $0.removeValue(forKey: Self.key(id)) }
+    }
+
+    public var count: Int { sessions.withLock { $0.count } }
+
+    /// Constant-time comparison of a presented CSRF token with the session's.
+    public static func matches(_ presented: String?, _ expected: String) -> Bool {
+        guard let presented else { return false }
+        let a = SHA256.hash(data: Data(presented.utf8))
+        let b = SHA256.hash(data: Data(expected.utf8))
+        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0 } }
+    }
+
+    /// 32 random bytes, base64url without padding (43 characters).
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    private static func key(_ id: String) -> String {
+        SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
