@@ -1,7 +1,8 @@
-import EventStore
 import Foundation
 import TestSupport
 import Testing
+
+@testable import EventStore
 
 @Suite struct AppendTests {
     @Test func appendsAndReadsBackInOrder() async throws {
@@ -154,6 +155,26 @@ import Testing
         #expect(try await store.read(after: 1, limit: 1).map(\.position) == [2])
         #expect(try await store.read(after: 0, filter: EventFilter(since: before)).count == 3)
         #expect(try await store.read(after: 0, filter: EventFilter(until: before)).isEmpty)
+    }
+
+    @Test func readsFilterByActorAndCorrelation() async throws {
+        let store = try await TestDatabase.makeStore("actor", registry: .test)
+        defer { Task { await store.shutdown() } }
+        let correlation = UUID()
+        _ = try await store.append(
+            Counted(writer: "a", n: 1), to: "test-a", metadata: EventMetadata(actor: .admin, correlationId: correlation))
+        _ = try await store.append(Counted(writer: "a", n: 2), to: "test-a", metadata: EventMetadata(actor: EventActor(.user, id: "u1")))
+        _ = try await store.append(Counted(writer: "a", n: 3), to: "test-a", metadata: EventMetadata(actor: EventActor(.user, id: "u2")))
+        let filters: [(EventFilter, [Int64])] = [
+            (EventFilter(actor: "admin"), [1]), (EventFilter(actor: "user"), [2, 3]), (EventFilter(actor: "user:u2"), [3]),
+            (EventFilter(correlationId: correlation), [1]), (EventFilter(actor: "user", correlationId: correlation), []),
+        ]
+        for (filter, positions) in filters {
+            #expect(try await store.read(after: 0, filter: filter).map(\.position) == positions, "\(filter)")
+            // Reads at the head, answered from the node's own recent commits, apply the same rule.
+            let events = try await store.read(after: 0, limit: 10)
+            #expect(events.filter(filter.matches).map(\.position) == positions, "in memory: \(filter)")
+        }
     }
 
     @Test func databaseRefusesUpdateAndDelete() async throws {
