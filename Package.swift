@@ -245,7 +245,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], swiftSettings: strict),
+        // Browser/ holds the Selenium scripts the browser tests run.
+        .testTarget(name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], exclude: ["Browser"], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
         .testTarget(
             name: "IngestTests",

@@ -60,6 +60,11 @@ struct DashboardRoutes: Sendable {
         group.get("dashboard/activity") { request, _ in
             let query = request.uri.queryParameters
             let limit = try Self.integer(query["limit"], name: "limit", default: 100, range: 1...1_000)
+            // A console that just made a change reads it back: wait (briefly) for the projection.
+            if let text = query["waitFor"] {
+                let position = try Self.integer(text, name: "waitFor", default: 0, range: 0...Int.max)
+                await console.feed.runner.waitUntil(Int64(position), timeout: .seconds(3))
+            }
             let activity = try await model.activity(
                 kind: query["kind"].map(String.init), channel: query["channel"].map(String.init), limit: limit)
             return JSONBody.response(["activity": activity])

@@ -424,11 +424,12 @@ async function chat() {
   const settings = jsonEditor("Settings", `/v1/moderation/${name}/settings`, "chat-settings");
   const moderator = el("input", { id: "moderator-id", placeholder: "viewer user id" });
   async function moderate(body, what) {
-    await act(what, () => api(`/v1/moderation/${name}/actions`, { method: "POST", body: { ...body, reason: reason.value || undefined } }));
-    await loadActions();
+    const result = await act(what, () => api(`/v1/moderation/${name}/actions`, { method: "POST", body: { ...body, reason: reason.value || undefined } }));
+    await loadActions(result?.position);
   }
-  async function loadActions() {
-    const { activity } = await api(`/v1/dashboard/activity?kind=moderation&channel=${encodeURIComponent(name)}&limit=50`);
+  async function loadActions(waitFor) {
+    const wait = waitFor ? `&waitFor=${waitFor}` : "";
+    const { activity } = await api(`/v1/dashboard/activity?kind=moderation&channel=${encodeURIComponent(name)}&limit=50${wait}`);
     actions.replaceChildren(...activity.map((entry) => el("tr", {}, el("td", {}, el("a", { href: `/admin/audit?stream=chat-${name}#e${entry.position}` }, `#${entry.position}`)), el("td", {}, time(entry.at)), el("td", {}, entry.eventType), el("td", { class: "mono" }, entry.data.userId ?? entry.data.messageId ?? ""), el("td", {}, entry.actor), el("td", {}, entry.reason ?? ""))));
   }
   function line(message) {

@@ -41,8 +41,14 @@ function showLive() {
     return;
   }
   video.src = playlist;
-  video.addEventListener("ended", () => check());
-  video.addEventListener("error", () => setTimeout(check, 2000));
+  // The stream ended, or the player gave up on it (a rendition switch it could not parse): start
+  // over from the playlist, or show the channel offline.
+  const restart = () => {
+    live = null;
+    setTimeout(check, 1000);
+  };
+  video.addEventListener("ended", restart);
+  video.addEventListener("error", restart);
   stage.replaceChildren(video);
   status.textContent = "Live. Drag the timeline back to rewind within the DVR window.";
 }
@@ -97,6 +103,9 @@ function connect() {
       case "userTimedOut":
         if (identity && frame.userId === identity.userId) note(`You are timed out until ${new Date(frame.until).toLocaleTimeString()}.`, "notice problem");
         break;
+      case "authenticated":
+        note(`You chat as ${frame.name}.`);
+        break;
       case "error":
         note(frame.message, "notice problem");
         break;
@@ -121,7 +130,8 @@ function drawForm() {
       identity = body;
       sessionStorage.setItem(key, JSON.stringify(identity));
       drawForm();
-      socket?.close();
+      // Identify on the open socket; a reconnect carries the token in its URL.
+      if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "auth", token: identity.token }));
     };
   } else {
     const text = el("input", { id: "chat-text", placeholder: `say something as ${identity.name}`, maxlength: 500, autocomplete: "off", required: true });
