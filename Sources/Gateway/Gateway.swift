@@ -11,6 +11,7 @@ import NIOCore
 import NIOSSL
 import Packager
 import Quality
+import Transcode
 
 /// The HTTP face of streamd: REST for admins, later playback and chat.
 public struct Gateway: Sendable {
@@ -33,10 +34,13 @@ public struct Gateway: Sendable {
     public struct Playback: Sendable {
         public var directory: PlaybackDirectory
         public var recordings: RecordingCatalog
+        /// `/live/CHANNEL/thumbnail.jpg`; nil: no such route.
+        public var thumbnails: LiveThumbnails?
 
-        public init(directory: PlaybackDirectory, recordings: RecordingCatalog) {
+        public init(directory: PlaybackDirectory, recordings: RecordingCatalog, thumbnails: LiveThumbnails? = nil) {
             self.directory = directory
             self.recordings = recordings
+            self.thumbnails = thumbnails
         }
     }
 
@@ -66,7 +70,9 @@ public struct Gateway: Sendable {
         if let sessions { StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store)).register(on: admin) }
         SettingsRoutes(channels: channels, store: store, recordings: playback?.recordings).register(on: admin)
         if let playback {
-            PlaybackRoutes(directory: playback.directory, recordings: playback.recordings, rateLimits: rateLimits).register(on: router)
+            PlaybackRoutes(
+                directory: playback.directory, recordings: playback.recordings, thumbnails: playback.thumbnails, rateLimits: rateLimits
+            ).register(on: router)
         }
         if let chat { ChatRoutes(chat: chat, rateLimits: rateLimits).register(on: router.group("v1")) }
         if let console {

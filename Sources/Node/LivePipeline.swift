@@ -37,13 +37,19 @@ public final class LivePipeline: Sendable {
     let origin: OriginStore
     public let directory: PlaybackDirectory
     let defaults: Defaults
+    /// Keeps each session's latest source keyframe for `/live/CHANNEL/thumbnail.jpg`.
+    public let thumbnails: LiveThumbnails?
     let logger: Logger
     private let running = Mutex<[UUID: Running]>([:])
 
-    public init(store: EventStore, origin: OriginStore, directory: PlaybackDirectory, defaults: Defaults, logger: Logger) {
+    public init(
+        store: EventStore, origin: OriginStore, directory: PlaybackDirectory, thumbnails: LiveThumbnails? = nil, defaults: Defaults,
+        logger: Logger
+    ) {
         self.store = store
         self.origin = origin
         self.directory = directory
+        self.thumbnails = thumbnails
         self.defaults = defaults
         self.logger = logger
     }
@@ -84,6 +90,7 @@ public final class LivePipeline: Sendable {
         directory.register(packager)
         logger.info("packaging \(session.channelName) (session \(identity.sessionID)) for /live/\(session.channelName)/index.m3u8")
         let sessionID = identity.sessionID
+        let thumbnailTap = thumbnails?.tap(channel: session.channelName)
         await withDiscardingTaskGroup { group in
             // The session's events reach the log in order, until `finish()` below ends them.
             group.addTask { await packager.publishEvents() }
@@ -102,7 +109,11 @@ public final class LivePipeline: Sendable {
                 }
             }()
             do {
-                try await transcoder.run(session.media, inputExecutor: session.mediaExecutor)
+                if let thumbnailTap {
+                    try await transcoder.run(thumbnailTap.tapping(session.media), inputExecutor: session.mediaExecutor)
+                } else {
+                    try await transcoder.run(session.media, inputExecutor: session.mediaExecutor)
+                }
             } catch {
                 logger.error("transcoding \(session.channelName) failed: \(error)")
                 // Nobody can watch a stream that cannot be transcoded: end it, telling the encoder why.
@@ -112,6 +123,7 @@ public final class LivePipeline: Sendable {
             await quality?.detach(sessionID: sessionID)
             await packager.finish()
         }
+        if let thumbnailTap { await thumbnails?.end(thumbnailTap) }
         directory.unregister(packager)
         running.withLock { _ = $0.removeValue(forKey: session.id) }
     }

@@ -49,11 +49,18 @@ public final class Platform: Sendable {
         public var defaults: LivePipeline.Defaults
         /// Finalized recordings older than this are deleted (nil: kept forever).
         public var recordingRetention: TimeInterval?
+        /// Each channel's last thumbnail (`CHANNEL.jpg`), served while it is offline.
+        public var thumbnails: URL
 
-        public init(directory: URL, defaults: LivePipeline.Defaults = .init(), recordingRetention: TimeInterval? = 7 * 86_400) {
+        /// `thumbnails` defaults to a folder in `directory`.
+        public init(
+            directory: URL, defaults: LivePipeline.Defaults = .init(), recordingRetention: TimeInterval? = 7 * 86_400,
+            thumbnails: URL? = nil
+        ) {
             self.directory = directory
             self.defaults = defaults
             self.recordingRetention = recordingRetention
+            self.thumbnails = thumbnails ?? directory.appendingPathComponent("thumbnails")
         }
     }
 
@@ -116,7 +123,9 @@ public final class Platform: Sendable {
         }
         self.srt = srt
         let origin = OriginStore(root: media.directory)
-        let pipeline = LivePipeline(store: store, origin: origin, directory: PlaybackDirectory(), defaults: media.defaults, logger: logger)
+        let thumbnails = LiveThumbnails(options: .init(directory: media.thumbnails), logger: logger)
+        let pipeline = LivePipeline(
+            store: store, origin: origin, directory: PlaybackDirectory(), thumbnails: thumbnails, defaults: media.defaults, logger: logger)
         self.pipeline = pipeline
         self.recordings = RecordingCatalog(store: store, origin: origin)
         var shown = configuration
@@ -124,7 +133,7 @@ public final class Platform: Sendable {
         shown.srtPort = srtPort
         var gateway = Gateway(
             configuration: shown, store: store, channels: channels, sessions: rtmp.registry,
-            playback: .init(directory: pipeline.directory, recordings: recordings))
+            playback: .init(directory: pipeline.directory, recordings: recordings, thumbnails: thumbnails))
         let chat = ChatService(store: store, channels: channels)
         self.chat = chat
         let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))

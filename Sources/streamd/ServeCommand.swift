@@ -160,7 +160,8 @@ struct ServeCommand: AsyncParsableCommand {
         let media = Platform.MediaOptions(
             directory: database.dataDirectory.appendingPathComponent("media"),
             defaults: LivePipeline.Defaults(packager: packager),
-            recordingRetention: retentionDays > 0 ? retentionDays * 86_400 : nil)
+            recordingRetention: retentionDays > 0 ? retentionDays * 86_400 : nil,
+            thumbnails: database.dataDirectory.appendingPathComponent("thumbnails"))
 
         let tlsCert = self.tlsCert ?? Environment.string("TLS_CERT")
         let tlsKey = self.tlsKey ?? Environment.string("TLS_KEY")

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import Packager
@@ -81,6 +82,31 @@ enum MediaResponse {
             headers[.contentRange] = "bytes */\(disk.size)"
             return Response(status: .rangeNotSatisfiable, headers: headers)
         }
+    }
+
+    static let jpegType = "image/jpeg"
+    /// Whether a thumbnail is from the live stream (`true`) or the picture kept from the last one.
+    static let liveField = HTTPField.Name("X-Streamd-Live")!
+
+    /// A channel's thumbnail: cacheable for `maxAge` seconds, ETag from its bytes, HEAD, and
+    /// `If-None-Match` answered with 304.
+    static func thumbnail(
+        _ jpeg: [UInt8], etag: String, lastModified: Date, maxAge: Int, live: Bool, request: Request
+    ) -> Response {
+        var headers = HTTPFields()
+        headers[.accessControlAllowOrigin] = "*"
+        headers[.accessControlExposeHeaders] = "Content-Length, ETag, Last-Modified, Age, Date, X-Streamd-Live"
+        headers[.cacheControl] = "public, max-age=\(maxAge)"
+        headers[.contentType] = jpegType
+        headers[.eTag] = "\"\(etag)\""
+        headers[.lastModified] = HTTPDate.format(lastModified)
+        headers[liveField] = live ? "true" : "false"
+        if let match = request.headers[.ifNoneMatch], match.contains("\"\(etag)\"") || match == "*" {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentLength] = String(jpeg.count)
+        let body: ResponseBody = request.method == .head ? .init() : .init(byteBuffer: ByteBuffer(bytes: jpeg))
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     /// Reads files on NIO's thread pool, never on an event loop.

@@ -2,12 +2,14 @@ import Foundation
 import Hummingbird
 import NIOCore
 import Packager
+import Transcode
 
 /// Playback for players: live LL-HLS under `/live/CHANNEL/…` (blocking reload, preload hints,
-/// delta updates) and recordings under `/vod/SESSION/…`. Public: no token.
+/// delta updates), the channel's thumbnail, and recordings under `/vod/SESSION/…`. Public: no token.
 struct PlaybackRoutes: Sendable {
     let directory: PlaybackDirectory
     let recordings: RecordingCatalog
+    let thumbnails: LiveThumbnails?
     let rateLimits: RequestRateLimits
 
     func register(on router: Router<GatewayRequestContext>) {
@@ -22,6 +24,13 @@ struct PlaybackRoutes: Sendable {
                         .notFound, "channel \(channel) is live but its first segment is not ready yet; retry in a second")
                 }
                 return MediaResponse.playlist(text)
+            }
+            if let thumbnails {
+                router.on("live/:channel/thumbnail.jpg", method: method) { request, context in
+                    if request.method == .options { return Self.preflight() }
+                    let channel = try context.parameters.require("channel")
+                    return await thumbnail(channel, from: thumbnails, request, context)
+                }
             }
             router.on("live/:channel/:rendition/:file", method: method) { request, context in
                 if request.method == .options { return Self.preflight() }
@@ -72,6 +81,32 @@ struct PlaybackRoutes: Sendable {
             .notFound,
             "channel \(channel) is not live; its recordings are listed at /v1/channels/\(channel)/recordings and play at /vod/SESSION/index.m3u8"
         )
+    }
+
+    /// Rendering is bounded by `LiveThumbnails` (one per channel per refresh interval, on its own
+    /// queue), so the route needs no rate limit of its own; a miss counts like a missing recording.
+    private func thumbnail(
+        _ channel: String, from thumbnails: LiveThumbnails, _ request: Request, _ context: GatewayRequestContext
+    ) async -> Response {
+        switch await thumbnails.thumbnail(channel: channel) {
+        case .live(let picture, let maxAge):
+            return MediaResponse.thumbnail(
+                picture.jpeg, etag: picture.etag, lastModified: picture.rendered, maxAge: maxAge, live: true, request: request)
+        case .saved(let saved):
+            let maxAge = Int(thumbnails.options.refreshInterval.components.seconds)
+            return MediaResponse.thumbnail(
+                saved.jpeg, etag: saved.etag, lastModified: saved.modified, maxAge: max(maxAge, 1), live: false, request: request)
+        case .waitingForKeyframe:
+            return MediaResponse.error(.notFound, "channel \(channel) is live but has sent no keyframe yet; retry in a few seconds")
+        case .undecodable(let message, let retryAfter):
+            var response = MediaResponse.error(.serviceUnavailable, "\(message); retry in \(retryAfter) s")
+            response.headers[.retryAfter] = String(retryAfter)
+            return response
+        case .none:
+            await rateLimits.missed(from: context.remoteHost)
+            return MediaResponse.error(
+                .notFound, "channel \(channel) has no thumbnail: it is not live and no picture was kept from an earlier stream")
+        }
     }
 
     private func serve(

@@ -1,17 +1,19 @@
 import CFFmpeg
 
-/// Owns a `SwsContext` converting frames to yuv420p at one rung's size. The context is rebuilt when
-/// the source's size or pixel format changes.
+/// Owns a `SwsContext` converting frames to one size and pixel format (yuv420p for a rung, yuvj420p
+/// for a thumbnail). The context is rebuilt when the source's size or pixel format changes.
 final class Scaler {
     private var context: OpaquePointer?
     private var sourceShape: (width: Int32, height: Int32, format: Int32) = (0, 0, -1)
     private var pool: FramePool?
     let width: Int32
     let height: Int32
+    let format: AVPixelFormat
 
-    init(width: Int, height: Int) {
+    init(width: Int, height: Int, format: AVPixelFormat = AV_PIX_FMT_YUV420P) {
         self.width = Int32(clamping: width)
         self.height = Int32(clamping: height)
+        self.format = format
     }
 
     deinit { sws_freeContext(context) }
@@ -23,7 +25,7 @@ final class Scaler {
             sws_freeContext(context)
             context = sws_getContext(
                 s.width, s.height, AVPixelFormat(rawValue: s.format),
-                width, height, AV_PIX_FMT_YUV420P, Int32(SWS_BICUBIC), nil, nil, nil
+                width, height, format, Int32(SWS_BICUBIC), nil, nil, nil
             )
             guard context != nil else {
                 throw LibavError("sws_getContext(\(s.width)x\(s.height) -> \(width)x\(height))", code: streamd_averror(22))
@@ -34,7 +36,7 @@ final class Scaler {
         if let existing = self.pool {
             pool = existing
         } else {
-            pool = try FramePool(width: width, height: height)
+            pool = try FramePool(width: width, height: height, format: format)
             self.pool = pool
         }
         let output = try pool.frame()
