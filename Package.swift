@@ -119,6 +119,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Viewer counts and player QoE (CMCD): pure values and bounded holders, no I/O.
+        .target(name: "Audience", swiftSettings: strict),
         .target(
             name: "Gateway",
             dependencies: [
@@ -232,6 +234,7 @@ let package = Package(
         ),
         .testTarget(name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
+        .testTarget(name: "AudienceTests", dependencies: ["Audience"], swiftSettings: strict),
         .testTarget(
             name: "IngestTests",
             dependencies: [
