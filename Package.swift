@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "EventStore", "Channels", "Media", "Ingest", "Transcode", "Packager", "Chat", "Quality",
+                "EventStore", "Channels", "Media", "Ingest", "Transcode", "Packager", "Chat", "Quality", "Audience",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -215,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "EventStore", "Channels", "Ingest", "Transcode", "Quality", "TestSupport",
+                "Gateway", "EventStore", "Channels", "Ingest", "Transcode", "Quality", "Audience", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
