@@ -68,6 +68,7 @@ public struct Gateway: Sendable {
         if let playback {
             PlaybackRoutes(directory: playback.directory, recordings: playback.recordings, rateLimits: rateLimits, audience: audience)
                 .register(on: router)
+            CMCDRoutes(audience: audience, directory: playback.directory, rateLimits: rateLimits).register(on: router.group("v1"))
         }
         if let chat { ChatRoutes(chat: chat, rateLimits: rateLimits).register(on: router.group("v1")) }
         return router
