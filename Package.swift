@@ -120,11 +120,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // Viewer counts and player QoE (CMCD): pure values and bounded holders, no I/O.
-        .target(name: "Audience", swiftSettings: strict),
         .target(
             name: "Gateway",
             dependencies: [
-                "EventStore", "Channels", "Media", "Ingest", "Transcode", "Packager", "Chat", "Quality", "Audience",
+                "EventStore", "Channels", "Media", "Ingest", "Transcode", "Packager", "Chat", "Quality",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -215,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "EventStore", "Channels", "Ingest", "Transcode", "Quality", "Audience", "TestSupport",
+                "Gateway", "EventStore", "Channels", "Ingest", "Transcode", "Quality", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -234,7 +233,6 @@ let package = Package(
         ),
         .testTarget(name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
-        .testTarget(name: "AudienceTests", dependencies: ["Audience"], swiftSettings: strict),
         .testTarget(
             name: "IngestTests",
             dependencies: [

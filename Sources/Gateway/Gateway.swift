@@ -1,4 +1,3 @@
-import Audience
 import Channels
 import EventStore
 import Foundation

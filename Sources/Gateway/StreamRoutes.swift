@@ -1,4 +1,3 @@
-import Audience
 import EventStore
 import Foundation
 import Hummingbird

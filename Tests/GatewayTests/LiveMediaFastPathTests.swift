@@ -1,4 +1,3 @@
-import Audience
 import Foundation
 import HTTPTypes
 import HummingbirdWebSocket

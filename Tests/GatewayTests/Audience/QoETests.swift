@@ -1,4 +1,4 @@
-import Audience
+import Gateway
 import Testing
 
 @Suite struct QoETests {
