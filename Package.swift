@@ -128,6 +128,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Viewer counts and player QoE (CMCD): pure values and bounded holders, no I/O.
         .target(
             name: "Gateway",
             dependencies: [

@@ -29,6 +29,8 @@ public struct Gateway: Sendable {
     public let connectionGuard: ConnectionGuard
     /// Per-address rate limits of public routes that cost an event or a query.
     public let rateLimits: RequestRateLimits
+    /// Viewer counts and player QoE (CMCD) of the live sessions played here.
+    public let audience: Audience
 
     /// What serves `/live` and `/vod`.
     public struct Playback: Sendable {
@@ -46,9 +48,10 @@ public struct Gateway: Sendable {
 
     public init(
         configuration: GatewayConfiguration, store: EventStore, channels: ChannelService, sessions: SessionRegistry? = nil,
-        playback: Playback? = nil
+        playback: Playback? = nil, audience: Audience = Audience()
     ) {
         self.configuration = configuration
+        self.audience = audience
         self.store = store
         self.channels = channels
         self.sessions = sessions
@@ -67,12 +70,16 @@ public struct Gateway: Sendable {
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
         EventRoutes(store: store).register(on: admin)
         QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
-        if let sessions { StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store)).register(on: admin) }
+        if let sessions {
+            StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store), audience: audience).register(on: admin)
+        }
         SettingsRoutes(channels: channels, store: store, recordings: playback?.recordings).register(on: admin)
         if let playback {
             PlaybackRoutes(
-                directory: playback.directory, recordings: playback.recordings, thumbnails: playback.thumbnails, rateLimits: rateLimits
+                directory: playback.directory, recordings: playback.recordings, thumbnails: playback.thumbnails, rateLimits: rateLimits,
+                audience: audience
             ).register(on: router)
+            CMCDRoutes(audience: audience, directory: playback.directory, rateLimits: rateLimits).register(on: router.group("v1"))
         }
         if let chat { ChatRoutes(chat: chat, rateLimits: rateLimits).register(on: router.group("v1")) }
         if let console {
@@ -99,6 +106,7 @@ public struct Gateway: Sendable {
             ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))
         let connectionGuard = connectionGuard
         let directory = playback?.directory
+        let audience = audience
         return Application(
             router: router(),
             server: HTTPServerBuilder { responder in
@@ -106,7 +114,7 @@ public struct Gateway: Sendable {
                     inner: HTTP1WebSocketUpgradeChannel(
                         responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
                     connectionGuard: connectionGuard, scansHeads: true,
-                    front: { directory.map { [LiveMediaRawPath(directory: $0)] } ?? [] })
+                    front: { directory.map { [LiveMediaRawPath(directory: $0, audience: audience)] } ?? [] })
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "streamd"),
             logger: logger)
@@ -117,7 +125,7 @@ public struct Gateway: Sendable {
     /// a connection's requests are already multiplexed streams and the router serves them.
     private func fastPathHandlers() -> [any RemovableChannelHandler] {
         guard let playback else { return [] }
-        return [LiveMediaFastPath(directory: playback.directory)]
+        return [LiveMediaFastPath(directory: playback.directory, audience: audience)]
     }
 
     /// HTTP/2 (ALPN h2, falling back to HTTP/1.1) over TLS on `port`: browsers only do LL-HLS well

@@ -758,3 +758,34 @@ extension LiveMediaFastPathTests {
         _ = try? channel.finish()
     }
 }
+
+// MARK: - Viewers
+
+extension LiveMediaFastPathTests {
+    /// Each path counts the clients it answers, told apart by User-Agent on one address, and
+    /// leaves a request with CMCD headers to the router, which reads them.
+    @Test func bothPathsCountTheirClientsAndLeaveCMCDToTheRouter() async throws {
+        let fixture = try await Fixture.make()
+        let audience = Audience()
+        let raw = EmbeddedChannel(handler: LiveMediaRawPath(directory: fixture.directory, audience: audience))
+        try await raw.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).get()
+        try raw.writeInbound(ByteBuffer(string: "GET /live/demo/720p/s0.p0.m4s HTTP/1.1\r\nHost: h\r\nUser-Agent: one\r\n\r\n"))
+        #expect(try raw.readOutbound(as: ByteBuffer.self) != nil, "answered from memory")
+        let withCMCD = "GET /live/demo/720p/s0.p1.m4s HTTP/1.1\r\nHost: h\r\nUser-Agent: one\r\nCMCD-Session: sid=\"x\"\r\n\r\n"
+        try raw.writeInbound(ByteBuffer(string: withCMCD))
+        #expect(try forwarded(raw) == withCMCD)
+
+        let http = EmbeddedChannel()
+        try http.pipeline.syncOperations.addHandler(LiveMediaFastPath(directory: fixture.directory, audience: audience))
+        try await http.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).get()
+        try send(Self.get("/live/demo/720p/s0.p0.m4s", [.userAgent: "two"]), to: http)
+        #expect(try written(http).count == 3, "head, body and end")
+        try send(Self.get("/live/demo/720p/s0.p0.m4s", [.userAgent: "two", .cmcdRequest: "bl=100"]), to: http)
+        #expect(try passedOn(http).count == 2, "to the router")
+
+        #expect(audience.viewers.counts() == ["demo": 2], "one and two")
+        #expect(audience.viewers.viewers(session: fixture.sessionID)?.viewers == 2)
+        _ = try raw.finish()
+        _ = try http.finish()
+    }
+}

@@ -23,6 +23,10 @@ public struct HTTPLimits: Sendable, Hashable {
     /// Chat history requests per address: a burst, then one per `historyInterval`.
     public var historyBurst: Int
     public var historyInterval: Duration
+    /// `POST /v1/cmcd` per address: a burst, then one per `cmcdInterval`. Generous: players behind
+    /// one NAT address each send a report every few seconds.
+    public var cmcdBurst: Int
+    public var cmcdInterval: Duration
     /// Requests for recordings that do not exist, per address: a burst, then one per `missInterval`.
     /// Past that, and on every 429, the answer is held for `tarpit` before it is sent, so a client
     /// asking in a loop slows down to one answer a `tarpit` per connection instead of taking the
@@ -41,6 +45,7 @@ public struct HTTPLimits: Sendable, Hashable {
         maxWebSocketsPerAddress: Int = 1_024,
         headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), viewerBurst: Int = 10,
         viewerInterval: Duration = .seconds(10), historyBurst: Int = 10, historyInterval: Duration = .seconds(1),
+        cmcdBurst: Int = 120, cmcdInterval: Duration = .milliseconds(100),
         missBurst: Int = 20, missInterval: Duration = .seconds(1), tarpit: Duration = .seconds(1), retryAfterSeconds: Int = 10,
         quietBeforeReuse: Duration = .seconds(2)
     ) {
@@ -54,6 +59,8 @@ public struct HTTPLimits: Sendable, Hashable {
         self.viewerInterval = viewerInterval
         self.historyBurst = historyBurst
         self.historyInterval = historyInterval
+        self.cmcdBurst = cmcdBurst
+        self.cmcdInterval = cmcdInterval
         self.missBurst = missBurst
         self.missInterval = missInterval
         self.tarpit = tarpit

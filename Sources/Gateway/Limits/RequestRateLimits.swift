@@ -2,20 +2,23 @@ import Hummingbird
 import Synchronization
 
 /// Per-address rate limits of the public routes that cost the log or the database something:
-/// viewer registration (each is an event) and chat history (each is a query); and the tarpit for
-/// clients that ask in a loop (`HTTPLimits.tarpit`).
+/// viewer registration (each is an event) and chat history (each is a query); of CMCD event
+/// reports (each is parsed and folded); and the tarpit for clients that ask in a loop
+/// (`HTTPLimits.tarpit`).
 public final class RequestRateLimits: Sendable {
     private let viewers: Mutex<AddressRateLimiter>
     private let history: Mutex<AddressRateLimiter>
     private let misses: Mutex<AddressRateLimiter>
     /// Console sign-ins: 10 a minute per address, against guessing the admin token.
     private let logins = Mutex(AddressRateLimiter(burst: 10, interval: .seconds(6)))
+    private let cmcdReports: Mutex<AddressRateLimiter>
     private let tarpit: Duration
 
     public init(limits: HTTPLimits) {
         viewers = Mutex(AddressRateLimiter(burst: limits.viewerBurst, interval: limits.viewerInterval))
         history = Mutex(AddressRateLimiter(burst: limits.historyBurst, interval: limits.historyInterval))
         misses = Mutex(AddressRateLimiter(burst: limits.missBurst, interval: limits.missInterval))
+        cmcdReports = Mutex(AddressRateLimiter(burst: limits.cmcdBurst, interval: limits.cmcdInterval))
         tarpit = limits.tarpit
     }
 
@@ -32,6 +35,11 @@ public final class RequestRateLimits: Sendable {
     /// Throws a 429 with `Retry-After`, after the tarpit, when `host` tried to sign in too often.
     func checkLogin(from host: String) async throws(APIError) {
         try await check(logins, host, "sign-in attempts")
+    }
+
+    /// Throws a 429 with `Retry-After`, after the tarpit, when `host` posted CMCD reports too fast.
+    func checkCMCDReports(from host: String) async throws(APIError) {
+        try await check(cmcdReports, host, "CMCD reports")
     }
 
     /// Counts a request from `host` for something that does not exist (a recording); past the

@@ -16,6 +16,9 @@ import Synchronization
 /// disagree on a file's bytes or headers. Pipelined requests are answered in order: while the
 /// router still owes a response, every later request goes to the router too (it answers in
 /// order), so an answer from here can never overtake one from there.
+///
+/// A file answered here counts its client as a viewer, by address and User-Agent; a request with
+/// CMCD headers goes to the router, which reads them (as it does the `CMCD` query parameter).
 final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -31,14 +34,18 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let directory: PlaybackDirectory
+    private let audience: Audience?
+    /// The peer's `ConnectionGuard.addressKey`, once asked for.
+    private var addressKey: String?
     /// Shared with the connection's raw path, when there is one.
     private var connection: FastPathConnection?
     private var state = State.idle
     /// Requests handed to the router whose responses have not ended yet.
     private var routerOwes = 0
 
-    init(directory: PlaybackDirectory) {
+    init(directory: PlaybackDirectory, audience: Audience? = nil) {
         self.directory = directory
+        self.audience = audience
     }
 
     /// Joins the raw path that reads the connection from its first byte, if it has one.
@@ -50,7 +57,7 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let request):
             // Unwritable: a client that pipelines without reading gets the router, whose writes wait.
-            if routerOwes == 0, context.channel.isWritable, let (response, body) = answer(request) {
+            if routerOwes == 0, context.channel.isWritable, let (response, body) = answer(request, context: context) {
                 let close = request.headerFields[.connection]?.lowercased().contains("close") == true
                 state = .answering(response, body, close: close)
             } else {
@@ -92,10 +99,10 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The full response when this path can give it; nil to leave the request to the router.
-    private func answer(_ request: HTTPRequest) -> (HTTPResponse, ByteBuffer?)? {
+    private func answer(_ request: HTTPRequest, context: ChannelHandlerContext) -> (HTTPResponse, ByteBuffer?)? {
         guard request.method == .get || request.method == .head, let path = request.path,
             request.headerFields[.range] == nil, request.headerFields[.ifNoneMatch] == nil,
-            request.headerFields[.ifModifiedSince] == nil
+            request.headerFields[.ifModifiedSince] == nil, !request.headerFields.carryCMCD
         else { return nil }
         // /live/CHANNEL/RENDITION/FILE, nothing more (a query or an escape goes the long way).
         let pieces = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
@@ -103,17 +110,27 @@ final class LiveMediaFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             !path.utf8.contains(UInt8(ascii: "?")), !path.utf8.contains(UInt8(ascii: "%")),
             let channel = String(pieces[2]), let name = String(pieces[3]), let file = String(pieces[4]),
             let resource = HLSResource(name: file), resource != .playlist,
-            let rendition = directory.stream(channel: channel)?.rendition(named: name),
+            let stream = directory.stream(channel: channel), let rendition = stream.rendition(named: name),
             let media = rendition.fileInMemory(resource)
         else { return nil }
         DeliveryMetrics.answered(
             kind: DeliveryMetrics.kind(of: resource), status: 200, bytes: request.method == .head ? nil : media.bytes.readableBytes)
+        audience?.watched(
+            session: stream.identity.sessionID, channel: stream.identity.channelName, segmentTarget: stream.options.segmentTarget,
+            client: ViewerID.client(address: peer(context), userAgent: request.headerFields[.userAgent]))
         var fields = rendition.kind == .audio ? Self.audioFields : Self.videoFields
         fields[.eTag] = "\"\(media.etag)\""
         fields[.lastModified] = media.lastModified
         fields[.contentLength] = String(media.bytes.readableBytes)
         fields[.date] = HTTPDateCache.now
         return (HTTPResponse(status: .ok, headerFields: fields), request.method == .head ? nil : media.bytes)
+    }
+
+    private func peer(_ context: ChannelHandlerContext) -> String {
+        if let addressKey { return addressKey }
+        let key = ConnectionGuard.addressKey(context.channel.remoteAddress)
+        addressKey = key
+        return key
     }
 
     /// What `MediaResponse.media` sends for an immutable file, minus the per-file fields (ETag,

@@ -21,6 +21,9 @@ final class FastPathConnection {
 /// tail, a request that may upgrade the connection): from then on only the HTTP-level
 /// `LiveMediaFastPath` and the router answer.
 ///
+/// A file answered here counts its client as a viewer, by address and User-Agent; a request with
+/// CMCD headers is left to the router, which reads them.
+///
 /// It must read the connection from its first byte (`GuardedChildChannel` puts it there): it can
 /// only tell where a request starts because it has seen every byte before, and none of them is
 /// left in the decoder.
@@ -30,11 +33,15 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     private let directory: PlaybackDirectory
+    private let audience: Audience?
     let connection = FastPathConnection()
     private var passthrough = false
+    /// The peer's `ConnectionGuard.addressKey`, once asked for.
+    private var addressKey: String?
 
-    init(directory: PlaybackDirectory) {
+    init(directory: PlaybackDirectory, audience: Audience? = nil) {
         self.directory = directory
+        self.audience = audience
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -58,7 +65,7 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
                 bytes.moveReaderIndex(to: bytes.readerIndex - length)
             case .some(let request):
                 // Unwritable: a client that pipelines without reading gets the router, whose writes wait.
-                if connection.owed == 0, context.channel.isWritable, let response = answer(request) {
+                if connection.owed == 0, context.channel.isWritable, let response = answer(request, context: context) {
                     context.write(wrapOutboundOut(response.head), promise: nil)
                     if let body = response.body { context.write(wrapOutboundOut(body), promise: nil) }
                     flush = true
@@ -82,13 +89,15 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
         if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
     }
 
-    private func answer(_ request: RawRequest) -> (head: ByteBuffer, body: ByteBuffer?)? {
-        guard let target = request.liveTarget,
-            let rendition = directory.stream(channel: target.channel)?.rendition(named: target.rendition),
-            let media = rendition.fileInMemory(target.resource)
+    private func answer(_ request: RawRequest, context: ChannelHandlerContext) -> (head: ByteBuffer, body: ByteBuffer?)? {
+        guard let target = request.liveTarget, let stream = directory.stream(channel: target.channel),
+            let rendition = stream.rendition(named: target.rendition), let media = rendition.fileInMemory(target.resource)
         else { return nil }
         DeliveryMetrics.answered(
             kind: DeliveryMetrics.kind(of: target.resource), status: 200, bytes: request.isHead ? nil : media.bytes.readableBytes)
+        audience?.watched(
+            session: stream.identity.sessionID, channel: stream.identity.channelName, segmentTarget: stream.options.segmentTarget,
+            client: ViewerID.client(address: peer(context), userAgent: request.userAgent))
         var head = ByteBuffer()
         head.reserveCapacity(512)
         head.writeImmutableBuffer(rendition.kind == .audio ? Self.audioHead : Self.videoHead)
@@ -96,6 +105,13 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
             "ETag: \"\(media.etag)\"\r\nLast-Modified: \(media.lastModified)\r\nContent-Length: \(media.bytes.readableBytes)\r\nDate: \(HTTPDateCache.now)\r\n\r\n"
         )
         return (head, request.isHead ? nil : media.bytes)
+    }
+
+    private func peer(_ context: ChannelHandlerContext) -> String {
+        if let addressKey { return addressKey }
+        let key = ConnectionGuard.addressKey(context.channel.remoteAddress)
+        addressKey = key
+        return key
     }
 
     /// The status line and the fields every live media answer shares, as `LiveMediaFastPath` sends them.
@@ -129,11 +145,13 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
 struct RawRequest {
     var isHead: Bool
     var path: Substring
-    /// A header that asks for more than the whole file (range, conditional, upgrade, expectation).
+    /// A header that asks for more than the whole file (range, conditional, upgrade, expectation),
+    /// or CMCD for the router to read.
     var special = false
     var upgrade = false
     var hasBody = false
     var close = false
+    var userAgent: String?
 
     /// Nil for anything that is not an HTTP/1.1 GET or HEAD request head.
     init?(_ head: ByteBuffer) {
@@ -151,12 +169,14 @@ struct RawRequest {
             switch name {
             case "content-length": if value != "0" { hasBody = true }
             case "transfer-encoding": hasBody = true
-            case "range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "expect":
+            case "range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "expect",
+                "cmcd-request", "cmcd-object", "cmcd-status", "cmcd-session":
                 special = true
             case "upgrade":
                 special = true
                 upgrade = true
             case "connection": if value.lowercased().contains("close") { close = true }
+            case "user-agent": userAgent = value
             default: break
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import Packager
@@ -6,11 +7,16 @@ import Transcode
 
 /// Playback for players: live LL-HLS under `/live/CHANNEL/…` (blocking reload, preload hints,
 /// delta updates), the channel's thumbnail, and recordings under `/vod/SESSION/…`. Public: no token.
+///
+/// Every live request counts its client as a viewer of the session and hands its CMCD (query or
+/// headers) to the audience; CMCD on recordings is read and counted only. Malformed CMCD is
+/// ignored and counted: the media is served all the same.
 struct PlaybackRoutes: Sendable {
     let directory: PlaybackDirectory
     let recordings: RecordingCatalog
     let thumbnails: LiveThumbnails?
     let rateLimits: RequestRateLimits
+    let audience: Audience
 
     func register(on router: Router<GatewayRequestContext>) {
         // OPTIONS answers CORS preflights (a player sending Range from another origin asks first).
@@ -19,6 +25,7 @@ struct PlaybackRoutes: Sendable {
                 if request.method == .options { return Self.preflight() }
                 let channel = try context.parameters.require("channel")
                 guard let stream = directory.stream(channel: channel) else { return notLive(channel) }
+                watched(stream, request, context)
                 guard let text = stream.multivariantPlaylist() else {
                     return MediaResponse.error(
                         .notFound, "channel \(channel) is live but its first segment is not ready yet; retry in a second")
@@ -41,6 +48,7 @@ struct PlaybackRoutes: Sendable {
                 guard let rendition = stream.rendition(named: name) else {
                     return MediaResponse.error(.notFound, "channel \(channel) has no rendition \(name); see /live/\(channel)/index.m3u8")
                 }
+                watched(stream, request, context)
                 if file == "index.m3u8" {
                     return answer(await rendition.playlist(query: Self.query(request))) { MediaResponse.playlist($0) }
                 }
@@ -52,6 +60,7 @@ struct PlaybackRoutes: Sendable {
             router.on("vod/:session/index.m3u8", method: method) { request, context in
                 if request.method == .options { return Self.preflight() }
                 let session = try context.parameters.require("session")
+                _ = audience.received(Self.cmcd(request))
                 let playlist = try await recordings.multivariantPlaylist(session: session)
                 if case .notFound = playlist { await rateLimits.missed(from: context.remoteHost) }
                 return answer(playlist) { MediaResponse.playlist($0) }
@@ -61,6 +70,7 @@ struct PlaybackRoutes: Sendable {
                 let session = try context.parameters.require("session")
                 let name = try context.parameters.require("rendition")
                 let file = try context.parameters.require("file")
+                _ = audience.received(Self.cmcd(request))
                 if file == "index.m3u8" {
                     let playlist = try await recordings.mediaPlaylist(session: session, rendition: name)
                     if case .notFound = playlist { await rateLimits.missed(from: context.remoteHost) }
@@ -74,6 +84,25 @@ struct PlaybackRoutes: Sendable {
                     try await recordings.file(session: session, rendition: name, fileName), contentType: contentType, request, context)
             }
         }
+    }
+
+    /// Counts the client as a viewer of `stream`'s session, by its CMCD `sid` or else by its
+    /// address and User-Agent, and folds its CMCD into the session's QoE.
+    private func watched(_ stream: StreamPackager, _ request: Request, _ context: GatewayRequestContext) {
+        audience.watched(
+            session: stream.identity.sessionID, channel: stream.identity.channelName, segmentTarget: stream.options.segmentTarget,
+            client: ViewerID.client(address: context.remoteHost, userAgent: request.headers[.userAgent]),
+            cmcd: audience.received(Self.cmcd(request)))
+    }
+
+    /// The request's CMCD: the `CMCD` query parameter and the four `CMCD-*` headers.
+    static func cmcd(_ request: Request) -> Result<CMCDReport, CMCDError>? {
+        let headers = request.headers
+        let query = request.uri.query?.contains("CMCD=") == true ? request.uri.queryParameters["CMCD"].map(String.init) : nil
+        guard query != nil || headers.carryCMCD else { return nil }
+        return CMCDParser.parse(
+            query: query, request: headers[.cmcdRequest], object: headers[.cmcdObject], status: headers[.cmcdStatus],
+            session: headers[.cmcdSession])
     }
 
     private func notLive(_ channel: String) -> Response {
@@ -134,10 +163,23 @@ struct PlaybackRoutes: Sendable {
     static func preflight() -> Response {
         var headers = MediaResponse.baseHeaders(caching: .playlist)
         headers[.accessControlAllowMethods] = "GET, HEAD, OPTIONS"
-        headers[.accessControlAllowHeaders] = "Range, If-None-Match, If-Modified-Since"
+        headers[.accessControlAllowHeaders] =
+            "Range, If-None-Match, If-Modified-Since, CMCD-Request, CMCD-Object, CMCD-Status, CMCD-Session"
         headers[.accessControlMaxAge] = "86400"
         return Response(status: .noContent, headers: headers)
     }
+}
+
+extension HTTPField.Name {
+    static let cmcdRequest = Self("CMCD-Request")!
+    static let cmcdObject = Self("CMCD-Object")!
+    static let cmcdStatus = Self("CMCD-Status")!
+    static let cmcdSession = Self("CMCD-Session")!
+}
+
+extension HTTPFields {
+    /// Whether a `CMCD-*` header is among these (CTA-5004 defines four).
+    var carryCMCD: Bool { contains { $0.name.canonicalName.hasPrefix("cmcd-") } }
 }
 
 extension RenditionPackager {
