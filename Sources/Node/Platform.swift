@@ -164,6 +164,7 @@ public final class Platform: Sendable {
         let (store, channels, keys, chat, quality, qualityProjection) = (store, channels, keys, chat, quality, qualityProjection)
         let (recordings, pipeline, rtmp, srt, media, logger) = (recordings, pipeline, rtmp, srt, media, logger)
         let dashboard = self.dashboard
+        let audience = gateway.audience
         return [
             NodeService("channels read model", logger: logger, .cancel { await channels.run() }),
             NodeService("stream key table", logger: logger, .cancel { await keys.follow() }),
@@ -174,6 +175,9 @@ public final class Platform: Sendable {
             NodeService("DVR index", logger: logger, .cancel { await recordings.run() }),
             // Many small events (samples, chat posts) share one transaction per 200 ms.
             NodeService("dashboard read model", logger: logger, .cancel { await dashboard.run(batchInterval: .milliseconds(200)) }),
+            NodeService(
+                "audience sampler", logger: logger,
+                .cancel { await AudienceSampler(store: store, pipeline: pipeline, audience: audience, logger: logger).run() }),
             NodeService(
                 "recording maintenance", logger: logger,
                 .cancel {

@@ -50,8 +50,12 @@ def wait(driver, condition, seconds=20, what="the page"):
 
 
 def shot(driver, name):
+    """The whole page: the window grows to the document's height for the picture."""
     path = os.path.join(artifacts, f"{name}.png")
+    height = driver.execute_script("return Math.min(4000, Math.max(1000, document.documentElement.scrollHeight))")
+    driver.set_window_size(1400, height)
     driver.save_screenshot(path)
+    driver.set_window_size(1400, 1000)
     figures.setdefault("screenshots", []).append(path)
 
 

@@ -161,7 +161,7 @@ function secretBox(created) {
 async function channels() {
   const list = el("tbody", { id: "channel-list" });
   const result = el("div");
-  const name = el("input", { id: "new-channel", placeholder: "channel-name", pattern: "[a-z0-9-]{2,63}", required: true });
+  const name = el("input", { id: "new-channel", placeholder: "channel-name", pattern: "[a-z0-9\\-]{2,63}", required: true });
   async function load() {
     const { channels } = await api("/v1/channels");
     list.replaceChildren(...channels.map((channel) => el("tr", {}, el("td", {}, el("a", { href: `/admin/channels/${channel.name}` }, channel.name)), el("td", {}, time(channel.createdAt)), el("td", {}, channel.hasActiveKey ? "active key" : "no key"), el("td", {}, el("a", { href: `/watch/${channel.name}` }, "watch page")))));
@@ -386,7 +386,7 @@ async function session() {
     );
     const renditionEvents = timeline.filter((e) => e.kind === "rendition");
     renditions.replaceChildren(
-      el("div", { class: "panel" }, el("p", {}, "On now: ", Object.keys(s.renditions ?? {}).join(", ") || "none"), el("table", { id: "rendition-log" }, el("thead", {}, el("tr", {}, el("th", {}, "when"), el("th", {}, "rendition"), el("th", {}, "what"), el("th", {}, "reason"))), el("tbody", {}, renditionEvents.map((e) => el("tr", {}, el("td", {}, time(e.at)), el("td", {}, e.data.rendition), el("td", {}, e.data.codec ? `started ${e.data.height ?? ""}p ${bitrate(e.data.bitrate ?? 0)}${e.data.passthrough ? " passthrough" : ""}` : "stopped"), el("td", {}, e.data.reason)))))),
+      el("div", { class: "panel" }, el("p", {}, "On now: ", Object.keys(s.renditions ?? {}).join(", ") || "none"), el("table", { id: "rendition-log" }, el("thead", {}, el("tr", {}, el("th", {}, "when"), el("th", {}, "rendition"), el("th", {}, "what"), el("th", {}, "reason"))), el("tbody", {}, renditionEvents.map((e) => el("tr", {}, el("td", {}, time(e.at)), el("td", {}, e.data.rendition), el("td", {}, e.data.codec ? `started${e.data.height ? ` ${e.data.height}p` : ""}${e.data.bitrate ? ` ${bitrate(e.data.bitrate)}` : ""}${e.data.passthrough ? " passthrough" : ""}` : "stopped"), el("td", {}, e.data.reason)))))),
     );
     if (!s.live) {
       const qoe = s.qoe ?? {};
