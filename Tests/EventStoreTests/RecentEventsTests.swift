@@ -45,6 +45,22 @@ import Testing
         #expect(recent.read(after: 92, limit: 100, filter: .all)?.map(\.position) == Array(93...100))
     }
 
+    @Test func forgetsBatchesOlderThanItsMaximumAgeButNeverTheNewest() {
+        let recent = RecentEvents(capacity: 1_000, maxAge: .seconds(10))
+        let start = ContinuousClock.now
+        recent.committed((1...3).map { Self.event($0) }, now: start)
+        recent.committed((4...5).map { Self.event($0) }, now: start + .seconds(5))
+        #expect(recent.read(after: 0, limit: 10, filter: .all)?.map(\.position) == [1, 2, 3, 4, 5])
+        // 11 s after the first batch it is gone; the second stays.
+        recent.committed([Self.event(6)], now: start + .seconds(11))
+        #expect(recent.read(after: 0, limit: 10, filter: .all) == nil)
+        #expect(recent.read(after: 3, limit: 10, filter: .all)?.map(\.position) == [4, 5, 6])
+        // Long quiet: everything but the newest batch leaves.
+        recent.committed([Self.event(7)], now: start + .seconds(60))
+        #expect(recent.read(after: 5, limit: 10, filter: .all) == nil)
+        #expect(recent.read(after: 6, limit: 10, filter: .all)?.map(\.position) == [7])
+    }
+
     @Test func filtersAsTheSQLDoes() {
         let recent = RecentEvents()
         recent.committed([

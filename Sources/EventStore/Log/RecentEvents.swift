@@ -31,6 +31,9 @@ final class RecentEvents: Sendable {
         /// The newest position known to be committed anywhere.
         var head: Int64 = 0
         var hits = 0
+        /// When each batch of the run was committed, by its last position, oldest first.
+        var batches: [(last: Int64, at: ContinuousClock.Instant)] = []
+        var batchesStart = 0
 
         var built: ArraySlice<RecordedEvent> { events[start...] }
         var first: Int64? { built.first?.position ?? unbuilt.first?.first }
@@ -43,6 +46,26 @@ final class RecentEvents: Sendable {
             events = []
             start = 0
             unbuilt = []
+            batches = []
+            batchesStart = 0
+        }
+
+        /// Drops batches committed before `cutoff` (never the newest): readers at the head need
+        /// seconds of history, and a quiet node should not hold the last `capacity` events for
+        /// good.
+        mutating func expire(before cutoff: ContinuousClock.Instant) {
+            while batches.count - batchesStart > 1, batches[batchesStart].at < cutoff {
+                let last = batches[batchesStart].last
+                batchesStart += 1
+                while let event = built.first, event.position <= last { start += 1 }
+                while built.isEmpty, unbuilt.count > 1, unbuilt[0].first + Int64(unbuilt[0].count) - 1 <= last {
+                    unbuilt.removeFirst()
+                }
+            }
+            if batchesStart > 64, batchesStart * 2 > batches.count {
+                batches.removeFirst(batchesStart)
+                batchesStart = 0
+            }
         }
 
         /// Drops the oldest events beyond `capacity` (whole unbuilt batches, never the newest).
@@ -56,8 +79,9 @@ final class RecentEvents: Sendable {
             while total > capacity, built.isEmpty, unbuilt.count > 1 {
                 total -= unbuilt.removeFirst().count
             }
-            // Compact once the dropped prefix outweighs the run, so appends stay amortised O(1).
-            if start > capacity || (start > 0 && built.isEmpty) {
+            // Compact once the dropped prefix outweighs the run, so appends stay amortised O(1) and
+            // dropped events do not stay referenced.
+            if start > 0, start >= built.count || start > capacity {
                 events.removeFirst(start)
                 start = 0
             }
@@ -65,24 +89,29 @@ final class RecentEvents: Sendable {
     }
 
     let capacity: Int
+    /// Batches older than this leave the run (docs/benchmarks.md#soak-curves).
+    let maxAge: Duration
     private let state = Mutex(State())
 
-    init(capacity: Int = 8_192) {
+    init(capacity: Int = 8_192, maxAge: Duration = .seconds(10)) {
         self.capacity = Swift.max(1, capacity)
+        self.maxAge = maxAge
     }
 
     /// Reads it answered.
     var hits: Int { state.withLock { $0.hits } }
 
     /// A batch this node committed, in position order.
-    func committed(_ batch: [RecordedEvent]) {
+    func committed(_ batch: [RecordedEvent], now: ContinuousClock.Instant = .now) {
         guard let first = batch.first?.position else { return }
-        committed(first: first, count: batch.count) { batch }
+        committed(first: first, count: batch.count, now: now) { batch }
     }
 
     /// A batch this node committed at positions `first ..< first + count`, whose events `build`
     /// returns when a reader needs them.
-    func committed(first: Int64, count: Int, build: @escaping @Sendable () -> [RecordedEvent]) {
+    func committed(
+        first: Int64, count: Int, now: ContinuousClock.Instant = .now, build: @escaping @Sendable () -> [RecordedEvent]
+    ) {
         guard count > 0 else { return }
         state.withLock { state in
             if let end = state.last, end + 1 == first {
@@ -91,6 +120,8 @@ final class RecentEvents: Sendable {
                 state.reset()
                 state.unbuilt = [Unbuilt(first: first, count: count, build: build)]
             }
+            state.batches.append((first + Int64(count) - 1, now))
+            state.expire(before: now - maxAge)
             state.trim(to: capacity)
             state.head = Swift.max(state.head, first + Int64(count) - 1)
         }
