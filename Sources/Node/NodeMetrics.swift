@@ -22,6 +22,7 @@ public final class NodeMetrics: Sendable {
     let factory: DescribedPrometheusFactory
     /// Scrape-time series by name and labels; those absent from a scrape are dropped from the registry.
     private let scraped = Mutex<[String: CoreMetrics.Gauge]>([:])
+    private let mirrored = Mutex<[String: Int]>([:])
 
     /// A backend of its own; the modules' own instruments reach it only through `bootstrap()`.
     public init() {
@@ -47,6 +48,14 @@ public final class NodeMetrics: Sendable {
     static let httpConnections = "streamd_http_connections"
     static let chatSockets = "streamd_chat_sockets"
     static let waitingReloads = "streamd_hls_waiting_reloads"
+    static let viewers = "streamd_viewers"
+    static let qoePlayers = "streamd_qoe_players"
+    static let qoeStartup = "streamd_qoe_startup_seconds"
+    static let qoeRebufferRatio = "streamd_qoe_rebuffer_ratio"
+    static let qoeBitrate = "streamd_qoe_bitrate_bytes_per_second"
+    static let qoeLiveEdge = "streamd_qoe_live_edge_seconds"
+    static let cmcdRequests = "streamd_cmcd_requests_total"
+    static let cmcdReports = "streamd_cmcd_event_reports_total"
     static let residentMemory = "process_resident_memory_bytes"
     static let openFDs = "process_open_fds"
     static let maxFDs = "process_max_fds"
@@ -64,6 +73,14 @@ public final class NodeMetrics: Sendable {
         httpConnections: "Open HTTP connections (chat sockets included).",
         chatSockets: "Open chat sockets.",
         waitingReloads: "Blocking LL-HLS playlist reloads waiting for their part.",
+        viewers: "Concurrent viewers of a live channel: clients that fetched its playlists or media within the viewer window.",
+        qoePlayers: "Players of a live channel that sent CMCD (by session id).",
+        qoeStartup: "Players' startup time (CMCD), median and 90th percentile, per live channel.",
+        qoeRebufferRatio: "Time the players of a live channel spent stalled over time watched (CMCD).",
+        qoeBitrate: "Average encoded bitrate the players of a live channel fetched (CMCD br), in bytes per second.",
+        qoeLiveEdge: "How far behind the live edge the players of a channel play, on average (CMCD).",
+        cmcdRequests: "Playback requests that carried CMCD, by outcome (read, or malformed and ignored).",
+        cmcdReports: "CMCD event reports (POST /v1/cmcd), by outcome.",
         residentMemory: "Resident memory of the streamd process.",
         openFDs: "Open file descriptors of the streamd process.",
         maxFDs: "The process's open-file limit (soft).",
@@ -83,6 +100,7 @@ public final class NodeMetrics: Sendable {
         var sessions: SessionRegistry
         var store: EventStore
         var runners: [ProjectionRunner]
+        var audience: Audience
         var connections: ConnectionGuard
         var directory: PlaybackDirectory
         var quality: QualityReadModel
@@ -115,6 +133,29 @@ public final class NodeMetrics: Sendable {
         values[Series(Self.httpConnections, [:])] = Double(sources.connections.connectionCount)
         values[Series(Self.chatSockets, [:])] = Double(sources.connections.webSocketCount)
         values[Series(Self.waitingReloads, [:])] = Double(sources.directory.all.reduce(0) { $0 + $1.waitingReloads })
+        for session in sources.audience.viewers.sessions() {
+            values[Series(Self.viewers, ["channel": session.channel]), default: 0] += Double(session.viewers)
+        }
+        for session in sessions {
+            guard let qoe = sources.audience.players.summary(session: session.id.uuidString.lowercased()) else { continue }
+            let channel = ["channel": session.channelName]
+            values[Series(Self.qoePlayers, channel)] = Double(qoe.players)
+            if let median = qoe.startupMedianMs {
+                values[Series(Self.qoeStartup, ["channel": session.channelName, "quantile": "0.5"])] = Double(median) / 1000
+            }
+            if let p90 = qoe.startupP90Ms {
+                values[Series(Self.qoeStartup, ["channel": session.channelName, "quantile": "0.9"])] = Double(p90) / 1000
+            }
+            if let ratio = qoe.rebufferRatio { values[Series(Self.qoeRebufferRatio, channel)] = ratio }
+            if let kbps = qoe.averageBitrateKbps { values[Series(Self.qoeBitrate, channel)] = Double(kbps) * 1000 / 8 }
+            if let edge = qoe.liveEdgeMs { values[Series(Self.qoeLiveEdge, channel)] = Double(edge) / 1000 }
+        }
+        let cmcd = sources.audience.cmcd
+        mirror(Self.cmcdRequests, ["outcome": "read"], cmcd.requests - cmcd.malformed)
+        mirror(Self.cmcdRequests, ["outcome": "malformed"], cmcd.malformed)
+        mirror(Self.cmcdReports, ["outcome": "accepted"], cmcd.events)
+        mirror(Self.cmcdReports, ["outcome": "rejected_body"], cmcd.rejectedBodies)
+        mirror(Self.cmcdReports, ["outcome": "unattributed"], cmcd.unattributed)
         for (name, value) in ProcessFigures.read() { values[Series(name, [:])] = value }
         values[Series(Self.startTime, [:])] = Self.started
         publish(values)
@@ -129,6 +170,17 @@ public final class NodeMetrics: Sendable {
             self.labels = labels
         }
         var key: String { name + "|" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+    }
+
+    /// Keeps a counter equal to a total counted elsewhere, by adding what it gained since the last scrape.
+    private func mirror(_ name: String, _ labels: [String: String], _ total: Int) {
+        let series = Series(name, labels)
+        let added = mirrored.withLock { seen in
+            defer { seen[series.key] = total }
+            return total - (seen[series.key] ?? 0)
+        }
+        guard added > 0 else { return }
+        CoreMetrics.Counter(label: name, dimensions: labels.sorted { $0.key < $1.key }, factory: factory).increment(by: Int64(added))
     }
 
     private func publish(_ values: [Series: Double]) {

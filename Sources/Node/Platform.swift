@@ -147,6 +147,7 @@ public final class Platform: Sendable {
             let sources = NodeMetrics.Sources(
                 sessions: rtmp.registry, store: store,
                 runners: [channels.runner, chat.runner, qualityProjection, recordings.runner, dashboard],
+                audience: gateway.audience,
                 connections: gateway.connectionGuard, directory: pipeline.directory, quality: QualityReadModel(store: store))
             gateway.metrics = MetricsEndpoint(token: configuration.metricsToken) { await metrics.exposition(of: sources) }
         }

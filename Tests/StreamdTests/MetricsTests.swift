@@ -65,6 +65,10 @@ import Testing
         }
         #expect(bitrate > 50_000 && bitrate < 20_000_000, "ffmpeg's 360p test pattern, as Prometheus stored it: \(bitrate) bit/s")
 
+        // A player's requests, with CMCD, make a viewer and a QoE player of the channel.
+        let cmcd = "sid%3D%22metrics-player%22%2Csu"
+        #expect(try await server.get("/live/metered/index.m3u8?CMCD=\(cmcd)").status == 200)
+
         // The exposition passes Prometheus's own linter, with every family described.
         let scraped = try await server.get("/metrics", headers: ["Authorization": "Bearer \(secret)"])
         #expect(scraped.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
@@ -75,7 +79,8 @@ import Testing
         for family in [
             "streamd_ingest_frames_total", "streamd_ingest_live_sessions", "streamd_packager_part_delay_seconds_bucket",
             "streamd_packager_part_interval_seconds_bucket", "streamd_eventlog_append_seconds_bucket", "streamd_http_requests_total",
-            "streamd_projection_lag_events", "process_resident_memory_bytes", "process_open_fds",
+            "streamd_projection_lag_events", "process_resident_memory_bytes", "process_open_fds", "streamd_viewers",
+            "streamd_cmcd_requests_total",
         ] {
             #expect(scraped.text.contains("\n\(family)"), "\(family) is missing from /metrics")
         }
