@@ -35,4 +35,23 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: "\(Self.artifacts)/\(name).png"), "no screenshot \(name)")
         }
     }
+
+    /// hls.js with CMCD on plays the live stream; its reports become the session's QoE, in the
+    /// dashboard while live and in the post-stream report (`Browser/hlsjs_cmcd.py`).
+    @Test(.timeLimit(.minutes(4))) func hlsJSWithCMCDYieldsStartupAndRebufferFigures() async throws {
+        let script = Self.root.appendingPathComponent("Tests/StreamdTests/Browser/hlsjs_cmcd.py").path
+        let selenium = try Subprocess.run("/usr/bin/env", ["python3", "-c", "import selenium"])
+        try #require(selenium.status == 0, "selenium is missing: run ops/install --tests")
+        let server = try await StreamdServer()
+        defer { server.removeData() }
+        defer { Task { try? await server.stop(signal: SIGKILL) } }
+        let run = try await Subprocess.runDetached(
+            "/usr/bin/env",
+            [
+                "python3", script, server.base, server.token, "\(server.rtmp)", Self.root.appendingPathComponent(".build/hlsjs").path,
+                Self.artifacts,
+            ])
+        #expect(run.status == 0, "\(run.output)")
+        print("hls.js CMCD flow: \(run.output)")
+    }
 }
