@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import Quality
+import ServiceLifecycle
 import Synchronization
 import Transcode
 
@@ -19,13 +20,20 @@ struct DashboardRoutes: Sendable {
         // Server-Sent Events: the live sessions again each time the projection moved (at most once a
         // second), a comment every 15 s otherwise so proxies keep the stream open.
         group.get("dashboard/live/events") { _, _ in
-            let stream = await console.feed.subscribe()
+            let feed = console.feed
+            let (id, stream) = await feed.subscribe()
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream; charset=utf-8"
             headers[.cacheControl] = "no-store"
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody { writer in
+                    // An open dashboard must not hold the server's shutdown: the stream ends with it.
+                    let ending = Task {
+                        guard (try? await gracefulShutdown()) != nil else { return }
+                        await feed.end(id)
+                    }
+                    defer { ending.cancel() }
                     for await chunk in stream { try await writer.write(chunk) }
                     try await writer.finish(nil)
                 })
@@ -108,14 +116,19 @@ public actor DashboardFeed {
         self.runner = runner
     }
 
-    func subscribe() -> AsyncStream<ByteBuffer> {
+    func subscribe() -> (UUID, AsyncStream<ByteBuffer>) {
         let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingNewest(1))
         let id = UUID()
         subscribers[id] = continuation
         continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
         if let latest { continuation.yield(latest) }
         if follower == nil { follower = Task { await self.follow() } }
-        return stream
+        return (id, stream)
+    }
+
+    /// Ends one subscriber's stream (the server is shutting down).
+    func end(_ id: UUID) {
+        subscribers[id]?.finish()
     }
 
     var subscriberCount: Int { subscribers.count }
