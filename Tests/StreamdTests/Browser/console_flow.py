@@ -108,9 +108,11 @@ try:
          "-tune", "zerolatency", "-g", "60", "-bf", "0", "-c:a", "aac", "-b:a", "96k", "-f", "flv",
          f"rtmp://127.0.0.1:{rtmp_port}/live/{key}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    card = wait(admin, EC.presence_of_element_located((By.CSS_SELECTOR, f'[data-channel="{channel}"]')), 30, "the live session's card")
+    # Read in the page: the feed redraws the cards, so a Selenium reference to one goes stale.
+    session_id = wait(admin, lambda d: d.execute_script(
+        "const card = document.querySelector(arguments[0]); return card && card.dataset.session", f'[data-channel="{channel}"]'),
+        30, "the live session's card")
     figures["overview_card_seconds_after_publish"] = round(time.monotonic() - started, 2)
-    session_id = card.get_attribute("data-session")
     wait(admin, lambda d: text(d, f'[data-channel="{channel}"] [data-figure="health"]') not in ("", "—"), 30, "the health score")
     wait(admin, lambda d: "kbit/s" in text(d, f'[data-channel="{channel}"] [data-figure="bitrate"]')
          or "Mbit/s" in text(d, f'[data-channel="{channel}"] [data-figure="bitrate"]'), 20, "the ingest bitrate")

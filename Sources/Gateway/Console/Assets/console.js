@@ -1,6 +1,8 @@
-// The streamd console: one ES module, no build step. Each page is drawn from the REST API
+// The streamd console: plain ES modules, no build step. Each page is drawn from the REST API
 // (/v1/...), which the console reaches with its session cookie; every change sends the page's
 // CSRF token. Live parts follow /v1/dashboard/live/events (Server-Sent Events).
+
+import { el } from "./dom.js";
 
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 const main = document.getElementById("main");
@@ -9,20 +11,6 @@ const arg = document.body.dataset.arg;
 
 // ---- helpers --------------------------------------------------------------------------------
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === undefined || child === null || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 function svg(tag, attributes = {}, ...children) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);

@@ -1,20 +1,11 @@
 // The public watch page: the channel's live stream in a <video> element (the browser's own HLS),
 // its last thumbnail while it is offline, and the channel's chat room beside it.
 
+import { el } from "./dom.js";
+
 const channel = document.body.dataset.channel;
 const main = document.getElementById("main");
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) if (child !== undefined && child !== null && child !== false) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  return node;
-}
 
 const playlist = `/live/${encodeURIComponent(channel)}/index.m3u8`;
 const stage = el("div", { id: "stage" });
