@@ -169,23 +169,23 @@ try:
     figures["overview_viewers"] = text(admin, f'[data-channel="{channel}"] [data-figure="viewers"]')
     shot(admin, "07-overview")
 
+    # The channel page and the audit page, while the stream is live.
+    admin.get(f"{base}/admin/channels/{channel}")
+    wait(admin, EC.presence_of_element_located((By.CSS_SELECTOR, "#channel-events tbody tr")), 20, "the channel's events")
+    wait(admin, EC.presence_of_element_located((By.CSS_SELECTOR, "#channel-sessions tr")), 20, "the channel's sessions")
+    shot(admin, "08-channel")
+    admin.get(f"{base}/admin/audit?stream=session-{session_id}")
+    wait(admin, lambda d: "StreamStarted" in text(d, "#audit-results"), 20, "the session's StreamStarted in the audit")
+    wait(admin, lambda d: "verified" in text(d, "#verify-status"), 30, "the hash chain's verification")
+    shot(admin, "09-audit")
+
     # Kick with a reason; the session page turns into the post-stream report.
     admin.get(f"{base}/admin/sessions/{session_id}")
     wait(admin, EC.visibility_of_element_located((By.ID, "kick-reason")))
     admin.find_element(By.ID, "kick-reason").send_keys("end of the browser test")
     admin.find_element(By.ID, "kick-button").click()
     wait(admin, EC.presence_of_element_located((By.CSS_SELECTOR, "#report .figures")), 40, "the post-stream report")
-    shot(admin, "08-report")
-
-    # The channel page and the audit page.
-    admin.get(f"{base}/admin/channels/{channel}")
-    wait(admin, EC.presence_of_element_located((By.CSS_SELECTOR, "#channel-events tbody tr")), 20, "the channel's events")
-    wait(admin, EC.presence_of_element_located((By.CSS_SELECTOR, "#channel-sessions tr")), 20, "the channel's sessions")
-    shot(admin, "09-channel")
-    admin.get(f"{base}/admin/audit?stream=session-{session_id}")
-    wait(admin, lambda d: "StreamEnded" in text(d, "#audit-results"), 20, "the session's StreamEnded in the audit")
-    wait(admin, lambda d: "verified" in text(d, "#verify-status"), 30, "the hash chain's verification")
-    shot(admin, "10-audit")
+    shot(admin, "10-report")
 
     # Sign out: the console asks for the token again.
     admin.find_element(By.ID, "sign-out").click()
