@@ -43,7 +43,24 @@ public enum DeliveryMetrics {
         }
     }
 
+    /// The fast paths' answers (always 200, three kinds), without a registry lookup per request.
+    private static let servedFromMemory: [String: (requests: Counter, bytes: Counter)] = Dictionary(
+        uniqueKeysWithValues: ["init", "segment", "part"].map { kind in
+            (
+                kind,
+                (
+                    Counter(label: requests, dimensions: [("kind", kind), ("code", "200")]),
+                    Counter(label: responseBytes, dimensions: [("kind", kind)])
+                )
+            )
+        })
+
     static func answered(kind: String, status: Int, bytes: Int?) {
+        if status == 200, let counters = servedFromMemory[kind] {
+            counters.requests.increment()
+            if let bytes, bytes > 0 { counters.bytes.increment(by: Int64(bytes)) }
+            return
+        }
         Counter(label: requests, dimensions: [("kind", kind), ("code", String(status))]).increment()
         if let bytes, bytes > 0 { Counter(label: responseBytes, dimensions: [("kind", kind)]).increment(by: Int64(bytes)) }
     }
