@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--dashboards", type=int, default=20)
     args = parser.parse_args()
 
-    source = common.make_input("console-1080p.flv", "1920x1080", "5000k", 600)
+    source = common.make_input("console-1080p.flv", "1920x1080", "5000k", 240)
     data_dir = os.path.join(common.WORK, "console-data")
     shutil.rmtree(data_dir, ignore_errors=True)
     server = common.Streamd(args.binary, 0.5, data_dir)
