@@ -310,6 +310,13 @@ public actor ChatService {
         return try await record(event, channel: channel, by: moderator, reason: reason)
     }
 
+    /// The room's settings, for its moderators (the console's editor starts from them).
+    public func settings(_ channel: String, for moderator: ChatIdentity) async throws -> ChatSettings {
+        let room = try await room(channel)
+        guard try await isModerator(channel, moderator) else { throw ChatError.notModerator }
+        return room.state.settings
+    }
+
     public func updateSettings(
         _ channel: String, by moderator: ChatIdentity, _ change: (inout ChatSettings) -> Void
     ) async throws -> ChatSettings {

@@ -126,6 +126,11 @@ struct ChatRoutes: Sendable {
             }
             return JSONBody.response(["action": body.action, "position": "\(position)"])
         }
+        group.get("moderation/:name/settings") { request, context in
+            let name = try context.parameters.require("name")
+            let moderator = try await chat.identity(request)
+            return JSONBody.response(try await ChatEndpoint.mapping { try await chat.service.settings(name, for: moderator) })
+        }
         group.put("moderation/:name/settings") { request, context in
             let name = try context.parameters.require("name")
             let moderator = try await chat.identity(request)

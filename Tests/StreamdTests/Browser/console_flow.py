@@ -156,6 +156,8 @@ try:
     admin.get(f"{base}/admin/chat/{channel}")
     line = wait(admin, EC.presence_of_element_located((By.XPATH, f'//div[@id="chat-log"]//span[@class="text" and text()="{message}"]/..')),
                 20, "the viewer's message in the console")
+    wait(admin, lambda d: '"slowModeSeconds"' in d.execute_script("return document.getElementById('chat-settings').value"), 15,
+         "the room's settings in their editor")
     shot(admin, "05-chat-before")
     admin.find_element(By.ID, "moderation-reason").send_keys("testing moderation")
     line.find_element(By.CSS_SELECTOR, "button.delete").click()
