@@ -1,7 +1,6 @@
 import Channels
 import EventStore
 import Foundation
-import HTTPTypes
 import Hummingbird
 
 /// Admin routes need `Authorization: Bearer <admin token>`, or a signed-in console session's
@@ -16,19 +15,9 @@ struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         self.sessions = sessions
     }
 
-    static var csrfHeader: HTTPField.Name { HTTPField.Name("X-CSRF-Token")! }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
-            if let sessions, let id = request.cookies[ConsoleSessions.cookie]?.value, let session = sessions.session(id: id) {
-                let safe = request.method == .get || request.method == .head || request.method == .options
-                guard safe || ConsoleSessions.matches(request.headers[Self.csrfHeader], session.csrf) else {
-                    throw APIError(
-                        .forbidden, code: "csrf",
-                        "this change needs the console's CSRF token in the X-CSRF-Token header; reload the console page and try again")
-                }
-                return try await next(request, context)
-            }
+            if let sessions, try sessions.admits(request) { return try await next(request, context) }
             throw APIError(
                 .unauthorized, code: "unauthorized",
                 "this route needs the admin token: send the header Authorization: Bearer <token> (serve prints where the token is stored), or sign in at /admin/login"

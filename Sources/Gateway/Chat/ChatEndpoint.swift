@@ -39,16 +39,7 @@ public struct ChatEndpoint: Sendable {
 
     func identity(_ request: Request) async throws -> ChatIdentity {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            if let consoleSessions, let id = request.cookies[ConsoleSessions.cookie]?.value, let session = consoleSessions.session(id: id) {
-                let safe = request.method == .get || request.method == .head
-                guard safe || ConsoleSessions.matches(request.headers[AdminAuthMiddleware<GatewayRequestContext>.csrfHeader], session.csrf)
-                else {
-                    throw APIError(
-                        .forbidden, code: "csrf",
-                        "this change needs the console's CSRF token in the X-CSRF-Token header; reload the console page and try again")
-                }
-                return .admin
-            }
+            if let consoleSessions, try consoleSessions.admits(request) { return .admin }
             throw APIError(.unauthorized, code: "unauthorized", "send Authorization: Bearer <admin token or a moderator's viewer token>")
         }
         return try await identity(bearer: String(header.dropFirst("Bearer ".count)))

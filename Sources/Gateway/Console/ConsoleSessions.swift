@@ -1,5 +1,7 @@
-import Crypto
+import Channels
 import Foundation
+import HTTPTypes
+import Hummingbird
 import Synchronization
 
 /// Signed-in console users: the admin token exchanged for a random session id, sent back in an
@@ -62,23 +64,33 @@ public final class ConsoleSessions: Sendable {
 
     public var count: Int { sessions.withLock { $0.count } }
 
-    /// Constant-time comparison of a presented CSRF token with the session's.
-    public static func matches(_ presented: String?, _ expected: String) -> Bool {
-        guard let presented else { return false }
-        let a = SHA256.hash(data: Data(presented.utf8))
-        let b = SHA256.hash(data: Data(expected.utf8))
-        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0 } }
+    /// Whether `request` comes from a signed-in console user: false without a live session cookie;
+    /// throws when it would change something without the session's CSRF token.
+    func admits(_ request: Request) throws(APIError) -> Bool {
+        guard let id = request.cookies[Self.cookie]?.value, let session = session(id: id) else { return false }
+        let safe = request.method == .get || request.method == .head || request.method == .options
+        guard safe || Self.matches(request.headers[Self.csrfHeader], session.csrf) else {
+            throw APIError(
+                .forbidden, code: "csrf",
+                "this change needs the console's CSRF token in the X-CSRF-Token header; reload the console page and try again")
+        }
+        return true
     }
 
-    /// 32 random bytes, base64url without padding (43 characters).
+    static var csrfHeader: HTTPField.Name { HTTPField.Name("X-CSRF-Token")! }
+
+    /// Constant-time comparison of a presented token with the expected one.
+    public static func matches(_ presented: String?, _ expected: String) -> Bool {
+        guard let presented else { return false }
+        return StreamKey.constantTimeEqual(StreamKey.hash(presented), StreamKey.hash(expected))
+    }
+
+    /// 32 random bytes, base64url without padding (43 characters): a stream key's secret part.
     static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        String(StreamKey.generate().text.dropFirst("sk_".count))
     }
 
     private static func key(_ id: String) -> String {
-        SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
+        StreamKey(text: id).hashHex
     }
 }
