@@ -29,6 +29,9 @@ public struct EventMetadata: Codable, Sendable, Hashable {
     public var requestId: String?
     /// Free-form reason a person gave (a revocation's "leaked on stream", a ban's reason).
     public var reason: String?
+    /// The node's clock when the event went to the local spool because the database was away
+    /// (its `recorded_at` is when it reached the log).
+    public var spooledAt: Date?
 
     public init(
         actor: EventActor, correlationId: UUID? = nil, causationId: UUID? = nil,

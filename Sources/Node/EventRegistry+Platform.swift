@@ -10,6 +10,7 @@ extension EventRegistry {
     /// Every event type this build knows.
     public static var platform: EventRegistry {
         var registry = EventRegistry()
+        registry.registerLogEvents()
         registry.registerChannelEvents()
         registry.registerIngestEvents()
         registry.registerTranscodeEvents()

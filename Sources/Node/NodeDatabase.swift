@@ -5,8 +5,9 @@ import ServiceLifecycle
 import Synchronization
 
 /// The event store a node or a command runs on: PostgreSQL at a URL, or the embedded cluster in
-/// the data folder, started here when it is not running. As a service it closes the store (and
-/// stops a cluster it started) when the group's shutdown reaches it, which is last.
+/// the data folder, started here when it is not running. As a service it watches over an embedded
+/// cluster it started (restarting its postmaster when it dies) and closes the store (and stops
+/// that cluster) when the group's shutdown reaches it, which is last.
 public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
     public let store: EventStore
     /// Set when this process started the embedded cluster and must stop it.
@@ -16,9 +17,11 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
     public var description: String { "event log" }
 
     /// Opens the event store at `url`, or (nil) in the embedded cluster under `dataDirectory`.
+    /// `waitForDatabase`: a database that cannot be reached is waited for, with a line in the log
+    /// at each try, instead of failing (`streamd serve`; commands fail at once).
     public static func open(
         url text: String?, dataDirectory: URL, registry: EventRegistry = .platform,
-        options: EventStore.Options = EventStore.Options(), logger: Logger
+        options: EventStore.Options = EventStore.Options(), waitForDatabase: Bool = false, logger: Logger
     ) async throws -> NodeDatabase {
         var cluster: EmbeddedPostgres?
         let url: DatabaseURL
@@ -31,12 +34,27 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
             try await embedded.ensureDatabase(url: started.url, logger: logger)
             url = started.url
         }
-        do {
-            let store = try await EventStore.open(url: url, registry: registry, options: options, logger: logger)
-            return NodeDatabase(store: store, cluster: cluster, logger: logger)
-        } catch {
-            cluster?.stop()
-            throw error
+        var delay = Duration.seconds(1)
+        var attempts = 0
+        while true {
+            do {
+                let store = try await EventStore.open(url: url, registry: registry, options: options, logger: logger)
+                if attempts > 0 { logger.notice("the database answered; starting", metadata: ["url": "\(url)"]) }
+                return NodeDatabase(store: store, cluster: cluster, logger: logger)
+            } catch let error as EventStoreError {
+                guard waitForDatabase, case .unavailable = error, !Task.isCancelled else {
+                    cluster?.stop()
+                    throw error
+                }
+                attempts += 1
+                logger.warning(
+                    "waiting for the database at \(url): \(error) (try \(attempts); next in \(delay); stop with Ctrl-C or SIGTERM)")
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            } catch {
+                cluster?.stop()
+                throw error
+            }
         }
     }
 
@@ -48,11 +66,13 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
                 defer { closed = true }; return !closed
             })
         else { return }
+        supervision.withLock { $0?.cancel() }
         await store.shutdown()
         cluster?.stop()
     }
 
     private let closed = Mutex(false)
+    private let supervision = Mutex<Task<Void, Never>?>(nil)
 
     init(store: EventStore, cluster: EmbeddedPostgres?, logger: Logger) {
         self.store = store
@@ -60,18 +80,55 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
         self.logger = logger
     }
 
-    /// Closes the store when the group's graceful shutdown reaches it, which is after every other
-    /// part has stopped. When the group is cancelled instead (its shutdown ran out of time), the
-    /// other parts may still be appending: it returns without closing, and whoever ran the group
-    /// calls `close()` once the group has ended.
+    /// Watches the embedded cluster, and closes the store when the group's graceful shutdown
+    /// reaches it, which is after every other part has stopped. When the group is cancelled instead
+    /// (its shutdown ran out of time), the other parts may still be appending: it returns without
+    /// closing, and whoever ran the group calls `close()` once the group has ended.
     public func run() async throws {
+        if let cluster {
+            let (store, logger) = (store, logger)
+            supervision.withLock { $0 = Task { await Self.supervise(cluster, store: store, logger: logger) } }
+        }
         do {
             try await gracefulShutdown()
         } catch {
+            supervision.withLock { $0?.cancel() }
             logger.warning("the service group was cancelled; the event log closes once every part has ended")
             return
         }
         await close()
         logger.info("stopped the event log\(cluster != nil ? " and the embedded PostgreSQL" : "")")
+    }
+
+    /// Restarts the embedded postmaster whenever it is gone, backing off while it will not start.
+    /// Meanwhile the store spools what the platform records on its own.
+    static func supervise(_ cluster: EmbeddedPostgres, store: EventStore, logger: Logger) async {
+        var delay = Duration.seconds(1)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            guard !Task.isCancelled, cluster.postmasterPID() == nil else { continue }
+            let words = cluster.lastWords()
+            let cause = "the embedded PostgreSQL's postmaster is gone" + (words.isEmpty ? "" : " (its log ends: \(words))")
+            logger.error("\(cause); restarting it", metadata: ["cluster": "\(cluster.clusterDirectory.path)"])
+            await store.noteOutageCause(cause)
+            while !Task.isCancelled {
+                let outcome = await onOwnThread { Result { try cluster.start(keepingPort: true) } }
+                guard case .failure(let error) = outcome else {
+                    logger.notice("restarted the embedded PostgreSQL", metadata: ["cluster": "\(cluster.clusterDirectory.path)"])
+                    delay = .seconds(1)
+                    break
+                }
+                logger.error("the embedded PostgreSQL did not restart: \(error); trying again in \(delay)")
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// `pg_ctl` waits for the server: on a thread of its own, not one of the few that run tasks.
+    private static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
     }
 }

@@ -14,7 +14,7 @@ import PostgresNIO
 actor AppendBatcher {
     struct Request {
         var append: AppendHashPlanner.Append
-        var continuation: CheckedContinuation<AppendResult, any Error>
+        var complete: @Sendable (Result<AppendResult, any Error>) -> Void
         var submitted: ContinuousClock.Instant
     }
 
@@ -53,14 +53,40 @@ actor AppendBatcher {
 
     func submit(stream: String, expected: ExpectedVersion, events: [NewEvent]) async throws -> AppendResult {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append(
-                Request(
-                    append: .init(stream: stream, expected: expected, events: events), continuation: continuation,
-                    submitted: .now))
-            if activeWorkers < maxWorkers {
-                activeWorkers += 1
-                Task { await self.work() }
+            enqueue(.init(stream: stream, expected: expected, events: events)) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Queues `appends` in their order (the spool's replay) and returns each one's outcome.
+    func submitMany(_ appends: [AppendHashPlanner.Append]) async -> [Result<AppendResult, any Error>] {
+        guard !appends.isEmpty else { return [] }
+        let outcomes = OutcomeCollector(count: appends.count)
+        return await withCheckedContinuation { continuation in
+            outcomes.onDone = { continuation.resume(returning: $0) }
+            for (index, append) in appends.enumerated() {
+                enqueue(append) { outcomes.set(index, $0) }
             }
+        }
+    }
+
+    private func enqueue(_ append: AppendHashPlanner.Append, complete: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) {
+        pending.append(Request(append: append, complete: complete, submitted: .now))
+        if activeWorkers < maxWorkers {
+            activeWorkers += 1
+            Task { await self.work() }
+        }
+    }
+
+    /// Whether the database answers within `limit` on the log's own connections.
+    func probe(within limit: Duration) async -> Result<Void, any Error> {
+        let logger = self.logger
+        do {
+            try await connections.with(deadline: limit) { connection in
+                _ = try await connection.query("SELECT 1", logger: logger)
+            }
+            return .success(())
+        } catch {
+            return .failure(error)
         }
     }
 
@@ -115,7 +141,7 @@ actor AppendBatcher {
             let now = ContinuousClock.now
             for (request, outcome) in zip(batch, outcomes) {
                 EventLogMetrics.appended(after: now - request.submitted)
-                request.continuation.resume(with: outcome)
+                request.complete(outcome)
             }
         }
     }
@@ -209,5 +235,28 @@ actor AppendBatcher {
         }
         report?.versions = versions
         return (outcomes, report)
+    }
+}
+
+/// `submitMany`'s outcomes, filled from the workers in any order. `@unchecked Sendable`: guarded by
+/// the lock.
+private final class OutcomeCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcomes: [Result<AppendResult, any Error>?]
+    private var remaining: Int
+    var onDone: (@Sendable ([Result<AppendResult, any Error>]) -> Void)?
+
+    init(count: Int) {
+        outcomes = Array(repeating: nil, count: count)
+        remaining = count
+    }
+
+    func set(_ index: Int, _ outcome: Result<AppendResult, any Error>) {
+        lock.lock()
+        outcomes[index] = outcome
+        remaining -= 1
+        let done = remaining == 0 ? (onDone, outcomes.compactMap { $0 }) : nil
+        lock.unlock()
+        if let done { done.0?(done.1) }
     }
 }

@@ -16,6 +16,12 @@ public final class EventStore: Sendable {
         public var migrate = true
         /// Where every connection to the database does its I/O (see `defaultGroup`).
         public var eventLoopGroup: any EventLoopGroup = EventStore.defaultGroup
+        /// Where spoolable appends go while the database is away (nil: they fail as confirmed ones do).
+        public var spool: EventSpool.Configuration?
+        /// How long a spoolable append waits for the database before it goes to the spool.
+        public var spoolAfter: Duration = .seconds(2)
+        /// This node's name in `DatabaseOutage`.
+        public var node = ProcessInfo.processInfo.hostName
 
         public init() {}
     }
@@ -36,12 +42,14 @@ public final class EventStore: Sendable {
     /// What this node committed last, for readers at the head (`readLive`).
     let recent: RecentEvents
     private let batcher: AppendBatcher
+    /// Set when the store spools (`Options.spool`).
+    private let gate: SpoolGate?
     private let readers: ConnectionSet
     private let tasks: Task<Void, Never>
 
     private init(
         client: PostgresClient, url: DatabaseURL, registry: EventRegistry, options: Options, logger: Logger, loop: any EventLoop,
-        recent: RecentEvents, notifier: LogNotifier, tasks: Task<Void, Never>
+        recent: RecentEvents, notifier: LogNotifier, tasks: Task<Void, Never>, spool: EventSpool?
     ) {
         self.client = client
         self.url = url
@@ -52,10 +60,12 @@ public final class EventStore: Sendable {
         self.notifier = notifier
         self.tasks = tasks
         self.readers = ConnectionSet(url: url, limit: 4, eventLoop: loop, logger: logger)
-        self.batcher = AppendBatcher(
+        let batcher = AppendBatcher(
             url: url, eventLoop: loop, logger: logger, maxWorkers: options.appendWorkers, maxBatchEvents: options.maxBatchEvents,
             recent: recent, onCommitStart: { await notifier.commitStarted() },
             onCommit: { await notifier.commitFinished(at: $0) })
+        self.batcher = batcher
+        self.gate = spool.map { SpoolGate(spool: $0, batcher: batcher, spoolAfter: options.spoolAfter, node: options.node, logger: logger) }
     }
 
     /// Connects, applies pending migrations, and starts listening for appends from other nodes.
@@ -68,6 +78,7 @@ public final class EventStore: Sendable {
         let recent = RecentEvents()
         let notifier = LogNotifier(recent: recent)
         let loop = options.eventLoopGroup.next()
+        let spool = try options.spool.map { try EventSpool(configuration: $0, logger: logger) }
         // Started immediately, so the pool is running (it marks itself so synchronously) before
         // the first lease: leasing earlier works but logs a warning, which a CLI command printed
         // above its output under load. `shutdown()` ends both.
@@ -79,7 +90,7 @@ public final class EventStore: Sendable {
         }
         let store = EventStore(
             client: client, url: url, registry: registry, options: options, logger: logger, loop: loop, recent: recent, notifier: notifier,
-            tasks: tasks)
+            tasks: tasks, spool: spool)
         do {
             if options.migrate { try await Migrator.bundled().migrate(client, logger: logger) }
             // In another encoding the database's canonical bytes could differ from Swift's UTF-8.
@@ -87,6 +98,8 @@ public final class EventStore: Sendable {
             for try await name in encoding.decode(String.self) where name.uppercased() == "UTF8" {
                 await store.batcher.enableHashing()
             }
+            await store.notifier.advance(to: try await store.headPosition())
+            try await store.gate?.replayLeftovers()
             await store.notifier.advance(to: try await store.headPosition())
         } catch {
             await store.shutdown()
@@ -97,6 +110,8 @@ public final class EventStore: Sendable {
     }
 
     public func shutdown() async {
+        // What is spooled stays on disk, fsync'd, for the next start to replay.
+        await gate?.close()
         await batcher.closeAll()
         await readers.closeAll()
         tasks.cancel()
@@ -105,17 +120,64 @@ public final class EventStore: Sendable {
 
     // MARK: Appending
 
-    public func append(to stream: String, expectedVersion: ExpectedVersion, events: [NewEvent]) async throws -> AppendResult {
+    /// Appends `events` to `stream`. A `.confirmed` append returns once it is committed, or fails;
+    /// a `.spoolable` one may instead return `spooled` while the database is away: it is in the
+    /// local spool on disk and reaches the log when the database is back.
+    public func append(
+        to stream: String, expectedVersion: ExpectedVersion, events: [NewEvent], durability: AppendDurability = .confirmed
+    ) async throws -> AppendResult {
         try StreamId.validate(stream)
         guard !events.isEmpty else { throw EventStoreError.emptyAppend(stream: stream) }
+        guard let gate else { return try await batcher.submit(stream: stream, expected: expectedVersion, events: events) }
+        let batcher = self.batcher
+        guard let policy = durability.conflictPolicy else {
+            if !gate.isDirect, let reason = await gate.refusal() {
+                throw EventStoreError.unavailable(reason, whileAppending: false)
+            }
+            return try await batcher.submit(stream: stream, expected: expectedVersion, events: events)
+        }
+        let record = SpooledAppend(stream: stream, expected: expectedVersion, onConflict: policy, events: events, spooledAt: Date())
+        var cause: String?
+        if gate.isDirect {
+            do {
+                return try await withDeadline(gate.spoolAfter, onTimeout: {}) {
+                    try await batcher.submit(stream: stream, expected: expectedVersion, events: events)
+                }
+            } catch {
+                guard Self.isOutage(error) else { throw error }
+                cause = AppendBatcher.describe(error)
+            }
+        }
+        if let spooled = try await gate.spool(record, cause: cause) { return spooled }
         return try await batcher.submit(stream: stream, expected: expectedVersion, events: events)
     }
 
     public func append<E: DomainEvent>(
-        _ event: E, to stream: String, expectedVersion: ExpectedVersion = .any, metadata: EventMetadata, eventId: UUID = UUID()
+        _ event: E, to stream: String, expectedVersion: ExpectedVersion = .any, metadata: EventMetadata, eventId: UUID = UUID(),
+        durability: AppendDurability = .confirmed
     ) async throws -> AppendResult {
-        try await append(to: stream, expectedVersion: expectedVersion, events: [NewEvent(event, metadata: metadata, eventId: eventId)])
+        try await append(
+            to: stream, expectedVersion: expectedVersion, events: [NewEvent(event, metadata: metadata, eventId: eventId)],
+            durability: durability)
     }
+
+    /// The append failed for want of the database, not because the log refused it.
+    static func isOutage(_ error: any Error) -> Bool {
+        if case EventStoreError.unavailable = error { return true }
+        return AppendBatcher.isConnectionFailure(error)
+    }
+
+    /// Whether appends reach the database now (false while they go to the spool, or it replays).
+    public var isDatabaseReachable: Bool { gate?.isDirect ?? true }
+
+    /// Bytes in the local spool not yet replayed.
+    public var spooledBytes: Int { gate?.spool.bytes ?? 0 }
+
+    /// Stops the spool's writer once what it was given is on disk (a process about to end).
+    public func closeSpool(waitingAtMost limit: Duration) { gate?.spool.close(waitingAtMost: limit) }
+
+    /// Adds how the database ended to the outage being recorded (the embedded cluster's supervisor).
+    public func noteOutageCause(_ detail: String) async { await gate?.noteCause(detail) }
 
     /// Transactions the group committer has run in this process.
     public func appendTransactions() async -> Int { await batcher.transactions }
@@ -126,7 +188,8 @@ public final class EventStore: Sendable {
     // MARK: Reading
 
     public func headPosition() async throws -> Int64 {
-        try await retryingConnection {
+        let (client, logger) = (client, logger)
+        return try await retryingConnection {
             let rows = try await client.query("SELECT position FROM event_log_head", logger: logger)
             for try await position in rows.decode(Int64.self) { return position }
             return 0
@@ -134,12 +197,15 @@ public final class EventStore: Sendable {
     }
 
     /// Reads wait out a short database outage (a restart, a failover) instead of failing at once.
-    func retryingConnection<T>(for limit: Duration = .seconds(10), _ body: () async throws -> T) async throws -> T {
+    /// A cancelled caller returns at once, leaving the attempt behind (`abandoningOnCancel`).
+    func retryingConnection<T: Sendable>(
+        for limit: Duration = .seconds(10), _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         let deadline = ContinuousClock.now + limit
         var delay = Duration.milliseconds(100)
         while true {
             do {
-                return try await body()
+                return try await abandoningOnCancel(body)
             } catch {
                 guard AppendBatcher.isConnectionFailure(error) else { throw error }
                 guard ContinuousClock.now + delay < deadline else {
@@ -159,7 +225,8 @@ public final class EventStore: Sendable {
 
     /// One stream's events from `version` on, in order.
     public func readStream(_ stream: String, fromVersion version: Int64 = 1, limit: Int = 10_000) async throws -> [RecordedEvent] {
-        try await retryingConnection {
+        let (client, logger) = (client, logger)
+        return try await retryingConnection {
             let rows = try await client.query(
                 """
                 SELECT \(unescaped: Self.columns) FROM events
@@ -180,7 +247,7 @@ public final class EventStore: Sendable {
 
     /// Events after `position` (exclusive) in log order.
     public func read(after position: Int64, limit: Int = 1_000, filter: EventFilter = .all) async throws -> [RecordedEvent] {
-        let logger = self.logger
+        let (logger, readers) = (logger, readers)
         return try await retryingConnection {
             try await readers.with { connection in
                 try await Self.read(after: position, limit: limit, filter: filter, on: connection, logger: logger)

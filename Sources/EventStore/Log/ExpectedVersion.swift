@@ -32,6 +32,9 @@ public struct AppendResult: Sendable, Hashable {
     public var streamVersion: Int64
     /// True when every event id was already in the log: nothing was written.
     public var wasDuplicate: Bool
+    /// True when the database was away and the append went to the local spool: it reaches the
+    /// log, with these event ids, once the database is back (`positions` is empty until then).
+    public var spooled = false
 
     public var lastPosition: Int64 { positions.last ?? 0 }
 }

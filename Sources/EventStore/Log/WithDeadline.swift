@@ -5,7 +5,7 @@ func withDeadline<T: Sendable>(
 ) async throws -> T {
     let once = ResumeOnce<T>()
     return try await withCheckedThrowingContinuation { continuation in
-        once.continuation = continuation
+        once.install(continuation)
         let worker = Task { once.resume(with: await Result(catching: { try await work() })) }
         let timer = Task {
             try? await Task.sleep(for: limit)

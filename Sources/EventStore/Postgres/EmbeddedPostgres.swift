@@ -34,7 +34,9 @@ public final class EmbeddedPostgres: Sendable {
 
     /// Starts the cluster (initialising it on first use) unless it already runs. Returns the URL to
     /// connect with and whether this call started it (the caller then stops it on exit).
-    public func start() throws -> (url: DatabaseURL, startedHere: Bool) {
+    /// `keepingPort`: a restart under a running node, whose connections know the recorded port, fails
+    /// rather than move to another one.
+    public func start(keepingPort: Bool = false) throws -> (url: DatabaseURL, startedHere: Bool) {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         if runAsPostgres { try checkTraversable() }
         let password = try loadOrCreatePassword()
@@ -49,6 +51,10 @@ public final class EmbeddedPostgres: Sendable {
                 )
             }
             return (url(port: port, password: password), false)
+        }
+        if keepingPort, let recorded = port, !Self.isFree(port: recorded) {
+            throw EventStoreError.database(
+                "port \(recorded) on 127.0.0.1 is taken by another process; the embedded PostgreSQL needs it back")
         }
         if port == nil || !Self.isFree(port: port ?? 0) {
             port = try Self.pickFreePort()
@@ -83,6 +89,21 @@ public final class EmbeddedPostgres: Sendable {
     public func isRunning() throws -> Bool {
         guard FileManager.default.fileExists(atPath: clusterDirectory.appendingPathComponent("PG_VERSION").path) else { return false }
         return try run("pg_ctl", ["-D", clusterDirectory.path, "status"]).status == 0
+    }
+
+    /// The postmaster's process id, from its lock file, when that process exists.
+    public func postmasterPID() -> pid_t? {
+        let lockFile = clusterDirectory.appendingPathComponent("postmaster.pid")
+        guard let text = try? String(contentsOf: lockFile, encoding: .utf8),
+            let first = text.split(separator: "\n").first, let pid = pid_t(first.trimmingCharacters(in: .whitespaces)), pid > 0
+        else { return nil }
+        return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
+    }
+
+    /// The server log's last lines that say why the server ended, for an outage's cause.
+    public func lastWords(lines: Int = 3) -> String {
+        guard let text = try? String(contentsOf: logFile, encoding: .utf8) else { return "" }
+        return text.split(separator: "\n").suffix(lines).joined(separator: " | ")
     }
 
     public func recordedPort() -> Int? {

@@ -100,22 +100,25 @@ public actor ProjectionRunner {
             let registry = store.registry
             let logger = store.logger
             let name = self.name
-            return try await store.client.withTransaction(logger: logger) { connection in
-                // Locks the checkpoint and skips the WAL flush wait (migrations/0008).
-                var checkpoint: Int64 = 0
-                for try await position in try await connection.query(
-                    "SELECT streamd_projection_claim(\(name))", logger: logger
-                ).decode(Int64.self) {
-                    checkpoint = position
+            let client = store.client
+            return try await abandoningOnCancel {
+                try await client.withTransaction(logger: logger) { connection in
+                    // Locks the checkpoint and skips the WAL flush wait (migrations/0008).
+                    var checkpoint: Int64 = 0
+                    for try await position in try await connection.query(
+                        "SELECT streamd_projection_claim(\(name))", logger: logger
+                    ).decode(Int64.self) {
+                        checkpoint = position
+                    }
+                    let fresh = page.filter { $0.position > checkpoint }
+                    for event in fresh {
+                        try await projection.apply(event, registry: registry, connection: connection, logger: logger)
+                    }
+                    let last = Swift.max(checkpoint, page[page.count - 1].position)
+                    try await connection.query(
+                        "UPDATE projection_checkpoints SET position = \(last) WHERE name = \(name)", logger: logger)
+                    return last
                 }
-                let fresh = page.filter { $0.position > checkpoint }
-                for event in fresh {
-                    try await projection.apply(event, registry: registry, connection: connection, logger: logger)
-                }
-                let last = Swift.max(checkpoint, page[page.count - 1].position)
-                try await connection.query(
-                    "UPDATE projection_checkpoints SET position = \(last) WHERE name = \(name)", logger: logger)
-                return last
             }
         }
     }
@@ -150,8 +153,11 @@ public actor ProjectionRunner {
     }
 
     public static func checkpoint(_ name: String, store: EventStore) async throws -> Int64 {
-        let rows = try await store.client.query("SELECT position FROM projection_checkpoints WHERE name = \(name)", logger: store.logger)
-        for try await position in rows.decode(Int64.self) { return position }
-        return 0
+        try await abandoningOnCancel {
+            let rows = try await store.client.query(
+                "SELECT position FROM projection_checkpoints WHERE name = \(name)", logger: store.logger)
+            for try await position in rows.decode(Int64.self) { return position }
+            return 0
+        }
     }
 }
