@@ -257,7 +257,8 @@ public actor ChatService {
                     channel: channel, userId: identity.userId, name: identity.name, text: String(text.prefix(1_000)),
                     rule: refusal.rule.rawValue, detail: refusal.message)
                 _ = try await store.append(
-                    rejected, to: ChatStream.room(channel), metadata: metadata(identity, reason: refusal.rule.rawValue))
+                    rejected, to: ChatStream.room(channel), metadata: metadata(identity, reason: refusal.rule.rawValue),
+                    durability: .spoolable)
             }
             return .refused(refusal)
         }
@@ -265,7 +266,7 @@ public actor ChatService {
         room.state.accept(id, userId: identity.userId, name: identity.name, text: text, at: now)
         let result = try await store.append(
             ChatMessagePosted(channel: channel, messageId: id, userId: identity.userId, name: identity.name, text: text, nonce: nonce),
-            to: ChatStream.room(channel), metadata: metadata(identity, reason: nil))
+            to: ChatStream.room(channel), metadata: metadata(identity, reason: nil), durability: .spoolable)
         counters.posted += 1
         ChatMetrics.posted.increment()
         return .accepted(id: id, position: result.lastPosition)

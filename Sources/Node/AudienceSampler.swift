@@ -34,7 +34,8 @@ struct AudienceSampler {
                 if last[id] == nil && viewers == 0 && qoe == nil { continue }
                 guard last[id] != sample else { continue }
                 do {
-                    _ = try await store.append(sample, to: session.streamID, metadata: EventMetadata(actor: .system("audience")))
+                    _ = try await store.append(
+                        sample, to: session.streamID, metadata: EventMetadata(actor: .system("audience")), durability: .spoolable)
                     last[id] = sample
                 } catch {
                     logger.warning("could not record the audience of \(session.channelName): \(error)")

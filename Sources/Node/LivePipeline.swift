@@ -70,7 +70,8 @@ public final class LivePipeline: Sendable {
         let append: @Sendable (any DomainEvent) async -> Void = { event in
             do {
                 _ = try await store.append(
-                    to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: EventMetadata(actor: .system("pipeline")))])
+                    to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: EventMetadata(actor: .system("pipeline")))],
+                    durability: .spoolable)
             } catch {
                 logger.error("could not record \(type(of: event).eventType) for \(stream): \(error)")
             }

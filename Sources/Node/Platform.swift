@@ -81,7 +81,8 @@ public final class Platform: Sendable {
             configuration: ingest, authorizer: ChannelKeyAuthorizer(channels: channels),
             eventSink: { stream, event, metadata in
                 do {
-                    _ = try await store.append(to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: metadata)])
+                    _ = try await store.append(
+                        to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: metadata)], durability: .spoolable)
                 } catch {
                     logger.error("could not record \(type(of: event).eventType) for \(stream): \(error)")
                 }

@@ -25,9 +25,12 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens the event store, starting the embedded cluster when no URL is given and it is not
     /// running. `close` stops only what this call started.
-    func open(logger: Logger, options: EventStore.Options = EventStore.Options()) async throws -> NodeDatabase {
+    func open(
+        logger: Logger, options: EventStore.Options = EventStore.Options(), waitForDatabase: Bool = false
+    ) async throws -> NodeDatabase {
         try await NodeDatabase.open(
-            url: databaseUrl ?? Environment.string("DATABASE_URL"), dataDirectory: dataDirectory, options: options, logger: logger)
+            url: databaseUrl ?? Environment.string("DATABASE_URL"), dataDirectory: dataDirectory, options: options,
+            waitForDatabase: waitForDatabase, logger: logger)
     }
 }
 

@@ -16,6 +16,13 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Most megabytes of events kept in DATA_DIR/spool while the database is away; past it they are lost, with an error in the log. (env STREAMD_SPOOL_LIMIT_MB, default 256)",
+            valueName: "MB"))
+    var spoolLimitMb: Int?
+
+    @Option(
         name: .long, help: ArgumentHelp("HTTP port for playback, REST and chat. (env STREAMD_HTTP_PORT, default 8080)", valueName: "port"))
     var httpPort: Int?
 
@@ -187,7 +194,11 @@ struct ServeCommand: AsyncParsableCommand {
             limits.maxWebSocketsPerAddress = perAddress
         }
 
-        let opened = try await database.open(logger: logger)
+        let spoolLimit = try spoolLimitMb ?? Environment.int("SPOOL_LIMIT_MB") ?? 256
+        guard spoolLimit >= 1 else { throw ValidationError("--spool-limit-mb must be 1 or more") }
+        var storeOptions = EventStore.Options()
+        storeOptions.spool = .init(directory: database.dataDirectory.appendingPathComponent("spool"), limitBytes: spoolLimit << 20)
+        let opened = try await database.open(logger: logger, options: storeOptions, waitForDatabase: true)
         let platform: Platform
         do {
             platform = try await Platform(
@@ -240,7 +251,8 @@ struct ServeCommand: AsyncParsableCommand {
 
         // One group, in start order: the log first (it closes last), the node's parts, the HTTP
         // servers last (they stop accepting first). SIGTERM or SIGINT stops them in reverse.
-        let group = Platform.group([opened] + platform.services + http, logger: logger) { configuration in
+        let watchdog = ShutdownWatchdog(database: opened, logger: logger)
+        let group = Platform.group([opened] + platform.services + http + [watchdog], logger: logger) { configuration in
             configuration.gracefulShutdownSignals = [.sigterm, .sigint]
         }
         let trimming = Task.detached(priority: .background) { await MemoryTuning.trimPeriodically() }

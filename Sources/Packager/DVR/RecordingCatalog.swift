@@ -257,7 +257,7 @@ public final class RecordingCatalog: Sendable {
             events: [
                 try NewEvent(
                     event, metadata: EventMetadata(actor: .system("packager")), eventId: Self.derivedID("finalize", recording.sessionID))
-            ])
+            ], durability: .spoolable)
     }
 
     /// Deletes the files of finalized recordings older than `retention` and records each deletion.
@@ -281,7 +281,7 @@ public final class RecordingCatalog: Sendable {
                         RecordingDeleted(
                             sessionID: session, channelID: channel, reason: "retention (older than \(days) days)", bytes: bytes),
                         metadata: EventMetadata(actor: .system("packager")), eventId: Self.derivedID("delete", session))
-                ])
+                ], durability: .spoolable)
             cache.withLock { _ = $0.removeValue(forKey: session) }
         }
         return expired.count
