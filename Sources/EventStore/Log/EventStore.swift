@@ -72,6 +72,18 @@ public final class EventStore: Sendable {
     public static func open(
         url: DatabaseURL, registry: EventRegistry, options: Options = Options(), logger: Logger
     ) async throws -> EventStore {
+        // One connection first: the pool retries a refused connection behind a circuit breaker for
+        // about a minute before it says so, where this says it at once.
+        do {
+            let probe = try await PostgresConnection.connect(
+                on: options.eventLoopGroup.next(), configuration: try url.connectionConfiguration(), id: 0, logger: logger)
+            try? await probe.close()
+        } catch {
+            let reason = "cannot connect to \(url): \(AppendBatcher.describe(error))"
+            // A refusal (a wrong password, no such database) will not pass by waiting.
+            guard AppendBatcher.isConnectionFailure(error) else { throw EventStoreError.database(reason) }
+            throw EventStoreError.unavailable(reason, whileAppending: false)
+        }
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = options.maximumConnections
         let client = PostgresClient(configuration: configuration, eventLoopGroup: options.eventLoopGroup, backgroundLogger: logger)
