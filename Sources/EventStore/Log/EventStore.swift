@@ -185,6 +185,9 @@ public final class EventStore: Sendable {
     /// Bytes in the local spool not yet replayed.
     public var spooledBytes: Int { gate?.spool.bytes ?? 0 }
 
+    /// Events the last replay of the spool took back into the log, and how long it took.
+    public func lastSpoolReplay() async -> (events: Int, duration: Duration)? { await gate?.lastReplay }
+
     /// Stops the spool's writer once what it was given is on disk (a process about to end).
     public func closeSpool(waitingAtMost limit: Duration) { gate?.spool.close(waitingAtMost: limit) }
 
