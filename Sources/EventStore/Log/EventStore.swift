@@ -65,6 +65,7 @@ public final class EventStore: Sendable {
             recent: recent, onCommitStart: { await notifier.commitStarted() },
             onCommit: { await notifier.commitFinished(at: $0) })
         self.batcher = batcher
+        if spool != nil { EventLogMetrics.databaseUp(true) }
         self.gate = spool.map { SpoolGate(spool: $0, batcher: batcher, spoolAfter: options.spoolAfter, node: options.node, logger: logger) }
     }
 
