@@ -107,6 +107,7 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             guard !Task.isCancelled, cluster.postmasterPID() == nil else { continue }
+            let downSince = Date()
             let words = cluster.lastWords()
             let cause = "the embedded PostgreSQL's postmaster is gone" + (words.isEmpty ? "" : " (its log ends: \(words))")
             logger.error("\(cause); restarting it", metadata: ["cluster": "\(cluster.clusterDirectory.path)"])
@@ -115,6 +116,7 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
                 let outcome = await onOwnThread { Result { try cluster.start(keepingPort: true) } }
                 guard case .failure(let error) = outcome else {
                     logger.notice("restarted the embedded PostgreSQL", metadata: ["cluster": "\(cluster.clusterDirectory.path)"])
+                    Task { await store.databaseRestarted(downSince: downSince, cause: cause) }
                     delay = .seconds(1)
                     break
                 }

@@ -105,6 +105,34 @@ import Testing
         if case .verified = verified {} else { Issue.record("hash chain: \(verified)") }
     }
 
+    /// A postmaster killed and restarted by the supervisor before anything had to be spooled is
+    /// still an outage on record, with how it ended.
+    @Test(.timeLimit(.minutes(2))) func aRestartTheSpoolNeverSawIsRecorded() async throws {
+        let root = Self.folder("restart")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var options = EventStore.Options()
+        options.spool = .init(directory: root.appendingPathComponent("spool"))
+        let database = try await NodeDatabase.open(url: nil, dataDirectory: root, options: options, logger: TestDatabase.logger)
+        let cluster = try #require(database.cluster)
+        let supervising = Task { try await database.run() }
+        defer {
+            supervising.cancel()
+            Task { await database.close() }
+        }
+        let pid = try #require(cluster.postmasterPID())
+        kill(pid, SIGKILL)
+        var outages: [RecordedEvent] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while outages.isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(250))
+            outages = (try? await database.store.read(after: 0, filter: EventFilter(types: ["DatabaseOutage"]))) ?? []
+        }
+        let outage = try EventRegistry.platform.decode(try #require(outages.first), as: DatabaseOutage.self)
+        #expect(outage.cause.contains("postmaster is gone"), "\(outage.cause)")
+        #expect(outage.spooledEvents == 0 && outage.endedAt >= outage.startedAt)
+        #expect(database.store.isDatabaseReachable)
+    }
+
     /// `serve` waits for a database that does not answer yet, and starts once it does.
     @Test(.timeLimit(.minutes(2))) func anUnreachableDatabaseAtStartIsWaitedFor() async throws {
         let root = Self.folder("wait")

@@ -195,6 +195,22 @@ public final class EventStore: Sendable {
     /// Adds how the database ended to the outage being recorded (the embedded cluster's supervisor).
     public func noteOutageCause(_ detail: String) async { await gate?.noteCause(detail) }
 
+    /// The supervisor brought the database back: records the outage when the spool did not.
+    public func databaseRestarted(downSince: Date, cause: String) async {
+        if let gate {
+            await gate.restarted(downSince: downSince, cause: cause)
+            return
+        }
+        let event = DatabaseOutage(
+            startedAt: downSince, endedAt: Date(), cause: cause, spooledAppends: 0, spooledEvents: 0, duplicates: 0, conflicts: 0,
+            refused: 0, node: options.node)
+        do {
+            _ = try await append(event, to: "database", metadata: EventMetadata(actor: .system("event log")))
+        } catch {
+            logger.error("could not record the database outage: \(error)")
+        }
+    }
+
     /// Transactions the group committer has run in this process.
     public func appendTransactions() async -> Int { await batcher.transactions }
 

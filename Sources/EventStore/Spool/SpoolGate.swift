@@ -151,6 +151,31 @@ actor SpoolGate {
 
     private var notedCause: (String, ContinuousClock.Instant)?
 
+    /// The embedded cluster's supervisor restarted a postmaster that died at `downSince`. When the
+    /// gate never had to spool (the restart came within the append path's retries), this records
+    /// the outage; otherwise the spool's own `DatabaseOutage` carries the cause.
+    func restarted(downSince: Date, cause: String) {
+        guard outage == nil, notedCause != nil else { return }
+        notedCause = nil
+        let event = DatabaseOutage(
+            startedAt: downSince, endedAt: Date(), cause: cause, spooledAppends: 0, spooledEvents: 0, duplicates: 0, conflicts: 0,
+            refused: 0, node: node)
+        record(event)
+    }
+
+    private func record(_ event: DatabaseOutage) {
+        let batcher = self.batcher
+        let logger = self.logger
+        Task {
+            do {
+                _ = try await batcher.submit(
+                    stream: "database", expected: .any, events: [try NewEvent(event, metadata: EventMetadata(actor: .system("event log")))])
+            } catch {
+                logger.error("could not record the database outage: \(error)")
+            }
+        }
+    }
+
     private func recover() async {
         var delay = Duration.milliseconds(500)
         while !Task.isCancelled, !closed {
@@ -190,16 +215,7 @@ actor SpoolGate {
                 "spooled_events": "\(event.spooledEvents)", "duplicates": "\(event.duplicates)", "conflicts": "\(event.conflicts)",
                 "refused": "\(event.refused)",
             ])
-        let batcher = self.batcher
-        let logger = self.logger
-        Task {
-            do {
-                _ = try await batcher.submit(
-                    stream: "database", expected: .any, events: [try NewEvent(event, metadata: EventMetadata(actor: .system("event log")))])
-            } catch {
-                logger.error("could not record the database outage: \(error)")
-            }
-        }
+        record(event)
     }
 
     /// Replays what a previous process left in the spool, before anything else appends; the
