@@ -18,7 +18,17 @@ import Testing
     /// the log ends up with one `SegmentPublished` per segment file, `StreamEnded`,
     /// `RecordingFinalized` and `DatabaseOutage`, its chain verified.
     @Test(.timeLimit(.minutes(3))) func aKilledEmbeddedPostmasterLosesNoFactOfALiveStream() async throws {
-        let root = Self.folder("outage")
+        try await Self.withSupervisedDatabase("outage") { root, database, cluster in
+            try await Self.killUnderAPublish(root: root, database: database, cluster: cluster)
+        }
+    }
+
+    /// A node on its own embedded cluster in a scratch folder, its supervisor running, as `serve`
+    /// has it (a spool in the folder).
+    static func withSupervisedDatabase(
+        _ label: String, _ body: (URL, NodeDatabase, EmbeddedPostgres) async throws -> Void
+    ) async throws {
+        let root = Self.folder(label)
         defer { try? FileManager.default.removeItem(at: root) }
         var options = EventStore.Options()
         options.spool = .init(directory: root.appendingPathComponent("spool"))
@@ -31,6 +41,10 @@ import Testing
             supervising.cancel()
             Task { await database.close() }
         }
+        try await body(root, database, cluster)
+    }
+
+    static func killUnderAPublish(root: URL, database: NodeDatabase, cluster: EmbeddedPostgres) async throws {
         let store = database.store
         let media = root.appendingPathComponent("media")
         let platform = try await Platform(
@@ -108,17 +122,12 @@ import Testing
     /// A postmaster killed and restarted by the supervisor before anything had to be spooled is
     /// still an outage on record, with how it ended.
     @Test(.timeLimit(.minutes(2))) func aRestartTheSpoolNeverSawIsRecorded() async throws {
-        let root = Self.folder("restart")
-        defer { try? FileManager.default.removeItem(at: root) }
-        var options = EventStore.Options()
-        options.spool = .init(directory: root.appendingPathComponent("spool"))
-        let database = try await NodeDatabase.open(url: nil, dataDirectory: root, options: options, logger: TestDatabase.logger)
-        let cluster = try #require(database.cluster)
-        let supervising = Task { try await database.run() }
-        defer {
-            supervising.cancel()
-            Task { await database.close() }
+        try await Self.withSupervisedDatabase("restart") { _, database, cluster in
+            try await Self.killWithoutAnOutage(database: database, cluster: cluster)
         }
+    }
+
+    static func killWithoutAnOutage(database: NodeDatabase, cluster: EmbeddedPostgres) async throws {
         let pid = try #require(cluster.postmasterPID())
         kill(pid, SIGKILL)
         var outages: [RecordedEvent] = []
