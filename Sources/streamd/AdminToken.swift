@@ -13,14 +13,14 @@ struct AdminToken {
     static func resolve(explicit: String?, dataDirectory: URL) throws -> AdminToken {
         if let explicit { return AdminToken(value: explicit, source: .explicit) }
         let file = dataDirectory.appendingPathComponent("admin-token")
-        if let text = try? String(contentsOf: file, encoding: .utf8) {
-            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !value.isEmpty { return AdminToken(value: value, source: .file(file.path)) }
-        }
-        let value = "st_" + StreamKey.generate().text.dropFirst(3)
-        guard FileManager.default.createFile(atPath: file.path, contents: Data((value + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw ValidationError("cannot write the admin token to \(file.path); check that the data folder is writable")
+        let value: String
+        do {
+            if let text = try SecretFile.read(file), !text.isEmpty { return AdminToken(value: text, source: .file(file.path)) }
+            value = "st_" + StreamKey.generate().text.dropFirst(3)
+            try? FileManager.default.removeItem(at: file)
+            try SecretFile.create(file, text: value)
+        } catch let problem as SecretFile.Problem {
+            throw ValidationError(problem.description)
         }
         return AdminToken(value: value, source: .generated(file.path))
     }

@@ -27,6 +27,28 @@ import Testing
         }
     }
 
+    /// The secret several nodes share is made once, kept, and a damaged one stops the start with
+    /// what to do instead of being replaced.
+    @Test func theChatSecretIsKeptAndADamagedOneIsAnError() throws {
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "streamd-chat-secret-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let first = try ChatConfiguration.secret(in: folder)
+        #expect(first.count >= 32)
+        #expect(try ChatConfiguration.secret(in: folder) == first)
+        let file = folder.appendingPathComponent("chat-secret")
+        try FileManager.default.removeItem(at: file)
+        FileManager.default.createFile(atPath: file.path, contents: Data("not base64!\n".utf8), attributes: [.posixPermissions: 0o600])
+        do {
+            _ = try ChatConfiguration.secret(in: folder)
+            Issue.record("a damaged secret should stop the start")
+        } catch {
+            #expect("\(error)".contains("restore it, or delete it"), "\(error)")
+        }
+        #expect(try String(contentsOf: file, encoding: .utf8) == "not base64!\n", "the damaged file is left as it was")
+    }
+
     @Test func anIssuedTokenVerifiesUntilItExpires() async throws {
         let now = Date()
         let (token, claims) = try await tokens.issue(userId: "u7", name: "Bo", now: now)

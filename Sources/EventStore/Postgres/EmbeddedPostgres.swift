@@ -119,7 +119,11 @@ public final class EmbeddedPostgres: Sendable {
         try? FileManager.default.removeItem(at: clusterDirectory)
         try FileManager.default.createDirectory(at: clusterDirectory, withIntermediateDirectories: false)
         let pwfile = dataDirectory.appendingPathComponent(".initdb-pw-\(getpid())")
-        try password.write(to: pwfile, atomically: true, encoding: .utf8)
+        do {
+            try SecretFile.create(pwfile, text: password)
+        } catch {
+            throw EventStoreError.database("\(error)")
+        }
         defer { try? FileManager.default.removeItem(at: pwfile) }
         if runAsPostgres {
             for path in [clusterDirectory.path, pwfile.path] {
@@ -145,20 +149,18 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     private func loadOrCreatePassword() throws -> String {
-        if let text = try? String(contentsOf: passwordFile, encoding: .utf8) {
-            let password = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !password.isEmpty { return password }
+        do {
+            if let password = try SecretFile.read(passwordFile), !password.isEmpty { return password }
+            var generator = SystemRandomNumberGenerator()
+            let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+            let password = String((0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
+            // Unsaved, the password would be lost with this process and the cluster locked for good.
+            try? FileManager.default.removeItem(at: passwordFile)
+            try SecretFile.create(passwordFile, text: password)
+            return password
+        } catch let problem as SecretFile.Problem {
+            throw EventStoreError.database(problem.description)
         }
-        var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-        let password = String((0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
-        // Unsaved, the password would be lost with this process and the cluster locked for good.
-        guard
-            FileManager.default.createFile(atPath: passwordFile.path, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw EventStoreError.database("cannot write \(passwordFile.path): make the data folder writable by this user")
-        }
-        return password
     }
 
     /// As root the server runs as `postgres`, which must be able to walk down to the cluster.

@@ -1,4 +1,5 @@
 import Crypto
+import EventStore
 import Foundation
 import JWTKit
 
@@ -100,18 +101,22 @@ public struct ChatConfiguration: Sendable {
     /// The secret in `DATA_DIR/chat-secret` (0600), created on first use.
     public static func secret(in dataDirectory: URL) throws -> [UInt8] {
         let file = dataDirectory.appendingPathComponent("chat-secret")
-        if let text = try? String(contentsOf: file, encoding: .utf8),
-            let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), data.count >= 32
-        {
-            return Array(data)
+        do {
+            if let text = try SecretFile.read(file) {
+                // Nodes may share this file: replacing a bad one would log out every viewer and
+                // split the nodes, so it is an error to fix, not to paper over.
+                guard let data = Data(base64Encoded: text), data.count >= 32 else {
+                    throw GatewayError(
+                        "\(file.path) is not a chat token secret (base64 of at least 32 bytes); restore it, or delete it to generate a new one (every viewer token then ends)"
+                    )
+                }
+                return Array(data)
+            }
+            let secret = ViewerTokens.randomSecret()
+            try SecretFile.create(file, text: Data(secret).base64EncodedString())
+            return secret
+        } catch let problem as SecretFile.Problem {
+            throw GatewayError(problem.description)
         }
-        let secret = ViewerTokens.randomSecret()
-        guard
-            FileManager.default.createFile(
-                atPath: file.path, contents: Data((Data(secret).base64EncodedString() + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw GatewayError("cannot write the chat token secret to \(file.path); check that the data folder is writable")
-        }
-        return secret
     }
 }
