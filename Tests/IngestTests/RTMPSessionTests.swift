@@ -42,6 +42,22 @@ import Testing
         #expect(actions.contains { if case .close(.refused) = $0 { true } else { false } })
     }
 
+    /// An encoder given `rtmp://HOST/live/KEY` as its server URL sends the key inside the
+    /// application: the refusal says what to change and carries no part of the key.
+    @Test func aKeyInTheServerURLIsWithheldFromTheRefusal() {
+        let key = "sk_" + String(repeating: "Q", count: 43)
+        for app in ["live/\(key)", "live/\(key)?x=1", key] {
+            var session = RTMPSession()
+            let actions = session.receive(Self.command([.string("connect"), .number(1), .object(["app": .string(app)])]))
+            let description = Self.sent(actions).first?[3].object?["description"]?.string ?? ""
+            #expect(!description.contains("QQQQ"), "\(description)")
+            for case .refused(let refusal) in actions {
+                #expect(!refusal.detail.contains("QQQQ") && refusal.application?.contains("QQQQ") != true && refusal.streamKey == nil)
+            }
+            if app.hasPrefix("live/") { #expect(description.contains("the stream key is in the server URL"), "\(description)") }
+        }
+    }
+
     @Test func publishAsksForTheKeyCheckThenStarts() {
         var session = Self.connected()
         _ = session.receive(Self.command([.string("releaseStream"), .number(2), .null, .string("KEY")]))

@@ -58,6 +58,21 @@ import Testing
         }
     }
 
+    /// A stream key anywhere in a malformed id stays out of the reason (which goes to the log).
+    @Test func aMalformedIdNeverEchoesAKey() {
+        let key = "sk_" + String(repeating: "Q", count: 43)
+        for text in [
+            "#!::r=\(key)", "#!::\(key)", "live/\(key)/x", "#!::r=live/k,m=\(key)", "#!::r=live/k,t=\(key)", "#!::\(key)=1,\(key)=2",
+        ] {
+            do {
+                _ = try SRTStreamID(parsing: text)
+                Issue.record("\(text) should not parse")
+            } catch {
+                #expect(!error.description.contains("QQQQ"), "\(error.description)")
+            }
+        }
+    }
+
     @Test func randomStreamIDsNeverTrap() {
         var generator = SeededGenerator(state: 42)
         let alphabet = Array("#!:=,/rmu live publish request\u{0}\u{FF}é".unicodeScalars)

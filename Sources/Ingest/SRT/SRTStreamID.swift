@@ -24,6 +24,8 @@ public struct SRTStreamID: Sendable, Hashable {
         case unknownMode(String)
         case unsupportedType(String)
 
+        /// Never the id's own text: a stream key may be anywhere in a malformed id, and the
+        /// description goes to the log (`PublishRejected.detail`) and the process log.
         public var description: String {
             switch self {
             case .empty:
@@ -31,18 +33,23 @@ public struct SRTStreamID: Sendable, Hashable {
             case .tooLong(let count):
                 "the stream id is \(count) bytes long (at most 512); set it to #!::r=live/STREAMKEY,m=publish"
             case .malformedPair(let pair):
-                "'\(pair)' in the stream id is not key=value; write #!::r=live/STREAMKEY,m=publish"
+                "a part of the stream id (\(pair.count) characters) is not key=value; write #!::r=live/STREAMKEY,m=publish"
             case .duplicateKey(let key):
-                "the stream id names '\(key)' twice; write #!::r=live/STREAMKEY,m=publish"
+                "the stream id names '\(Self.short(key))' twice; write #!::r=live/STREAMKEY,m=publish"
             case .missingResource:
                 "the stream id has no r= resource; write #!::r=live/STREAMKEY,m=publish"
             case .malformedResource(let resource):
-                "resource '\(resource)' is not APPLICATION/STREAMKEY; write #!::r=live/STREAMKEY,m=publish"
+                "the resource (\(resource.count) characters) is not APPLICATION/STREAMKEY; write #!::r=live/STREAMKEY,m=publish"
             case .unknownMode(let mode):
-                "unknown mode m=\(mode); publish with m=publish"
+                "unknown mode m=\(Self.short(mode)); publish with m=publish"
             case .unsupportedType(let type):
-                "streamd takes live streams (t=stream), not t=\(type)"
+                "streamd takes live streams (t=stream), not t=\(Self.short(type))"
             }
+        }
+
+        /// A word of the id when it is too short to be a key (keys are 46 characters), else its length.
+        static func short(_ text: String) -> String {
+            text.count <= 12 ? text : "<\(text.count) characters withheld>"
         }
     }
 

@@ -84,13 +84,18 @@ extension RTMPSession {
         let application = Self.normalizedApplication(rawApp)
         guard application == configuration.application else {
             state = .closed
+            // An encoder given rtmp://HOST/live/KEY as its server URL and no stream name sends the
+            // key inside the application: it is withheld from the answer, the log and the logs.
+            let shown = SRTStreamID.ParseError.short(rawApp.split(separator: "/", maxSplits: 1).first.map(String.init) ?? "")
             let description =
                 rawApp.isEmpty
                 ? "no application in the URL: publish to rtmp://HOST:1935/\(configuration.application)/STREAMKEY"
-                : "unknown application '\(rawApp)': publish to rtmp://HOST:1935/\(configuration.application)/STREAMKEY"
+                : shown == configuration.application
+                    ? "the stream key is in the server URL: set the server to rtmp://HOST:1935/\(configuration.application) and the key as the stream name"
+                    : "unknown application '\(shown)': publish to rtmp://HOST:1935/\(configuration.application)/STREAMKEY"
             return [
                 .send(Self.error(transactionID, code: "NetConnection.Connect.Rejected", description: description)),
-                .refused(Refusal(detail: description, application: rawApp, streamKey: nil)),
+                .refused(Refusal(detail: description, application: shown, streamKey: nil)),
                 .close(.refused),
             ]
         }
