@@ -6,6 +6,8 @@ import Testing
 /// Two `streamd serve` processes on one database: a message posted on one node reaches the
 /// other's sockets, and a ban made on one takes effect on the other's socket at once.
 @Suite struct TwoNodeTests {
+    static let adminToken = "nodes-admin-token-of-32-characters"
+
     func freePort() -> Int { freeLoopbackPort() }
 
     @Test(.timeLimit(.minutes(3))) func messagesAndBansCrossNodes() async throws {
@@ -24,7 +26,7 @@ import Testing
                     try Binaries.streamd(),
                     [
                         "serve", "--database-url", database.urlString, "--data-dir", dataDir, "--host", "127.0.0.1",
-                        "--http-port", "\(http)", "--rtmp-port", "\(freePort())", "--srt-port", "0", "--admin-token", "nodes-admin",
+                        "--http-port", "\(http)", "--rtmp-port", "\(freePort())", "--srt-port", "0", "--admin-token", Self.adminToken,
                     ]))
             bases.append("127.0.0.1:\(http)")
             let deadline = ContinuousClock.now + .seconds(60)
@@ -34,7 +36,7 @@ import Testing
             }
         }
         let (a, b) = (bases[0], bases[1])
-        let (created, _) = try await HTTP.request("POST", "http://\(a)/v1/channels", token: "nodes-admin", body: #"{"name":"twin"}"#)
+        let (created, _) = try await HTTP.request("POST", "http://\(a)/v1/channels", token: Self.adminToken, body: #"{"name":"twin"}"#)
         #expect(created == 201)
         let (eveId, eveToken) = try await HTTP.viewer("http://\(a)", "eve")
 
@@ -51,7 +53,7 @@ import Testing
 
         // Banned on node A; node B's socket hears of it and can no longer post.
         let (banned, _) = try await HTTP.request(
-            "POST", "http://\(a)/v1/moderation/twin/actions", token: "nodes-admin",
+            "POST", "http://\(a)/v1/moderation/twin/actions", token: Self.adminToken,
             body: #"{"action":"ban","userId":"\#(eveId)","reason":"test"}"#)
         #expect(banned == 200)
         _ = try await onB.wait(for: "userBanned") { $0["userId"] as? String == eveId }

@@ -15,7 +15,7 @@ final class StreamdServer: @unchecked Sendable {
     let http: Int
     let rtmp: Int
     let srt: Int
-    let token = "serve-test"
+    let token = "serve-test-admin-token-of-32-chars"
     private(set) var process: Subprocess.Running
     let arguments: [String]
 

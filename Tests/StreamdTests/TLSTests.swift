@@ -42,7 +42,7 @@ import Testing
             [
                 "serve", "--database-url", server.database.urlString, "--data-dir", server.dataDir, "--host", "127.0.0.1",
                 "--http-port", "\(try StreamdServer.freePort())", "--rtmp-port", "\(try StreamdServer.freePort())", "--srt-port", "0",
-                "--admin-token", "t", "--tls-cert", "\(folder)/missing.pem", "--tls-key", "\(folder)/key.pem",
+                "--admin-token", server.token, "--tls-cert", "\(folder)/missing.pem", "--tls-key", "\(folder)/key.pem",
             ])
         #expect(broken.status == 1)
         #expect(broken.output.contains("cannot read the TLS certificate chain"), "\(broken.output.suffix(400))")

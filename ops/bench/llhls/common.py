@@ -91,7 +91,7 @@ class Streamd:
     """`streamd serve` on free ports with its embedded PostgreSQL in a data folder under WORK
     (traversable by the postgres user), recording off."""
 
-    token = "bench-token"
+    token = "bench-admin-token-of-32-characters"
 
     def __init__(self, binary: str, part_target: float, data_dir: str) -> None:
         self.http, self.rtmp, self.srt = free_port(), free_port(), free_port()
