@@ -3,7 +3,8 @@ import Logging
 import ServiceLifecycle
 
 /// The last word on a stop that hangs: once graceful shutdown begins it gives the node `limit` to
-/// end, then makes sure what the spool holds is on disk and ends the process. Placed last among a
+/// end, then makes sure what the spool holds is on disk, stops an embedded cluster this process
+/// started, and ends the process. Placed last among a
 /// group's services, so it is the first to hear of the shutdown. Its thread is its own: a node
 /// whose tasks are all stuck still gets here.
 public struct ShutdownWatchdog: Service, CustomStringConvertible {
@@ -12,7 +13,7 @@ public struct ShutdownWatchdog: Service, CustomStringConvertible {
     let database: NodeDatabase
     let logger: Logger
 
-    public init(limit: Duration = .milliseconds(9_500), database: NodeDatabase, logger: Logger) {
+    public init(limit: Duration = .milliseconds(9_200), database: NodeDatabase, logger: Logger) {
         self.limit = limit
         self.database = database
         self.logger = logger
@@ -27,7 +28,10 @@ public struct ShutdownWatchdog: Service, CustomStringConvertible {
             logger.critical(
                 "streamd did not stop within \(limit) of the signal; the spool is on disk (\(database.store.spooledBytes) bytes) and the next start replays it; exiting now"
             )
-            database.store.closeSpool(waitingAtMost: .milliseconds(300))
+            database.store.closeSpool(waitingAtMost: .milliseconds(200))
+            // A cluster left running would be taken by the next start as someone else's, and
+            // never stopped by it.
+            database.cluster?.stopImmediately(seconds: 1)
             fflush(nil)
             _exit(0)
         }

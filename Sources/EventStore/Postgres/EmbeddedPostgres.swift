@@ -86,6 +86,13 @@ public final class EmbeddedPostgres: Sendable {
         }
     }
 
+    /// Stops the server at once (no checkpoint; crash recovery at the next start), waiting at
+    /// most `seconds`: for a process that must end now.
+    public func stopImmediately(seconds: Int = 3) {
+        guard postmasterPID() != nil else { return }
+        _ = try? run("pg_ctl", ["-D", clusterDirectory.path, "-m", "immediate", "-w", "-t", "\(seconds)", "stop"])
+    }
+
     public func isRunning() throws -> Bool {
         guard FileManager.default.fileExists(atPath: clusterDirectory.appendingPathComponent("PG_VERSION").path) else { return false }
         return try run("pg_ctl", ["-D", clusterDirectory.path, "status"]).status == 0
