@@ -31,6 +31,8 @@ public struct Gateway: Sendable {
     public let rateLimits: RequestRateLimits
     /// Viewer counts and player QoE (CMCD) of the live sessions played here.
     public let audience: Audience
+    /// Wrong admin tokens per address, on every admin route and the console's sign-in.
+    public let adminAuthFailures: AdminAuthFailures
 
     /// What serves `/live` and `/vod`.
     public struct Playback: Sendable {
@@ -58,6 +60,19 @@ public struct Gateway: Sendable {
         self.playback = playback
         self.connectionGuard = ConnectionGuard(limits: configuration.limits, logger: Logger(label: "streamd.http"))
         self.rateLimits = RequestRateLimits(limits: configuration.limits)
+        let logger = Logger(label: "streamd.http")
+        self.adminAuthFailures = AdminAuthFailures { event in
+            logger.warning(
+                "wrong admin tokens",
+                metadata: ["remote": "\(event.remoteAddress)", "count": "\(event.count)", "locked_out": "\(event.lockoutSeconds != nil)"])
+            do {
+                _ = try await store.append(
+                    event, to: "admin-auth", metadata: EventMetadata(actor: EventActor(.user, id: event.remoteAddress)),
+                    durability: .spoolable)
+            } catch {
+                logger.error("could not record AdminAuthRejected: \(error)")
+            }
+        }
     }
 
     public func router() -> Router<GatewayRequestContext> {
@@ -66,7 +81,8 @@ public struct Gateway: Sendable {
         router.add(middleware: ErrorMappingMiddleware())
         router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
         if let metrics { MetricsRoute(endpoint: metrics, adminToken: configuration.adminToken).register(on: router) }
-        let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: configuration.adminToken, sessions: console?.sessions))
+        let admin = router.group("v1").add(
+            middleware: AdminAuthMiddleware(token: configuration.adminToken, sessions: console?.sessions, failures: adminAuthFailures))
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
         EventRoutes(store: store).register(on: admin)
         QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
@@ -83,7 +99,8 @@ public struct Gateway: Sendable {
         }
         if let chat { ChatRoutes(chat: chat, rateLimits: rateLimits).register(on: router.group("v1")) }
         if let console {
-            ConsoleRoutes(console: console, adminToken: configuration.adminToken, rateLimits: rateLimits).register(on: router)
+            ConsoleRoutes(console: console, adminToken: configuration.adminToken, failures: adminAuthFailures, rateLimits: rateLimits)
+                .register(on: router)
             DashboardRoutes(console: console, quality: QualityReadModel(store: store)).register(on: admin)
             WatchRoutes(directory: playback?.directory).register(on: router)
         }

@@ -182,9 +182,10 @@ import Testing
             }
             #expect(limited)
         }
-        // Refusals add nothing to the log: only the channel created (with its key) and the viewer registered.
+        // Refusals add one event: the wrong tokens of this address, counted in one AdminAuthRejected
+        // (issue "lock the doors"); the rest is the channel created (with its key) and the viewer registered.
         let added = try await store.read(after: eventsBefore, limit: 100).map(\.eventType)
-        #expect(added.sorted() == ["ChannelCreated", "ChatViewerRegistered", "StreamKeyIssued"], "\(added)")
+        #expect(added.sorted() == ["AdminAuthRejected", "ChannelCreated", "ChatViewerRegistered", "StreamKeyIssued"], "\(added)")
     }
 }
 

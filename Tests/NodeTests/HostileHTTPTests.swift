@@ -139,6 +139,40 @@ import Testing
         }
     }
 
+    /// 20 wrong admin tokens from one address: the first 10 are 401, the rest 429 with
+    /// `Retry-After` (the right token too), one `AdminAuthRejected` with the count and no token,
+    /// while another address with the right token is served.
+    @Test(.timeLimit(.minutes(2))) func wrongAdminTokensLockTheAddressOutAndAreRecordedOnce() async throws {
+        try await withServer("hostile-admin") { platform, port in
+            var statuses: [String] = []
+            for attempt in 0..<20 {
+                let socket = try RawSocket(port: port, source: "127.0.0.7")
+                let token = attempt == 15 ? "admin-t" : "guess-\(attempt)-secret"
+                socket.send("GET /v1/channels HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+                let answer = socket.readUntil("}", within: 3)
+                statuses.append(String(answer.prefix(12)))
+                if attempt == 10 { #expect(answer.lowercased().contains("retry-after: "), "\(answer)") }
+            }
+            #expect(statuses.prefix(10).allSatisfy { $0 == "HTTP/1.1 401" }, "\(statuses)")
+            #expect(statuses.suffix(10).allSatisfy { $0 == "HTTP/1.1 429" }, "\(statuses)")
+            let other = try RawSocket(port: port, source: "127.0.0.8")
+            other.send("GET /v1/channels HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-t\r\nConnection: close\r\n\r\n")
+            #expect(other.readUntil("]", within: 3).hasPrefix("HTTP/1.1 200"))
+
+            var events: [RecordedEvent] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while events.isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                events = try await platform.store.read(after: 0, filter: EventFilter(types: ["AdminAuthRejected"]))
+            }
+            #expect(events.count == 1)
+            let event = try EventRegistry.platform.decode(try #require(events.first), as: AdminAuthRejected.self)
+            #expect(event.remoteAddress == "127.0.0.7" && event.count == 10 && event.lockoutSeconds == 300)
+            let text = String(decoding: events[0].data, as: UTF8.self)
+            #expect(!text.contains("guess-"), "no token in the log: \(text)")
+        }
+    }
+
     @Test(.timeLimit(.minutes(2))) func viewerRegistrationFloodsAddABoundedNumberOfEvents() async throws {
         try await withServer("hostile-viewers") { platform, port in
             var statuses: [Int] = []
@@ -223,9 +257,19 @@ import Testing
 final class RawSocket: @unchecked Sendable {  // used from one test task at a time
     let fd: Int32
 
-    init(port: Int) throws {
+    /// `source`: the local address to connect from (any of 127.0.0.0/8), as another client would.
+    init(port: Int, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket: \(errno)") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw TestSupportError("bind to \(source): \(errno)") }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

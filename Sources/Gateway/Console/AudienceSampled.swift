@@ -53,5 +53,6 @@ public struct PlaybackQoE: Sendable, Hashable, Codable {
 extension EventRegistry {
     public mutating func registerGatewayEvents() {
         register(AudienceSampled.self)
+        register(AdminAuthRejected.self)
     }
 }

@@ -78,6 +78,7 @@ public struct ConsoleAssets: Sendable {
 struct ConsoleRoutes: Sendable {
     let console: ConsoleEndpoint
     let adminToken: String
+    var failures: AdminAuthFailures?
     let rateLimits: RequestRateLimits
 
     /// The console's pages: path under /admin, the `data-page` its script renders.
@@ -113,6 +114,7 @@ struct ConsoleRoutes: Sendable {
         }
         router.post("admin/login") { request, context in
             try await rateLimits.checkLogin(from: context.remoteHost)
+            if let wait = failures?.lockedOut(context.remoteHost) { throw AdminAuthMiddleware.lockedOut(wait) }
             let form = try await Self.form(request)
             let next = Self.safeNext(form["next"])
             let nonce = request.cookies[ConsoleSessions.loginCookie]?.value
@@ -126,6 +128,7 @@ struct ConsoleRoutes: Sendable {
                 return response
             }
             guard let token = form["token"], ConsoleSessions.matches(token.trimmingCharacters(in: .whitespaces), adminToken) else {
+                failures?.failed(context.remoteHost)
                 return ConsolePages.html(
                     ConsolePages.login(
                         nonce: nonce, next: next,
