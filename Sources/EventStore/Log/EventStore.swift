@@ -149,7 +149,7 @@ public final class EventStore: Sendable {
             }
             return try await batcher.submit(stream: stream, expected: expectedVersion, events: events)
         }
-        let record = SpooledAppend(stream: stream, expected: expectedVersion, onConflict: policy, events: events, spooledAt: Date())
+        let madeAt = Date()
         var cause: String?
         if gate.isDirect {
             do {
@@ -161,6 +161,7 @@ public final class EventStore: Sendable {
                 cause = AppendBatcher.describe(error)
             }
         }
+        let record = SpooledAppend(stream: stream, expected: expectedVersion, onConflict: policy, events: events, spooledAt: madeAt)
         if let spooled = try await gate.spool(record, cause: cause) { return spooled }
         return try await batcher.submit(stream: stream, expected: expectedVersion, events: events)
     }
