@@ -72,6 +72,13 @@ import Testing
             #expect(
                 try await events(platform.store, "ChatMessagePosted").contains { $0.dataText.lowercased().contains(firstId.lowercased()) })
 
+            // The admin token is not taken from a URL (issue "lock the doors"): it goes in an auth frame.
+            let leaky = ChatTestClient("ws://\(host)/v1/chat/room?token=admin-t")
+            defer { leaky.shutdown() }
+            _ = try await leaky.wait(for: "error") { $0["code"] as? String == "admin_token_in_url" }
+            leaky.send(#"{"type":"auth","token":"admin-t"}"#)
+            _ = try await leaky.wait(for: "authenticated")
+
             // Bob authenticates by message; a second "ann" is refused (names unique per room).
             let bob = ChatTestClient("ws://\(host)/v1/chat/room")
             defer { bob.shutdown() }

@@ -762,7 +762,9 @@ class ChatClient:
     def __init__(self, port: int, channel: str, token: str | None, timeout: float = 10, source: str | None = None) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
                                              source_address=(source, 0) if source else None)
-        path = f"/v1/chat/{channel}" + (f"?token={token}" if token else "")
+        # The admin token is refused in the URL: it goes in an auth frame, viewer tokens in the query.
+        admin = token == ADMIN_TOKEN
+        path = f"/v1/chat/{channel}" + (f"?token={token}" if token and not admin else "")
         head, _ = ws_request(port, path)
         self.sock.sendall(head)
         self.buffer = bytearray()
@@ -776,6 +778,8 @@ class ChatClient:
         status = head.split(b" ", 2)[1]
         if status != b"101":
             raise ConnectionError(f"WebSocket upgrade answered {head.splitlines()[0].decode(errors='replace')}")
+        if admin:
+            self.send({"type": "auth", "token": token})
 
     def send(self, message: dict) -> None:
         self.sock.sendall(ws_frame(json.dumps(message).encode()))

@@ -26,9 +26,13 @@ public struct ChatEndpoint: Sendable {
         self.adminToken = adminToken
     }
 
+    func isAdminToken(_ token: String) -> Bool {
+        StreamKey.constantTimeEqual(StreamKey.hash(token), StreamKey.hash(adminToken))
+    }
+
     /// The admin token, or a viewer token (whose moderator rights the service checks per room).
     func identity(bearer token: String) async throws -> ChatIdentity {
-        if StreamKey.constantTimeEqual(StreamKey.hash(token), StreamKey.hash(adminToken)) { return .admin }
+        if isAdminToken(token) { return .admin }
         do {
             let claims = try await tokens.verify(token)
             return ChatIdentity(userId: claims.sub, name: claims.name)

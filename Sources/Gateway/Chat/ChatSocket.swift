@@ -53,7 +53,20 @@ struct ChatSocket: Sendable {
             return
         }
         let session = Session(chat: chat, channel: channel, subscriber: subscriber)
-        if let token { await session.authenticate(token) }
+        if let token {
+            if chat.isAdminToken(token) {
+                // A URL ends up in access logs and proxies; the admin token must not.
+                subscriber.send(
+                    ServerMessage.error(
+                        code: "admin_token_in_url",
+                        message:
+                            "the admin token is not taken from the URL (URLs end up in logs); connect without it and send {\"type\":\"auth\",\"token\":\"...\"}",
+                        nonce: nil
+                    ).json)
+            } else {
+                await session.authenticate(token)
+            }
+        }
         let grace = chat.configuration.evictionGrace
         await withTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -208,11 +208,16 @@ if args[1] == "chat", args.count == 8 {
     let sendLag = Tally()
     for _ in 0..<senders {
         publishers.append(
-            try await connectWebSocket(host, port, path: "/v1/chat/\(channel)?token=\(token)", tally: acks, acksOnly: true) {
+            try await connectWebSocket(host, port, path: "/v1/chat/\(channel)", tally: acks, acksOnly: true) {
                 ready.withLock { $0 += 1 }
             })
     }
     while ready.withLock({ $0 }) < senders { try await Task.sleep(for: .milliseconds(100)) }
+    // The admin token goes in an auth frame: the server refuses it in a URL.
+    for publisher in publishers {
+        try await publisher.writeAndFlush(maskedFrame(opcode: 0x1, payload: ByteBuffer(string: #"{"type":"auth","token":"\#(token)"}"#)))
+            .get()
+    }
     let senderChannels = publishers
     try await Task.sleep(for: .seconds(2))
     _ = tally.take()
