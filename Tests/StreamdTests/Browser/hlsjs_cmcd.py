@@ -117,7 +117,7 @@ try:
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.get(f"http://127.0.0.1:{server.server_address[1]}/index.html")
     played = until("hls.js to play 6 s", 60, lambda: driver.execute_script(
-        "const v = document.getElementById('v'); return v.currentTime > 6 ? v.currentTime : 0"))
+        "const v = document.getElementById('v'); return v && v.currentTime > 6 ? v.currentTime : 0"))
     figures["played_seconds"] = round(played, 1)
     figures["player"] = driver.execute_script("return window.report")
     assert not figures["player"]["errors"], f"hls.js fatal errors: {figures['player']['errors']}"
