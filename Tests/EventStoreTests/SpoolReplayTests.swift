@@ -99,7 +99,6 @@ import Testing
         var options = EventStore.Options()
         options.pollInterval = .milliseconds(200)
         options.spool = .init(directory: root.appendingPathComponent("spool"))
-        options.spoolAfter = .milliseconds(500)
         let store = try await EventStore.open(url: url, registry: Self.registry, options: options, logger: TestDatabase.logger)
         defer { Task { await store.shutdown() } }
 
@@ -134,7 +133,7 @@ import Testing
         }
         try await Task.sleep(for: .seconds(2))
         _ = try await onThread { try cluster.start() }
-        let back = ContinuousClock.now + .seconds(30)
+        let back = ContinuousClock.now + .seconds(60)
         while !store.isDatabaseReachable, ContinuousClock.now < back { try await Task.sleep(for: .milliseconds(100)) }
         try await Task.sleep(for: .seconds(1))
         writer.cancel()
@@ -158,8 +157,11 @@ import Testing
             let ns = try log.filter { $0.streamId == stream }.map { try Self.registry.decode($0, as: Counted.self).n }
             #expect(ns == ns.sorted(), "\(stream) keeps the order its appends were made in")
         }
-        let outage = try Self.registry.decode(try #require(log.first { $0.eventType == DatabaseOutage.eventType }), as: DatabaseOutage.self)
-        #expect(outage.endedAt.timeIntervalSince(outage.startedAt) > 2)
-        #expect(outage.spooledAppends >= outcome.spooled)
+        // A slow commit right after the restart may start a second, short outage of its own.
+        let outages = try log.filter { $0.eventType == DatabaseOutage.eventType }.map {
+            try Self.registry.decode($0, as: DatabaseOutage.self)
+        }
+        #expect(outages.first.map { $0.endedAt.timeIntervalSince($0.startedAt) > 2 } == true)
+        #expect(outages.reduce(0) { $0 + $1.spooledAppends } >= outcome.spooled)
     }
 }

@@ -42,6 +42,10 @@ actor SpoolGate {
     private var outage: Outage?
     private var recovery: Task<Void, Never>?
     private var directWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Set for the last rounds of a replay: new spoolable appends wait for it to end instead of
+    /// joining the spool, or a steady writer would keep the replay going round after round.
+    private var holding = false
+    private var held: [CheckedContinuation<Void, Never>] = []
     /// `mode == .direct`, readable without a hop onto the actor.
     private nonisolated let direct = Atomic<Bool>(true)
     private var closed = false
@@ -66,11 +70,25 @@ actor SpoolGate {
             directWaiters = []
             for waiter in waiters { waiter.resume() }
         }
+        if mode != .draining { releaseHeld() }
+    }
+
+    private func releaseHeld() {
+        holding = false
+        let waiting = held
+        held = []
+        for waiter in waiting { waiter.resume() }
     }
 
     /// Spools `append` unless the gate is direct again (then nil: the caller appends directly).
     /// `cause` starts an outage when the gate was direct.
     func spool(_ append: SpooledAppend, cause: String?) async throws -> AppendResult? {
+        var cause = cause
+        if holding {
+            await withCheckedContinuation { held.append($0) }
+            // The database answered the replay meanwhile: whatever failed this append before is past.
+            cause = nil
+        }
         if mode == .direct {
             guard let cause else { return nil }
             beginOutage(cause: cause)
@@ -164,15 +182,19 @@ actor SpoolGate {
     }
 
     private func record(_ event: DatabaseOutage) {
-        let batcher = self.batcher
-        let logger = self.logger
-        Task {
-            do {
-                _ = try await batcher.submit(
-                    stream: "database", expected: .any, events: [try NewEvent(event, metadata: EventMetadata(actor: .system("event log")))])
-            } catch {
-                logger.error("could not record the database outage: \(error)")
-            }
+        Task { try? await self.appendOwn(event, stream: "database") }
+    }
+
+    /// Appends one of the log's own facts (an outage, a damaged file, a conflict) straight to the
+    /// group committer; a failure is logged and thrown.
+    private func appendOwn<E: DomainEvent>(_ event: E, stream: String, eventId: UUID = UUID()) async throws {
+        do {
+            _ = try await batcher.submit(
+                stream: stream, expected: .any,
+                events: [try NewEvent(event, metadata: EventMetadata(actor: .system("event log")), eventId: eventId)])
+        } catch {
+            logger.error("could not record \(E.eventType): \(error)")
+            throw error
         }
     }
 
@@ -238,19 +260,25 @@ actor SpoolGate {
     /// Replays every sealed segment in order; direct again once nothing is left. False when the
     /// database failed meanwhile (the segment being replayed stays, to be replayed again).
     private func drain() async -> Bool {
+        var rounds = 0
         while !closed {
             let segments = await spool.seal()
-            if segments.isEmpty {
-                if spool.isEmpty {
-                    setMode(.direct)
-                    return true
-                }
-                continue
+            if segments.isEmpty, spool.isEmpty {
+                setMode(.direct)
+                return true
             }
+            // After the first round only what came in meanwhile is left: appends arriving now
+            // wait, so the next round is the last.
+            if rounds > 0 { holding = true }
+            rounds += 1
             for segment in segments {
-                guard await replay(segment) else { return false }
+                guard await replay(segment) else {
+                    releaseHeld()
+                    return false
+                }
             }
         }
+        releaseHeld()
         return false
     }
 
@@ -296,12 +324,7 @@ actor SpoolGate {
             spool.retire(segment, keepAs: "damaged")
             let event = SpoolDamaged(
                 file: kept, offset: damage.offset, bytes: damage.bytes, reason: damage.reason, replayedRecords: contents.appends.count)
-            do {
-                _ = try await batcher.submit(
-                    stream: "database", expected: .any, events: [try NewEvent(event, metadata: EventMetadata(actor: .system("event log")))])
-            } catch {
-                logger.error("could not record the damaged spool file: \(error)")
-            }
+            try? await appendOwn(event, stream: "database")
         } else {
             spool.retire(segment)
         }
@@ -334,11 +357,7 @@ actor SpoolGate {
             })
         logger.warning("a spooled append to \(append.stream) was refused on replay and is kept as SpooledAppendConflicted: \(error)")
         do {
-            _ = try await batcher.submit(
-                stream: "spool-conflicts", expected: .any,
-                events: [
-                    try NewEvent(event, metadata: EventMetadata(actor: .system("event log")), eventId: Self.derivedId(append.events[0].id))
-                ])
+            try await appendOwn(event, stream: "spool-conflicts", eventId: Self.derivedId(append.events[0].id))
             return true
         } catch {
             return false
@@ -359,6 +378,7 @@ actor SpoolGate {
         closed = true
         recovery?.cancel()
         releaseWaiters()
+        releaseHeld()
         spool.close()
     }
 }
