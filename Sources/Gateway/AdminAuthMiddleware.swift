@@ -1,4 +1,3 @@
-import Channels
 import EventStore
 import Foundation
 import Hummingbird
@@ -9,12 +8,12 @@ import Hummingbird
 /// answered 429 once locked out, even with the right token.
 struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
-    let token: [UInt8]
+    let token: String
     let sessions: ConsoleSessions?
     let failures: AdminAuthFailures?
 
     init(token: String, sessions: ConsoleSessions? = nil, failures: AdminAuthFailures? = nil) {
-        self.token = Array(token.utf8)
+        self.token = token
         self.sessions = sessions
         self.failures = failures
     }
@@ -31,10 +30,7 @@ struct AdminAuthMiddleware: RouterMiddleware {
             )
         }
         let prefix = "Bearer "
-        guard header.hasPrefix(prefix),
-            StreamKey.constantTimeEqual(
-                StreamKey.hash(String(header.dropFirst(prefix.count))), StreamKey.hash(String(decoding: token, as: UTF8.self)))
-        else {
+        guard header.hasPrefix(prefix), ConsoleSessions.matches(String(header.dropFirst(prefix.count)), token) else {
             failures?.failed(context.remoteHost)
             throw APIError(
                 .unauthorized, code: "unauthorized", "the bearer token is not the admin token; check the token file in the data folder")

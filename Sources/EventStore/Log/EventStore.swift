@@ -202,9 +202,7 @@ public final class EventStore: Sendable {
             await gate.restarted(downSince: downSince, cause: cause)
             return
         }
-        let event = DatabaseOutage(
-            startedAt: downSince, endedAt: Date(), cause: cause, spooledAppends: 0, spooledEvents: 0, duplicates: 0, conflicts: 0,
-            refused: 0, node: options.node)
+        let event = DatabaseOutage.repaired(downSince: downSince, cause: cause, node: options.node)
         do {
             _ = try await append(event, to: "database", metadata: EventMetadata(actor: .system("event log")))
         } catch {

@@ -35,6 +35,15 @@ public struct DatabaseOutage: DomainEvent, Hashable {
     }
 }
 
+extension DatabaseOutage {
+    /// An outage the embedded cluster's supervisor repaired before anything had to be spooled.
+    static func repaired(downSince: Date, cause: String, node: String) -> DatabaseOutage {
+        DatabaseOutage(
+            startedAt: downSince, endedAt: Date(), cause: cause, spooledAppends: 0, spooledEvents: 0, duplicates: 0, conflicts: 0,
+            refused: 0, node: node)
+    }
+}
+
 /// A spooled append whose expected version no longer held on replay, kept whole here instead of
 /// being appended. Stream `spool-conflicts`.
 public struct SpooledAppendConflicted: DomainEvent, Hashable {

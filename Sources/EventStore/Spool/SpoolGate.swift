@@ -175,9 +175,7 @@ actor SpoolGate {
     func restarted(downSince: Date, cause: String) {
         guard outage == nil, notedCause != nil else { return }
         notedCause = nil
-        let event = DatabaseOutage(
-            startedAt: downSince, endedAt: Date(), cause: cause, spooledAppends: 0, spooledEvents: 0, duplicates: 0, conflicts: 0,
-            refused: 0, node: node)
+        let event = DatabaseOutage.repaired(downSince: downSince, cause: cause, node: node)
         record(event)
     }
 

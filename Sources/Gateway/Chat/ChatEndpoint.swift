@@ -27,7 +27,7 @@ public struct ChatEndpoint: Sendable {
     }
 
     func isAdminToken(_ token: String) -> Bool {
-        StreamKey.constantTimeEqual(StreamKey.hash(token), StreamKey.hash(adminToken))
+        ConsoleSessions.matches(token, adminToken)
     }
 
     /// The admin token, or a viewer token (whose moderator rights the service checks per room).

@@ -1,4 +1,3 @@
-import Channels
 import Hummingbird
 import NIOCore
 
@@ -25,10 +24,7 @@ struct MetricsRoute: Sendable {
         router.get("metrics") { request, _ in
             if let token = endpoint.token {
                 let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-                guard let presented,
-                    StreamKey.constantTimeEqual(StreamKey.hash(presented), StreamKey.hash(token))
-                        || StreamKey.constantTimeEqual(StreamKey.hash(presented), StreamKey.hash(adminToken))
-                else {
+                guard ConsoleSessions.matches(presented, token) || ConsoleSessions.matches(presented, adminToken) else {
                     throw APIError(
                         .unauthorized, code: "unauthorized",
                         "/metrics needs its token: send Authorization: Bearer <metrics token> (as given to serve --metrics-token), or the admin token"
