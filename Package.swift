@@ -75,6 +75,7 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -138,6 +139,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -156,6 +158,7 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -172,12 +175,20 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Fuzz drivers, shared by the IngestFuzz tool and the test suite.
+        // Fuzz drivers, shared by the libFuzzer targets and the test suite.
         .target(
             name: "IngestFuzzing", dependencies: ["Ingest", "Media", .product(name: "NIOCore", package: "swift-nio")],
-            path: "ops/fuzz/IngestFuzzing", swiftSettings: strict),
+            path: "ops/fuzz.d/IngestFuzzing", swiftSettings: strict),
+        // Every libFuzzer target in one executable (ops/fuzz builds it with -sanitize=fuzzer,address
+        // and -DSTREAMD_LIBFUZZER); without them it replays inputs given as files.
         .executableTarget(
-            name: "IngestFuzz", dependencies: ["Ingest", "IngestFuzzing"], path: "ops/fuzz/IngestFuzz", swiftSettings: strict),
+            name: "StreamdFuzz",
+            dependencies: [
+                "Media", "EventStore", "Ingest", "Packager", "Chat", "Gateway", "IngestFuzzing",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "ops/fuzz.d/StreamdFuzz", swiftSettings: strict),
         .executableTarget(
             name: "IngestBench",
             dependencies: [

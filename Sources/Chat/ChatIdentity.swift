@@ -1,19 +1,33 @@
+import EventStore
 import Foundation
 
 /// Who is on a socket or calling a moderation route.
 public struct ChatIdentity: Sendable, Hashable {
     public var userId: String
     public var name: String
-    /// The admin token: moderator everywhere.
+    /// An admin's token: moderator everywhere.
     public var isAdmin: Bool
+    /// Which admin (`streamd admins list`), for the events they cause.
+    public var adminName: String?
 
-    public init(userId: String, name: String, isAdmin: Bool = false) {
+    public init(userId: String, name: String, isAdmin: Bool = false, adminName: String? = nil) {
         self.userId = userId
         self.name = name
         self.isAdmin = isAdmin
+        self.adminName = isAdmin ? adminName : nil
     }
 
     public static let admin = ChatIdentity(userId: "admin", name: "admin", isAdmin: true)
+
+    /// An admin: `admin` in the room, named in the log.
+    public static func admin(named name: String) -> ChatIdentity {
+        ChatIdentity(userId: "admin", name: "admin", isAdmin: true, adminName: name)
+    }
+
+    /// Who this is in an event's metadata.
+    public var actor: EventActor {
+        isAdmin ? .admin(named: adminName ?? "admin") : EventActor(.user, id: userId)
+    }
 }
 
 /// Viewer names: 2–32 characters after NFKC, no control characters, no banned names.

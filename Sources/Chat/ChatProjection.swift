@@ -3,8 +3,9 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// The chat read models (migrations/0004): rooms' settings, moderators, bans, time-outs, every
-/// message with its deletion, and registered viewers. Replayable with
+/// The chat read models (migrations/0004, 0013): rooms' settings, moderators, bans, time-outs,
+/// every message with its deletion, and registered viewers; names and texts opened with the
+/// viewers' keys, blanked (`erased_position`) by `ViewerErased`. Replayable with
 /// `streamd events replay --projection chat`.
 public struct ChatProjection: SQLProjection {
     public let name = "chat"
@@ -12,36 +13,70 @@ public struct ChatProjection: SQLProjection {
     /// `chat-…` rooms and `chat.viewers`.
     public let filter = EventFilter(streamPrefix: "chat")
 
-    public init() {}
+    /// Opens sealed names and texts; shared with the node's `ChatService` so an erasure drops
+    /// the keys for both.
+    let keys: ViewerKeys
+
+    public init(keys: ViewerKeys = ViewerKeys()) { self.keys = keys }
 
     public func apply(_ event: RecordedEvent, registry: EventRegistry, connection: PostgresConnection, logger: Logger) async throws {
         let actor = event.metadata.actor.description
-        let reason = event.metadata.reason
         switch event.eventType {
         case ChatViewerRegistered.eventType:
             let registered = try registry.decode(event, as: ChatViewerRegistered.self)
+            let name = try await registered.personal.open(
+                with: keys, context: ChatViewerRegistered.context(userId: registered.userId), on: connection, logger: logger)?.name
             try await connection.query(
                 """
                 INSERT INTO chat_viewers (user_id, name, registered_at, expires_at)
-                VALUES (\(registered.userId), \(registered.name), \(event.recordedAt), \(registered.expiresAt))
+                VALUES (\(registered.userId), \(name ?? ChatMessageView.erasedMarker), \(event.recordedAt), \(registered.expiresAt))
                 ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, expires_at = EXCLUDED.expires_at
                 """, logger: logger)
         case ChatMessagePosted.eventType:
             let posted = try registry.decode(event, as: ChatMessagePosted.self)
+            // Erased before this model saw it: stored blank, as a `ViewerErased` leaves it.
+            let personal = try await posted.personal.open(
+                with: keys, context: ChatMessagePosted.context(userId: posted.userId), on: connection, logger: logger)
+            let erased = ChatMessageView.erasedMarker
             try await connection.query(
                 """
                 INSERT INTO chat_messages (position, message_id, channel, user_id, name, text, sent_at)
-                VALUES (\(event.position), \(posted.messageId), \(posted.channel), \(posted.userId), \(posted.name), \(posted.text), \(event.recordedAt))
+                VALUES (\(event.position), \(posted.messageId), \(posted.channel), \(posted.userId), \(personal?.name ?? erased),
+                        \(personal?.text ?? erased), \(event.recordedAt))
                 """, logger: logger)
+        case ViewerErased.eventType:
+            let erased = try registry.decode(event, as: ViewerErased.self)
+            keys.forget(userId: erased.userId, keyIds: erased.keyIds)
+            let marker = ChatMessageView.erasedMarker
+            try await connection.query(
+                """
+                UPDATE chat_messages SET name = \(marker), text = \(marker), erased_position = \(event.position)
+                WHERE user_id = \(erased.userId) AND position < \(event.position) AND erased_position IS NULL
+                """, logger: logger)
+            try await connection.query(
+                """
+                UPDATE chat_viewers SET name = \(marker), erased_position = \(event.position)
+                WHERE user_id = \(erased.userId) AND erased_position IS NULL
+                """, logger: logger)
+            // Takedown reasons about them (sealed ones read as erased in a rebuild; schema 1's too).
+            try await connection.query(
+                "UPDATE chat_messages SET deleted_reason = NULL WHERE user_id = \(erased.userId) AND deleted_reason IS NOT NULL",
+                logger: logger)
+            try await connection.query(
+                "UPDATE chat_bans SET reason = NULL WHERE user_id = \(erased.userId) AND reason IS NOT NULL", logger: logger)
+            try await connection.query(
+                "UPDATE chat_timeouts SET reason = NULL WHERE user_id = \(erased.userId) AND reason IS NOT NULL", logger: logger)
         case ChatMessageDeleted.eventType:
             let deleted = try registry.decode(event, as: ChatMessageDeleted.self)
+            let reason = try await takedownReason(deleted.reason, of: event, about: deleted.userId, connection, logger)
             try await connection.query(
                 """
                 UPDATE chat_messages SET deleted_position = \(event.position), deleted_by = \(actor), deleted_reason = \(reason)
-                WHERE message_id = \(deleted.messageId) AND deleted_position IS NULL
+                WHERE channel = \(deleted.channel) AND message_id = \(deleted.messageId) AND deleted_position IS NULL
                 """, logger: logger)
         case ChatUserTimedOut.eventType:
             let timedOut = try registry.decode(event, as: ChatUserTimedOut.self)
+            let reason = try await takedownReason(timedOut.reason, of: event, about: timedOut.userId, connection, logger)
             try await connection.query(
                 """
                 INSERT INTO chat_timeouts (channel, user_id, until, timed_out_at, timed_out_by, reason)
@@ -51,6 +86,7 @@ public struct ChatProjection: SQLProjection {
                 """, logger: logger)
         case ChatUserBanned.eventType:
             let banned = try registry.decode(event, as: ChatUserBanned.self)
+            let reason = try await takedownReason(banned.reason, of: event, about: banned.userId, connection, logger)
             try await connection.query(
                 """
                 INSERT INTO chat_bans (channel, user_id, banned_position, banned_at, banned_by, reason)
@@ -86,5 +122,16 @@ public struct ChatProjection: SQLProjection {
         default:
             break
         }
+    }
+
+    /// A takedown's reason: sealed about the user (schema 2; nil once they are erased), or the
+    /// metadata's (schema 1).
+    private func takedownReason(
+        _ sealed: PersonalData<ChatModerationReason>?, of event: RecordedEvent, about userId: String?, _ connection: PostgresConnection,
+        _ logger: Logger
+    ) async throws -> String? {
+        guard let sealed, let userId else { return event.metadata.reason }
+        return try await sealed.open(
+            with: keys, context: ChatModerationReason.context(event.eventType, userId: userId), on: connection, logger: logger)?.reason
     }
 }

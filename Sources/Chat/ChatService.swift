@@ -37,6 +37,8 @@ public actor ChatService {
     public nonisolated let store: EventStore
     public nonisolated let runner: ProjectionRunner
     nonisolated let readModel: ChatReadModel
+    /// Viewers' data keys: every name and text is sealed under its author's.
+    public nonisolated let keys = ViewerKeys()
     public nonisolated let channels: ChannelService
     let pipeline: ModerationPipeline
     let logger: Logger
@@ -61,7 +63,7 @@ public actor ChatService {
         self.channels = channels
         self.pipeline = pipeline
         self.logger = store.logger
-        self.runner = ProjectionRunner(store: store, sql: ChatProjection())
+        self.runner = ProjectionRunner(store: store, sql: ChatProjection(keys: keys))
         self.readModel = ChatReadModel(store: store)
     }
 
@@ -72,14 +74,18 @@ public actor ChatService {
         let head = (try? await store.headPosition()) ?? 0
         delivered = Swift.max(delivered, head)
         // Pages smaller than a socket's queue, so one page never overflows a reader that keeps up.
-        let subscription = store.subscribe(after: head, filter: EventFilter(streamPrefix: "chat-"), pageSize: 256)
+        // `chat` takes the rooms and `chat.viewers` (for `ViewerErased`).
+        let subscription = store.subscribe(after: head, filter: EventFilter(streamPrefix: "chat"), pageSize: 256)
         await withDiscardingTaskGroup { group in
             // Batched: a transaction per message was most of PostgreSQL's work
             // (docs/benchmarks.md#chat-read-model); history and room loads can trail the log by
             // this much.
             group.addTask { await runner.run(batchInterval: Self.readModelInterval) }
             group.addTask {
-                for await event in subscription { await self.deliver(event) }
+                for await event in subscription {
+                    await self.loadKey(of: event)
+                    await self.deliver(event)
+                }
             }
         }
         for room in rooms.values { for member in room.members.values { member.subscriber.finish() } }
@@ -88,10 +94,38 @@ public actor ChatService {
 
     // MARK: Fan-out
 
+    /// Room events whose fold opens sealed fields.
+    static let sealedTypes: Set<String> = [ChatMessagePosted.eventType, ChatMessageDeleted.eventType, ChatUserBanned.eventType]
+
+    /// Loads the key a posted message (or a takedown's reason) is sealed under when this node lacks it (another node's
+    /// viewer, or one not seen since start), so that the room's fold finds it cached.
+    private nonisolated func loadKey(of event: RecordedEvent) async {
+        await Self.loadKey(of: event, into: keys, from: store.readModels, logger: logger)
+    }
+
+    /// As the fan-out does it, for folds outside the service (the `chat-rooms` audit's rebuild).
+    static func loadKey(of event: RecordedEvent, into keys: ViewerKeys, from readModels: ReadModelDatabase, logger: Logger) async {
+        guard sealedTypes.contains(event.eventType), event.schemaVersion >= 2,
+            let reference = try? EventCoding.decoder().decode(SealedKeyReference.self, from: event.data),
+            let id = reference.personal?.sealed?.key ?? reference.reason?.sealed?.key, keys.cached(id) == nil
+        else { return }
+        do {
+            _ = try await keys.load(id, from: readModels, logger: logger)
+        } catch {
+            logger.warning("chat cannot load data key \(id) for the message at position \(event.position); it shows as erased: \(error)")
+        }
+    }
+
     private func deliver(_ event: RecordedEvent) {
         guard event.position > delivered else { return }
         delivered = event.position
         defer { wake() }
+        if event.eventType == ViewerErased.eventType {
+            forgetKeys(event)
+            for channel in loading.keys { buffered[channel, default: []].append(event) }
+            for room in rooms.values { broadcast(applying(event, to: &room.state), in: room) }
+            return
+        }
         guard let channel = ChatStream.channel(of: event.streamId) else { return }
         if loading[channel] != nil { buffered[channel, default: []].append(event) }
         guard let room = rooms[channel] else { return }
@@ -102,7 +136,7 @@ public actor ChatService {
     /// Applies `event` to a room's state; one that does not decode is reported, and the room moves on.
     private nonisolated func applying(_ event: RecordedEvent, to state: inout ChatRoomState) -> [ServerMessage] {
         do {
-            return try state.apply(event, registry: store.registry)
+            return try state.apply(event, registry: store.registry, keys: keys)
         } catch {
             DecodeFailures.report(event, error, consumer: "chat room", consequence: "the room's sockets do not see it", logger: logger)
             return []
@@ -185,12 +219,16 @@ public actor ChatService {
     private nonisolated func load(_ channel: String) async throws -> ChatRoomState {
         guard try await channels.channel(named: channel) != nil else { throw ChatError.roomNotFound(channel) }
         var state = try await readModel.room(channel)
-        // Events the read model had not applied yet.
+        // Events the read model had not applied yet: the room's, and erasures.
         let stream = ChatStream.room(channel)
         while true {
-            let page = try await store.read(after: state.position, limit: 1_000, filter: EventFilter(streamPrefix: stream))
+            let page = try await store.read(after: state.position, limit: 1_000, filter: EventFilter(streamPrefix: "chat"))
             guard let last = page.last else { break }
-            for event in page where event.streamId == stream { _ = applying(event, to: &state) }
+            for event in page where event.streamId == stream || event.eventType == ViewerErased.eventType {
+                await loadKey(of: event)
+                if event.eventType == ViewerErased.eventType { forgetKeys(event) }
+                _ = applying(event, to: &state)
+            }
             if state.position < last.position { state.position = last.position }
         }
         return state
@@ -222,7 +260,12 @@ public actor ChatService {
             }
         }
         room.members[subscriber.id]?.identity = identity
-        return identity.isAdmin || room.state.moderators.contains(identity.userId)
+        // Loaded now, so posts need no query and survive a database outage (the spool).
+        _ = try? await keys.sealingKey(for: identity.userId, in: store.readModels, logger: logger)
+        let moderator = identity.isAdmin || room.state.moderators.contains(identity.userId)
+        // The full record for those who moderate: the backlog again, removed messages marked.
+        if moderator { subscriber.send(ServerMessage.backlog(room.state.backlog(includingRemoved: true)).json) }
+        return moderator
     }
 
     public func isModerator(_ channel: String, _ identity: ChatIdentity) async throws -> Bool {
@@ -236,6 +279,7 @@ public actor ChatService {
         _ channel: String, as identity: ChatIdentity, text raw: String, nonce: String?, now: Date = Date()
     ) async throws -> PostOutcome {
         let room = try await room(channel)
+        let key = try await keys.sealingKey(for: identity.userId, in: store.readModels, logger: logger)
         let text = TextNormalizer.nfkc(raw)
         let attempt = PostAttempt(
             userId: identity.userId, name: identity.name, text: text,
@@ -253,9 +297,10 @@ public actor ChatService {
             } else {
                 counters.rejected += 1
                 ChatMetrics.rejected.increment()
+                let personal = ChatMessageRejected.Personal(name: identity.name, text: String(text.prefix(1_000)), detail: refusal.message)
                 let rejected = ChatMessageRejected(
-                    channel: channel, userId: identity.userId, name: identity.name, text: String(text.prefix(1_000)),
-                    rule: refusal.rule.rawValue, detail: refusal.message)
+                    channel: channel, userId: identity.userId, rule: refusal.rule.rawValue,
+                    personal: .sealed(try key.seal(personal, context: ChatMessageRejected.context(userId: identity.userId))))
                 _ = try await store.append(
                     rejected, to: ChatStream.room(channel), metadata: metadata(identity, reason: refusal.rule.rawValue),
                     durability: .spoolable)
@@ -265,7 +310,13 @@ public actor ChatService {
         let id = UUID()
         room.state.accept(id, userId: identity.userId, name: identity.name, text: text, at: now)
         let result = try await store.append(
-            ChatMessagePosted(channel: channel, messageId: id, userId: identity.userId, name: identity.name, text: text, nonce: nonce),
+            ChatMessagePosted(
+                channel: channel, messageId: id, userId: identity.userId,
+                personal: .sealed(
+                    try key.seal(
+                        ChatMessagePosted.Personal(name: identity.name, text: text),
+                        context: ChatMessagePosted.context(userId: identity.userId))),
+                nonce: nonce),
             to: ChatStream.room(channel), metadata: metadata(identity, reason: nil), durability: .spoolable)
         counters.posted += 1
         ChatMetrics.posted.increment()
@@ -273,7 +324,7 @@ public actor ChatService {
     }
 
     private nonisolated func metadata(_ identity: ChatIdentity, reason: String?) -> EventMetadata {
-        EventMetadata(actor: identity.isAdmin ? .admin : EventActor(.user, id: identity.userId), reason: reason)
+        EventMetadata(actor: identity.actor, reason: reason)
     }
 
     // MARK: Moderation
@@ -286,29 +337,41 @@ public actor ChatService {
         let room = try await room(channel)
         guard try await isModerator(channel, moderator) else { throw ChatError.notModerator }
         let event: any DomainEvent
+        // A reason about a user is sealed under their key (it may quote them); an unban's stays
+        // in the metadata.
+        var metadataReason = reason
+        func sealReason(_ type: String, about user: String) async throws -> PersonalData<ChatModerationReason>? {
+            guard let text = reason else { return nil }
+            metadataReason = nil
+            let key = try await keys.sealingKey(for: user, in: store.readModels, logger: logger)
+            return .sealed(try key.seal(ChatModerationReason(text), context: ChatModerationReason.context(type, userId: user)))
+        }
         switch action {
         case .delete:
             guard let messageId else { throw ChatError.invalid("delete needs \"messageId\"") }
-            if !room.state.recent.contains(where: { $0.view.id == messageId }), try await !readModel.messageExists(channel, messageId) {
-                throw ChatError.messageNotFound(messageId)
-            }
-            event = ChatMessageDeleted(channel: channel, messageId: messageId)
+            var author = room.state.recent.last(where: { $0.view.id == messageId })?.view.userId
+            if author == nil { author = try await readModel.messageAuthor(channel, messageId) }
+            guard let author else { throw ChatError.messageNotFound(messageId) }
+            event = ChatMessageDeleted(
+                channel: channel, messageId: messageId, userId: author,
+                reason: try await sealReason(ChatMessageDeleted.eventType, about: author))
         case .timeout:
             guard let userId, !userId.isEmpty else { throw ChatError.invalid("timeout needs \"userId\"") }
             let seconds = seconds ?? 600
             guard (1...1_209_600).contains(seconds) else { throw ChatError.invalid("\"seconds\" must be between 1 and 1209600 (14 days)") }
             event = ChatUserTimedOut(
-                channel: channel, userId: userId, seconds: seconds, until: Date().addingTimeInterval(TimeInterval(seconds)))
+                channel: channel, userId: userId, seconds: seconds, until: Date().addingTimeInterval(TimeInterval(seconds)),
+                reason: try await sealReason(ChatUserTimedOut.eventType, about: userId))
         case .ban:
             guard let userId, !userId.isEmpty else { throw ChatError.invalid("ban needs \"userId\"") }
             guard room.state.bans[userId] == nil else { throw ChatError.invalid("\(userId) is already banned") }
-            event = ChatUserBanned(channel: channel, userId: userId)
+            event = ChatUserBanned(channel: channel, userId: userId, reason: try await sealReason(ChatUserBanned.eventType, about: userId))
         case .unban:
             guard let userId, !userId.isEmpty else { throw ChatError.invalid("unban needs \"userId\"") }
             guard room.state.bans[userId] != nil else { throw ChatError.invalid("\(userId) is not banned") }
             event = ChatUserUnbanned(channel: channel, userId: userId)
         }
-        return try await record(event, channel: channel, by: moderator, reason: reason)
+        return try await record(event, channel: channel, by: moderator, reason: metadataReason)
     }
 
     /// The room's settings, for its moderators (the console's editor starts from them).
@@ -331,37 +394,116 @@ public actor ChatService {
     }
 
     /// Only the admin grants and removes moderators.
-    public func setModerator(_ channel: String, userId: String, granted: Bool, reason: String?) async throws -> Int64 {
+    public func setModerator(
+        _ channel: String, userId: String, granted: Bool, reason: String?, by admin: ChatIdentity = .admin
+    ) async throws -> Int64 {
         _ = try await room(channel)
         guard !userId.isEmpty, userId.count <= 64 else { throw ChatError.invalid("\"userId\" must be a user id from POST /v1/viewers") }
         let event: any DomainEvent =
             granted ? ChatModeratorAdded(channel: channel, userId: userId) : ChatModeratorRemoved(channel: channel, userId: userId)
-        return try await record(event, channel: channel, by: .admin, reason: reason)
+        return try await record(event, channel: channel, by: admin, reason: reason)
     }
 
     private func record(_ event: some DomainEvent, channel: String, by moderator: ChatIdentity, reason: String?) async throws -> Int64 {
-        let actor = moderator.isAdmin ? EventActor.admin : EventActor(.moderator, id: moderator.userId)
+        let actor = moderator.isAdmin ? moderator.actor : EventActor(.moderator, id: moderator.userId)
         let result = try await store.append(event, to: ChatStream.room(channel), metadata: EventMetadata(actor: actor, reason: reason))
         await waitDelivered(result.lastPosition)
         return result.lastPosition
     }
 
+    // MARK: Audit
+
+    /// The rooms this node holds, hashed as `ChatRoomsAudit` does, at the position they all
+    /// reflect: a room loads from the read model and the log after it, so it may have read past
+    /// what the node's subscription has delivered; this waits (a few times at most) until the
+    /// subscription has caught up with every room. `time` (for time-outs in force) is whole
+    /// milliseconds, as the API's times are written.
+    public func auditValue(
+        time: Date = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1_000).rounded(.down) / 1_000)
+    )
+        async throws -> AuditedValue
+    {
+        for _ in 0..<3 {
+            let furthest = rooms.values.map(\.state.position).max() ?? 0
+            if delivered >= furthest { break }
+            await waitDelivered(furthest)
+        }
+        let states = rooms.values.map(\.state)
+        return try ChatRoomsAudit.value(states, position: delivered, scope: states.map(\.channel).sorted(), time: time)
+    }
+
     // MARK: Viewers and history
 
     public nonisolated func registerViewer(userId: String, name: String, expiresAt: Date) async throws {
+        let key = try await keys.sealingKey(for: userId, in: store.readModels, logger: logger)
+        let personal = try key.seal(ChatViewerRegistered.Personal(name: name), context: ChatViewerRegistered.context(userId: userId))
         _ = try await store.append(
-            ChatViewerRegistered(userId: userId, name: name, expiresAt: expiresAt), to: ChatStream.viewers,
+            ChatViewerRegistered(userId: userId, personal: .sealed(personal), expiresAt: expiresAt), to: ChatStream.viewers,
             metadata: EventMetadata(actor: EventActor(.user, id: userId)))
     }
 
-    /// Messages sent in [from, to), with deletions and bans as of `asOf` (a log position; now
-    /// when nil), oldest first.
+    // MARK: Erasure
+
+    /// What `eraseViewer` did.
+    public struct Erasure: Sendable, Hashable, Codable {
+        public var userId: String
+        /// The position of the `ViewerErased` appended.
+        public var position: Int64
+        public var keysDestroyed: Int
+    }
+
+    /// Destroys the viewer's data keys (here at once, on other nodes when they read the
+    /// `ViewerErased` appended after) and records the erasure with `metadata` (its reason is
+    /// required). The read model
+    /// blanks their rows when its runner applies the event (`settle` waits for that).
+    public nonisolated func eraseViewer(_ userId: String, metadata: EventMetadata) async throws -> Erasure {
+        guard (1...64).contains(userId.count) else { throw ChatError.invalid("\"userId\" must be a user id from POST /v1/viewers") }
+        var metadata = metadata
+        metadata.reason = metadata.reason?.trimmingCharacters(in: .whitespacesAndNewlines).prefix(500).description
+        guard metadata.reason?.isEmpty == false else {
+            throw ChatError.invalid("an erasure needs a reason (the request it answers, not the erased data), for the audit log")
+        }
+        let ids = try await keys.destroy(userId: userId, in: store.readModels, logger: logger)
+        if ids.isEmpty, try await !readModel.viewerExists(userId) { throw ChatError.viewerNotFound(userId) }
+        let result = try await store.append(
+            ViewerErased(userId: userId, keyIds: ids), to: ChatStream.viewers, metadata: metadata)
+        return Erasure(userId: userId, position: result.lastPosition, keysDestroyed: ids.count)
+    }
+
+    /// Returns once the read model has applied `position` and this node's sockets were given it
+    /// (each after at most 10 s); false when the read model had not.
+    public func settle(_ position: Int64) async -> Bool {
+        let applied = await runner.waitUntil(position)
+        await waitDelivered(position)
+        return applied
+    }
+
+    private nonisolated func forgetKeys(_ event: RecordedEvent) {
+        guard let erased = try? store.registry.decode(event, as: ViewerErased.self) else { return }
+        keys.forget(userId: erased.userId, keyIds: erased.keyIds)
+    }
+
+    /// Messages sent in [from, to) and posted by `asOf` (a log position; now when nil), oldest
+    /// first, without what moderators took down (deleted, or hidden by a ban in force), however
+    /// late the takedown came; with `includingRemoved` (only for the admin and the room's
+    /// moderators) with it, marked.
     public nonisolated func history(
-        _ channel: String, from: Date, to: Date, asOf: Int64?, after: Int64 = 0, limit: Int = 500
+        _ channel: String, from: Date, to: Date, asOf: Int64?, after: Int64 = 0, limit: Int = 500, includingRemoved: Bool = false
     ) async throws -> [ChatMessageView] {
         guard try await channels.channel(named: channel) != nil else { throw ChatError.roomNotFound(channel) }
         // The read model trails the log by up to `readModelInterval`: include what was just posted.
         await runner.waitUntil(await store.knownHeadPosition(), timeout: .seconds(2))
-        return try await readModel.history(channel, from: from, to: to, asOf: asOf, after: after, limit: limit)
+        return try await readModel.history(
+            channel, from: from, to: to, asOf: asOf, after: after, limit: limit, includingRemoved: includingRemoved)
     }
+}
+
+/// Just the key id of an event's sealed fields, read without opening them.
+private struct SealedKeyReference: Decodable {
+    struct Field: Decodable {
+        struct Sealed: Decodable { var key: UUID }
+        var sealed: Sealed?
+    }
+    var personal: Field?
+    var reason: Field?
 }

@@ -10,6 +10,8 @@ public enum ServerMessage: Sendable, Hashable {
     case userTimedOut(userId: String, until: Date)
     case userBanned(userId: String)
     case userUnbanned(userId: String)
+    /// The viewer was erased: their messages now read `[erased]` (a fresh backlog follows).
+    case viewerErased(userId: String)
     case settings(ChatSettings)
     case error(code: String, message: String, nonce: String?, retryAfter: Date? = nil)
     case authenticated(userId: String, name: String, moderator: Bool)
@@ -48,18 +50,18 @@ public enum ServerMessage: Sendable, Hashable {
         switch self {
         case .backlog(let messages): (type, fields) = ("backlog", Fields(values: [("messages", messages)]))
         case .message(let m):
-            (type, fields) = (
-                "message",
-                Fields(values: [
-                    ("id", m.id), ("userId", m.userId), ("name", m.name), ("text", m.text), ("sentAt", m.sentAt), ("position", m.position),
-                ])
-            )
+            var values: [(String, any Encodable & Sendable)] = [
+                ("id", m.id), ("userId", m.userId), ("name", m.name), ("text", m.text), ("sentAt", m.sentAt), ("position", m.position),
+            ]
+            if m.erased == true { values.append(("erased", true)) }
+            (type, fields) = ("message", Fields(values: values))
         case .ack(let nonce, let id): (type, fields) = ("ack", Fields(values: [("nonce", nonce), ("id", id)]))
         case .deleted(let id): (type, fields) = ("deleted", Fields(values: [("id", id)]))
         case .userTimedOut(let userId, let until):
             (type, fields) = ("userTimedOut", Fields(values: [("userId", userId), ("until", until)]))
         case .userBanned(let userId): (type, fields) = ("userBanned", Fields(values: [("userId", userId)]))
         case .userUnbanned(let userId): (type, fields) = ("userUnbanned", Fields(values: [("userId", userId)]))
+        case .viewerErased(let userId): (type, fields) = ("viewerErased", Fields(values: [("userId", userId)]))
         case .settings(let settings):
             (type, fields) = (
                 "settings",

@@ -36,6 +36,12 @@ public struct APIError: HTTPResponseError, Sendable {
             case .notFound: return APIError(.notFound, code: "not_found", error.description)
             case .noActiveKey: return APIError(.conflict, code: "no_active_key", error.description)
             }
+        case let error as AdminError:
+            switch error {
+            case .invalidName: return APIError(.badRequest, code: "invalid_name", error.description)
+            case .exists, .alreadyRevoked: return APIError(.conflict, code: "duplicate", error.description)
+            case .notFound: return APIError(.notFound, code: "not_found", error.description)
+            }
         case let error as EventStoreError:
             switch error {
             case .wrongExpectedVersion: return APIError(.conflict, code: "concurrent_change", "\(error.description)")

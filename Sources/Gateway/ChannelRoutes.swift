@@ -15,6 +15,8 @@ struct ChannelRoutes: Sendable {
         var name: String
         var streamKey: String
         var rtmpURL: String
+        /// When the node serves RTMPS.
+        var rtmpsURL: String?
         var srtURL: String
         var playbackURL: String
     }
@@ -70,6 +72,7 @@ struct ChannelRoutes: Sendable {
         return ChannelWithKey(
             id: id, name: name, streamKey: key.text,
             rtmpURL: "rtmp://\(host):\(configuration.rtmpPort)/live/\(key.text)",
+            rtmpsURL: configuration.rtmpsPort.map { "rtmps://\(host):\($0)/live/\(key.text)" },
             srtURL: "srt://\(host):\(configuration.srtPort)?streamid=#!::r=live/\(key.text),m=publish",
             playbackURL: "/live/\(name)/index.m3u8")
     }
@@ -81,8 +84,7 @@ struct ChannelRoutes: Sendable {
     }
 }
 
-/// Admin actions are recorded with the caller's request id when it sends one, else ours.
-func metadata(_ request: Request, _ context: some RequestContext, reason: String?) -> EventMetadata {
-    let requestId = request.headers.first { $0.name.canonicalName == "x-request-id" }?.value ?? context.id
-    return EventMetadata(actor: .admin, correlationId: UUID(), requestId: requestId, reason: reason)
+/// Admin actions are recorded as the admin who sent them, with the request's id and correlation.
+func metadata(_ request: Request, _ context: GatewayRequestContext, reason: String?) -> EventMetadata {
+    context.eventMetadata(reason: reason)
 }

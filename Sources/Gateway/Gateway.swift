@@ -8,7 +8,6 @@ import HummingbirdWebSocket
 import Ingest
 import Logging
 import NIOCore
-import NIOSSL
 import Packager
 import Quality
 import Transcode
@@ -25,6 +24,8 @@ public struct Gateway: Sendable {
     public var metrics: MetricsEndpoint?
     /// `/admin`, `/watch/CHANNEL` and `/`, when the node runs the dashboard projection.
     public var console: ConsoleEndpoint?
+    /// `/v1/audit/projections…`, when the node lists its read models.
+    public var audit: AuditEndpoint?
     /// Connection caps and timeouts, shared by the HTTP and HTTPS servers.
     public let connectionGuard: ConnectionGuard
     /// Per-address rate limits of public routes that cost an event or a query.
@@ -33,6 +34,8 @@ public struct Gateway: Sendable {
     public let audience: Audience
     /// Wrong admin tokens per address, on every admin route and the console's sign-in.
     public let adminAuthFailures: AdminAuthFailures
+    /// Whose tokens are admins'; without a node, only `configuration.adminToken`'s (as `admin`).
+    public var admins: AdminDirectory
 
     /// What serves `/live` and `/vod`.
     public struct Playback: Sendable {
@@ -40,11 +43,17 @@ public struct Gateway: Sendable {
         public var recordings: RecordingCatalog
         /// `/live/CHANNEL/thumbnail.jpg`; nil: no such route.
         public var thumbnails: LiveThumbnails?
+        /// The node's playback settings, for channels that have none of their own.
+        public var defaults: PackagerOptions
 
-        public init(directory: PlaybackDirectory, recordings: RecordingCatalog, thumbnails: LiveThumbnails? = nil) {
+        public init(
+            directory: PlaybackDirectory, recordings: RecordingCatalog, thumbnails: LiveThumbnails? = nil,
+            defaults: PackagerOptions = PackagerOptions()
+        ) {
             self.directory = directory
             self.recordings = recordings
             self.thumbnails = thumbnails
+            self.defaults = defaults
         }
     }
 
@@ -60,6 +69,7 @@ public struct Gateway: Sendable {
         self.playback = playback
         self.connectionGuard = ConnectionGuard(limits: configuration.limits, logger: Logger(label: "streamd.http"))
         self.rateLimits = RequestRateLimits(limits: configuration.limits)
+        self.admins = AdminDirectory(ownerToken: configuration.adminToken)
         let logger = Logger(label: "streamd.http")
         self.adminAuthFailures = AdminAuthFailures { event in
             logger.warning(
@@ -75,21 +85,37 @@ public struct Gateway: Sendable {
         }
     }
 
-    public func router() -> Router<GatewayRequestContext> {
+    /// `overTLS`: the router of the HTTPS port; with `requireTLS`, the plain port's refuses admin
+    /// credentials and admin routes (`TLSRequiredMiddleware`).
+    public func router(overTLS: Bool = false) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: DeliveryMetricsMiddleware())
+        router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorMappingMiddleware())
+        let refusesAdmin = configuration.requireTLS && !overTLS
+        if refusesAdmin {
+            router.add(middleware: TLSRequiredMiddleware(admins: admins, httpsPort: configuration.httpsPort))
+        }
         router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
-        if let metrics { MetricsRoute(endpoint: metrics, adminToken: configuration.adminToken).register(on: router) }
+        if let metrics {
+            MetricsRoute(endpoint: metrics, admins: admins, failures: adminAuthFailures).register(on: router)
+        }
         let admin = router.group("v1").add(
-            middleware: AdminAuthMiddleware(token: configuration.adminToken, sessions: console?.sessions, failures: adminAuthFailures))
+            middleware: AdminAuthMiddleware(
+                admins: admins, sessions: console?.sessions, failures: adminAuthFailures,
+                tlsRequired: refusesAdmin ? TLSRequiredMiddleware.refusal(httpsPort: configuration.httpsPort) : nil))
         ChannelRoutes(channels: channels, configuration: configuration).register(on: admin)
+        AdminRoutes(registry: AdminRegistry(store: store), directory: admins).register(on: admin)
         EventRoutes(store: store).register(on: admin)
+        if let audit { AuditRoutes(store: store, endpoint: audit).register(on: admin) }
+        SessionRoutes(history: SessionHistory(store: store)).register(on: admin)
         QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
         if let sessions {
             StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store), audience: audience).register(on: admin)
         }
-        SettingsRoutes(channels: channels, store: store, recordings: playback?.recordings).register(on: admin)
+        SettingsRoutes(
+            channels: channels, store: store, recordings: playback?.recordings, playbackDefaults: playback?.defaults ?? PackagerOptions()
+        ).register(on: admin)
         if let playback {
             PlaybackRoutes(
                 directory: playback.directory, recordings: playback.recordings, thumbnails: playback.thumbnails, rateLimits: rateLimits,
@@ -97,9 +123,13 @@ public struct Gateway: Sendable {
             ).register(on: router)
             CMCDRoutes(audience: audience, directory: playback.directory, rateLimits: rateLimits).register(on: router.group("v1"))
         }
-        if let chat { ChatRoutes(chat: chat, rateLimits: rateLimits).register(on: router.group("v1")) }
+        if let chat {
+            let routes = ChatRoutes(chat: chat, rateLimits: rateLimits, failures: adminAuthFailures)
+            routes.register(on: router.group("v1"))
+            routes.registerAdmin(on: admin)
+        }
         if let console {
-            ConsoleRoutes(console: console, adminToken: configuration.adminToken, failures: adminAuthFailures, rateLimits: rateLimits)
+            ConsoleRoutes(console: console, admins: admins, failures: adminAuthFailures, rateLimits: rateLimits)
                 .register(on: router)
             DashboardRoutes(console: console, quality: QualityReadModel(store: store)).register(on: admin)
             WatchRoutes(directory: playback?.directory).register(on: router)
@@ -108,10 +138,15 @@ public struct Gateway: Sendable {
     }
 
     /// Routes that upgrade to WebSocket (the chat socket).
-    public func webSocketRouter() -> Router<SocketRequestContext> {
+    public func webSocketRouter(overTLS: Bool = false) -> Router<SocketRequestContext> {
         let router = Router(context: SocketRequestContext.self)
         router.add(middleware: ErrorMappingMiddleware())
-        if let chat { ChatSocket(chat: chat, connectionGuard: connectionGuard).register(on: router) }
+        if let chat {
+            ChatSocket(
+                chat: chat, connectionGuard: connectionGuard, refusesAdminToken: configuration.requireTLS && !overTLS,
+                failures: adminAuthFailures
+            ).register(on: router)
+        }
         return router
     }
 
@@ -145,35 +180,25 @@ public struct Gateway: Sendable {
         return [LiveMediaFastPath(directory: playback.directory, audience: audience)]
     }
 
-    /// HTTP/2 (ALPN h2, falling back to HTTP/1.1) over TLS on `port`: browsers only do LL-HLS well
-    /// over HTTP/2, where many blocked playlist and part requests share one connection.
-    public func tlsApplication(certificatePath: String, keyPath: String, port: Int, logger: Logger) throws -> some ApplicationProtocol {
-        let chain: [NIOSSLCertificate]
-        let key: NIOSSLPrivateKey
-        do {
-            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
-        } catch {
-            throw GatewayError("cannot read the TLS certificate chain \(certificatePath) (\(error)); give a PEM file with --tls-cert")
-        }
-        do {
-            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
-        } catch {
-            throw GatewayError("cannot read the TLS private key \(keyPath) (\(error)); give an unencrypted PEM key with --tls-key")
-        }
-        guard !chain.isEmpty else {
-            throw GatewayError("\(certificatePath) holds no certificate; give a PEM certificate chain with --tls-cert")
-        }
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        tls.applicationProtocols = ["h2", "http/1.1"]
+    /// HTTPS on `port`: HTTP/2 by ALPN (browsers only do LL-HLS well over HTTP/2, where many blocked
+    /// playlist and part requests share one connection), HTTP/1.1 with `wss://` chat otherwise; TLS
+    /// 1.2 at the least, with the certificate current when each connection arrives.
+    public func tlsApplication(certificates: TLSCertificates, port: Int, logger: Logger) -> some ApplicationProtocol {
+        let webSocketResponder = webSocketRouter(overTLS: true).buildResponder()
+        let http1Configuration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(additionalChannelHandlers: fastPathHandlers()),
+            ws: .init(maxFrameSize: 1 << 16, closeTimeout: .seconds(5)))
+        let http2Configuration = HTTP2Channel.Configuration(idleTimeout: configuration.limits.idleTimeout)
         let connectionGuard = connectionGuard
-        let tlsConfiguration = tls
-        let http2 = HTTP2UpgradeChannel.Configuration(idleTimeout: configuration.limits.idleTimeout)
         return Application(
-            router: router(),
+            router: router(overTLS: true),
             server: HTTPServerBuilder { responder in
-                GuardedChildChannel(
-                    inner: try HTTP2UpgradeChannel(tlsConfiguration: tlsConfiguration, configuration: http2, responder: responder),
-                    connectionGuard: connectionGuard, scansHeads: false)
+                SecureHTTPChannel(
+                    certificates: certificates,
+                    http1: HTTP1WebSocketUpgradeChannel(
+                        responder: responder, webSocketResponder: webSocketResponder, configuration: http1Configuration),
+                    http2: HTTP2Channel(responder: responder, configuration: http2Configuration),
+                    connectionGuard: connectionGuard)
             },
             configuration: .init(address: .hostname(configuration.host, port: port), serverName: "streamd"),
             logger: logger)

@@ -11,6 +11,11 @@ public struct GatewayConfiguration: Sendable {
     public var limits: HTTPLimits
     /// When set, `/metrics` needs it as a bearer token (the admin token works too); open otherwise.
     public var metricsToken: String?
+    /// The HTTPS port and the RTMPS port, when the node has a certificate (`--tls-cert`).
+    public var httpsPort: Int?
+    public var rtmpsPort: Int?
+    /// `--require-tls`: on plain HTTP, admin routes and admin credentials are answered 403.
+    public var requireTLS = false
 
     public init(
         host: String = "0.0.0.0", port: Int = 8080, adminToken: String, publicHost: String? = nil, rtmpPort: Int = 1935,

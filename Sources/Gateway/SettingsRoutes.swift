@@ -12,11 +12,22 @@ struct SettingsRoutes: Sendable {
     let channels: ChannelService
     let store: EventStore
     let recordings: RecordingCatalog?
+    let playbackDefaults: PackagerOptions
 
     struct PlaybackSettings: Codable {
         var dvrWindowSeconds: Double?
         var recording: Bool?
         var partTarget: Double?
+        /// In a PUT, absent keeps the channel's (three part targets when `partTarget` changes alone);
+        /// in answers, the value in force.
+        var partHoldBack: Double?
+
+        init(_ event: PlaybackConfigured) {
+            dvrWindowSeconds = event.dvrWindowSeconds
+            recording = event.recording
+            partTarget = event.partTarget
+            partHoldBack = event.partHoldBack ?? 3 * event.partTarget
+        }
     }
 
     func register(on group: RouterGroup<GatewayRequestContext>) {
@@ -33,27 +44,26 @@ struct SettingsRoutes: Sendable {
         }
         group.get("channels/:name/playback") { _, context in
             let name = try await existing(context)
-            let current =
-                try await latest(PlaybackConfigured.self, channel: name)
-                ?? PlaybackConfigured(channel: name, dvrWindowSeconds: 1800, recording: true, partTarget: 0.5)
-            return JSONBody.response(
-                PlaybackSettings(dvrWindowSeconds: current.dvrWindowSeconds, recording: current.recording, partTarget: current.partTarget))
+            let current = try await latest(PlaybackConfigured.self, channel: name) ?? defaultPlayback(name)
+            return JSONBody.response(PlaybackSettings(current))
         }
         group.put("channels/:name/playback") { request, context in
             let name = try await existing(context)
             let body = try await JSONBody.decode(PlaybackSettings.self, from: request)
-            let current = try await latest(PlaybackConfigured.self, channel: name)
+            let current = try await latest(PlaybackConfigured.self, channel: name) ?? defaultPlayback(name)
+            // A new part target without a hold-back takes three of the new parts.
+            let holdBack = body.partHoldBack ?? (body.partTarget == nil ? current.partHoldBack : nil)
             let event = PlaybackConfigured(
-                channel: name, dvrWindowSeconds: body.dvrWindowSeconds ?? current?.dvrWindowSeconds ?? 1800,
-                recording: body.recording ?? current?.recording ?? true, partTarget: body.partTarget ?? current?.partTarget ?? 0.5)
+                channel: name, dvrWindowSeconds: body.dvrWindowSeconds ?? current.dvrWindowSeconds,
+                recording: body.recording ?? current.recording, partTarget: body.partTarget ?? current.partTarget,
+                partHoldBack: holdBack)
             do {
                 _ = try event.options.validated()
             } catch {
                 throw APIError(.badRequest, code: "invalid_settings", "\(error)")
             }
             try await record(event, channel: name, request, context)
-            return JSONBody.response(
-                PlaybackSettings(dvrWindowSeconds: event.dvrWindowSeconds, recording: event.recording, partTarget: event.partTarget))
+            return JSONBody.response(PlaybackSettings(event))
         }
         group.get("channels/:name/recordings") { _, context in
             let name = try context.parameters.require("name")
@@ -61,6 +71,13 @@ struct SettingsRoutes: Sendable {
             let list = try await recordings?.recordings(channelID: channel.id.uuidString.lowercased()) ?? []
             return JSONBody.response(["recordings": list])
         }
+    }
+
+    /// What a channel without settings of its own plays with: the node's defaults.
+    private func defaultPlayback(_ channel: String) -> PlaybackConfigured {
+        PlaybackConfigured(
+            channel: channel, dvrWindowSeconds: playbackDefaults.dvrWindow, recording: playbackDefaults.recording,
+            partTarget: playbackDefaults.partTarget, partHoldBack: playbackDefaults.partHoldBack)
     }
 
     private func existing(_ context: GatewayRequestContext) async throws -> String {

@@ -58,7 +58,7 @@ struct StreamRoutes: Sendable {
                 throw APIError(.badRequest, code: "invalid_id", "\(text) is not a session id; list live sessions with GET /v1/streams")
             }
             let reason = request.uri.queryParameters["reason"].map(String.init)
-            guard await sessions.kick(sessionID: id, by: .admin, reason: reason) else {
+            guard await sessions.kick(sessionID: id, metadata: context.eventMetadata(reason: reason)) else {
                 throw APIError(.notFound, code: "not_found", "no live session \(text); list live sessions with GET /v1/streams")
             }
             return Response(status: .noContent)

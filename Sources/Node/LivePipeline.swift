@@ -67,11 +67,15 @@ public final class LivePipeline: Sendable {
         let store = self.store
         let logger = self.logger
         let stream = session.streamID
+        let causes = QualityCauses()
         let append: @Sendable (any DomainEvent) async -> Void = { event in
+            // A rendition the quality controller turned on or off follows from its QualityChanged.
+            let metadata =
+                causes.cause(of: event).map { EventMetadata.caused(by: $0, actor: .system("pipeline")) }
+                ?? EventMetadata(actor: .system("pipeline"))
             do {
                 _ = try await store.append(
-                    to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: EventMetadata(actor: .system("pipeline")))],
-                    durability: .spoolable)
+                    to: stream, expectedVersion: .any, events: [try NewEvent(event, metadata: metadata)], durability: .spoolable)
             } catch {
                 logger.error("could not record \(type(of: event).eventType) for \(stream): \(error)")
             }
@@ -86,6 +90,11 @@ public final class LivePipeline: Sendable {
             if let started = event as? RenditionStarted { packager?.setActive(true, rendition: started.rendition) }
             if let stopped = event as? RenditionStopped { packager?.setActive(false, rendition: stopped.rendition) }
             await append(event)
+        }
+        packager.expectVideo { [weak transcoder] in
+            // A source without video (audio only) plans no video rendition.
+            guard session.tracks.contains(where: { $0.kind == .video }) else { return [] }
+            return transcoder?.plannedVideoRenditions.map(Set.init)
         }
         running.withLock { $0[session.id] = Running(session: session, transcoder: transcoder, packager: packager) }
         directory.register(packager)
@@ -105,7 +114,8 @@ public final class LivePipeline: Sendable {
                         attached = true
                         let height = session.tracks.first { $0.kind == .video }?.height
                         await quality.attach(
-                            sessionID: sessionID, control: transcoder, policy: QualityLadderPolicy(ladder: ladder, sourceHeight: height))
+                            sessionID: sessionID, control: causes.control(transcoder),
+                            policy: QualityLadderPolicy(ladder: ladder, sourceHeight: height))
                     }
                 }
             }()
@@ -154,6 +164,7 @@ public final class LivePipeline: Sendable {
         } catch {
             logger.warning("cannot read the settings of channel \(channel), using defaults: \(error)")
         }
+        settings.packager.firstMediaSequence = 1  // PackagerOptions.firstMediaSequence says why
         return settings
     }
 }

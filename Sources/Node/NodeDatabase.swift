@@ -19,20 +19,38 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
     /// Opens the event store at `url`, or (nil) in the embedded cluster under `dataDirectory`.
     /// `waitForDatabase`: a database that cannot be reached is waited for, with a line in the log
     /// at each try, instead of failing (`streamd serve`; commands fail at once).
+    ///
+    /// The store connects as the application's role, which cannot edit the log; migrations run as
+    /// the schema's owner: in the embedded cluster its own two roles (`prepareRoles`), with a URL
+    /// the `ownerURL` when given, else `url`'s role does both. `warnIfPrivileged`: say so in the
+    /// log when the store's role could rewrite history.
     public static func open(
-        url text: String?, dataDirectory: URL, registry: EventRegistry = .platform,
-        options: EventStore.Options = EventStore.Options(), waitForDatabase: Bool = false, logger: Logger
+        url text: String?, ownerURL ownerText: String? = nil, dataDirectory: URL, registry: EventRegistry = .platform,
+        options: EventStore.Options = EventStore.Options(), waitForDatabase: Bool = false, warnIfPrivileged: Bool = false,
+        logger: Logger
     ) async throws -> NodeDatabase {
         var cluster: EmbeddedPostgres?
+        var options = options
         let url: DatabaseURL
         if let text {
             url = try DatabaseURL(text)
+            options.ownerURL = try ownerText.map { try DatabaseURL($0) }
         } else {
+            guard ownerText == nil else {
+                throw EventStoreError.database(
+                    "an owner's URL needs a database URL beside it; the embedded cluster makes its own owner and application roles")
+            }
             let embedded = try EmbeddedPostgres(dataDirectory: dataDirectory, logger: logger)
             let started = try embedded.start()
             if started.startedHere { cluster = embedded }
-            try await embedded.ensureDatabase(url: started.url, logger: logger)
-            url = started.url
+            do {
+                let roles = try await embedded.prepareRoles(admin: started.url, logger: logger)
+                options.ownerURL = roles.owner
+                url = roles.application
+            } catch {
+                cluster?.stop()
+                throw error
+            }
         }
         var delay = Duration.seconds(1)
         var attempts = 0
@@ -40,6 +58,13 @@ public final class NodeDatabase: Service, CustomStringConvertible, Sendable {
             do {
                 let store = try await EventStore.open(url: url, registry: registry, options: options, logger: logger)
                 if attempts > 0 { logger.notice("the database answered; starting", metadata: ["url": "\(url)"]) }
+                if warnIfPrivileged, let role = try? await store.roleThatCanRewriteLog() {
+                    logger.warning(
+                        """
+                        the database role \(role) can rewrite the event log (it may UPDATE events or disable their triggers); \
+                        connect as an application role and give the owner as --database-owner-url (docs/event-log.md#database-roles)
+                        """)
+                }
                 return NodeDatabase(store: store, cluster: cluster, logger: logger)
             } catch let error as EventStoreError {
                 guard waitForDatabase, case .unavailable = error, !Task.isCancelled else {

@@ -110,7 +110,7 @@ public final class NodeMetrics: Sendable {
     func exposition(of sources: Sources) async -> [UInt8] {
         var values: [Series: Double] = [:]
         let sessions = await sources.sessions.list()
-        for name in ["rtmp", "srt"] {
+        for name in ["rtmp", "rtmps", "srt"] {
             values[Series(Self.liveSessions, ["protocol": name])] = Double(sessions.filter { $0.protocol == name }.count)
         }
         for session in sessions {

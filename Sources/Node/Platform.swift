@@ -27,8 +27,12 @@ public final class Platform: Sendable {
     /// Stream keys in memory, followed from the log; SRT's listen callback checks them.
     public let keys: StreamKeyCache
     public let gateway: Gateway
+    /// The admins whose tokens this node accepts, followed from the log.
+    public let admins: AdminDirectory
     public let chat: ChatService
     public let rtmpPort: Int
+    /// Bound when the node has a certificate and `configuration.rtmpsPort`.
+    public let rtmpsPort: Int?
     public let srtPort: Int
     public let pipeline: LivePipeline
     public let recordings: RecordingCatalog
@@ -70,7 +74,7 @@ public final class Platform: Sendable {
         store: EventStore, configuration: GatewayConfiguration, ingest: IngestConfiguration = IngestConfiguration(),
         srt srtConfiguration: SRTConfiguration = SRTConfiguration(),
         media: MediaOptions, chat chatConfiguration: ChatConfiguration = ChatConfiguration(), metrics: NodeMetrics? = nil,
-        logger: Logger
+        tls: TLSCertificates? = nil, logger: Logger
     ) async throws {
         self.store = store
         self.media = media
@@ -94,6 +98,16 @@ public final class Platform: Sendable {
             throw PlatformError(
                 "cannot listen for RTMP on \(configuration.host):\(configuration.rtmpPort) (\(error)); choose another --rtmp-port")
         }
+        if let tls, let port = configuration.rtmpsPort {
+            do {
+                self.rtmpsPort = try await rtmp.start(host: configuration.host, port: port, tls: tls)
+            } catch {
+                await rtmp.shutdown()
+                throw PlatformError("cannot listen for RTMPS on \(configuration.host):\(port) (\(error)); choose another --rtmps-port")
+            }
+        } else {
+            self.rtmpsPort = nil
+        }
         self.rtmp = rtmp
         // SRT decides keys in libsrt's listen callback, from this in-memory table of the log.
         let keys = StreamKeyCache(store: store, logger: logger)
@@ -115,6 +129,15 @@ public final class Platform: Sendable {
             throw PlatformError("cannot read the stream keys from the event log within 60 s; check that PostgreSQL is reachable and retry")
         }
         self.keys = keys
+        let admins = AdminDirectory()
+        do {
+            try await Self.recordOwner(token: configuration.adminToken, store: store, logger: logger)
+            try await admins.load(from: store)
+        } catch {
+            await rtmp.shutdown()
+            throw PlatformError("cannot read the admins from the event log (\(error)); check that PostgreSQL is reachable and retry")
+        }
+        self.admins = admins
         let srt = SRTServer(configuration: srtConfiguration, sharingSessionsWith: rtmp, keys: keys, logger: logger)
         do {
             self.srtPort = try srt.start(host: configuration.host, port: configuration.srtPort)
@@ -131,10 +154,13 @@ public final class Platform: Sendable {
         self.recordings = RecordingCatalog(store: store, origin: origin)
         var shown = configuration
         shown.rtmpPort = rtmpPort
+        shown.rtmpsPort = rtmpsPort
         shown.srtPort = srtPort
         var gateway = Gateway(
             configuration: shown, store: store, channels: channels, sessions: rtmp.registry,
-            playback: .init(directory: pipeline.directory, recordings: recordings, thumbnails: thumbnails))
+            playback: .init(
+                directory: pipeline.directory, recordings: recordings, thumbnails: thumbnails, defaults: media.defaults.packager))
+        gateway.admins = admins
         let chat = ChatService(store: store, channels: channels)
         self.chat = chat
         let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
@@ -143,6 +169,7 @@ public final class Platform: Sendable {
         gateway.console = console
         var chatEndpoint = ChatEndpoint(service: chat, configuration: chatConfiguration, adminToken: configuration.adminToken)
         chatEndpoint.consoleSessions = console.sessions
+        chatEndpoint.admins = admins
         gateway.chat = chatEndpoint
         if let metrics {
             let sources = NodeMetrics.Sources(
@@ -152,6 +179,14 @@ public final class Platform: Sendable {
                 connections: gateway.connectionGuard, directory: pipeline.directory, quality: QualityReadModel(store: store))
             gateway.metrics = MetricsEndpoint(token: configuration.metricsToken) { await metrics.exposition(of: sources) }
         }
+        gateway.audit = AuditEndpoint(
+            sql: Projections.all,
+            memory: [
+                .init(model: ChatRoomsAudit.model) { try await chat.auditValue() },
+                .init(model: PlaybackDirectoryAudit.model) { [directory = pipeline.directory] in
+                    try await PlaybackDirectoryAudit.live(directory, store: store)
+                },
+            ])
         self.gateway = gateway
         self.quality = QualityController(store: store)
         self.qualityProjection = qualityProjection
@@ -167,7 +202,10 @@ public final class Platform: Sendable {
         let (recordings, pipeline, rtmp, srt, media, logger) = (recordings, pipeline, rtmp, srt, media, logger)
         let dashboard = self.dashboard
         let audience = gateway.audience
+        let admins = self.admins
         return [
+            // A revoked admin's token is refused here as soon as the revocation reaches the log.
+            NodeService("admin directory", logger: logger, .cancel { await admins.follow(store, logger: logger) }),
             NodeService("channels read model", logger: logger, .cancel { await channels.run() }),
             NodeService("stream key table", logger: logger, .cancel { await keys.follow() }),
             NodeService("chat", logger: logger, .cancel { await chat.run() }),
@@ -205,6 +243,24 @@ public final class Platform: Sendable {
             NodeService("RTMP ingest", logger: logger, .call { await rtmp.shutdown() }),
             NodeService("SRT ingest", logger: logger, .call { await srt.shutdown() }),
         ]
+    }
+
+    /// The first-start token (DATA_DIR/admin-token, `--admin-token`) is the admin `admin`'s
+    /// (`AdminRegistry.ensureOwner`); a node starting beside another may lose the race to record it.
+    static func recordOwner(token: String, store: EventStore, logger: Logger) async throws {
+        let metadata = EventMetadata(actor: .system("serve"), reason: "the node's first-start admin token")
+        for attempt in 1...3 {
+            do {
+                if try await AdminRegistry(store: store).ensureOwner(token: token, metadata: metadata) == .revoked {
+                    logger.warning(
+                        "the first-start admin token (DATA_DIR/admin-token or --admin-token) belongs to the revoked admin `admin` and is refused; use another admin's token, or add one with `streamd admins add NAME`"
+                    )
+                }
+                return
+            } catch EventStoreError.wrongExpectedVersion where attempt < 3 {
+                continue
+            }
+        }
     }
 
     /// The service group of `services` alone; `configure` adds to or changes its configuration.

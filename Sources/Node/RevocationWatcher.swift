@@ -3,7 +3,8 @@ import EventStore
 import Ingest
 
 /// Ends a channel's live session on this node when its stream key is revoked, whichever node or
-/// CLI revoked it: follows `StreamKeyRevoked` from the log's head.
+/// CLI revoked it: follows `StreamKeyRevoked` from the log's head. The `StreamEnded(kicked)` names
+/// the revocation as its cause and carries its correlation (and so the revoking request's).
 struct RevocationWatcher: Sendable {
     let store: EventStore
     let sessions: SessionRegistry
@@ -22,7 +23,8 @@ struct RevocationWatcher: Sendable {
                 continue
             }
             _ = await sessions.kick(
-                channelID: revoked.channelId.uuidString.lowercased(), by: event.metadata.actor, reason: "stream key revoked")
+                channelID: revoked.channelId.uuidString.lowercased(),
+                metadata: .caused(by: event, actor: event.metadata.actor, reason: "stream key revoked"))
         }
     }
 }

@@ -4,7 +4,8 @@ import Logging
 import Transcode
 
 /// Applies the ladder policy to live sessions' transcoders: follows `QualityChanged` in the log and
-/// turns renditions on and off through `QualityControl` (a `Transcoder`). RECOVERY changes
+/// turns renditions on and off through `QualityControl` (a `Transcoder`), naming the event as the
+/// cause of what it changes. RECOVERY changes
 /// nothing: the level it probes from keeps its renditions until the probe confirms.
 ///
 /// Whoever starts a session's transcoder calls `attach` (it applies the session's current level at
@@ -41,7 +42,7 @@ public actor QualityController {
         for await event in store.subscribe(after: head, filter: EventFilter(types: [QualityChanged.eventType])) {
             do {
                 let changed = try store.registry.decode(event, as: QualityChanged.self)
-                apply(changed.to, sessionID: changed.sessionID)
+                apply(changed.to, sessionID: changed.sessionID, cause: EventCause(event))
             } catch {
                 DecodeFailures.report(
                     event, error, consumer: "quality controller", consequence: "its session's ladder is not changed", logger: store.logger)
@@ -71,8 +72,9 @@ public actor QualityController {
         attached[sessionID]?.level
     }
 
-    func apply(_ state: QualityState, sessionID: String) {
+    func apply(_ state: QualityState, sessionID: String, cause: EventCause? = nil) {
         guard state != .recovery, var entry = attached[sessionID] else { return }
+        entry.control.attributeChanges(to: cause)
         entry.policy.apply(state, to: entry.control)
         entry.level = state
         attached[sessionID] = entry

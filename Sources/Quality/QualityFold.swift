@@ -33,7 +33,9 @@ struct QualityFold: Sendable {
             return .opened(session)
         case .sampled(let sampled):
             guard var session = sessions[sampled.sessionID] else { return .none }
-            let transitions = session.sampled(sampled.stats)
+            // A window's intervals in order: the machine sees each one as if it had its own event.
+            var transitions: [QualityTransition] = []
+            for interval in sampled.intervals { transitions += session.sampled(interval) }
             sessions[sampled.sessionID] = session
             return .updated(session, transitions: transitions)
         case .resumed(let resumed):

@@ -6,7 +6,8 @@ import PostgresNIO
 import Transcode
 
 /// The `quality_sessions` and `quality_thresholds` read models (migrations/0006): runs the quality
-/// machine of every live session over its `IngestStatsSampled` events, in log order, through
+/// machine of every live session over its `IngestStatsSampled` windows (each interval of a window
+/// in turn), in log order, through
 /// `QualityFold` (the rule the audit applies too).
 ///
 /// Each row keeps the session's whole machine (`record`), so the next event continues exactly

@@ -4,7 +4,8 @@ import Logging
 import Node
 import ServiceLifecycle
 
-/// The admin token: given, or kept in the data folder with mode 0600.
+/// The first-start admin token (the admin `admin`'s): given, or kept in the data folder with mode
+/// 0600. Other admins' tokens live only with them (`streamd admins add`).
 struct AdminToken {
     enum Source { case explicit, file(String), generated(String) }
     var value: String

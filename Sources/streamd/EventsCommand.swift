@@ -6,29 +6,51 @@ struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Read, verify and replay the event log (works without a running server).",
-        subcommands: [List.self, Verify.self, Replay.self])
+        subcommands: [
+            List.self, Show.self, Timeline.self, Trace.self, Verify.self, Replay.self, MakeCheckpoint.self, Prove.self,
+            Consistency.self, Export.self, Key.self,
+        ])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List events: position, time, stream, type, actor, data.")
         @OptionGroup var database: DatabaseOptions
-        @Option(help: "Only streams starting with this prefix (channel-demo, chat-, session-).") var stream: String?
+        @Option(help: "Only this stream, exactly (channel-demo, chat-demo, session-ID).") var stream: String?
+        @Option(help: "Only streams starting with this prefix (channel-, chat-, session-).") var streamPrefix: String?
         @Option(help: "Only this event type (repeatable).") var type: [String] = []
         @Option(help: "Only events after this position.") var after: Int64 = 0
+        @Option(help: "Only events up to and including this position.") var to: Int64?
         @Option(help: "Only events recorded at or after this ISO 8601 time.") var since: String?
+        @Option(help: "Only events recorded before this ISO 8601 time.") var until: String?
+        @Option(help: "Only events by this actor: a kind (admin, user, moderator, system, encoder), or kind:id.") var actor: String?
+        @Option(help: "Only events with this correlation id.") var correlation: String?
         @Option(help: "At most this many events.") var limit: Int = 1_000
         @Flag(help: "Print one JSON object per line with the whole envelope.") var json = false
 
-        func validate() throws {
-            if let since, EventCoding.parseDate(since) == nil {
-                throw ValidationError("--since must be an ISO 8601 time such as 2026-11-22T10:00:00Z")
+        func validate() throws { _ = try filter() }
+
+        /// The options as a filter (the parsing `GET /v1/events` does); each mistake named with
+        /// what to write instead.
+        func filter() throws -> EventFilter {
+            var parameters = [
+                "stream": stream, "streamPrefix": streamPrefix, "type": type.joined(separator: ","), "since": since, "until": until,
+                "actor": actor, "correlation": correlation,
+            ].compactMapValues { $0 }
+            if let to { parameters["to"] = String(to) }
+            let filter: EventFilter
+            do {
+                filter = try EventFilter.parse(parameters)
+            } catch let error as EventFilter.ParseError {
+                let option = error.parameter == "streamPrefix" ? "stream-prefix" : error.parameter
+                throw ValidationError("--\(option) \(error.problem)")
             }
+            if let to, to < after { throw ValidationError("--to (\(to)) is before --after (\(after)): nothing to list") }
             guard limit > 0 else { throw ValidationError("--limit must be positive") }
+            return filter
         }
 
         func run() async throws {
+            let filter = try filter()
             try await withDatabase(database) { store in
-                let filter = EventFilter(
-                    streamPrefix: stream, types: type.isEmpty ? nil : type, since: since.flatMap(EventCoding.parseDate))
                 var position = after
                 var remaining = limit
                 while remaining > 0 {
@@ -59,44 +81,18 @@ struct EventsCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute the log's hash chain; report the first edited, deleted or reordered event.",
-            discussion: "Exits 0 with \"N events verified\", or 1 naming the first broken position.")
+            discussion: """
+                Exits 0 with "N events verified", or 1 naming the first broken position. With --checkpoint, checks the log \
+                against signed checkpoints kept outside the database instead, and prints the tree size and root it verified.
+                """)
         @OptionGroup var database: DatabaseOptions
+        @OptionGroup var checkpoints: CheckpointVerifyOptions
 
         func run() async throws {
+            if !checkpoints.checkpoint.isEmpty { return try await checkpoints.run(database: database) }
             let outcome = try await withDatabase(database) { store in try await HashChainVerifier(store: store).verify() }
             print(outcome)
             if case .broken = outcome { throw ExitCode(1) }
-        }
-    }
-
-    struct Replay: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Rebuild a read model from the log into a scratch schema and compare it with the live one.",
-            discussion:
-                "Prints \"identical\" or the differing rows; exits 1 when they differ. Projections: \(Projections.names.joined(separator: ", "))."
-        )
-        @OptionGroup var database: DatabaseOptions
-        @Option(help: "The projection to rebuild.") var projection: String
-        @Option(help: "Rebuild as of this position (default: the live model's checkpoint).") var until: Int64?
-
-        func validate() throws {
-            guard Projections.named(projection) != nil else {
-                throw ValidationError("unknown projection \"\(projection)\"; known: \(Projections.names.joined(separator: ", "))")
-            }
-        }
-
-        func run() async throws {
-            guard let projection = Projections.named(projection) else { return }
-            let (report, audit) = try await withDatabase(database) { store in
-                let report = try await ProjectionReplay(store: store, projection: projection).run(until: until)
-                // The quality machine's transitions are events too: recompute them and compare.
-                var audit: QualityAudit.Report?
-                if projection.name == "quality" { audit = try await QualityAudit(store: store).run(until: report.replayedUntil) }
-                return (report, audit)
-            }
-            print(report)
-            if let audit { print(audit) }
-            if !report.isIdentical || audit?.isIdentical == false { throw ExitCode(1) }
         }
     }
 }

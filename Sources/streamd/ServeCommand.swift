@@ -56,13 +56,24 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Bearer token for admin routes. Without it one is generated on first start and kept in DATA_DIR/admin-token (mode 0600). (env STREAMD_ADMIN_TOKEN)",
+            "Token of the first admin, `admin` (others: `streamd admins add NAME`). Without it one is generated on first start and kept in DATA_DIR/admin-token (mode 0600). (env STREAMD_ADMIN_TOKEN)",
             valueName: "token"))
     var adminToken: String?
 
+    @OptionGroup var checkpointKey: CheckpointKeyOptions
+
     @Option(
         name: .long,
-        help: ArgumentHelp("LL-HLS part target in seconds, 0.2-2. (env STREAMD_PART_TARGET, default 0.5)", valueName: "seconds"))
+        help: ArgumentHelp(
+            "Also write every signed checkpoint into this folder (a mount the database's holder cannot rewrite). (env STREAMD_CHECKPOINT_DIR)",
+            valueName: "path"))
+    var checkpointDir: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "LL-HLS part target in seconds, 0.2-2; players stay three of them behind live. (env STREAMD_PART_TARGET, default 0.25)",
+            valueName: "seconds"))
     var partTarget: Double?
 
     @Option(
@@ -87,7 +98,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("PEM certificate chain: also serve HTTP/2 over TLS on --https-port. (env STREAMD_TLS_CERT)", valueName: "file"))
+        help: ArgumentHelp(
+            "PEM certificate chain: also serve HTTPS (HTTP/2, HTTP/1.1 and wss:// chat) on --https-port and RTMPS on --rtmps-port; SIGHUP reloads it and the key. (env STREAMD_TLS_CERT)",
+            valueName: "file"))
     var tlsCert: String?
 
     @Option(name: .long, help: ArgumentHelp("PEM private key of --tls-cert. (env STREAMD_TLS_KEY)", valueName: "file"))
@@ -96,8 +109,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "HTTPS (HTTP/2) port when --tls-cert and --tls-key are given. (env STREAMD_HTTPS_PORT, default 8443)", valueName: "port"))
+            "HTTPS port when --tls-cert and --tls-key are given. (env STREAMD_HTTPS_PORT, default 8443)", valueName: "port"))
     var httpsPort: Int?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "RTMPS ingest port when --tls-cert and --tls-key are given; 0 turns RTMPS off. (env STREAMD_RTMPS_PORT, default 1936)",
+            valueName: "port"))
+    var rtmpsPort: Int?
+
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Answer 403 to admin routes, the console and the admin token on plain HTTP: admins use HTTPS only. Needs --tls-cert. (env STREAMD_REQUIRE_TLS)"
+        ))
+    var requireTLS = false
 
     @Option(
         name: .long,
@@ -176,6 +203,19 @@ struct ServeCommand: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
         }
+        let requireTLS = try self.requireTLS || (Environment.bool("REQUIRE_TLS") ?? false)
+        guard !requireTLS || tlsCert != nil else {
+            throw ValidationError("--require-tls needs HTTPS: give --tls-cert and --tls-key too")
+        }
+        let rtmpsPort = try self.rtmpsPort ?? Environment.int("RTMPS_PORT") ?? 1936
+        var certificates: TLSCertificates?
+        if let tlsCert, let tlsKey {
+            do {
+                certificates = try TLSCertificates(certificatePath: tlsCert, keyPath: tlsKey)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+        }
 
         let chatTokenHours = try self.chatTokenHours ?? Environment.int("CHAT_TOKEN_HOURS") ?? 24
         guard chatTokenHours > 0, chatTokenHours <= 24 * 365 else {
@@ -198,33 +238,33 @@ struct ServeCommand: AsyncParsableCommand {
         guard spoolLimit >= 1 else { throw ValidationError("--spool-limit-mb must be 1 or more") }
         var storeOptions = EventStore.Options()
         storeOptions.spool = .init(directory: database.dataDirectory.appendingPathComponent("spool"), limitBytes: spoolLimit << 20)
+        let signer = try checkpointKey.loadOrCreate(dataDirectory: database.dataDirectory)
+        var integration = MerkleIntegrator.Options()
+        integration.pushDirectory = (checkpointDir ?? Environment.string("CHECKPOINT_DIR")).map { URL(fileURLWithPath: $0) }
         let opened = try await database.open(logger: logger, options: storeOptions, waitForDatabase: true)
+        var gatewayConfiguration = GatewayConfiguration(
+            host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort,
+            limits: limits, metricsToken: metricsToken ?? Environment.string("METRICS_TOKEN"))
+        if certificates != nil {
+            gatewayConfiguration.httpsPort = httpsPort
+            gatewayConfiguration.rtmpsPort = rtmpsPort > 0 ? rtmpsPort : nil
+            gatewayConfiguration.requireTLS = requireTLS
+        }
         let platform: Platform
         do {
             platform = try await Platform(
-                store: opened.store,
-                configuration: GatewayConfiguration(
-                    host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort,
-                    limits: limits, metricsToken: metricsToken ?? Environment.string("METRICS_TOKEN")),
-                srt: srt, media: media, chat: chat, metrics: metrics, logger: logger)
+                store: opened.store, configuration: gatewayConfiguration, srt: srt, media: media, chat: chat, metrics: metrics,
+                tls: certificates, logger: logger)
         } catch {
             await opened.close()
             throw error
         }
         var http: [any Service] = [NamedService("HTTP", platform.gateway.application(logger: logger), logger: logger)]
-        if let tlsCert, let tlsKey {
-            do {
-                http.append(
-                    NamedService(
-                        "HTTPS",
-                        try platform.gateway.tlsApplication(certificatePath: tlsCert, keyPath: tlsKey, port: httpsPort, logger: logger),
-                        logger: logger))
-            } catch {
-                await platform.rtmp.shutdown()
-                await platform.srt.shutdown()
-                await opened.close()
-                throw CommandFailure("\(error)")
-            }
+        if let certificates {
+            http.append(
+                NamedService(
+                    "HTTPS", platform.gateway.tlsApplication(certificates: certificates, port: httpsPort, logger: logger), logger: logger))
+            http.append(CertificateReloader(certificates: certificates, logger: logger))
         }
         let shownHost = publicHost ?? (host == "0.0.0.0" ? "localhost" : host)
         var banner = [
@@ -235,14 +275,21 @@ struct ServeCommand: AsyncParsableCommand {
                 + (srt.passphrase != nil ? "  (with the passphrase)" : ""),
             "  database:    \(opened.store.url)\(opened.cluster != nil ? " (embedded, in \(database.dataDirectory.path)/postgres)" : "")",
         ]
-        if tlsCert != nil {
-            banner.insert("  HTTPS:       https://\(shownHost):\(httpsPort)  (HTTP/2 over TLS: use it for LL-HLS in browsers)", at: 2)
+        if let certificates {
+            var lines = [
+                "  HTTPS:       https://\(shownHost):\(httpsPort)  (HTTP/2 and wss:// chat; use it for LL-HLS in browsers)"
+                    + (requireTLS ? "; admin over HTTPS only" : "")
+            ]
+            if let port = platform.rtmpsPort { lines.append("  RTMPS ingest: rtmps://\(shownHost):\(port)/live/<stream key>") }
+            lines.append("  certificate: \(certificates.summary)  (kill -HUP \(getpid()) reloads it)")
+            banner.insert(contentsOf: lines, at: 2)
         }
         switch token.source {
         case .explicit: banner.append("  admin token: as given by --admin-token / STREAMD_ADMIN_TOKEN")
         case .file(let path): banner.append("  admin token: in \(path)")
         case .generated(let path): banner.append("  admin token: \(token.value)  (generated now, shown once; kept in \(path))")
         }
+        banner.append("  checkpoints: signed by \(signer.verifier)")
         banner.append(
             "  create a channel: curl -H 'Authorization: Bearer <admin token>' -d '{\"name\":\"demo\"}' http://\(shownHost):\(httpPort)/v1/channels"
         )
@@ -252,7 +299,9 @@ struct ServeCommand: AsyncParsableCommand {
         // One group, in start order: the log first (it closes last), the node's parts, the HTTP
         // servers last (they stop accepting first). SIGTERM or SIGINT stops them in reverse.
         let watchdog = ShutdownWatchdog(database: opened, logger: logger)
-        let group = Platform.group([opened] + platform.services + http + [watchdog], logger: logger) { configuration in
+        let integrator = CheckpointService(
+            integrator: MerkleIntegrator(store: opened.store, key: signer, options: integration), logger: logger)
+        let group = Platform.group([opened] + platform.services + [integrator] + http + [watchdog], logger: logger) { configuration in
             configuration.gracefulShutdownSignals = [.sigterm, .sigint]
         }
         let trimming = Task.detached(priority: .background) { await MemoryTuning.trimPeriodically() }

@@ -11,6 +11,9 @@ struct Streamd: AsyncParsableCommand {
             (for example --database-url as STREAMD_DATABASE_URL). Without a database URL, streamd \
             runs its own private PostgreSQL cluster in the data folder.
             """,
-        subcommands: [ServeCommand.self, ChannelsCommand.self, EventsCommand.self],
+        subcommands: [
+            ServeCommand.self, ChannelsCommand.self, AdminsCommand.self, EventsCommand.self, ViewersCommand.self,
+            VodCommand.self, VerifyExportCommand.self,
+        ],
         defaultSubcommand: nil)
 }

@@ -174,7 +174,8 @@ import Testing
             #expect(
                 ((restored["messages"] as? [[String: Any]]) ?? []).count == bobAcks, "bob's messages back; ann's deleted one stays gone")
 
-            // History: deletions as of now, or as of a position before them.
+            // History: as of now, or of a position before the takedowns, which hold all the same
+            // (TakedownTests covers the full record).
             await platform.chat.runner.waitUntil(try await platform.store.headPosition())
             let (historyStatus, now) = try await HTTP.request("GET", base + "/v1/chat/room/history?from=2000-01-01T00:00:00Z", token: nil)
             #expect(historyStatus == 200)
@@ -182,12 +183,16 @@ import Testing
             let (_, asOf) = try await HTTP.request("GET", base + "/v1/chat/room/history?asOf=\(beforeBan - 1)", token: nil)
             let old = (asOf["messages"] as? [[String: Any]]) ?? []
             #expect(!old.contains { $0["id"] as? String == firstId }, "deleted before that position")
-            #expect(old.contains { $0["userId"] as? String == bobId }, "not yet banned at that position")
+            #expect(old.contains { $0["userId"] as? String == bobId }, "banned after that position, but unbanned since")
             let firstPosition = delivered["position"] as? Int ?? 0
             let (_, beforeDelete) = try await HTTP.request("GET", base + "/v1/chat/room/history?asOf=\(firstPosition)", token: nil)
             #expect(
-                ((beforeDelete["messages"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == firstId },
-                "asOf before the delete shows it")
+                !((beforeDelete["messages"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == firstId },
+                "asOf before the delete: the delete holds")
+            let (_, record) = try await HTTP.request("GET", base + "/v1/chat/room/history?asOf=\(firstPosition)", token: "admin-t")
+            #expect(
+                ((record["messages"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == firstId && $0["removed"] != nil },
+                "the admin sees it, marked")
             #expect(((old).first?["sentAt"] as? String)?.hasPrefix("20") == true)
 
             // Bad input keeps the socket open.

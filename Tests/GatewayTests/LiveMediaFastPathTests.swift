@@ -58,6 +58,21 @@ import Testing
         _ = try channel.finish()
     }
 
+    /// After a request that closes the connection the decoder takes no other: the raw path frames
+    /// none either and hands the rest on as it came (found by ops/fuzz's http-raw target).
+    @Test func afterARequestThatClosesTheRestPassesOnInOneRead() throws {
+        let channel = try rawChannel()
+        let closing = "GET /live/nobody/360p/s1.m4s HTTP/1.1\r\nConnection: close\r\n\r\n"
+        let rest = "GET /live/nobody/360p/s2.m4s HTTP/1.1\r\n\r\nGET /live/nobody/360p/s3.m4s HTTP/1.1\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: closing + rest))
+        var reads: [String] = []
+        while var buffer = try channel.readInbound(as: ByteBuffer.self) {
+            reads.append(buffer.readString(length: buffer.readableBytes) ?? "")
+        }
+        #expect(reads == [closing, rest])
+        _ = try channel.finish()
+    }
+
     // MARK: The fast path, after HTTP decoding
 
     func fastChannel() throws -> EmbeddedChannel {

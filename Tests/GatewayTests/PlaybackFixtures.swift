@@ -35,7 +35,8 @@ struct PlaybackFixture: Sendable {
         let identity = SessionIdentity(
             sessionID: UUID().uuidString.lowercased(), channelID: UUID().uuidString.lowercased(), channelName: channel)
         let stream = StreamPackager(
-            identity: identity, origin: OriginStore(root: root), options: PackagerOptions(), longestKeyframeInterval: 2,
+            // 0.5 s parts: four per 2 s segment, which the tests name.
+            identity: identity, origin: OriginStore(root: root), options: PackagerOptions(partTarget: 0.5), longestKeyframeInterval: 2,
             logger: Logger(label: "playback-fixture"), events: { _ in })
         stream.add(
             rendition: video, kind: .video, bitrate: 1_000_000,

@@ -45,6 +45,29 @@ struct RawRequestTests {
         }
     }
 
+    /// Heads NIO's HTTP decoder refuses or reads differently go to it untouched (ops/fuzz's
+    /// http-raw target found the first two and the tab in the target: the raw path framed them
+    /// as requests, the decoder refused them).
+    @Test func headsTheDecoderReadsOtherwiseGoToIt() {
+        for head in [
+            "GET /live/demo/720p/s12.m4s HTTP/1.1\r\nHost: \u{0}\u{0}1\r\n\r\n",  // NUL in a value
+            "GET ve/demo/720p/s12.m4s HTTP/1.1\r\nHost: x\r\n\r\n",  // not origin-form
+            "GET /live/a/b/s1.m4s HTTP/1.1\r\nContent-Length : 5\r\n\r\n",  // space before the colon
+            "GET /live/a/b/s1.m4s HTTP/1.1\r\nHost: x\nContent-Length: 5\r\n\r\n",  // a bare LF
+            "GET /live/a/b/s1.m4s HTTP/1.1\r\nHost: x\rY\r\n\r\n",  // a bare CR
+            "GET /live/a/b/s1.m4s HTTP/1.1\r\nHost: x\r\n Content-Length: 5\r\n\r\n",  // a folded line
+            "\r\nGET /live/a/b/s1.m4s HTTP/1.1\r\n\r\n",  // a blank line first
+            "GET /live/a/b/s1.m4s HTTP/1.1\r\nX-\u{7F}: 1\r\n\r\n",  // DEL in a name
+            "GET /live/a/b/s1.m4s HTTP/1.1\r\n: x\r\n\r\n",  // an empty name
+            "GET /live/a/b/s1.m4s HTTP/1.1\r\nUser-Agent: caf\u{E9}\r\n\r\n",  // above 0x7E
+            "GET /live/a/b/s1.m4s\tHTTP/1.1\r\n\r\n",  // a tab in the request line
+            "HEAD /liv\t\tI HTTP/1.1\r\nHost: x\r\n\r\n",  // a tab in the target (found by http-raw)
+        ] {
+            #expect(request(head) == nil, "\(head.debugDescription)")
+        }
+        #expect(request("GET /live/a/b/s1.m4s HTTP/1.1\r\nHost:\tx \r\nAccept: */*\r\n\r\n")?.liveTarget != nil)
+    }
+
     @Test func headsAreFoundOnlyWhenWhole() {
         #expect(LiveMediaRawPath.headLength(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET")) == 27)
         #expect(LiveMediaRawPath.headLength(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n")) == nil)

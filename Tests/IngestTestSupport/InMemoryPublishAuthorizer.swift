@@ -43,7 +43,9 @@ public final class InMemoryPublishAuthorizer: PublishAuthorizer, ImmediatePublis
         table.withLock { table in
             if let channel = table.keys[streamKey] { return .accepted(channelID: channel.id, channelName: channel.name) }
             if let revoked = table.revoked[streamKey] {
-                return .refused(.revokedKey(channelID: revoked.channel.id, revokedAt: revoked.at, revokedBy: revoked.by))
+                return .refused(
+                    .revokedKey(
+                        channelID: revoked.channel.id, channelName: revoked.channel.name, revokedAt: revoked.at, revokedBy: revoked.by))
             }
             return .refused(.unknownKey)
         }

@@ -6,7 +6,7 @@ import Testing
 @testable import Ingest
 
 /// Random and mutated inputs for every parser: each must return or throw a typed error, never trap.
-/// (The million-case run is `swift run -c release IngestFuzz`.)
+/// (The long runs are libFuzzer's: `ops/fuzz`, target rtmp-chunk and amf0.)
 @Suite struct FuzzTests {
     static let cases = 3000
 
@@ -36,6 +36,15 @@ import Testing
                 ? Array(valid[0..<Int.random(in: 0...valid.count, using: &generator)])
                 : IngestFuzzer.mutate(valid, using: &generator)
             IngestFuzzer.handshake(input)
+        }
+    }
+
+    /// onMetaData's data rates are a publisher's Doubles: 1e300 kbit/s trapped converting to Int
+    /// (ops/fuzz's rtmp-chunk target; the input is in ops/fuzz.d/corpus/rtmp-chunk).
+    @Test func metadataBitratesOutOfRangeAreDropped() {
+        #expect(RTMPSession.bitrate(kilobits: 2_500) == 2_500_000)
+        for figure in [1e300, -1, 0, .nan, .infinity, -.infinity] {
+            #expect(RTMPSession.bitrate(kilobits: figure) == nil, "\(figure)")
         }
     }
 

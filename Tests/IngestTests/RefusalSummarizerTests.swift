@@ -43,6 +43,26 @@ import Testing
         #expect(summarizer.trackedAddresses == 0)
     }
 
+    @Test func manyAddressesTryingOneChannelAreBoundedPerChannel() {
+        var summarizer = RefusalSummarizer(policy: .init(allowance: 10, globalAllowance: 600, channelAllowance: 5))
+        var recorded = 0
+        for address in 0..<50
+        where summarizer.refusal(from: "10.2.0.\(address)", reason: "revoked_key", channel: "demo", now: start, wallClock: wall) == .record
+        {
+            recorded += 1
+        }
+        #expect(recorded == 5)
+        // Another channel, and refusals that name none, have their own room.
+        #expect(summarizer.refusal(from: "10.2.1.1", reason: "revoked_key", channel: "other", now: start, wallClock: wall) == .record)
+        #expect(summarizer.refusal(from: "10.2.1.2", reason: "unknown_key", now: start, wallClock: wall) == .record)
+        // The counted ones come out in their addresses' summaries, and the next window has room again.
+        #expect(summarizer.flush(wallClock: wall).map(\.count).reduce(0, +) == 45)
+        #expect(
+            summarizer.refusal(
+                from: "10.2.0.1", reason: "revoked_key", channel: "demo", now: start.advanced(by: .seconds(61)), wallClock: wall)
+                == .record)
+    }
+
     @Test func manyAddressesShareTheGlobalAllowance() {
         var summarizer = RefusalSummarizer(policy: .init(allowance: 10, globalAllowance: 20))
         var recorded = 0

@@ -127,8 +127,10 @@ import Testing
         #expect(entry.streamID == session.streamID)
         #expect(entry.metadata.actor.id.hasPrefix("127.0.0.1:"))
         let stats = await harness.events.events(IngestStatsSampled.self)
-        #expect(stats.count >= 2)
-        #expect(stats.contains { ($0.stats.srt?.receiveRateMbps ?? 0) > 0.05 && ($0.stats.srt?.packetsReceived ?? 0) > 0 })
+        // One event per window of intervals (closed at the end): the intervals are all there.
+        let intervals = stats.flatMap(\.intervals)
+        #expect(intervals.count >= 2)
+        #expect(intervals.contains { ($0.srt?.receiveRateMbps ?? 0) > 0.05 && ($0.srt?.packetsReceived ?? 0) > 0 })
         // The last sample is taken after the caller hung up, when libsrt may no longer report the link.
         #expect(stats.compactMap(\.stats.srt).count >= stats.count - 1)
         #expect(stats.compactMap(\.stats.srt).allSatisfy { $0.latencyMilliseconds >= 120 })
@@ -186,6 +188,10 @@ import Testing
         #expect(await harness.events.waitUntil { $0.filter { $0.event is PublishRejected }.count == 4 })
         let reasons = await harness.events.events(PublishRejected.self).map(\.reason)
         #expect(reasons == ["malformed_request", "malformed_request", "malformed_request", "revoked_key"])
+        // A refusal that names a channel is in the channel's own stream, beside its other events.
+        let revokedEntry = try #require(await harness.events.entries(of: PublishRejected.self).last)
+        #expect(revokedEntry.1.streamID == "channel-\(Self.channel.name)")
+        #expect(revokedEntry.0.channelName == Self.channel.name)
         let play = await harness.events.events(PublishRejected.self).first
         #expect(play?.detail.contains("does not play streams over SRT") == true)
         await harness.shutdown()
@@ -318,6 +324,9 @@ import Testing
             return
         }
         #expect(refused.rejectReason == SRT_REJX_CONFLICT)
+        #expect(await harness.events.waitUntil { $0.contains { ($0.event as? PublishRejected)?.reason == "channel_already_live" } })
+        let conflictEntry = try #require(await harness.events.entries(of: PublishRejected.self).last)
+        #expect(conflictEntry.1.streamID == "channel-\(Self.channel.name)")
         _ = await rtmp.wait()
         _ = await drain.value
         #expect(await harness.events.waitUntil { $0.contains { $0.event is StreamEnded } })

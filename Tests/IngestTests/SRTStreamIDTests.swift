@@ -87,8 +87,8 @@ import Testing
 
     @Test func refusalsMapToAccessControlRejectCodes() {
         #expect(SRTRejection.code(for: .unknownKey) == 1404)
-        #expect(SRTRejection.code(for: .revokedKey(channelID: nil, revokedAt: nil, revokedBy: nil)) == 1403)
-        #expect(SRTRejection.code(for: .channelAlreadyLive(channelID: "c")) == 1409)
+        #expect(SRTRejection.code(for: .revokedKey(channelID: nil, channelName: nil, revokedAt: nil, revokedBy: nil)) == 1403)
+        #expect(SRTRejection.code(for: .channelAlreadyLive(channelID: "c", channelName: "c")) == 1409)
         #expect(SRTRejection.code(for: .tooManyFailedAttempts(retryAfterSeconds: 3)) == 1402)
         #expect(SRTRejection.code(for: .unavailable("db")) == 1503)
         #expect(SRTRejection.code(for: .malformedRequest("x")) == 1400)

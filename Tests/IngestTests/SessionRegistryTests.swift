@@ -20,7 +20,7 @@ import Testing
             return
         }
         guard
-            case .refused(.channelAlreadyLive("c1")) = await registry.claim(
+            case .refused(.channelAlreadyLive("c1", "one")) = await registry.claim(
                 channelID: "c1", channelName: "one", remoteAddress: "9.9.9.9:1", connection: Self.connection(2))
         else {
             Issue.record("a second live publisher was accepted")

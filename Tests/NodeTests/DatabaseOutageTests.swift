@@ -15,7 +15,7 @@ import Testing
 
     /// kill -9 of the postmaster 5 s into a publish, its port held by another process for 5 s so
     /// the supervisor cannot restart it at once: the stream's facts are spooled and replayed, and
-    /// the log ends up with one `SegmentPublished` per segment file, `StreamEnded`,
+    /// the log ends up with one `SegmentPublished` entry per segment file, `StreamEnded`,
     /// `RecordingFinalized` and `DatabaseOutage`, its chain verified.
     @Test(.timeLimit(.minutes(3))) func aKilledEmbeddedPostmasterLosesNoFactOfALiveStream() async throws {
         try await Self.withSupervisedDatabase("outage") { root, database, cluster in
@@ -108,13 +108,15 @@ import Testing
                 atPath: media.appendingPathComponent(session).appendingPathComponent(rendition).path
             )
             .filter { $0.hasPrefix("s") && $0.hasSuffix(".m4s") }
-            let events = published.filter { $0.rendition == rendition }.map(\.mediaSequence)
+            let events = published.flatMap { event in event.renditions.filter { $0.rendition == rendition }.map { _ in event.mediaSequence }
+            }
             #expect(events.count == files.count, "\(rendition): \(events.count) SegmentPublished for \(files.count) segment files")
             #expect(Set(events).count == events.count)
         }
         let outage = try registry.decode(try #require(log.first { $0.eventType == "DatabaseOutage" }), as: DatabaseOutage.self)
         #expect(outage.cause.contains("postmaster is gone"), "\(outage.cause)")
-        #expect(outage.spooledEvents > 5 && outage.refused == 0)
+        // 5 s away: a segment event every 2 s for the whole ladder (statistics go in 10 s windows).
+        #expect(outage.spooledEvents >= 2 && outage.refused == 0, "\(outage)")
         let verified = try await HashChainVerifier(store: store).verify()
         if case .verified = verified {} else { Issue.record("hash chain: \(verified)") }
     }

@@ -56,12 +56,14 @@ import Transcode
         }
         #expect(body.contains(#""quality":"HIGH""#), "\(body)")
         #expect(body.contains(#""health":"#), "\(body)")
-        var sampled: [RecordedEvent] = []
-        while sampled.count < 3, ContinuousClock.now < deadline {
+        // One event per window (10 s, the last closed at the end): wait for 3 intervals in all.
+        var intervals: [IngestStats] = []
+        while intervals.count < 3, ContinuousClock.now < deadline + .seconds(10) {
             try await Task.sleep(for: .milliseconds(500))
-            sampled = try await store.read(after: 0, limit: 100, filter: EventFilter(types: [IngestStatsSampled.eventType]))
+            let sampled = try await store.read(after: 0, limit: 100, filter: EventFilter(types: [IngestStatsSampled.eventType]))
+            intervals = try sampled.flatMap { try store.registry.decode($0, as: IngestStatsSampled.self).intervals }
         }
-        let lags = try sampled.map { try store.registry.decode($0, as: IngestStatsSampled.self).stats.timestampLagMilliseconds }
+        let lags = intervals.map(\.timestampLagMilliseconds)
         #expect(!lags.isEmpty && lags.allSatisfy { $0 != nil }, "\(lags)")
         _ = try await publishing
     }

@@ -9,9 +9,9 @@ import Transcode
 @testable import Ingest
 @testable import Quality
 
-/// Records control calls the way `Transcoder` keeps them.
+/// Records control calls the way `Transcoder` keeps them, and the causes they were given.
 final class RecordingQualityControl: QualityControl {
-    let state = Mutex((disabled: Set<String>(), audioOnly: false))
+    let state = Mutex((disabled: Set<String>(), audioOnly: false, cause: EventCause?.none))
 
     func setEnabled(_ enabled: Bool, rendition name: String) {
         state.withLock {
@@ -23,7 +23,12 @@ final class RecordingQualityControl: QualityControl {
         state.withLock { $0.audioOnly = audioOnly }
     }
 
+    func attributeChanges(to cause: EventCause?) {
+        state.withLock { $0.cause = cause }
+    }
+
     var disabled: Set<String> { state.withLock { $0.disabled } }
+    var cause: EventCause? { state.withLock { $0.cause } }
 }
 
 @Suite("Quality projection over a real event log", .serialized)
@@ -141,6 +146,8 @@ struct QualityProjectionTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(control.disabled == ["1080p", "720p", "source"])
+        let toLow = try #require(try await Self.qualityChanges(store, session: live).last)
+        #expect(control.cause == EventCause(toLow), "the renditions it stops name the QualityChanged as their cause")
 
         // Replay rebuilds identical tables; the recomputed transitions are the logged ones.
         let replay = try await ProjectionReplay(store: store, projection: QualityProjection()).run()

@@ -9,16 +9,25 @@ import Testing
 @Suite struct ConsoleBrowserTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static var artifacts: String {
-        (ProcessInfo.processInfo.environment["STREAMD_ARTIFACTS"] ?? root.appendingPathComponent(".build/artifacts").path) + "/console"
+    static var artifactsRoot: String {
+        ProcessInfo.processInfo.environment["STREAMD_ARTIFACTS"] ?? root.appendingPathComponent(".build/artifacts").path
     }
 
-    @Test(.timeLimit(.minutes(4))) func signInPublishWatchModerateKickAndSignOut() async throws {
-        let script = Self.root.appendingPathComponent("Tests/StreamdTests/Browser/console_flow.py").path
+    /// The console flow empties this folder first; the hls.js test runs beside it and so keeps its own.
+    static var artifacts: String { artifactsRoot + "/console" }
+    static var hlsjsArtifacts: String { artifactsRoot + "/hlsjs-cmcd" }
+
+    /// What every Selenium test here needs: the `selenium` module and Debian's chromium-driver.
+    static func requireSelenium() throws {
         let selenium = try Subprocess.run("/usr/bin/env", ["python3", "-c", "import selenium"])
         try #require(selenium.status == 0, "selenium is missing: run ops/install --tests")
         try #require(
             FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver"), "chromium-driver is missing: run ops/install --tests")
+    }
+
+    @Test(.timeLimit(.minutes(4))) func signInPublishWatchModerateKickAndSignOut() async throws {
+        let script = Self.root.appendingPathComponent("Tests/StreamdTests/Browser/console_flow.py").path
+        try Self.requireSelenium()
 
         let server = try await StreamdServer()
         defer { server.removeData() }
@@ -40,8 +49,7 @@ import Testing
     /// dashboard while live and in the post-stream report (`Browser/hlsjs_cmcd.py`).
     @Test(.timeLimit(.minutes(4))) func hlsJSWithCMCDYieldsStartupAndRebufferFigures() async throws {
         let script = Self.root.appendingPathComponent("Tests/StreamdTests/Browser/hlsjs_cmcd.py").path
-        let selenium = try Subprocess.run("/usr/bin/env", ["python3", "-c", "import selenium"])
-        try #require(selenium.status == 0, "selenium is missing: run ops/install --tests")
+        try Self.requireSelenium()
         let server = try await StreamdServer()
         defer { server.removeData() }
         defer { Task { try? await server.stop(signal: SIGKILL) } }
@@ -49,7 +57,7 @@ import Testing
             "/usr/bin/env",
             [
                 "python3", script, server.base, server.token, "\(server.rtmp)", Self.root.appendingPathComponent(".build/hlsjs").path,
-                Self.artifacts,
+                Self.hlsjsArtifacts,
             ])
         #expect(run.status == 0, "\(run.output)")
         print("hls.js CMCD flow: \(run.output)")

@@ -187,7 +187,12 @@ import Testing
         let events = try await store.read(after: 0, limit: 100_000)
         let types = events.map(\.eventType)
         #expect(types.contains("LadderConfigured") && types.contains("RenditionStarted"))
-        #expect(types.filter { $0 == "SegmentPublished" }.count >= 4 * 10)
+        // One SegmentPublished per segment of the ladder, an entry per rendition.
+        let entries = events.filter { $0.eventType == "SegmentPublished" }.map { event in
+            ((try? JSONSerialization.jsonObject(with: event.data)) as? [String: Any])?["renditions"] as? [Any] ?? []
+        }
+        #expect(entries.map(\.count).reduce(0, +) >= 4 * 10)
+        #expect(entries.count < entries.map(\.count).reduce(0, +))
         #expect(types.filter { $0 == "RecordingFinalized" }.count == 1)
         #expect(try await HashChainVerifier(store: store).verify() == .verified(count: Int64(events.count)))
     }
@@ -279,6 +284,12 @@ extension PlaybackTests {
         let settings = try await server.admin("PUT", "/v1/channels/again/playback", body: #"{"dvrWindowSeconds":6,"recording":false}"#)
         #expect(settings.status == 200, "\(settings.text)")
         #expect(try await server.admin("PUT", "/v1/channels/again/playback", body: #"{"partTarget":5}"#).status == 400)
+        // The hold-back is three part targets unless set, and never less.
+        #expect(settings.text.contains(#""partTarget":0.25"#) && settings.text.contains(#""partHoldBack":0.75"#), "\(settings.text)")
+        let short = try await server.admin("PUT", "/v1/channels/again/playback", body: #"{"partHoldBack":0.5}"#)
+        #expect(short.status == 400 && short.text.contains("at least three part targets"), "\(short.text)")
+        let held = try await server.admin("PUT", "/v1/channels/again/playback", body: #"{"partHoldBack":1.5}"#)
+        #expect(held.status == 200 && held.text.contains(#""partHoldBack":1.5"#), "\(held.text)")
 
         let first = try await server.publish(key: key, seconds: 8)
         #expect(first.status == 0, "\(first.output)")
@@ -289,6 +300,7 @@ extension PlaybackTests {
             return playlist.segments.contains(where: \.discontinuity) ? playlist : nil
         }
         #expect(broken.liveProblems(otherRenditions: ["source", "160p", "audio"]).isEmpty, "\(broken.lines.joined(separator: "\n"))")
+        #expect(broken.serverControl["PART-HOLD-BACK"] == "1.5", "\(broken.serverControl)")
 
         let trimmed = try await poll("the DVR window to trim", seconds: 30) { () -> MediaPlaylist? in
             let playlist = try MediaPlaylist(try await server.get(path).text)
@@ -299,7 +311,7 @@ extension PlaybackTests {
         #expect(sessions.count == 1)
         let folder = server.dataDir + "/media/\(sessions.first ?? "")/240p"
         _ = try await poll("trimmed segment files to be deleted", seconds: 30) { () -> Bool? in
-            FileManager.default.fileExists(atPath: folder + "/s0.m4s") ? nil : true
+            FileManager.default.fileExists(atPath: folder + "/s1.m4s") ? nil : true
         }
         let published = try await second
         #expect(published.status == 0, "\(published.output)")

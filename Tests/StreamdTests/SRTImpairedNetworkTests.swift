@@ -35,6 +35,8 @@ import Testing
         var position: Int64
         var type: String
         var data: [String: JSONValue]
+        var eventId = UUID()
+        var metadata = EventMetadata(actor: .system("test"))
 
         func string(_ key: String) -> String? {
             if case .string(let value)? = data[key] { return value }
@@ -64,7 +66,8 @@ import Testing
             try await store.read(after: position, limit: 10_000, filter: EventFilter(types: types)).map {
                 Logged(
                     position: $0.position, type: $0.eventType,
-                    data: (try? JSONDecoder().decode([String: JSONValue].self, from: $0.data)) ?? [:])
+                    data: (try? JSONDecoder().decode([String: JSONValue].self, from: $0.data)) ?? [:], eventId: $0.eventId,
+                    metadata: $0.metadata)
             }
         }
 
@@ -180,6 +183,11 @@ import Testing
             try await events(["RenditionStopped"], after: beforeCut).first { $0.string("rendition") == "540p" }
         }
         #expect(stopped540.string("reason") == "disabled", "\(stopped540.data)")
+        // The stop follows from a QualityChanged: it names it and keeps its correlation.
+        let downgrades = try await events([QualityChanged], after: beforeCut)
+        let stopCause = downgrades.first { $0.eventId == stopped540.metadata.causationId }
+        #expect(stopCause != nil, "RenditionStopped names the QualityChanged that stopped it: \(stopped540.metadata)")
+        #expect(stopped540.metadata.correlationId == stopCause.map { $0.metadata.correlationId ?? $0.eventId })
         let stoppedAll = try await events(["RenditionStopped"], after: beforeCut)
         let stoppedOthers = stoppedAll.filter { $0.string("reason") == "disabled" }
         #expect(Set(stoppedOthers.compactMap { $0.string("rendition") }) == ["540p"], "VERY_LOW keeps 360p and 240p")
@@ -212,6 +220,8 @@ import Testing
             try await events(["RenditionStarted"], after: beforeHeal).first { $0.string("rendition") == "540p" }
         }
         #expect(restarted.string("reason") == "enabled", "\(restarted.data)")
+        let upgrades = try await events([QualityChanged], after: beforeHeal)
+        #expect(upgrades.contains { $0.eventId == restarted.metadata.causationId }, "the restart names its QualityChanged")
         try await Task.sleep(for: .seconds(4))
         let afterHeal = try await positions()
         // Audio, which fits the cut link, advances throughout. The kept video rungs advance across the

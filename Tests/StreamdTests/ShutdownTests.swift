@@ -140,15 +140,7 @@ import Testing
 
     /// ffmpeg publishing a test pattern with a tone over RTMP, in real time, for up to 4 minutes.
     static func publish(_ server: StreamdServer, key: String, size: String) throws -> Encoder {
-        Encoder(
-            try Subprocess.start(
-                "/usr/bin/ffmpeg",
-                [
-                    "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
-                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "240",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "60", "-bf", "0",
-                    "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(server.rtmp)/live/\(key)",
-                ]))
+        Encoder(try server.startPublishing(key: key, seconds: 240, size: size))
     }
 
     /// The publishing ffmpeg, killed and reaped once (never signalled after that: its pid may
@@ -229,7 +221,7 @@ import Testing
     }
 
     /// The one session in the data folder ended (`StreamEnded`), its recording is finalized after
-    /// that, one `SegmentPublished` stands for each segment file on disk, and `streamd events
+    /// that, one `SegmentPublished` entry stands for each segment file on disk, and `streamd events
     /// verify` passes.
     static func expectSessionFlushed(_ server: StreamdServer) async throws {
         let media = server.dataDir + "/media"
@@ -257,11 +249,16 @@ import Testing
             print("ShutdownTests: StreamEnded \(ours[end].dataText)")
             #expect(types[finalized...].allSatisfy { $0 != "SegmentPublished" }, "no segment is published after the recording is finalized")
         }
-        let published = ours.filter { $0.eventType == "SegmentPublished" }.map { data($0)["path"] as? String ?? "?" }
+        // One event per segment of the ladder, an entry per rendition.
+        let published = ours.filter { $0.eventType == "SegmentPublished" }.flatMap { event in
+            (data(event)["renditions"] as? [[String: Any]] ?? []).map { $0["path"] as? String ?? "?" }
+        }
         let onDisk = files.values.reduce(into: Set<String>()) { $0.formUnion($1) }
-        print("ShutdownTests: \(published.count) SegmentPublished, \(onDisk.count) segment files (\(files.mapValues(\.count)))")
+        print("ShutdownTests: \(published.count) SegmentPublished entries, \(onDisk.count) segment files (\(files.mapValues(\.count)))")
         #expect(Set(published).count == published.count, "no segment is published twice")
-        #expect(published.count == onDisk.count, "one SegmentPublished per segment file: \(published.count) events, \(onDisk.count) files")
+        #expect(
+            published.count == onDisk.count,
+            "one SegmentPublished entry per segment file: \(published.count) entries, \(onDisk.count) files")
         let unpublished = onDisk.subtracting(published).sorted()
         let missing = Set(published).subtracting(onDisk).sorted()
         #expect(unpublished.isEmpty, "segment files on disk without SegmentPublished (lost at shutdown?): \(unpublished)")

@@ -105,13 +105,21 @@ final class StreamdServer: @unchecked Sendable {
         key: String, seconds: Int, size: String = "640x360", gop: Int = 60, videoOptions: [String] = []
     ) async throws -> (status: Int32, output: String) {
         try await Subprocess.runDetached(
-            "/usr/bin/ffmpeg",
-            [
-                "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "\(seconds)",
-                "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "\(gop)", "-bf", "0",
-            ] + videoOptions + [
-                "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(rtmp)/live/\(key)",
-            ])
+            "/usr/bin/ffmpeg", publishArguments(key: key, seconds: seconds, size: size, gop: gop, videoOptions: videoOptions))
+    }
+
+    /// The same publish, running until it ends or is stopped.
+    func startPublishing(key: String, seconds: Int, size: String = "640x360") throws -> Subprocess.Running {
+        try Subprocess.start("/usr/bin/ffmpeg", publishArguments(key: key, seconds: seconds, size: size, gop: 60, videoOptions: []))
+    }
+
+    private func publishArguments(key: String, seconds: Int, size: String, gop: Int, videoOptions: [String]) -> [String] {
+        [
+            "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "\(seconds)",
+            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "\(gop)", "-bf", "0",
+        ] + videoOptions + [
+            "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(rtmp)/live/\(key)",
+        ]
     }
 }

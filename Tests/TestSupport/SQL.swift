@@ -24,4 +24,15 @@ public enum SQL {
         }
         return values
     }
+
+    /// The SQLSTATE PostgreSQL refused `statement` with, or nil when it ran.
+    public static func refusal(_ url: DatabaseURL, _ statement: String) async throws -> String? {
+        do {
+            try await execute(url, statement)
+            return nil
+        } catch let error as PSQLError {
+            guard let state = error.serverInfo?[.sqlState] else { throw error }
+            return state
+        }
+    }
 }

@@ -203,6 +203,25 @@ struct LadderPlannerTests {
         #expect(run.idrs("720p") == [0, 2000])
     }
 
+    @Test func theVideoRenditionsArePlannedOnceTheFirstGOPHasDecidedThePassthrough() throws {
+        var run = Harness(track: Self.h264())
+        #expect(run.planner.plannedVideoRenditions == nil)
+        for n in 0..<60 { try run.feed(n, keyframe: n == 0) }
+        #expect(run.planner.plannedVideoRenditions == nil, "the top rung waits on the passthrough decision")
+        try run.feed(60, keyframe: true)
+        #expect(run.planner.plannedVideoRenditions == ["720p", "480p", "360p", "1080p"])
+
+        var sparse = Harness(track: Self.h264())
+        for n in 0...121 { try sparse.feed(n, keyframe: n == 0) }
+        #expect(sparse.planner.plannedVideoRenditions.map(Set.init) == ["1080p", "720p", "480p", "360p"])
+
+        // Not eligible for passthrough: the first frame plans everything; a rung turned off is not planned.
+        var encoded = Harness(ladder: Self.small, track: Self.h264())
+        encoded.setControl { $0.disabled = ["180p"] }
+        try encoded.feed(0, keyframe: true)
+        #expect(encoded.planner.plannedVideoRenditions == ["360p"])
+    }
+
     @Test func sparseKeyframesStartTheHeldTopRungOnTheGrid() throws {
         let options = TranscodeOptions(overload: nil, encoderThreads: 1, topRungEncoderThreads: 3)
         var run = Harness(options: options, track: Self.h264())

@@ -5,7 +5,7 @@ PostgreSQL goes away"). Two phases against one `streamd serve` on its embedded d
   kill:    kill -9 of the postmaster 15 s into a 110 s publish, its port held by another process for
            HOLD seconds (default 60) so the supervisor cannot restart it sooner. A player follows
            the live playlist with blocking reloads throughout. Afterwards: one StreamEnded, one
-           RecordingFinalized, one SegmentPublished per segment file of each rendition, no event id
+           RecordingFinalized, one SegmentPublished entry per segment file of each rendition, no event id
            twice, DatabaseOutage, `streamd events verify`, and the recording played to its end as VOD.
   sigterm: the postmaster killed again (port held) during a second publish, SIGTERM 5 s later:
            streamd exits within 10 s, the spool is on disk, and the next start replays it: every
@@ -224,13 +224,15 @@ def main() -> int:
     all_match = True
     for name in sorted(os.listdir(media)):
         files = len([f for f in os.listdir(os.path.join(media, name)) if f.startswith("s") and f.endswith(".m4s")])
-        events = int(server.psql(f"SELECT count(*) FROM events WHERE stream_id = 'session-{session}' "
-                                 f"AND event_type = 'SegmentPublished' AND data->>'rendition' = '{name}'"))
-        distinct = int(server.psql(f"SELECT count(DISTINCT data->>'mediaSequence') FROM events WHERE stream_id = 'session-{session}' "
-                                   f"AND event_type = 'SegmentPublished' AND data->>'rendition' = '{name}'"))
-        per_rendition.append(f"{name} {events} events / {files} files")
+        # Schema 2: one event per segment of the ladder, an entry per rendition (schema 1: the event itself).
+        entries = (f"FROM events e, LATERAL jsonb_array_elements(CASE WHEN e.data ? 'renditions' THEN e.data->'renditions' "
+                   f"ELSE jsonb_build_array(e.data) END) r WHERE e.stream_id = 'session-{session}' "
+                   f"AND e.event_type = 'SegmentPublished' AND r->>'rendition' = '{name}'")
+        events = int(server.psql(f"SELECT count(*) {entries}"))
+        distinct = int(server.psql(f"SELECT count(DISTINCT e.data->>'mediaSequence') {entries}"))
+        per_rendition.append(f"{name} {events} entries / {files} files")
         all_match &= events == files == distinct
-    check("one SegmentPublished per segment file", ", ".join(per_rendition), "equal", all_match)
+    check("one SegmentPublished entry per segment file", ", ".join(per_rendition), "equal", all_match)
     twice = server.psql("SELECT count(*) - count(DISTINCT event_id) FROM events")
     check("event ids in the log twice", twice, "0", twice == "0")
     outage = json.loads(server.psql("SELECT data::text FROM events WHERE event_type = 'DatabaseOutage' ORDER BY position DESC LIMIT 1"))

@@ -14,6 +14,10 @@ public final class EventStore: Sendable {
         public var pollInterval: Duration = .seconds(1)
         public var maximumConnections = 16
         public var migrate = true
+        /// The schema's owner, when the store's own role is the application's: migrations run as
+        /// the owner, which then grants the store's role what `ApplicationRole` lists (nil: they run
+        /// as the store's role).
+        public var ownerURL: DatabaseURL?
         /// Where every connection to the database does its I/O (see `defaultGroup`).
         public var eventLoopGroup: any EventLoopGroup = EventStore.defaultGroup
         /// Where spoolable appends go while the database is away (nil: they fail as confirmed ones do).
@@ -44,7 +48,7 @@ public final class EventStore: Sendable {
     private let batcher: AppendBatcher
     /// Set when the store spools (`Options.spool`).
     private let gate: SpoolGate?
-    private let readers: ConnectionSet
+    let readers: ConnectionSet
     private let tasks: Task<Void, Never>
 
     private init(
@@ -105,7 +109,7 @@ public final class EventStore: Sendable {
             client: client, url: url, registry: registry, options: options, logger: logger, loop: loop, recent: recent, notifier: notifier,
             tasks: tasks, spool: spool)
         do {
-            if options.migrate { try await Migrator.bundled().migrate(client, logger: logger) }
+            if options.migrate { try await migrate(url: url, options: options, client: client, logger: logger) }
             // In another encoding the database's canonical bytes could differ from Swift's UTF-8.
             let encoding = try await client.query("SHOW server_encoding", logger: logger)
             for try await name in encoding.decode(String.self) where name.uppercased() == "UTF8" {
@@ -120,6 +124,42 @@ public final class EventStore: Sendable {
             throw EventStoreError.unavailable("cannot use the database at \(url): \(AppendBatcher.describe(error))", whileAppending: false)
         }
         return store
+    }
+
+    private static func migrate(url: DatabaseURL, options: Options, client: PostgresClient, logger: Logger) async throws {
+        guard let owner = options.ownerURL, owner.username != url.username else {
+            try await Migrator.bundled().migrate(client, logger: logger)
+            return
+        }
+        // Hosts may differ (a pooler in front of the application's connections); databases may not.
+        guard owner.database == url.database else {
+            throw EventStoreError.database("the owner's URL (\(owner)) and the database URL (\(url)) must name the same database")
+        }
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                on: options.eventLoopGroup.next(), configuration: try owner.connectionConfiguration(), id: 1, logger: logger)
+        } catch {
+            let reason = "cannot connect as the schema's owner to \(owner): \(AppendBatcher.describe(error))"
+            guard AppendBatcher.isConnectionFailure(error) else { throw EventStoreError.database(reason) }
+            throw EventStoreError.unavailable(reason, whileAppending: false)
+        }
+        do {
+            try await Migrator.bundled().migrate(connection, granting: url.username, logger: logger)
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// The store's role, when it could rewrite the log (UPDATE `events`, or drop its triggers as
+    /// the table's owner); nil when it can only read and append.
+    public func roleThatCanRewriteLog() async throws -> String? {
+        let (client, logger) = (client, logger)
+        return try await client.withConnection { connection in
+            try await ApplicationRole.rewriter(on: connection, logger: logger)
+        }
     }
 
     public func shutdown() async {
@@ -254,8 +294,58 @@ public final class EventStore: Sendable {
     static let columns =
         "position, stream_id, stream_version, event_id, event_type, schema_version, data::text, metadata::text, recorded_at, hash"
 
-    /// One stream's events from `version` on, in order.
-    public func readStream(_ stream: String, fromVersion version: Int64 = 1, limit: Int = 10_000) async throws -> [RecordedEvent] {
+    /// One stream's events from `version` on, in order: all of them (a session's stream passes
+    /// 10,000 events in under an hour), or the first `limit`. Reads in pages; a caller that must
+    /// not hold a long stream in memory iterates `streamPages` instead.
+    public func readStream(_ stream: String, fromVersion version: Int64 = 1, limit: Int? = nil) async throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        let wanted = Swift.max(0, limit ?? .max)
+        for try await page in streamPages(stream, fromVersion: version, pageSize: Swift.min(wanted, Self.streamPageSize)) {
+            events.append(contentsOf: page.prefix(wanted - events.count))
+            if events.count >= wanted { break }
+        }
+        return events
+    }
+
+    static let streamPageSize = 5_000
+
+    /// One stream's events from `version` on, a page of at most `pageSize` at a time, to the end
+    /// of the stream as it is when the last page is read.
+    public func streamPages(_ stream: String, fromVersion version: Int64 = 1, pageSize: Int = 5_000) -> StreamPages {
+        StreamPages(store: self, stream: stream, fromVersion: version, pageSize: Swift.max(1, pageSize))
+    }
+
+    /// The pages of `streamPages`: keyset paging on the stream's version.
+    public struct StreamPages: AsyncSequence, Sendable {
+        public typealias Element = [RecordedEvent]
+        let store: EventStore
+        let stream: String
+        let fromVersion: Int64
+        let pageSize: Int
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let store: EventStore
+            let stream: String
+            var version: Int64
+            let pageSize: Int
+            var finished = false
+
+            public mutating func next() async throws -> [RecordedEvent]? {
+                guard !finished else { return nil }
+                let page = try await store.readStreamPage(stream, fromVersion: version, limit: pageSize)
+                if page.count < pageSize { finished = true }
+                guard let last = page.last else { return nil }
+                version = last.streamVersion + 1
+                return page
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(store: store, stream: stream, version: fromVersion, pageSize: pageSize)
+        }
+    }
+
+    func readStreamPage(_ stream: String, fromVersion version: Int64, limit: Int) async throws -> [RecordedEvent] {
         let (client, logger) = (client, logger)
         return try await retryingConnection {
             let rows = try await client.query(
@@ -286,17 +376,73 @@ public final class EventStore: Sendable {
         }
     }
 
+    /// Events before `position` (exclusive) that pass `filter`, newest first: the latest matches
+    /// without reading the log from its start.
+    public func read(before position: Int64, limit: Int = 1_000, filter: EventFilter = .all) async throws -> [RecordedEvent] {
+        let (logger, readers) = (logger, readers)
+        return try await retryingConnection {
+            try await readers.with { connection in
+                var bindings = PostgresBindings()
+                bindings.append(position)
+                let sql = "SELECT \(Self.columns) FROM events WHERE position < $1" + Self.conditions(filter, &bindings)
+                bindings.append(Int64(Swift.max(1, limit)))
+                let rows = try await connection.query(
+                    PostgresQuery(unsafeSQL: sql + " ORDER BY position DESC LIMIT $\(bindings.count)", binds: bindings), logger: logger)
+                return try await Self.decode(rows)
+            }
+        }
+    }
+
+    /// The event at `position`, or nil when the log does not reach it.
+    public func event(at position: Int64) async throws -> RecordedEvent? {
+        guard position > 0 else { return nil }
+        return try await read(after: position - 1, limit: 1).first { $0.position == position }
+    }
+
+    /// How many events after `position` pass `filter` (a report's totals without reading them).
+    public func count(after position: Int64, filter: EventFilter = .all) async throws -> Int {
+        let (logger, readers) = (logger, readers)
+        return try await retryingConnection {
+            try await readers.with { connection in
+                var bindings = PostgresBindings()
+                bindings.append(position)
+                let sql = "SELECT count(*) FROM events WHERE position > $1" + Self.conditions(filter, &bindings)
+                let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+                for try await count in rows.decode(Int64.self) { return Int(count) }
+                return 0
+            }
+        }
+    }
+
     static func read(
         after position: Int64, limit: Int, filter: EventFilter, on connection: PostgresConnection, logger: Logger
     ) async throws -> [RecordedEvent] {
         var bindings = PostgresBindings()
         bindings.append(position)
-        var sql = "SELECT \(columns) FROM events WHERE position > $1"
+        var sql = "SELECT \(columns) FROM events WHERE position > $1" + conditions(filter, &bindings)
+        bindings.append(Int64(max(1, limit)))
+        sql += " ORDER BY position LIMIT $\(bindings.count)"
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        return try await decode(rows)
+    }
+
+    /// The filter as SQL (` AND ...` each), its values bound after those already in `bindings`;
+    /// `EventFilter.matches` is the same test in Swift.
+    static func conditions(_ filter: EventFilter, _ bindings: inout PostgresBindings) -> String {
+        var sql = ""
+        if let stream = filter.stream {
+            bindings.append(stream)
+            sql += " AND stream_id = $\(bindings.count)"
+        }
         if let prefix = filter.streamPrefix {
             let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\")
                 .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
             bindings.append(escaped + "%")
             sql += " AND stream_id LIKE $\(bindings.count)"
+        }
+        if let last = filter.toPosition {
+            bindings.append(last)
+            sql += " AND position <= $\(bindings.count)"
         }
         if let types = filter.types {
             bindings.append(types)
@@ -321,12 +467,14 @@ public final class EventStore: Sendable {
         }
         if let correlation = filter.correlationId {
             bindings.append(correlation.uuidString.uppercased())
-            sql += " AND upper(metadata->>'correlationId') = $\(bindings.count)"
+            // The IS NOT NULL lets the planner use the partial index (migration 0015).
+            sql += " AND upper(metadata->>'correlationId') = $\(bindings.count) AND metadata->>'correlationId' IS NOT NULL"
         }
-        bindings.append(Int64(max(1, limit)))
-        sql += " ORDER BY position LIMIT $\(bindings.count)"
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        return try await decode(rows)
+        if let causation = filter.causationId {
+            bindings.append(causation.uuidString.uppercased())
+            sql += " AND upper(metadata->>'causationId') = $\(bindings.count) AND metadata->>'causationId' IS NOT NULL"
+        }
+        return sql
     }
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedEvent] {

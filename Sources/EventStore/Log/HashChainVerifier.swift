@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Walks the log and recomputes its hash chain (`HashChain`, migrations/0007): an edited, deleted
-/// or reordered row breaks the chain at the first position it touched.
+/// Walks the log and recomputes its hash chain (`HashChain`, migrations/0007) from the rows' raw
+/// columns: an edited, deleted or reordered row breaks the chain at the first position it touched.
 public struct HashChainVerifier: Sendable {
     public enum Outcome: Sendable, Hashable, CustomStringConvertible {
         case verified(count: Int64)
@@ -40,21 +40,18 @@ public struct HashChainVerifier: Sendable {
         var previousHash = HashChain.genesis
         var previousPosition: Int64 = 0
         while true {
-            let rows = try await connection.query(
-                """
-                SELECT position, hash, streamd_event_canonical(position, stream_id, stream_version, event_id,
-                    event_type, schema_version, data, metadata, recorded_at)
-                FROM events WHERE position > \(previousPosition) ORDER BY position LIMIT \(pageSize)
-                """, logger: store.logger)
-            var count = 0
-            for try await (position, stored, canonical) in rows.decode((Int64, ByteBuffer, ByteBuffer).self) {
-                count += 1
+            // The raw columns, hashed here: a redefined `streamd_event_canonical` cannot vouch for a row.
+            let rows = try await LogRow.read(
+                after: previousPosition, through: .max, limit: pageSize, on: connection, logger: store.logger)
+            let count = rows.count
+            for row in rows {
+                let position = row.position
                 guard position == previousPosition + 1 else {
                     return .broken(
                         position: previousPosition + 1, reason: "the event is missing (deleted); the next stored position is \(position)")
                 }
-                let expected = HashChain.next(after: previousHash, canonical: Array(buffer: canonical))
-                let storedHash = Array(buffer: stored)
+                let expected = HashChain.next(after: previousHash, canonical: row.canonical)
+                let storedHash = row.chainHash ?? []
                 guard storedHash == expected else {
                     return .broken(position: position, reason: "its content or place does not match the hash chain (edited or reordered)")
                 }

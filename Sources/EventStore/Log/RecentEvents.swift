@@ -166,11 +166,13 @@ final class RecentEvents: Sendable {
 }
 
 extension EventFilter {
-    /// The same test as the SQL of `EventStore.read`: a byte-wise prefix (stream ids are ASCII and
+    /// The same test as the SQL of `EventStore.read`: the exact stream, a byte-wise prefix (stream ids are ASCII and
     /// collate "C"), any of the types, `since` inclusive and `until` exclusive, the actor's kind (and
     /// id), the correlation id.
     func matches(_ event: RecordedEvent) -> Bool {
+        if let stream, event.streamId != stream { return false }
         if let prefix = streamPrefix, !event.streamId.utf8.starts(with: prefix.utf8) { return false }
+        if let toPosition, event.position > toPosition { return false }
         if let types, !types.contains(event.eventType) { return false }
         if let since, event.recordedAt < since { return false }
         if let until, event.recordedAt >= until { return false }
@@ -180,6 +182,7 @@ extension EventFilter {
             if parts.count > 1, event.metadata.actor.id != String(parts[1]) { return false }
         }
         if let correlationId, event.metadata.correlationId != correlationId { return false }
+        if let causationId, event.metadata.causationId != causationId { return false }
         return true
     }
 }

@@ -8,7 +8,8 @@ import PostgresNIO
 /// `initdb` and `postgres` refuse to run as root, so as root the cluster belongs to the `postgres`
 /// user and every command runs through `runuser`. It listens only on 127.0.0.1, on a port below
 /// 32768 (the ephemeral range could steal a higher one between runs) recorded in the data folder,
-/// with a generated password (mode 0600) for scram-sha-256.
+/// with a generated password (mode 0600) for scram-sha-256. The superuser only administers the
+/// cluster; streamd itself connects as two roles of its own (`EmbeddedPostgres+Roles.swift`).
 public final class EmbeddedPostgres: Sendable {
     public let dataDirectory: URL
     public let clusterDirectory: URL
@@ -29,17 +30,17 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     private var portFile: URL { dataDirectory.appendingPathComponent("postgres.port") }
-    private var passwordFile: URL { dataDirectory.appendingPathComponent("postgres.password") }
+    var passwordFile: URL { dataDirectory.appendingPathComponent("postgres.password") }
     public var logFile: URL { clusterDirectory.appendingPathComponent("server.log") }
 
-    /// Starts the cluster (initialising it on first use) unless it already runs. Returns the URL to
-    /// connect with and whether this call started it (the caller then stops it on exit).
+    /// Starts the cluster (initialising it on first use) unless it already runs. Returns the
+    /// superuser's URL (for administration: `prepareRoles`) and whether this call started it (the caller then stops it on exit).
     /// `keepingPort`: a restart under a running node, whose connections know the recorded port, fails
     /// rather than move to another one.
     public func start(keepingPort: Bool = false) throws -> (url: DatabaseURL, startedHere: Bool) {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         if runAsPostgres { try checkTraversable() }
-        let password = try loadOrCreatePassword()
+        let password = try loadOrCreatePassword(passwordFile)
         if !FileManager.default.fileExists(atPath: clusterDirectory.appendingPathComponent("PG_VERSION").path) {
             try initialise(password: password)
         }
@@ -155,7 +156,7 @@ public final class EmbeddedPostgres: Sendable {
         logger.info("embedded PostgreSQL initialised", metadata: ["cluster": "\(clusterDirectory.path)"])
     }
 
-    private func loadOrCreatePassword() throws -> String {
+    func loadOrCreatePassword(_ passwordFile: URL) throws -> String {
         do {
             if let password = try SecretFile.read(passwordFile), !password.isEmpty { return password }
             var generator = SystemRandomNumberGenerator()

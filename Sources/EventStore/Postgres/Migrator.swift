@@ -5,6 +5,8 @@ import PostgresNIO
 
 /// Applies `migrations/NNNN_name.sql` in order, each recorded with a SHA-256 checksum, all inside
 /// one transaction under an advisory lock so concurrent start-ups (several nodes, tests) agree.
+/// Run as the schema's owner; with `granting`, it then gives that application role what
+/// `ApplicationRole` lists, so tables a new migration adds are the application's to use at once.
 public struct Migrator: Sendable {
     public struct Migration: Sendable, Hashable {
         public var version: Int
@@ -47,25 +49,38 @@ public struct Migrator: Sendable {
 
     /// Returns the names of the migrations applied now.
     @discardableResult
-    public func migrate(_ client: PostgresClient, logger: Logger) async throws -> [String] {
+    public func migrate(_ client: PostgresClient, granting application: String? = nil, logger: Logger) async throws -> [String] {
         try await client.withConnection { connection in
-            try await migrate(connection, logger: logger)
+            try await migrate(connection, granting: application, logger: logger)
         }
     }
 
     @discardableResult
-    public func migrate(_ connection: PostgresConnection, logger: Logger) async throws -> [String] {
+    public func migrate(_ connection: PostgresConnection, granting application: String? = nil, logger: Logger) async throws -> [String] {
         let migrations = self.migrations
+        var current: String?
         do {
             return try await connection.withTransaction(logger: logger) { connection in
                 // 0x73747264 = "strd": one lock id for every streamd process on this database.
                 try await connection.query("SELECT pg_advisory_xact_lock(1937011300)", logger: logger)
-                try await connection.query(
-                    """
-                    CREATE TABLE IF NOT EXISTS schema_migrations (
-                        version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
-                        applied_at timestamptz NOT NULL DEFAULT now())
-                    """, logger: logger)
+                // Unqualified names in the migrations mean `public`, whatever schemas others made.
+                try await connection.query("SET LOCAL search_path TO public", logger: logger)
+                // Only when missing: an application role with nothing to apply must not need CREATE.
+                var recorded = false
+                for try await exists in try await connection.query(
+                    "SELECT to_regclass('public.schema_migrations') IS NOT NULL", logger: logger
+                ).decode(Bool.self) {
+                    recorded = exists
+                }
+                if !recorded {
+                    current = "schema_migrations"
+                    try await connection.query(
+                        """
+                        CREATE TABLE schema_migrations (
+                            version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+                            applied_at timestamptz NOT NULL DEFAULT now())
+                        """, logger: logger)
+                }
                 var applied: [Int: (String, String)] = [:]
                 for try await (version, name, checksum) in try await connection.query(
                     "SELECT version, name, checksum FROM schema_migrations", logger: logger
@@ -85,6 +100,7 @@ public struct Migrator: Sendable {
                         }
                         continue
                     }
+                    current = migration.name
                     for statement in SQLScript.statements(migration.sql) {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
@@ -94,10 +110,24 @@ public struct Migrator: Sendable {
                     logger.info("applied migration", metadata: ["migration": "\(migration.name)"])
                     done.append(migration.name)
                 }
+                if let application {
+                    current = "the grants to \(application)"
+                    for statement in ApplicationRole.grants(to: application) {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                }
                 return done
             }
         } catch let error as PostgresTransactionError {
             if let inner = error.closureError as? EventStoreError { throw inner }
+            if let refused = error.closureError as? PSQLError, refused.serverInfo?[.sqlState] == "42501" {
+                throw EventStoreError.migration(
+                    """
+                    \(current ?? "a migration") needs the schema's owner, and this role may not: \
+                    \(AppendBatcher.describe(refused)); give the owner's URL as --database-owner-url \
+                    (docs/event-log.md#database-roles)
+                    """)
+            }
             throw EventStoreError.migration("migrations failed: \(String(reflecting: error.closureError ?? error))")
         }
     }

@@ -3,8 +3,8 @@ import Logging
 import PostgresNIO
 
 /// A read model kept in PostgreSQL. Its tables are created by a migration in `public`; `apply`
-/// uses unqualified table names, so a replay can rebuild the same model into a scratch schema by
-/// putting that schema first on the search path.
+/// uses unqualified table names, so a replay can rebuild the same model into temporary tables by
+/// putting `pg_temp` first on the search path.
 ///
 /// `apply` must be a function of the event alone (use `recordedAt`, never `now()`), or a replay
 /// could not reproduce it.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A secret in the data folder (`admin-token`, `chat-secret`, `postgres.password`): created with
+/// A secret in the data folder (`admin-token`, `chat-secret`, `postgres*.password`): created with
 /// `O_CREAT|O_EXCL` and mode 0600 from its first byte, and refused when group or others may read it.
 public enum SecretFile {
     public struct Problem: Error, CustomStringConvertible {

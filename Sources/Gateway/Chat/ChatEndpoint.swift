@@ -11,7 +11,8 @@ public struct ChatEndpoint: Sendable {
     public let tokens: ViewerTokens
     public let configuration: ChatConfiguration
     let writer = ChatSocketWriter()
-    let adminToken: String
+    /// The admins whose tokens moderate everywhere; the node sets the one it follows from the log.
+    public var admins: AdminDirectory
     /// The rooms that exist (one per channel), from memory: see `KnownSet`.
     let channelNames: KnownSet<String>
     /// Signed-in console users moderate as the admin (their changes carry the CSRF token).
@@ -23,30 +24,55 @@ public struct ChatEndpoint: Sendable {
         let channels = service.channels
         self.channelNames = KnownSet { Set(try await channels.list().map(\.name)) }
         self.tokens = ViewerTokens(secret: configuration.secret, lifetime: configuration.tokenLifetime)
-        self.adminToken = adminToken
+        self.admins = AdminDirectory(ownerToken: adminToken)
     }
 
     func isAdminToken(_ token: String) -> Bool {
-        ConsoleSessions.matches(token, adminToken)
+        admins.identify(token) != nil
     }
 
     /// The admin token, or a viewer token (whose moderator rights the service checks per room).
-    func identity(bearer token: String) async throws -> ChatIdentity {
-        if isAdminToken(token) { return .admin }
+    /// Anything else but an expired viewer token of ours (a viewer who stayed too long, not a
+    /// guess) counts as a wrong admin token against `host` in `failures`; a host locked out is
+    /// answered 429 whatever it sends.
+    func identity(bearer token: String, from host: String? = nil, failures: AdminAuthFailures? = nil) async throws -> ChatIdentity {
+        if let host, let failures, let wait = failures.lockedOut(host) { throw AdminAuthMiddleware.lockedOut(wait) }
+        if let name = admins.identify(token) { return .admin(named: name) }
         do {
             let claims = try await tokens.verify(token)
             return ChatIdentity(userId: claims.sub, name: claims.name)
         } catch {
+            if let host, error != .expired { failures?.failed(host) }
             throw APIError(.unauthorized, code: "invalid_token", error.description)
         }
     }
 
-    func identity(_ request: Request) async throws -> ChatIdentity {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            if let consoleSessions, try consoleSessions.admits(request) { return .admin }
+    /// The request's identity. A token that is neither the admin token nor a viewer token counts
+    /// as a wrong admin token against `host` in `failures` (as on the admin routes), and a host
+    /// locked out is answered 429 whatever it sends.
+    func identity(_ request: Request, from host: String, failures: AdminAuthFailures?) async throws -> ChatIdentity {
+        if let failures, let wait = failures.lockedOut(host) { throw AdminAuthMiddleware.lockedOut(wait) }
+        guard let token = request.bearerToken else {
+            if let consoleSessions, let name = try consoleSessions.admittedAdmin(request), admins.isLive(name) {
+                return .admin(named: name)
+            }
             throw APIError(.unauthorized, code: "unauthorized", "send Authorization: Bearer <admin token or a moderator's viewer token>")
         }
-        return try await identity(bearer: String(header.dropFirst("Bearer ".count)))
+        return try await identity(bearer: token, from: host, failures: failures)
+    }
+
+    /// Whether a history reader gets the full record (removed messages, marked): the admin token,
+    /// a signed-in console, or a viewer token of one of the room's moderators. No credential is the
+    /// public; a credential that does not verify is refused, not read as the public.
+    func readsFullRecord(
+        _ channel: String, _ request: Request, from host: String, failures: AdminAuthFailures?
+    ) async throws -> Bool {
+        if request.headers[.authorization] == nil {
+            guard let consoleSessions else { return false }
+            return try consoleSessions.admittedAdmin(request).map(admins.isLive) ?? false
+        }
+        let identity = try await identity(request, from: host, failures: failures)
+        return try await Self.mapping { try await service.isModerator(channel, identity) }
     }
 
     /// Maps chat errors to HTTP.
@@ -55,7 +81,7 @@ public struct ChatEndpoint: Sendable {
         switch error {
         case .invalid, .invalidName: return APIError(.badRequest, code: "invalid", error.description)
         case .nameTaken: return APIError(.conflict, code: "name_taken", error.description)
-        case .roomNotFound, .messageNotFound: return APIError(.notFound, code: "not_found", error.description)
+        case .roomNotFound, .messageNotFound, .viewerNotFound: return APIError(.notFound, code: "not_found", error.description)
         case .notModerator: return APIError(.forbidden, code: "forbidden", error.description)
         case .unauthenticated: return APIError(.unauthorized, code: "unauthorized", error.description)
         }

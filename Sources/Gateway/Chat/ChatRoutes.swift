@@ -3,11 +3,14 @@ import EventStore
 import Foundation
 import Hummingbird
 
-/// `POST /v1/viewers`, `GET /v1/chat/NAME/history` (public) and `/v1/moderation/NAME/…` (the
+/// `POST /v1/viewers`, `GET /v1/chat/NAME/history` (public; the full record, removed messages
+/// marked, for the admin and the room's moderators) and `/v1/moderation/NAME/…` (the
 /// admin token, or a moderator's viewer token; granting moderators is the admin's alone).
 struct ChatRoutes: Sendable {
     let chat: ChatEndpoint
     let rateLimits: RequestRateLimits
+    /// Wrong tokens count as on the admin routes: the admin token is accepted here too.
+    var failures: AdminAuthFailures?
     /// Messages per history page at most.
     static let historyPageLimit = 500
 
@@ -31,6 +34,20 @@ struct ChatRoutes: Sendable {
         var bannedWords: [String]?
         var linkPolicy: ChatSettings.LinkPolicy?
         var allowedDomains: [String]?
+    }
+
+    /// `DELETE /v1/viewers/ID?reason=…` on the admin group: erases a viewer (destroys their data
+    /// key); answers once this node's read model and sockets show them erased.
+    func registerAdmin(on admin: RouterGroup<GatewayRequestContext>) {
+        admin.delete("viewers/:id") { request, context in
+            let id = try context.parameters.require("id")
+            let reason = request.uri.queryParameters["reason"].map(String.init)
+            let erasure = try await ChatEndpoint.mapping {
+                try await chat.service.eraseViewer(id, metadata: metadata(request, context, reason: reason))
+            }
+            _ = await chat.service.settle(erasure.position)
+            return JSONBody.response(erasure)
+        }
     }
 
     func register(on group: RouterGroup<GatewayRequestContext>) {
@@ -83,38 +100,42 @@ struct ChatRoutes: Sendable {
                 .map(Int.init) ?? Self.historyPageLimit
             let after = try number(
                 "after", in: 0...Int64.max, "after must be a log position (the \"next\" of the previous page, or a message's \"position\")")
+            let fullRecord = try await chat.readsFullRecord(name, request, from: context.remoteHost, failures: failures)
             let messages = try await ChatEndpoint.mapping {
-                try await chat.service.history(name, from: from, to: to, asOf: asOf, after: after ?? 0, limit: limit)
+                try await chat.service.history(
+                    name, from: from, to: to, asOf: asOf, after: after ?? 0, limit: limit, includingRemoved: fullRecord)
             }
             return JSONBody.response(HistoryPage(messages: messages, next: messages.count == limit ? messages.last?.position : nil))
         }
         group.post("moderation/:name/moderators") { request, context in
             let name = try context.parameters.require("name")
-            guard try await chat.identity(request).isAdmin else {
-                throw APIError(.forbidden, code: "forbidden", "only the admin token grants moderators")
+            let admin = try await chat.identity(request, from: context.remoteHost, failures: failures)
+            guard admin.isAdmin else {
+                throw APIError(.forbidden, code: "forbidden", "only an admin's token grants moderators")
             }
             let body = try await JSONBody.decode(ModeratorRequest.self, from: request, limit: 4_096)
             let position = try await ChatEndpoint.mapping {
                 try await chat.service.setModerator(
-                    name, userId: body.userId, granted: true, reason: request.uri.queryParameters["reason"].map(String.init))
+                    name, userId: body.userId, granted: true, reason: request.uri.queryParameters["reason"].map(String.init), by: admin)
             }
             return JSONBody.response(["userId": "\(body.userId)", "position": "\(position)"], status: .created)
         }
         group.delete("moderation/:name/moderators/:user") { request, context in
             let name = try context.parameters.require("name")
             let user = try context.parameters.require("user")
-            guard try await chat.identity(request).isAdmin else {
-                throw APIError(.forbidden, code: "forbidden", "only the admin token removes moderators")
+            let admin = try await chat.identity(request, from: context.remoteHost, failures: failures)
+            guard admin.isAdmin else {
+                throw APIError(.forbidden, code: "forbidden", "only an admin's token removes moderators")
             }
             _ = try await ChatEndpoint.mapping {
                 try await chat.service.setModerator(
-                    name, userId: user, granted: false, reason: request.uri.queryParameters["reason"].map(String.init))
+                    name, userId: user, granted: false, reason: request.uri.queryParameters["reason"].map(String.init), by: admin)
             }
             return Response(status: .noContent)
         }
         group.post("moderation/:name/actions") { request, context in
             let name = try context.parameters.require("name")
-            let moderator = try await chat.identity(request)
+            let moderator = try await chat.identity(request, from: context.remoteHost, failures: failures)
             let body = try await JSONBody.decode(ActionRequest.self, from: request, limit: 16_384)
             guard let action = ChatService.ModeratorAction(rawValue: body.action) else {
                 throw APIError(.badRequest, code: "invalid_action", "action must be delete, timeout, ban or unban")
@@ -128,12 +149,12 @@ struct ChatRoutes: Sendable {
         }
         group.get("moderation/:name/settings") { request, context in
             let name = try context.parameters.require("name")
-            let moderator = try await chat.identity(request)
+            let moderator = try await chat.identity(request, from: context.remoteHost, failures: failures)
             return JSONBody.response(try await ChatEndpoint.mapping { try await chat.service.settings(name, for: moderator) })
         }
         group.put("moderation/:name/settings") { request, context in
             let name = try context.parameters.require("name")
-            let moderator = try await chat.identity(request)
+            let moderator = try await chat.identity(request, from: context.remoteHost, failures: failures)
             let body = try await JSONBody.decode(SettingsRequest.self, from: request)
             let settings = try await ChatEndpoint.mapping {
                 try await chat.service.updateSettings(name, by: moderator) { settings in

@@ -11,6 +11,10 @@ import ServiceLifecycle
 struct ChatSocket: Sendable {
     let chat: ChatEndpoint
     let connectionGuard: ConnectionGuard
+    /// The plain port of a node run with `--require-tls`: the admin token is refused in `auth`.
+    var refusesAdminToken = false
+    /// Wrong tokens in `auth` frames count against the address as on the admin routes.
+    var failures: AdminAuthFailures?
 
     func register(on router: Router<SocketRequestContext>) {
         router.ws(
@@ -52,7 +56,9 @@ struct ChatSocket: Sendable {
             try await outbound.write(.text(ServerMessage.error(code: "unavailable", message: "\(error)", nonce: nil).json))
             return
         }
-        let session = Session(chat: chat, channel: channel, subscriber: subscriber)
+        let session = Session(
+            chat: chat, channel: channel, subscriber: subscriber, refusesAdminToken: refusesAdminToken,
+            host: ConnectionGuard.addressKey(connection.remoteAddress), failures: failures)
         if let token {
             if chat.isAdminToken(token) {
                 // A URL ends up in access logs and proxies; the admin token must not.
@@ -120,12 +126,21 @@ struct ChatSocket: Sendable {
     /// The socket's protocol state and identity.
     actor Session {
         let chat: ChatEndpoint
+        let refusesAdminToken: Bool
+        let host: String
+        let failures: AdminAuthFailures?
         let channel: String
         let subscriber: ChatSubscriber
         var connection = ChatConnection()
         var identity: ChatIdentity?
 
-        init(chat: ChatEndpoint, channel: String, subscriber: ChatSubscriber) {
+        init(
+            chat: ChatEndpoint, channel: String, subscriber: ChatSubscriber, refusesAdminToken: Bool, host: String,
+            failures: AdminAuthFailures?
+        ) {
+            self.refusesAdminToken = refusesAdminToken
+            self.host = host
+            self.failures = failures
             self.chat = chat
             self.channel = channel
             self.subscriber = subscriber
@@ -187,8 +202,13 @@ struct ChatSocket: Sendable {
 
         @discardableResult
         func authenticate(_ token: String) async -> Bool {
+            if refusesAdminToken, chat.isAdminToken(token) {
+                let refusal = TLSRequiredMiddleware.refusal(httpsPort: nil)
+                subscriber.send(ServerMessage.error(code: refusal.code, message: refusal.message, nonce: nil).json)
+                return false
+            }
             do {
-                let identity = try await chat.identity(bearer: token)
+                let identity = try await chat.identity(bearer: token, from: host, failures: failures)
                 let moderator = try await chat.service.authenticate(channel, subscriber, as: identity)
                 self.identity = identity
                 subscriber.send(ServerMessage.authenticated(userId: identity.userId, name: identity.name, moderator: moderator).json)

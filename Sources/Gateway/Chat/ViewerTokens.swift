@@ -56,8 +56,19 @@ public struct ViewerTokens: Sendable {
         return (try await keys().sign(claims), claims)
     }
 
+    /// The header's `alg`. jwt-kit checks the signature with our one HS256 key whatever the header
+    /// names, so a token of ours relabelled (`none`, `HS384`) would verify: only HS256 is taken.
+    static func algorithm(of token: String) -> String? {
+        struct Header: Decodable { var alg: String }
+        guard let first = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first else { return nil }
+        var base64 = first.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64) else { return nil }
+        return (try? JSONDecoder().decode(Header.self, from: data))?.alg
+    }
+
     public func verify(_ token: String, now: Date = Date()) async throws(Failure) -> Claims {
-        guard token.utf8.count <= Self.maximumLength else { throw .malformed }
+        guard token.utf8.count <= Self.maximumLength, Self.algorithm(of: token) == "HS256" else { throw .malformed }
         let claims: Claims
         do {
             claims = try await keys().verify(token, as: Claims.self)

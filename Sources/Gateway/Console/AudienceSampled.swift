@@ -54,5 +54,7 @@ extension EventRegistry {
     public mutating func registerGatewayEvents() {
         register(AudienceSampled.self)
         register(AdminAuthRejected.self)
+        register(AdminAdded.self)
+        register(AdminRevoked.self)
     }
 }

@@ -77,7 +77,7 @@ public struct ConsoleAssets: Sendable {
 /// ES modules read the REST API; the console's live parts follow the dashboard projection's feed.
 struct ConsoleRoutes: Sendable {
     let console: ConsoleEndpoint
-    let adminToken: String
+    let admins: AdminDirectory
     var failures: AdminAuthFailures?
     let rateLimits: RequestRateLimits
 
@@ -127,15 +127,17 @@ struct ConsoleRoutes: Sendable {
                     Cookie(name: ConsoleSessions.loginCookie, value: fresh, maxAge: 600, path: "/admin", httpOnly: true, sameSite: .strict))
                 return response
             }
-            guard let token = form["token"], ConsoleSessions.matches(token.trimmingCharacters(in: .whitespaces), adminToken) else {
+            guard let token = form["token"], let admin = admins.identify(token.trimmingCharacters(in: .whitespaces)) else {
                 failures?.failed(context.remoteHost)
                 return ConsolePages.html(
                     ConsolePages.login(
                         nonce: nonce, next: next,
-                        problem: "That is not the admin token. serve printed where it is kept (DATA_DIR/admin-token by default)."),
+                        problem:
+                            "That is not the admin token, nor any live admin's. serve printed where the first one is kept (DATA_DIR/admin-token)."
+                    ),
                     status: .unauthorized)
             }
-            let opened = console.sessions.open()
+            let opened = console.sessions.open(admin: admin)
             var response = ConsolePages.redirect(to: next)
             response.setCookie(
                 Cookie(name: ConsoleSessions.cookie, value: opened.id, path: "/", httpOnly: true, sameSite: .strict))

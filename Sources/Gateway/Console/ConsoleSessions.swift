@@ -15,6 +15,8 @@ public final class ConsoleSessions: Sendable {
 
     public struct Session: Sendable, Hashable {
         public var csrf: String
+        /// The admin who signed in.
+        public var admin: String
         var expires: ContinuousClock.Instant
     }
 
@@ -29,9 +31,9 @@ public final class ConsoleSessions: Sendable {
 
     /// A new session: its id (for the cookie) and its CSRF token. Past `capacity`, the session
     /// closest to expiry makes room.
-    public func open(now: ContinuousClock.Instant = .now) -> (id: String, csrf: String) {
+    public func open(admin: String = "admin", now: ContinuousClock.Instant = .now) -> (id: String, csrf: String) {
         let id = Self.randomToken()
-        let session = Session(csrf: Self.randomToken(), expires: now + lifetime)
+        let session = Session(csrf: Self.randomToken(), admin: admin, expires: now + lifetime)
         sessions.withLock { sessions in
             sessions = sessions.filter { $0.value.expires > now }
             if sessions.count >= capacity, let oldest = sessions.min(by: { $0.value.expires < $1.value.expires }) {
@@ -67,14 +69,20 @@ public final class ConsoleSessions: Sendable {
     /// Whether `request` comes from a signed-in console user: false without a live session cookie;
     /// throws when it would change something without the session's CSRF token.
     func admits(_ request: Request) throws(APIError) -> Bool {
-        guard let id = request.cookies[Self.cookie]?.value, let session = session(id: id) else { return false }
+        try admittedAdmin(request) != nil
+    }
+
+    /// The admin signed in with `request`'s session cookie; nil without a live session; throws
+    /// when it would change something without the session's CSRF token.
+    func admittedAdmin(_ request: Request) throws(APIError) -> String? {
+        guard let id = request.cookies[Self.cookie]?.value, let session = session(id: id) else { return nil }
         let safe = request.method == .get || request.method == .head || request.method == .options
         guard safe || Self.matches(request.headers[Self.csrfHeader], session.csrf) else {
             throw APIError(
                 .forbidden, code: "csrf",
                 "this change needs the console's CSRF token in the X-CSRF-Token header; reload the console page and try again")
         }
-        return true
+        return session.admin
     }
 
     static var csrfHeader: HTTPField.Name { HTTPField.Name("X-CSRF-Token")! }

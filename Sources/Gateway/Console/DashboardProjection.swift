@@ -45,12 +45,18 @@ public struct DashboardProjection: SQLProjection {
         case IngestStatsSampled.eventType:
             let sampled = try registry.decode(event, as: IngestStatsSampled.self)
             let stats = sampled.stats
+            // A window counts each of its intervals, as one event per interval did.
+            let intervals = sampled.intervals
+            let bitrateSum = intervals.reduce(0.0) { $0 + Double($1.receivedBitrate) }
+            let frameRateSum = intervals.reduce(0.0) { $0 + $1.videoFrameRate }
+            let dropped = sampled.window?.droppedFrames ?? stats.droppedFrames
+            let late = sampled.window?.lateFrames ?? stats.lateFrames
             try await connection.query(
                 """
                 UPDATE dashboard_sessions SET bitrate = \(stats.receivedBitrate), frame_rate = \(stats.videoFrameRate), sampled_at = \(at),
-                    samples = samples + 1, bitrate_sum = bitrate_sum + \(Double(stats.receivedBitrate)),
-                    frame_rate_sum = frame_rate_sum + \(stats.videoFrameRate), bytes_received = \(Int64(clamping: stats.bytesReceivedTotal)),
-                    dropped_frames = dropped_frames + \(stats.droppedFrames), late_frames = late_frames + \(stats.lateFrames)
+                    samples = samples + \(intervals.count), bitrate_sum = bitrate_sum + \(bitrateSum),
+                    frame_rate_sum = frame_rate_sum + \(frameRateSum), bytes_received = \(Int64(clamping: stats.bytesReceivedTotal)),
+                    dropped_frames = dropped_frames + \(dropped), late_frames = late_frames + \(late)
                 WHERE session_id = \(sampled.sessionID)
                 """, logger: logger)
             try await timeline(

@@ -2,6 +2,7 @@ import Hummingbird
 import Ingest
 import Logging
 import NIOCore
+import NIOTLS
 import Synchronization
 
 /// Counts the HTTP side's connections and chat sockets, overall and per address, for the caps in
@@ -82,6 +83,9 @@ public final class ConnectionGuard: Sendable {
         return address.ipAddress ?? "unknown"
     }
 
+    /// A connection's guard that scans heads (plain HTTP), for ops/fuzz.
+    package func headScanningHandler() -> any ChannelHandler { ConnectionGuardHandler(connectionGuard: self, scansHeads: true) }
+
     /// The answer a connection over a cap gets before it is closed.
     func refusalResponse(_ reason: String) -> ByteBuffer {
         let body = #"{"error":{"code":"too_many_connections","message":"\#(reason); try again in \#(limits.retryAfterSeconds) seconds"}}"#
@@ -112,7 +116,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private let connectionGuard: ConnectionGuard
-    private let scansHeads: Bool
+    /// Off over HTTP/2, whose frames have no heads to scan (known once TLS picks `h2`).
+    private var scansHeads: Bool
+    /// Behind `NIOSSLServerHandler`: what it reads is plaintext, what it writes waits for the handshake.
+    private let behindTLS: Bool
     private var host: String?
     private var entry: ConnectionRoster.Entry?
     private var phase = Phase.awaitingHead {
@@ -136,9 +143,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// and reconnect, in the same instant.
     private let idleAfter: TimeAmount
 
-    init(connectionGuard: ConnectionGuard, scansHeads: Bool) {
+    init(connectionGuard: ConnectionGuard, scansHeads: Bool, behindTLS: Bool = false) {
         self.connectionGuard = connectionGuard
         self.scansHeads = scansHeads
+        self.behindTLS = behindTLS
         idleAfter = Self.spread(connectionGuard.limits.idleTimeout, from: 0.75)
     }
 
@@ -164,7 +172,23 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(connectionGuard.refusalResponse(reason)))).whenComplete { _ in
                 context.close(promise: nil)
             }
+            if behindTLS {
+                // The answer waits for a handshake the client may never finish.
+                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: TimeAmount(connectionGuard.limits.headerTimeout)) { loopBound.value.close(promise: nil) }
+            }
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if behindTLS, case .handshakeCompleted(negotiatedProtocol: "h2")? = event as? TLSUserEvent {
+            // HTTP/2: many streams, no heads to scan; only the caps and the idle timeout apply.
+            scansHeads = false
+            headDeadline?.cancel()
+            headDeadline = nil
+            entry?.setClosable(false)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -16,18 +16,22 @@ public struct MetricsEndpoint: Sendable {
 
 struct MetricsRoute: Sendable {
     let endpoint: MetricsEndpoint
-    let adminToken: String
+    let admins: AdminDirectory
+    /// Admin tokens are accepted here, so wrong tokens count as on the admin routes.
+    var failures: AdminAuthFailures?
 
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
     func register(on router: Router<GatewayRequestContext>) {
-        router.get("metrics") { request, _ in
+        router.get("metrics") { request, context in
             if let token = endpoint.token {
-                let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-                guard ConsoleSessions.matches(presented, token) || ConsoleSessions.matches(presented, adminToken) else {
+                if let failures, let wait = failures.lockedOut(context.remoteHost) { throw AdminAuthMiddleware.lockedOut(wait) }
+                let presented = request.bearerToken
+                guard ConsoleSessions.matches(presented, token) || admins.identify(presented) != nil else {
+                    if presented != nil { failures?.failed(context.remoteHost) }
                     throw APIError(
                         .unauthorized, code: "unauthorized",
-                        "/metrics needs its token: send Authorization: Bearer <metrics token> (as given to serve --metrics-token), or the admin token"
+                        "/metrics needs its token: send Authorization: Bearer <metrics token> (as given to serve --metrics-token), or an admin's token"
                     )
                 }
             }

@@ -78,8 +78,9 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
                 } else {
                     if flush { context.flush(); flush = false }
                     connection.owed += 1
-                    // After a request that may switch protocols, the bytes may not be HTTP any more.
-                    if request.upgrade { passthrough = true }
+                    // After a request that may switch protocols, the bytes may not be HTTP any more;
+                    // after one that closes the connection, the decoder refuses any (found by ops/fuzz).
+                    if request.upgrade || request.close { passthrough = true }
                     context.fireChannelRead(wrapInboundOut(head))
                 }
             }
@@ -141,25 +142,31 @@ final class LiveMediaRawPath: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// One request head read from raw bytes: only what the raw path needs to decide.
-struct RawRequest {
-    var isHead: Bool
-    var path: Substring
+/// One request head read from raw bytes: only what the raw path needs to decide. (`package` for
+/// ops/fuzz, which checks its framing against NIO's HTTP decoder.)
+package struct RawRequest {
+    package var isHead: Bool
+    package var path: Substring
     /// A header that asks for more than the whole file (range, conditional, upgrade, expectation),
     /// or CMCD for the router to read.
     var special = false
-    var upgrade = false
-    var hasBody = false
-    var close = false
+    package var upgrade = false
+    package var hasBody = false
+    package var close = false
     var userAgent: String?
 
-    /// Nil for anything that is not an HTTP/1.1 GET or HEAD request head.
-    init?(_ head: ByteBuffer) {
-        guard let text = head.getString(at: head.readerIndex, length: head.readableBytes) else { return nil }
+    /// Nil for anything that is not an HTTP/1.1 GET or HEAD request head made only of what the
+    /// HTTP decoder surely reads the same way (`isPlain`).
+    package init?(_ head: ByteBuffer) {
+        guard Self.isPlain(head.readableBytesView),
+            let text = head.getString(at: head.readerIndex, length: head.readableBytes)
+        else { return nil }
         var lines = text.split(separator: "\r\n", omittingEmptySubsequences: true)[...]
         guard let requestLine = lines.popFirst() else { return nil }
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[2] == "HTTP/1.1", parts[0] == "GET" || parts[0] == "HEAD" else { return nil }
+        guard parts.count == 3, parts[2] == "HTTP/1.1", parts[0] == "GET" || parts[0] == "HEAD", parts[1].first == "/" else {
+            return nil
+        }
         isHead = parts[0] == "HEAD"
         path = parts[1]
         for line in lines {
@@ -181,6 +188,57 @@ struct RawRequest {
             }
         }
     }
+
+    /// Whether a head (ending in its blank line) is a request line and header lines of printable
+    /// ASCII, each ended by CRLF, every header name a token. Anything else (a control byte, a lone
+    /// CR or LF, space before a colon, a folded line, a blank line first, bytes above 0x7E) goes
+    /// to the HTTP decoder, which refuses it or reads it its own way: the raw path must never frame
+    /// a request the decoder would frame differently (found by ops/fuzz's http-raw target).
+    static func isPlain(_ head: ByteBufferView) -> Bool {
+        var line = 0
+        var lineStart = true
+        // In a header line, before its colon.
+        var inName = false
+        var index = head.startIndex
+        while index < head.endIndex {
+            let byte = head[index]
+            if byte == 13 {
+                guard index + 1 < head.endIndex, head[index + 1] == 10 else { return false }
+                // A blank line: the last one, never the first.
+                if lineStart { return line > 0 && index + 2 == head.endIndex }
+                guard !inName else { return false }
+                line += 1
+                lineStart = true
+                inName = true
+                index += 2
+                continue
+            }
+            switch byte {
+            // Spaces inside lines; tabs only in header values (the request line's target would take them).
+            case 32: guard !lineStart, !inName else { return false }
+            case 9: guard line > 0, !lineStart, !inName else { return false }
+            case 58 where inName:
+                guard !lineStart else { return false }
+                inName = false
+            case 33...126: guard !inName || isTokenCharacter(byte) else { return false }
+            default: return false
+            }
+            lineStart = false
+            index += 1
+        }
+        return false
+    }
+
+    private static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 48...57, 65...90, 97...122: true
+        case 33, 35, 36, 37, 38, 39, 42, 43, 45, 46, 94, 95, 96, 124, 126: true
+        default: false
+        }
+    }
+
+    /// `LiveMediaRawPath.headLength`: where the raw path ends the first request in `buffer`.
+    package static func headLength(_ buffer: ByteBuffer) -> Int? { LiveMediaRawPath.headLength(buffer) }
 
     /// `/live/CHANNEL/RENDITION/FILE` for a media file, when nothing asks for more than the file.
     var liveTarget: (channel: String, rendition: String, resource: HLSResource)? {

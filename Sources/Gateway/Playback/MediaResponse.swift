@@ -124,9 +124,10 @@ enum MediaResponse {
     }
 
     /// The plain-text error a player (or a person with curl) sees for a playback URL.
-    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    static func error(_ status: HTTPResponse.Status, _ message: String, retryAfter: Int? = nil) -> Response {
         var headers = baseHeaders(caching: .playlist)
         headers[.contentType] = "text/plain; charset=utf-8"
+        if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
     }
 }

@@ -26,9 +26,11 @@ struct PlaybackRoutes: Sendable {
                 let channel = try context.parameters.require("channel")
                 guard let stream = directory.stream(channel: channel) else { return notLive(channel) }
                 watched(stream, request, context)
-                guard let text = stream.multivariantPlaylist() else {
+                let listing = stream.multivariantListing()
+                guard let text = listing.playlist() else {
+                    let why = listing.pending ?? "its first segment is not ready yet"
                     return MediaResponse.error(
-                        .notFound, "channel \(channel) is live but its first segment is not ready yet; retry in a second")
+                        .notFound, "channel \(channel) is live but \(why); retry in a second", retryAfter: 1)
                 }
                 return MediaResponse.playlist(text)
             }

@@ -17,8 +17,8 @@ public enum PublishAuthorization: Sendable, Hashable {
         switch check {
         case .valid(let channelId, let channel):
             self = .accepted(channelID: channelId.uuidString.lowercased(), channelName: channel)
-        case .revoked(_, let at, let by, _):
-            self = .refused(.revokedKey(channelID: nil, revokedAt: at, revokedBy: by))
+        case .revoked(let channel, let at, let by, _):
+            self = .refused(.revokedKey(channelID: nil, channelName: channel, revokedAt: at, revokedBy: by))
         case .unknown:
             self = .refused(.unknownKey)
         }
@@ -29,8 +29,8 @@ public enum PublishAuthorization: Sendable, Hashable {
 public enum PublishRefusalReason: Sendable, Hashable, Codable {
     case unknownKey
     /// The key was revoked; when and by whom if known.
-    case revokedKey(channelID: String?, revokedAt: Date?, revokedBy: String?)
-    case channelAlreadyLive(channelID: String)
+    case revokedKey(channelID: String?, channelName: String?, revokedAt: Date?, revokedBy: String?)
+    case channelAlreadyLive(channelID: String, channelName: String)
     case malformedRequest(String)
     case tooManyFailedAttempts(retryAfterSeconds: Int)
     case serverFull(limit: Int)
@@ -50,7 +50,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
         switch self {
         case .unknownKey:
             return "unknown stream key; copy the key from your channel's dashboard into the encoder"
-        case .revokedKey(_, let at, let by):
+        case .revokedKey(_, _, let at, let by):
             var text = "stream key revoked"
             if let at { text += " at \(ISO8601DateFormatter().string(from: at))" }
             if let by { text += " by \(by)" }
@@ -84,10 +84,26 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     /// The channel the refusal is about, when known.
     public var channelID: String? {
         switch self {
-        case .revokedKey(let channel, _, _): channel
-        case .channelAlreadyLive(let channel): channel
+        case .revokedKey(let channel, _, _, _): channel
+        case .channelAlreadyLive(let channel, _): channel
         default: nil
         }
+    }
+
+    /// The name of the channel the refusal is about, when known: the refusal is then recorded in
+    /// the channel's stream (`channel-NAME`) beside the rest of its history.
+    public var channelName: String? {
+        switch self {
+        case .revokedKey(_, let name, _, _): name
+        case .channelAlreadyLive(_, let name): name
+        default: nil
+        }
+    }
+
+    /// Where a refusal from `host` is recorded: the channel's stream when it names one, the
+    /// address's otherwise (an unknown key names nothing a stranger could not make up).
+    public func stream(host: String) -> String {
+        channelName.map { "channel-\($0)" } ?? "ingest-\(host)"
     }
 
     /// Whether this counts as a failed key attempt for the per-address limiter.

@@ -14,12 +14,19 @@ public struct RefusalSummarizer: Sendable {
         public var globalAllowance: Int
         /// Addresses tracked at once; refusals from further addresses are counted under `*`.
         public var capacity: Int
+        /// Refusals per channel and window recorded individually (in the channel's stream), so
+        /// many addresses trying a channel's revoked key cannot flood its history.
+        public var channelAllowance: Int
 
-        public init(allowance: Int = 10, window: Duration = .seconds(60), globalAllowance: Int = 600, capacity: Int = 10_000) {
+        public init(
+            allowance: Int = 10, window: Duration = .seconds(60), globalAllowance: Int = 600, capacity: Int = 10_000,
+            channelAllowance: Int = 20
+        ) {
             self.allowance = allowance
             self.window = window
             self.globalAllowance = globalAllowance
             self.capacity = capacity
+            self.channelAllowance = channelAllowance
         }
     }
 
@@ -49,6 +56,8 @@ public struct RefusalSummarizer: Sendable {
     public let policy: Policy
     private var windows: [String: Window] = [:]
     private var global: (opened: ContinuousClock.Instant, recorded: Int)?
+    /// Refusals recorded per channel in its current window (at most `capacity` channels).
+    private var channels: [String: (opened: ContinuousClock.Instant, recorded: Int)] = [:]
 
     public init(policy: Policy = Policy()) {
         self.policy = policy
@@ -56,10 +65,11 @@ public struct RefusalSummarizer: Sendable {
 
     public var trackedAddresses: Int { windows.count }
 
-    /// One refused attempt. `summariseOnly` refusals (an address already locked out) are never
-    /// recorded individually.
+    /// One refused attempt, about `channel` when it names one. `summariseOnly` refusals (an
+    /// address already locked out) are never recorded individually.
     public mutating func refusal(
-        from address: String, reason: String, summariseOnly: Bool = false, now: ContinuousClock.Instant, wallClock: Date
+        from address: String, reason: String, channel: String? = nil, summariseOnly: Bool = false, now: ContinuousClock.Instant,
+        wallClock: Date
     ) -> Decision {
         var key = address
         if windows[key] == nil, windows.count >= policy.capacity { key = Self.overflowAddress }
@@ -67,9 +77,21 @@ public struct RefusalSummarizer: Sendable {
         defer { windows[key] = window }
         var global = self.global.flatMap { $0.opened.duration(to: now) < policy.window ? $0 : nil } ?? (opened: now, recorded: 0)
         defer { self.global = global }
-        if !summariseOnly, key != Self.overflowAddress, window.recorded < policy.allowance, global.recorded < policy.globalAllowance {
+        var channelWindow = channel.flatMap { channels[$0] }.flatMap { $0.opened.duration(to: now) < policy.window ? $0 : nil }
+        if let channel, channelWindow == nil {
+            if channels.count >= policy.capacity { channels = channels.filter { $0.value.opened.duration(to: now) < policy.window } }
+            if channels.count < policy.capacity || channels[channel] != nil { channelWindow = (opened: now, recorded: 0) }
+        }
+        let channelRoom = channel == nil || (channelWindow.map { $0.recorded < policy.channelAllowance } ?? false)
+        if !summariseOnly, key != Self.overflowAddress, window.recorded < policy.allowance, global.recorded < policy.globalAllowance,
+            channelRoom
+        {
             window.recorded += 1
             global.recorded += 1
+            if let channel, var channelWindow {
+                channelWindow.recorded += 1
+                channels[channel] = channelWindow
+            }
             return .record
         }
         window.counted[reason, default: 0] += 1

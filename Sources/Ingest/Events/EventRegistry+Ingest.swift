@@ -8,6 +8,7 @@ extension EventRegistry {
         register(StreamStarted.self)
         register(StreamResumed.self)
         register(IngestStatsSampled.self)
+        registerUpcaster(IngestStatsSampled.eventType, from: 1) { try IngestStatsSampled.upcastFromVersion1($0) }
         register(StreamEnded.self)
     }
 }

@@ -14,11 +14,14 @@ public struct PublishRejected: DomainEvent, Hashable {
     /// SHA-256 of the key, first 16 hex digits: enough to correlate attempts, never the key.
     public var keyFingerprint: String?
     public var channelID: String?
+    /// The channel's name, when the refusal names one: the event is then in `channel-NAME`.
+    public var channelName: String?
 
     public init(
         reason: String, detail: String, remoteAddress: String, protocol: String = "rtmp",
-        app: String?, keyFingerprint: String?, channelID: String?
+        app: String?, keyFingerprint: String?, channelID: String?, channelName: String? = nil
     ) {
+        self.channelName = channelName
         self.reason = reason
         self.detail = detail
         self.remoteAddress = remoteAddress

@@ -106,8 +106,6 @@ final class SRTConnection {
         IngestMetrics.sampled(sample, newBytes: bytesReceived &- bytesAtLastSample, protocol: "srt")
         bytesAtLastSample = bytesReceived
         guard live.isAnnounced else { return }
-        server.emitter.emit(
-            IngestStatsSampled(sessionID: live.id.uuidString.lowercased(), channelID: live.channelID, stats: sample),
-            stream: live.streamID, actor: EventActor(.encoder, id: verdict.remoteAddress))
+        live.summarise(sample, emitter: server.emitter, actor: EventActor(.encoder, id: verdict.remoteAddress))
     }
 }

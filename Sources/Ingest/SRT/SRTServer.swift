@@ -240,7 +240,7 @@ public final class SRTServer: Sendable {
         case .accepted(let channelID, let channelName):
             limiter.withLock { $0.recordSuccess(host) }
             guard !live else {
-                let reason = PublishRefusalReason.channelAlreadyLive(channelID: channelID)
+                let reason = PublishRefusalReason.channelAlreadyLive(channelID: channelID, channelName: channelName)
                 rejected(reason, request: request, remoteAddress: remote)
                 return SRTRejection.code(for: reason)
             }
@@ -307,10 +307,11 @@ public final class SRTServer: Sendable {
     ) {
         let event = PublishRejected(
             reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress, protocol: "srt",
-            app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID)
+            app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID,
+            channelName: reason.channelName)
         IngestMetrics.refused(reason: reason.name, protocol: "srt")
         let host = RTMPServer.host(of: remoteAddress)
-        let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(host)"
+        let stream = reason.stream(host: host)
         let recorded = emitter.refused(
             event, stream: stream, host: host, actor: EventActor(.encoder, id: remoteAddress), summariseOnly: summariseOnly)
         logger.log(

@@ -5,7 +5,8 @@ import NIOCore
 import Synchronization
 
 /// Where Ingest's events go: `(stream id, event, metadata)`. Stream ids are `session-<uuid>` for a
-/// session's facts, `channel-<id>` for refusals about a known channel, `ingest-<address>` otherwise.
+/// session's facts, `channel-<name>` for refusals about a known channel (the stream its other
+/// events are in), `ingest-<address>` otherwise.
 public typealias IngestEventSink = @Sendable (_ streamID: String, _ event: any DomainEvent, _ metadata: EventMetadata) async -> Void
 
 /// Delivers events to the sink one at a time, in the order they were emitted, off the event loop
@@ -50,7 +51,11 @@ final class IngestEventEmitter: Sendable {
 
     /// Queues a fact that must be recorded (a session's start, stats, end).
     func emit(_ event: any DomainEvent, stream streamID: String, actor: EventActor, reason: String? = nil) {
-        let envelope = Envelope(streamID: streamID, event: event, metadata: EventMetadata(actor: actor, reason: reason))
+        emit(event, stream: streamID, metadata: EventMetadata(actor: actor, reason: reason))
+    }
+
+    func emit(_ event: any DomainEvent, stream streamID: String, metadata: EventMetadata) {
+        let envelope = Envelope(streamID: streamID, event: event, metadata: metadata)
         state.withLock { $0.queue.append(envelope) }
         wake.yield()
     }
@@ -65,7 +70,8 @@ final class IngestEventEmitter: Sendable {
         let recorded = state.withLock { state -> Bool in
             let room = state.queue.count < capacity
             let decision = state.summarizer.refusal(
-                from: host, reason: event.reason, summariseOnly: summariseOnly || !room, now: .now, wallClock: Date())
+                from: host, reason: event.reason, channel: event.channelName, summariseOnly: summariseOnly || !room, now: .now,
+                wallClock: Date())
             guard decision == .record else { return false }
             state.queue.append(Envelope(streamID: streamID, event: event, metadata: EventMetadata(actor: actor)))
             return true

@@ -19,6 +19,9 @@ public final class LiveSession: Sendable {
         var remoteAddress: String
         var tracks: [TrackInfo] = []
         var stats = IngestStats()
+        var window = IngestStatsWindow()
+        /// The session's last window went out (it ended): later intervals stay out of the log.
+        var windowsClosed = false
         var bytesReceived: UInt64 = 0
         var reconnects = 0
         var description: StreamDescription?
@@ -96,8 +99,35 @@ public final class LiveSession: Sendable {
         }
     }
 
+    /// Adds an announced interval to the session's statistics window; when that closes the window,
+    /// emits it as `IngestStatsSampled`. Emitted under the session's lock, so windows and the
+    /// final flush (`flushStats`) reach the emitter in order.
+    func summarise(_ stats: IngestStats, emitter: IngestEventEmitter, actor: EventActor) {
+        state.withLock { state in
+            guard !state.windowsClosed, let closed = state.window.add(stats) else { return }
+            emitter.emit(self.sampled(closed), stream: streamID, actor: actor)
+        }
+    }
+
+    /// Emits the window in progress now (its connection ended); `final` keeps later ones out (the
+    /// session ended: nothing of it may follow its `StreamEnded`).
+    func flushStats(emitter: IngestEventEmitter, actor: EventActor, final: Bool) {
+        state.withLock { state in
+            if let closed = state.window.flush(), !state.windowsClosed {
+                emitter.emit(self.sampled(closed), stream: streamID, actor: actor)
+            }
+            if final { state.windowsClosed = true }
+        }
+    }
+
+    private func sampled(_ closed: IngestStatsWindow.Closed) -> IngestStatsSampled {
+        IngestStatsSampled(
+            sessionID: id.uuidString.lowercased(), channelID: channelID, stats: closed.last, window: closed.summary)
+    }
+
     func reconnected(from remoteAddress: String, executor: (any TaskExecutor)?) {
         state.withLock {
+            $0.window.reconnected()
             $0.remoteAddress = remoteAddress
             $0.reconnects += 1
             $0.executor = executor

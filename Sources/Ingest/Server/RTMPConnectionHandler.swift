@@ -17,6 +17,8 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let server: RTMPServer
+    /// "rtmp", or "rtmps" behind TLS: the sessions' and events' `protocol`.
+    private let transport: String
     private var machine: RTMPConnectionStateMachine
     private var handshake = RTMPHandshake()
     private var handshakeBuffer = ByteBuffer()
@@ -48,8 +50,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private var remoteHost = "unknown"
     private var logger: Logger
 
-    init(server: RTMPServer) {
+    init(server: RTMPServer, transport: String = "rtmp") {
         self.server = server
+        self.transport = transport
         decoder = RTMPChunkDecoder(maxMessageSize: server.configuration.maxMessageSizeBeforePublish)
         session = RTMPSession(
             configuration: .init(
@@ -250,7 +253,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
                 let request = refusal.streamKey.map {
                     RTMPSession.PublishRequest(application: refusal.application ?? "", streamKey: $0, tcURL: nil, messageStreamID: 0)
                 }
-                server.rejected(.malformedRequest(refusal.detail), request: request, remoteAddress: remoteAddress, detail: refusal.detail)
+                server.rejected(
+                    .malformedRequest(refusal.detail), request: request, remoteAddress: remoteAddress, transport: transport,
+                    detail: refusal.detail)
             case .media(let item):
                 deliver(item)
             case .ready(let description):
@@ -304,8 +309,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         let server = server
         let remoteAddress = remoteAddress
         let remoteHost = remoteHost
+        let transport = transport
         loop.makeFutureWithTask {
-            await server.admit(request, remoteAddress: remoteAddress, host: remoteHost, connection: connection)
+            await server.admit(request, remoteAddress: remoteAddress, host: remoteHost, transport: transport, connection: connection)
         }.assumeIsolated().whenSuccess { admission in
             self.admitted(admission, token: connectionToken, context: context)
         }
@@ -435,14 +441,12 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
             totalBytes: total, interval: interval, queueDepth: live.queueDepth, backpressured: machine.consumerBlocked)
         if let mark = pacing?.lowWatermark, mark > 1 { sample.readPacingBytes = mark }
         live.update(stats: sample, newBytes: total &- bytesAtLastSample)
-        IngestMetrics.sampled(sample, newBytes: total &- bytesAtLastSample, protocol: "rtmp")
+        IngestMetrics.sampled(sample, newBytes: total &- bytesAtLastSample, protocol: transport)
         bytesAtLastSample = total
         // Until the sequence headers announce the stream, samples update the live view only:
         // in the log, a session's first event is always its StreamStarted.
         guard live.isAnnounced else { return }
-        server.emitter.emit(
-            IngestStatsSampled(sessionID: live.id.uuidString.lowercased(), channelID: live.channelID, stats: sample),
-            stream: live.streamID, actor: EventActor(.encoder, id: remoteAddress))
+        live.summarise(sample, emitter: server.emitter, actor: EventActor(.encoder, id: remoteAddress))
     }
 
     private func armStageTimeout(context: ChannelHandlerContext, after duration: Duration, stage: String) {

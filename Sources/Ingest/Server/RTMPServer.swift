@@ -3,6 +3,7 @@ import EventStore
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// The RTMP ingest server: accepts encoders, checks their keys, and turns each accepted publish
@@ -15,7 +16,7 @@ public final class RTMPServer: Sendable {
     let logger: Logger
     private let group: any EventLoopGroup
     private let limiter: Mutex<FailedAttemptLimiter>
-    private let listener = Mutex<(any Channel)?>(nil)
+    private let listeners = Mutex<[any Channel]>([])
     /// Open connections, so shutdown can close those that never published.
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     let roster: ConnectionRoster
@@ -65,10 +66,13 @@ public final class RTMPServer: Sendable {
     /// Connections that never published, closed to make room for new ones at a cap, since start.
     public var reusedConnectionCount: Int { roster.evictionCount }
 
-    /// Binds and starts accepting; returns the bound port (pass 0 for any free port).
+    /// Binds and starts accepting; returns the bound port (pass 0 for any free port). With `tls`,
+    /// the listener is RTMPS: TLS first, then the same handshake, sessions and events as RTMP
+    /// (`protocol` "rtmps"). Called once per listener.
     @discardableResult
-    public func start(host: String = "0.0.0.0", port: Int = 1935) async throws -> Int {
+    public func start(host: String = "0.0.0.0", port: Int = 1935, tls: TLSCertificates? = nil) async throws -> Int {
         startDelivery()
+        let transport = tls == nil ? "rtmp" : "rtmps"
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -79,13 +83,16 @@ public final class RTMPServer: Sendable {
                 connections.withLock { $0[id] = channel }
                 channel.closeFuture.whenComplete { [self] _ in connections.withLock { $0[id] = nil } }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(server: self))
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.rtmpsContext))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(server: self, transport: transport))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
-        listener.withLock { $0 = channel }
+        listeners.withLock { $0.append(channel) }
         let bound = channel.localAddress?.port ?? port
-        logger.info("RTMP ingest listening", metadata: ["host": "\(host)", "port": "\(bound)"])
+        logger.info("\(transport.uppercased()) ingest listening", metadata: ["host": "\(host)", "port": "\(bound)"])
         return bound
     }
 
@@ -98,11 +105,11 @@ public final class RTMPServer: Sendable {
 
     /// Stops accepting, ends every session (`StreamEnded(shutdown)`) and flushes the events.
     public func shutdown() async {
-        let channel = listener.withLock { value -> (any Channel)? in
-            defer { value = nil }
+        let bound = listeners.withLock { value -> [any Channel] in
+            defer { value = [] }
             return value
         }
-        try? await channel?.close()
+        for channel in bound { try? await channel.close() }
         await registry.endAll(reason: .shutdown)
         for connection in connections.withLock({ Array($0.values) }) { connection.close(promise: nil) }
         emitter.finish()
@@ -117,34 +124,35 @@ public final class RTMPServer: Sendable {
 
     /// The key check and the limits, in order: lock-out, key, channel claim.
     func admit(
-        _ request: RTMPSession.PublishRequest, remoteAddress: String, host: String, connection: SessionRegistry.Connection
+        _ request: RTMPSession.PublishRequest, remoteAddress: String, host: String, transport: String,
+        connection: SessionRegistry.Connection
     ) async -> Admission {
         let verdict = limiter.withLock { $0.check(host, now: .now) }
         if case .lockedOut(let remaining) = verdict {
             let reason = PublishRefusalReason.tooManyFailedAttempts(retryAfterSeconds: Int(remaining.components.seconds) + 1)
-            rejected(reason, request: request, remoteAddress: remoteAddress, summariseOnly: true)
+            rejected(reason, request: request, remoteAddress: remoteAddress, transport: transport, summariseOnly: true)
             return .refused(reason)
         }
         if emitter.isSaturated {
             let reason = PublishRefusalReason.unavailable("the event log is behind; try again in a few seconds")
-            rejected(reason, request: request, remoteAddress: remoteAddress)
+            rejected(reason, request: request, remoteAddress: remoteAddress, transport: transport)
             return .refused(reason)
         }
         let authorization = await authorizer.authorize(app: request.application, streamKey: request.streamKey, remote: remoteAddress)
         switch authorization {
         case .refused(let reason):
-            rejected(reason, request: request, remoteAddress: remoteAddress)
+            rejected(reason, request: request, remoteAddress: remoteAddress, transport: transport)
             emitter.recordRefusal(reason, host: host, limiter: limiter, policy: configuration.failedAttempts, logger: logger)
             return .refused(reason)
         case .accepted(let channelID, let channelName):
             limiter.withLock { $0.recordSuccess(host) }
             switch await registry.claim(
-                channelID: channelID, channelName: channelName, remoteAddress: remoteAddress, connection: connection)
+                channelID: channelID, channelName: channelName, remoteAddress: remoteAddress, protocol: transport, connection: connection)
             {
             case .started(let session): return .started(session)
             case .resumed(let session): return .resumed(session)
             case .refused(let reason):
-                rejected(reason, request: request, remoteAddress: remoteAddress)
+                rejected(reason, request: request, remoteAddress: remoteAddress, transport: transport)
                 return .refused(reason)
             }
         }
@@ -154,15 +162,17 @@ public final class RTMPServer: Sendable {
     /// the recorded ones; counted ones log at debug level, so a flood grows neither the event log
     /// nor the process log.
     func rejected(
-        _ reason: PublishRefusalReason, request: RTMPSession.PublishRequest?, remoteAddress: String, detail: String? = nil,
+        _ reason: PublishRefusalReason, request: RTMPSession.PublishRequest?, remoteAddress: String, transport: String,
+        detail: String? = nil,
         summariseOnly: Bool = false
     ) {
         let event = PublishRejected(
-            reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress,
-            app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID)
-        IngestMetrics.refused(reason: reason.name, protocol: "rtmp")
+            reason: reason.name, detail: detail ?? reason.message, remoteAddress: remoteAddress, protocol: transport,
+            app: request?.application, keyFingerprint: request.map { StreamKey.fingerprint($0.streamKey) }, channelID: reason.channelID,
+            channelName: reason.channelName)
+        IngestMetrics.refused(reason: reason.name, protocol: transport)
         let host = Self.host(of: remoteAddress)
-        let stream = reason.channelID.map { "channel-\($0)" } ?? "ingest-\(host)"
+        let stream = reason.stream(host: host)
         let recorded = emitter.refused(
             event, stream: stream, host: host, actor: EventActor(.encoder, id: remoteAddress), summariseOnly: summariseOnly)
         logger.log(

@@ -82,12 +82,13 @@ public actor SessionRegistry {
     ) -> Claim {
         if let id = byChannel[channelID], var entry = entries[id] {
             guard case .waiting(let since, _, let timer) = entry.phase else {
-                return .refused(.channelAlreadyLive(channelID: channelID))
+                return .refused(.channelAlreadyLive(channelID: channelID, channelName: channelName))
             }
             timer.cancel()
             entry.phase = .connected(connection)
             entries[id] = entry
             let session = entry.session
+            session.flushStats(emitter: emitter, actor: EventActor(.encoder, id: session.remoteAddress), final: false)
             session.reconnected(from: remoteAddress, executor: connection.executor)
             _ = session.yield(.discontinuity)
             let gap = since.duration(to: .now)
@@ -115,6 +116,7 @@ public actor SessionRegistry {
     /// anything else ends the session now.
     func connectionEnded(_ sessionID: UUID, token: UInt64, reason: StreamEnded.Reason, detail: String?) {
         guard var entry = entries[sessionID], case .connected(let connection) = entry.phase, connection.token == token else { return }
+        entry.session.flushStats(emitter: emitter, actor: EventActor(.encoder, id: entry.session.remoteAddress), final: false)
         guard reason == .encoderClosed, configuration.graceWindow > .zero else {
             end(
                 sessionID, reason: reason, detail: detail,
@@ -138,22 +140,36 @@ public actor SessionRegistry {
     /// Ends a session by id (admin `DELETE /v1/streams/ID`): `StreamEnded(kicked)` with the actor.
     @discardableResult
     public func kick(sessionID: UUID, by actor: EventActor = .admin, reason: String? = nil) -> Bool {
+        kick(sessionID: sessionID, metadata: EventMetadata(actor: actor, reason: reason))
+    }
+
+    /// Ends a session by id: `StreamEnded(kicked)` carries `metadata` (who, why, and the request
+    /// or event that led to it); its reason is the detail the encoder is told.
+    @discardableResult
+    public func kick(sessionID: UUID, metadata: EventMetadata) -> Bool {
         guard let entry = entries[sessionID] else { return false }
+        let actor = metadata.actor
+        let reason = metadata.reason
         if case .connected(let connection) = entry.phase {
             connection.close(
                 "NetStream.Publish.Denied",
                 "this stream was stopped by \(actor.kind == .admin ? "an administrator" : actor.description)"
                     + (reason.map { ": \($0)" } ?? "") + "; contact the channel's owner before publishing again")
         }
-        end(sessionID, reason: .kicked, detail: reason, actor: actor)
+        end(sessionID, reason: .kicked, detail: reason, metadata: metadata)
         return true
     }
 
     /// Ends a channel's live session (a revoked key kicks its session).
     @discardableResult
     public func kick(channelID: String, by actor: EventActor = .admin, reason: String? = nil) -> Bool {
+        kick(channelID: channelID, metadata: EventMetadata(actor: actor, reason: reason))
+    }
+
+    @discardableResult
+    public func kick(channelID: String, metadata: EventMetadata) -> Bool {
         guard let id = byChannel[channelID] else { return false }
-        return kick(sessionID: id, by: actor, reason: reason)
+        return kick(sessionID: id, metadata: metadata)
     }
 
     public func list() -> [LiveSessionSummary] {
@@ -189,6 +205,10 @@ public actor SessionRegistry {
     }
 
     private func end(_ sessionID: UUID, reason: StreamEnded.Reason, detail: String?, actor: EventActor) {
+        end(sessionID, reason: reason, detail: detail, metadata: EventMetadata(actor: actor, reason: detail))
+    }
+
+    private func end(_ sessionID: UUID, reason: StreamEnded.Reason, detail: String?, metadata: EventMetadata) {
         guard let entry = entries.removeValue(forKey: sessionID) else { return }
         let session = entry.session
         if byChannel[session.channelID] == sessionID { byChannel[session.channelID] = nil }
@@ -201,12 +221,13 @@ public actor SessionRegistry {
             emitter.emit(Self.started(session), stream: session.streamID, actor: EventActor(.encoder, id: session.remoteAddress))
         }
         session.finishMedia()
+        session.flushStats(emitter: emitter, actor: EventActor(.encoder, id: session.remoteAddress), final: true)
         emitter.emit(
             StreamEnded(
                 sessionID: session.id.uuidString.lowercased(), channelID: session.channelID, reason: reason, detail: detail,
                 durationSeconds: max(0, endedAt.timeIntervalSince(session.startedAt)),
                 bytesReceived: session.bytesReceived, reconnects: session.reconnects),
-            stream: session.streamID, actor: actor, reason: detail)
+            stream: session.streamID, metadata: metadata)
     }
 
     static func started(_ session: LiveSession) -> StreamStarted {

@@ -26,7 +26,7 @@ extension RTMPSession {
             var track = TrackInfo(
                 kind: .video, codec: .h264, configuration: .avc(record), timebase: .milliseconds,
                 width: metadata.width, height: metadata.height, frameRate: metadata.frameRate,
-                bitrate: metadata.videoDataRate.map { Int($0 * 1000) })
+                bitrate: metadata.videoDataRate.flatMap(Self.bitrate(kilobits:)))
             if let sps = record.sequenceParameterSets.first, let parsed = try? H264SequenceParameterSet(parsing: sps) {
                 track.width = parsed.width
                 track.height = parsed.height
@@ -38,7 +38,7 @@ extension RTMPSession {
             let track = TrackInfo(
                 kind: .audio, codec: .aac, configuration: .aac(config), timebase: .milliseconds,
                 sampleRate: config.sampleRate, channels: config.channelConfiguration,
-                bitrate: metadata.audioDataRate.map { Int($0 * 1000) })
+                bitrate: metadata.audioDataRate.flatMap(Self.bitrate(kilobits:)))
             guard track != audioTrack else { return [] }
             audioTrack = track
             return [.media(.track(track))]
@@ -109,5 +109,13 @@ extension RTMPSession {
             }
         }
         return actions
+    }
+}
+
+extension RTMPSession {
+    /// Bits per second from onMetaData's kbit/s, a publisher's Double: nil when not a sane positive
+    /// figure (ops/fuzz's rtmp-chunk target trapped converting 1e300 to Int).
+    static func bitrate(kilobits: Double) -> Int? {
+        kilobits > 0 && kilobits < 1e9 ? Int((kilobits * 1000).rounded()) : nil
     }
 }

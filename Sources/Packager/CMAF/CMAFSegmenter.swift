@@ -10,18 +10,28 @@ import Media
 /// - Audio (every sample is sync) segments cut on the `segmentTarget` grid of decode time measured
 ///   from the first sample (nearest sample boundary, so durations alternate and never drift).
 /// - A part ends when adding the next sample would pass `partTarget`; a segment's first sample
-///   starts a part, and no part spans two segments. So parts lie on a `partTarget` grid from each
-///   segment's start, and a segment's last part may be short.
+///   starts a part, and no part spans two segments. So every part but a segment's last holds as
+///   many samples as fit (at least 85 % of the target wherever whole frames allow).
+/// - Tail rule: a part also ends one sample early when the sample would otherwise be the only one
+///   left for the segment's last part (a request for one frame), if the part keeps 85 % of the
+///   target. Where the segment ends is expected from the audio grid, and for video from the length
+///   the last two keyframe-ended segments agree on (else `segmentTarget`, which no such segment
+///   undercuts). An unexpected keyframe (a passthrough source's irregular GOP) can still leave a
+///   one-frame tail: the keyframe demands it.
 /// - A sample's duration is the next sample's DTS − its own; the last sample before a
 ///   discontinuity or `finish()` takes the previous duration (or the frame/AAC-frame default).
 ///
 /// **Latency:** a sample's duration, and so whether it still fits in the part, is known only when
 /// the sample after it arrives. So the decision for a sample is taken when it arrives, with its
-/// duration estimated as the mean of the last four, and a part is emitted when the first sample
-/// of the next part arrives (the moment its own last sample's duration becomes known).
+/// duration taken as the shortest and as the longest of the last 16 (the tail rule estimates the
+/// frames left with the mean of the last four), and a part is emitted when the first sample of the
+/// next part arrives (the moment its own last sample's duration becomes known). Only when the two
+/// answers differ (an uneven cadence: a frame-rate-thinned rung's 33/67 ms frames, a dropped
+/// frame) is the decision left until the sample after it arrives, one frame later; a mean there
+/// cut 30 fps thinned to 24 fps into 0.467, 0.5, 0.5, 0.5 and 0.033 s parts.
 /// A part can therefore pass `partTarget` by the source's timestamp precision (1 ms for RTMP's
 /// millisecond timestamps, which jitter 33/34 ms at 30 fps; nothing for 90 kHz sources) or by a
-/// sample longer than the recent mean (a dropped frame); declare `advertisedPartTarget`.
+/// sample longer than any of the last 16; declare `advertisedPartTarget`.
 /// `CMAFChunk.duration` is always exact.
 ///
 /// - A hole (the next DTS more than `max(partTarget, 4 × the recent sample duration)` after the
@@ -63,6 +73,7 @@ public struct CMAFSegmenter: Sendable {
         var decodeTime: Int64
         var compositionOffset: Int32
         var isSync: Bool
+        var timebase: Timebase
         var data: [UInt8]
     }
 
@@ -77,6 +88,10 @@ public struct CMAFSegmenter: Sendable {
     private var cachedPrecision: (timebase: Timebase, ticks: Int64)?
 
     private var pending: Pending?
+    /// Whether `pending` starts a new part is decided when its duration is known.
+    private var pendingUndecided = false
+    /// The lengths of the last two segments that a keyframe ended, for the next one's expected end.
+    private var keyframeSegmentLengths: [Int64] = []
     private var partSamples: [CMAFSample] = []
     private var partStart: Int64 = 0
     private var partIndex = 0
@@ -95,8 +110,10 @@ public struct CMAFSegmenter: Sendable {
     /// After a hole in video, frames up to the next keyframe are dropped (a segment starts with one).
     private var awaitingKeyframeAfterHole = false
 
-    public init(track: TrackInfo, options: SegmenterOptions = .default) {
+    /// `firstSegmentSequence`: the media sequence number of the first segment.
+    public init(track: TrackInfo, options: SegmenterOptions = .default, firstSegmentSequence: Int = 0) {
         self.track = track
+        segmentSequence = max(firstSegmentSequence, 0)
         self.options = options
         let timescale = CMAFInitSegment.timescale(for: track)
         self.timescale = timescale
@@ -176,6 +193,7 @@ public struct CMAFSegmenter: Sendable {
         if let previous = pending, decodeTime - previous.decodeTime > max(partTargetTicks, 4 * estimatedDuration) {
             let duration = estimatedDuration
             closePending(previous, duration: duration)
+            outputs += settleUndecided(previous, duration: duration)
             timelineEnd = previous.decodeTime + duration
             outputs.append(.part(finishPart()))
             outputs.append(.segmentEnd(finishSegment()))
@@ -188,24 +206,39 @@ public struct CMAFSegmenter: Sendable {
         } else if let previous = pending {
             let duration = decodeTime - previous.decodeTime  // > 0: decode times strictly increase
             closePending(previous, duration: duration)
+            outputs += settleUndecided(previous, duration: duration)
             let estimate = estimatedDuration
-            let tolerance = min(precision(of: packet.timebase), estimate / 4)
             let startsSegment: Bool
             switch track.kind {
             case .video:
                 startsSegment = isSync && decodeTime - segmentStart >= segmentTargetTicks - estimate / 2
+                if startsSegment { rememberSegmentLength(decodeTime - segmentStart) }
             case .audio:
                 startsSegment = gridIndex(decodeTime, half: estimate / 2) > gridIndex(segmentStart, half: estimate / 2)
             }
-            if startsSegment || decodeTime - partStart > partTargetTicks - estimate + tolerance {
+            if startsSegment {
                 outputs.append(.part(finishPart()))
-                if startsSegment { outputs.append(.segmentEnd(finishSegment())) }
+                outputs.append(.segmentEnd(finishSegment()))
+            } else {
+                // The sample's duration is unknown: decide with the shortest and longest of the recent
+                // ones; if they disagree, decide when the next sample gives the real one.
+                let tolerance = min(precision(of: packet.timebase), estimate / 4)
+                let shortest = recentDurations.min() ?? estimate
+                let longest = recentDurations.max() ?? estimate
+                let ifShort = endsPart(before: decodeTime, duration: shortest, estimate: estimate, tolerance: tolerance)
+                let ifLong = endsPart(before: decodeTime, duration: longest, estimate: estimate, tolerance: tolerance)
+                if ifShort != ifLong {
+                    pendingUndecided = true
+                } else if ifShort {
+                    outputs.append(.part(finishPart()))
+                }
             }
         }
         if !segmentOpen { openSegment(at: decodeTime) }
         if partSamples.isEmpty { partStart = decodeTime }
         pending = Pending(
-            decodeTime: decodeTime, compositionOffset: Int32(clamping: offsetTicks), isSync: isSync, data: packet.data
+            decodeTime: decodeTime, compositionOffset: Int32(clamping: offsetTicks), isSync: isSync, timebase: packet.timebase,
+            data: packet.data
         )
         lastDecodeTime = decodeTime
         return outputs
@@ -236,10 +269,66 @@ public struct CMAFSegmenter: Sendable {
     /// The next sample's duration, before it is known: the mean of the last four (the frame or
     /// AAC-frame duration, with millisecond rounding averaged out).
     private var estimatedDuration: Int64 {
-        guard !recentDurations.isEmpty else { return defaultDuration }
-        let sum = recentDurations.reduce(0, +)
-        let count = Int64(recentDurations.count)
+        let recent = recentDurations.suffix(4)
+        guard !recent.isEmpty else { return defaultDuration }
+        let sum = recent.reduce(0, +)
+        let count = Int64(recent.count)
         return max((sum + count / 2) / count, 1)
+    }
+
+    /// Whether a sample starting at `start` and lasting `duration` starts a new part: it would pass
+    /// the target, or it would leave one sample alone for the segment's last part.
+    private func endsPart(before start: Int64, duration: Int64, estimate: Int64, tolerance: Int64) -> Bool {
+        let limit = partStart + partTargetTicks + tolerance
+        let end = start + duration
+        if end > limit { return true }
+        // A part shortened for the tail stays at least 85 % of the target.
+        guard start - partStart >= partTargetTicks * 17 / 20 else { return false }
+        switch track.kind {
+        case .audio:
+            // The first sample starting at or after `boundary` starts the next segment.
+            let half = estimate / 2
+            let boundary = epochStart + (gridIndex(segmentStart, half: half) + 1) * segmentTargetTicks - half
+            let left = boundary - end
+            return left > 0 && left <= estimate && end + estimate > limit
+        case .video:
+            // A quarter sample of slack: jittered timestamps, and the short frame a forced keyframe
+            // can leave in a frame-rate-thinned rung; one sample there may be the longest recent one.
+            let keyframe = segmentStart + expectedSegmentLength(estimate: estimate)
+            let left = keyframe - estimate / 4 - end
+            return left > 0 && left <= max(recentDurations.max() ?? estimate, estimate) && keyframe > limit
+        }
+    }
+
+    /// The length the last two keyframe-ended segments agree on, else `segmentTarget`: no segment
+    /// a keyframe ends is shorter than that (less half a frame), so that guess never makes the
+    /// tail rule cut before a segment's last sample.
+    private func expectedSegmentLength(estimate: Int64) -> Int64 {
+        guard keyframeSegmentLengths.count == 2, let last = keyframeSegmentLengths.last, let first = keyframeSegmentLengths.first,
+            abs(last - first) <= estimate / 2
+        else { return segmentTargetTicks }
+        return last
+    }
+
+    private mutating func rememberSegmentLength(_ length: Int64) {
+        if keyframeSegmentLengths.count == 2 { keyframeSegmentLengths.removeFirst() }
+        keyframeSegmentLengths.append(length)
+    }
+
+    /// Decides an undecided `sample` (just closed, the part's last) now that its `duration` is
+    /// known; if it starts a new part, the part before it is emitted.
+    private mutating func settleUndecided(_ sample: Pending, duration: Int64) -> [SegmenterOutput] {
+        guard pendingUndecided else { return [] }
+        pendingUndecided = false
+        let estimate = estimatedDuration
+        let tolerance = min(precision(of: sample.timebase), estimate / 4)
+        guard partSamples.count > 1, endsPart(before: sample.decodeTime, duration: duration, estimate: estimate, tolerance: tolerance)
+        else { return [] }
+        let carried = partSamples.removeLast()
+        let part = finishPart()
+        partSamples.append(carried)
+        partStart = sample.decodeTime
+        return [.part(part)]
     }
 
     /// How far rounding in the source's timestamps can move a sample, in output ticks: one source
@@ -274,7 +363,7 @@ public struct CMAFSegmenter: Sendable {
                 duration: UInt32(clamping: duration), compositionOffset: sample.compositionOffset,
                 isSync: sample.isSync, data: sample.data
             ))
-        if recentDurations.count == 4 { recentDurations.removeFirst() }
+        if recentDurations.count == 16 { recentDurations.removeFirst() }
         recentDurations.append(min(duration, Int64(UInt32.max)))
         pending = nil
     }
@@ -283,9 +372,10 @@ public struct CMAFSegmenter: Sendable {
         guard let last = pending else { return [] }
         let duration = recentDurations.last ?? defaultDuration
         closePending(last, duration: duration)
+        let settled = settleUndecided(last, duration: duration)
         timelineEnd = last.decodeTime + duration
         offset = nil
-        return [.part(finishPart()), .segmentEnd(finishSegment())]
+        return settled + [.part(finishPart()), .segmentEnd(finishSegment())]
     }
 
     private mutating func openSegment(at decodeTime: Int64) {

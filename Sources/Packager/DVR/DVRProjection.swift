@@ -18,22 +18,24 @@ public struct DVRProjection: SQLProjection {
         switch event.eventType {
         case SegmentPublished.eventType:
             let s = try registry.decode(event, as: SegmentPublished.self)
-            let width = s.width.map(Int32.init(clamping:))
-            let height = s.height.map(Int32.init(clamping:))
-            try await connection.query(
-                """
-                INSERT INTO dvr_segments (session_id, rendition, media_sequence, channel_id, kind, duration, bytes,
-                    program_date_time, path, discontinuity, codecs, width, height, frame_rate, position)
-                VALUES (\(s.sessionID)::uuid, \(s.rendition), \(Int64(s.mediaSequence)), \(s.channelID)::uuid, \(s.kind.rawValue),
-                    \(s.duration), \(Int64(s.bytes)), \(s.programDateTime), \(s.path), \(s.discontinuity), \(s.codecs),
-                    \(width), \(height), \(s.frameRate), \(event.position))
-                ON CONFLICT (session_id, rendition, media_sequence) DO NOTHING
-                """, logger: logger)
-            guard s.recorded ?? true else { return }
+            for r in s.renditions {
+                let width = r.width.map(Int32.init(clamping:))
+                let height = r.height.map(Int32.init(clamping:))
+                try await connection.query(
+                    """
+                    INSERT INTO dvr_segments (session_id, rendition, media_sequence, channel_id, kind, duration, bytes,
+                        program_date_time, path, discontinuity, codecs, width, height, frame_rate, position)
+                    VALUES (\(s.sessionID)::uuid, \(r.rendition), \(Int64(s.mediaSequence)), \(s.channelID)::uuid, \(r.kind.rawValue),
+                        \(r.duration), \(Int64(r.bytes)), \(r.programDateTime), \(r.path), \(r.discontinuity), \(r.codecs),
+                        \(width), \(height), \(r.frameRate), \(event.position))
+                    ON CONFLICT (session_id, rendition, media_sequence) DO NOTHING
+                    """, logger: logger)
+            }
+            guard s.recorded ?? true, let first = s.renditions.map(\.programDateTime).min() else { return }
             try await connection.query(
                 """
                 INSERT INTO recordings (session_id, channel_id, channel_name, started_at, last_segment_at, state)
-                VALUES (\(s.sessionID)::uuid, \(s.channelID)::uuid, \(s.channelName), \(s.programDateTime), \(event.recordedAt), 'live')
+                VALUES (\(s.sessionID)::uuid, \(s.channelID)::uuid, \(s.channelName), \(first), \(event.recordedAt), 'live')
                 ON CONFLICT (session_id) DO UPDATE SET last_segment_at = EXCLUDED.last_segment_at,
                     started_at = LEAST(recordings.started_at, EXCLUDED.started_at)
                 """, logger: logger)

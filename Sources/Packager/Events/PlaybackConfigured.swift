@@ -11,15 +11,19 @@ public struct PlaybackConfigured: DomainEvent, Hashable {
     public var recording: Bool
     /// LL-HLS part target in seconds (0.2…2).
     public var partTarget: Double
+    /// `PART-HOLD-BACK` in seconds; `nil`: three part targets.
+    public var partHoldBack: Double?
 
-    public init(channel: String, dvrWindowSeconds: Double, recording: Bool, partTarget: Double) {
+    public init(channel: String, dvrWindowSeconds: Double, recording: Bool, partTarget: Double, partHoldBack: Double? = nil) {
         self.channel = channel
         self.dvrWindowSeconds = dvrWindowSeconds
         self.recording = recording
         self.partTarget = partTarget
+        self.partHoldBack = partHoldBack
     }
 
     public var options: PackagerOptions {
-        PackagerOptions(partTarget: partTarget, segmentTarget: 2, dvrWindow: dvrWindowSeconds, recording: recording)
+        PackagerOptions(
+            partTarget: partTarget, partHoldBack: partHoldBack, segmentTarget: 2, dvrWindow: dvrWindowSeconds, recording: recording)
     }
 }

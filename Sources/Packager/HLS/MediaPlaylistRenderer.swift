@@ -5,12 +5,13 @@ import Foundation
 ///
 /// `EXT-X-VERSION`: live playlists declare 9 whether or not this response skips anything. EXT-X-SKIP
 /// needs 9 (RFC 8216bis §8); the playlist advertises `CAN-SKIP-UNTIL`, so any reload of the same
-/// URI may be a delta update, and one playlist should not flip its version between reloads that a
-/// client merges into each other. The LL-HLS tags themselves need no version and EXT-X-MAP needs 6,
-/// so the VOD playlist of a recording declares 6. A v2 delta needs 10 only when it replaces
-/// EXT-X-DATERANGE tags; streamd writes none, so 9 holds there too.
+/// URI may be a delta update. The LL-HLS tags themselves need no version and EXT-X-MAP needs 6,
+/// so the VOD playlist of a recording declares 6. A delta answering `_HLS_skip=v2` carries
+/// `RECENTLY-REMOVED-DATERANGES`, an attribute of protocol version 10, so it declares 10 (the
+/// version is the response's, as in Apple's own LL-HLS examples, where full and delta differ).
 public enum MediaPlaylistRenderer {
     public static let liveVersion = 9
+    public static let dateRangeDeltaVersion = 10
     public static let vodVersion = 6
 
     /// `_HLS_skip` of a playlist request.
@@ -36,7 +37,7 @@ public enum MediaPlaylistRenderer {
         let skipped = skip == nil ? 0 : skippableSegmentCount(state)
         var out = PlaylistText()
         out.line("#EXTM3U")
-        out.line("#EXT-X-VERSION:\(liveVersion)")
+        out.line("#EXT-X-VERSION:\(skipped > 0 && skip == .v2 ? dateRangeDeltaVersion : liveVersion)")
         out.line("#EXT-X-TARGETDURATION:\(configuration.targetDuration)")
         out.line(
             "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=\(HLSFormat.decimal(configuration.partHoldBack)),CAN-SKIP-UNTIL=\(HLSFormat.decimal(configuration.canSkipUntil))"

@@ -1,3 +1,4 @@
+import Crypto
 import EventStore
 import Foundation
 import Logging
@@ -7,7 +8,9 @@ import Synchronization
 
 /// One rendition of a live session: cuts its packets into CMAF parts and segments, writes them once
 /// to the origin store, keeps the newest in memory for players, advances the playlist state and
-/// wakes the requests blocked on it, and reports each finished segment as `SegmentPublished`.
+/// wakes the requests blocked on it, and reports each finished segment, with the SHA-256 of its
+/// bytes, as a one-rendition `SegmentPublished` (the stream's `SegmentCollector` gathers the
+/// ladder's into one event).
 ///
 /// The media path (`run`) never waits on the database: events leave through `publish`, which only
 /// enqueues.
@@ -32,6 +35,8 @@ public final class RenditionPackager: Sendable {
     struct Shared: Sendable {
         var playlist: MediaPlaylistState
         var initFile: MediaFile?
+        /// The init segment's digest, until the first segment's event has carried it.
+        var unpublishedInit: SegmentPublished.StoredFile?
         var codecs: String?
         var width: Int?
         var height: Int?
@@ -71,7 +76,8 @@ public final class RenditionPackager: Sendable {
         self.siblings = siblings
         configuration = try MediaPlaylistConfiguration(
             rendition: name, targetDuration: targetDuration, partTarget: options.partTarget,
-            dvrWindow: options.dvrWindow, streamStart: streamStart)
+            dvrWindow: options.dvrWindow, streamStart: streamStart, firstMediaSequence: options.firstMediaSequence,
+            partHoldBack: options.partHoldBack)
         waiters = PlaylistWaiters(timeout: configuration.blockingTimeout)
         var shared = Shared(playlist: MediaPlaylistState(configuration: configuration))
         shared.declaredBitrate = bitrate
@@ -86,6 +92,7 @@ public final class RenditionPackager: Sendable {
     func run(_ items: AsyncStream<MediaItem>) async {
         var cutter: CMAFSegmenter?
         var file: AppendingFile?
+        var digest = SHA256()
         var epoch = 0
         var pendingDiscontinuity = false
         let segmenterOptions = (try? SegmenterOptions(partTarget: options.partTarget, segmentTarget: options.segmentTarget)) ?? .default
@@ -99,6 +106,7 @@ public final class RenditionPackager: Sendable {
                 switch output {
                 case .part(let chunk):
                     if chunk.isFirstPartOfSegment {
+                        digest = SHA256()
                         file?.close()
                         file = try? AppendingFile(origin.url("\(folder)/\(HLSResource.segment(msn: chunk.segmentSequence).name)"))
                         if file == nil {
@@ -106,13 +114,15 @@ public final class RenditionPackager: Sendable {
                         }
                     }
                     let bytes = ByteBuffer(bytes: chunk.bytes)
+                    digest.update(data: chunk.bytes)
                     do { try file?.append(bytes) } catch { logger.error("packager \(identity.channelName)/\(name): \(error)") }
                     partReady(chunk, bytes: bytes, epoch: epoch, discontinuity: pendingDiscontinuity && chunk.isFirstPartOfSegment)
                     if chunk.isFirstPartOfSegment { pendingDiscontinuity = false }
                 case .segmentEnd(let summary):
                     file?.close()
                     file = nil
-                    segmentReady(summary, epoch: epoch)
+                    segmentReady(summary, epoch: epoch, sha256: SHA256Hex.string(digest.finalize()))
+                    digest = SHA256()
                 }
             }
         }
@@ -123,16 +133,20 @@ public final class RenditionPackager: Sendable {
                 do {
                     let initSegment = try CMAFInitSegment(track: track)
                     let bytes = ByteBuffer(bytes: initSegment.bytes)
-                    try origin.write(bytes, to: "\(folder)/\(HLSResource.initialization.name)")
+                    let initPath = "\(folder)/\(HLSResource.initialization.name)"
+                    try origin.write(bytes, to: initPath)
+                    let initDigest = SHA256Hex.string(SHA256.hash(data: initSegment.bytes))
                     shared.withLock {
                         $0.initFile = mediaFile(bytes, .initialization, published: Date())
+                        $0.unpublishedInit = .init(path: initPath, bytes: initSegment.bytes.count, sha256: initDigest)
                         $0.codecs = initSegment.codecString
                         $0.width = initSegment.width ?? track.width
                         $0.height = initSegment.height ?? track.height
                         $0.frameRate = track.frameRate
                         if $0.declaredBitrate == nil { $0.declaredBitrate = track.bitrate }
                     }
-                    let segmenter = CMAFSegmenter(track: track, options: segmenterOptions)
+                    let segmenter = CMAFSegmenter(
+                        track: track, options: segmenterOptions, firstSegmentSequence: options.firstMediaSequence)
                     shared.withLock { $0.playlist.declarePartTarget(segmenter.advertisedPartTarget) }
                     cutter = segmenter
                 } catch {
@@ -188,7 +202,7 @@ public final class RenditionPackager: Sendable {
         }
     }
 
-    private func segmentReady(_ summary: CMAFSegmentSummary, epoch: Int) {
+    private func segmentReady(_ summary: CMAFSegmentSummary, epoch: Int, sha256: String) {
         let date = anchor.date(epoch: epoch, media: summary.startTime, duration: summary.duration)
         let path = "\(folder)/\(HLSResource.segment(msn: summary.sequence).name)"
         let now = Date()
@@ -237,10 +251,14 @@ public final class RenditionPackager: Sendable {
             }
             let event = SegmentPublished(
                 sessionID: identity.sessionID, channelID: identity.channelID, channelName: identity.channelName,
-                rendition: name, kind: kind, mediaSequence: summary.sequence, duration: summary.duration,
-                bytes: summary.byteCount, programDateTime: date, path: path, discontinuity: summary.discontinuity,
-                codecs: shared.codecs ?? "", width: shared.width, height: shared.height, frameRate: shared.frameRate,
-                recorded: options.recording)
+                mediaSequence: summary.sequence, recorded: options.recording,
+                renditions: [
+                    .init(
+                        rendition: name, kind: kind, duration: summary.duration, bytes: summary.byteCount, programDateTime: date,
+                        path: path, discontinuity: summary.discontinuity, codecs: shared.codecs ?? "", width: shared.width,
+                        height: shared.height, frameRate: shared.frameRate, sha256: sha256, initialization: shared.unpublishedInit)
+                ])
+            shared.unpublishedInit = nil
             return (shared.playlist, event, delete)
         }
         guard let outcome else { return }
@@ -263,6 +281,13 @@ public final class RenditionPackager: Sendable {
 
     func setActive(_ active: Bool) {
         shared.withLock { $0.active = active }
+    }
+
+    /// Whether the ladder's next segment should include this rendition's: it has started and is on
+    /// (`SegmentCollector`'s wait). A source that ended is not read here: its last reports may
+    /// still be queued behind the others', and the session's end flushes them together.
+    var expectsSegments: Bool {
+        shared.withLock { $0.initFile != nil && $0.active }
     }
 
     // MARK: Serving
@@ -296,6 +321,11 @@ public final class RenditionPackager: Sendable {
             }
         }
         let current = shared.withLock { $0.playlist }
+        // Before the first part, PART-TARGET may still change (the track declares its own), and it
+        // must not change between reloads; so there is no playlist until there is media.
+        guard current.lastPosition != nil || current.isEnded else {
+            return .notFound("rendition \(name) has no media yet; retry in a second")
+        }
         return .ready(MediaPlaylistRenderer.live(current, renditionReports: siblings(), skip: directives.skip))
     }
 

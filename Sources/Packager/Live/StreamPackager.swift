@@ -23,10 +23,22 @@ public final class StreamPackager: Sendable {
     let logger: Logger
     private let anchor = TimeAnchor()
     private let renditions = Mutex<[RenditionPackager]>([])
+    private let plannedVideo = Mutex<(@Sendable () -> Set<String>?)?>(nil)
     private let tasks = Mutex<[Task<Void, Never>]>([])
-    private let events: AsyncStream<any DomainEvent>.Continuation
-    private let pending: AsyncStream<any DomainEvent>
+    private let events: AsyncStream<Output>.Continuation
+    private let pending: AsyncStream<Output>
     private let sink: PackagerEventSink
+
+    /// What `publishEvents` reads: a rendition's event, or a wake-up for the segments' deadline.
+    enum Output: Sendable {
+        case event(any DomainEvent)
+        case tick
+    }
+
+    /// How long a segment waits for the ladder's slower renditions before it is logged without them.
+    static func segmentDeadline(targetDuration: Int) -> Duration {
+        .seconds(max(2, targetDuration))
+    }
 
     /// `longestKeyframeInterval`: the longest keyframe spacing the ladder may produce (its
     /// passthrough limit, or its IDR interval); `EXT-X-TARGETDURATION` must cover it from the start,
@@ -41,7 +53,7 @@ public final class StreamPackager: Sendable {
         self.logger = logger
         startedAt = Date()
         targetDuration = Int(max(options.segmentTarget, longestKeyframeInterval).rounded(.up))
-        let (stream, continuation) = AsyncStream.makeStream(of: (any DomainEvent).self)
+        let (stream, continuation) = AsyncStream.makeStream(of: Output.self)
         events = continuation
         pending = stream
         self.sink = sink
@@ -51,7 +63,27 @@ public final class StreamPackager: Sendable {
     /// the session is not recorded, removes its files (no live playlist references them any more).
     /// Whoever runs the session runs this beside it.
     public func publishEvents() async {
-        for await event in pending { await sink(event) }
+        var collector = SegmentCollector(deadline: Self.segmentDeadline(targetDuration: targetDuration))
+        let ticks = Task { [events] in
+            while (try? await Task.sleep(for: .milliseconds(500))) != nil {
+                if case .terminated = events.yield(.tick) { return }
+            }
+        }
+        for await output in pending {
+            let ready: [any DomainEvent]
+            switch output {
+            case .event(let segment as SegmentPublished):
+                let expected = Set(renditions.withLock { $0 }.filter(\.expectsSegments).map(\.name))
+                ready = collector.add(segment, expected: expected, now: .now)
+            case .event(let event):
+                ready = collector.flush() + [event]
+            case .tick:
+                ready = collector.expire(now: .now)
+            }
+            for event in ready { await sink(event) }
+        }
+        ticks.cancel()
+        for event in collector.flush() { await sink(event) }
         if !options.recording {
             _ = try? origin.removeSession(identity.sessionID)
         }
@@ -65,7 +97,7 @@ public final class StreamPackager: Sendable {
             packager = try RenditionPackager(
                 name: name, kind: kind, bitrate: bitrate, identity: identity, origin: origin, options: options,
                 targetDuration: targetDuration, streamStart: startedAt, anchor: anchor, logger: logger,
-                publish: { events.yield($0) },
+                publish: { events.yield(.event($0)) },
                 siblings: { [weak self] in self?.reports(except: name) ?? [] })
         } catch {
             logger.error("cannot package rendition \(name) of \(identity.channelName): \(error)")
@@ -96,17 +128,27 @@ public final class StreamPackager: Sendable {
         renditions.withLock { $0 }.filter { $0.name != name }.compactMap(\.report)
     }
 
+    /// Where the multivariant playlist learns which video renditions the transcoder will make for
+    /// this source (`nil` while it does not know yet); without it, it waits only for audio.
+    public func expectVideo(from planned: @escaping @Sendable () -> Set<String>?) {
+        plannedVideo.withLock { $0 = planned }
+    }
+
     /// The multivariant playlist: active video renditions by bandwidth, each with the audio group;
     /// only audio when no video rendition is active. `nil` until it can be complete (see
     /// `MultivariantListing`).
-    public func multivariantPlaylist() -> String? {
+    public func multivariantPlaylist() -> String? { multivariantListing().playlist() }
+
+    public func multivariantListing() -> MultivariantListing {
         let current = renditions.withLock { $0 }
-        let listing = MultivariantListing(
+        let planned = plannedVideo.withLock { $0 }
+        return MultivariantListing(
             renditions: zip(current, current.map(\.variant)).map { packager, variant in
-                MultivariantListing.Rendition(kind: packager.kind, info: variant.info, audio: variant.audio, active: variant.active)
+                MultivariantListing.Rendition(
+                    name: packager.name, kind: packager.kind, info: variant.info, audio: variant.audio, active: variant.active)
             },
-            audioWaitOver: Date().timeIntervalSince(startedAt) >= MultivariantListing.audioWait(targetDuration: targetDuration))
-        return listing.playlist()
+            plannedVideo: planned.map { $0() } ?? Set(current.filter { $0.kind == .video }.map(\.name)),
+            waitOver: Date().timeIntervalSince(startedAt) >= MultivariantListing.wait(targetDuration: targetDuration))
     }
 
     /// Waits for every rendition to end (their sources finish when the transcode ends), then
@@ -118,10 +160,11 @@ public final class StreamPackager: Sendable {
         let published = summaries.filter { $0.1.segments > 0 }
         if options.recording, !published.isEmpty {
             events.yield(
-                RecordingFinalized(
-                    sessionID: identity.sessionID, channelID: identity.channelID, channelName: identity.channelName,
-                    reason: .streamEnded, segments: Dictionary(uniqueKeysWithValues: published.map { ($0.0, $0.1.segments) }),
-                    duration: published.map(\.1.duration).max() ?? 0))
+                .event(
+                    RecordingFinalized(
+                        sessionID: identity.sessionID, channelID: identity.channelID, channelName: identity.channelName,
+                        reason: .streamEnded, segments: Dictionary(uniqueKeysWithValues: published.map { ($0.0, $0.1.segments) }),
+                        duration: published.map(\.1.duration).max() ?? 0)))
         }
         events.finish()
     }

@@ -10,10 +10,13 @@ public struct Ladder: Sendable, Hashable, Codable {
     /// The longest source keyframe spacing, in seconds, for which H.264 sources are passed through.
     public var maxPassthroughKeyframeInterval: Int
     public var allowsPassthrough: Bool
+    /// Latency or quality for the encoded rungs; ladders stored before it existed read as the default.
+    public var tuning: LadderTuning
 
     public init(
         rungs: [Rung], audio: AudioProfile = .standard, preset: String = "veryfast",
-        keyframeInterval: Int = 2, maxPassthroughKeyframeInterval: Int = 4, allowsPassthrough: Bool = true
+        keyframeInterval: Int = 2, maxPassthroughKeyframeInterval: Int = 4, allowsPassthrough: Bool = true,
+        tuning: LadderTuning = .lowLatency
     ) {
         self.rungs = rungs
         self.audio = audio
@@ -21,6 +24,21 @@ public struct Ladder: Sendable, Hashable, Codable {
         self.keyframeInterval = keyframeInterval
         self.maxPassthroughKeyframeInterval = maxPassthroughKeyframeInterval
         self.allowsPassthrough = allowsPassthrough
+        self.tuning = tuning
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case rungs, audio, preset, keyframeInterval, maxPassthroughKeyframeInterval, allowsPassthrough, tuning
+    }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            rungs: try c.decode([Rung].self, forKey: .rungs), audio: try c.decode(AudioProfile.self, forKey: .audio),
+            preset: try c.decode(String.self, forKey: .preset), keyframeInterval: try c.decode(Int.self, forKey: .keyframeInterval),
+            maxPassthroughKeyframeInterval: try c.decode(Int.self, forKey: .maxPassthroughKeyframeInterval),
+            allowsPassthrough: try c.decode(Bool.self, forKey: .allowsPassthrough),
+            tuning: try c.decodeIfPresent(LadderTuning.self, forKey: .tuning) ?? .lowLatency)
     }
 
     /// The quality presets of DESIGN.md §5. Under overload the highest encoded rung goes first:

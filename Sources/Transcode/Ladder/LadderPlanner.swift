@@ -123,6 +123,24 @@ struct LadderPlanner: Sendable {
         state.videoTrack = track
     }
 
+    /// Every video rendition this transcode will make, once that is settled: the rungs planned from
+    /// the first decoded frame, and the passthrough once the first GOP decided it; without those a
+    /// player reading the multivariant playlist would miss a rung for the whole session. Renditions
+    /// that are off (control, overload, a failed encoder) are left out: none of them will produce.
+    var plannedVideoRenditions: [String]? {
+        guard state.planned else { return nil }
+        var names = state.rungs.filter { $0.gate.isWanted && !$0.failed }.map(\.plan.name)
+        switch state.passthrough {
+        case .awaitingTrack, .undecided, .chosen:
+            return nil
+        case .transcoding:
+            break
+        case .open(let out):
+            if out.gate.isWanted { names.append(out.name) }
+        }
+        return names
+    }
+
     /// A source video packet, before it goes to the decoder.
     mutating func videoPacket(_ packet: MediaPacket, control: Transcoder.ControlState) throws(TranscodeError) -> [Action] {
         guard state.videoTrack != nil else { throw .packetBeforeTrack(.video) }

@@ -20,6 +20,8 @@ struct RenditionGate: Sendable {
     private(set) var shedByOverload = false
 
     var isRunning: Bool { phase == .running }
+    /// Neither turned off nor shed, so running or about to start at the next IDR point.
+    var isWanted: Bool { wanted && phase != .stopped(.failed) }
     private var wanted: Bool { enabledByControl && !shedByOverload }
 
     mutating func setEnabled(_ enabled: Bool) -> Transition? {

@@ -19,6 +19,7 @@ final class VideoEncoder {
         var profile: String
         var preset: String
         var threads: Int
+        var tuning: LadderTuning
     }
 
     init(_ settings: Settings, label: String) throws(LibavError) {
@@ -52,10 +53,12 @@ final class VideoEncoder {
             try LibavError.check(av_opt_set(options, "profile", settings.profile, 0), "av_opt_set(profile=\(settings.profile))")
             // IDRs come only from the ladder's schedule: forced I frames become IDRs, x264 adds none.
             try LibavError.check(av_opt_set(options, "forced-idr", "1", 0), "av_opt_set(forced-idr)")
-            try LibavError.check(
-                av_opt_set(options, "x264-params", "keyint=infinite:scenecut=0:open-gop=0:bframes=0", 0),
-                "av_opt_set(x264-params)"
-            )
+            var parameters = "keyint=infinite:scenecut=0:open-gop=0:bframes=0"
+            if settings.tuning == .lowLatency {
+                parameters += ":rc-lookahead=0:sync-lookahead=0:mbtree=0:force-cfr=1"
+                if settings.threads > 1 { parameters += ":sliced-threads=1" }
+            }
+            try LibavError.check(av_opt_set(options, "x264-params", parameters, 0), "av_opt_set(x264-params=\(parameters))")
             try LibavError.check(avcodec_open2(c, codec, nil), "avcodec_open2(libx264 \(label))")
             let extradata: [UInt8] =
                 if let data = c.pointee.extradata, c.pointee.extradata_size > 0 {

@@ -29,8 +29,8 @@ final class RungWorker: @unchecked Sendable {
     private let metrics: TranscodeMetrics.Rung
 
     init(
-        plan: PlannedRung, channel: String, timebase: Timebase, preset: String, threads: Int, queueCapacity: Int,
-        output: AsyncStream<MediaItem>.Continuation
+        plan: PlannedRung, channel: String, timebase: Timebase, preset: String, tuning: LadderTuning, threads: Int,
+        queueCapacity: Int, output: AsyncStream<MediaItem>.Continuation
     ) throws(LibavError) {
         self.plan = plan
         metrics = TranscodeMetrics.Rung(channel: channel, rendition: plan.name)
@@ -39,7 +39,7 @@ final class RungWorker: @unchecked Sendable {
         settings = VideoEncoder.Settings(
             width: plan.width, height: plan.height, timebase: timebase, frameRate: plan.frameRate,
             bitrate: plan.rung.bitrate, profile: plan.rung.profile.rawValue,
-            preset: plan.rung.preset ?? preset, threads: threads
+            preset: plan.rung.preset ?? preset, threads: threads, tuning: tuning
         )
         encoder = try VideoEncoder(settings, label: plan.name)
         configuration = encoder.configuration

@@ -34,6 +34,7 @@ final class TranscodePipeline {
     /// A passthrough the planner retired: its stream stays open until the session closes.
     private var retiredPassthrough: AsyncStream<MediaItem>.Continuation?
     private var audio: AudioOutput?
+    private var plannedPublished = false
 
     init(transcoder: Transcoder, events: AsyncStream<any DomainEvent>.Continuation) {
         self.transcoder = transcoder
@@ -99,6 +100,10 @@ final class TranscodePipeline {
             case .emit(let event):
                 events.yield(event)
             }
+        }
+        if !plannedPublished, let planned = planner.plannedVideoRenditions {
+            plannedPublished = true
+            transcoder.planned.withLock { $0 = planned }
         }
     }
 
@@ -175,7 +180,8 @@ final class TranscodePipeline {
         let worker: RungWorker
         do {
             worker = try RungWorker(
-                plan: plan, channel: transcoder.channel, timebase: track.timebase, preset: ladder.preset, threads: threads,
+                plan: plan, channel: transcoder.channel, timebase: track.timebase, preset: ladder.preset, tuning: ladder.tuning,
+                threads: threads,
                 queueCapacity: options.queueCapacity, output: output
             )
         } catch {

@@ -21,6 +21,7 @@ public final class Transcoder: Sendable {
     let announce: AsyncStream<Rendition>.Continuation
     let sink: TranscodeEventSink
     let control = Mutex(ControlState())
+    let planned = Mutex<[String]?>(nil)
 
     struct ControlState: Sendable {
         var disabled: Set<String> = []
@@ -40,6 +41,10 @@ public final class Transcoder: Sendable {
         self.sink = events
         (renditions, announce) = AsyncStream.makeStream(of: Rendition.self)
     }
+
+    /// The names of every video rendition this transcode will make for its source, once the first
+    /// frames have settled them (`LadderPlanner.plannedVideoRenditions`); `nil` before.
+    public var plannedVideoRenditions: [String]? { planned.withLock { $0 } }
 
     /// Turns one video rendition (a rung's name, or `source` for a passthrough that replaces none) on
     /// or off. A rendition turned on starts with an IDR at the next IDR point, aligned with the others.

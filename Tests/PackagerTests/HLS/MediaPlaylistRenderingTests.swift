@@ -73,6 +73,7 @@ struct MediaPlaylistRenderingTests {
         #expect(delta == expected)
 
         var v2 = expected
+        v2[1] = "#EXT-X-VERSION:10"
         v2[Self.header.count] = "#EXT-X-SKIP:SKIPPED-SEGMENTS=3,RECENTLY-REMOVED-DATERANGES=\"\""
         #expect(Self.lines(MediaPlaylistRenderer.live(state, renditionReports: Self.reports, skip: .v2)) == v2)
     }

@@ -76,25 +76,72 @@ struct MultivariantPlaylistTests {
         let video = try VariantInfo(rendition: "240p", bandwidth: 400_000, codecs: "avc1.42c015")
         let audio = try AudioRenditionInfo(bandwidth: 96_000)
         typealias R = MultivariantListing.Rendition
-        let videoReady = R(kind: .video, info: video, audio: nil, active: true)
-        let audioPending = R(kind: .audio, info: nil, audio: nil, active: true)
-        let audioReady = R(kind: .audio, info: nil, audio: audio, active: true)
+        let videoReady = R(name: "240p", kind: .video, info: video, audio: nil, active: true)
+        let audioPending = R(name: "audio", kind: .audio, info: nil, audio: nil, active: true)
+        let audioReady = R(name: "audio", kind: .audio, info: nil, audio: audio, active: true)
+        func listing(_ renditions: [R], waitOver: Bool) -> MultivariantListing {
+            MultivariantListing(renditions: renditions, plannedVideo: ["240p"], waitOver: waitOver)
+        }
 
-        #expect(MultivariantListing(renditions: [videoReady, audioPending], audioWaitOver: false).playlist() == nil)
-        let complete = try #require(MultivariantListing(renditions: [videoReady, audioReady], audioWaitOver: false).playlist())
+        #expect(listing([videoReady, audioPending], waitOver: false).playlist() == nil)
+        #expect(listing([videoReady, audioPending], waitOver: false).pending?.contains("audio") == true)
+        let complete = try #require(listing([videoReady, audioReady], waitOver: false).playlist())
         #expect(complete.contains("AUDIO=\"audio\"") && complete.contains("avc1.42c015,mp4a.40.2"))
-        let silent = try #require(MultivariantListing(renditions: [videoReady, audioPending], audioWaitOver: true).playlist())
+        let silent = try #require(listing([videoReady, audioPending], waitOver: true).playlist())
         #expect(!silent.contains("AUDIO=") && silent.contains("240p/index.m3u8"))
         // No audio track at all: nothing to wait for.
-        #expect(MultivariantListing(renditions: [videoReady], audioWaitOver: false).playlist() != nil)
+        #expect(listing([videoReady], waitOver: false).playlist() != nil)
         // Audio only (every video rung off): the audio playlist is the one variant.
-        let audioOnly = MultivariantListing(
-            renditions: [R(kind: .video, info: video, audio: nil, active: false), audioReady], audioWaitOver: false)
+        let audioOnly = listing([R(name: "240p", kind: .video, info: video, audio: nil, active: false), audioReady], waitOver: false)
         #expect(audioOnly.playlist()?.contains("audio/index.m3u8") == true && audioOnly.playlist()?.contains("240p") == false)
         // Video expected but not ready: nothing yet, audio or not.
         #expect(
-            MultivariantListing(renditions: [R(kind: .video, info: nil, audio: nil, active: true), audioReady], audioWaitOver: true)
-                .playlist() == nil)
-        #expect(MultivariantListing.audioWait(targetDuration: 2) == 8 && MultivariantListing.audioWait(targetDuration: 4) == 16)
+            listing([R(name: "240p", kind: .video, info: nil, audio: nil, active: true), audioReady], waitOver: true).playlist() == nil)
+        #expect(MultivariantListing.wait(targetDuration: 2) == 8 && MultivariantListing.wait(targetDuration: 4) == 16)
+    }
+
+    @Test("the live listing is served only once every planned rung has a segment, or once the wait is over")
+    func liveListingWaitsForThePlannedLadder() throws {
+        typealias R = MultivariantListing.Rendition
+        let audio = R(name: "audio", kind: .audio, info: nil, audio: try AudioRenditionInfo(bandwidth: 96_000), active: true)
+        func ready(_ name: String, _ bandwidth: Int) throws -> R {
+            R(
+                name: name, kind: .video, info: try VariantInfo(rendition: name, bandwidth: bandwidth, codecs: "avc1.64001f"), audio: nil,
+                active: true)
+        }
+        func encoding(_ name: String, active: Bool = true) -> R { R(name: name, kind: .video, info: nil, audio: nil, active: active) }
+        let ladder: Set<String> = ["1080p", "720p", "480p", "360p"]
+
+        // The passthrough's first segment is ready before the encoded rungs' (their encoders lag a GOP).
+        let early = [try ready("1080p", 6_000_000), encoding("720p"), encoding("480p"), encoding("360p"), audio]
+        let waiting = MultivariantListing(renditions: early, plannedVideo: ladder, waitOver: false)
+        #expect(waiting.playlist() == nil)
+        #expect(waiting.pending == "the first segment of 360p, 480p, 720p is not ready yet")
+        // The transcoder has not settled its ladder yet (the passthrough is decided by the first GOP).
+        let unsettled = MultivariantListing(renditions: early, plannedVideo: nil, waitOver: false)
+        #expect(unsettled.playlist() == nil && unsettled.pending?.contains("planned") == true)
+        // A planned rung not announced to the packager yet is waited for too.
+        #expect(
+            MultivariantListing(renditions: [try ready("1080p", 6_000_000), audio], plannedVideo: ladder, waitOver: false).playlist() == nil
+        )
+
+        let all = [
+            try ready("1080p", 6_000_000), try ready("720p", 3_000_000), try ready("480p", 1_500_000), try ready("360p", 800_000), audio,
+        ]
+        let full = try #require(MultivariantListing(renditions: all, plannedVideo: ladder, waitOver: false).playlist())
+        for name in ladder { #expect(full.contains("\(name)/index.m3u8")) }
+
+        // A rung that stopped (overload, a failed encoder) is not waited for and not listed.
+        let stopped = [
+            try ready("1080p", 6_000_000), try ready("720p", 3_000_000), encoding("480p", active: false), try ready("360p", 800_000), audio,
+        ]
+        let withoutStopped = try #require(MultivariantListing(renditions: stopped, plannedVideo: ladder, waitOver: false).playlist())
+        #expect(!withoutStopped.contains("480p"))
+        // Past the bounded wait, whatever is ready is listed.
+        let late = try #require(MultivariantListing(renditions: early, plannedVideo: ladder, waitOver: true).playlist())
+        #expect(late.contains("1080p/index.m3u8") && !late.contains("720p"))
+        // Audio only: no video planned.
+        #expect(
+            MultivariantListing(renditions: [audio], plannedVideo: [], waitOver: false).playlist()?.contains("audio/index.m3u8") == true)
     }
 }

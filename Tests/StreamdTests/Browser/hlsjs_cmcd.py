@@ -10,24 +10,17 @@ configuration; the page takes the Hls class from that player to build one with `
 usage: hlsjs_cmcd.py BASE_URL ADMIN_TOKEN RTMP_PORT HLSJS_DIR ARTIFACTS_DIR
 Prints one JSON line of figures; exits 1 with what failed.
 """
-import functools
-import glob
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-import zipfile
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "ops", "bench", "llhls"))
+import common  # noqa: E402  (hls.js from the wheel, the page server, Chromium)
 
 base, token, rtmp_port, hlsjs_dir, artifacts = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
-os.makedirs(hlsjs_dir, exist_ok=True)
 os.makedirs(artifacts, exist_ok=True)
 figures = {}
 
@@ -38,16 +31,6 @@ def admin(method, path, body=None):
     with urllib.request.urlopen(request, timeout=30) as reply:
         text = reply.read().decode()
         return json.loads(text) if text else None
-
-
-def hls_module():
-    wheels = glob.glob(os.path.join(hlsjs_dir, "gradio-6.31.0-*.whl"))
-    if not wheels:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "gradio==6.31.0", "-d", hlsjs_dir], check=True)
-        wheels = glob.glob(os.path.join(hlsjs_dir, "gradio-6.31.0-*.whl"))
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        name = next(n for n in wheel.namelist() if n.startswith("gradio/templates/frontend/assets/hls-") and n.endswith(".js"))
-        return wheel.read(name)
 
 
 def until(what, seconds, probe):
@@ -85,25 +68,9 @@ publisher = subprocess.Popen(
      f"rtmp://127.0.0.1:{rtmp_port}/live/{key}"],
     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-site = os.path.join(artifacts, "hlsjs-site")
-os.makedirs(site, exist_ok=True)
-with open(os.path.join(site, "hls.js"), "wb") as f:
-    f.write(hls_module())
-with open(os.path.join(site, "index.html"), "w") as f:
-    f.write(PAGE % {"url": f"{base}/live/{channel}/index.m3u8", "channel": channel})
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+server = common.serve_hlsjs_page(
+    os.path.join(artifacts, "hlsjs-site"), hlsjs_dir, PAGE % {"url": f"{base}/live/{channel}/index.m3u8", "channel": channel})
 
-
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=site))
-threading.Thread(target=server.serve_forever, daemon=True).start()
-
-options = Options()
-for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
-                 "--autoplay-policy=no-user-gesture-required"]:
-    options.add_argument(argument)
-options.binary_location = "/usr/bin/chromium"
 driver = None
 try:
     session_id = until("the session", 30, lambda: next((s["sessionID"] for s in admin("GET", "/v1/dashboard/live")["sessions"]
@@ -114,7 +81,7 @@ try:
         except OSError:
             return False
     until("the multivariant playlist", 30, playlist_ready)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = common.chromium()
     driver.get(f"http://127.0.0.1:{server.server_address[1]}/index.html")
     played = until("hls.js to play 6 s", 60, lambda: driver.execute_script(
         "const v = document.getElementById('v'); return v && v.currentTime > 6 ? v.currentTime : 0"))

@@ -13,7 +13,7 @@ struct EventStoreBenchTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "EventStoreBench",
         abstract: "Event store benchmark and test writer.",
-        subcommands: [EventStoreBench.self, SpoolBench.self, AppendWriter.self])
+        subcommands: [EventStoreBench.self, SpoolBench.self, ProofBench.self, AppendWriter.self])
 }
 
 /// `ops/bench/eventstore`: appends against COPY as the anchor, on one PostgreSQL, in one run.

@@ -37,9 +37,15 @@ let rtmp = RTMPServer(
     configuration: configuration, authorizer: AcceptAll(),
     eventSink: { _, event, _ in
         totals.events.add(1, ordering: .relaxed)
-        if let sample = event as? IngestStatsSampled, let link = sample.stats.srt {
-            totals.lost.add(link.packetsLost, ordering: .relaxed)
-            totals.dropped.add(link.packetsDropped, ordering: .relaxed)
+        // A window of intervals (schema 1: one interval, its `stats`).
+        if let sample = event as? IngestStatsSampled {
+            if let window = sample.window {
+                totals.lost.add(window.srtPacketsLost ?? 0, ordering: .relaxed)
+                totals.dropped.add(window.srtPacketsDropped ?? 0, ordering: .relaxed)
+            } else if let link = sample.stats.srt {
+                totals.lost.add(link.packetsLost, ordering: .relaxed)
+                totals.dropped.add(link.packetsDropped, ordering: .relaxed)
+            }
         }
     })
 let srt = SRTServer(configuration: SRTConfiguration(latencyMilliseconds: latency), sharingSessionsWith: rtmp)

@@ -4,8 +4,12 @@
 //       encodes the default 4-rung ladder (no passthrough) from CLIP as fast as it can
 //   TranscodeBench live CLIP STREAMS
 //       runs STREAMS concurrent live transcodes (input paced in real time, passthrough top + encoded
-//       rungs) and reports each stream's worst lag: how long after its due time (start + media time)
-//       an encoded packet came out. It includes x264's lookahead (10 frames at veryfast).
+//       rungs) and reports each stream's worst lag and median lag: how long after its due time
+//       (start + media time) an encoded packet came out, x264's look-ahead included.
+//
+// Environment: STREAMD_LADDER_TUNING=low-latency|quality picks the ladder's tuning (default: the
+// ladder's own); STREAMD_WRITE_RUNGS=DIR makes `ladder` write each rung as Annex B (DIR/NAME.h264)
+// for PSNR against the source.
 import Foundation
 import Media
 import Synchronization
@@ -48,6 +52,8 @@ struct TranscodeBench {
         options.decoderThreads = decoderThreads
         var ladder = Ladder.default
         ladder.allowsPassthrough = false
+        ladder.tuning = tuning ?? ladder.tuning
+        let write = ProcessInfo.processInfo.environment["STREAMD_WRITE_RUNGS"]
         let transcoder = Transcoder(channel: "bench", ladder: ladder, options: options) { _ in }
         let start = ContinuousClock.now
         async let counts: [String: (Int, Int)] = withTaskGroup(of: (String, Int, Int).self) { group in
@@ -55,12 +61,20 @@ struct TranscodeBench {
                 group.addTask {
                     var packets = 0
                     var bytes = 0
+                    let file = write.flatMap { rendition.kind == .video ? AnnexBFile(path: "\($0)/\(rendition.name).h264") : nil }
                     for await item in rendition.items {
-                        if case .packet(let packet) = item {
+                        switch item {
+                        case .packet(let packet):
                             packets += 1
                             bytes += packet.data.count
+                            file?.write(packet)
+                        case .track(let track):
+                            file?.write(track)
+                        case .discontinuity:
+                            break
                         }
                     }
+                    file?.close()
                     return (rendition.name, packets, bytes)
                 }
             }
@@ -90,7 +104,9 @@ struct TranscodeBench {
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<streams {
                 group.addTask {
-                    let transcoder = Transcoder(channel: "live-\(index)", options: TranscodeOptions(overload: nil)) { _ in }
+                    var ladder = Ladder.default
+                    ladder.tuning = tuning ?? ladder.tuning
+                    let transcoder = Transcoder(channel: "live-\(index)", ladder: ladder, options: TranscodeOptions(overload: nil)) { _ in }
                     await withTaskGroup(of: Void.self) { inner in
                         inner.addTask {
                             try? await transcoder.run(FileSource(path: clip, realTime: true))
@@ -104,6 +120,7 @@ struct TranscodeBench {
                                     let due = packet.timebase.seconds(packet.pts)
                                     let lag = (ContinuousClock.now - start) / .seconds(1) - due
                                     stats.worst.withLock { $0[index] = max($0[index], lag) }
+                                    stats.lags.withLock { $0[rendition.name, default: []].append(lag) }
                                 }
                             }
                         }
@@ -114,14 +131,62 @@ struct TranscodeBench {
         let seconds = (ContinuousClock.now - start) / .seconds(1)
         let lags = stats.worst.withLock { $0 }
         let text = lags.map { String(format: "%.2f", $0) }.joined(separator: " ")
-        print(String(format: "live streams=%d wall=%.2f s worst-lag-per-stream=[%@] s", streams, seconds, text))
+        let medians = stats.lags.withLock { $0 }.sorted { $0.key < $1.key }.map { name, values in
+            // The first second is the encoders' start-up, not their steady lag.
+            let steady = values.dropFirst(30).sorted()
+            return String(format: "%@=%.3f", name, steady.isEmpty ? 0 : steady[steady.count / 2])
+        }
+        print(
+            String(
+                format: "live streams=%d wall=%.2f s worst-lag-per-stream=[%@] s median-lag-per-rung=[%@] s", streams, seconds, text,
+                medians.joined(separator: " ")))
+    }
+
+    static var tuning: LadderTuning? {
+        ProcessInfo.processInfo.environment["STREAMD_LADDER_TUNING"].flatMap(LadderTuning.init(rawValue:))
     }
 }
 
 final class LiveStats: Sendable {
     let worst: Mutex<[Double]>
+    let lags = Mutex<[String: [Double]]>([:])
 
     init(streams: Int) {
         worst = Mutex(Array(repeating: 0, count: streams))
     }
+}
+
+/// One rung's packets as an Annex B elementary stream (SPS/PPS before each track), which ffmpeg reads
+/// for PSNR. Used from one task only.
+final class AnnexBFile: @unchecked Sendable {
+    let handle: FileHandle
+
+    init?(path: String) {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            return nil
+        }
+        self.handle = handle
+    }
+
+    func write(_ track: TrackInfo) {
+        guard case .avc(let record) = track.configuration else { return }
+        var bytes: [UInt8] = []
+        for unit in record.sequenceParameterSets + record.pictureParameterSets { bytes += [0, 0, 0, 1] + unit }
+        handle.write(Data(bytes))
+    }
+
+    func write(_ packet: MediaPacket) {
+        var bytes: [UInt8] = []
+        var data = packet.data[...]
+        while data.count >= 4 {
+            let length = data.prefix(4).reduce(0) { $0 << 8 | Int($1) }
+            data = data.dropFirst(4)
+            guard length <= data.count else { break }
+            bytes += [0, 0, 0, 1] + data.prefix(length)
+            data = data.dropFirst(length)
+        }
+        handle.write(Data(bytes))
+    }
+
+    func close() { try? handle.close() }
 }

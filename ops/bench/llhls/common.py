@@ -1,10 +1,14 @@
 """Shared pieces of the LL-HLS benchmarks: inputs, a `streamd serve` process, nginx, an RTMP proxy
-that timestamps the publish start, LL-HLS playlist and CMAF box reading, percentiles.
-Python 3.11 standard library only."""
+that timestamps the publish start, LL-HLS playlist and CMAF box reading, percentiles; and the
+hls.js page in headless Chromium that the benchmarks and the suite's browser scripts share.
+Python 3.11 standard library only, but for `chromium()`, which needs selenium."""
 
 from __future__ import annotations
 
+import functools
+import glob
 import http.client
+import http.server
 import json
 import os
 import re
@@ -15,7 +19,9 @@ import struct
 import subprocess
 import threading
 import time
+import sys
 import urllib.request
+import zipfile
 
 WORK = os.environ.get("BENCH_DIR", "/tmp/streamd-bench-llhls")
 NGINX = "/usr/sbin/nginx"
@@ -41,17 +47,17 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[rank - 1]
 
 
-def make_input(name: str, size: str, bitrate: str, seconds: int) -> str:
+def make_input(name: str, size: str, bitrate: str, seconds: int, preset: str = "ultrafast") -> str:
     """A pre-encoded FLV: H.264 CBR, 30 fps, 2 s GOP (no scene cuts, no B-frames), AAC 128k."""
     os.makedirs(WORK, exist_ok=True)
     path = os.path.join(WORK, name)
     if os.path.getsize(path) if os.path.exists(path) else 0:
         return path
-    log(f"making {path} ({size} 30 fps H.264 CBR {bitrate}, 2 s GOP + AAC, {seconds} s)")
+    log(f"making {path} ({size} 30 fps H.264 {preset} CBR {bitrate}, 2 s GOP + AAC, {seconds} s)")
     subprocess.run([
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30", "-f", "lavfi", "-i", "sine=sample_rate=48000",
-        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0",
+        "-t", str(seconds), "-c:v", "libx264", "-preset", preset, "-bf", "0",
         "-b:v", bitrate, "-minrate", bitrate, "-maxrate", bitrate, "-bufsize", bitrate, "-x264-params", "nal-hrd=cbr",
         "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
         "-c:a", "aac", "-b:a", "128k", "-f", "flv", path + ".tmp",
@@ -89,23 +95,26 @@ def rss_kib(pid: int) -> int:
 
 class Streamd:
     """`streamd serve` on free ports with its embedded PostgreSQL in a data folder under WORK
-    (traversable by the postgres user), recording off."""
+    (traversable by the postgres user), recording off. `part_target` None keeps the server's
+    default; `host` is the address it listens on (and that `base` names)."""
 
     token = "bench-admin-token-of-32-characters"
 
-    def __init__(self, binary: str, part_target: float, data_dir: str) -> None:
+    def __init__(self, binary: str, part_target: float | None, data_dir: str, host: str = "127.0.0.1") -> None:
         self.http, self.rtmp, self.srt = free_port(), free_port(), free_port()
-        self.base = f"http://127.0.0.1:{self.http}"
+        self.host = host
+        self.base = f"http://{host}:{self.http}"
         os.makedirs(data_dir, exist_ok=True)
         os.chmod(data_dir, 0o755)
         self.logfile = os.path.join(WORK, f"streamd-{self.http}.log")
         self.process = subprocess.Popen(
-            [binary, "serve", "--data-dir", data_dir, "--host", "127.0.0.1", "--http-port", str(self.http),
+            [binary, "serve", "--data-dir", data_dir, "--host", host, "--http-port", str(self.http),
              "--rtmp-port", str(self.rtmp), "--srt-port", str(self.srt), "--admin-token", self.token,
              # Every client is on 127.0.0.1: the per-address caps would refuse the 10,000 waiters.
              "--http-connections-per-address", "1000000", "--chat-sockets-per-address", "1000000",
              ],
-            env={**os.environ, "STREAMD_PART_TARGET": str(part_target), "STREAMD_RECORDING": "false"},
+            env={**os.environ, "STREAMD_RECORDING": "false"}
+            | ({"STREAMD_PART_TARGET": str(part_target)} if part_target is not None else {}),
             stdin=subprocess.DEVNULL, stdout=open(self.logfile, "wb"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 120
@@ -136,14 +145,16 @@ class Streamd:
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
 
-    def channel(self, name: str, ladder: dict) -> str:
-        """Creates (or re-keys) a channel with `ladder`; returns its stream key."""
+    def channel(self, name: str, ladder: dict | None) -> str:
+        """Creates (or re-keys) a channel with `ladder` (None: left as it is); returns its stream key."""
         status, text = self.admin("POST", "/v1/channels", {"name": name})
         if status == 409:
             status, text = self.admin("POST", f"/v1/channels/{name}/key")
         if status not in (200, 201):
             raise SystemExit(f"creating channel {name}: {status} {text}")
         key = json.loads(text)["streamKey"]
+        if ladder is None:
+            return key
         status, text = self.admin("PUT", f"/v1/channels/{name}/ladder", ladder)
         if status == 404 and "ladder" not in text:
             log(f"warning: this streamd has no ladder route; channel {name} uses its default ladder")
@@ -328,8 +339,9 @@ def init_info(init: bytes) -> tuple[int, dict[int, int]]:
     return timescale, defaults
 
 
-def fragment_samples(fragment: bytes, trex: dict[int, int]) -> list[tuple[int, int]]:
-    """(decode time, duration) of each sample of the first track fragment, in track timescale."""
+def fragment_samples(fragment: bytes, trex: dict[int, int]) -> list[tuple[int, int, int]]:
+    """(decode time, duration, composition offset) of each sample of the first track fragment, in
+    track timescale."""
     for traf_start, traf_end in find(fragment, ["moof", "traf"]):
         tfhd = find(fragment, ["tfhd"], traf_start, traf_end)[0][0]
         flags = int.from_bytes(fragment[tfhd + 1:tfhd + 4], "big")
@@ -343,12 +355,16 @@ def fragment_samples(fragment: bytes, trex: dict[int, int]) -> list[tuple[int, i
             tflags = int.from_bytes(fragment[trun + 1:trun + 4], "big")
             count = struct.unpack_from(">I", fragment, trun + 4)[0]
             cursor = trun + 8 + (4 if tflags & 0x1 else 0) + (4 if tflags & 0x4 else 0)
+            signed = fragment[trun] == 1
             for _ in range(count):
-                duration = default_duration
+                duration, offset, field = default_duration, 0, cursor
                 if tflags & 0x100:
-                    duration = struct.unpack_from(">I", fragment, cursor)[0]
+                    duration = struct.unpack_from(">I", fragment, field)[0]
+                field += 4 * bin(tflags & 0x700).count("1")
+                if tflags & 0x800:
+                    offset = struct.unpack_from(">i" if signed else ">I", fragment, field)[0]
                 cursor += 4 * bin(tflags & 0xF00).count("1")
-                samples.append((decode, duration))
+                samples.append((decode, duration, offset))
                 decode += duration
         return samples
     return []
@@ -359,3 +375,54 @@ def which(name: str) -> str:
     if not path:
         raise SystemExit(f"{name} is not installed")
     return path
+
+
+# --- hls.js in headless Chromium ---------------------------------------------------------------
+
+HLSJS_WHEEL = "gradio==6.31.0"
+
+
+def hls_module(directory: str) -> bytes:
+    """hls.js 1.6.15 as an ES module, from the gradio wheel (fetched once into `directory`)."""
+    os.makedirs(directory, exist_ok=True)
+    wheels = glob.glob(os.path.join(directory, "gradio-6.31.0-*.whl"))
+    if not wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", HLSJS_WHEEL, "-d", directory], check=True)
+        wheels = glob.glob(os.path.join(directory, "gradio-6.31.0-*.whl"))
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        name = next(n for n in wheel.namelist() if n.startswith("gradio/templates/frontend/assets/hls-") and n.endswith(".js"))
+        return wheel.read(name)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve_hlsjs_page(site: str, hlsjs_dir: str, page: str) -> http.server.ThreadingHTTPServer:
+    """Writes hls.js and `page` (as index.html) into `site` and serves the folder on a free loopback
+    port from a thread of its own."""
+    os.makedirs(site, exist_ok=True)
+    with open(os.path.join(site, "hls.js"), "wb") as f:
+        f.write(hls_module(hlsjs_dir))
+    with open(os.path.join(site, "index.html"), "w") as f:
+        f.write(page)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=site))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def chromium(window_size: str | None = None):
+    """Debian's headless Chromium through chromium-driver, muted, with autoplay allowed."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
+                     "--autoplay-policy=no-user-gesture-required"]:
+        options.add_argument(argument)
+    if window_size:
+        options.add_argument(f"--window-size={window_size}")
+    options.binary_location = "/usr/bin/chromium"
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)

@@ -476,8 +476,8 @@ async function chat() {
 
 async function audit() {
   const query = new URLSearchParams(location.search);
-  const fields = ["stream", "type", "actor", "correlation", "since", "until", "after"];
-  const inputs = Object.fromEntries(fields.map((name) => [name, el("input", { id: `filter-${name}`, name, value: query.get(name) ?? "", placeholder: { stream: "stream prefix (channel-demo)", type: "types, comma-separated", actor: "admin, encoder:ADDR, user:ID", correlation: "correlation id", since: "since (ISO 8601)", until: "until (ISO 8601)", after: "after position" }[name] })]));
+  const fields = ["stream", "streamPrefix", "type", "actor", "correlation", "since", "until", "after", "to"];
+  const inputs = Object.fromEntries(fields.map((name) => [name, el("input", { id: `filter-${name}`, name, value: query.get(name) ?? "", placeholder: { stream: "stream (channel-demo)", streamPrefix: "stream prefix (chat-)", type: "types, comma-separated", actor: "admin, encoder:ADDR, user:ID", correlation: "correlation id", since: "since (ISO 8601)", until: "until (ISO 8601)", after: "after position", to: "to position" }[name] })]));
   const status = el("span", { id: "verify-status", class: "muted" }, "checking the hash chain…");
   const results = el("div", { id: "audit-results" });
   setMain(
