@@ -89,6 +89,7 @@ public final class NodeMetrics: Sendable {
     ]
     .merging(EventLogMetrics.help) { $1 }.merging(IngestMetrics.help) { $1 }.merging(TranscodeMetrics.help) { $1 }
     .merging(PackagerMetrics.help) { $1 }.merging(ChatMetrics.help) { $1 }.merging(DeliveryMetrics.help) { $1 }
+    .merging(CheckpointPusher.help) { $1 }
 
     static let buckets: [String: [Double]] = EventLogMetrics.buckets.merging(TranscodeMetrics.buckets) { $1 }
         .merging(PackagerMetrics.buckets) { $1 }.merging(ChatMetrics.buckets) { $1 }

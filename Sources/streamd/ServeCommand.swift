@@ -72,6 +72,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "Also PUT every signed checkpoint to URL/SIZE-MILLISECONDS.checkpoint (write-once storage); repeatable. (env STREAMD_CHECKPOINT_URL; a bearer token in STREAMD_CHECKPOINT_TOKEN)",
+            valueName: "url"))
+    var checkpointURL: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Send every signed checkpoint to this C2SP tlog-witness (POST URL/add-checkpoint with a consistency proof); repeatable. (env STREAMD_WITNESS_URL)",
+            valueName: "url"))
+    var witnessURL: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "LL-HLS part target in seconds, 0.2-2; players stay three of them behind live. (env STREAMD_PART_TARGET, default 0.25)",
             valueName: "seconds"))
     var partTarget: Double?
@@ -241,6 +255,7 @@ struct ServeCommand: AsyncParsableCommand {
         let signer = try checkpointKey.loadOrCreate(dataDirectory: database.dataDirectory)
         var integration = MerkleIntegrator.Options()
         integration.pushDirectory = (checkpointDir ?? Environment.string("CHECKPOINT_DIR")).map { URL(fileURLWithPath: $0) }
+        let pushTargets = try checkpointTargets()
         let opened = try await database.open(logger: logger, options: storeOptions, waitForDatabase: true)
         var gatewayConfiguration = GatewayConfiguration(
             host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort,
@@ -290,6 +305,7 @@ struct ServeCommand: AsyncParsableCommand {
         case .generated(let path): banner.append("  admin token: \(token.value)  (generated now, shown once; kept in \(path))")
         }
         banner.append("  checkpoints: signed by \(signer.verifier)")
+        for target in pushTargets { banner.append("  checkpoints go to the \(target)") }
         banner.append(
             "  create a channel: curl -H 'Authorization: Bearer <admin token>' -d '{\"name\":\"demo\"}' http://\(shownHost):\(httpPort)/v1/channels"
         )
@@ -299,6 +315,15 @@ struct ServeCommand: AsyncParsableCommand {
         // One group, in start order: the log first (it closes last), the node's parts, the HTTP
         // servers last (they stop accepting first). SIGTERM or SIGINT stops them in reverse.
         let watchdog = ShutdownWatchdog(database: opened, logger: logger)
+        let pushers = pushTargets.map {
+            CheckpointPusher(
+                target: $0, tree: MerkleTree(store: opened.store), bearer: Environment.string("CHECKPOINT_TOKEN"), logger: logger)
+        }
+        if !pushers.isEmpty {
+            integration.onCheckpoint = { checkpoint in
+                for pusher in pushers { await pusher.submit(checkpoint) }
+            }
+        }
         let integrator = CheckpointService(
             integrator: MerkleIntegrator(store: opened.store, key: signer, options: integration), logger: logger)
         let group = Platform.group([opened] + platform.services + [integrator] + http + [watchdog], logger: logger) { configuration in
@@ -316,5 +341,22 @@ struct ServeCommand: AsyncParsableCommand {
         // Already closed by the group unless its shutdown ran out of time and cancelled it.
         await opened.close()
         print("streamd stopped")
+    }
+}
+
+extension ServeCommand {
+    /// `--checkpoint-url` and `--witness-url` (or their variables), checked before anything starts.
+    func checkpointTargets() throws -> [CheckpointPusher.Target] {
+        let storage = checkpointURL.isEmpty ? Environment.string("CHECKPOINT_URL").map { [$0] } ?? [] : checkpointURL
+        let witnesses = witnessURL.isEmpty ? Environment.string("WITNESS_URL").map { [$0] } ?? [] : witnessURL
+        func parse(_ text: String, _ option: String) throws -> URL {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+                url.host?.isEmpty == false
+            else {
+                throw ValidationError("\(option) \(text): give an http:// or https:// URL with a host")
+            }
+            return url
+        }
+        return try storage.map { .storage(try parse($0, "--checkpoint-url")) } + witnesses.map { .witness(try parse($0, "--witness-url")) }
     }
 }
