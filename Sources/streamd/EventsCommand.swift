@@ -8,7 +8,7 @@ struct EventsCommand: AsyncParsableCommand {
         abstract: "Read, verify and replay the event log (works without a running server).",
         subcommands: [
             List.self, Show.self, Timeline.self, Trace.self, Verify.self, Replay.self, MakeCheckpoint.self, Prove.self,
-            Consistency.self, Export.self, Key.self,
+            Consistency.self, Export.self, Archive.self, Key.self,
         ])
 
     struct List: AsyncParsableCommand {

@@ -12,6 +12,11 @@ struct CheckpointVerifyOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp("Every *.checkpoint in this folder (as `serve --checkpoint-dir` writes them) is trusted too.", valueName: "dir"))
     var checkpointDir: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "A file of `streamd events archive` (repeatable): its events stand in for the rows it moved out of the database.",
+            valueName: "file"))
+    var archive: [String] = []
     @Option(help: "The log's public key (vkey text or a file); default: the local key's.") var key: String?
     @OptionGroup var signing: CheckpointKeyOptions
 
@@ -26,8 +31,12 @@ struct CheckpointVerifyOptions: ParsableArguments {
         }
         // The largest given checkpoint is the one verified up to; the others are checked on the way.
         guard let target = parsed.max(by: { $0.size < $1.size }) else { return }
-        let report = try await withDatabase(database) { store in
-            try await LogVerifier(store: store, key: verifier).verify(against: target, also: parsed)
+        var archives: ArchiveRows?
+        if !archive.isEmpty {
+            do { archives = try ArchiveRows(files: archive.map { URL(fileURLWithPath: $0) }) } catch { throw CommandFailure("\(error)") }
+        }
+        let report = try await withDatabase(database) { [archives] store in
+            try await LogVerifier(store: store, key: verifier).verify(against: target, also: parsed, archives: archives)
         }
         print(report)
         if !report.isVerified { throw ExitCode(1) }

@@ -38,6 +38,34 @@ import Testing
                 "events", "replay", "--drop", "kept_cli", "--database-url", application.urlString, "--database-owner-url", owner.urlString,
             ])
             #expect(dropped.status == 0, "\(dropped.output)")
+
+            // Archiving removes rows: only the owner may. The channel's first event goes (its key's
+            // event stays, the last of the stream), and archive plus live verify.
+            let folder = NSTemporaryDirectory() + "streamd-cli-archive-\(UUID().uuidString.prefix(8))"
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let archive = ["events", "archive", "--through", "1", "--type", "ChannelCreated", "--data-dir", folder]
+            let denied = try await streamd(archive + ["--out", folder + "/denied.archive", "--database-url", application.urlString])
+            #expect(denied.status != 0 && denied.output.contains("--database-owner-url"), "\(denied.output)")
+            #expect(!FileManager.default.fileExists(atPath: folder + "/denied.archive"))
+            let archived = try await streamd(
+                archive + [
+                    "--out", folder + "/one.archive", "--database-url", application.urlString, "--database-owner-url", owner.urlString,
+                ])
+            #expect(archived.status == 0 && archived.output.contains("archived 1 events"), "\(archived.output)")
+            let checkpoint = try await streamd([
+                "events", "checkpoint", "--out", folder + "/cp", "--data-dir", folder, "--database-url", application.urlString,
+            ])
+            #expect(checkpoint.status == 0, "\(checkpoint.output)")
+            let verified = try await streamd([
+                "events", "verify", "--checkpoint", folder + "/cp", "--archive", folder + "/one.archive", "--data-dir", folder,
+                "--database-url", application.urlString,
+            ])
+            #expect(verified.status == 0 && verified.output.contains("1 archived events read"), "\(verified.output)")
+            let chain = try await streamd(["events", "verify", "--database-url", application.urlString])
+            #expect(chain.status == 0, "\(chain.output)")
+            let vkey = try await streamd(["events", "key", "--data-dir", folder]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let offline = try await streamd(["verify-export", folder + "/one.archive", "--key", vkey])
+            #expect(offline.status == 0 && offline.output.contains("archive verified: its 1 events"), "\(offline.output)")
         } catch {
             try await roles.drop()
             throw error

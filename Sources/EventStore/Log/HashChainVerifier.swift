@@ -44,8 +44,21 @@ public struct HashChainVerifier: Sendable {
             let rows = try await LogRow.read(
                 after: previousPosition, through: .max, limit: pageSize, on: connection, logger: store.logger)
             let count = rows.count
+            // Rows stored right after archived ones (`streamd events archive`) go on from the chain
+            // value recorded for them; the archive file, checked against a checkpoint, covers the rest.
+            var anchors: [Int64: [UInt8]] = [:]
+            if let last = rows.last?.position, last > previousPosition + Int64(count) {
+                let found = try await connection.query(
+                    "SELECT position, previous_hash FROM event_chain_anchors WHERE position > \(previousPosition) AND position <= \(last)",
+                    logger: store.logger)
+                for try await (position, hash) in found.decode((Int64, ByteBuffer).self) { anchors[position] = Array(buffer: hash) }
+            }
             for row in rows {
                 let position = row.position
+                if position != previousPosition + 1, let anchor = anchors[position] {
+                    previousHash = anchor
+                    previousPosition = position - 1
+                }
                 guard position == previousPosition + 1 else {
                     return .broken(
                         position: previousPosition + 1, reason: "the event is missing (deleted); the next stored position is \(position)")

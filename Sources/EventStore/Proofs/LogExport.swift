@@ -64,8 +64,17 @@ public struct LogExport: Sendable {
                 }
                 return entries
             }
-            guard let last = entries.last else {
-                throw EventStoreError.database("the log has no event at position \(after + 1); run `streamd events verify`")
+            guard let last = entries.last, entries.first?.event.position == after + 1,
+                last.event.position == after + Int64(entries.count)
+            else {
+                let archived = try await LogArchive(store: store).records().map(\.through).max() ?? 0
+                let gap = after + 1 + Int64(entries.enumerated().prefix { $0.element.event.position == after + 1 + Int64($0.offset) }.count)
+                if gap <= archived {
+                    throw EventStoreError.database(
+                        "event #\(gap) was archived (`streamd events archive`); export from after #\(archived), or give auditors the archive file, which `verify-export` checks too"
+                    )
+                }
+                throw EventStoreError.database("the log has no event at position \(gap); run `streamd events verify`")
             }
             for entry in entries { try line(entry) }
             written += Int64(entries.count)
@@ -86,8 +95,15 @@ public enum ExportVerifier {
         public let checkpoint: Checkpoint
         public let from: Int64
         public let to: Int64
+        /// Set for an archive (`streamd events archive`): the events it holds, not every position between.
+        public var archived: Int64? = nil
         public var description: String {
-            "export verified: events \(from)...\(to) are in the log of size \(checkpoint.size) with root \(checkpoint.rootBase64), signed by \(checkpoint.origin)"
+            if let archived {
+                return
+                    "archive verified: its \(archived) events at or below #\(to) are in the log of size \(checkpoint.size) with root \(checkpoint.rootBase64), signed by \(checkpoint.origin)"
+            }
+            return
+                "export verified: events \(from)...\(to) are in the log of size \(checkpoint.size) with root \(checkpoint.rootBase64), signed by \(checkpoint.origin)"
         }
     }
 
@@ -113,8 +129,12 @@ public enum ExportVerifier {
         let decoder = JSONDecoder()
         var lines = LineReader(data: data)
         guard let headerLine = lines.next() else { throw Rejection("the export is empty") }
+        if let archive = try? decoder.decode(LogArchive.Header.self, from: headerLine), archive.format == LogArchive.format {
+            return try verifyArchive(header: archive, lines: lines, key: key)
+        }
         guard let header = try? decoder.decode(LogExport.Header.self, from: headerLine), header.format == LogExport.format else {
-            throw Rejection("not a streamd export (the first line must be its \(LogExport.format) header)")
+            throw Rejection(
+                "not a streamd export or archive (the first line must be its \(LogExport.format) or \(LogArchive.format) header)")
         }
         let checkpoint: Checkpoint
         do {
@@ -184,6 +204,61 @@ public enum ExportVerifier {
             throw Rejection("the export ends at position \(next - 1) but declares \(header.to)")
         }
         return Result(checkpoint: checkpoint, from: header.from, to: header.to)
+    }
+
+    /// An archive: its events need not be consecutive, but each must be proven at its position,
+    /// in increasing order, at or below the archive's position, and the end record must count them.
+    static func verifyArchive(header: LogArchive.Header, lines: LineReader, key: CheckpointVerifierKey) throws(Rejection) -> Result {
+        var lines = lines
+        let decoder = JSONDecoder()
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint(note: header.checkpoint, key: key)
+        } catch {
+            throw Rejection("the archive's checkpoint: \(error)")
+        }
+        guard header.through >= 1, header.through <= checkpoint.size else {
+            throw Rejection(
+                "the archive claims events at or below #\(header.through), which a checkpoint of size \(checkpoint.size) cannot cover")
+        }
+        var last: Int64 = 0
+        var first: Int64?
+        var count: Int64 = 0
+        var ended = false
+        while let line = lines.next() {
+            guard !ended else { throw Rejection("the archive has data after its end record") }
+            guard line.count <= maximumLineBytes else { throw Rejection("a line of \(line.count) bytes after #\(last); refused") }
+            if let end = try? decoder.decode(LogExport.End.self, from: line) {
+                guard end.end == count else { throw Rejection("the end record counts \(end.end) events but the archive holds \(count)") }
+                ended = true
+                continue
+            }
+            guard let entry = try? decoder.decode(LogArchive.Entry.self, from: line) else {
+                throw Rejection("the line after #\(last) is not a valid archive entry (truncated or altered)")
+            }
+            let position = entry.event.position
+            guard position > last, position <= header.through else {
+                throw Rejection("#\(position) after #\(last) in an archive through #\(header.through): out of order or out of range")
+            }
+            var proof: [Merkle.Hash] = []
+            for hash in entry.proof {
+                guard let bytes = Data(base64Encoded: hash), bytes.count == 32 else {
+                    throw Rejection("the proof for position \(position) holds a hash that is not 32 bytes of base64")
+                }
+                proof.append(Array(bytes))
+            }
+            do {
+                try MerkleVerifier.verifyInclusion(
+                    leafHash: entry.event.leafHash, index: position - 1, size: checkpoint.size, proof: proof, root: checkpoint.root)
+            } catch {
+                throw Rejection("position \(position): \(error) (the event or its proof was altered)")
+            }
+            first = first ?? position
+            last = position
+            count += 1
+        }
+        guard ended else { throw Rejection("the archive is truncated: it ends after #\(last) without its end record") }
+        return Result(checkpoint: checkpoint, from: first ?? 0, to: header.through, archived: count)
     }
 
     /// Lines of a byte buffer; the last one counts even without its newline (a truncated file).

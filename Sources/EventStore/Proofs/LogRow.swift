@@ -52,6 +52,13 @@ public struct LogRow: Sendable, Equatable, Codable {
         return result
     }
 
+    /// The rows at `positions` that are stored, in order.
+    static func read(positions: [Int64], on connection: PostgresConnection, logger: Logger) async throws -> [LogRow] {
+        let rows = try await connection.query(
+            "SELECT \(unescaped: columns) FROM events WHERE position = ANY(\(positions)) ORDER BY position", logger: logger)
+        return try await rows.collect().map { try LogRow($0.makeRandomAccess()) }
+    }
+
     init(_ cells: PostgresRandomAccessRow) throws {
         guard cells.count == 10 else { throw EventStoreError.database("an events row came back with \(cells.count) columns, expected 10") }
         func text(_ i: Int, _ types: [PostgresDataType]) throws -> String {

@@ -54,11 +54,14 @@ public struct LogVerifier: Sendable {
         self.key = key
     }
 
-    public func verify(against checkpoint: Checkpoint, also extra: [Checkpoint] = [], pageSize: Int = 10_000) async throws -> Report {
+    /// `archives`: the files of `streamd events archive`, whose events stand in for the rows it removed.
+    public func verify(
+        against checkpoint: Checkpoint, also extra: [Checkpoint] = [], archives: ArchiveRows? = nil, pageSize: Int = 10_000
+    ) async throws -> Report {
         try await store.client.withConnection { connection in
             _ = try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: store.logger)
             do {
-                let report = try await walk(connection, checkpoint: checkpoint, extra: extra, pageSize: pageSize)
+                let report = try await walk(connection, checkpoint: checkpoint, extra: extra, archives: archives, pageSize: pageSize)
                 _ = try await connection.query("COMMIT", logger: store.logger)
                 return report
             } catch {
@@ -68,10 +71,23 @@ public struct LogVerifier: Sendable {
         }
     }
 
-    private func walk(_ connection: PostgresConnection, checkpoint: Checkpoint, extra: [Checkpoint], pageSize: Int) async throws -> Report {
+    private func walk(
+        _ connection: PostgresConnection, checkpoint: Checkpoint, extra: [Checkpoint], archives: ArchiveRows?, pageSize: Int
+    ) async throws -> Report {
         let logger = store.logger
         let target = checkpoint.size
         var notes: [String] = []
+        var archived = Archived(rows: archives)
+        let records = try await LogArchive.records(on: connection, logger: logger)
+        let archivedThrough = records.map(\.through).max() ?? 0
+        func missing(_ position: Int64, next: Int64?) -> String {
+            if position <= archivedThrough, archives == nil {
+                let files = records.filter { $0.through >= position }.map(\.file).joined(separator: ", ")
+                return "the event was archived (`streamd events archive` into \(files)); give the archive with --archive to verify it"
+            }
+            return next.map { "the event is missing (deleted); the next stored position is \($0)" }
+                ?? "the log ends at position \(position - 1) but the checkpoint covers \(target) events (the tail was deleted)"
+        }
 
         // Trusted roots by size: the given checkpoint, any others given, and the database's own
         // checkpoints whose signatures verify (the database cannot forge those).
@@ -116,25 +132,32 @@ public struct LogVerifier: Sendable {
         if trusted[0] != nil, trusted[0] != Merkle.emptyRoot { firstMismatching = 0 }
 
         while frontier.size < target {
-            let page = try await LogRow.read(after: frontier.size, through: target, limit: pageSize, on: connection, logger: logger)
+            var page = try await LogRow.read(after: frontier.size, through: target, limit: pageSize, on: connection, logger: logger)
+            if archives != nil {
+                do {
+                    page = try archived.merge(page, through: page.count == pageSize ? page.last?.position ?? target : target)
+                } catch {
+                    return Report(
+                        size: target, root: frontier.root,
+                        failure: .init(position: frontier.size + 1, firstPossible: frontier.size + 1, reason: "\(error)"),
+                        notes: notes)
+                }
+            }
             guard let first = page.first, first.position == frontier.size + 1 else {
-                let missing = frontier.size + 1
-                let reason =
-                    page.first.map { "the event is missing (deleted); the next stored position is \($0.position)" }
-                    ?? "the log ends at position \(frontier.size) but the checkpoint covers \(target) events (the tail was deleted)"
+                let position = frontier.size + 1
                 return Report(
-                    size: target, root: frontier.root, failure: .init(position: missing, firstPossible: missing, reason: reason),
+                    size: target, root: frontier.root,
+                    failure: .init(position: position, firstPossible: position, reason: missing(position, next: page.first?.position)),
                     notes: notes)
             }
             var finished: [(node: Merkle.Node, hash: Merkle.Hash, position: Int64)] = []
             for row in page {
                 guard row.position == frontier.size + 1 else {
-                    let missing = frontier.size + 1
+                    let position = frontier.size + 1
                     return Report(
                         size: target, root: frontier.root,
-                        failure: .init(
-                            position: missing, firstPossible: missing,
-                            reason: "the event is missing (deleted); the next stored position is \(row.position)"), notes: notes)
+                        failure: .init(position: position, firstPossible: position, reason: missing(position, next: row.position)),
+                        notes: notes)
                 }
                 let canonical = row.canonical
                 chain = HashChain.next(after: chain, canonical: canonical)
@@ -172,6 +195,7 @@ public struct LogVerifier: Sendable {
             }
         }
         let root = frontier.root
+        if archived.used > 0 { notes.append("\(archived.used) archived events read from the archives given") }
         if firstNodeMismatch == nil {
             notes.append("the stored tree nodes agree with the events (up to the tree's size \(min(treeSize, target)))")
         }
@@ -199,5 +223,39 @@ public struct LogVerifier: Sendable {
                     reason: "\(why), although the events match the signed checkpoints: the database's hashes were altered"), notes: notes)
         }
         return Report(size: target, root: root, failure: nil, notes: notes)
+    }
+}
+
+/// Archived rows merged into the pages read from the database, in position order.
+private struct Archived {
+    var rows: ArchiveRows?
+    var peeked: LogRow?
+    var used = 0
+
+    /// `page` with every archived row at or below `through` that it lacks; a position in both
+    /// must be the same event.
+    mutating func merge(_ page: [LogRow], through: Int64) throws -> [LogRow] {
+        guard rows != nil else { return page }
+        var taken: [LogRow] = []
+        while true {
+            if peeked == nil { peeked = try rows?.next() }
+            guard let row = peeked, row.position <= through else { break }
+            taken.append(row)
+            peeked = nil
+        }
+        guard !taken.isEmpty else { return page }
+        var stored = [Int64: LogRow]()
+        for row in page { stored[row.position] = row }
+        for row in taken {
+            if let kept = stored[row.position] {
+                guard kept.canonical == row.canonical else {
+                    throw ArchiveRows.Problem("#\(row.position) is both in the log and in an archive, and they differ")
+                }
+            } else {
+                stored[row.position] = row
+                used += 1
+            }
+        }
+        return stored.values.sorted { $0.position < $1.position }
     }
 }
