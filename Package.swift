@@ -262,7 +262,8 @@ let package = Package(
             swiftSettings: strict
         ),
         // Browser/ holds the Selenium scripts the browser tests run.
-        .testTarget(name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], exclude: ["Browser", "Fixtures"], swiftSettings: strict),
+        .testTarget(
+            name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], exclude: ["Browser", "Fixtures"], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
         .testTarget(
             name: "IngestTests",
