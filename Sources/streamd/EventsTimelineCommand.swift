@@ -46,8 +46,10 @@ extension EventsCommand {
                     for span in spans {
                         let events = try await history.storyEvents(span)
                         // Every session since T is told whole; one session's story from T on.
+                        let reasons = try await ModerationReasons.open(events, store: store)
                         timelines.append(
-                            SessionTimeline.make(span, events: events, registry: store.registry, since: session == nil ? nil : since))
+                            SessionTimeline.make(
+                                span, events: events, registry: store.registry, reasons: reasons, since: session == nil ? nil : since))
                     }
                     return timelines
                 } catch let failure as SessionHistory.Failure {

@@ -154,6 +154,38 @@ import Transcode
         #expect(later.lines.isEmpty)
     }
 
+    /// A moderator's reason is sealed under the user's key: the timeline opens it, and says
+    /// `[erased]` once the user is erased.
+    @Test func aSealedModeratorReasonIsOpenedUntilTheUserIsErased() async throws {
+        let store = try await TestDatabase.makeStore("reasons", registry: Self.registry)
+        defer { Task { await store.shutdown() } }
+        let story = try await Self.record(store)
+        let keys = ViewerKeys()
+        let key = try await keys.sealingKey(for: "u1", in: store.readModels, logger: store.logger)
+        let context = ChatModerationReason.context(ChatUserTimedOut.eventType, userId: "u1")
+        let reason = PersonalData<ChatModerationReason>.sealed(try key.seal(ChatModerationReason("called ann a cheat"), context: context))
+        let timeout = ChatUserTimedOut(channel: "demo", userId: "u1", seconds: 60, until: Date().addingTimeInterval(60), reason: reason)
+        let position = try await store.append(
+            to: "chat-demo", expectedVersion: .any,
+            events: [try NewEvent(timeout, metadata: EventMetadata(actor: EventActor(.moderator, id: "mod1")))]
+        ).lastPosition
+        let history = SessionHistory(store: store)
+        let span = try #require(try await history.span(session: story.session))
+        let events = try await history.storyEvents(span) + (try await store.read(after: position - 1, limit: 1))
+        let stored = try await SQL.column(store.url, "SELECT data::text FROM events WHERE position = \(position)")
+        #expect(stored.count == 1 && !stored[0].contains("cheat"), "the reason is sealed in the log: \(stored)")
+
+        let opened = try await ModerationReasons.open(events, store: store)
+        #expect(opened == [position: "called ann a cheat"])
+        let text = SessionTimeline.make(span, events: events, registry: store.registry, reasons: opened).render()
+        #expect(
+            text.contains("#\(position) ") && text.contains("chat user u1 timed out for 1 min 00 s by moderator:mod1: called ann a cheat"),
+            "\(text)")
+
+        _ = try await keys.destroy(userId: "u1", in: store.readModels, logger: store.logger)
+        #expect(try await ModerationReasons.open(events, store: store) == [position: "[erased]"])
+    }
+
     @Test func theReportSumsUpTheSessionOverHTTP() async throws {
         let store = try await TestDatabase.makeStore("report", registry: Self.registry)
         let channels = ChannelService(store: store)

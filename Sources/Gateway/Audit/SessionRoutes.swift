@@ -1,3 +1,4 @@
+import Chat
 import EventStore
 import Foundation
 import Hummingbird
@@ -14,7 +15,8 @@ struct SessionRoutes: Sendable {
         group.get("sessions/:id/timeline") { _, context in
             let found = try await span(try context.parameters.require("id"))
             let events = try await history.storyEvents(found)
-            return JSONBody.response(SessionTimeline.make(found, events: events, registry: history.store.registry))
+            let reasons = try await ModerationReasons.open(events, store: history.store)
+            return JSONBody.response(SessionTimeline.make(found, events: events, registry: history.store.registry, reasons: reasons))
         }
     }
 

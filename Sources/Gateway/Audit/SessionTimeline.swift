@@ -29,8 +29,11 @@ public struct SessionTimeline: Sendable, Codable, Hashable {
     public var endedAt: Date?
     public var lines: [Line]
 
-    /// The timeline of `events` (`SessionHistory.storyEvents`), from `since` on when given.
-    public static func make(_ span: SessionHistory.Span, events: [RecordedEvent], registry: EventRegistry, since: Date? = nil) -> Self {
+    /// The timeline of `events` (`SessionHistory.storyEvents`), from `since` on when given;
+    /// `reasons`: moderators' sealed reasons, opened (`ModerationReasons`), by position.
+    public static func make(
+        _ span: SessionHistory.Span, events: [RecordedEvent], registry: EventRegistry, reasons: [Int64: String] = [:], since: Date? = nil
+    ) -> Self {
         var byEventID: [UUID: Int64] = [:]
         var lastRevocation: RecordedEvent?
         var lines: [Line] = []
@@ -40,7 +43,7 @@ public struct SessionTimeline: Sendable, Codable, Hashable {
                 position: event.position, at: event.recordedAt, kind: "other", eventType: event.eventType, stream: event.streamId,
                 actor: event.metadata.actor.description, text: event.eventType,
                 cause: event.metadata.causationId.flatMap { byEventID[$0] })
-            describe(event, registry: registry, lastRevocation: lastRevocation, into: &line)
+            describe(event, registry: registry, lastRevocation: lastRevocation, reason: reasons[event.position], into: &line)
             if event.eventType == StreamKeyRevoked.eventType { lastRevocation = event }
             if let since, event.recordedAt < since { continue }
             lines.append(line)
@@ -70,9 +73,11 @@ public struct SessionTimeline: Sendable, Codable, Hashable {
         return text
     }
 
-    static func describe(_ event: RecordedEvent, registry: EventRegistry, lastRevocation: RecordedEvent?, into line: inout Line) {
+    static func describe(
+        _ event: RecordedEvent, registry: EventRegistry, lastRevocation: RecordedEvent?, reason opened: String? = nil, into line: inout Line
+    ) {
         let actor = event.metadata.actor.description
-        let reason = event.metadata.reason.map { ": \($0)" } ?? ""
+        let reason = (opened ?? event.metadata.reason).map { ": \($0)" } ?? ""
         guard let decoded = try? registry.decode(event) else {
             line.text = "\(event.eventType) by \(actor)\(reason)"
             return
