@@ -56,7 +56,8 @@ struct RequestIDMiddleware: RouterMiddleware {
         context.requestID = id
         var response: Response
         do {
-            response = try await next(request, context)
+            let correlation = RequestCorrelation.Value(correlationId: id.correlationId, requestId: id.value)
+            response = try await RequestCorrelation.$current.withValue(correlation) { try await next(request, context) }
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         }

@@ -120,4 +120,45 @@ import Testing
         #expect(ended.metadata.actor.description == "admin:admin")
         #expect(ended.position > revoked.position)
     }
+
+    /// Chat carries the request too: a socket's posts are correlated with the request that opened
+    /// it, a moderation over REST with its own.
+    @Test(.timeLimit(.minutes(2))) func chatPostsAndModerationCarryTheirRequestsIds() async throws {
+        let server = try await StreamdServer()
+        defer { server.removeData() }
+        defer { Task { try? await server.stop(signal: SIGKILL) } }
+        _ = try await server.createChannel("talk")
+        let script = """
+            import json, sys, websocket
+            ws = websocket.create_connection(sys.argv[1], header=["X-Request-Id: socket-7"], timeout=15)
+            def until(kinds):
+                while True:
+                    message = json.loads(ws.recv())
+                    if message["type"] in kinds:
+                        return message
+            until(["backlog"])
+            ws.send(json.dumps({"type": "auth", "token": sys.argv[2]}))
+            until(["authenticated"])
+            ws.send(json.dumps({"type": "send", "text": "correlate me", "nonce": "n1"}))
+            print(until(["ack", "error"]).get("id"))
+            """
+        let posted = try await Subprocess.runDetached(
+            "/usr/bin/env", ["python3", "-c", script, "ws://127.0.0.1:\(server.http)/v1/chat/talk", server.token])
+        let messageID = posted.output.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        #expect(posted.status == 0 && UUID(uuidString: messageID) != nil, "\(posted.output)")
+
+        let removed = try await StreamdServer.request(
+            "POST", server.base + "/v1/moderation/talk/actions",
+            headers: ["Authorization": "Bearer \(server.token)", "X-Request-Id": "takedown-3"],
+            body: #"{"action":"delete","messageId":"\#(messageID)","reason":"off topic"}"#)
+        #expect(removed.status == 200, "\(removed.text)")
+
+        let events = try await log(server)
+        let post = try #require(events.first { $0.eventType == "ChatMessagePosted" }, "\(events.map(\.eventType))")
+        #expect(post.metadata.requestId == "socket-7")
+        #expect(post.metadata.correlationId != nil)
+        let deleted = try #require(events.first { $0.eventType == "ChatMessageDeleted" })
+        #expect(deleted.metadata.requestId == "takedown-3")
+        #expect(deleted.metadata.correlationId != nil && deleted.metadata.correlationId != post.metadata.correlationId)
+    }
 }

@@ -181,6 +181,7 @@ public final class EventStore: Sendable {
     ) async throws -> AppendResult {
         try StreamId.validate(stream)
         guard !events.isEmpty else { throw EventStoreError.emptyAppend(stream: stream) }
+        let events = RequestCorrelation.stamp(events)
         guard let gate else { return try await batcher.submit(stream: stream, expected: expectedVersion, events: events) }
         let batcher = self.batcher
         guard let policy = durability.conflictPolicy else {

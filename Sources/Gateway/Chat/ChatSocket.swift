@@ -34,10 +34,14 @@ struct ChatSocket: Sendable {
             },
             onUpgrade: { inbound, outbound, context in
                 guard let name = context.requestContext.parameters.get("name") else { return }
-                try await run(
-                    channel: name, token: context.request.uri.queryParameters["token"].map(String.init), inbound: inbound,
-                    outbound: outbound,
-                    connection: context.requestContext.channel)
+                // Everything the socket does is correlated with the request that opened it.
+                let id = ClientRequestID(sanitizing: context.request.headers[ClientRequestID.header]) ?? ClientRequestID()
+                try await RequestCorrelation.$current.withValue(.init(correlationId: id.correlationId, requestId: id.value)) {
+                    try await run(
+                        channel: name, token: context.request.uri.queryParameters["token"].map(String.init), inbound: inbound,
+                        outbound: outbound,
+                        connection: context.requestContext.channel)
+                }
             })
     }
 
