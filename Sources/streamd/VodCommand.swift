@@ -20,6 +20,9 @@ struct VodCommand: AsyncParsableCommand {
         @Argument(help: "The session's id (its UUID, or session-UUID).") var session: String
         @Option(help: "Check this one file against the session's log instead of the recording.") var file: String?
         @Option(help: "The origin store's folder (default: the data folder's media).") var mediaDir: String?
+        @Option(
+            help: ArgumentHelp("A file of `streamd events archive` holding the session's segment events (repeatable).", valueName: "file"))
+        var archive: [String] = []
 
         var sessionID: String {
             let id = session.hasPrefix("session-") ? String(session.dropFirst("session-".count)) : session
@@ -35,13 +38,19 @@ struct VodCommand: AsyncParsableCommand {
         func run() async throws {
             let root = mediaDir.map { URL(fileURLWithPath: $0) } ?? database.dataDirectory.appendingPathComponent("media")
             let id = sessionID
+            var archives: ArchiveRows?
+            if !archive.isEmpty {
+                do { archives = try ArchiveRows(files: archive.map { URL(fileURLWithPath: $0) }) } catch {
+                    throw CommandFailure("\(error)")
+                }
+            }
             if let file {
                 let url = URL(fileURLWithPath: file)
                 guard FileManager.default.isReadableFile(atPath: url.path) else {
                     throw CommandFailure("cannot read \(file); give the path of the clip or segment to check")
                 }
-                let found = try await withDatabase(database) { store in
-                    try await RecordingVerifier(store: store, root: root).matches(of: url, sessionID: id)
+                let found = try await withDatabase(database) { [archives] store in
+                    try await RecordingVerifier(store: store, root: root).matches(of: url, sessionID: id, archives: archives)
                 }
                 guard let first = found.matches.first else {
                     print("\(file) (\(found.bytes) bytes, SHA-256 \(found.digest)) matches no file session \(id) published")
@@ -50,9 +59,20 @@ struct VodCommand: AsyncParsableCommand {
                 print("\(file) is byte-identical to \(first.label), SHA-256 \(found.digest)")
                 return
             }
-            let report = try await withDatabase(database) { store in
-                try await RecordingVerifier(store: store, root: root).verify(sessionID: id)
+            let (report, archived) = try await withDatabase(database) { [archives] store in
+                // Segment events `events archive` moved out are checked only with their file.
+                let records = archives == nil ? try await LogArchive(store: store).records() : []
+                let hint =
+                    records.isEmpty
+                    ? ""
+                    : "events at or below #\(records.map(\.through).max() ?? 0) were archived (\(records.map(\.file).joined(separator: ", "))); the segments they name are checked only with --archive FILE"
+                do {
+                    return (try await RecordingVerifier(store: store, root: root).verify(sessionID: id, archives: archives), hint)
+                } catch let error as RecordingVerifier.VerifierError where !hint.isEmpty {
+                    throw CommandFailure("\(error); \(hint)")
+                }
             }
+            if !archived.isEmpty { print("note: \(archived)") }
             if let problem = report.problem {
                 print("\(problem)")
                 print("\(report.verified) of \(report.total) files verified before it")

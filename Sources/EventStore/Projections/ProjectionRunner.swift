@@ -55,6 +55,8 @@ public actor ProjectionRunner {
             }
         }
         advance(to: position)
+        var recorded = position
+        var lastRecord = ContinuousClock.now
         while !Task.isCancelled {
             if caughtUp, batchInterval > .zero, lastBatch + batchInterval > .now {
                 try? await Task.sleep(until: lastBatch + batchInterval)
@@ -65,6 +67,7 @@ public actor ProjectionRunner {
                 if !page.isEmpty {
                     lastBatch = .now
                     position = try await apply(page)
+                    recorded = position
                 }
                 failures = 0
                 caughtUp = page.count < pageSize
@@ -72,6 +75,10 @@ public actor ProjectionRunner {
                     // Nothing up to `head` (known before the read) is left for this filter: the
                     // next read starts there, not back at the last event the filter matched.
                     position = Swift.max(position, head)
+                    if case .sql = target, position > recorded, lastRecord + Self.idleRecordInterval <= .now {
+                        try await recordIdle(position)
+                        (recorded, lastRecord) = (position, .now)
+                    }
                     advance(to: position)
                     await store.waitForEvents(after: position)
                 } else {
@@ -119,6 +126,23 @@ public actor ProjectionRunner {
                         "UPDATE projection_checkpoints SET position = \(last) WHERE name = \(name)", logger: logger)
                     return last
                 }
+            }
+        }
+    }
+
+    /// How often a SQL model that has caught up records that it has looked at the log up to the
+    /// head: events its filter skips move its checkpoint too, so `events archive` (which waits for
+    /// every model to have read what it removes) is not held back by a model with little to do.
+    static let idleRecordInterval = Duration.seconds(5)
+
+    /// Moves the checkpoint to `position` when nothing this model reads lies before it. Another
+    /// node's runner may hold the row: the larger position wins.
+    private func recordIdle(_ position: Int64) async throws {
+        let (name, logger, client) = (name, store.logger, store.client)
+        try await abandoningOnCancel {
+            try await client.withConnection { connection in
+                _ = try await connection.query(
+                    "UPDATE projection_checkpoints SET position = GREATEST(position, \(position)) WHERE name = \(name)", logger: logger)
             }
         }
     }

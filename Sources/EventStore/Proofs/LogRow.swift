@@ -32,6 +32,15 @@ public struct LogRow: Sendable, Equatable, Codable {
 
     public var leafHash: Merkle.Hash { Merkle.leafHash(canonical) }
 
+    /// The event as readers see it (an archived one, for `vod verify --archive`).
+    public func recorded() throws -> RecordedEvent {
+        RecordedEvent(
+            position: position, streamId: streamId, streamVersion: streamVersion, eventId: eventId, eventType: eventType,
+            schemaVersion: schemaVersion, data: Data(data.utf8),
+            metadata: try EventCoding.decoder().decode(EventMetadata.self, from: Data(metadata.utf8)),
+            recordedAt: Date(timeIntervalSince1970: Double(recordedMicroseconds) / 1_000_000), hash: chainHash ?? [])
+    }
+
     static let columns = "position, stream_id, stream_version, event_id, event_type, schema_version, data, metadata, recorded_at, hash"
 
     /// PostgreSQL's timestamps count microseconds from 2000-01-01.

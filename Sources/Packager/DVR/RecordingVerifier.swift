@@ -70,31 +70,43 @@ public struct RecordingVerifier: Sendable {
         self.root = root
     }
 
-    /// Every file the session's events name, in log order, each once.
-    public func expected(sessionID: String) async throws -> [Expected] {
+    /// Every file the session's events name, in log order, each once; `archives`' events (`streamd
+    /// events archive`) beside the log's.
+    public func expected(sessionID: String, archives: ArchiveRows? = nil) async throws -> [Expected] {
         let filter = EventFilter(streamPrefix: "session-\(sessionID)", types: [SegmentPublished.eventType])
         var files: [Expected] = []
         var seen: Set<String> = []
         var position: Int64 = 0
+        var archived: [RecordedEvent] = []
+        if var rows = archives {
+            while let row = try rows.next() {
+                if row.streamId == "session-\(sessionID)", row.eventType == SegmentPublished.eventType {
+                    archived.append(try row.recorded())
+                }
+            }
+        }
+        var events: [RecordedEvent] = []
         while true {
             let page = try await store.read(after: position, limit: 1_000, filter: filter)
             guard let last = page.last else { break }
             position = last.position
-            for event in page where event.streamId == "session-\(sessionID)" {
-                let published = try store.registry.decode(event, as: SegmentPublished.self)
-                for entry in published.renditions {
-                    if let initialization = entry.initialization, seen.insert(initialization.path).inserted {
-                        files.append(
-                            Expected(
-                                path: initialization.path, bytes: initialization.bytes, sha256: initialization.sha256,
-                                rendition: entry.rendition, mediaSequence: nil, position: event.position))
-                    }
-                    if seen.insert(entry.path).inserted {
-                        files.append(
-                            Expected(
-                                path: entry.path, bytes: entry.bytes, sha256: entry.sha256, rendition: entry.rendition,
-                                mediaSequence: published.mediaSequence, position: event.position))
-                    }
+            events += page
+        }
+        if !archived.isEmpty { events = (events + archived).sorted { $0.position < $1.position } }
+        for event in events where event.streamId == "session-\(sessionID)" {
+            let published = try store.registry.decode(event, as: SegmentPublished.self)
+            for entry in published.renditions {
+                if let initialization = entry.initialization, seen.insert(initialization.path).inserted {
+                    files.append(
+                        Expected(
+                            path: initialization.path, bytes: initialization.bytes, sha256: initialization.sha256,
+                            rendition: entry.rendition, mediaSequence: nil, position: event.position))
+                }
+                if seen.insert(entry.path).inserted {
+                    files.append(
+                        Expected(
+                            path: entry.path, bytes: entry.bytes, sha256: entry.sha256, rendition: entry.rendition,
+                            mediaSequence: published.mediaSequence, position: event.position))
                 }
             }
         }
@@ -103,8 +115,8 @@ public struct RecordingVerifier: Sendable {
     }
 
     /// Re-hashes every file; stops at the first that differs or is missing.
-    public func verify(sessionID: String) async throws -> Report {
-        let files = try await expected(sessionID: sessionID)
+    public func verify(sessionID: String, archives: ArchiveRows? = nil) async throws -> Report {
+        let files = try await expected(sessionID: sessionID, archives: archives)
         var report = Report(verified: 0, sizeOnly: 0, total: files.count, problem: nil)
         for file in files {
             if let problem = Self.check(file, at: root.appendingPathComponent(file.path)) {
@@ -118,8 +130,10 @@ public struct RecordingVerifier: Sendable {
     }
 
     /// The logged files whose bytes `url` has (empty when none: it is not what aired).
-    public func matches(of url: URL, sessionID: String) async throws -> (digest: String, bytes: Int, matches: [Expected]) {
-        let files = try await expected(sessionID: sessionID)
+    public func matches(
+        of url: URL, sessionID: String, archives: ArchiveRows? = nil
+    ) async throws -> (digest: String, bytes: Int, matches: [Expected]) {
+        let files = try await expected(sessionID: sessionID, archives: archives)
         let (digest, bytes) = try Self.hash(url)
         return (digest, bytes, files.filter { $0.sha256 == digest && $0.bytes == bytes })
     }
