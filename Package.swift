@@ -261,7 +261,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Browser/ holds the Selenium scripts the browser tests run.
+        // Browser/ holds the Selenium scripts the browser tests run; Fixtures/ the servers other tests talk to.
         .testTarget(
             name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], exclude: ["Browser", "Fixtures"], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
