@@ -20,6 +20,7 @@ import FoundationNetworking
     @Test(.timeLimit(.minutes(4))) func everyReadModelRebuiltFromZeroEqualsLive() async throws {
         let server = try await StreamdServer()
         defer { server.removeData() }
+        defer { Task { try? await server.stop(signal: SIGKILL) } }
         let url = server.database.urlString
         _ = try await server.createChannel("audit")
         let rotated = try await server.admin("POST", "/v1/channels/audit/key?reason=leaked")

@@ -38,6 +38,15 @@ final class StreamdServer: @unchecked Sendable {
         try await waitUntilUp()
     }
 
+    /// A test that did not stop its server (or failed before it could) leaves nothing running.
+    deinit {
+        var status: Int32 = 0
+        if waitpid(process.pid, &status, WNOHANG) == 0 {
+            kill(process.pid, SIGKILL)
+            while waitpid(process.pid, &status, 0) == -1, errno == EINTR {}
+        }
+    }
+
     /// Starts the same server again (same database, data folder and ports) after a stop.
     func restart() async throws {
         process = try Subprocess.start(try Binaries.streamd(), arguments)

@@ -18,7 +18,8 @@ struct ProofBench: AsyncParsableCommand {
         commandName: "proofs", abstract: "Merkle tree: append throughput with and without it, checkpoint lag, inclusion proof latency.")
     @Option(help: "Folder of the embedded PostgreSQL when no --database-url is given.") var dataDir = "ops/bench/out/streamd"
     @Option(help: "PostgreSQL URL; without it an embedded cluster in --data-dir.") var databaseUrl: String?
-    @Option(help: "Seconds per throughput phase (each runs twice, alternated).") var seconds: Double = 5
+    @Option(help: "Seconds per throughput phase (each runs --rounds times, alternated).") var seconds: Double = 5
+    @Option(help: "Throughput rounds: each runs without, then with the tree.") var rounds: Int = 2
     @Option(help: "Concurrent single-event appenders in the throughput phases.") var concurrency = 64
     @Option(help: "Events per second for the lag phase.") var rate = 5_000
     @Option(help: "Seconds of the lag phase.") var lagSeconds: Double = 10
@@ -74,7 +75,7 @@ struct ProofBench: AsyncParsableCommand {
         let store = try await scratch("tput")
         var without: [Double] = []
         var with: [Double] = []
-        for round in 0..<2 {
+        for round in 0..<rounds {
             without.append(try await appendRate(store, label: "a\(round)"))
             let integrator = MerkleIntegrator(store: store, key: key)
             _ = try await integrator.integrate()
