@@ -95,6 +95,12 @@ public actor ProjectionRunner {
                 try? await Task.sleep(for: .milliseconds(Swift.min(2_000, 100 * failures)))
             }
         }
+        // Stopping: what was looked at since the last record is recorded too (best effort; the
+        // run is cancelled, so the write runs on its own).
+        if case .sql = target, position > recorded {
+            let last = position
+            await Task.detached { [self] in try? await self.recordIdle(last) }.value
+        }
     }
 
     /// Applies a page; returns the position the model now reflects.

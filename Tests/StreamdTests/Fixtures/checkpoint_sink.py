@@ -21,7 +21,8 @@ import threading
 import time
 
 folder, port, vkey = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-key_name, _, key_b64 = vkey.split("+")
+# The base64 may hold "+" too: the name and hash come first.
+key_name, _, key_b64 = vkey.split("+", 2)
 key_bytes = base64.b64decode(key_b64)
 assert key_bytes[0] == 1 and len(key_bytes) == 33, "an Ed25519 vkey"
 log_key = key_bytes[1:]
