@@ -109,9 +109,10 @@ public struct Gateway: Sendable {
         EventRoutes(store: store).register(on: admin)
         if let audit { AuditRoutes(store: store, endpoint: audit).register(on: admin) }
         SessionRoutes(history: SessionHistory(store: store)).register(on: admin)
+        NodeRoutes(leases: ClusterLeases(store: store, nodeID: "")).register(on: admin)
         QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
         if let sessions {
-            StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store), audience: audience).register(on: admin)
+            StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store), audience: audience, store: store).register(on: admin)
         }
         SettingsRoutes(
             channels: channels, store: store, recordings: playback?.recordings, playbackDefaults: playback?.defaults ?? PackagerOptions()

@@ -9,6 +9,18 @@ struct StreamRoutes: Sendable {
     let sessions: SessionRegistry
     var quality: QualityReadModel? = nil
     var audience: Audience? = nil
+    /// Sessions live on the cluster's other nodes come from the shared database.
+    var store: EventStore? = nil
+
+    /// A session live on another node: what the dashboard's read model and the node's lease say.
+    struct Elsewhere: Encodable {
+        var id: String
+        var channelID: String
+        var channelName: String
+        var `protocol`: String
+        var startedAt: Date
+        var node: String
+    }
 
     /// A listed session: the registry's summary with what the audience knows of it.
     struct Listed: Encodable {
@@ -50,7 +62,11 @@ struct StreamRoutes: Sendable {
                     stream: stream, viewers: watching[id]?.viewers ?? 0, peakViewers: watching[id]?.peak ?? 0,
                     qoe: audience?.players.summary(session: id))
             }
-            return JSONBody.response(["streams": listed])
+            let local = Set(streams.map { $0.id.uuidString.lowercased() })
+            // A database hiccup lists this node's sessions alone rather than failing.
+            var elsewhere: [Elsewhere] = []
+            if let store, let found = try? await Self.elsewhere(store) { elsewhere = found.filter { !local.contains($0.id) } }
+            return JSONBody.response(Listing(streams: listed, elsewhere: elsewhere))
         }
         group.delete("streams/:id") { request, context in
             let text = try context.parameters.require("id")
@@ -63,5 +79,27 @@ struct StreamRoutes: Sendable {
             }
             return Response(status: .noContent)
         }
+    }
+
+    struct Listing: Encodable {
+        var streams: [Listed]
+        /// Live on the cluster's other nodes (by the node holding the channel).
+        var elsewhere: [Elsewhere]
+    }
+
+    static func elsewhere(_ store: EventStore) async throws -> [Elsewhere] {
+        let rows = try await store.readModels.query(
+            """
+            SELECT d.session_id, d.channel_id, d.channel_name, d.protocol, d.started_at, n.url
+            FROM dashboard_sessions d
+            JOIN channel_leases c ON c.channel_id = d.channel_id
+            JOIN node_leases n ON n.node_id = c.node_id AND n.state = 'live' AND n.expires_at > now()
+            WHERE d.live ORDER BY d.started_at
+            """)
+        var found: [Elsewhere] = []
+        for try await (id, channel, name, transport, started, node) in rows.decode((String, String, String, String, Date, String).self) {
+            found.append(Elsewhere(id: id, channelID: channel, channelName: name, protocol: transport, startedAt: started, node: node))
+        }
+        return found
     }
 }

@@ -12,6 +12,7 @@ extension EventRegistry {
         var registry = EventRegistry()
         registry.registerLogEvents()
         registry.registerChannelEvents()
+        registry.registerClusterEvents()
         registry.registerIngestEvents()
         registry.registerTranscodeEvents()
         registry.registerPackagerEvents()

@@ -72,6 +72,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "How other nodes on the same database reach this one. (env STREAMD_NODE_URL, default http://HOST:HTTP_PORT, with --public-host or this machine's name for 0.0.0.0)",
+            valueName: "url"))
+    var nodeURL: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds after its last renewal that another node takes this one as lost and ends its sessions; it renews three times as often. (env STREAMD_NODE_LEASE_SECONDS, default 15)",
+            valueName: "seconds"))
+    var nodeLeaseSeconds: Double?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "Also PUT every signed checkpoint to URL/SIZE-MILLISECONDS.checkpoint (write-once storage); repeatable. (env STREAMD_CHECKPOINT_URL; a bearer token in STREAMD_CHECKPOINT_TOKEN)",
             valueName: "url"))
     var checkpointURL: [String] = []
@@ -248,6 +262,8 @@ struct ServeCommand: AsyncParsableCommand {
             limits.maxWebSocketsPerAddress = perAddress
         }
 
+        let leaseSeconds = try nodeLeaseSeconds ?? Environment.double("NODE_LEASE_SECONDS") ?? 15
+        guard leaseSeconds >= 1, leaseSeconds <= 3_600 else { throw ValidationError("--node-lease-seconds must be between 1 and 3600") }
         let spoolLimit = try spoolLimitMb ?? Environment.int("SPOOL_LIMIT_MB") ?? 256
         guard spoolLimit >= 1 else { throw ValidationError("--spool-limit-mb must be 1 or more") }
         var storeOptions = EventStore.Options()
@@ -265,11 +281,14 @@ struct ServeCommand: AsyncParsableCommand {
             gatewayConfiguration.rtmpsPort = rtmpsPort > 0 ? rtmpsPort : nil
             gatewayConfiguration.requireTLS = requireTLS
         }
+        let nodeID = try NodeIdentity.loadOrCreate(in: database.dataDirectory)
+        var ingest = IngestConfiguration()
+        ingest.sessions.nodeID = nodeID
         let platform: Platform
         do {
             platform = try await Platform(
-                store: opened.store, configuration: gatewayConfiguration, srt: srt, media: media, chat: chat, metrics: metrics,
-                tls: certificates, logger: logger)
+                store: opened.store, configuration: gatewayConfiguration, ingest: ingest, srt: srt, media: media, chat: chat,
+                metrics: metrics, tls: certificates, logger: logger)
         } catch {
             await opened.close()
             throw error
@@ -282,6 +301,14 @@ struct ServeCommand: AsyncParsableCommand {
             http.append(CertificateReloader(certificates: certificates, logger: logger))
         }
         let shownHost = publicHost ?? (host == "0.0.0.0" ? "localhost" : host)
+        var clusterOptions = ClusterService.Options()
+        clusterOptions.lease = .milliseconds(Int(leaseSeconds * 1000))
+        let cluster = ClusterService(
+            store: opened.store, nodeID: nodeID,
+            url: nodeURL ?? Environment.string("NODE_URL")
+                ?? "http://\(publicHost ?? (host == "0.0.0.0" ? ProcessInfo.processInfo.hostName : host)):\(httpPort)",
+            options: clusterOptions, logger: logger)
+        await platform.rtmp.registry.use(cluster)
         var banner = [
             "streamd is up",
             "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live/CHANNEL/index.m3u8, recordings under /vod)",
@@ -306,6 +333,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         banner.append("  checkpoints: signed by \(signer.verifier)")
         for target in pushTargets { banner.append("  checkpoints go to the \(target)") }
+        banner.append("  node: \(nodeID), reached by other nodes at \(cluster.url)")
         banner.append(
             "  create a channel: curl -H 'Authorization: Bearer <admin token>' -d '{\"name\":\"demo\"}' http://\(shownHost):\(httpPort)/v1/channels"
         )
@@ -326,7 +354,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let integrator = CheckpointService(
             integrator: MerkleIntegrator(store: opened.store, key: signer, options: integration), logger: logger)
-        let group = Platform.group([opened] + platform.services + [integrator] + http + [watchdog], logger: logger) { configuration in
+        // The cluster joins before ingest opens and leaves after its sessions ended.
+        let group = Platform.group([opened, cluster] + platform.services + [integrator] + http + [watchdog], logger: logger) {
+            configuration in
             configuration.gracefulShutdownSignals = [.sigterm, .sigint]
         }
         let trimming = Task.detached(priority: .background) { await MemoryTuning.trimPeriodically() }
@@ -358,5 +388,22 @@ extension ServeCommand {
             return url
         }
         return try storage.map { .storage(try parse($0, "--checkpoint-url")) } + witnesses.map { .witness(try parse($0, "--witness-url")) }
+    }
+}
+
+/// This node's id in a cluster: made once and kept in the data folder, so a restart is the same node.
+enum NodeIdentity {
+    static func loadOrCreate(in directory: URL) throws -> String {
+        let file = directory.appendingPathComponent("node-id")
+        if let text = try? String(contentsOf: file, encoding: .utf8),
+            let id = UUID(uuidString: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            return id.uuidString.lowercased()
+        }
+        let id = UUID().uuidString.lowercased()
+        do { try Data((id + "\n").utf8).write(to: file, options: .atomic) } catch {
+            throw CommandFailure("cannot write \(file.path): \(error.localizedDescription); check the data folder's permissions")
+        }
+        return id
     }
 }

@@ -31,6 +31,8 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     /// The key was revoked; when and by whom if known.
     case revokedKey(channelID: String?, channelName: String?, revokedAt: Date?, revokedBy: String?)
     case channelAlreadyLive(channelID: String, channelName: String)
+    /// Live on another node of the cluster (its URL).
+    case liveOnAnotherNode(channelID: String, channelName: String, node: String)
     case malformedRequest(String)
     case tooManyFailedAttempts(retryAfterSeconds: Int)
     case serverFull(limit: Int)
@@ -40,7 +42,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     /// The status code the encoder sees.
     public var statusCode: String {
         switch self {
-        case .unknownKey, .revokedKey, .channelAlreadyLive, .malformedRequest: "NetStream.Publish.BadName"
+        case .unknownKey, .revokedKey, .channelAlreadyLive, .liveOnAnotherNode, .malformedRequest: "NetStream.Publish.BadName"
         case .tooManyFailedAttempts, .serverFull, .unavailable: "NetConnection.Connect.Rejected"
         }
     }
@@ -57,6 +59,8 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
             return text + "; use the channel's current key from the dashboard"
         case .channelAlreadyLive:
             return "this channel is already live from another encoder; stop that encoder or wait for its session to end"
+        case .liveOnAnotherNode(_, _, let node):
+            return "this channel is already live on node \(node); stop that encoder or wait for its session to end"
         case .malformedRequest(let detail):
             return "malformed publish request: \(detail)"
         case .tooManyFailedAttempts(let seconds):
@@ -73,7 +77,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
         switch self {
         case .unknownKey: "unknown_key"
         case .revokedKey: "revoked_key"
-        case .channelAlreadyLive: "channel_already_live"
+        case .channelAlreadyLive, .liveOnAnotherNode: "channel_already_live"
         case .malformedRequest: "malformed_request"
         case .tooManyFailedAttempts: "too_many_failed_attempts"
         case .serverFull: "server_full"
@@ -85,7 +89,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     public var channelID: String? {
         switch self {
         case .revokedKey(let channel, _, _, _): channel
-        case .channelAlreadyLive(let channel, _): channel
+        case .channelAlreadyLive(let channel, _), .liveOnAnotherNode(let channel, _, _): channel
         default: nil
         }
     }
@@ -95,7 +99,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     public var channelName: String? {
         switch self {
         case .revokedKey(_, let name, _, _): name
-        case .channelAlreadyLive(_, let name): name
+        case .channelAlreadyLive(_, let name), .liveOnAnotherNode(_, let name, _): name
         default: nil
         }
     }

@@ -16,6 +16,8 @@ public struct StreamEnded: DomainEvent, Hashable {
         /// The node stopped without ending the session (killed or crashed); recorded when a node
         /// next starts and finds the session's recording left open.
         case interrupted
+        /// Its node's cluster lease expired (killed, cut off); another node ended it.
+        case nodeLost = "node_lost"
     }
 
     public var sessionID: String

@@ -12,10 +12,12 @@ public struct StreamStarted: DomainEvent, Hashable {
     public var video: StreamDescription.Video?
     public var audio: StreamDescription.Audio?
     public var encoder: String?
+    /// The node the session is live on (a cluster's `--node-url` names it); nil before clusters.
+    public var nodeID: String?
 
     public init(
         sessionID: String, channelID: String, channelName: String, protocol: String = "rtmp",
-        remoteAddress: String, description: StreamDescription
+        remoteAddress: String, description: StreamDescription, nodeID: String? = nil
     ) {
         self.sessionID = sessionID
         self.channelID = channelID
@@ -25,5 +27,6 @@ public struct StreamStarted: DomainEvent, Hashable {
         self.video = description.video
         self.audio = description.audio
         self.encoder = description.encoder
+        self.nodeID = nodeID
     }
 }

@@ -211,16 +211,18 @@ public final class SRTServer: Sendable {
         // rather than a connection closed after its handshake. The registry is in memory, but an
         // actor: if the cooperative pool is starved the wait gives up and `claim` decides instead.
         var live = false
+        var elsewhere: String?
         var gaveUp = false
         if case .accepted(let channelID, _) = authorization {
             let registry = registry
             if let answer = Self.wait(
                 for: configuration.liveCheckTimeout,
-                {
-                    await registry.list().contains { $0.channelID == channelID && $0.connected }
+                { () -> (Bool, String?) in
+                    if await registry.list().contains(where: { $0.channelID == channelID && $0.connected }) { return (true, nil) }
+                    return (false, await registry.holderElsewhere(channelID: channelID))
                 })
             {
-                live = answer
+                (live, elsewhere) = answer
             } else {
                 gaveUp = true
             }
@@ -241,6 +243,11 @@ public final class SRTServer: Sendable {
             limiter.withLock { $0.recordSuccess(host) }
             guard !live else {
                 let reason = PublishRefusalReason.channelAlreadyLive(channelID: channelID, channelName: channelName)
+                rejected(reason, request: request, remoteAddress: remote)
+                return SRTRejection.code(for: reason)
+            }
+            if let node = elsewhere {
+                let reason = PublishRefusalReason.liveOnAnotherNode(channelID: channelID, channelName: channelName, node: node)
                 rejected(reason, request: request, remoteAddress: remote)
                 return SRTRejection.code(for: reason)
             }

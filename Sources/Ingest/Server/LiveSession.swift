@@ -54,6 +54,9 @@ public final class LiveSession: Sendable {
         state = Mutex(Mutable(remoteAddress: remoteAddress, executor: executor))
     }
 
+    /// The node it is live on, in a cluster.
+    var nodeID: String? { registry.configuration.nodeID }
+
     /// The event stream id of this session's facts.
     public var streamID: String { "session-\(id.uuidString.lowercased())" }
     public var remoteAddress: String { state.withLock { $0.remoteAddress } }

@@ -12,14 +12,18 @@ public actor SessionRegistry {
         public var maxPublishers: Int
         public var mediaLowWatermark: Int
         public var mediaHighWatermark: Int
+        /// This node's id in a cluster, recorded in `StreamStarted`.
+        public var nodeID: String?
 
         public init(
-            graceWindow: Duration = .seconds(10), maxPublishers: Int = 100, mediaLowWatermark: Int = 64, mediaHighWatermark: Int = 512
+            graceWindow: Duration = .seconds(10), maxPublishers: Int = 100, mediaLowWatermark: Int = 64, mediaHighWatermark: Int = 512,
+            nodeID: String? = nil
         ) {
             self.graceWindow = graceWindow
             self.maxPublishers = maxPublishers
             self.mediaLowWatermark = mediaLowWatermark
             self.mediaHighWatermark = mediaHighWatermark
+            self.nodeID = nodeID
         }
     }
 
@@ -52,6 +56,11 @@ public actor SessionRegistry {
     private var entries: [UUID: Entry] = [:]
     private var byChannel: [String: UUID] = [:]
     private var nextToken: UInt64 = 1
+    /// The cluster's holds on channels (nil on a single node), the token of each channel this
+    /// node's sessions hold, and the channels whose take is in flight.
+    private var holds: (any ChannelHolds)?
+    private var holdTokens: [String: String] = [:]
+    private var taking: Set<String> = []
     /// New sessions (not resumed ones), for the integrator to hand to the transcoder.
     public nonisolated let newSessions: AsyncStream<LiveSession>
     private let newSessionsContinuation: AsyncStream<LiveSession>.Continuation
@@ -75,10 +84,48 @@ public actor SessionRegistry {
         return nextToken
     }
 
+    /// Makes this node take each channel in the cluster before a session starts on it.
+    public func use(_ holds: any ChannelHolds) { self.holds = holds }
+
+    /// The node holding `channelID` in the cluster when it is not live here.
+    func holderElsewhere(channelID: String) async -> String? {
+        guard byChannel[channelID] == nil, let holds else { return nil }
+        return await holds.holderElsewhere(channelID: channelID)
+    }
+
     /// Claims the channel for a publisher whose key was accepted.
     func claim(
         channelID: String, channelName: String, remoteAddress: String, protocol: String = "rtmp",
         connection: Connection
+    ) async -> Claim {
+        if byChannel[channelID] == nil, let holds {
+            // One take per channel at a time: a second publisher waits for nothing and is refused.
+            guard taking.insert(channelID).inserted else {
+                return .refused(.channelAlreadyLive(channelID: channelID, channelName: channelName))
+            }
+            let hold = await holds.take(channelID: channelID)
+            taking.remove(channelID)
+            switch hold {
+            case .elsewhere(let node):
+                return .refused(.liveOnAnotherNode(channelID: channelID, channelName: channelName, node: node))
+            case .held(let token):
+                let claim = claimLocally(
+                    channelID: channelID, channelName: channelName, remoteAddress: remoteAddress, protocol: `protocol`,
+                    connection: connection)
+                if case .started = claim {
+                    if let token { holdTokens[channelID] = token }
+                } else if let token {
+                    Task { await holds.giveBack(channelID: channelID, token: token) }
+                }
+                return claim
+            }
+        }
+        return claimLocally(
+            channelID: channelID, channelName: channelName, remoteAddress: remoteAddress, protocol: `protocol`, connection: connection)
+    }
+
+    private func claimLocally(
+        channelID: String, channelName: String, remoteAddress: String, protocol: String, connection: Connection
     ) -> Claim {
         if let id = byChannel[channelID], var entry = entries[id] {
             guard case .waiting(let since, _, let timer) = entry.phase else {
@@ -212,6 +259,9 @@ public actor SessionRegistry {
         guard let entry = entries.removeValue(forKey: sessionID) else { return }
         let session = entry.session
         if byChannel[session.channelID] == sessionID { byChannel[session.channelID] = nil }
+        if let holds, let token = holdTokens.removeValue(forKey: session.channelID) {
+            Task { await holds.giveBack(channelID: session.channelID, token: token) }
+        }
         var endedAt = Date()
         if case .waiting(_, let wallClock, let timer) = entry.phase {
             timer.cancel()
@@ -234,6 +284,6 @@ public actor SessionRegistry {
         StreamStarted(
             sessionID: session.id.uuidString.lowercased(), channelID: session.channelID, channelName: session.channelName,
             protocol: session.protocol, remoteAddress: session.remoteAddress,
-            description: session.streamDescription ?? StreamDescription(video: nil, audio: nil, encoder: nil))
+            description: session.streamDescription ?? StreamDescription(video: nil, audio: nil, encoder: nil), nodeID: session.nodeID)
     }
 }

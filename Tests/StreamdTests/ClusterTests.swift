@@ -1,0 +1,77 @@
+import EventStore
+import Foundation
+import TestSupport
+import Testing
+
+/// Two `streamd serve` processes on one PostgreSQL: both list each other, a channel live on one is
+/// refused on the other (naming the node that holds it), and when the first is killed the second
+/// ends its session (`StreamEnded(node_lost)`, `NodeLost`) and takes the channel live itself.
+@Suite struct ClusterTests {
+    func log(_ server: StreamdServer) async throws -> [RecordedEvent] {
+        let store = try await EventStore.open(url: server.database, registry: EventRegistry(), logger: TestDatabase.logger)
+        defer { Task { await store.shutdown() } }
+        return try await store.read(after: 0, limit: 10_000)
+    }
+
+    @Test(.timeLimit(.minutes(3))) func aChannelIsLiveOnOneNodeAndALostNodesSessionsAreEnded() async throws {
+        let lease = ["--node-lease-seconds", "2"]
+        let one = try await StreamdServer(extra: lease)
+        defer { one.removeData() }
+        let two = try await StreamdServer(database: one.database, extra: lease)
+        defer { two.removeData() }
+        defer { Task { try? await two.stop(signal: SIGKILL) } }
+        let oneURL = "http://127.0.0.1:\(one.http)"
+
+        let listed = try await poll("both nodes in GET /v1/nodes", seconds: 20) { () -> String? in
+            let text = try await two.admin("GET", "/v1/nodes").text
+            return text.contains(oneURL) && text.contains("127.0.0.1:\(two.http)") ? text : nil
+        }
+        #expect(!listed.contains(#""isLive":false"#), "\(listed)")
+
+        let key = try await one.createChannel("shared")
+        let publisher = try one.startPublishing(key: key, seconds: 90, size: "320x180")
+        defer { _ = publisher.stop(signal: SIGKILL) }
+        _ = try await poll("the channel live on node one", seconds: 30) { () -> Bool? in
+            try await one.admin("GET", "/v1/streams").text.contains(#""channelName":"shared""#) ? true : nil
+        }
+
+        // Node two lists it as live on node one.
+        let listing = try await poll("node two to list the session on node one", seconds: 20) { () -> String? in
+            let text = try await two.admin("GET", "/v1/streams").text
+            return text.contains(#""node":"\#(oneURL)""#) ? text : nil
+        }
+        #expect(listing.contains(#""channelName":"shared""#), "\(listing)")
+
+        // The same key on node two: refused, naming the node that holds the channel.
+        let second = try await two.publish(key: key, seconds: 3)
+        #expect(second.status != 0, "\(second.output)")
+        let refusal = try await poll("the refusal on node two", seconds: 10) { () -> RecordedEvent? in
+            try await log(one).first { $0.eventType == "PublishRejected" && $0.streamId == "channel-shared" }
+        }
+        #expect(refusal.dataText.contains("channel_already_live") && refusal.dataText.contains(oneURL), "\(refusal.dataText)")
+
+        // Node one dies: within its lease node two ends its session and frees the channel.
+        _ = try await one.stop(signal: SIGKILL)
+        _ = publisher.stop(signal: SIGKILL)
+        let events = try await poll("node two to end node one's session", seconds: 20) { () -> [RecordedEvent]? in
+            let events = try await log(two)
+            return events.contains { $0.eventType == "NodeLost" } ? events : nil
+        }
+        let ended = try #require(events.first { $0.eventType == "StreamEnded" }, "\(events.map(\.eventType))")
+        #expect(ended.dataText.contains("node_lost") && ended.dataText.contains(oneURL), "\(ended.dataText)")
+        #expect(ended.metadata.actor.id.hasPrefix("node:"))
+        let started = try #require(events.first { $0.eventType == "StreamStarted" })
+        #expect(started.streamId == ended.streamId)
+        let lost = try #require(events.first { $0.eventType == "NodeLost" })
+        #expect(lost.dataText.contains(String(started.streamId.dropFirst("session-".count))), "\(lost.dataText)")
+        let nodes = try await two.admin("GET", "/v1/nodes").text
+        #expect(nodes.contains(#""state":"lost""#), "\(nodes)")
+
+        // The channel goes live on node two now.
+        let again = try two.startPublishing(key: key, seconds: 60, size: "320x180")
+        defer { _ = again.stop(signal: SIGKILL) }
+        _ = try await poll("the channel live on node two", seconds: 30) { () -> Bool? in
+            try await two.admin("GET", "/v1/streams").text.contains(#""channelName":"shared""#) ? true : nil
+        }
+    }
+}
