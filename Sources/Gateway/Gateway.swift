@@ -120,7 +120,7 @@ public struct Gateway: Sendable {
         if let playback {
             PlaybackRoutes(
                 directory: playback.directory, recordings: playback.recordings, thumbnails: playback.thumbnails, rateLimits: rateLimits,
-                audience: audience
+                audience: audience, proxy: LiveProxy(store: store, selfURL: configuration.nodeURL)
             ).register(on: router)
             CMCDRoutes(audience: audience, directory: playback.directory, rateLimits: rateLimits).register(on: router.group("v1"))
         }

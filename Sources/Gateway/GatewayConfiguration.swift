@@ -16,6 +16,9 @@ public struct GatewayConfiguration: Sendable {
     public var rtmpsPort: Int?
     /// `--require-tls`: on plain HTTP, admin routes and admin credentials are answered 403.
     public var requireTLS = false
+    /// How the cluster's other nodes reach this one (`--node-url`): live playback of a channel
+    /// another node holds is proxied there, never to this URL.
+    public var nodeURL: String?
 
     public init(
         host: String = "0.0.0.0", port: Int = 8080, adminToken: String, publicHost: String? = nil, rtmpPort: Int = 1935,

@@ -282,6 +282,10 @@ struct ServeCommand: AsyncParsableCommand {
             gatewayConfiguration.requireTLS = requireTLS
         }
         let nodeID = try NodeIdentity.loadOrCreate(in: database.dataDirectory)
+        let nodeURL =
+            nodeURL ?? Environment.string("NODE_URL")
+            ?? "http://\(publicHost ?? (host == "0.0.0.0" ? ProcessInfo.processInfo.hostName : host)):\(httpPort)"
+        gatewayConfiguration.nodeURL = nodeURL
         var ingest = IngestConfiguration()
         ingest.sessions.nodeID = nodeID
         let platform: Platform
@@ -304,10 +308,7 @@ struct ServeCommand: AsyncParsableCommand {
         var clusterOptions = ClusterService.Options()
         clusterOptions.lease = .milliseconds(Int(leaseSeconds * 1000))
         let cluster = ClusterService(
-            store: opened.store, nodeID: nodeID,
-            url: nodeURL ?? Environment.string("NODE_URL")
-                ?? "http://\(publicHost ?? (host == "0.0.0.0" ? ProcessInfo.processInfo.hostName : host)):\(httpPort)",
-            options: clusterOptions, logger: logger)
+            store: opened.store, nodeID: nodeID, url: nodeURL, options: clusterOptions, logger: logger)
         await platform.rtmp.registry.use(cluster)
         var banner = [
             "streamd is up",

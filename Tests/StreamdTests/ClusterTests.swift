@@ -42,6 +42,33 @@ import Testing
         }
         #expect(listing.contains(#""channelName":"shared""#), "\(listing)")
 
+        // Playback on node two is node one's, streamed through: the validator's rules hold, a
+        // blocking reload waits on the origin, and a part's bytes and headers are the origin's.
+        let multivariant = try await poll("the multivariant playlist through node two", seconds: 30) { () -> StreamdServer.Reply? in
+            let reply = try await two.get("/live/shared/index.m3u8")
+            return reply.status == 200 ? reply : nil
+        }
+        #expect(multivariant.headers["x-streamd-proxied"] == oneURL)
+        let variants = try MultivariantPlaylist(multivariant.text)
+        #expect(variants.problems().isEmpty, "\(variants.problems())")
+        let rendition = try #require(variants.renditionNames.first)
+        let others = Set(variants.renditionNames).subtracting([rendition])
+        let media = try MediaPlaylist(try await two.get("/live/shared/\(rendition)/index.m3u8").text)
+        #expect(media.liveProblems(otherRenditions: others).isEmpty, "\(media.liveProblems(otherRenditions: others))")
+        let lastMSN = media.lastMSN
+        let blocking = try await two.get("/live/shared/\(rendition)/index.m3u8?_HLS_msn=\(lastMSN + 1)")
+        #expect(blocking.status == 200, "\(blocking.status) \(blocking.text)")
+        let reloaded = try MediaPlaylist(blocking.text)
+        #expect(reloaded.lastMSN >= lastMSN + 1 || reloaded.segments.contains { $0.msn == lastMSN + 1 }, "\(blocking.text)")
+        let part = try #require(reloaded.segments.last?.parts.first?.uri, "\(blocking.text)")
+        let (viaTwo, direct) = (
+            try await two.get("/live/shared/\(rendition)/\(part)"), try await one.get("/live/shared/\(rendition)/\(part)")
+        )
+        #expect(viaTwo.status == 200 && viaTwo.body == direct.body && !direct.body.isEmpty, "\(viaTwo.status) \(viaTwo.body.count)")
+        #expect(
+            viaTwo.headers["cache-control"] == direct.headers["cache-control"]
+                && viaTwo.headers["content-type"] == direct.headers["content-type"])
+
         // The same key on node two: refused, naming the node that holds the channel.
         let second = try await two.publish(key: key, seconds: 3)
         #expect(second.status != 0, "\(second.output)")

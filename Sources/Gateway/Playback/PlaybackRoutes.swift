@@ -17,6 +17,8 @@ struct PlaybackRoutes: Sendable {
     let thumbnails: LiveThumbnails?
     let rateLimits: RequestRateLimits
     let audience: Audience
+    /// Channels live on another node of the cluster are answered from there.
+    var proxy: LiveProxy? = nil
 
     func register(on router: Router<GatewayRequestContext>) {
         // OPTIONS answers CORS preflights (a player sending Range from another origin asks first).
@@ -24,7 +26,9 @@ struct PlaybackRoutes: Sendable {
             router.on("live/:channel/index.m3u8", method: method) { request, context in
                 if request.method == .options { return Self.preflight() }
                 let channel = try context.parameters.require("channel")
-                guard let stream = directory.stream(channel: channel) else { return notLive(channel) }
+                guard let stream = directory.stream(channel: channel) else {
+                    return await proxy?.answer(request, channel: channel, from: context.remoteHost) ?? notLive(channel)
+                }
                 watched(stream, request, context)
                 let listing = stream.multivariantListing()
                 guard let text = listing.playlist() else {
@@ -46,7 +50,9 @@ struct PlaybackRoutes: Sendable {
                 let channel = try context.parameters.require("channel")
                 let name = try context.parameters.require("rendition")
                 let file = try context.parameters.require("file")
-                guard let stream = directory.stream(channel: channel) else { return notLive(channel) }
+                guard let stream = directory.stream(channel: channel) else {
+                    return await proxy?.answer(request, channel: channel, from: context.remoteHost) ?? notLive(channel)
+                }
                 guard let rendition = stream.rendition(named: name) else {
                     return MediaResponse.error(.notFound, "channel \(channel) has no rendition \(name); see /live/\(channel)/index.m3u8")
                 }
