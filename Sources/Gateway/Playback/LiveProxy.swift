@@ -10,7 +10,9 @@ import Synchronization
 /// Live playback of a channel another node of the cluster ingests: the request goes to that node
 /// (the one holding the channel in `channel_leases`) and its answer comes back as it streams,
 /// status, headers and body, so blocking reloads wait on the origin and parts keep their cache
-/// headers. A proxied request carries `X-Streamd-Proxied` and is never proxied again.
+/// headers. A proxied request carries `X-Streamd-Proxied` and is never proxied again. Files the
+/// origin calls immutable (complete parts, segments, init segments) are kept in a small memory
+/// cache, so every viewer of a part on this node costs the origin one request, not one each.
 final class LiveProxy: Sendable {
     static let marker = HTTPField.Name("X-Streamd-Proxied")!
     /// Longer than any blocking reload the origin may hold (three target durations at most).
@@ -26,10 +28,38 @@ final class LiveProxy: Sendable {
         "access-control-allow-origin", "access-control-expose-headers", "timing-allow-origin", "age",
     ]
 
+    /// At most this many bytes of immutable files are kept, oldest out first; larger files are not kept.
+    static let cacheBytes = 64 << 20
+    static let cacheableBytes = 8 << 20
+
+    struct Cached: Sendable {
+        var headers: HTTPFields
+        var body: ByteBuffer
+    }
+
+    /// Immutable files by path, and the paths in the order they came.
+    struct Cache: Sendable {
+        var files: [String: Cached] = [:]
+        var order: [String] = []
+        var bytes = 0
+
+        mutating func insert(_ path: String, _ file: Cached) {
+            guard files[path] == nil else { return }
+            files[path] = file
+            order.append(path)
+            bytes += file.body.readableBytes
+            while bytes > LiveProxy.cacheBytes, !order.isEmpty {
+                let oldest = order.removeFirst()
+                bytes -= files.removeValue(forKey: oldest)?.body.readableBytes ?? 0
+            }
+        }
+    }
+
     let store: EventStore
     /// This node's own URL: a channel it holds is never proxied to itself.
     let selfURL: String?
     private let origins = Mutex<[String: (url: String?, at: ContinuousClock.Instant)]>([:])
+    private let cache = Mutex(Cache())
 
     init(store: EventStore, selfURL: String?) {
         self.store = store
@@ -64,6 +94,11 @@ final class LiveProxy: Sendable {
     /// The origin's answer to `request`, or nil when no other node has `channel` live.
     func answer(_ request: Request, channel: String, from client: String) async -> Response? {
         guard request.headers[Self.marker] == nil, let origin = await origin(of: channel) else { return nil }
+        let path = request.uri.path
+        let cacheable = request.method == .get && request.headers[.range] == nil && !path.hasSuffix(".m3u8")
+        if cacheable, let hit = cache.withLock({ $0.files[path] }) {
+            return Response(status: .ok, headers: hit.headers, body: ResponseBody(byteBuffer: hit.body))
+        }
         var outgoing = HTTPClientRequest(url: origin + request.uri.description)
         outgoing.method = request.method == .head ? .HEAD : .GET
         for name in Self.forwardedRequestHeaders {
@@ -78,6 +113,14 @@ final class LiveProxy: Sendable {
                 if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
             }
             fields.append(HTTPField(name: Self.marker, value: origin))
+            let length = response.headers.first(name: "content-length").flatMap(Int.init)
+            if cacheable, response.status == .ok, response.headers.first(name: "cache-control")?.contains("immutable") == true,
+                let length, length <= Self.cacheableBytes
+            {
+                let body = try await response.body.collect(upTo: Self.cacheableBytes)
+                cache.withLock { $0.insert(path, Cached(headers: fields, body: body)) }
+                return Response(status: .ok, headers: fields, body: ResponseBody(byteBuffer: body))
+            }
             return Response(
                 status: .init(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase), headers: fields,
                 body: ResponseBody(asyncSequence: response.body))

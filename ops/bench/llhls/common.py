@@ -100,7 +100,8 @@ class Streamd:
 
     token = "bench-admin-token-of-32-characters"
 
-    def __init__(self, binary: str, part_target: float | None, data_dir: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, binary: str, part_target: float | None, data_dir: str, host: str = "127.0.0.1",
+                 extra: list[str] | None = None) -> None:
         self.http, self.rtmp, self.srt = free_port(), free_port(), free_port()
         self.host = host
         self.base = f"http://{host}:{self.http}"
@@ -112,7 +113,7 @@ class Streamd:
              "--rtmp-port", str(self.rtmp), "--srt-port", str(self.srt), "--admin-token", self.token,
              # Every client is on 127.0.0.1: the per-address caps would refuse the 10,000 waiters.
              "--http-connections-per-address", "1000000", "--chat-sockets-per-address", "1000000",
-             ],
+             ] + (extra or []),
             env={**os.environ, "STREAMD_RECORDING": "false"}
             | ({"STREAMD_PART_TARGET": str(part_target)} if part_target is not None else {}),
             stdin=subprocess.DEVNULL, stdout=open(self.logfile, "wb"), stderr=subprocess.STDOUT,
