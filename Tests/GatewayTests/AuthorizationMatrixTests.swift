@@ -113,6 +113,7 @@ import Transcode
         admin("PUT", "/v1/channels/{name}/playback", "/v1/channels/demo/playback", 200, body: "{}"),
         admin("GET", "/v1/channels/{name}/recordings", "/v1/channels/demo/recordings", 200),
         admin("GET", "/v1/streams", "/v1/streams", 200),
+        admin("GET", "/v1/nodes", "/v1/nodes", 200),
         admin("DELETE", "/v1/streams/{id}", "/v1/streams/\(session)", 404),
         admin("GET", "/v1/dashboard/live", "/v1/dashboard/live", 200),
         admin("GET", "/v1/dashboard/live/events", "/v1/dashboard/live/events", 200, headOnly: true),
