@@ -376,16 +376,7 @@ public struct ProjectionReplay: Sendable {
         owner: Bool, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         if owner, let url = store.options.ownerURL, url.username != store.url.username {
-            let connection = try await PostgresConnection.connect(
-                on: store.options.eventLoopGroup.next(), configuration: try url.connectionConfiguration(), id: 1, logger: store.logger)
-            do {
-                let result = try await body(connection)
-                try? await connection.close()
-                return result
-            } catch {
-                try? await connection.close()
-                throw error
-            }
+            return try await store.withOwnerConnection(body)
         }
         return try await store.client.withConnection { connection in try await body(connection) }
     }

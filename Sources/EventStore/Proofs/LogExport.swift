@@ -181,19 +181,7 @@ public enum ExportVerifier {
                 throw Rejection("position \(next) is missing: the next entry is position \(entry.event.position)")
             }
             guard next <= header.to else { throw Rejection("the export holds position \(next), past its declared end \(header.to)") }
-            var proof: [Merkle.Hash] = []
-            for hash in entry.proof {
-                guard let bytes = Data(base64Encoded: hash), bytes.count == 32 else {
-                    throw Rejection("the proof for position \(next) holds a hash that is not 32 bytes of base64")
-                }
-                proof.append(Array(bytes))
-            }
-            do {
-                try MerkleVerifier.verifyInclusion(
-                    leafHash: entry.event.leafHash, index: next - 1, size: checkpoint.size, proof: proof, root: checkpoint.root)
-            } catch {
-                throw Rejection("position \(next): \(error) (the event or its proof was altered)")
-            }
+            try verifyProof(entry.proof, of: entry.event, checkpoint: checkpoint)
             next += 1
         }
         guard ended else {
@@ -240,25 +228,30 @@ public enum ExportVerifier {
             guard position > last, position <= header.through else {
                 throw Rejection("#\(position) after #\(last) in an archive through #\(header.through): out of order or out of range")
             }
-            var proof: [Merkle.Hash] = []
-            for hash in entry.proof {
-                guard let bytes = Data(base64Encoded: hash), bytes.count == 32 else {
-                    throw Rejection("the proof for position \(position) holds a hash that is not 32 bytes of base64")
-                }
-                proof.append(Array(bytes))
-            }
-            do {
-                try MerkleVerifier.verifyInclusion(
-                    leafHash: entry.event.leafHash, index: position - 1, size: checkpoint.size, proof: proof, root: checkpoint.root)
-            } catch {
-                throw Rejection("position \(position): \(error) (the event or its proof was altered)")
-            }
+            try verifyProof(entry.proof, of: entry.event, checkpoint: checkpoint)
             first = first ?? position
             last = position
             count += 1
         }
         guard ended else { throw Rejection("the archive is truncated: it ends after #\(last) without its end record") }
         return Result(checkpoint: checkpoint, from: first ?? 0, to: header.through, archived: count)
+    }
+
+    /// `event`'s inclusion proof (base64 hashes) must lead from its bytes to the checkpoint's root.
+    static func verifyProof(_ hashes: [String], of event: LogRow, checkpoint: Checkpoint) throws(Rejection) {
+        var proof: [Merkle.Hash] = []
+        for hash in hashes {
+            guard let bytes = Data(base64Encoded: hash), bytes.count == 32 else {
+                throw Rejection("the proof for position \(event.position) holds a hash that is not 32 bytes of base64")
+            }
+            proof.append(Array(bytes))
+        }
+        do {
+            try MerkleVerifier.verifyInclusion(
+                leafHash: event.leafHash, index: event.position - 1, size: checkpoint.size, proof: proof, root: checkpoint.root)
+        } catch {
+            throw Rejection("position \(event.position): \(error) (the event or its proof was altered)")
+        }
     }
 
     /// Lines of a byte buffer; the last one counts even without its newline (a truncated file).
