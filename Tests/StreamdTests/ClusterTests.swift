@@ -3,9 +3,12 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Two `streamd serve` processes on one PostgreSQL: both list each other, a channel live on one is
-/// refused on the other (naming the node that holds it), and when the first is killed the second
-/// ends its session (`StreamEnded(node_lost)`, `NodeLost`) and takes the channel live itself.
+/// Three `streamd serve` processes on one PostgreSQL: they list each other; a channel published to
+/// the first plays through the second (the validator's rules, a blocking reload, the origin's
+/// bytes) and the third (hls.js in low-latency mode), and is refused on the third naming the
+/// first; chat posted on the third reaches sockets on the first and the second; when the first
+/// is killed a peer ends its session (`StreamEnded(node_lost)`, `NodeLost`) and the channel can
+/// go live on the second.
 @Suite struct ClusterTests {
     func log(_ server: StreamdServer) async throws -> [RecordedEvent] {
         let store = try await EventStore.open(url: server.database, registry: EventRegistry(), logger: TestDatabase.logger)
@@ -13,18 +16,21 @@ import Testing
         return try await store.read(after: 0, limit: 10_000)
     }
 
-    @Test(.timeLimit(.minutes(3))) func aChannelIsLiveOnOneNodeAndALostNodesSessionsAreEnded() async throws {
+    @Test(.timeLimit(.minutes(4))) func aChannelIsLiveOnOneNodeAndALostNodesSessionsAreEnded() async throws {
         let lease = ["--node-lease-seconds", "2"]
         let one = try await StreamdServer(extra: lease)
         defer { one.removeData() }
         let two = try await StreamdServer(database: one.database, extra: lease)
         defer { two.removeData() }
         defer { Task { try? await two.stop(signal: SIGKILL) } }
+        let three = try await StreamdServer(database: one.database, extra: lease)
+        defer { three.removeData() }
+        defer { Task { try? await three.stop(signal: SIGKILL) } }
         let oneURL = "http://127.0.0.1:\(one.http)"
 
-        let listed = try await poll("both nodes in GET /v1/nodes", seconds: 20) { () -> String? in
-            let text = try await two.admin("GET", "/v1/nodes").text
-            return text.contains(oneURL) && text.contains("127.0.0.1:\(two.http)") ? text : nil
+        let listed = try await poll("the three nodes in GET /v1/nodes", seconds: 20) { () -> String? in
+            let text = try await three.admin("GET", "/v1/nodes").text
+            return [one, two, three].allSatisfy { text.contains("127.0.0.1:\($0.http)") } ? text : nil
         }
         #expect(!listed.contains(#""isLive":false"#), "\(listed)")
 
@@ -69,18 +75,65 @@ import Testing
             viaTwo.headers["cache-control"] == direct.headers["cache-control"]
                 && viaTwo.headers["content-type"] == direct.headers["content-type"])
 
-        // The same key on node two: refused, naming the node that holds the channel.
-        let second = try await two.publish(key: key, seconds: 3)
+        // hls.js in low-latency mode plays it through node three.
+        try ConsoleBrowserTests.requireSelenium()
+        let script = ConsoleBrowserTests.root.appendingPathComponent("ops/bench/llhls/hlsjs_latency.py").path
+        let artifacts = ConsoleBrowserTests.artifactsRoot + "/cluster"
+        try? FileManager.default.removeItem(atPath: artifacts)
+        let played = try await Subprocess.runDetached(
+            "/usr/bin/env",
+            [
+                "python3", script, "--seconds", "10", "--warmup", "4", "--hlsjs-dir",
+                ConsoleBrowserTests.root.appendingPathComponent(".build/hlsjs").path, "play", "--url",
+                "\(three.base)/live/shared/index.m3u8", "--out", artifacts,
+            ])
+        try #require(played.status == 0, "\(played.output)")
+        let line = played.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+        let figures = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(played.output)")
+        #expect((figures["fatal"] as? [Any])?.isEmpty == true, "hls.js fatal errors through node three: \(line)")
+        #expect((figures["partLoads"] as? Int ?? 0) > 0 && (figures["blockingReloads"] as? Int ?? 0) > 0, "\(line)")
+
+        // Chat posted on node three reaches sockets on nodes one and two.
+        let chat = """
+            import json, sys, websocket
+            def until(ws, kinds):
+                while True:
+                    message = json.loads(ws.recv())
+                    if message["type"] in kinds:
+                        return message
+            listeners = [websocket.create_connection(url, timeout=20) for url in sys.argv[1:3]]
+            for ws in listeners:
+                until(ws, ["backlog"])
+            poster = websocket.create_connection(sys.argv[3], timeout=20)
+            until(poster, ["backlog"])
+            poster.send(json.dumps({"type": "auth", "token": sys.argv[4]}))
+            until(poster, ["authenticated"])
+            poster.send(json.dumps({"type": "send", "text": "across the cluster", "nonce": "n1"}))
+            until(poster, ["ack"])
+            for ws in listeners:
+                print("received", until(ws, ["message"])["text"])
+            """
+        let sockets = try await Subprocess.runDetached(
+            "/usr/bin/env",
+            [
+                "python3", "-c", chat, "ws://127.0.0.1:\(one.http)/v1/chat/shared", "ws://127.0.0.1:\(two.http)/v1/chat/shared",
+                "ws://127.0.0.1:\(three.http)/v1/chat/shared", three.token,
+            ])
+        #expect(
+            sockets.status == 0 && sockets.output.components(separatedBy: "received across the cluster").count == 3, "\(sockets.output)")
+
+        // The same key on node three: refused, naming the node that holds the channel.
+        let second = try await three.publish(key: key, seconds: 3)
         #expect(second.status != 0, "\(second.output)")
-        let refusal = try await poll("the refusal on node two", seconds: 10) { () -> RecordedEvent? in
+        let refusal = try await poll("the refusal on node three", seconds: 10) { () -> RecordedEvent? in
             try await log(one).first { $0.eventType == "PublishRejected" && $0.streamId == "channel-shared" }
         }
         #expect(refusal.dataText.contains("channel_already_live") && refusal.dataText.contains(oneURL), "\(refusal.dataText)")
 
-        // Node one dies: within its lease node two ends its session and frees the channel.
+        // Node one dies: within its lease a peer ends its session and frees the channel.
         _ = try await one.stop(signal: SIGKILL)
         _ = publisher.stop(signal: SIGKILL)
-        let events = try await poll("node two to end node one's session", seconds: 20) { () -> [RecordedEvent]? in
+        let events = try await poll("a peer to end node one's session", seconds: 20) { () -> [RecordedEvent]? in
             let events = try await log(two)
             return events.contains { $0.eventType == "NodeLost" } ? events : nil
         }
