@@ -24,9 +24,14 @@ public final class ClusterService: Service, ChannelHolds, CustomStringConvertibl
     public let url: String
     let options: Options
     let logger: Logger
+    /// This node's sessions: one waiting for its encoder ends when another node takes its channel.
+    let sessions: SessionRegistry?
 
-    public init(store: EventStore, nodeID: String, url: String, options: Options = Options(), logger: Logger) {
+    public init(
+        store: EventStore, nodeID: String, url: String, sessions: SessionRegistry? = nil, options: Options = Options(), logger: Logger
+    ) {
         self.store = store
+        self.sessions = sessions
         self.leases = ClusterLeases(store: store, nodeID: nodeID)
         self.url = url
         self.options = options
@@ -71,6 +76,11 @@ public final class ClusterService: Service, ChannelHolds, CustomStringConvertibl
                     )
                 }
                 for lost in try await leases.takeExpired() { try await endSessions(of: lost) }
+                if let sessions {
+                    for (channel, node) in try await leases.takenElsewhere(await sessions.waitingChannels()) {
+                        await sessions.endTakenOver(channelID: channel, by: node)
+                    }
+                }
             } catch {
                 if Task.isCancelled { return }
                 logger.warning("could not renew this node's lease: \(error)")
@@ -143,6 +153,13 @@ public final class ClusterService: Service, ChannelHolds, CustomStringConvertibl
 
     public func holderElsewhere(channelID: String) async -> String? {
         (try? await leases.heldElsewhere(channelID: channelID)) ?? nil
+    }
+
+    public func waiting(channelID: String, token: String, _ waiting: Bool, order: Int64) async -> Bool {
+        do { return try await leases.markWaiting(channelID: channelID, token: token, waiting: waiting, order: order) } catch {
+            logger.warning("could not tell the cluster channel \(channelID) waits for its encoder: \(error)")
+            return true
+        }
     }
 
     public func giveBack(channelID: String, token: String) async {

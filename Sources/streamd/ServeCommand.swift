@@ -308,7 +308,7 @@ struct ServeCommand: AsyncParsableCommand {
         var clusterOptions = ClusterService.Options()
         clusterOptions.lease = .milliseconds(Int(leaseSeconds * 1000))
         let cluster = ClusterService(
-            store: opened.store, nodeID: nodeID, url: nodeURL, options: clusterOptions, logger: logger)
+            store: opened.store, nodeID: nodeID, url: nodeURL, sessions: platform.rtmp.registry, options: clusterOptions, logger: logger)
         await platform.rtmp.registry.use(cluster)
         var banner = [
             "streamd is up",

@@ -59,4 +59,23 @@ import Testing
         #expect(try await b.renew(lease: .seconds(30)) == false)
         #expect(try await b.renew(lease: .seconds(30)) == true)
     }
+
+    @Test func aSessionWaitingForItsEncoderLetsAnotherNodeTakeTheChannel() async throws {
+        let store = try await TestDatabase.makeStore("leases-waiting")
+        defer { Task { await store.shutdown() } }
+        let a = ClusterLeases(store: store, nodeID: "node-a")
+        let b = ClusterLeases(store: store, nodeID: "node-b")
+        try await a.join(url: "http://a:8080", version: "t", lease: .seconds(30))
+        try await b.join(url: "http://b:8080", version: "t", lease: .seconds(30))
+        guard case .held(let token) = try await a.claim(channelID: "c1") else { Issue.record("a could not take c1"); return }
+
+        // The encoder left (order 2); a "back" sent earlier (order 1) arrives late and changes nothing.
+        #expect(try await a.markWaiting(channelID: "c1", token: token, waiting: true, order: 2))
+        #expect(try await a.markWaiting(channelID: "c1", token: token, waiting: false, order: 1))
+        guard case .held = try await b.claim(channelID: "c1") else { Issue.record("b could not take a waiting channel"); return }
+        #expect(try await a.takenElsewhere(["c1", "c2"]) == ["c1": "http://b:8080"])
+        // The encoder comes back to a: the channel is b's now.
+        #expect(try await a.markWaiting(channelID: "c1", token: token, waiting: false, order: 3) == false)
+        #expect(try await a.claim(channelID: "c1") == .heldElsewhere(nodeID: "node-b", url: "http://b:8080"))
+    }
 }

@@ -154,4 +154,39 @@ import Testing
             try await two.admin("GET", "/v1/streams").text.contains(#""channelName":"shared""#) ? true : nil
         }
     }
+
+    /// An encoder that drops and reconnects to another node within the grace window goes live
+    /// there; the first node ends its waiting session, naming where the channel went.
+    @Test(.timeLimit(.minutes(2))) func anEncoderBackOnAnotherNodeWithinGraceTakesTheChannelThere() async throws {
+        let lease = ["--node-lease-seconds", "2"]
+        let one = try await StreamdServer(extra: lease)
+        defer { one.removeData() }
+        defer { Task { try? await one.stop(signal: SIGKILL) } }
+        let two = try await StreamdServer(database: one.database, extra: lease)
+        defer { two.removeData() }
+        defer { Task { try? await two.stop(signal: SIGKILL) } }
+        let key = try await one.createChannel("roaming")
+        let first = try one.startPublishing(key: key, seconds: 60, size: "320x180")
+        _ = try await poll("the channel live on node one", seconds: 30) { () -> Bool? in
+            try await one.admin("GET", "/v1/streams").text.contains(#""channelName":"roaming""#) ? true : nil
+        }
+        _ = first.stop(signal: SIGKILL)
+        // Node one's session now waits (10 s grace); the encoder comes back on node two.
+        try await Task.sleep(for: .milliseconds(500))
+        let second = try two.startPublishing(key: key, seconds: 60, size: "320x180")
+        defer { _ = second.stop(signal: SIGKILL) }
+        _ = try await poll("the channel live on node two", seconds: 30) { () -> Bool? in
+            try await two.admin("GET", "/v1/streams").text.contains(#""channelName":"roaming""#) ? true : nil
+        }
+        let ended = try await poll("node one to end its waiting session", seconds: 8) { () -> RecordedEvent? in
+            try await log(one).first { $0.eventType == "StreamEnded" }
+        }
+        #expect(ended.dataText.contains("went live on http://127.0.0.1:\(two.http)"), "\(ended.dataText)")
+        let starts = try await log(one).filter { $0.eventType == "StreamStarted" }
+        #expect(starts.count == 2 && starts[0].streamId == ended.streamId, "\(starts.map(\.dataText))")
+        let listing = try JSONSerialization.jsonObject(with: try await one.admin("GET", "/v1/streams").body) as? [String: Any]
+        #expect((listing?["streams"] as? [Any])?.isEmpty == true, "node one has no session of its own left: \(listing ?? [:])")
+        let elsewhere = (listing?["elsewhere"] as? [[String: Any]]) ?? []
+        #expect(elsewhere.first?["node"] as? String == "http://127.0.0.1:\(two.http)", "\(elsewhere)")
+    }
 }

@@ -72,8 +72,9 @@ public struct ClusterLeases: Sendable {
         let taken = try await database.query(
             """
             INSERT INTO channel_leases (channel_id, node_id, token) VALUES (\(channelID), \(nodeID), \(token))
-            ON CONFLICT (channel_id) DO UPDATE SET node_id = EXCLUDED.node_id, token = EXCLUDED.token, claimed_at = clock_timestamp()
-            WHERE channel_leases.node_id = EXCLUDED.node_id
+            ON CONFLICT (channel_id) DO UPDATE SET node_id = EXCLUDED.node_id, token = EXCLUDED.token, waiting = false,
+                claimed_at = clock_timestamp()
+            WHERE channel_leases.node_id = EXCLUDED.node_id OR channel_leases.waiting
                OR NOT EXISTS (SELECT 1 FROM node_leases n WHERE n.node_id = channel_leases.node_id
                               AND n.state = 'live' AND n.expires_at > now())
             RETURNING token
@@ -87,6 +88,34 @@ public struct ClusterLeases: Sendable {
         for try await (node, url) in holder.decode((String, String).self) { return .heldElsewhere(nodeID: node, url: url) }
         // Given back between the two statements: try once more.
         return try await claim(channelID: channelID)
+    }
+
+    /// Says whether the session holding `channelID` with `token` waits for its encoder (another
+    /// node may then take the channel); false when this take no longer stands (taken over).
+    /// `order` grows with each change this node makes: a change that arrives after a later one is
+    /// ignored.
+    public func markWaiting(channelID: String, token: String, waiting: Bool, order: Int64) async throws -> Bool {
+        let rows = try await database.query(
+            """
+            UPDATE channel_leases SET waiting = CASE WHEN waiting_order < \(order) THEN \(waiting) ELSE waiting END,
+                waiting_order = GREATEST(waiting_order, \(order))
+            WHERE channel_id = \(channelID) AND node_id = \(nodeID) AND token = \(token) RETURNING token
+            """)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
+    /// Of `channels` (by id), those another node holds now.
+    public func takenElsewhere(_ channels: [String]) async throws -> [String: String] {
+        guard !channels.isEmpty else { return [:] }
+        let rows = try await database.query(
+            """
+            SELECT c.channel_id, coalesce(n.url, c.node_id) FROM channel_leases c LEFT JOIN node_leases n ON n.node_id = c.node_id
+            WHERE c.channel_id = ANY(\(channels)) AND c.node_id <> \(nodeID)
+            """)
+        var taken: [String: String] = [:]
+        for try await (channel, node) in rows.decode((String, String).self) { taken[channel] = node }
+        return taken
     }
 
     /// Gives back the take of `channelID` that returned `token`, if it still stands.

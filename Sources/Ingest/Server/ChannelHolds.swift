@@ -8,6 +8,10 @@ public protocol ChannelHolds: Sendable {
     /// Gives the channel back when its session ends; `token` is the one `take` returned, so a
     /// later take by a new session is not given back with the old one.
     func giveBack(channelID: String, token: String) async
+    /// The session holding the channel waits for its encoder (`true`: another node may take the
+    /// channel) or has it back (`false`); returns false when another node has taken it meanwhile.
+    /// `order` grows with each call, so calls that arrive out of order keep the last word.
+    func waiting(channelID: String, token: String, _ waiting: Bool, order: Int64) async -> Bool
 }
 
 public enum ChannelHold: Sendable, Hashable {

@@ -61,6 +61,7 @@ public actor SessionRegistry {
     private var holds: (any ChannelHolds)?
     private var holdTokens: [String: String] = [:]
     private var taking: Set<String> = []
+    private var holdOrder: Int64 = 0
     /// New sessions (not resumed ones), for the integrator to hand to the transcoder.
     public nonisolated let newSessions: AsyncStream<LiveSession>
     private let newSessionsContinuation: AsyncStream<LiveSession>.Continuation
@@ -98,6 +99,19 @@ public actor SessionRegistry {
         channelID: String, channelName: String, remoteAddress: String, protocol: String = "rtmp",
         connection: Connection
     ) async -> Claim {
+        // The encoder is back within the grace window: the channel is still this node's unless
+        // another node took it meanwhile, which ends the waiting session here.
+        if let holds, let id = byChannel[channelID], case .waiting? = entries[id]?.phase, let token = holdTokens[channelID] {
+            holdOrder += 1
+            let still = await holds.waiting(channelID: channelID, token: token, false, order: holdOrder)
+            if !still, let id = byChannel[channelID], case .waiting? = entries[id]?.phase {
+                let node = await holds.holderElsewhere(channelID: channelID) ?? "another node"
+                end(
+                    id, reason: .encoderClosed, detail: "its channel went live on \(node) within the grace window", actor: .system("ingest")
+                )
+                return .refused(.liveOnAnotherNode(channelID: channelID, channelName: channelName, node: node))
+            }
+        }
         if byChannel[channelID] == nil, let holds {
             // One take per channel at a time: a second publisher waits for nothing and is refused.
             guard taking.insert(channelID).inserted else {
@@ -177,6 +191,27 @@ public actor SessionRegistry {
         }
         entry.phase = .waiting(since: .now, wallClock: Date(), timer: timer)
         entries[sessionID] = entry
+        let channel = entry.session.channelID
+        if let holds, let holdToken = holdTokens[channel] {
+            holdOrder += 1
+            let order = holdOrder
+            Task { _ = await holds.waiting(channelID: channel, token: holdToken, true, order: order) }
+        }
+    }
+
+    /// Channels whose session here waits for its encoder.
+    public func waitingChannels() -> [String] {
+        entries.values.compactMap { entry in
+            if case .waiting = entry.phase { return entry.session.channelID }
+            return nil
+        }
+    }
+
+    /// Ends the waiting session of `channelID`: another node (`node`) took the channel live.
+    public func endTakenOver(channelID: String, by node: String) {
+        guard let id = byChannel[channelID], case .waiting? = entries[id]?.phase else { return }
+        holdTokens[channelID] = nil
+        end(id, reason: .encoderClosed, detail: "its channel went live on \(node) within the grace window", actor: .system("ingest"))
     }
 
     private func graceExpired(_ sessionID: UUID, token: UInt64) {
