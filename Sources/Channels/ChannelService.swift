@@ -71,7 +71,10 @@ public final class ChannelService: Sendable {
 
     /// Revokes the active key (if any) and issues a new one, in one append.
     public func rotateKey(name: String, metadata: EventMetadata) async throws -> StreamKey {
-        let state = try await load(name)
+        try await command(name) { state in try await rotateKey(name: name, state: state, metadata: metadata) }
+    }
+
+    private func rotateKey(name: String, state: State, metadata: EventMetadata) async throws -> StreamKey {
         let key = StreamKey.generate()
         var events: [NewEvent] = []
         if let active = state.activeKey {
@@ -88,12 +91,28 @@ public final class ChannelService: Sendable {
     }
 
     public func revokeKey(name: String, metadata: EventMetadata) async throws {
-        let state = try await load(name)
-        guard let active = state.activeKey else { throw ChannelError.noActiveKey(name) }
-        let result = try await store.append(
-            StreamKeyRevoked(channelId: state.channelId, keyId: active), to: Self.streamId(name),
-            expectedVersion: .exact(state.version), metadata: metadata)
-        await runner.waitUntil(result.lastPosition)
+        try await command(name) { state in
+            guard let active = state.activeKey else { throw ChannelError.noActiveKey(name) }
+            let result = try await store.append(
+                StreamKeyRevoked(channelId: state.channelId, keyId: active), to: Self.streamId(name),
+                expectedVersion: .exact(state.version), metadata: metadata)
+            await runner.waitUntil(result.lastPosition)
+        }
+    }
+
+    /// Runs a command on the aggregate's state, again from a fresh load when its stream moved
+    /// meanwhile: refused publishes are recorded in the channel's stream without changing its
+    /// state, and a key rotation must not fail because a leaked key's encoder keeps knocking.
+    private func command<T: Sendable>(_ name: String, _ body: (State) async throws -> T) async throws -> T {
+        var attempts = 0
+        while true {
+            let state = try await load(name)
+            do {
+                return try await body(state)
+            } catch EventStoreError.wrongExpectedVersion where attempts < 20 {
+                attempts += 1
+            }
+        }
     }
 
     private struct State {

@@ -16,6 +16,36 @@ import Testing
 
     let admin = EventMetadata(actor: .admin)
 
+    /// Refused publishes land in the channel's stream; a rotation racing them reloads and goes on.
+    @Test func keyRotationsSucceedWhileRefusalsAppendToTheChannelsStream() async throws {
+        let (store, channels) = try await service("chan-race")
+        defer {
+            Task {
+                await channels.shutdown(); await store.shutdown()
+            }
+        }
+        _ = try await channels.create(name: "busy", metadata: admin)
+        let knocking = Task {
+            var count = 0
+            while !Task.isCancelled {
+                _ = try? await store.append(
+                    to: "channel-busy", expectedVersion: .any,
+                    events: [NewEvent(eventType: "PublishRejected", schemaVersion: 1, data: #"{"reason":"revoked_key"}"#, metadata: admin)])
+                count += 1
+                // 50 a second: far more than the 20 a minute a channel's stream records.
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return count
+        }
+        for _ in 0..<10 {
+            _ = try await channels.rotateKey(name: "busy", metadata: admin)
+            try await Task.sleep(for: .milliseconds(15))
+        }
+        try await channels.revokeKey(name: "busy", metadata: admin)
+        knocking.cancel()
+        #expect(await knocking.value > 5, "the refusals kept coming while the keys rotated")
+    }
+
     @Test func keysLiveAndDieByTheirEvents() async throws {
         let (store, channels) = try await service("chan")
         defer {
