@@ -120,7 +120,8 @@ public struct Gateway: Sendable {
         if let playback {
             PlaybackRoutes(
                 directory: playback.directory, recordings: playback.recordings, thumbnails: playback.thumbnails, rateLimits: rateLimits,
-                audience: audience, proxy: LiveProxy(store: store, selfURL: configuration.nodeURL)
+                audience: audience,
+                proxy: LiveProxy(store: store, selfURL: configuration.nodeURL, redirects: configuration.clusterPlayback == .redirect)
             ).register(on: router)
             CMCDRoutes(audience: audience, directory: playback.directory, rateLimits: rateLimits).register(on: router.group("v1"))
         }

@@ -19,6 +19,15 @@ public struct GatewayConfiguration: Sendable {
     /// How the cluster's other nodes reach this one (`--node-url`): live playback of a channel
     /// another node holds is proxied there, never to this URL.
     public var nodeURL: String?
+    /// How a node answers live playback of a channel another node ingests.
+    public var clusterPlayback = ClusterPlayback.proxy
+
+    public enum ClusterPlayback: String, Sendable, CaseIterable {
+        /// Fetched from the origin node and streamed back: one URL per channel for players and caches.
+        case proxy
+        /// 307 to the origin node's URL: no extra hop, but players must reach every node.
+        case redirect
+    }
 
     public init(
         host: String = "0.0.0.0", port: Int = 8080, adminToken: String, publicHost: String? = nil, rtmpPort: Int = 1935,

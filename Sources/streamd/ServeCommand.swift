@@ -79,6 +79,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "How this node answers live playback of a channel another node ingests: proxy (fetch and stream it back) or redirect (307 to that node). (env STREAMD_CLUSTER_PLAYBACK, default proxy)",
+            valueName: "proxy|redirect"))
+    var clusterPlayback: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "Seconds after its last renewal that another node takes this one as lost and ends its sessions; it renews three times as often. (env STREAMD_NODE_LEASE_SECONDS, default 15)",
             valueName: "seconds"))
     var nodeLeaseSeconds: Double?
@@ -286,6 +293,11 @@ struct ServeCommand: AsyncParsableCommand {
             nodeURL ?? Environment.string("NODE_URL")
             ?? "http://\(publicHost ?? (host == "0.0.0.0" ? ProcessInfo.processInfo.hostName : host)):\(httpPort)"
         gatewayConfiguration.nodeURL = nodeURL
+        let playbackMode = clusterPlayback ?? Environment.string("CLUSTER_PLAYBACK") ?? "proxy"
+        guard let mode = GatewayConfiguration.ClusterPlayback(rawValue: playbackMode) else {
+            throw ValidationError("--cluster-playback must be proxy or redirect (got \(playbackMode))")
+        }
+        gatewayConfiguration.clusterPlayback = mode
         var ingest = IngestConfiguration()
         ingest.sessions.nodeID = nodeID
         let platform: Platform

@@ -75,23 +75,28 @@ import Testing
             viaTwo.headers["cache-control"] == direct.headers["cache-control"]
                 && viaTwo.headers["content-type"] == direct.headers["content-type"])
 
-        // hls.js in low-latency mode plays it through node three.
+        let viaThree = try MediaPlaylist(try await three.get("/live/shared/\(rendition)/index.m3u8").text)
+        #expect(viaThree.liveProblems(otherRenditions: others).isEmpty, "\(viaThree.liveProblems(otherRenditions: others))")
+
+        // hls.js in low-latency mode plays it through node two and through node three.
         try ConsoleBrowserTests.requireSelenium()
         let script = ConsoleBrowserTests.root.appendingPathComponent("ops/bench/llhls/hlsjs_latency.py").path
-        let artifacts = ConsoleBrowserTests.artifactsRoot + "/cluster"
-        try? FileManager.default.removeItem(atPath: artifacts)
-        let played = try await Subprocess.runDetached(
-            "/usr/bin/env",
-            [
-                "python3", script, "--seconds", "10", "--warmup", "4", "--hlsjs-dir",
-                ConsoleBrowserTests.root.appendingPathComponent(".build/hlsjs").path, "play", "--url",
-                "\(three.base)/live/shared/index.m3u8", "--out", artifacts,
-            ])
-        try #require(played.status == 0, "\(played.output)")
-        let line = played.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
-        let figures = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(played.output)")
-        #expect((figures["fatal"] as? [Any])?.isEmpty == true, "hls.js fatal errors through node three: \(line)")
-        #expect((figures["partLoads"] as? Int ?? 0) > 0 && (figures["blockingReloads"] as? Int ?? 0) > 0, "\(line)")
+        for (name, node) in [("two", two), ("three", three)] {
+            let artifacts = ConsoleBrowserTests.artifactsRoot + "/cluster-node-\(name)"
+            try? FileManager.default.removeItem(atPath: artifacts)
+            let played = try await Subprocess.runDetached(
+                "/usr/bin/env",
+                [
+                    "python3", script, "--seconds", "8", "--warmup", "4", "--hlsjs-dir",
+                    ConsoleBrowserTests.root.appendingPathComponent(".build/hlsjs").path, "play", "--url",
+                    "\(node.base)/live/shared/index.m3u8", "--out", artifacts,
+                ])
+            try #require(played.status == 0, "\(played.output)")
+            let line = played.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+            let figures = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(played.output)")
+            #expect((figures["fatal"] as? [Any])?.isEmpty == true, "hls.js fatal errors through node \(name): \(line)")
+            #expect((figures["partLoads"] as? Int ?? 0) > 0 && (figures["blockingReloads"] as? Int ?? 0) > 0, "\(line)")
+        }
 
         // Chat posted on node three reaches sockets on nodes one and two.
         let chat = """
@@ -159,7 +164,7 @@ import Testing
     /// there; the first node ends its waiting session, naming where the channel went.
     @Test(.timeLimit(.minutes(2))) func anEncoderBackOnAnotherNodeWithinGraceTakesTheChannelThere() async throws {
         let lease = ["--node-lease-seconds", "2"]
-        let one = try await StreamdServer(extra: lease)
+        let one = try await StreamdServer(extra: lease + ["--cluster-playback", "redirect"])
         defer { one.removeData() }
         defer { Task { try? await one.stop(signal: SIGKILL) } }
         let two = try await StreamdServer(database: one.database, extra: lease)
@@ -188,5 +193,25 @@ import Testing
         #expect((listing?["streams"] as? [Any])?.isEmpty == true, "node one has no session of its own left: \(listing ?? [:])")
         let elsewhere = (listing?["elsewhere"] as? [[String: Any]]) ?? []
         #expect(elsewhere.first?["node"] as? String == "http://127.0.0.1:\(two.http)", "\(elsewhere)")
+        // Node one runs with --cluster-playback redirect: it sends players to node two.
+        let redirect = try await Subprocess.runDetached(
+            "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "\(one.base)/live/roaming/index.m3u8"])
+        #expect(redirect.output == "307 http://127.0.0.1:\(two.http)/live/roaming/index.m3u8", "\(redirect.output)")
+
+        // The first session's recording, made on node one, plays from node two: the playlist from
+        // the shared read model, the files proxied from node one.
+        let session = String(ended.streamId.dropFirst("session-".count))
+        let vod = try await poll("the recording's playlist on node two", seconds: 30) { () -> String? in
+            let reply = try await two.get("/vod/\(session)/index.m3u8")
+            return reply.status == 200 ? reply.text : nil
+        }
+        let rendition = try #require(try MultivariantPlaylist(vod).renditionNames.first, "\(vod)")
+        let media = try MediaPlaylist(try await two.get("/vod/\(session)/\(rendition)/index.m3u8").text)
+        let segment = try #require(media.segments.first?.uri, "\(media.lines)")
+        let (viaTwo, direct) = (
+            try await two.get("/vod/\(session)/\(rendition)/\(segment)"), try await one.get("/vod/\(session)/\(rendition)/\(segment)")
+        )
+        #expect(viaTwo.status == 200 && viaTwo.body == direct.body && !direct.body.isEmpty, "\(viaTwo.status) \(viaTwo.text.prefix(200))")
+        #expect(viaTwo.headers["x-streamd-proxied"] == "http://127.0.0.1:\(one.http)")
     }
 }

@@ -61,9 +61,13 @@ final class LiveProxy: Sendable {
     private let origins = Mutex<[String: (url: String?, at: ContinuousClock.Instant)]>([:])
     private let cache = Mutex(Cache())
 
-    init(store: EventStore, selfURL: String?) {
+    /// `redirect`: answer 307 to the origin instead of fetching from it.
+    let redirects: Bool
+
+    init(store: EventStore, selfURL: String?, redirects: Bool = false) {
         self.store = store
         self.selfURL = selfURL
+        self.redirects = redirects
     }
 
     /// The live node holding `channel`, when it is another node.
@@ -91,9 +95,50 @@ final class LiveProxy: Sendable {
         return found
     }
 
+    /// The live node that recorded `session` (its `StreamStarted.nodeID`), when it is another node.
+    func recordingOrigin(of session: String) async -> String? {
+        let key = "session " + session
+        let now = ContinuousClock.now
+        if let known = origins.withLock({ $0[key] }), now - known.at < Self.lookupLifetime { return known.url }
+        var found: String?
+        do {
+            let rows = try await store.readModels.query(
+                """
+                SELECT n.url FROM events s
+                JOIN node_leases n ON n.node_id = s.data->>'nodeID' AND n.state = 'live' AND n.expires_at > now()
+                WHERE s.stream_id = \("session-" + session.lowercased()) AND s.event_type = 'StreamStarted'
+                """)
+            for try await url in rows.decode(String.self) { found = url }
+        } catch {
+            return nil
+        }
+        if found == selfURL { found = nil }
+        origins.withLock { origins in
+            if origins.count > 10_000 { origins = [:] }
+            origins[key] = (found, now)
+        }
+        return found
+    }
+
     /// The origin's answer to `request`, or nil when no other node has `channel` live.
     func answer(_ request: Request, channel: String, from client: String) async -> Response? {
         guard request.headers[Self.marker] == nil, let origin = await origin(of: channel) else { return nil }
+        return await forward(request, to: origin, what: "channel \(channel) is live", from: client)
+    }
+
+    /// A recording's file from the node that recorded it, or nil when that is no other live node.
+    func answer(_ request: Request, recording session: String, from client: String) async -> Response? {
+        guard request.headers[Self.marker] == nil, let origin = await recordingOrigin(of: session) else { return nil }
+        return await forward(request, to: origin, what: "session \(session) was recorded", from: client)
+    }
+
+    private func forward(_ request: Request, to origin: String, what: String, from client: String) async -> Response {
+        if redirects {
+            var headers = MediaResponse.baseHeaders(caching: .playlist)
+            headers[.location] = origin + request.uri.description
+            headers[Self.marker] = origin
+            return Response(status: .temporaryRedirect, headers: headers)
+        }
         let path = request.uri.path
         let cacheable = request.method == .get && request.headers[.range] == nil && !path.hasSuffix(".m3u8")
         if cacheable, let hit = cache.withLock({ $0.files[path] }) {
@@ -126,8 +171,7 @@ final class LiveProxy: Sendable {
                 body: ResponseBody(asyncSequence: response.body))
         } catch {
             return MediaResponse.error(
-                .badGateway, "channel \(channel) is live on node \(origin), which did not answer (\(error)); retry in a second",
-                retryAfter: 1)
+                .badGateway, "\(what) on node \(origin), which did not answer (\(error)); retry in a second", retryAfter: 1)
         }
     }
 }

@@ -88,8 +88,12 @@ struct PlaybackRoutes: Sendable {
                     return MediaResponse.error(.notFound, "\(file) is not a file of this recording")
                 }
                 let contentType = name == "audio" ? MediaResponse.audioType : MediaResponse.videoType
-                return try await serve(
-                    try await recordings.file(session: session, rendition: name, fileName), contentType: contentType, request, context)
+                let found = try await recordings.file(session: session, rendition: name, fileName)
+                // The files of a recording made on another node of the cluster come from there.
+                if case .notFound = found, let proxied = await proxy?.answer(request, recording: session, from: context.remoteHost) {
+                    return proxied
+                }
+                return try await serve(found, contentType: contentType, request, context)
             }
         }
     }
