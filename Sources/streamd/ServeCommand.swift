@@ -269,6 +269,10 @@ struct ServeCommand: AsyncParsableCommand {
             limits.maxWebSocketsPerAddress = perAddress
         }
 
+        let playbackText = clusterPlayback ?? Environment.string("CLUSTER_PLAYBACK") ?? "proxy"
+        guard let playbackMode = GatewayConfiguration.ClusterPlayback(rawValue: playbackText) else {
+            throw ValidationError("--cluster-playback must be proxy or redirect (got \(playbackText))")
+        }
         let leaseSeconds = try nodeLeaseSeconds ?? Environment.double("NODE_LEASE_SECONDS") ?? 15
         guard leaseSeconds >= 1, leaseSeconds <= 3_600 else { throw ValidationError("--node-lease-seconds must be between 1 and 3600") }
         let spoolLimit = try spoolLimitMb ?? Environment.int("SPOOL_LIMIT_MB") ?? 256
@@ -279,6 +283,7 @@ struct ServeCommand: AsyncParsableCommand {
         var integration = MerkleIntegrator.Options()
         integration.pushDirectory = (checkpointDir ?? Environment.string("CHECKPOINT_DIR")).map { URL(fileURLWithPath: $0) }
         let pushTargets = try checkpointTargets()
+        let nodeID = try NodeIdentity.loadOrCreate(in: database.dataDirectory)
         let opened = try await database.open(logger: logger, options: storeOptions, waitForDatabase: true)
         var gatewayConfiguration = GatewayConfiguration(
             host: host, port: httpPort, adminToken: token.value, publicHost: publicHost, rtmpPort: rtmpPort, srtPort: srtPort,
@@ -288,16 +293,11 @@ struct ServeCommand: AsyncParsableCommand {
             gatewayConfiguration.rtmpsPort = rtmpsPort > 0 ? rtmpsPort : nil
             gatewayConfiguration.requireTLS = requireTLS
         }
-        let nodeID = try NodeIdentity.loadOrCreate(in: database.dataDirectory)
         let nodeURL =
             nodeURL ?? Environment.string("NODE_URL")
             ?? "http://\(publicHost ?? (host == "0.0.0.0" ? ProcessInfo.processInfo.hostName : host)):\(httpPort)"
         gatewayConfiguration.nodeURL = nodeURL
-        let playbackMode = clusterPlayback ?? Environment.string("CLUSTER_PLAYBACK") ?? "proxy"
-        guard let mode = GatewayConfiguration.ClusterPlayback(rawValue: playbackMode) else {
-            throw ValidationError("--cluster-playback must be proxy or redirect (got \(playbackMode))")
-        }
-        gatewayConfiguration.clusterPlayback = mode
+        gatewayConfiguration.clusterPlayback = playbackMode
         var ingest = IngestConfiguration()
         ingest.sessions.nodeID = nodeID
         let platform: Platform
