@@ -72,6 +72,26 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "Ask this URL before each publish goes live (POST JSON; a 2xx with {\"allowed\": true} admits it, {\"allowed\": false, \"reason\": …} refuses it). (env STREAMD_PUBLISH_HOOK)",
+            valueName: "url"))
+    var publishHook: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Milliseconds the publish hook has to answer. (env STREAMD_PUBLISH_HOOK_TIMEOUT_MS, default 2000)", valueName: "ms"))
+    var publishHookTimeoutMs: Int?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "What a publish gets when the hook does not answer, fails or answers something else: deny or allow. (env STREAMD_PUBLISH_HOOK_DEFAULT, default deny)",
+            valueName: "deny|allow"))
+    var publishHookDefault: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "How other nodes on the same database reach this one. (env STREAMD_NODE_URL, default http://HOST:HTTP_PORT, with --public-host or this machine's name for 0.0.0.0)",
             valueName: "url"))
     var nodeURL: String?
@@ -273,6 +293,18 @@ struct ServeCommand: AsyncParsableCommand {
         guard let playbackMode = GatewayConfiguration.ClusterPlayback(rawValue: playbackText) else {
             throw ValidationError("--cluster-playback must be proxy or redirect (got \(playbackText))")
         }
+        let hookTimeout = try publishHookTimeoutMs ?? Environment.int("PUBLISH_HOOK_TIMEOUT_MS") ?? 2_000
+        guard (100...5_000).contains(hookTimeout) else { throw ValidationError("--publish-hook-timeout-ms must be between 100 and 5000") }
+        let hookDefaultText = publishHookDefault ?? Environment.string("PUBLISH_HOOK_DEFAULT") ?? "deny"
+        guard let hookDefault = PublishHook.Default(rawValue: hookDefaultText) else {
+            throw ValidationError("--publish-hook-default must be deny or allow (got \(hookDefaultText))")
+        }
+        let hookURL = try (publishHook ?? Environment.string("PUBLISH_HOOK")).map { text -> URL in
+            guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false else {
+                throw ValidationError("--publish-hook \(text): give an http:// or https:// URL with a host")
+            }
+            return url
+        }
         let leaseSeconds = try nodeLeaseSeconds ?? Environment.double("NODE_LEASE_SECONDS") ?? 15
         guard leaseSeconds >= 1, leaseSeconds <= 3_600 else { throw ValidationError("--node-lease-seconds must be between 1 and 3600") }
         let spoolLimit = try spoolLimitMb ?? Environment.int("SPOOL_LIMIT_MB") ?? 256
@@ -322,6 +354,11 @@ struct ServeCommand: AsyncParsableCommand {
         let cluster = ClusterService(
             store: opened.store, nodeID: nodeID, url: nodeURL, sessions: platform.rtmp.registry, options: clusterOptions, logger: logger)
         await platform.rtmp.registry.use(cluster)
+        if let hookURL {
+            platform.rtmp.use(
+                admission: PublishHook(
+                    url: hookURL, timeout: .milliseconds(hookTimeout), fallback: hookDefault, node: nodeURL, logger: logger))
+        }
         var banner = [
             "streamd is up",
             "  HTTP:        http://\(shownHost):\(httpPort)  (REST under /v1, playback under /live/CHANNEL/index.m3u8, recordings under /vod)",

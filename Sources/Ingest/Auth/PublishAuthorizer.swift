@@ -33,6 +33,8 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     case channelAlreadyLive(channelID: String, channelName: String)
     /// Live on another node of the cluster (its URL).
     case liveOnAnotherNode(channelID: String, channelName: String, node: String)
+    /// The deployment's publish hook said no (`PublishAdmission`), for this reason.
+    case admissionRefused(channelID: String, channelName: String, reason: String)
     case malformedRequest(String)
     case tooManyFailedAttempts(retryAfterSeconds: Int)
     case serverFull(limit: Int)
@@ -42,7 +44,8 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     /// The status code the encoder sees.
     public var statusCode: String {
         switch self {
-        case .unknownKey, .revokedKey, .channelAlreadyLive, .liveOnAnotherNode, .malformedRequest: "NetStream.Publish.BadName"
+        case .unknownKey, .revokedKey, .channelAlreadyLive, .liveOnAnotherNode, .admissionRefused, .malformedRequest:
+            "NetStream.Publish.BadName"
         case .tooManyFailedAttempts, .serverFull, .unavailable: "NetConnection.Connect.Rejected"
         }
     }
@@ -61,6 +64,8 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
             return "this channel is already live from another encoder; stop that encoder or wait for its session to end"
         case .liveOnAnotherNode(_, _, let node):
             return "this channel is already live on node \(node); stop that encoder or wait for its session to end"
+        case .admissionRefused(_, _, let reason):
+            return "the platform refused this publish: \(reason)"
         case .malformedRequest(let detail):
             return "malformed publish request: \(detail)"
         case .tooManyFailedAttempts(let seconds):
@@ -78,6 +83,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
         case .unknownKey: "unknown_key"
         case .revokedKey: "revoked_key"
         case .channelAlreadyLive, .liveOnAnotherNode: "channel_already_live"
+        case .admissionRefused: "admission_refused"
         case .malformedRequest: "malformed_request"
         case .tooManyFailedAttempts: "too_many_failed_attempts"
         case .serverFull: "server_full"
@@ -89,7 +95,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     public var channelID: String? {
         switch self {
         case .revokedKey(let channel, _, _, _): channel
-        case .channelAlreadyLive(let channel, _), .liveOnAnotherNode(let channel, _, _): channel
+        case .channelAlreadyLive(let channel, _), .liveOnAnotherNode(let channel, _, _), .admissionRefused(let channel, _, _): channel
         default: nil
         }
     }
@@ -99,7 +105,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     public var channelName: String? {
         switch self {
         case .revokedKey(_, let name, _, _): name
-        case .channelAlreadyLive(_, let name), .liveOnAnotherNode(_, let name, _): name
+        case .channelAlreadyLive(_, let name), .liveOnAnotherNode(_, let name, _), .admissionRefused(_, let name, _): name
         default: nil
         }
     }

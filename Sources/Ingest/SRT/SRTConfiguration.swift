@@ -14,6 +14,9 @@ public struct SRTConfiguration: Sendable, Hashable {
     /// the callback on the thread that receives every SRT packet of this port, so it must stay
     /// short; past it the caller is accepted and the registry's claim refuses it after the handshake.
     public var liveCheckTimeout: Duration = .milliseconds(250)
+    /// The longest the listen callback waits for a publish hook's verdict (the hook's own timeout
+    /// and default decide first; past this the caller is refused).
+    public var admissionTimeout: Duration = .seconds(6)
     /// Pending SRT connections the listener queues.
     public var backlog = 64
 

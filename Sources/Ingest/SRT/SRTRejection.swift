@@ -6,7 +6,7 @@ enum SRTRejection {
     static func code(for reason: PublishRefusalReason) -> Int32 {
         switch reason {
         case .unknownKey: SRT_REJX_NOTFOUND
-        case .revokedKey: SRT_REJX_FORBIDDEN
+        case .revokedKey, .admissionRefused: SRT_REJX_FORBIDDEN
         case .channelAlreadyLive, .liveOnAnotherNode: SRT_REJX_CONFLICT
         case .malformedRequest: SRT_REJX_BAD_REQUEST
         case .tooManyFailedAttempts, .serverFull: SRT_REJX_OVERLOAD

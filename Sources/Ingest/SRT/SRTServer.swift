@@ -251,6 +251,19 @@ public final class SRTServer: Sendable {
                 rejected(reason, request: request, remoteAddress: remote)
                 return SRTRejection.code(for: reason)
             }
+            if let admission = rtmp.admission {
+                let asked = AdmissionRequest(
+                    channelID: channelID, channelName: channelName, protocol: "srt", remoteAddress: remote, app: request.application)
+                // libsrt's thread waits for the hook (which has its own timeout, and a default).
+                let verdict = Self.wait(for: configuration.admissionTimeout) { await admission.admit(asked) }
+                if verdict != .allowed {
+                    let why: String
+                    if case .refused(let given)? = verdict { why = given } else { why = "the publish hook did not answer in time" }
+                    let reason = PublishRefusalReason.admissionRefused(channelID: channelID, channelName: channelName, reason: why)
+                    rejected(reason, request: request, remoteAddress: remote)
+                    return SRTRejection.code(for: reason)
+                }
+            }
             verdicts.withLock {
                 $0[socket] = Verdict(channelID: channelID, channelName: channelName, streamKey: key, remoteAddress: remote, at: .now)
             }

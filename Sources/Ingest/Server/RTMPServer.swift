@@ -26,6 +26,12 @@ public final class RTMPServer: Sendable {
     static let maxExplainedRefusals = 64
     /// Delivers the emitter's events from `start()` until `shutdown()`.
     private let delivery = Mutex<Task<Void, Never>?>(nil)
+    /// The deployment's publish hook, asked after the key (RTMP and SRT).
+    private let admissionHook = Mutex<(any PublishAdmission)?>(nil)
+
+    /// Asks `admission` about every publish whose key was accepted, before its session starts.
+    public func use(admission: any PublishAdmission) { admissionHook.withLock { $0 = admission } }
+    var admission: (any PublishAdmission)? { admissionHook.withLock { $0 } }
 
     public init(
         configuration: IngestConfiguration = IngestConfiguration(), authorizer: any PublishAuthorizer,
@@ -146,6 +152,16 @@ public final class RTMPServer: Sendable {
             return .refused(reason)
         case .accepted(let channelID, let channelName):
             limiter.withLock { $0.recordSuccess(host) }
+            if let admission,
+                case .refused(let why) = await admission.admit(
+                    AdmissionRequest(
+                        channelID: channelID, channelName: channelName, protocol: transport, remoteAddress: remoteAddress,
+                        app: request.application))
+            {
+                let reason = PublishRefusalReason.admissionRefused(channelID: channelID, channelName: channelName, reason: why)
+                rejected(reason, request: request, remoteAddress: remoteAddress, transport: transport)
+                return .refused(reason)
+            }
             switch await registry.claim(
                 channelID: channelID, channelName: channelName, remoteAddress: remoteAddress, protocol: transport, connection: connection)
             {
