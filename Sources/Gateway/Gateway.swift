@@ -16,6 +16,8 @@ import Transcode
 public struct Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let store: EventStore
+    /// Where webhooks may be sent from this node (its own ports are refused).
+    public let webhookTargets: WebhookTarget
     public let channels: ChannelService
     public let sessions: SessionRegistry?
     public let playback: Playback?
@@ -62,6 +64,9 @@ public struct Gateway: Sendable {
         playback: Playback? = nil, audience: Audience = Audience()
     ) {
         self.configuration = configuration
+        self.webhookTargets = WebhookTarget(
+            ownPorts: Set([configuration.port] + (configuration.httpsPort.map { [$0] } ?? [])),
+            allowInternal: configuration.webhooksAllowInternal)
         self.audience = audience
         self.store = store
         self.channels = channels
@@ -110,6 +115,7 @@ public struct Gateway: Sendable {
         if let audit { AuditRoutes(store: store, endpoint: audit).register(on: admin) }
         SessionRoutes(history: SessionHistory(store: store)).register(on: admin)
         NodeRoutes(leases: ClusterLeases(store: store, nodeID: "")).register(on: admin)
+        WebhookRoutes(registry: WebhookRegistry(store: store, targets: webhookTargets)).register(on: admin)
         QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
         if let sessions {
             StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store), audience: audience, store: store).register(on: admin)

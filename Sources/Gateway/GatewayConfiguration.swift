@@ -19,6 +19,8 @@ public struct GatewayConfiguration: Sendable {
     /// How the cluster's other nodes reach this one (`--node-url`): live playback of a channel
     /// another node holds is proxied there, never to this URL.
     public var nodeURL: String?
+    /// `--webhooks-allow-internal`: webhooks may call link-local addresses and this node's own port.
+    public var webhooksAllowInternal = false
     /// How a node answers live playback of a channel another node ingests.
     public var clusterPlayback = ClusterPlayback.proxy
 

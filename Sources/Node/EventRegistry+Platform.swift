@@ -13,6 +13,7 @@ extension EventRegistry {
         registry.registerLogEvents()
         registry.registerChannelEvents()
         registry.registerClusterEvents()
+        registry.registerWebhookEvents()
         registry.registerIngestEvents()
         registry.registerTranscodeEvents()
         registry.registerPackagerEvents()

@@ -72,6 +72,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "Attempts per webhook delivery before it is dead-lettered (WebhookDeliveryFailed). (env STREAMD_WEBHOOK_MAX_ATTEMPTS, default 8)",
+            valueName: "n"))
+    var webhookMaxAttempts: Int?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Milliseconds before a webhook's second attempt; it doubles after each failure, up to 60 s. (env STREAMD_WEBHOOK_RETRY_MS, default 1000)",
+            valueName: "ms"))
+    var webhookRetryMs: Int?
+
+    @Flag(
+        name: .long,
+        help:
+            "Let webhooks call link-local addresses and this node's own HTTP ports (refused by default: SSRF). (env STREAMD_WEBHOOKS_ALLOW_INTERNAL)"
+    )
+    var webhooksAllowInternal = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "Ask this URL before each publish goes live (POST JSON; a 2xx with {\"allowed\": true} admits it, {\"allowed\": false, \"reason\": …} refuses it). (env STREAMD_PUBLISH_HOOK)",
             valueName: "url"))
     var publishHook: String?
@@ -293,6 +314,13 @@ struct ServeCommand: AsyncParsableCommand {
         guard let playbackMode = GatewayConfiguration.ClusterPlayback(rawValue: playbackText) else {
             throw ValidationError("--cluster-playback must be proxy or redirect (got \(playbackText))")
         }
+        var webhookOptions = WebhookDispatcher.Options()
+        webhookOptions.maxAttempts = try webhookMaxAttempts ?? Environment.int("WEBHOOK_MAX_ATTEMPTS") ?? 8
+        webhookOptions.retryBase = .milliseconds(try webhookRetryMs ?? Environment.int("WEBHOOK_RETRY_MS") ?? 1_000)
+        guard (1...50).contains(webhookOptions.maxAttempts) else {
+            throw ValidationError("--webhook-max-attempts must be between 1 and 50")
+        }
+        let allowInternal = try webhooksAllowInternal || (Environment.bool("WEBHOOKS_ALLOW_INTERNAL") ?? false)
         let hookTimeout = try publishHookTimeoutMs ?? Environment.int("PUBLISH_HOOK_TIMEOUT_MS") ?? 2_000
         guard (100...5_000).contains(hookTimeout) else { throw ValidationError("--publish-hook-timeout-ms must be between 100 and 5000") }
         let hookDefaultText = publishHookDefault ?? Environment.string("PUBLISH_HOOK_DEFAULT") ?? "deny"
@@ -330,6 +358,7 @@ struct ServeCommand: AsyncParsableCommand {
             ?? "http://\(publicHost ?? (host == "0.0.0.0" ? ProcessInfo.processInfo.hostName : host)):\(httpPort)"
         gatewayConfiguration.nodeURL = nodeURL
         gatewayConfiguration.clusterPlayback = playbackMode
+        gatewayConfiguration.webhooksAllowInternal = allowInternal
         var ingest = IngestConfiguration()
         ingest.sessions.nodeID = nodeID
         let platform: Platform
@@ -402,10 +431,13 @@ struct ServeCommand: AsyncParsableCommand {
                 for pusher in pushers { await pusher.submit(checkpoint) }
             }
         }
+        let webhooks = WebhookDispatcher(
+            registry: WebhookRegistry(store: opened.store, targets: platform.gateway.webhookTargets), leases: cluster.leases,
+            options: webhookOptions, logger: logger)
         let integrator = CheckpointService(
             integrator: MerkleIntegrator(store: opened.store, key: signer, options: integration), logger: logger)
         // The cluster joins before ingest opens and leaves after its sessions ended.
-        let group = Platform.group([opened, cluster] + platform.services + [integrator] + http + [watchdog], logger: logger) {
+        let group = Platform.group([opened, cluster] + platform.services + [integrator, webhooks] + http + [watchdog], logger: logger) {
             configuration in
             configuration.gracefulShutdownSignals = [.sigterm, .sigint]
         }

@@ -13,7 +13,7 @@ struct Streamd: AsyncParsableCommand {
             """,
         subcommands: [
             ServeCommand.self, ChannelsCommand.self, AdminsCommand.self, EventsCommand.self, ViewersCommand.self,
-            VodCommand.self, VerifyExportCommand.self,
+            VodCommand.self, VerifyExportCommand.self, WebhooksCommand.self,
         ],
         defaultSubcommand: nil)
 }

@@ -1,0 +1,202 @@
+import AsyncHTTPClient
+import Channels
+import EventStore
+import Foundation
+import Gateway
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// Delivers webhooks from the log (docs/api.md#webhooks). The log is the outbox: each
+/// subscription reads the events of its types after its position (`projection_checkpoints`,
+/// `webhook:ID`) in order, and its position moves past an event only once the receiver answered
+/// 2xx or the event was dead-lettered (`WebhookDeliveryFailed`) after the last retry, so a crash
+/// or a restart delivers it again: at least once, with the event's position in `webhook-id` for
+/// the receiver to drop duplicates. One node of a cluster delivers: the live node with the
+/// smallest id.
+public final class WebhookDispatcher: Service, CustomStringConvertible {
+    public struct Options: Sendable {
+        public var maxAttempts = 8
+        /// The wait before the second attempt; it doubles after each failure, up to `retryCap`.
+        public var retryBase = Duration.seconds(1)
+        public var retryCap = Duration.seconds(60)
+        public var timeout = TimeAmount.seconds(10)
+
+        public init() {}
+    }
+
+    public let description = "webhook dispatcher"
+    let registry: WebhookRegistry
+    let leases: ClusterLeases
+    let options: Options
+    let logger: Logger
+
+    public init(registry: WebhookRegistry, leases: ClusterLeases, options: Options = Options(), logger: Logger) {
+        self.registry = registry
+        self.leases = leases
+        self.options = options
+        self.logger = logger
+    }
+
+    var store: EventStore { registry.store }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.supervise() }
+        logger.info("stopped \(description)")
+    }
+
+    /// Keeps one worker per live subscription while this node is the cluster's dispatcher.
+    private func supervise() async {
+        var workers: [UUID: (hook: Webhook, task: Task<Void, Never>)] = [:]
+        while !Task.isCancelled {
+            if let hooks = await currentHooks() {
+                let wanted = Dictionary(uniqueKeysWithValues: hooks.map { ($0.id, $0) })
+                for (id, worker) in workers where wanted[id] != worker.hook {
+                    worker.task.cancel()
+                    workers[id] = nil
+                }
+                for (id, hook) in wanted where workers[id] == nil {
+                    workers[id] = (hook, Task { await self.work(hook) })
+                }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+        for worker in workers.values { worker.task.cancel() }
+        for worker in workers.values { await worker.task.value }
+    }
+
+    /// The subscriptions to serve now: none unless this node is the live node with the smallest id;
+    /// nil when that cannot be told (the workers keep going).
+    private func currentHooks() async -> [Webhook]? {
+        do {
+            let nodes = try await leases.nodes().filter(\.isLive).map(\.nodeID)
+            if let first = nodes.min(), first != leases.nodeID { return [] }
+            return try await registry.list()
+        } catch {
+            return nil
+        }
+    }
+
+    private func work(_ hook: Webhook) async {
+        let name = WebhookRegistry.checkpoint(hook.id)
+        let filter = EventFilter(types: hook.events)
+        while !Task.isCancelled {
+            do {
+                guard var position = try await checkpoint(name) else { return }
+                let head = await store.knownHeadPosition()
+                let page = try await store.read(after: position, limit: 100, filter: filter)
+                var interrupted = false
+                for event in page {
+                    guard await deliver(event, to: hook) else {
+                        if Task.isCancelled { return }
+                        interrupted = true
+                        break
+                    }
+                    position = event.position
+                    guard try await advance(name, to: position) else { return }
+                }
+                if interrupted {
+                    try await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                if page.isEmpty {
+                    if head > position { _ = try await advance(name, to: head) }
+                    await store.waitForEvents(after: max(head, position))
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("webhook \(hook.id) could not read the log, retrying: \(error)")
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// The subscription's position; nil once it is removed.
+    private func checkpoint(_ name: String) async throws -> Int64? {
+        let rows = try await store.readModels.query("SELECT position FROM projection_checkpoints WHERE name = \(name)")
+        for try await position in rows.decode(Int64.self) { return position }
+        return nil
+    }
+
+    private func advance(_ name: String, to position: Int64) async throws -> Bool {
+        let rows = try await store.readModels.query(
+            "UPDATE projection_checkpoints SET position = GREATEST(position, \(position)) WHERE name = \(name) RETURNING position")
+        for try await _ in rows.decode(Int64.self) { return true }
+        return false
+    }
+
+    /// Delivers `event` until the receiver takes it or the attempts run out (then dead-letters
+    /// it); false when cancelled, or when the dead letter could not be written (the event is
+    /// delivered again from its first attempt).
+    func deliver(_ event: RecordedEvent, to hook: Webhook) async -> Bool {
+        let id = "evt_\(event.position)"
+        let body = Self.body(event)
+        var delay = options.retryBase
+        var lastError = ""
+        for attempt in 1...options.maxAttempts {
+            if Task.isCancelled { return false }
+            let started = ContinuousClock.now
+            var status: Int?
+            do {
+                try await registry.targets.check(hook.url)
+                guard let secret = try await registry.secret(of: hook.id) else { throw WebhookError.invalid("the webhook has no secret") }
+                let timestamp = Int64(Date().timeIntervalSince1970)
+                var request = HTTPClientRequest(url: hook.url)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.headers.add(name: "User-Agent", value: "streamd")
+                request.headers.add(name: "webhook-id", value: id)
+                request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+                request.headers.add(
+                    name: "webhook-signature", value: WebhookSignature.sign(id: id, timestamp: timestamp, body: body, secret: secret) ?? "")
+                request.body = .bytes(ByteBuffer(bytes: body))
+                let response = try await HTTPClient.shared.execute(request, timeout: options.timeout)
+                _ = try? await response.body.collect(upTo: 64 << 10)
+                status = Int(response.status.code)
+                lastError = (200..<300).contains(status ?? 0) ? "" : "HTTP \(response.status.code)"
+            } catch {
+                lastError = "\(error)"
+            }
+            let milliseconds = (ContinuousClock.now - started).inSeconds * 1000
+            try? await registry.record(
+                WebhookDelivery(
+                    position: event.position, eventType: event.eventType, attempt: attempt, status: status,
+                    error: lastError.isEmpty ? nil : String(lastError.prefix(500)), durationMs: milliseconds, at: Date()),
+                of: hook.id)
+            if lastError.isEmpty { return true }
+            if attempt < options.maxAttempts {
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, options.retryCap)
+            }
+        }
+        if Task.isCancelled { return false }
+        logger.warning(
+            "webhook \(hook.id) to \(hook.url): gave up on event #\(event.position) after \(options.maxAttempts) attempts: \(lastError)")
+        do {
+            _ = try await store.append(
+                WebhookDeliveryFailed(
+                    webhookId: hook.id, position: event.position, eventType: event.eventType, attempts: options.maxAttempts,
+                    lastError: String(lastError.prefix(500))),
+                to: "webhook-\(hook.id.uuidString.lowercased())", metadata: EventMetadata(actor: .system("webhooks")))
+        } catch {
+            logger.warning("webhook \(hook.id): could not record the dead letter for #\(event.position), delivering it again: \(error)")
+            return false
+        }
+        return true
+    }
+
+    /// `{"type", "timestamp", "data": {"position", "stream", "eventId", "schemaVersion", "event", "metadata"}}`,
+    /// the event's own JSON as stored.
+    static func body(_ event: RecordedEvent) -> [UInt8] {
+        let metadata = (try? EventCoding.encodeString(event.metadata)) ?? "{}"
+        func quoted(_ text: String) -> String { (try? EventCoding.encodeString(text)) ?? "\"\"" }
+        let text = """
+            {"type":\(quoted(event.eventType)),"timestamp":\(quoted(EventCoding.formatDate(event.recordedAt))),\
+            "data":{"position":\(event.position),"stream":\(quoted(event.streamId)),\
+            "eventId":\(quoted(event.eventId.uuidString.lowercased())),"schemaVersion":\(event.schemaVersion),\
+            "event":\(event.dataText),"metadata":\(metadata)}}
+            """
+        return Array(text.utf8)
+    }
+}
