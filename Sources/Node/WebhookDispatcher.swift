@@ -78,37 +78,66 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
         }
     }
 
+    /// One subscription's deliveries, in log order. What it costs per event is kept small: the
+    /// secret is read at most every 5 s, attempts are recorded in batches, and the position is
+    /// written at most every 250 ms (a crash in between delivers those events again).
     private func work(_ hook: Webhook) async {
         let name = WebhookRegistry.checkpoint(hook.id)
         let filter = EventFilter(types: hook.events)
+        let state = WorkerState(hook: hook, registry: registry)
+        var position: Int64?
+        var written: Int64 = 0
+        var lastWrite = ContinuousClock.now
+        func write(_ target: Int64) async throws -> Bool {
+            await state.flush()
+            guard target > written else { return true }
+            guard try await advance(name, to: target) else { return false }
+            (written, lastWrite) = (target, .now)
+            return true
+        }
         while !Task.isCancelled {
             do {
-                guard var position = try await checkpoint(name) else { return }
+                if position == nil {
+                    guard let stored = try await checkpoint(name) else { return }
+                    (position, written) = (stored, stored)
+                }
+                guard let from = position else { return }
                 let head = await store.knownHeadPosition()
-                let page = try await store.read(after: position, limit: 100, filter: filter)
+                let page = try await store.read(after: from, limit: 100, filter: filter)
                 var interrupted = false
+                var reached = from
                 for event in page {
-                    guard await deliver(event, to: hook) else {
-                        if Task.isCancelled { return }
+                    guard await deliver(event, to: hook, state: state) else {
                         interrupted = true
                         break
                     }
-                    position = event.position
-                    guard try await advance(name, to: position) else { return }
+                    reached = event.position
+                }
+                position = reached
+                if Task.isCancelled { break }
+                if page.isEmpty || ContinuousClock.now - lastWrite >= .milliseconds(250) {
+                    guard try await write(page.isEmpty ? max(head, reached) : reached) else { return }
                 }
                 if interrupted {
                     try await Task.sleep(for: .seconds(1))
                     continue
                 }
                 if page.isEmpty {
-                    if head > position { _ = try await advance(name, to: head) }
-                    await store.waitForEvents(after: max(head, position))
+                    position = max(head, reached)
+                    await store.waitForEvents(after: max(head, reached))
                 }
             } catch {
-                if Task.isCancelled { return }
+                if Task.isCancelled { break }
                 logger.warning("webhook \(hook.id) could not read the log, retrying: \(error)")
                 try? await Task.sleep(for: .seconds(1))
             }
+        }
+        // Stopping: what was delivered is written too (best effort; the task is cancelled).
+        if let position, position > written {
+            await Task.detached { [self] in
+                await state.flush()
+                _ = try? await self.advance(name, to: position)
+            }.value
         }
     }
 
@@ -129,7 +158,7 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
     /// Delivers `event` until the receiver takes it or the attempts run out (then dead-letters
     /// it); false when cancelled, or when the dead letter could not be written (the event is
     /// delivered again from its first attempt).
-    func deliver(_ event: RecordedEvent, to hook: Webhook) async -> Bool {
+    func deliver(_ event: RecordedEvent, to hook: Webhook, state: WorkerState) async -> Bool {
         let id = "evt_\(event.position)"
         let body = Self.body(event)
         var delay = options.retryBase
@@ -140,7 +169,7 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
             var status: Int?
             do {
                 try await registry.targets.check(hook.url)
-                guard let secret = try await registry.secret(of: hook.id) else { throw WebhookError.invalid("the webhook has no secret") }
+                guard let secret = try await state.secret() else { throw WebhookError.invalid("the webhook has no secret") }
                 let timestamp = Int64(Date().timeIntervalSince1970)
                 var request = HTTPClientRequest(url: hook.url)
                 request.method = .POST
@@ -159,11 +188,10 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
                 lastError = "\(error)"
             }
             let milliseconds = (ContinuousClock.now - started).inSeconds * 1000
-            try? await registry.record(
+            await state.record(
                 WebhookDelivery(
                     position: event.position, eventType: event.eventType, attempt: attempt, status: status,
-                    error: lastError.isEmpty ? nil : String(lastError.prefix(500)), durationMs: milliseconds, at: Date()),
-                of: hook.id)
+                    error: lastError.isEmpty ? nil : String(lastError.prefix(500)), durationMs: milliseconds, at: Date()))
             if lastError.isEmpty { return true }
             if attempt < options.maxAttempts {
                 try? await Task.sleep(for: delay)
@@ -171,6 +199,7 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
             }
         }
         if Task.isCancelled { return false }
+        await state.flush()
         logger.warning(
             "webhook \(hook.id) to \(hook.url): gave up on event #\(event.position) after \(options.maxAttempts) attempts: \(lastError)")
         do {
@@ -198,5 +227,45 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
             "event":\(event.dataText),"metadata":\(metadata)}}
             """
         return Array(text.utf8)
+    }
+}
+
+/// A worker's cached secret and its attempts waiting to be recorded.
+actor WorkerState {
+    let hook: Webhook
+    let registry: WebhookRegistry
+    private var cached: (secret: String, at: ContinuousClock.Instant)?
+    private var attempts: [WebhookDelivery] = []
+    private var lastFlush = ContinuousClock.now
+    private var flushes = 0
+
+    init(hook: Webhook, registry: WebhookRegistry) {
+        self.hook = hook
+        self.registry = registry
+    }
+
+    /// The newest secret, read again every 5 s (a rotation signs from then on).
+    func secret() async throws -> String? {
+        if let cached, ContinuousClock.now - cached.at < .seconds(5) { return cached.secret }
+        guard let secret = try await registry.secret(of: hook.id) else { return nil }
+        cached = (secret, .now)
+        return secret
+    }
+
+    /// Keeps `attempt` for the next batch; a failure, a full batch or half a second since the
+    /// last one writes them.
+    func record(_ attempt: WebhookDelivery) async {
+        attempts.append(attempt)
+        let failed = attempt.status.map { !(200..<300).contains($0) } ?? true
+        if failed || attempts.count >= 100 || ContinuousClock.now - lastFlush >= .milliseconds(500) { await flush() }
+    }
+
+    func flush() async {
+        guard !attempts.isEmpty else { return }
+        let batch = attempts
+        attempts = []
+        lastFlush = .now
+        flushes += 1
+        try? await registry.record(batch, of: hook.id, prune: flushes % 20 == 1)
     }
 }

@@ -170,14 +170,19 @@ public struct WebhookRegistry: Sendable {
         return found
     }
 
-    /// Records an attempt and keeps the last 200 of the subscription's.
-    public func record(_ delivery: WebhookDelivery, of id: UUID) async throws {
+    /// Records attempts of `id` (in one statement), and keeps its last 200 when `prune`.
+    public func record(_ deliveries: [WebhookDelivery], of id: UUID, prune: Bool) async throws {
+        guard !deliveries.isEmpty else { return }
         try await store.readModels.query(
             """
-            INSERT INTO webhook_deliveries (webhook_id, position, event_type, attempt, status, error, duration_ms)
-            VALUES (\(id), \(delivery.position), \(delivery.eventType), \(Int32(delivery.attempt)), \(delivery.status.map(Int32.init)),
-                    \(delivery.error), \(delivery.durationMs))
+            INSERT INTO webhook_deliveries (webhook_id, position, event_type, attempt, status, error, duration_ms, at)
+            SELECT \(id), p, t, a, NULLIF(s, -1), NULLIF(e, ''), d, w
+            FROM unnest(\(deliveries.map(\.position))::bigint[], \(deliveries.map(\.eventType))::text[],
+                \(deliveries.map { Int32($0.attempt) })::integer[], \(deliveries.map { $0.status.map(Int32.init) ?? -1 })::integer[],
+                \(deliveries.map { $0.error ?? "" })::text[], \(deliveries.map(\.durationMs))::double precision[],
+                \(deliveries.map(\.at))::timestamptz[]) AS u(p, t, a, s, e, d, w)
             """)
+        guard prune else { return }
         try await store.readModels.query(
             """
             DELETE FROM webhook_deliveries WHERE webhook_id = \(id)
