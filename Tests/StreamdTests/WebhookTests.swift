@@ -31,6 +31,23 @@ import Testing
         }
     }
 
+    /// A folder for the receiver's records, the receiver on a free port, and a server that retries fast.
+    static func start() async throws -> (String, Int, Subprocess.Running, StreamdServer) {
+        let folder = NSTemporaryDirectory() + "streamd-webhooks-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let port = try StreamdServer.freePort()
+        let receiver = try Subprocess.start("/usr/bin/env", ["python3", Self.receiver, "\(port)", folder])
+        let server = try await StreamdServer(extra: ["--webhook-retry-ms", "100", "--webhook-max-attempts", "3"])
+        return (folder, port, receiver, server)
+    }
+
+    static func stop(_ folder: String, _ receiver: Subprocess.Running, _ server: StreamdServer) {
+        _ = receiver.stop(signal: SIGKILL)
+        server.removeData()
+        Task { try? await server.stop(signal: SIGKILL) }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
     func subscribe(_ server: StreamdServer, _ url: String, _ events: [String], secrets folder: String) async throws -> String {
         let body = try JSONSerialization.data(withJSONObject: ["url": url, "events": events])
         let reply = try await server.admin("POST", "/v1/webhooks", body: String(decoding: body, as: UTF8.self))
@@ -44,15 +61,8 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(3))) func signedDeliveriesOfALiveSessionAndABacklogThatSurvivesAKill() async throws {
-        let folder = NSTemporaryDirectory() + "streamd-webhooks-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let port = try StreamdServer.freePort()
-        let receiver = try Subprocess.start("/usr/bin/env", ["python3", Self.receiver, "\(port)", folder])
-        defer { _ = receiver.stop(signal: SIGKILL) }
-        let server = try await StreamdServer(extra: ["--webhook-retry-ms", "100", "--webhook-max-attempts", "3"])
-        defer { server.removeData() }
-        defer { Task { try? await server.stop(signal: SIGKILL) } }
+        let (folder, port, receiver, server) = try await Self.start()
+        defer { Self.stop(folder, receiver, server) }
         let base = "http://127.0.0.1:\(port)"
 
         _ = try await subscribe(server, base + "/ok", ["StreamStarted", "StreamEnded", "RecordingFinalized"], secrets: folder)
@@ -87,15 +97,8 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(2))) func aFailingReceiverGetsItsRetriesThenADeadLetterAndInternalTargetsAreRefused() async throws {
-        let folder = NSTemporaryDirectory() + "streamd-webhooks-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let port = try StreamdServer.freePort()
-        let receiver = try Subprocess.start("/usr/bin/env", ["python3", Self.receiver, "\(port)", folder])
-        defer { _ = receiver.stop(signal: SIGKILL) }
-        let server = try await StreamdServer(extra: ["--webhook-retry-ms", "100", "--webhook-max-attempts", "3"])
-        defer { server.removeData() }
-        defer { Task { try? await server.stop(signal: SIGKILL) } }
+        let (folder, port, receiver, server) = try await Self.start()
+        defer { Self.stop(folder, receiver, server) }
 
         for url in ["http://169.254.169.254/latest/meta-data", "http://127.0.0.1:\(server.http)/v1/channels", "ftp://example.org/"] {
             let refused = try await server.admin("POST", "/v1/webhooks", body: #"{"url":"\#(url)","events":["ChannelCreated"]}"#)

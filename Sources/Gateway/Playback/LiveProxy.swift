@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import PostgresNIO
 import Synchronization
 
 /// Live playback of a channel another node of the cluster ingests: the request goes to that node
@@ -72,43 +73,34 @@ final class LiveProxy: Sendable {
 
     /// The live node holding `channel`, when it is another node.
     func origin(of channel: String) async -> String? {
-        let now = ContinuousClock.now
-        if let known = origins.withLock({ $0[channel] }), now - known.at < Self.lookupLifetime { return known.url }
-        var found: String?
-        do {
-            let rows = try await store.readModels.query(
-                """
-                SELECT n.url FROM channels ch
-                JOIN channel_leases c ON c.channel_id = ch.channel_id::text
-                JOIN node_leases n ON n.node_id = c.node_id AND n.state = 'live' AND n.expires_at > now()
-                WHERE ch.name = \(channel)
-                """)
-            for try await url in rows.decode(String.self) { found = url }
-        } catch {
-            return nil
+        await lookup(channel) {
+            """
+            SELECT n.url FROM channels ch
+            JOIN channel_leases c ON c.channel_id = ch.channel_id::text
+            JOIN node_leases n ON n.node_id = c.node_id AND n.state = 'live' AND n.expires_at > now()
+            WHERE ch.name = \(channel)
+            """
         }
-        if found == selfURL { found = nil }
-        origins.withLock { origins in
-            if origins.count > 10_000 { origins = [:] }
-            origins[channel] = (found, now)
-        }
-        return found
     }
 
     /// The live node that recorded `session` (its `StreamStarted.nodeID`), when it is another node.
     func recordingOrigin(of session: String) async -> String? {
-        let key = "session " + session
+        await lookup("session " + session) {
+            """
+            SELECT n.url FROM events s
+            JOIN node_leases n ON n.node_id = s.data->>'nodeID' AND n.state = 'live' AND n.expires_at > now()
+            WHERE s.stream_id = \("session-" + session.lowercased()) AND s.event_type = 'StreamStarted'
+            """
+        }
+    }
+
+    /// The URL `query` finds, unless it is this node's, remembered under `key` for a second.
+    private func lookup(_ key: String, _ query: () -> PostgresQuery) async -> String? {
         let now = ContinuousClock.now
         if let known = origins.withLock({ $0[key] }), now - known.at < Self.lookupLifetime { return known.url }
         var found: String?
         do {
-            let rows = try await store.readModels.query(
-                """
-                SELECT n.url FROM events s
-                JOIN node_leases n ON n.node_id = s.data->>'nodeID' AND n.state = 'live' AND n.expires_at > now()
-                WHERE s.stream_id = \("session-" + session.lowercased()) AND s.event_type = 'StreamStarted'
-                """)
-            for try await url in rows.decode(String.self) { found = url }
+            for try await url in try await store.readModels.query(query()).decode(String.self) { found = url }
         } catch {
             return nil
         }
