@@ -316,7 +316,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var webhookOptions = WebhookDispatcher.Options()
         webhookOptions.maxAttempts = try webhookMaxAttempts ?? Environment.int("WEBHOOK_MAX_ATTEMPTS") ?? 8
-        webhookOptions.retryBase = .milliseconds(try webhookRetryMs ?? Environment.int("WEBHOOK_RETRY_MS") ?? 1_000)
+        let retryMilliseconds = try webhookRetryMs ?? Environment.int("WEBHOOK_RETRY_MS") ?? 1_000
+        guard (10...60_000).contains(retryMilliseconds) else { throw ValidationError("--webhook-retry-ms must be between 10 and 60000") }
+        webhookOptions.retryBase = .milliseconds(retryMilliseconds)
         guard (1...50).contains(webhookOptions.maxAttempts) else {
             throw ValidationError("--webhook-max-attempts must be between 1 and 50")
         }
