@@ -27,6 +27,7 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
     }
 
     public let description = "webhook dispatcher"
+    static let gather = Duration.milliseconds(50)
     let registry: WebhookRegistry
     let leases: ClusterLeases
     let options: Options
@@ -125,6 +126,9 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
                 if page.isEmpty {
                     position = max(head, reached)
                     await store.waitForEvents(after: max(head, reached))
+                    // A moment for the commits that follow: one read and one position write for
+                    // several events rather than for each.
+                    try await Task.sleep(for: Self.gather)
                 }
             } catch {
                 if Task.isCancelled { break }
