@@ -28,14 +28,52 @@ final class StreamdServer: @unchecked Sendable {
             self.database = try await TestDatabase.freshDatabase("serve")
         }
         self.dataDir = dataDir ?? NSTemporaryDirectory() + "streamd-serve-\(UUID().uuidString.prefix(8))"
-        (http, rtmp, srt) = (try Self.freePort(), try Self.freePort(), try Self.freeUDPPort())
-        arguments =
-            [
-                "serve", "--database-url", self.database.urlString, "--data-dir", self.dataDir, "--host", host,
-                "--http-port", "\(http)", "--rtmp-port", "\(rtmp)", "--srt-port", "\(srt)", "--admin-token", token,
-            ] + extra
-        process = try Subprocess.start(try Binaries.streamd(), arguments)
-        try await waitUntilUp()
+        let started = try await Self.start(database: self.database, dataDir: self.dataDir, host: host, token: token, extra: extra)
+        (http, rtmp, srt, arguments, process) = (started.http, started.rtmp, started.srt, started.arguments, started.process)
+    }
+
+    /// Starts `streamd serve` on free ports until it answers; ports another test took between
+    /// being found free and being bound get a second and third try with new ones.
+    private static func start(
+        database: DatabaseURL, dataDir: String, host: String, token: String, extra: [String]
+    ) async throws -> (http: Int, rtmp: Int, srt: Int, arguments: [String], process: Subprocess.Running) {
+        var attempt = 0
+        while true {
+            let (http, rtmp, srt) = (try freePort(), try freePort(), try freeUDPPort())
+            let arguments =
+                [
+                    "serve", "--database-url", database.urlString, "--data-dir", dataDir, "--host", host,
+                    "--http-port", "\(http)", "--rtmp-port", "\(rtmp)", "--srt-port", "\(srt)", "--admin-token", token,
+                ] + extra
+            let process = try Subprocess.start(try Binaries.streamd(), arguments)
+            do {
+                try await waitUntilUp(process, base: "http://127.0.0.1:\(http)")
+                return (http, rtmp, srt, arguments, process)
+            } catch let failure as Exited where failure.output.contains("in use") && attempt < 2 {
+                attempt += 1
+            }
+        }
+    }
+
+    struct Exited: Error, CustomStringConvertible {
+        let output: String
+        var description: String { "streamd serve exited before it answered: \(output.suffix(2_000))" }
+    }
+
+    /// Waits for `/healthz`; says so at once, with the process's output, if it exits instead.
+    static func waitUntilUp(_ process: Subprocess.Running, base: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while (try? await request("GET", base + "/healthz").status) != 200 {
+            var status: Int32 = 0
+            if waitpid(process.pid, &status, WNOHANG) == process.pid {
+                throw Exited(output: (try? String(contentsOfFile: process.outputPath, encoding: .utf8)) ?? "")
+            }
+            guard ContinuousClock.now < deadline else {
+                let output = (try? String(contentsOfFile: process.outputPath, encoding: .utf8)) ?? ""
+                throw TestSupportError("streamd serve did not come up within 60 s: \(output.suffix(2_000))")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
     }
 
     /// A test that did not stop its server (or failed before it could) leaves nothing running.
@@ -50,15 +88,7 @@ final class StreamdServer: @unchecked Sendable {
     /// Starts the same server again (same database, data folder and ports) after a stop.
     func restart() async throws {
         process = try Subprocess.start(try Binaries.streamd(), arguments)
-        try await waitUntilUp()
-    }
-
-    func waitUntilUp() async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while (try? await get("/healthz").status) != 200 {
-            guard ContinuousClock.now < deadline else { throw TestSupportError("streamd serve did not come up") }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        try await Self.waitUntilUp(process, base: base)
     }
 
     @discardableResult
