@@ -79,21 +79,10 @@ import Testing
         #expect(viaThree.liveProblems(otherRenditions: others).isEmpty, "\(viaThree.liveProblems(otherRenditions: others))")
 
         // hls.js in low-latency mode plays it through node two and through node three.
-        try ConsoleBrowserTests.requireSelenium()
-        let script = ConsoleBrowserTests.root.appendingPathComponent("ops/bench/llhls/hlsjs_latency.py").path
         for (name, node) in [("two", two), ("three", three)] {
-            let artifacts = ConsoleBrowserTests.artifactsRoot + "/cluster-node-\(name)"
-            try? FileManager.default.removeItem(atPath: artifacts)
-            let played = try await Subprocess.runDetached(
-                "/usr/bin/env",
-                [
-                    "python3", script, "--seconds", "8", "--warmup", "4", "--hlsjs-dir",
-                    ConsoleBrowserTests.root.appendingPathComponent(".build/hlsjs").path, "play", "--url",
-                    "\(node.base)/live/shared/index.m3u8", "--out", artifacts,
-                ])
-            try #require(played.status == 0, "\(played.output)")
-            let line = played.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
-            let figures = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(played.output)")
+            let (figures, line) = try await Players.hlsJSPlays(
+                "\(node.base)/live/shared/index.m3u8", seconds: 8, warmup: 4,
+                artifacts: ConsoleBrowserTests.artifactsRoot + "/cluster-node-\(name)")
             #expect((figures["fatal"] as? [Any])?.isEmpty == true, "hls.js fatal errors through node \(name): \(line)")
             #expect((figures["partLoads"] as? Int ?? 0) > 0 && (figures["blockingReloads"] as? Int ?? 0) > 0, "\(line)")
         }

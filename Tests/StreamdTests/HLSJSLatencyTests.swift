@@ -18,7 +18,6 @@ import Testing
         """
 
     @Test(.timeLimit(.minutes(4))) func hlsJSPlaysInLowLatencyModeWithPartsBlockingReloadsAndDeltaUpdates() async throws {
-        let script = ConsoleBrowserTests.root.appendingPathComponent("ops/bench/llhls/hlsjs_latency.py").path
         try ConsoleBrowserTests.requireSelenium()
 
         let server = try await StreamdServer()
@@ -33,18 +32,8 @@ import Testing
             try await server.get("/live/hlsjs-latency/index.m3u8").status == 200 ? true : nil
         }
 
-        try? FileManager.default.removeItem(atPath: Self.artifacts)
-        let run = try await Subprocess.runDetached(
-            "/usr/bin/env",
-            [
-                "python3", script, "--seconds", "20", "--warmup", "6", "--hlsjs-dir",
-                ConsoleBrowserTests.root.appendingPathComponent(".build/hlsjs").path, "play", "--url",
-                "\(server.base)/live/hlsjs-latency/index.m3u8", "--out", Self.artifacts,
-            ])
-        try #require(run.status == 0, "\(run.output)")
-        let line = run.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
-        let figures = try #require(
-            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "no JSON figures in \(run.output)")
+        let (figures, line) = try await Players.hlsJSPlays(
+            "\(server.base)/live/hlsjs-latency/index.m3u8", seconds: 20, warmup: 6, artifacts: Self.artifacts)
         print(
             "hls.js latency (behaviour only; figures from ops/bench/hlsjs-latency): hls.latency p50 \(figures["latencyMedian"] ?? "-") s, "
                 + "wall clock - PROGRAM-DATE-TIME p50 \(figures["behindMedian"] ?? "-") s; \(line)")

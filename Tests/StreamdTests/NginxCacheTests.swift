@@ -78,20 +78,8 @@ import Testing
         #expect(second.headers["cache-control"]?.contains("immutable") == true, "\(second.headers)")
 
         // hls.js in low-latency mode plays through the cache.
-        try ConsoleBrowserTests.requireSelenium()
-        let script = ConsoleBrowserTests.root.appendingPathComponent("ops/bench/llhls/hlsjs_latency.py").path
-        let artifacts = ConsoleBrowserTests.artifactsRoot + "/nginx-cache"
-        try? FileManager.default.removeItem(atPath: artifacts)
-        let run = try await Subprocess.runDetached(
-            "/usr/bin/env",
-            [
-                "python3", script, "--seconds", "12", "--warmup", "4", "--hlsjs-dir",
-                ConsoleBrowserTests.root.appendingPathComponent(".build/hlsjs").path, "play", "--url", front + "/live/cached/index.m3u8",
-                "--out", artifacts,
-            ])
-        try #require(run.status == 0, "\(run.output)")
-        let line = run.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
-        let figures = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(run.output)")
+        let (figures, line) = try await Players.hlsJSPlays(
+            front + "/live/cached/index.m3u8", seconds: 12, warmup: 4, artifacts: ConsoleBrowserTests.artifactsRoot + "/nginx-cache")
         #expect((figures["fatal"] as? [Any])?.isEmpty == true, "hls.js fatal errors through nginx: \(line)")
         #expect((figures["partLoads"] as? Int ?? 0) > 0 && (figures["blockingReloads"] as? Int ?? 0) > 0, "\(line)")
         #expect((figures["playedInWindow"] as? Double ?? 0) >= 0.75 * (figures["sampledInWindow"] as? Double ?? 1), "\(line)")

@@ -4,6 +4,29 @@ import TestSupport
 
 /// Real players pointed at a stream: headless Chromium's native `<video>` and GStreamer.
 enum Players {
+    /// hls.js 1.6 in low-latency mode in headless Chromium, through the page of
+    /// `ops/bench/hlsjs-latency` (`hlsjs_latency.py play`), for `seconds` after `warmup`; its page,
+    /// report and screenshot go to `artifacts`. Returns the figures it reports and their JSON line.
+    static func hlsJSPlays(
+        _ url: String, seconds: Int, warmup: Int, artifacts: String
+    ) async throws -> (figures: [String: Any], line: String) {
+        try ConsoleBrowserTests.requireSelenium()
+        let script = ConsoleBrowserTests.root.appendingPathComponent("ops/bench/llhls/hlsjs_latency.py").path
+        try? FileManager.default.removeItem(atPath: artifacts)
+        let run = try await Subprocess.runDetached(
+            "/usr/bin/env",
+            [
+                "python3", script, "--seconds", "\(seconds)", "--warmup", "\(warmup)", "--hlsjs-dir",
+                ConsoleBrowserTests.root.appendingPathComponent(".build/hlsjs").path, "play", "--url", url, "--out", artifacts,
+            ])
+        guard run.status == 0 else { throw TestSupportError("hls.js did not play \(url): \(run.output)") }
+        let line = String(run.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? "")
+        guard let figures = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw TestSupportError("no JSON figures from hls.js in \(run.output)")
+        }
+        return (figures, line)
+    }
+
     /// Chromium loads a page (served by a one-page server of the test's own, so page and stream are
     /// both loopback origins) whose `<video>` plays `url`; the page reports back once `seconds` of
     /// media have played, or why not.
