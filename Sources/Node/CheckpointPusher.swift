@@ -37,15 +37,6 @@ public actor CheckpointPusher {
         }
     }
 
-    /// What the last attempts did (tests, the console).
-    public struct Status: Sendable, Equatable {
-        public var pushedSize: Int64?
-        public var failures = 0
-        public var lastError: String?
-        /// The witness's cosignature lines on the last checkpoint it accepted.
-        public var cosignature: String?
-    }
-
     public static let pushes = "streamd_checkpoint_pushes_total"
     public static let pushedSize = "streamd_checkpoint_pushed_size"
     public static let help: [String: String] = [
@@ -63,7 +54,6 @@ public actor CheckpointPusher {
     private var waiting: Checkpoint?
     private var sending = false
     private var witnessSize: Int64 = 0
-    public private(set) var status = Status()
 
     public init(target: Target, tree: MerkleTree, bearer: String? = nil, logger: Logger) {
         self.target = target
@@ -113,17 +103,12 @@ public actor CheckpointPusher {
         switch result {
         case .ok:
             label = "ok"
-            status.pushedSize = checkpoint.size
             Gauge(label: Self.pushedSize, dimensions: [("target", target.kind)]).record(checkpoint.size)
         case .failed(let why):
             label = "failed"
-            status.failures += 1
-            status.lastError = why
             logger.warning("could not send checkpoint \(checkpoint.size) to the \(target): \(why); the next checkpoint is retried")
         case .refused(let why):
             label = "refused"
-            status.failures += 1
-            status.lastError = why
             logger.error("the \(target) refused checkpoint \(checkpoint.size): \(why)")
         }
         Counter(label: Self.pushes, dimensions: [("result", label), ("target", target.kind)]).increment()
@@ -162,7 +147,7 @@ public actor CheckpointPusher {
                 switch status {
                 case 200:
                     witnessSize = checkpoint.size
-                    self.status.cosignature = reply
+                    logger.debug("the \(target) cosigned checkpoint \(checkpoint.size): \(reply)")
                     return .ok
                 case 409:
                     guard let size = Int64(reply.trimmingCharacters(in: .whitespacesAndNewlines)), size >= 0 else {

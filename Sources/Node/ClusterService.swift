@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import Ingest
 import Logging
+import Media
 import ServiceLifecycle
 
 /// This node among the nodes that share one database (docs/architecture.md, "Many nodes"): it
@@ -53,7 +54,7 @@ public final class ClusterService: Service, ChannelHolds, CustomStringConvertibl
             do {
                 try await leases.join(url: url, version: options.version, lease: options.lease)
                 _ = try await store.append(
-                    NodeStarted(nodeID: nodeID, url: url, version: options.version, leaseSeconds: Self.seconds(options.lease)),
+                    NodeStarted(nodeID: nodeID, url: url, version: options.version, leaseSeconds: options.lease.inSeconds),
                     to: "node-\(nodeID)", metadata: EventMetadata(actor: .system("node")))
                 logger.info("joined the cluster as node \(nodeID) at \(url)")
                 return
@@ -166,9 +167,5 @@ public final class ClusterService: Service, ChannelHolds, CustomStringConvertibl
         do { try await leases.release(channelID: channelID, token: token) } catch {
             logger.warning("could not give channel \(channelID) back in the cluster (it frees itself with this node's lease): \(error)")
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Ingest
 import Logging
+import Media
 import NIOCore
 import NIOHTTP1
 
@@ -55,8 +56,7 @@ public struct PublishHook: PublishAdmission {
         outgoing.headers.add(name: "User-Agent", value: "streamd")
         do {
             outgoing.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
-            let milliseconds = Int64(timeout.components.seconds * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-            let response = try await HTTPClient.shared.execute(outgoing, timeout: .milliseconds(milliseconds))
+            let response = try await HTTPClient.shared.execute(outgoing, timeout: .milliseconds(Int64(timeout.inSeconds * 1_000)))
             let reply = try await response.body.collect(upTo: 64 << 10)
             guard (200..<300).contains(Int(response.status.code)) else {
                 return fallback(because: "the hook answered HTTP \(response.status.code)", request)

@@ -4,6 +4,7 @@ import EventStore
 import Foundation
 import Gateway
 import Logging
+import Media
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle

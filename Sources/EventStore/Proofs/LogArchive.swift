@@ -189,8 +189,6 @@ public struct ArchiveRows: Sendable {
     private var lines: ExportVerifier.LineReader?
     private var current = ""
     private var last: Int64 = 0
-    /// The largest `through` among the files: positions above it are never archived.
-    public let through: Int64
 
     public init(files urls: [URL]) throws(Problem) {
         var files: [(URL, Data, Int64)] = []
@@ -208,7 +206,6 @@ public struct ArchiveRows: Sendable {
             files.append((url, data, header.through))
         }
         self.files = files.sorted { $0.2 < $1.2 }
-        self.through = self.files.last?.through ?? 0
     }
 
     /// The next archived event, or nil after the last file's end record.
