@@ -115,7 +115,7 @@ public final class LivePipeline: Sendable {
                         let height = session.tracks.first { $0.kind == .video }?.height
                         await quality.attach(
                             sessionID: sessionID, control: causes.control(transcoder),
-                            policy: QualityLadderPolicy(ladder: ladder, sourceHeight: height))
+                            policy: QualityLadderPolicy(ladder: ladder, sourceHeight: height), onError: { session.qualityFailed() })
                     }
                 }
             }()

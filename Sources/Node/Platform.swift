@@ -55,6 +55,8 @@ public final class Platform: Sendable {
         public var recordingRetention: TimeInterval?
         /// Each channel's last thumbnail (`CHANNEL.jpg`), served while it is offline.
         public var thumbnails: URL
+        /// Played while a session's encoders are all away (nil: players wait without one).
+        public var slate: StandbySlates?
 
         /// `thumbnails` defaults to a folder in `directory`.
         public init(
@@ -146,6 +148,7 @@ public final class Platform: Sendable {
             throw PlatformError("\(error)")
         }
         self.srt = srt
+        if let slate = media.slate { await rtmp.registry.use(slate: slate) }
         let origin = OriginStore(root: media.directory)
         let thumbnails = LiveThumbnails(options: .init(directory: media.thumbnails), logger: logger)
         let pipeline = LivePipeline(

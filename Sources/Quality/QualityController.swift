@@ -16,6 +16,7 @@ public actor QualityController {
         var control: any QualityControl
         var policy: QualityLadderPolicy
         var level: QualityState?
+        var onError: (@Sendable () -> Void)?
     }
 
     let store: EventStore
@@ -51,9 +52,12 @@ public actor QualityController {
     }
 
     /// Steers `control` by the session's quality from now on (`sessionID`: the lowercased UUID).
-    /// `policy` names the transcoder's video renditions and their heights.
-    public func attach(sessionID: String, control: any QualityControl, policy: QualityLadderPolicy) async {
-        attached[sessionID] = Attached(control: control, policy: policy, level: nil)
+    /// `policy` names the transcoder's video renditions and their heights. `onError` runs when the
+    /// session's machine enters ERROR (the session's backup input may take over).
+    public func attach(
+        sessionID: String, control: any QualityControl, policy: QualityLadderPolicy, onError: (@Sendable () -> Void)? = nil
+    ) async {
+        attached[sessionID] = Attached(control: control, policy: policy, level: nil, onError: onError)
         do {
             if let row = try await readModel.session(sessionID), attached[sessionID]?.level == nil {
                 apply(row.level, sessionID: sessionID)
@@ -78,5 +82,6 @@ public actor QualityController {
         entry.policy.apply(state, to: entry.control)
         entry.level = state
         attached[sessionID] = entry
+        if state == .error, cause != nil { entry.onError?() }
     }
 }

@@ -229,6 +229,34 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "token"))
     var metricsToken: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "No media for this long from the playing input switches to the channel's other input (a backup publishes with ?role=backup), in milliseconds, 500 to 10000. (env STREAMD_INPUT_STALL_MS, default 1500)",
+            valueName: "ms"))
+    var inputStallMs: Int?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A primary input that came back plays again after this many seconds without a stall, 1 to 300. (env STREAMD_INPUT_SWITCH_BACK_SECONDS, default 5)",
+            valueName: "seconds"))
+    var inputSwitchBackSeconds: Double?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Play a standby slate while a session's encoders are all away (its grace window): on or off. (env STREAMD_SLATE, default on)",
+            valueName: "on|off"))
+    var slate: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A PNG or JPEG the standby slate shows, scaled to each stream's size; default a drawn STANDBY card. (env STREAMD_SLATE_IMAGE)",
+            valueName: "file"))
+    var slateImage: String?
+
     func run() async throws {
         let logger = makeLogger()
         let metrics = NodeMetrics.bootstrap()
@@ -267,11 +295,29 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let retentionDays = try recordingRetentionDays ?? Environment.double("RECORDING_RETENTION_DAYS") ?? 7
         guard retentionDays >= 0 else { throw ValidationError("--recording-retention-days must be 0 (keep forever) or more") }
-        let media = Platform.MediaOptions(
+        var media = Platform.MediaOptions(
             directory: database.dataDirectory.appendingPathComponent("media"),
             defaults: LivePipeline.Defaults(packager: packager),
             recordingRetention: retentionDays > 0 ? retentionDays * 86_400 : nil,
             thumbnails: database.dataDirectory.appendingPathComponent("thumbnails"))
+        let slateMode = slate ?? Environment.string("SLATE") ?? "on"
+        guard slateMode == "on" || slateMode == "off" else { throw ValidationError("--slate is on or off, not '\(slateMode)'") }
+        let slateImage = self.slateImage ?? Environment.string("SLATE_IMAGE")
+        if slateMode == "on" {
+            let slates = StandbySlates(
+                image: slateImage.map { URL(fileURLWithPath: $0) }, keyframeInterval: Double(media.defaults.ladder.keyframeInterval),
+                logger: logger)
+            do {
+                try slates.validate()
+            } catch {
+                throw ValidationError("--slate-image cannot be used: \(error)")
+            }
+            media.slate = slates
+        }
+        let inputStall = try inputStallMs ?? Environment.int("INPUT_STALL_MS") ?? 1500
+        guard (500...10_000).contains(inputStall) else { throw ValidationError("--input-stall-ms must be between 500 and 10000") }
+        let switchBack = try inputSwitchBackSeconds ?? Environment.double("INPUT_SWITCH_BACK_SECONDS") ?? 5
+        guard (1...300).contains(switchBack) else { throw ValidationError("--input-switch-back-seconds must be between 1 and 300") }
 
         let tlsCert = self.tlsCert ?? Environment.string("TLS_CERT")
         let tlsKey = self.tlsKey ?? Environment.string("TLS_KEY")
@@ -363,6 +409,8 @@ struct ServeCommand: AsyncParsableCommand {
         gatewayConfiguration.webhooksAllowInternal = allowInternal
         var ingest = IngestConfiguration()
         ingest.sessions.nodeID = nodeID
+        ingest.sessions.inputStall = .milliseconds(inputStall)
+        ingest.sessions.inputSwitchBack = .milliseconds(Int(switchBack * 1000))
         let platform: Platform
         do {
             platform = try await Platform(

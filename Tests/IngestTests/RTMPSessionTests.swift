@@ -83,6 +83,25 @@ import Testing
             })
     }
 
+    @Test func aBackupPublishesWithRoleBackupAndAnUnknownRoleIsRefused() {
+        var session = Self.connected()
+        _ = session.receive(Self.command([.string("createStream"), .number(4), .null]))
+        let publish = session.receive(
+            Self.command([.string("publish"), .number(5), .null, .string("KEY?role=backup"), .string("live")], stream: 1))
+        guard case .authorize(let request) = publish.first else {
+            Issue.record("no authorize")
+            return
+        }
+        #expect(request.streamKey == "KEY" && request.role == .backup)
+
+        var other = Self.connected()
+        _ = other.receive(Self.command([.string("createStream"), .number(4), .null]))
+        let refused = other.receive(
+            Self.command([.string("publish"), .number(5), .null, .string("KEY?role=spare"), .string("live")], stream: 1))
+        #expect(refused.contains { if case .close(.refused) = $0 { true } else { false } })
+        #expect(Self.sent(refused).first?[3].object?["description"]?.string?.contains("?role=backup") == true)
+    }
+
     @Test func refusalsReachTheEncoderAsOnStatusErrors() {
         var session = Self.connected()
         _ = session.receive(Self.command([.string("publish"), .number(5), .null, .string("BAD"), .string("live")], stream: 1))

@@ -18,6 +18,13 @@ import Testing
         #expect(try SRTStreamID(parsing: "#!::u=alice,r=live/sk_abc,m=publish").user == "alice")
     }
 
+    @Test func aBackupSaysSoWithRole() throws {
+        #expect(try SRTStreamID(parsing: "#!::r=live/sk_abc,m=publish,role=backup").role == .backup)
+        #expect(try SRTStreamID(parsing: "#!::r=live/sk_abc,m=publish").role == .primary)
+        #expect(throws: SRTStreamID.ParseError.unknownRole("spare")) { try SRTStreamID(parsing: "#!::r=live/sk_abc,role=spare") }
+        #expect(SRTStreamID.ParseError.unknownRole("spare").description.contains("role=backup"))
+    }
+
     @Test func bareFormAndDefaultMode() throws {
         let bare = try SRTStreamID(parsing: "live/sk_abc")
         #expect(bare == SRTStreamID(application: "live", streamKey: "sk_abc", mode: .publish))

@@ -26,6 +26,9 @@ import Testing
             Issue.record("a second live publisher was accepted")
             return
         }
+        let video = TrackInfo(kind: .video, codec: .h264, timebase: .milliseconds, width: 640, height: 360)
+        let keyframe = MediaItem.packet(MediaPacket(track: .video, pts: 0, dts: 0, timebase: .milliseconds, isKeyframe: true, data: [1]))
+        _ = session.yield(contentsOf: [.track(video), keyframe])
         await registry.connectionEnded(session.id, token: 1, reason: .encoderClosed, detail: nil)
         #expect(await registry.list().first?.connected == false)
         guard
@@ -42,13 +45,68 @@ import Testing
         await registry.connectionEnded(session.id, token: 1, reason: .encoderClosed, detail: nil)
         #expect(await registry.list().first?.connected == true)
 
+        // The encoder's timestamps restart; the session's go on, after a discontinuity.
+        _ = session.yield(contentsOf: [.track(video), keyframe])
         var iterator = session.media.makeAsyncIterator()
+        _ = await iterator.next()
+        _ = await iterator.next()
         guard case .discontinuity = await iterator.next() else {
             Issue.record("no discontinuity")
             return
         }
+        _ = await iterator.next()
+        guard case .packet(let resumedPacket)? = await iterator.next() else {
+            Issue.record("no packet after the discontinuity")
+            return
+        }
+        #expect(resumedPacket.dts == 1, "1 ms after the one packet played before (no frame duration known yet)")
         #expect(await events.waitUntil { $0.count == 1 })
         #expect(await events.types == ["StreamResumed"])
+    }
+
+    @Test func aBackupJoinsTheLiveSessionAndCarriesItWhenThePrimaryGoes() async throws {
+        let events = RecordedEvents()
+        let registry = SessionRegistry.standalone(configuration: .init(graceWindow: .seconds(5)), sink: events.sink)
+        guard
+            case .started(let session) = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:5", connection: Self.connection(1))
+        else {
+            Issue.record("not started")
+            return
+        }
+        let backup = SessionRegistry.Connection(token: 2, role: .backup) { _, _ in }
+        guard
+            case .attached(let attached) = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "5.6.7.8:9", connection: backup)
+        else {
+            Issue.record("the backup was not attached")
+            return
+        }
+        #expect(attached === session)
+        guard
+            case .refused(.backupAlreadyLive("c1", "one")) = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "5.6.7.8:10",
+                connection: SessionRegistry.Connection(token: 3, role: .backup) { _, _ in })
+        else {
+            Issue.record("a second backup was accepted")
+            return
+        }
+        #expect(await registry.list().first?.inputs == [.primary, .backup])
+        // A protocol error on the primary no longer ends a session the backup carries.
+        await registry.connectionEnded(session.id, token: 1, reason: .protocolError, detail: "bad chunk")
+        let row = try #require(await registry.list().first)
+        #expect(row.connected && row.inputs == [.backup])
+        guard
+            case .attached = await registry.claim(
+                channelID: "c1", channelName: "one", remoteAddress: "1.2.3.4:6", connection: Self.connection(4))
+        else {
+            Issue.record("the primary did not rejoin")
+            return
+        }
+        await registry.connectionEnded(session.id, token: 2, reason: .encoderClosed, detail: nil)
+        await registry.connectionEnded(session.id, token: 4, reason: .encoderClosed, detail: nil)
+        #expect(await registry.list().first?.connected == false, "both gone: the grace window runs")
+        #expect(!(await events.types.contains("StreamEnded")))
     }
 
     @Test func graceExpiryEndsTheSession() async throws {

@@ -199,7 +199,8 @@ import Testing
     /// followed as a player does (blocking on the preload hint) from the first playlist served,
     /// through a reconnect (a discontinuity), and every part's INDEPENDENT matches its bytes.
     @Test(.timeLimit(.minutes(4))) func partTargetAndHoldBackNeverChangeAcrossReloadsAndAReconnect() async throws {
-        let server = try await StreamdServer()
+        // Without the slate nothing plays between the two publishes: the reconnect is a discontinuity.
+        let server = try await StreamdServer(extra: ["--slate", "off"])
         defer { server.removeData() }
         defer { Task { try? await server.stop(signal: SIGKILL) } }
         let key = try await server.createChannel("steady")

@@ -148,17 +148,20 @@ final class StreamdServer: @unchecked Sendable {
     }
 
     /// The same publish, running until it ends or is stopped.
-    func startPublishing(key: String, seconds: Int, size: String = "640x360") throws -> Subprocess.Running {
-        try Subprocess.start("/usr/bin/ffmpeg", publishArguments(key: key, seconds: seconds, size: size, gop: 60, videoOptions: []))
+    func startPublishing(key: String, seconds: Int, size: String = "640x360", role: String? = nil) throws -> Subprocess.Running {
+        try Subprocess.start(
+            "/usr/bin/ffmpeg", publishArguments(key: key, seconds: seconds, size: size, gop: 60, videoOptions: [], role: role))
     }
 
-    private func publishArguments(key: String, seconds: Int, size: String, gop: Int, videoOptions: [String]) -> [String] {
+    private func publishArguments(
+        key: String, seconds: Int, size: String, gop: Int, videoOptions: [String], role: String? = nil
+    ) -> [String] {
         [
             "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "\(seconds)",
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "\(gop)", "-bf", "0",
         ] + videoOptions + [
-            "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(rtmp)/live/\(key)",
+            "-c:a", "aac", "-b:a", "96k", "-f", "flv", "rtmp://127.0.0.1:\(rtmp)/live/\(key)" + (role.map { "?role=\($0)" } ?? ""),
         ]
     }
 }

@@ -31,6 +31,8 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     /// The key was revoked; when and by whom if known.
     case revokedKey(channelID: String?, channelName: String?, revokedAt: Date?, revokedBy: String?)
     case channelAlreadyLive(channelID: String, channelName: String)
+    /// A backup publish (`role=backup`) while another backup is publishing.
+    case backupAlreadyLive(channelID: String, channelName: String)
     /// Live on another node of the cluster (its URL).
     case liveOnAnotherNode(channelID: String, channelName: String, node: String)
     /// The deployment's publish hook said no (`PublishAdmission`), for this reason.
@@ -44,7 +46,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     /// The status code the encoder sees.
     public var statusCode: String {
         switch self {
-        case .unknownKey, .revokedKey, .channelAlreadyLive, .liveOnAnotherNode, .admissionRefused, .malformedRequest:
+        case .unknownKey, .revokedKey, .channelAlreadyLive, .backupAlreadyLive, .liveOnAnotherNode, .admissionRefused, .malformedRequest:
             "NetStream.Publish.BadName"
         case .tooManyFailedAttempts, .serverFull, .unavailable: "NetConnection.Connect.Rejected"
         }
@@ -61,7 +63,10 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
             if let by { text += " by \(by)" }
             return text + "; use the channel's current key from the dashboard"
         case .channelAlreadyLive:
-            return "this channel is already live from another encoder; stop that encoder or wait for its session to end"
+            return
+                "this channel is already live from another encoder; stop that encoder or wait for its session to end (a backup encoder publishes with ?role=backup)"
+        case .backupAlreadyLive:
+            return "this channel already has a backup encoder publishing; stop that one first (one primary and one backup per channel)"
         case .liveOnAnotherNode(_, _, let node):
             return "this channel is already live on node \(node); stop that encoder or wait for its session to end"
         case .admissionRefused(_, _, let reason):
@@ -83,6 +88,7 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
         case .unknownKey: "unknown_key"
         case .revokedKey: "revoked_key"
         case .channelAlreadyLive, .liveOnAnotherNode: "channel_already_live"
+        case .backupAlreadyLive: "backup_already_live"
         case .admissionRefused: "admission_refused"
         case .malformedRequest: "malformed_request"
         case .tooManyFailedAttempts: "too_many_failed_attempts"
@@ -95,7 +101,9 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     public var channelID: String? {
         switch self {
         case .revokedKey(let channel, _, _, _): channel
-        case .channelAlreadyLive(let channel, _), .liveOnAnotherNode(let channel, _, _), .admissionRefused(let channel, _, _): channel
+        case .channelAlreadyLive(let channel, _), .backupAlreadyLive(let channel, _), .liveOnAnotherNode(let channel, _, _),
+            .admissionRefused(let channel, _, _):
+            channel
         default: nil
         }
     }
@@ -105,7 +113,9 @@ public enum PublishRefusalReason: Sendable, Hashable, Codable {
     public var channelName: String? {
         switch self {
         case .revokedKey(_, let name, _, _): name
-        case .channelAlreadyLive(_, let name), .liveOnAnotherNode(_, let name, _), .admissionRefused(_, let name, _): name
+        case .channelAlreadyLive(_, let name), .backupAlreadyLive(_, let name), .liveOnAnotherNode(_, let name, _),
+            .admissionRefused(_, let name, _):
+            name
         default: nil
         }
     }

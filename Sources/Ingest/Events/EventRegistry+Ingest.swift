@@ -10,5 +10,8 @@ extension EventRegistry {
         register(IngestStatsSampled.self)
         registerUpcaster(IngestStatsSampled.eventType, from: 1) { try IngestStatsSampled.upcastFromVersion1($0) }
         register(StreamEnded.self)
+        register(InputSwitched.self)
+        register(SlateStarted.self)
+        register(SlateEnded.self)
     }
 }

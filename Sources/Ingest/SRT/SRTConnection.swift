@@ -74,7 +74,7 @@ final class SRTConnection {
         guard let live, !pendingMedia.isEmpty else { return true }
         let items = pendingMedia
         pendingMedia.removeAll(keepingCapacity: true)
-        switch live.yield(contentsOf: items) {
+        switch live.yield(contentsOf: items, from: verdict.role) {
         case .produceMore:
             return true
         case .stopProducing:

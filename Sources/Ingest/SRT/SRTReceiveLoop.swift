@@ -163,7 +163,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
             count.store(connections.count, ordering: .relaxed)
             _ = server.addressCounts.withLock { $0.open(RTMPServer.host(of: verdict.remoteAddress)) }
             let server = server
-            let registryConnection = SessionRegistry.Connection(token: token) { [weak self] _, description in
+            let registryConnection = SessionRegistry.Connection(token: token, role: verdict.role) { [weak self] _, description in
                 self?.post(.close(socket, token: token, reason: .kicked, detail: description))
             }
             Task { [weak self] in
@@ -179,7 +179,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
         case .refused:
             if let connection = connections[socket], connection.token == token { end(connection, reason: .protocolError, detail: nil) }
             return
-        case .started(let started), .resumed(let started):
+        case .started(let started), .resumed(let started), .attached(let started):
             session = started
         }
         guard let connection = connections[socket], connection.token == token, !stopping else {
@@ -195,7 +195,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
         connection.lastMedia = now
         connection.lastSample = now
         connection.lastFlush = now
-        session.demand.setResume { [weak self] in self?.post(.resume(socket, token: token)) }
+        session.demand.setResume({ [weak self] in self?.post(.resume(socket, token: token)) }, for: connection.verdict.role)
         watch(connection.socket)
         // libsrt's epoll reports a socket when it becomes readable, not what it already holds.
         read(connection)
@@ -281,7 +281,7 @@ final class SRTReceiveLoop: @unchecked Sendable {
             connection.pendingMedia += held.items
             _ = connection.flushMedia()
             connection.sampleStats(server: server)
-            live.demand.setResume(nil)
+            live.demand.setResume(nil, for: connection.verdict.role)
             endings.append(Ending(sessionID: live.id, token: connection.token, reason: reason, detail: detail))
             connection.live = nil
         }

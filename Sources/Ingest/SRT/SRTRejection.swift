@@ -7,7 +7,7 @@ enum SRTRejection {
         switch reason {
         case .unknownKey: SRT_REJX_NOTFOUND
         case .revokedKey, .admissionRefused: SRT_REJX_FORBIDDEN
-        case .channelAlreadyLive, .liveOnAnotherNode: SRT_REJX_CONFLICT
+        case .channelAlreadyLive, .backupAlreadyLive, .liveOnAnotherNode: SRT_REJX_CONFLICT
         case .malformedRequest: SRT_REJX_BAD_REQUEST
         case .tooManyFailedAttempts, .serverFull: SRT_REJX_OVERLOAD
         case .unavailable: SRT_REJX_DOWN

@@ -39,6 +39,7 @@ public final class SRTServer: Sendable {
         var streamKey: String
         var remoteAddress: String
         var at: ContinuousClock.Instant
+        var role: IngestInputRole = .primary
     }
 
     /// How long the listen callback took (it runs on libsrt's receiving thread); `timeouts` counts
@@ -218,7 +219,9 @@ public final class SRTServer: Sendable {
             if let answer = Self.wait(
                 for: configuration.liveCheckTimeout,
                 { () -> (Bool, String?) in
-                    if await registry.list().contains(where: { $0.channelID == channelID && $0.connected }) { return (true, nil) }
+                    if await registry.list().contains(where: { $0.channelID == channelID && $0.inputs.contains(request.role) }) {
+                        return (true, nil)
+                    }
                     return (false, await registry.holderElsewhere(channelID: channelID))
                 })
             {
@@ -242,7 +245,10 @@ public final class SRTServer: Sendable {
         case .accepted(let channelID, let channelName):
             limiter.withLock { $0.recordSuccess(host) }
             guard !live else {
-                let reason = PublishRefusalReason.channelAlreadyLive(channelID: channelID, channelName: channelName)
+                let reason =
+                    request.role == .backup
+                    ? PublishRefusalReason.backupAlreadyLive(channelID: channelID, channelName: channelName)
+                    : PublishRefusalReason.channelAlreadyLive(channelID: channelID, channelName: channelName)
                 rejected(reason, request: request, remoteAddress: remote)
                 return SRTRejection.code(for: reason)
             }
@@ -265,7 +271,8 @@ public final class SRTServer: Sendable {
                 }
             }
             verdicts.withLock {
-                $0[socket] = Verdict(channelID: channelID, channelName: channelName, streamKey: key, remoteAddress: remote, at: .now)
+                $0[socket] = Verdict(
+                    channelID: channelID, channelName: channelName, streamKey: key, remoteAddress: remote, at: .now, role: request.role)
             }
             return 0
         }

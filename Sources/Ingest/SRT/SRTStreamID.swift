@@ -13,6 +13,8 @@ public struct SRTStreamID: Sendable, Hashable {
     public var streamKey: String
     public var mode: Mode
     public var user: String?
+    /// `role=backup` makes the publish the channel's backup input.
+    public var role: IngestInputRole = .primary
 
     public enum ParseError: Error, Sendable, Hashable, CustomStringConvertible {
         case empty
@@ -23,6 +25,7 @@ public struct SRTStreamID: Sendable, Hashable {
         case malformedResource(String)
         case unknownMode(String)
         case unsupportedType(String)
+        case unknownRole(String)
 
         /// Never the id's own text: a stream key may be anywhere in a malformed id, and the
         /// description goes to the log (`PublishRejected.detail`) and the process log.
@@ -44,6 +47,8 @@ public struct SRTStreamID: Sendable, Hashable {
                 "unknown mode m=\(Self.short(mode)); publish with m=publish"
             case .unsupportedType(let type):
                 "streamd takes live streams (t=stream), not t=\(Self.short(type))"
+            case .unknownRole(let role):
+                "unknown role=\(Self.short(role)); leave it out for the primary encoder or write role=backup"
             }
         }
 
@@ -90,6 +95,10 @@ public struct SRTStreamID: Sendable, Hashable {
             mode = parsed
         }
         user = values["u"]
+        if let role = values["role"] {
+            guard let parsed = IngestInputRole(rawValue: role) else { throw .unknownRole(role) }
+            self.role = parsed
+        }
     }
 
     private static func resource(_ text: String) throws(ParseError) -> (String, String) {

@@ -38,23 +38,31 @@ final class QueueDepth: Sendable {
     var value: Int { counter.load(ordering: .relaxed) }
 }
 
-/// Tells the connection currently feeding a session that the consumer wants more.
+/// Tells the connections feeding a session (its primary and backup inputs) that the consumer wants more.
 final class MediaDemand: NIOAsyncSequenceProducerDelegate {
-    private let resume = Mutex<(@Sendable () -> Void)?>(nil)
+    private let resume = Mutex<[IngestInputRole: @Sendable () -> Void]>([:])
     private let terminated = Atomic<Bool>(false)
 
-    func setResume(_ action: (@Sendable () -> Void)?) {
-        resume.withLock { $0 = action }
+    func setResume(_ action: (@Sendable () -> Void)?, for role: IngestInputRole = .primary) {
+        resume.withLock { $0[role] = action }
     }
 
     var consumerGone: Bool { terminated.load(ordering: .relaxed) }
 
     func produceMore() {
-        resume.withLock { $0 }?()
+        for action in resume.withLock({ Array($0.values) }) { action() }
+    }
+
+    func resume(_ role: IngestInputRole) {
+        resume.withLock { $0[role] }?()
     }
 
     func didTerminate() {
         terminated.store(true, ordering: .relaxed)
-        resume.withLock { $0 }?()
+        produceMore()
+    }
+
+    func clear() {
+        resume.withLock { $0.removeAll() }
     }
 }

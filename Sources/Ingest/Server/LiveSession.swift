@@ -26,18 +26,29 @@ public final class LiveSession: Sendable {
         var reconnects = 0
         var description: StreamDescription?
         var executor: (any TaskExecutor)?
+        var selector: InputSelector
+        var slate: SlateRun?
+    }
+
+    /// The slate playing while every input is gone.
+    struct SlateRun: Sendable {
+        var task: Task<Void, Never>?
+        var startedAt: ContinuousClock.Instant
+        var announced: Bool
     }
 
     let source: LiveMediaSequence.Producer.Source
     let demand: MediaDemand
     private let state: Mutex<Mutable>
     private let registry: SessionRegistry
+    private let emitter: IngestEventEmitter?
     private let announced = Atomic<Bool>(false)
     private let ended = Atomic<Bool>(false)
 
     init(
         channelID: String, channelName: String, remoteAddress: String, protocol: String,
-        lowWatermark: Int, highWatermark: Int, executor: (any TaskExecutor)? = nil, registry: SessionRegistry
+        lowWatermark: Int, highWatermark: Int, executor: (any TaskExecutor)? = nil, inputs: InputSelector.Options = .init(),
+        registry: SessionRegistry, emitter: IngestEventEmitter? = nil
     ) {
         id = UUID()
         self.channelID = channelID
@@ -45,13 +56,14 @@ public final class LiveSession: Sendable {
         self.protocol = `protocol`
         startedAt = Date()
         self.registry = registry
+        self.emitter = emitter
         demand = MediaDemand()
         let produced = LiveMediaSequence.Producer.makeSequence(
             backPressureStrategy: .init(lowWatermark: lowWatermark, highWatermark: highWatermark),
             finishOnDeinit: true, delegate: demand)
         source = produced.source
         media = LiveMediaSequence(producer: produced.sequence, depth: QueueDepth())
-        state = Mutex(Mutable(remoteAddress: remoteAddress, executor: executor))
+        state = Mutex(Mutable(remoteAddress: remoteAddress, executor: executor, selector: InputSelector(options: inputs)))
     }
 
     /// The node it is live on, in a cluster.
@@ -76,23 +88,152 @@ public final class LiveSession: Sendable {
         _ = await registry.kick(sessionID: id, by: actor, reason: reason)
     }
 
-    /// Passes items on, in order; `.stopProducing` means stop reading the socket until demand returns.
-    func yield(contentsOf items: [MediaItem]) -> LiveMediaSequence.Producer.Source.YieldResult {
-        for item in items {
-            guard case .track(let track) = item else { continue }
-            state.withLock { state in
+    /// Items from the input `role`. Only the playing input's reach the media (its backpressure
+    /// applies: `.stopProducing` means stop reading the socket until demand returns); the others
+    /// are buffered from their latest keyframe so a switch need not wait for the next one.
+    func yield(contentsOf items: [MediaItem], from role: IngestInputRole = .primary) -> LiveMediaSequence.Producer.Source.YieldResult {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            for item in items {
+                guard case .track(let track) = item else { continue }
                 state.tracks.removeAll { $0.kind == track.kind }
                 state.tracks.append(track)
             }
+            let output = state.selector.receive(items, from: role, now: now)
+            let result = forward(output, state: &state, now: now)
+            return output.fromCaller ? result : .produceMore
         }
-        media.depth.counter.add(items.count, ordering: .relaxed)
-        let result = source.yield(contentsOf: items)
-        if result == .dropped { media.depth.counter.subtract(items.count, ordering: .relaxed) }
+    }
+
+    /// Passes the selector's items to the media and records its switch, under the session's lock so
+    /// that items and events keep their order.
+    private func forward(
+        _ output: InputSelector.Output, state: inout Mutable, now: ContinuousClock.Instant
+    ) -> LiveMediaSequence.Producer.Source.YieldResult {
+        var result = LiveMediaSequence.Producer.Source.YieldResult.produceMore
+        if !output.items.isEmpty {
+            media.depth.counter.add(output.items.count, ordering: .relaxed)
+            result = source.yield(contentsOf: output.items)
+            if result == .dropped { media.depth.counter.subtract(output.items.count, ordering: .relaxed) }
+        }
+        guard let switched = output.switched else { return result }
+        let session = id.uuidString.lowercased()
+        if switched.from == .slate, let slate = state.slate {
+            slate.task?.cancel()
+            state.slate = nil
+            if slate.announced {
+                emit(
+                    SlateEnded(
+                        sessionID: session, channelID: channelID, reason: .inputReturned,
+                        durationSeconds: slate.startedAt.duration(to: now).inSeconds))
+            }
+        }
+        // A session's first input is no switch; the slate's start has an event of its own.
+        if switched.from != nil, switched.to != .slate {
+            emit(
+                InputSwitched(
+                    sessionID: session, channelID: channelID, from: switched.from, to: switched.to, reason: switched.reason,
+                    silentMilliseconds: switched.silent.map { Int($0.inSeconds * 1000) }, discontinuity: switched.discontinuity))
+        }
         return result
     }
 
-    func yield(_ item: MediaItem) -> LiveMediaSequence.Producer.Source.YieldResult {
-        yield(contentsOf: [item])
+    private func emit(_ event: any DomainEvent) {
+        guard isAnnounced, !isEnded else { return }
+        emitter?.emit(event, stream: streamID, actor: .system("ingest"))
+    }
+
+    /// A connection of `role` joined the session.
+    func inputConnected(_ role: IngestInputRole) {
+        state.withLock { $0.selector.connected(role) }
+    }
+
+    /// `role`'s connection ended: another input plays when one can.
+    func inputDisconnected(_ role: IngestInputRole) {
+        let now = ContinuousClock.now
+        demand.setResume(nil, for: role)
+        state.withLock { state in
+            let output = state.selector.disconnected(role, now: now)
+            _ = forward(output, state: &state, now: now)
+        }
+        // Whoever plays now may have been waiting on demand that the gone input held.
+        demand.produceMore()
+    }
+
+    /// The quality machine put the session in ERROR: the other input plays if it is healthy.
+    public func qualityFailed() {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            let output = state.selector.qualityFailed(now: now)
+            _ = forward(output, state: &state, now: now)
+        }
+    }
+
+    /// The roles connected now, and what plays.
+    public var inputs: (connected: [IngestInputRole], playing: InputSource?) {
+        state.withLock { ($0.selector.connectedRoles, $0.selector.active) }
+    }
+
+    /// Plays `slate` (looped, in real time) while no input is connected. The clip is made by
+    /// `provider` for the tracks last played, so the ladder keeps its shape.
+    func startSlate(_ provider: any SlateProvider) {
+        let tracks = state.withLock { state -> [TrackInfo]? in
+            guard state.selector.connectedRoles.isEmpty, state.slate == nil, !isEnded else { return nil }
+            state.slate = SlateRun(task: nil, startedAt: .now, announced: false)
+            return Array(state.selector.outputTracks.values)
+        }
+        guard let tracks, !tracks.isEmpty else { return }
+        let task = Task { [weak self] in
+            guard let clip = await provider.slate(matching: tracks) else { return }
+            await self?.playSlate(clip)
+        }
+        state.withLock { state in
+            if state.slate != nil { state.slate?.task = task } else { task.cancel() }
+        }
+    }
+
+    private func playSlate(_ clip: SlateClip) async {
+        let started = state.withLock { state -> Bool in
+            guard state.slate != nil, !Task.isCancelled else { return false }
+            let output = state.selector.startSlate(tracks: clip.tracks)
+            guard output.switched != nil else { return false }
+            _ = forward(output, state: &state, now: .now)
+            state.slate?.announced = isAnnounced
+            state.slate?.startedAt = .now
+            let video = clip.tracks.first { $0.kind == .video }
+            emit(SlateStarted(sessionID: id.uuidString.lowercased(), channelID: channelID, width: video?.width, height: video?.height))
+            return true
+        }
+        guard started else { return }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var loop = SlateLoop(clip: clip)
+        while !Task.isCancelled, !isEnded {
+            let due = loop.packets(through: start.duration(to: clock.now) + .milliseconds(100))
+            let stillPlaying = state.withLock { state -> Bool in
+                guard state.selector.isPlayingSlate else { return false }
+                _ = forward(InputSelector.Output(items: state.selector.slate(due)), state: &state, now: .now)
+                return true
+            }
+            guard stillPlaying, (try? await Task.sleep(for: .milliseconds(50))) != nil else { break }
+        }
+    }
+
+    /// The session ends: a slate playing ends with it.
+    func endSlate() {
+        let now = ContinuousClock.now
+        let slate = state.withLock { state -> SlateRun? in
+            defer { state.slate = nil }
+            return state.slate
+        }
+        guard let slate else { return }
+        slate.task?.cancel()
+        if slate.announced {
+            emit(
+                SlateEnded(
+                    sessionID: id.uuidString.lowercased(), channelID: channelID, reason: .sessionEnded,
+                    durationSeconds: slate.startedAt.duration(to: now).inSeconds))
+        }
     }
 
     func update(stats: IngestStats, newBytes: UInt64) {
@@ -155,7 +296,7 @@ public final class LiveSession: Sendable {
     func finishMedia() {
         ended.store(true, ordering: .relaxed)
         source.finish()
-        demand.setResume(nil)
+        demand.clear()
     }
 }
 
@@ -176,4 +317,7 @@ public struct LiveSessionSummary: Sendable, Hashable, Codable {
     public var health: Int? = nil
     /// The quality machine's state: HIGH, MEDIUM, LOW, VERY_LOW, ERROR or RECOVERY.
     public var quality: String? = nil
+    /// The inputs connected (`primary`, `backup`) and what plays (`primary`, `backup`, `slate`).
+    public var inputs: [IngestInputRole] = []
+    public var playing: InputSource? = nil
 }

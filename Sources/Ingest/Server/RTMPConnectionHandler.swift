@@ -29,6 +29,8 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
 
     private var live: LiveSession?
     private var token: UInt64 = 0
+    /// Which input of its session this connection is (`?role=backup`).
+    private var role = IngestInputRole.primary
     private var endReason: (StreamEnded.Reason, String?)?
     private var stats = IngestStatsAccumulator()
     private var bytesAtLastSample: UInt64 = 0
@@ -120,7 +122,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         flushMedia()
         if let live {
             sampleStats()
-            live.demand.setResume(nil)
+            live.demand.setResume(nil, for: role)
             let (reason, detail) = endReason ?? (.encoderClosed, nil)
             let registry = server.registry
             let token = token
@@ -224,7 +226,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         lastMediaFlush = .now()
         let items = pendingMedia
         pendingMedia.removeAll(keepingCapacity: true)
-        switch live.yield(contentsOf: items) {
+        switch live.yield(contentsOf: items, from: role) {
         case .produceMore:
             break
         case .stopProducing:
@@ -303,7 +305,9 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         let handler = NIOLoopBound(self, eventLoop: loop)
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         let connectionToken = UInt64.random(in: 1...UInt64.max)
-        let connection = SessionRegistry.Connection(token: connectionToken, executor: EventLoopTaskExecutor(loop)) { code, description in
+        role = request.role
+        let connection = SessionRegistry.Connection(token: connectionToken, executor: EventLoopTaskExecutor(loop), role: request.role) {
+            code, description in
             loop.execute { handler.value.stop(code: code, description: description, context: boundContext.value) }
         }
         let server = server
@@ -321,7 +325,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         let live: LiveSession?
         switch admission {
         case .refused: live = nil
-        case .started(let session), .resumed(let session): live = session
+        case .started(let session), .resumed(let session), .attached(let session): live = session
         }
         switch machine.admissionFinished(accepted: live != nil) {
         case .refuse:
@@ -358,12 +362,13 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let boundContext = NIOLoopBound(context, eventLoop: loop)
-        live.demand.setResume {
-            loop.execute {
-                handler.value.machine.consumerResumed()
-                handler.value.resumeReading(context: boundContext.value)
-            }
-        }
+        live.demand.setResume(
+            {
+                loop.execute {
+                    handler.value.machine.consumerResumed()
+                    handler.value.resumeReading(context: boundContext.value)
+                }
+            }, for: role)
         scheduleTick(context: context)
         startPacing(context: context)
         perform(session.publishAccepted(), context: context)

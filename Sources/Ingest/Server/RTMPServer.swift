@@ -125,6 +125,7 @@ public final class RTMPServer: Sendable {
     enum Admission: Sendable {
         case started(LiveSession)
         case resumed(LiveSession)
+        case attached(LiveSession)
         case refused(PublishRefusalReason)
     }
 
@@ -167,6 +168,7 @@ public final class RTMPServer: Sendable {
             {
             case .started(let session): return .started(session)
             case .resumed(let session): return .resumed(session)
+            case .attached(let session): return .attached(session)
             case .refused(let reason):
                 rejected(reason, request: request, remoteAddress: remoteAddress, transport: transport)
                 return .refused(reason)

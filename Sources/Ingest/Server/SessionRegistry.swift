@@ -14,16 +14,22 @@ public actor SessionRegistry {
         public var mediaHighWatermark: Int
         /// This node's id in a cluster, recorded in `StreamStarted`.
         public var nodeID: String?
+        /// No media for this long from the playing input switches to the other (backup ingest).
+        public var inputStall: Duration
+        /// A primary that came back plays again after this long without a stall.
+        public var inputSwitchBack: Duration
 
         public init(
             graceWindow: Duration = .seconds(10), maxPublishers: Int = 100, mediaLowWatermark: Int = 64, mediaHighWatermark: Int = 512,
-            nodeID: String? = nil
+            nodeID: String? = nil, inputStall: Duration = .milliseconds(1500), inputSwitchBack: Duration = .seconds(5)
         ) {
             self.graceWindow = graceWindow
             self.maxPublishers = maxPublishers
             self.mediaLowWatermark = mediaLowWatermark
             self.mediaHighWatermark = mediaHighWatermark
             self.nodeID = nodeID
+            self.inputStall = inputStall
+            self.inputSwitchBack = inputSwitchBack
         }
     }
 
@@ -32,23 +38,29 @@ public actor SessionRegistry {
         let token: UInt64
         /// Where this connection produces media (its event loop); nil for a thread of its own (SRT).
         var executor: (any TaskExecutor)? = nil
+        var role: IngestInputRole = .primary
         let close: @Sendable (_ code: String, _ description: String) -> Void
     }
 
     enum Claim: Sendable {
         case started(LiveSession)
         case resumed(LiveSession)
+        /// A second input (the backup, or the primary beside a playing backup) joined a live session.
+        case attached(LiveSession)
         case refused(PublishRefusalReason)
     }
 
-    private enum Phase {
-        case connected(Connection)
-        case waiting(since: ContinuousClock.Instant, wallClock: Date, timer: Task<Void, Never>)
+    private struct Waiting {
+        var since: ContinuousClock.Instant
+        var wallClock: Date
+        var timer: Task<Void, Never>
     }
 
     private struct Entry {
         var session: LiveSession
-        var phase: Phase
+        var connections: [IngestInputRole: Connection]
+        /// Set while no input is connected: the grace window runs.
+        var waiting: Waiting?
     }
 
     public let configuration: Configuration
@@ -88,6 +100,12 @@ public actor SessionRegistry {
     /// Makes this node take each channel in the cluster before a session starts on it.
     public func use(_ holds: any ChannelHolds) { self.holds = holds }
 
+    private var slate: (any SlateProvider)?
+
+    /// Plays a slate made by `provider` in sessions whose inputs are all gone, until one returns or
+    /// the grace window ends.
+    public func use(slate provider: any SlateProvider) { slate = provider }
+
     /// The node holding `channelID` in the cluster when it is not live here.
     func holderElsewhere(channelID: String) async -> String? {
         guard byChannel[channelID] == nil, let holds else { return nil }
@@ -101,10 +119,10 @@ public actor SessionRegistry {
     ) async -> Claim {
         // The encoder is back within the grace window: the channel is still this node's unless
         // another node took it meanwhile, which ends the waiting session here.
-        if let holds, let id = byChannel[channelID], case .waiting? = entries[id]?.phase, let token = holdTokens[channelID] {
+        if let holds, let id = byChannel[channelID], entries[id]?.waiting != nil, let token = holdTokens[channelID] {
             holdOrder += 1
             let still = await holds.waiting(channelID: channelID, token: token, false, order: holdOrder)
-            if !still, let id = byChannel[channelID], case .waiting? = entries[id]?.phase {
+            if !still, let id = byChannel[channelID], entries[id]?.waiting != nil {
                 let node = await holds.holderElsewhere(channelID: channelID) ?? "another node"
                 end(
                     id, reason: .encoderClosed, detail: "its channel went live on \(node) within the grace window", actor: .system("ingest")
@@ -141,18 +159,27 @@ public actor SessionRegistry {
     private func claimLocally(
         channelID: String, channelName: String, remoteAddress: String, protocol: String, connection: Connection
     ) -> Claim {
+        let role = connection.role
         if let id = byChannel[channelID], var entry = entries[id] {
-            guard case .waiting(let since, _, let timer) = entry.phase else {
-                return .refused(.channelAlreadyLive(channelID: channelID, channelName: channelName))
+            guard entry.connections[role] == nil else {
+                return .refused(
+                    role == .backup
+                        ? .backupAlreadyLive(channelID: channelID, channelName: channelName)
+                        : .channelAlreadyLive(channelID: channelID, channelName: channelName))
             }
-            timer.cancel()
-            entry.phase = .connected(connection)
-            entries[id] = entry
+            entry.connections[role] = connection
             let session = entry.session
+            session.inputConnected(role)
+            guard let waiting = entry.waiting else {
+                entries[id] = entry
+                return .attached(session)
+            }
+            waiting.timer.cancel()
+            entry.waiting = nil
+            entries[id] = entry
             session.flushStats(emitter: emitter, actor: EventActor(.encoder, id: session.remoteAddress), final: false)
             session.reconnected(from: remoteAddress, executor: connection.executor)
-            _ = session.yield(.discontinuity)
-            let gap = since.duration(to: .now)
+            let gap = waiting.since.duration(to: .now)
             emitter.emit(
                 StreamResumed(
                     sessionID: session.id.uuidString.lowercased(), channelID: channelID, remoteAddress: remoteAddress,
@@ -166,8 +193,11 @@ public actor SessionRegistry {
         let session = LiveSession(
             channelID: channelID, channelName: channelName, remoteAddress: remoteAddress, protocol: `protocol`,
             lowWatermark: configuration.mediaLowWatermark, highWatermark: configuration.mediaHighWatermark,
-            executor: connection.executor, registry: self)
-        entries[session.id] = Entry(session: session, phase: .connected(connection))
+            executor: connection.executor,
+            inputs: InputSelector.Options(stallAfter: configuration.inputStall, switchBackAfter: configuration.inputSwitchBack),
+            registry: self, emitter: emitter)
+        session.inputConnected(role)
+        entries[session.id] = Entry(session: session, connections: [role: connection])
         byChannel[channelID] = session.id
         newSessionsContinuation.yield(session)
         return .started(session)
@@ -176,7 +206,12 @@ public actor SessionRegistry {
     /// The connection feeding a session ended. An encoder that went away gets the grace window;
     /// anything else ends the session now.
     func connectionEnded(_ sessionID: UUID, token: UInt64, reason: StreamEnded.Reason, detail: String?) {
-        guard var entry = entries[sessionID], case .connected(let connection) = entry.phase, connection.token == token else { return }
+        guard var entry = entries[sessionID], let role = entry.connections.first(where: { $0.value.token == token })?.key else { return }
+        entry.connections[role] = nil
+        entries[sessionID] = entry
+        entry.session.inputDisconnected(role)
+        // The other input carries the session on.
+        guard entry.connections.isEmpty else { return }
         entry.session.flushStats(emitter: emitter, actor: EventActor(.encoder, id: entry.session.remoteAddress), final: false)
         guard reason == .encoderClosed, configuration.graceWindow > .zero else {
             end(
@@ -189,8 +224,9 @@ public actor SessionRegistry {
             guard (try? await Task.sleep(for: grace)) != nil else { return }
             await self?.graceExpired(sessionID, token: token)
         }
-        entry.phase = .waiting(since: .now, wallClock: Date(), timer: timer)
+        entry.waiting = Waiting(since: .now, wallClock: Date(), timer: timer)
         entries[sessionID] = entry
+        if let slate { entry.session.startSlate(slate) }
         let channel = entry.session.channelID
         if let holds, let holdToken = holdTokens[channel] {
             holdOrder += 1
@@ -201,21 +237,18 @@ public actor SessionRegistry {
 
     /// Channels whose session here waits for its encoder.
     public func waitingChannels() -> [String] {
-        entries.values.compactMap { entry in
-            if case .waiting = entry.phase { return entry.session.channelID }
-            return nil
-        }
+        entries.values.compactMap { entry in entry.waiting == nil ? nil : entry.session.channelID }
     }
 
     /// Ends the waiting session of `channelID`: another node (`node`) took the channel live.
     public func endTakenOver(channelID: String, by node: String) {
-        guard let id = byChannel[channelID], case .waiting? = entries[id]?.phase else { return }
+        guard let id = byChannel[channelID], entries[id]?.waiting != nil else { return }
         holdTokens[channelID] = nil
         end(id, reason: .encoderClosed, detail: "its channel went live on \(node) within the grace window", actor: .system("ingest"))
     }
 
     private func graceExpired(_ sessionID: UUID, token: UInt64) {
-        guard let entry = entries[sessionID], case .waiting = entry.phase else { return }
+        guard let entry = entries[sessionID], entry.waiting != nil else { return }
         end(sessionID, reason: .encoderClosed, detail: nil, actor: EventActor(.encoder, id: entry.session.remoteAddress))
     }
 
@@ -232,7 +265,7 @@ public actor SessionRegistry {
         guard let entry = entries[sessionID] else { return false }
         let actor = metadata.actor
         let reason = metadata.reason
-        if case .connected(let connection) = entry.phase {
+        for connection in entry.connections.values {
             connection.close(
                 "NetStream.Publish.Denied",
                 "this stream was stopped by \(actor.kind == .admin ? "an administrator" : actor.description)"
@@ -257,14 +290,14 @@ public actor SessionRegistry {
     public func list() -> [LiveSessionSummary] {
         entries.values.map { entry in
             let session = entry.session
-            var connected = true
-            if case .waiting = entry.phase { connected = false }
             var stats = session.stats
             stats.queueDepth = session.queueDepth
+            let inputs = session.inputs
             return LiveSessionSummary(
                 id: session.id, channelID: session.channelID, channelName: session.channelName, protocol: session.protocol,
-                remoteAddress: session.remoteAddress, startedAt: session.startedAt, connected: connected,
-                reconnects: session.reconnects, bytesReceived: session.bytesReceived, stats: stats)
+                remoteAddress: session.remoteAddress, startedAt: session.startedAt, connected: !entry.connections.isEmpty,
+                reconnects: session.reconnects, bytesReceived: session.bytesReceived, stats: stats, inputs: inputs.connected,
+                playing: inputs.playing)
         }
         .sorted { $0.startedAt < $1.startedAt }
     }
@@ -278,7 +311,7 @@ public actor SessionRegistry {
     /// Ends every session (server shutdown).
     func endAll(reason: StreamEnded.Reason) {
         for (id, entry) in entries {
-            if case .connected(let connection) = entry.phase {
+            for connection in entry.connections.values {
                 connection.close("NetStream.Publish.Denied", "the server is shutting down; reconnect in a moment")
             }
             end(id, reason: reason, detail: nil, actor: .system("ingest"))
@@ -298,10 +331,11 @@ public actor SessionRegistry {
             Task { await holds.giveBack(channelID: session.channelID, token: token) }
         }
         var endedAt = Date()
-        if case .waiting(_, let wallClock, let timer) = entry.phase {
-            timer.cancel()
-            endedAt = wallClock
+        if let waiting = entry.waiting {
+            waiting.timer.cancel()
+            endedAt = waiting.wallClock
         }
+        session.endSlate()
         if session.claimAnnouncement() {
             emitter.emit(Self.started(session), stream: session.streamID, actor: EventActor(.encoder, id: session.remoteAddress))
         }

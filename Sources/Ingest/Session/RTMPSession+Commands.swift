@@ -120,7 +120,27 @@ extension RTMPSession {
     private mutating func publish(arguments: [AMF0Value], messageStreamID: UInt32, transactionID: Double) -> [Action] {
         guard case .connected(let application) = state else { return outOfOrder("publish", transactionID) }
         var key = arguments.first?.string ?? ""
-        if let query = key.firstIndex(of: "?") { key = String(key[..<query]) }
+        var role = IngestInputRole.primary
+        if let query = key.firstIndex(of: "?") {
+            let parameters = key[key.index(after: query)...]
+            key = String(key[..<query])
+            for pair in parameters.split(separator: "&") where pair.hasPrefix("role=") {
+                guard let parsed = IngestInputRole(rawValue: String(pair.dropFirst(5))) else {
+                    state = .closed
+                    let description =
+                        "unknown role in the stream name; publish to \(application)/STREAMKEY (primary) or \(application)/STREAMKEY?role=backup"
+                    return [
+                        .send(
+                            Self.onStatus(
+                                level: "error", code: "NetStream.Publish.BadName", description: description,
+                                messageStreamID: messageStreamID)),
+                        .refused(Refusal(detail: description, application: application, streamKey: key)),
+                        .close(.refused),
+                    ]
+                }
+                role = parsed
+            }
+        }
         guard !key.isEmpty, key.utf8.count <= 512 else {
             state = .closed
             let description =
@@ -135,7 +155,8 @@ extension RTMPSession {
                 .close(.refused),
             ]
         }
-        let request = PublishRequest(application: application, streamKey: key, tcURL: nil, messageStreamID: messageStreamID)
+        let request = PublishRequest(
+            application: application, streamKey: key, tcURL: nil, messageStreamID: messageStreamID, role: role)
         state = .authorizing(request)
         return [.authorize(request)]
     }

@@ -21,6 +21,18 @@ public struct RTMPSession: Sendable {
         public var streamKey: String
         public var tcURL: String?
         public var messageStreamID: UInt32
+        /// `?role=backup` after the key makes the publish the channel's backup input.
+        public var role: IngestInputRole = .primary
+
+        public init(
+            application: String, streamKey: String, tcURL: String?, messageStreamID: UInt32, role: IngestInputRole = .primary
+        ) {
+            self.application = application
+            self.streamKey = streamKey
+            self.tcURL = tcURL
+            self.messageStreamID = messageStreamID
+            self.role = role
+        }
     }
 
     public enum State: Sendable, Hashable {

@@ -31,6 +31,11 @@ final class TranscodePipeline {
     /// In the planner's rung order.
     private var rungs: [EncodedRung] = []
     private var passthrough: AsyncStream<MediaItem>.Continuation?
+    /// The source track the passthrough rendition's init segment was made from. Packets of another
+    /// configuration (the standby slate, a backup encoder with other parameters) are held back
+    /// from it: a rendition has one init segment per session.
+    private var passthroughTrack: TrackInfo?
+    private var passthroughPaused = false
     /// A passthrough the planner retired: its stream stays open until the session closes.
     private var retiredPassthrough: AsyncStream<MediaItem>.Continuation?
     private var audio: AudioOutput?
@@ -91,7 +96,7 @@ final class TranscodePipeline {
             case .openPassthrough(let name, let track):
                 openPassthrough(name: name, track: track)
             case .forwardPassthrough(let packet):
-                passthrough?.yield(.packet(packet))
+                if !passthroughPaused { passthrough?.yield(.packet(packet)) }
             case .retirePassthrough:
                 retiredPassthrough = passthrough
                 passthrough = nil
@@ -115,6 +120,9 @@ final class TranscodePipeline {
 
     private func configureVideo(_ track: TrackInfo) throws(TranscodeError) {
         guard planner.isNewVideoTrack(track) else { return }
+        if let passthroughTrack {
+            passthroughPaused = passthroughTrack.configuration != track.configuration || passthroughTrack.codec != track.codec
+        }
         if videoDecoder != nil { try decodeVideo(nil) }
         videoDecoder = try Decoder(track: track, threads: options.decoderThreads)
         planner.videoDecoderOpened(for: track)
@@ -202,6 +210,7 @@ final class TranscodePipeline {
         let (items, output) = AsyncStream.makeStream(of: MediaItem.self)
         output.yield(.track(track))
         passthrough = output
+        passthroughTrack = track
         transcoder.announce.yield(
             Rendition(
                 name: name, kind: .video, width: track.width, height: track.height, frameRate: track.frameRate,

@@ -107,6 +107,18 @@ def rank(values: list[float], p: float) -> float | None:
     return round(percentile(values, p), 3) if values else None
 
 
+def longest_stall(samples: list) -> float:
+    """The longest time (s) the playhead did not move while playing, from the 250 ms samples."""
+    longest, since = 0.0, None
+    for previous, sample in zip(samples, samples[1:]):
+        if sample[7] == previous[7] and not sample[6]:
+            since = previous[0] if since is None else since
+            longest = max(longest, (sample[0] - since) / 1000)
+        else:
+            since = None
+    return round(longest, 3)
+
+
 def play(url: str, seconds: float, warmup: float, hlsjs_dir: str, out: str, config: dict, start_timeout: float = 60) -> dict:
     """Plays `url` in headless Chromium; returns the figures of the window after the warm-up."""
     page = PAGE % {"url": json.dumps(url), "config": json.dumps({"lowLatencyMode": True} | config)}
@@ -158,6 +170,7 @@ def play(url: str, seconds: float, warmup: float, hlsjs_dir: str, out: str, conf
         "levelPlayed": played,
         "levelPlayedHeight": report["levels"][played]["height"] if 0 <= played < len(report["levels"]) else None,
         "levelSwitches": len(report["levelSwitches"]),
+        "longestStallInWindow": longest_stall(window),
         "bufferAheadMedian": rank([s[4] for s in window], 50),
         "playedInWindow": round(window[-1][7] - window[0][7], 3) if len(window) > 1 else 0,
         "sampledInWindow": round((window[-1][0] - window[0][0]) / 1000, 3) if len(window) > 1 else 0,
