@@ -265,7 +265,8 @@ let package = Package(
         ),
         // Browser/ holds the Selenium scripts the browser tests run; Fixtures/ the servers other tests talk to.
         .testTarget(
-            name: "StreamdTests", dependencies: ["TestSupport", "EventStore"], exclude: ["Browser", "Fixtures"], swiftSettings: strict),
+            name: "StreamdTests", dependencies: ["TestSupport", "EventStore", "Media", "TranscodeFiles"], exclude: ["Browser", "Fixtures"],
+            swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media"], swiftSettings: strict),
         .testTarget(
             name: "IngestTests",

@@ -93,8 +93,8 @@ struct FLVFile {
             #expect(error.description.contains("Sorenson H.263"))
             #expect(error.description.contains("H.264"))
         }
-        // Enhanced RTMP: IsExHeader bit + FourCC.
-        for (fourCC, name) in [("hvc1", "HEVC"), ("av01", "AV1")] {
+        // Enhanced RTMP (IsExHeader bit + FourCC) whose configuration record is garbage.
+        for (fourCC, name) in [("hvc1", "HEVC sequence start"), ("av01", "AV1 sequence start")] {
             do {
                 _ = try FLVMediaPayload.parseVideo([0x90] + Array(fourCC.utf8) + [0, 0, 0])
                 Issue.record("\(fourCC) accepted")

@@ -190,12 +190,12 @@ import Testing
             typeID: 18, messageStreamID: 1, chunkStreamID: 4,
             payload: AMF0Encoder.encode([
                 .string("@setDataFrame"), .string("onMetaData"),
-                .ecmaArray(["videocodecid": .number(1_752_589_105), "width": .number(1920)]),
+                .ecmaArray(["videocodecid": .number(0x7676_6331), "width": .number(1920)]),  // 'vvc1' (H.266)
             ]))
         let actions = session.receive(data)
         let status = Self.sent(actions).first
         #expect(status?[3].object?["code"] == .string("NetStream.Publish.Failed"))
-        #expect(status?[3].object?["description"]?.string?.contains("hvc1") == true)
+        #expect(status?[3].object?["description"]?.string?.contains("vvc1") == true)
         #expect(actions.contains { if case .close(.protocolError) = $0 { true } else { false } })
     }
 }

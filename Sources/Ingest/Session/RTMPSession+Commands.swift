@@ -105,16 +105,27 @@ extension RTMPSession {
             "description": .string("Connection succeeded."),
         ]
         info.properties.append(.init("objectEncoding", object["objectEncoding"] ?? .number(0)))
+        var properties: AMF0Object = ["fmsVer": .string("FMS/3,5,7,7009"), "capabilities": .number(31), "mode": .number(1)]
+        if let accepted = Self.acceptedFourCCs(object["fourCcList"]) {
+            properties.properties.append(.init("fourCcList", .strictArray(accepted.map { .string($0) })))
+        }
         return [
             .send(.windowAcknowledgementSize(configuration.windowAcknowledgementSize)),
             .send(.setPeerBandwidth(configuration.windowAcknowledgementSize)),
             .send(.setChunkSize(configuration.outgoingChunkSize)),
             .send(
-                Self.result(
-                    transactionID,
-                    .object(["fmsVer": .string("FMS/3,5,7,7009"), "capabilities": .number(31), "mode": .number(1)]),
-                    .object(info))),
+                Self.result(transactionID, .object(properties), .object(info))),
         ]
+    }
+
+    /// Enhanced RTMP: an encoder lists the FourCCs it can send in `connect`'s `fourCcList` (a strict
+    /// array of strings; `*` for any). The answer's properties name those streamd takes; an encoder
+    /// that sent no list (or something else in its place) gets the plain answer.
+    static func acceptedFourCCs(_ value: AMF0Value?) -> [String]? {
+        guard case .strictArray(let values)? = value else { return nil }
+        let offered = values.compactMap(\.string)
+        if offered.contains("*") { return FLVMediaPayload.enhancedFourCCs }
+        return FLVMediaPayload.enhancedFourCCs.filter(offered.contains)
     }
 
     private mutating func publish(arguments: [AMF0Value], messageStreamID: UInt32, transactionID: Double) -> [Action] {

@@ -8,10 +8,10 @@ extension RTMPSession {
             return []
         }
         metadata = StreamMetadata(object)
-        if let codec = metadata.videoCodec, codec != "avc1" {
+        if let codec = metadata.videoCodec, !["avc1", "hvc1", "av01", "vp09"].contains(codec) {
             throw RTMPProtocolError(.flv, "video codec '\(codec)' is not supported; \(FLVMediaPayload.advice)")
         }
-        if let codec = metadata.audioCodec, codec != "mp4a" {
+        if let codec = metadata.audioCodec, !["mp4a", "Opus"].contains(codec) {
             throw RTMPProtocolError(.flv, "audio codec '\(codec)' is not supported; \(FLVMediaPayload.advice)")
         }
         return []
@@ -42,7 +42,22 @@ extension RTMPSession {
             guard track != audioTrack else { return [] }
             audioTrack = track
             return [.media(.track(track))]
-        case .avcFrame(let isKeyframe, let compositionTime, let data):
+        case .hevcSequenceStart(let record):
+            return videoSequenceStart(.hevc, extradata: record.bytes)
+        case .av1SequenceStart(let record):
+            return videoSequenceStart(.av1, extradata: record.bytes)
+        case .vp9SequenceStart:
+            return videoSequenceStart(.vp9, extradata: [])
+        case .opusSequenceStart(let head):
+            // Opus decodes at 48 kHz whatever rate the encoder was fed.
+            let track = TrackInfo(
+                kind: .audio, codec: .opus, configuration: .opaque(head.bytes), timebase: .milliseconds,
+                sampleRate: 48_000, channels: head.channelCount, bitrate: metadata.audioDataRate.flatMap(Self.bitrate(kilobits:)))
+            guard track != audioTrack else { return [] }
+            audioTrack = track
+            return [.media(.track(track))]
+        case .avcFrame(let isKeyframe, let compositionTime, let data),
+            .videoFrame(_, let isKeyframe, let compositionTime, let data):
             // (pattern matches: `!= nil` copies the whole track description per frame)
             if case .none = videoTrack { return [] }
             let dts = videoClock.unwrap(message.timestamp)
@@ -50,7 +65,7 @@ extension RTMPSession {
                 track: .video, pts: dts + Int64(compositionTime), dts: dts, timebase: .milliseconds,
                 isKeyframe: isKeyframe, data: data)
             return announced ? [.media(.packet(packet))] : announceIfReady(at: dts) + [.media(.packet(packet))]
-        case .aacFrame(let data):
+        case .aacFrame(let data), .opusFrame(let data):
             if case .none = audioTrack { return [] }
             let dts = audioClock.unwrap(message.timestamp)
             let packet = MediaPacket(track: .audio, pts: dts, dts: dts, timebase: .milliseconds, isKeyframe: true, data: data)
@@ -58,6 +73,18 @@ extension RTMPSession {
         case .avcEndOfSequence, .ignorable:
             return []
         }
+    }
+
+    /// An Enhanced RTMP video track: its size comes from onMetaData when the encoder sent it, else
+    /// the transcoder learns it from the first decoded frame.
+    private mutating func videoSequenceStart(_ codec: Codec, extradata: [UInt8]) -> [Action] {
+        let track = TrackInfo(
+            kind: .video, codec: codec, configuration: .opaque(extradata), timebase: .milliseconds,
+            width: metadata.width, height: metadata.height, frameRate: metadata.frameRate,
+            bitrate: metadata.videoDataRate.flatMap(Self.bitrate(kilobits:)))
+        guard track != videoTrack else { return [] }
+        videoTrack = track
+        return [.media(.track(track))]
     }
 
     /// Once every track the metadata declares has its sequence header (or 2 s of media passed).
