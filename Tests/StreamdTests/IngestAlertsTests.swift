@@ -79,5 +79,12 @@ import Testing
         #expect(judged.contains(#""open":[]"#))
         let none = try await Self.alertEvents(server, session: cleanSession)
         #expect(!none.contains("IngestAlert"), "\(none)")
+
+        // The alerts' model and the console's, rebuilt from the log, equal the live ones.
+        for model in ["ingest-alerts", "dashboard"] {
+            let replay = try await Subprocess.runDetached(
+                try Binaries.streamd(), ["events", "replay", "--projection", model, "--database-url", server.database.urlString])
+            #expect(replay.status == 0 && replay.output.contains("identical"), "\(model): \(replay.output)")
+        }
     }
 }
