@@ -117,8 +117,12 @@ public struct Gateway: Sendable {
         NodeRoutes(leases: ClusterLeases(store: store, nodeID: "")).register(on: admin)
         WebhookRoutes(registry: WebhookRegistry(store: store, targets: webhookTargets)).register(on: admin)
         QualityRoutes(channels: channels, quality: QualityReadModel(store: store)).register(on: admin)
+        IngestAlertRoutes(channels: channels, alerts: IngestAlertReadModel(store: store)).register(on: admin)
         if let sessions {
-            StreamRoutes(sessions: sessions, quality: QualityReadModel(store: store), audience: audience, store: store).register(on: admin)
+            StreamRoutes(
+                sessions: sessions, quality: QualityReadModel(store: store), alerts: IngestAlertReadModel(store: store), audience: audience,
+                store: store
+            ).register(on: admin)
         }
         SettingsRoutes(
             channels: channels, store: store, recordings: playback?.recordings, playbackDefaults: playback?.defaults ?? PackagerOptions()

@@ -8,6 +8,7 @@ import Quality
 struct StreamRoutes: Sendable {
     let sessions: SessionRegistry
     var quality: QualityReadModel? = nil
+    var alerts: IngestAlertReadModel? = nil
     var audience: Audience? = nil
     /// Sessions live on the cluster's other nodes come from the shared database.
     var store: EventStore? = nil
@@ -30,8 +31,10 @@ struct StreamRoutes: Sendable {
         var peakViewers: Int
         /// The players' QoE from CMCD, once a player sent some.
         var qoe: QoESummary?
+        /// Ingest alerts open now (`GET /v1/streams/ID/alerts`).
+        var alerts: [IngestAlert]
 
-        enum CodingKeys: String, CodingKey { case viewers, peakViewers, qoe }
+        enum CodingKeys: String, CodingKey { case viewers, peakViewers, qoe, alerts }
 
         func encode(to encoder: any Encoder) throws {
             try stream.encode(to: encoder)
@@ -39,6 +42,7 @@ struct StreamRoutes: Sendable {
             try container.encode(viewers, forKey: .viewers)
             try container.encode(peakViewers, forKey: .peakViewers)
             try container.encodeIfPresent(qoe, forKey: .qoe)
+            try container.encode(alerts, forKey: .alerts)
         }
     }
 
@@ -54,13 +58,15 @@ struct StreamRoutes: Sendable {
                     streams[index].quality = row.state.rawValue
                 }
             }
+            var open: [String: IngestAlertReadModel.Session] = [:]
+            if let alerts, let rows = try? await alerts.sessions(streams.map { $0.id.uuidString.lowercased() }) { open = rows }
             var watching: [String: ViewerTracker.SessionViewers] = [:]
             for entry in audience?.viewers.sessions() ?? [] { watching[entry.session] = entry }
             let listed = streams.map { stream in
                 let id = stream.id.uuidString.lowercased()
                 return Listed(
                     stream: stream, viewers: watching[id]?.viewers ?? 0, peakViewers: watching[id]?.peak ?? 0,
-                    qoe: audience?.players.summary(session: id))
+                    qoe: audience?.players.summary(session: id), alerts: open[id]?.open ?? [])
             }
             let local = Set(streams.map { $0.id.uuidString.lowercased() })
             // A database hiccup lists this node's sessions alone rather than failing.

@@ -4,6 +4,7 @@ import EventStore
 import Gateway
 import Ingest
 import Packager
+import Quality
 import Transcode
 
 extension EventRegistry {
@@ -18,6 +19,7 @@ extension EventRegistry {
         registry.registerTranscodeEvents()
         registry.registerPackagerEvents()
         registry.registerQualityEvents()
+        registry.registerIngestAlertEvents()
         registry.registerChatEvents()
         registry.registerGatewayEvents()
         return registry

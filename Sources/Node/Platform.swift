@@ -39,6 +39,8 @@ public final class Platform: Sendable {
     /// Steers live sessions' transcoders by their quality.
     public let quality: QualityController
     let qualityProjection: ProjectionRunner
+    /// Judges live sessions' incoming streams by their channels' ingest alert rules.
+    let ingestAlerts: ProjectionRunner
     /// The console's read model (`dashboard`).
     public let dashboard: ProjectionRunner
     let media: MediaOptions
@@ -167,6 +169,7 @@ public final class Platform: Sendable {
         let chat = ChatService(store: store, channels: channels)
         self.chat = chat
         let qualityProjection = ProjectionRunner(store: store, sql: QualityProjection.live(store))
+        let ingestAlerts = ProjectionRunner(store: store, sql: IngestAlertProjection.live(store))
         let dashboard = ProjectionRunner(store: store, sql: DashboardProjection())
         let console = ConsoleEndpoint(store: store, dashboard: dashboard)
         gateway.console = console
@@ -177,7 +180,7 @@ public final class Platform: Sendable {
         if let metrics {
             let sources = NodeMetrics.Sources(
                 sessions: rtmp.registry, store: store,
-                runners: [channels.runner, chat.runner, qualityProjection, recordings.runner, dashboard],
+                runners: [channels.runner, chat.runner, qualityProjection, ingestAlerts, recordings.runner, dashboard],
                 audience: gateway.audience,
                 connections: gateway.connectionGuard, directory: pipeline.directory, quality: QualityReadModel(store: store))
             gateway.metrics = MetricsEndpoint(token: configuration.metricsToken) { await metrics.exposition(of: sources) }
@@ -193,6 +196,7 @@ public final class Platform: Sendable {
         self.gateway = gateway
         self.quality = QualityController(store: store)
         self.qualityProjection = qualityProjection
+        self.ingestAlerts = ingestAlerts
         self.dashboard = dashboard
     }
 
@@ -203,7 +207,7 @@ public final class Platform: Sendable {
     public var services: [any Service] {
         let (store, channels, keys, chat, quality, qualityProjection) = (store, channels, keys, chat, quality, qualityProjection)
         let (recordings, pipeline, rtmp, srt, media, logger) = (recordings, pipeline, rtmp, srt, media, logger)
-        let dashboard = self.dashboard
+        let (dashboard, ingestAlerts) = (self.dashboard, self.ingestAlerts)
         let audience = gateway.audience
         let admins = self.admins
         return [
@@ -215,6 +219,8 @@ public final class Platform: Sendable {
             NodeService("quality read model", logger: logger, .cancel { await qualityProjection.run() }),
             // The quality machine of every live session, and its effect on the transcoders.
             NodeService("quality controller", logger: logger, .cancel { await quality.run() }),
+            // Rules on each live session's incoming stream; appends IngestAlertRaised and IngestAlertCleared.
+            NodeService("ingest alerts", logger: logger, .cancel { await ingestAlerts.run() }),
             NodeService("DVR index", logger: logger, .cancel { await recordings.run() }),
             // Many small events (samples, chat posts) share one transaction per 200 ms.
             NodeService("dashboard read model", logger: logger, .cancel { await dashboard.run(batchInterval: .milliseconds(200)) }),

@@ -10,6 +10,7 @@ import Quality
 public enum Projections {
     public static let all: [any SQLProjection] = [
         ChannelsProjection(), DVRProjection(), QualityProjection(), ChatProjection(), DashboardProjection(),
+        IngestAlertProjection(),
     ]
     public static let inMemory: [InMemoryModelAudit] = [ChatRoomsAudit.model, PlaybackDirectoryAudit.model]
     public static var names: [String] { all.map(\.name) + inMemory.map(\.name) }

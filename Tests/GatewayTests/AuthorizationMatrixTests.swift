@@ -107,6 +107,8 @@ import Transcode
         admin("GET", "/v1/channels/{name}/quality", "/v1/channels/demo/quality", 200),
         // Past the door, an empty body is refused for what it lacks (400), not for who sent it.
         admin("PUT", "/v1/channels/{name}/quality", "/v1/channels/demo/quality", 400, body: "{}"),
+        admin("GET", "/v1/channels/{name}/ingest-alerts", "/v1/channels/demo/ingest-alerts", 200),
+        admin("PUT", "/v1/channels/{name}/ingest-alerts", "/v1/channels/demo/ingest-alerts", 400, body: "{}"),
         admin("GET", "/v1/channels/{name}/ladder", "/v1/channels/demo/ladder", 200),
         admin("PUT", "/v1/channels/{name}/ladder", "/v1/channels/demo/ladder", 400, body: "{}"),
         admin("GET", "/v1/channels/{name}/playback", "/v1/channels/demo/playback", 200),
@@ -120,6 +122,7 @@ import Transcode
         admin("DELETE", "/v1/webhooks/{id}", "/v1/webhooks/\(UUID())", 404),
         admin("POST", "/v1/webhooks/{id}/secret", "/v1/webhooks/\(UUID())/secret", 404),
         admin("DELETE", "/v1/streams/{id}", "/v1/streams/\(session)", 404),
+        admin("GET", "/v1/streams/{id}/alerts", "/v1/streams/\(session)/alerts", 404),
         admin("GET", "/v1/dashboard/live", "/v1/dashboard/live", 200),
         admin("GET", "/v1/dashboard/live/events", "/v1/dashboard/live/events", 200, headOnly: true),
         admin("GET", "/v1/dashboard/sessions", "/v1/dashboard/sessions", 200),

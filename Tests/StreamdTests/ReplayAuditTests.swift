@@ -11,7 +11,7 @@ import FoundationNetworking
 /// one by hash after a session with the live ladder, chat with moderation and a key rotation; and
 /// the chat models as of a position mid-session show what was visible then.
 @Suite struct ReplayAuditTests {
-    static let sqlModels = ["channels", "dvr", "quality", "chat", "dashboard"]
+    static let sqlModels = ["channels", "dvr", "quality", "chat", "dashboard", "ingest-alerts"]
 
     func streamd(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await Subprocess.runDetached(try Binaries.streamd(), arguments)

@@ -13,8 +13,8 @@ import Testing
     /// `Platform.services` and then HTTP, in start order; a shutdown logs `stopped NAME` for each in
     /// reverse, then `stopped the event log` (the log opens first, closes last) and `streamd stopped`.
     static let declaredOrder = [
-        "channels read model", "stream key table", "chat", "quality read model", "quality controller", "DVR index", "dashboard read model",
-        "audience sampler",
+        "channels read model", "stream key table", "chat", "quality read model", "quality controller", "ingest alerts", "DVR index",
+        "dashboard read model", "audience sampler",
         "recording maintenance", "key revocation watcher", "live pipeline", "RTMP ingest", "SRT ingest", "HTTP",
     ]
     static let chatSockets = 200

@@ -3,6 +3,7 @@ import Chat
 import EventStore
 import Foundation
 import Ingest
+import Quality
 import Transcode
 
 /// A session's story in human terms, one line per event, each citing the event's position: the
@@ -102,6 +103,12 @@ public struct SessionTimeline: Sendable, Codable, Hashable {
             line.text =
                 "quality \(changed.from.rawValue) → \(changed.to.rawValue)\(probing) because of \(changed.reason.rawValue): \(changed.detail)"
                 + " [\(Self.figures(changed.figures))]"
+        case let raised as IngestAlertRaised:
+            line.kind = "alert"
+            line.text = "ingest alert \(raised.rule.rawValue) raised: \(raised.message)"
+        case let cleared as IngestAlertCleared:
+            line.kind = "alert"
+            line.text = "ingest alert \(cleared.rule.rawValue) cleared after \(Self.seconds(cleared.durationSeconds))"
         case let started as RenditionStarted:
             line.kind = "rendition"
             var what: [String] = [started.codec]

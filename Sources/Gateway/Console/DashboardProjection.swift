@@ -4,6 +4,7 @@ import Foundation
 import Ingest
 import Logging
 import PostgresNIO
+import Quality
 import Transcode
 
 /// The console's read models (migrations/0009): each session with its latest figures and running
@@ -23,7 +24,7 @@ public struct DashboardProjection: SQLProjection {
         [
             StreamStarted.eventType, IngestStatsSampled.eventType, StreamResumed.eventType, StreamEnded.eventType,
             QualityChanged.eventType, RenditionStarted.eventType, RenditionStopped.eventType, AudienceSampled.eventType,
-            ChatMessagePosted.eventType,
+            ChatMessagePosted.eventType, IngestAlertRaised.eventType, IngestAlertCleared.eventType,
         ] + moderationTypes + refusalTypes
 
     public init() {}
@@ -72,7 +73,7 @@ public struct DashboardProjection: SQLProjection {
             try await connection.query(
                 """
                 UPDATE dashboard_sessions SET live = false, ended_at = \(at), end_reason = \(ended.reason.rawValue), end_detail = \(ended.detail),
-                    renditions = '{}', viewers = 0
+                    renditions = '{}', viewers = 0, alerts = '{}'
                 WHERE session_id = \(ended.sessionID)
                 """, logger: logger)
             try await timeline(
@@ -86,6 +87,23 @@ public struct DashboardProjection: SQLProjection {
                 """, logger: logger)
             try await timeline(
                 event, session: changed.sessionID, kind: "quality", data: try EventCoding.encodeString(changed), connection, logger)
+        case IngestAlertRaised.eventType:
+            let raised = try registry.decode(event, as: IngestAlertRaised.self)
+            let data = try EventCoding.encodeString(raised)
+            // A raise the projection appended after the session's end (it lags the log) opens nothing.
+            try await connection.query(
+                """
+                UPDATE dashboard_sessions SET alerts = alerts || jsonb_build_object(\(raised.rule.rawValue)::text, \(data)::jsonb)
+                WHERE session_id = \(raised.sessionID) AND live
+                """, logger: logger)
+            try await timeline(event, session: raised.sessionID, kind: "alert", data: data, connection, logger)
+        case IngestAlertCleared.eventType:
+            let cleared = try registry.decode(event, as: IngestAlertCleared.self)
+            try await connection.query(
+                "UPDATE dashboard_sessions SET alerts = alerts - \(cleared.rule.rawValue)::text WHERE session_id = \(cleared.sessionID)",
+                logger: logger)
+            try await timeline(
+                event, session: cleared.sessionID, kind: "alert", data: try EventCoding.encodeString(cleared), connection, logger)
         case RenditionStarted.eventType:
             guard let session = Self.session(of: event) else { return }
             let started = try registry.decode(event, as: RenditionStarted.self)

@@ -41,12 +41,14 @@ public struct DashboardReadModel: Sendable {
         public var qoe: PlaybackQoE?
         public var chatMessages: Int
         public var moderationActions: Int
+        /// Ingest alerts open now, by rule (their `IngestAlertRaised`); empty once ended.
+        public var alerts: JSONValue
     }
 
     public struct TimelineEntry: Sendable, Hashable, Codable {
         public var position: Int64
         public var at: Date
-        /// started, sample, quality, rendition, resumed, audience, ended
+        /// started, sample, quality, rendition, resumed, audience, alert, ended
         public var kind: String
         public var data: JSONValue
     }
@@ -129,7 +131,8 @@ public struct DashboardReadModel: Sendable {
                     'droppedFrames', s.dropped_frames, 'lateFrames', s.late_frames, 'reconnects', s.reconnects,
                     'qualityChanges', s.quality_changes, 'renditions', s.renditions, 'viewers', s.viewers,
                     'peakViewers', s.peak_viewers, 'averageViewers', s.viewer_sum::double precision / nullif(s.viewer_samples, 0),
-                    'qoe', s.qoe, 'chatMessages', s.chat_messages, 'moderationActions', s.moderation_actions)::text
+                    'qoe', s.qoe, 'chatMessages', s.chat_messages, 'moderationActions', s.moderation_actions,
+                    'alerts', s.alerts)::text
                 FROM dashboard_sessions s LEFT JOIN quality_sessions q ON q.session_id = s.session_id
                 WHERE \(condition)
                 ORDER BY s.started_at DESC LIMIT \(min(max(limit, 1), 1_000))

@@ -62,7 +62,7 @@ final class SRTConnection {
 
     private func deliver(_ item: MediaItem) {
         if case .packet(let packet) = item {
-            stats.record(track: packet.track, dts: packet.timebase.convert(packet.dts, to: .milliseconds))
+            stats.record(packet)
             lastMedia = .now
         }
         pendingMedia.append(item)

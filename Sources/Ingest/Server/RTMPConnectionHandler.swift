@@ -288,7 +288,7 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
     private func deliver(_ item: MediaItem) {
         guard live != nil else { return }
         if case .packet(let packet) = item {
-            stats.record(track: packet.track, dts: packet.dts)
+            stats.record(packet)
             lastMedia = .now()
         }
         pendingMedia.append(item)

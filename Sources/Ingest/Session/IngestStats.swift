@@ -33,6 +33,16 @@ public struct IngestStats: Sendable, Hashable, Codable {
     /// session's lowest value stands in for RTT. Constant offsets (up to one interval) cancel out.
     public var timestampLagMilliseconds: Int64?
 
+    // MARK: The source's structure (ingest alerts; nil in events recorded before they were kept)
+
+    /// The source's keyframe interval: the last whole keyframe-to-keyframe gap, or the time since
+    /// the last keyframe when that is longer, so a GOP too long shows before it ends. Nil before the
+    /// first video keyframe.
+    public var keyframeIntervalMilliseconds: Int64?
+    /// Video frames presented before a frame received earlier: B-frames (decode order is not
+    /// presentation order). Nil when none.
+    public var reorderedVideoFrames: Int?
+
     public init() {}
 }
 
@@ -49,6 +59,27 @@ struct IngestStatsAccumulator: Sendable {
     private var newestDTS: Int64?
     /// Seconds sampled since the interval in which the first frame arrived.
     private var secondsSinceFirst = 0.0
+    private var lastKeyframeDTS: Int64?
+    private var lastKeyframeInterval: Int64?
+    private var highestVideoPTS: Int64?
+    private var reordered = 0
+
+    /// One packet in the connection's order; times in milliseconds whatever the packet's timebase.
+    mutating func record(_ packet: MediaPacket) {
+        let dts = packet.timebase.convert(packet.dts, to: .milliseconds)
+        let wentBack = packet.track == .video && lastVideoDTS.map { dts < $0 } == true
+        record(track: packet.track, dts: dts)
+        guard packet.track == .video else { return }
+        let pts = packet.timebase.convert(packet.pts, to: .milliseconds)
+        // A frame shown before one received earlier: reordering. A late frame (DTS backwards) is
+        // counted as late instead, and restarts the comparison.
+        if !wentBack, let highest = highestVideoPTS, pts < highest { reordered += 1 }
+        highestVideoPTS = wentBack ? pts : Swift.max(highestVideoPTS ?? pts, pts)
+        if packet.isKeyframe {
+            if let last = lastKeyframeDTS, dts > last { lastKeyframeInterval = dts &- last }
+            lastKeyframeDTS = dts
+        }
+    }
 
     mutating func record(track: TrackKindTag, dts: Int64) {
         if firstDTS == nil { firstDTS = dts }
@@ -85,7 +116,12 @@ struct IngestStatsAccumulator: Sendable {
             let wall = secondsSinceFirst * 1000
             if wall.isFinite, wall < 1e15 { stats.timestampLagMilliseconds = Int64(wall.rounded()) &- (newest &- first) }
         }
+        if let keyframe = lastKeyframeDTS, let video = lastVideoDTS {
+            stats.keyframeIntervalMilliseconds = Swift.max(lastKeyframeInterval ?? 0, Swift.max(0, video &- keyframe))
+        }
+        stats.reorderedVideoFrames = reordered == 0 ? nil : reordered
         bytesAtLastSample = totalBytes
+        reordered = 0
         videoFrames = 0
         audioFrames = 0
         late = 0

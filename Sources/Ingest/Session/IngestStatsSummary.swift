@@ -44,6 +44,11 @@ public struct IngestStatsSummary: Sendable, Hashable, Codable {
         public var dropped: Int?
         public var lagMs: Int64?
         public var srt: SRT?
+        /// Ingest alerts' figures (`IngestStats`' A/V drift, keyframe interval, reordered frames);
+        /// absent in windows recorded before they were kept.
+        public var driftMs: Int64?
+        public var keyframeMs: Int64?
+        public var reordered: Int?
 
         public struct SRT: Sendable, Hashable, Codable {
             public var rttMs: Double
@@ -61,6 +66,9 @@ public struct IngestStatsSummary: Sendable, Hashable, Codable {
             late = stats.lateFrames == 0 ? nil : stats.lateFrames
             dropped = stats.droppedFrames == 0 ? nil : stats.droppedFrames
             lagMs = stats.timestampLagMilliseconds
+            driftMs = stats.avDriftMilliseconds
+            keyframeMs = stats.keyframeIntervalMilliseconds
+            reordered = stats.reorderedVideoFrames
             srt = stats.srt.map {
                 SRT(
                     rttMs: $0.rttMilliseconds, receiveMbps: $0.receiveRateMbps, bandwidthMbps: $0.bandwidthMbps,
@@ -127,6 +135,9 @@ extension IngestStats {
         lateFrames = sample.late ?? 0
         droppedFrames = sample.dropped ?? 0
         timestampLagMilliseconds = sample.lagMs
+        avDriftMilliseconds = sample.driftMs
+        keyframeIntervalMilliseconds = sample.keyframeMs
+        reorderedVideoFrames = sample.reordered
         srt = sample.srt.map {
             var link = SRTLinkStatistics()
             link.rttMilliseconds = $0.rttMs

@@ -61,6 +61,11 @@ const time = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 const figure = (label, value, id) => el("div", { class: "figure" }, el("div", { class: "label" }, label), el("div", { class: "value", "data-figure": id }, value));
 const badge = (text, kind = text) => el("span", { class: `badge ${kind}` }, text);
 const healthKind = (health) => (health == null ? "" : health >= 80 ? "good" : health >= 50 ? "warn" : "bad");
+// A live session's open ingest alerts (dashboard `alerts`: IngestAlertRaised by rule).
+const alertList = (alerts) => {
+  const open = Object.values(alerts ?? {});
+  return el("ul", { class: "alerts", "data-alerts": open.length, hidden: open.length === 0 }, ...open.map((alert) => el("li", { "data-rule": alert.rule }, badge(alert.rule, "bad"), " ", alert.message)));
+};
 
 function liveFeed(onSessions) {
   const source = new EventSource("/v1/dashboard/live/events");
@@ -95,6 +100,7 @@ function sessionCard(session) {
         figure("uptime", uptime, "uptime"),
         figure("protocol", session.protocol, "protocol"),
       ),
+      alertList(session.alerts),
     ),
   );
 }
@@ -179,7 +185,8 @@ async function channels() {
   await load();
 }
 
-function jsonEditor(title, path, id) {
+// `pick`: the answer's key that holds what PUT takes (GET wraps it with the channel's name).
+function jsonEditor(title, path, id, pick) {
   const area = el("textarea", { id, spellcheck: "false" });
   const form = el(
     "form",
@@ -195,14 +202,14 @@ function jsonEditor(title, path, id) {
           return;
         }
         const saved = await act(`${title} saved`, () => api(path, { method: "PUT", body }));
-        area.value = JSON.stringify(saved, null, 2);
+        area.value = JSON.stringify(pick ? saved[pick] : saved, null, 2);
       },
     },
     el("h2", {}, title),
     area,
     el("button", { type: "submit" }, `Save ${title.toLowerCase()}`),
   );
-  api(path).then((value) => (area.value = JSON.stringify(value, null, 2))).catch((error) => (area.value = `// ${error.message}`));
+  api(path).then((value) => (area.value = JSON.stringify(pick ? value[pick] : value, null, 2))).catch((error) => (area.value = `// ${error.message}`));
   return form;
 }
 
@@ -262,7 +269,7 @@ async function channel() {
       ),
       keyResult,
     ),
-    el("div", { class: "row" }, el("div", { class: "grow" }, jsonEditor("Ladder", `/v1/channels/${name}/ladder`, "ladder")), el("div", { class: "grow" }, jsonEditor("Playback", `/v1/channels/${name}/playback`, "playback")), el("div", { class: "grow" }, jsonEditor("Quality thresholds", `/v1/channels/${name}/quality`, "quality"))),
+    el("div", { class: "row" }, el("div", { class: "grow" }, jsonEditor("Ladder", `/v1/channels/${name}/ladder`, "ladder")), el("div", { class: "grow" }, jsonEditor("Playback", `/v1/channels/${name}/playback`, "playback")), el("div", { class: "grow" }, jsonEditor("Quality thresholds", `/v1/channels/${name}/quality`, "quality", "thresholds")), el("div", { class: "grow" }, jsonEditor("Ingest alerts", `/v1/channels/${name}/ingest-alerts`, "ingest-alerts", "rules"))),
     el("h2", {}, "Sessions"),
     el("div", { class: "panel" }, el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "started"), el("th", {}, "duration"), el("th", {}, "state"), el("th", {}, "peak viewers"), el("th", {}, "ended"))), sessions)),
     el("h2", {}, "Recordings"),
@@ -346,6 +353,7 @@ async function session() {
     header.replaceChildren(
       el("h1", {}, el("a", { href: `/admin/channels/${s.channelName}` }, s.channelName), " ", s.live ? badge("LIVE", "live") : badge(`ended: ${s.endReason ?? ""}`, ""), " ", badge(s.quality ?? "…", s.quality ?? ""), " ", s.health != null ? badge(`health ${s.health}`, healthKind(s.health)) : ""),
       el("div", { class: "figures panel" }, figure("ingest", bitrate(s.bitrate)), figure("frame rate", `${s.frameRate.toFixed(1)} fps`), figure("viewers", `${s.viewers} (peak ${s.peakViewers})`), figure("duration", duration(s.durationSeconds)), figure("reconnects", s.reconnects), figure("dropped frames", s.droppedFrames), figure("protocol", s.protocol), figure("encoder", s.encoder ?? "—"), figure("from", s.remoteAddress)),
+      alertList(s.alerts),
     );
     kick.hidden = !s.live;
     const samples = timeline.filter((e) => e.kind === "sample");
@@ -371,6 +379,7 @@ async function session() {
       el("div", { class: "panel" }, srt.length ? chart({ id: "chart-link", series: linkSeries, thresholds: lossThresholds, marks }) : chart({ id: "chart-link", series: lagSeries, marks }), legend(srt.length ? linkSeries : lagSeries)),
       el("div", { class: "panel" }, chart({ id: "chart-viewers", series: viewerSeries, marks }), legend(viewerSeries)),
       el("div", { class: "panel" }, el("table", { id: "transitions" }, el("thead", {}, el("tr", {}, el("th", {}, "when"), el("th", {}, "change"), el("th", {}, "reason"), el("th", {}, "figures"))), el("tbody", {}, timeline.filter((e) => e.kind === "quality").map((e) => el("tr", {}, el("td", {}, time(e.at)), el("td", {}, `${e.data.from} → ${e.data.to}`), el("td", {}, `${e.data.reason}: ${e.data.detail}`), el("td", { class: "mono" }, JSON.stringify(e.data.figures))))))),
+      el("div", { class: "panel" }, el("table", { id: "alert-log" }, el("thead", {}, el("tr", {}, el("th", {}, "when"), el("th", {}, "ingest alert"), el("th", {}, "what"))), el("tbody", {}, timeline.filter((e) => e.kind === "alert").map((e) => el("tr", {}, el("td", {}, time(e.at)), el("td", {}, `${e.data.rule} ${e.data.message != null ? "raised" : "cleared"}`), el("td", {}, e.data.message ?? `after ${duration(e.data.durationSeconds)}`)))))),
     );
     const renditionEvents = timeline.filter((e) => e.kind === "rendition");
     renditions.replaceChildren(
