@@ -11,6 +11,10 @@ public struct MediaPacket: Sendable {
     public var timebase: Timebase
     public var isKeyframe: Bool
     public var data: [UInt8]
+    /// Needed to decode the frames after it but already shown: a switch to a backup input starts at
+    /// that input's keyframe, and the frames from there to where the other input stopped are decoded
+    /// and dropped. Its timestamps precede the last frame shown.
+    public var decodeOnly = false
 
     public init(track: TrackKind, pts: Int64, dts: Int64, timebase: Timebase, isKeyframe: Bool, data: [UInt8]) {
         self.track = track

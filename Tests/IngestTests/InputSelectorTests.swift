@@ -53,7 +53,7 @@ import Testing
         _ = selector.receive([.track(Self.video), .track(Self.audio)] + Self.media(from: 0, count: 40), from: .primary, now: clock)
         // The backup's clock is its own: it started 50 s earlier; its latest keyframe is frame 30.
         let backup = selector.receive(
-            [.track(Self.video), .track(Self.audio)] + Self.media(from: 50_000, count: 40), from: .backup, now: clock)
+            [.track(Self.video), .track(Self.audio)] + Self.media(from: 50_000, count: 40), from: .backup, now: clock + .milliseconds(10))
         #expect(backup.items.isEmpty && !backup.fromCaller, "the backup waits while the primary plays")
         let switched = selector.disconnected(.primary, now: clock + .milliseconds(20))
         #expect(switched.switched?.from == .primary && switched.switched?.to == .backup)
@@ -65,6 +65,27 @@ import Testing
         let later = selector.receive(Self.media(from: 50_000 + 40 * 33, count: 1, first: 40), from: .backup, now: clock)
         let laterDTS: [Int64] = [1650]
         #expect(later.fromCaller && Self.videoDTS(later.items) == laterDTS)
+    }
+
+    @Test func framesOfTheBackupThatShowWhatWasShownAreDecodedButNotShown() {
+        var selector = InputSelector()
+        selector.connected(.primary)
+        selector.connected(.backup)
+        _ = selector.receive([.track(Self.video), .track(Self.audio)] + Self.media(from: 0, count: 40), from: .primary, now: clock)
+        // The backup's frames 30-36 arrived before the primary's last; 37-39 after it.
+        _ = selector.receive(
+            [.track(Self.video), .track(Self.audio)] + Self.media(from: 0, count: 37), from: .backup, now: clock - .milliseconds(100))
+        _ = selector.receive(Self.media(from: 37 * 33, count: 3, first: 37), from: .backup, now: clock + .milliseconds(10))
+        let switched = selector.disconnected(.primary, now: clock + .milliseconds(20))
+        let video = switched.items.packets.filter { $0.track == .video }
+        let decodeOnly = Array(repeating: true, count: 7) + [false, false, false]
+        #expect(video.map(\.decodeOnly) == decodeOnly)
+        #expect(video.first?.isKeyframe == true)
+        let shown: [Int64] = [1320, 1353, 1386]
+        #expect(video.filter { !$0.decodeOnly }.map(\.dts) == shown, "the first new frame follows the primary's last")
+        #expect(video.filter(\.decodeOnly).allSatisfy { $0.dts < 1320 })
+        let audio = switched.items.packets.filter { $0.track == .audio }.map(\.dts)
+        #expect(audio == shown, "audio already heard is left out")
     }
 
     @Test func aStalledPrimaryIsLeftForTheBackupAfterTheThreshold() {
@@ -81,6 +102,18 @@ import Testing
         // The primary's late frames no longer play.
         let stale = selector.receive(Self.media(from: 1023, count: 1, first: 31), from: .primary, now: clock + .milliseconds(1200))
         #expect(stale.items.isEmpty)
+    }
+
+    @Test func theClockAloneSwitchesAwayFromASilentInput() {
+        var selector = InputSelector(options: .init(stallAfter: .milliseconds(1000), switchBackAfter: .seconds(5)))
+        selector.connected(.primary)
+        selector.connected(.backup)
+        _ = selector.receive([.track(Self.video)] + Self.media(from: 0, count: 31), from: .primary, now: clock)
+        _ = selector.receive([.track(Self.video)] + Self.media(from: 0, count: 31), from: .backup, now: clock + .milliseconds(600))
+        #expect(selector.tick(now: clock + .milliseconds(900)).switched == nil)
+        let switched = selector.tick(now: clock + .milliseconds(1100))
+        #expect(switched.switched?.to == .backup && switched.switched?.reason == .inputStalled)
+        #expect(selector.tick(now: clock + .milliseconds(1200)).switched == nil, "the backup plays and is not silent")
     }
 
     @Test func thePrimaryReturnsAtAKeyframeOnceHealthyForTheSwitchBackDelay() {

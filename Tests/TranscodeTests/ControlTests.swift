@@ -111,6 +111,36 @@ struct ControlTests {
         }
     }
 
+    /// A switch to a backup input starts at that input's keyframe; the frames up to where the other
+    /// input stopped are decode-only: decoded so the next ones decode, never encoded.
+    @Test func decodeOnlyFramesAreDecodedButNeverEncoded() async throws {
+        let folder = try MediaTools.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = folder.appendingPathComponent("source.mp4")
+        try MediaTools.makeClip(
+            source, width: 640, height: 360, seconds: 2, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac)
+        var once: [MediaItem] = []
+        for try await item in FileSource(path: source.path) { once.append(item) }
+        // The same clip again, 1 s later: its first second repeats what was shown.
+        var again: [MediaItem] = []
+        for case .packet(var packet) in once {
+            let second = Timebase(1, 1).convert(1, to: packet.timebase)
+            let repeated = packet.timebase.seconds(packet.pts) < 0.99
+            if packet.track == .audio, repeated { continue }
+            packet.decodeOnly = packet.track == .video && repeated
+            packet.pts += second
+            packet.dts += second
+            again.append(.packet(packet))
+        }
+        let run = await TranscodeRun.transcode(Items(items: once + again), ladder: Self.small)
+        #expect(run.error == nil)
+        let top = try #require(run.outputs["360p"]?.packets)
+        let seconds = top.map { $0.timebase.seconds($0.pts) }
+        #expect(zip(seconds, seconds.dropFirst()).allSatisfy { $0 < $1 }, "presentation times increase: nothing shown twice")
+        #expect(top.count == 90, "60 frames, then the 30 new ones: \(top.count)")
+        #expect(seconds.last.map { abs($0 - 2.967) < 0.01 } == true, "\(seconds.suffix(3))")
+    }
+
     @Test func garbagePacketsGiveATypedErrorAndAnEvent() async throws {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }

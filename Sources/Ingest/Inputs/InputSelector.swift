@@ -31,6 +31,8 @@ struct InputSelector: Sendable {
         /// From the latest video keyframe (audio only: the latest audio packets): where a switch
         /// to this input starts, so it need not wait for the next keyframe.
         var buffered: [MediaPacket] = []
+        /// When each buffered packet arrived.
+        var arrivals: [ContinuousClock.Instant] = []
         var bufferedBytes = 0
         var notBefore: ContinuousClock.Instant?
 
@@ -89,7 +91,7 @@ struct InputSelector: Sendable {
         guard active == InputSource(role) else { return Output() }
         let silent = gone?.lastMedia.map { $0.duration(to: now) }
         if let other = IngestInputRole.allCases.first(where: { $0 != role && isPlayable($0, now: now) }) {
-            return switchTo(other, reason: .inputDisconnected, silent: silent)
+            return switchTo(other, reason: .inputDisconnected, silent: silent, shownUntil: gone?.lastMedia)
         }
         active = nil
         timelineBroken = true
@@ -137,7 +139,7 @@ struct InputSelector: Sendable {
             input.flowingSince = now
         }
         input.lastMedia = now
-        buffer(packet, into: &input)
+        buffer(packet, into: &input, at: now)
         inputs[role] = input
     }
 
@@ -150,8 +152,8 @@ struct InputSelector: Sendable {
             return switchTo(role, reason: .inputAvailable, silent: nil)
         case .primary?, .backup?:
             if activeStalled(now: now) {
-                let silent = activeInput?.lastMedia.map { $0.duration(to: now) }
-                return switchTo(role, reason: .inputStalled, silent: silent)
+                let last = activeInput?.lastMedia
+                return switchTo(role, reason: .inputStalled, silent: last.map { $0.duration(to: now) }, shownUntil: last)
             }
             if role == .primary, active == .backup, keyframe, let since = input.flowingSince,
                 since.duration(to: now) >= options.switchBackAfter, input.notBefore.map({ now >= $0 }) ?? true
@@ -162,14 +164,26 @@ struct InputSelector: Sendable {
         }
     }
 
+    /// The clock's reading between deliveries: a playing input that went silent past the stall
+    /// threshold gives way to one that is not, without waiting for that one's next batch (reads are
+    /// paced, so batches can be half a second apart).
+    mutating func tick(now: ContinuousClock.Instant) -> Output {
+        guard let active, active != .slate, activeStalled(now: now),
+            let other = IngestInputRole.allCases.first(where: { InputSource($0) != active && isPlayable($0, now: now) })
+        else { return Output() }
+        let last = activeInput?.lastMedia
+        return switchTo(other, reason: .inputStalled, silent: last.map { $0.duration(to: now) }, shownUntil: last)
+    }
+
     /// The quality machine put the session in ERROR: plays the other input if it is healthy.
     mutating func qualityFailed(now: ContinuousClock.Instant) -> Output {
         guard let active, active != .slate, let role = IngestInputRole(rawValue: active.rawValue),
             let other = IngestInputRole.allCases.first(where: { $0 != role && isPlayable($0, now: now) })
         else { return Output() }
+        let last = inputs[role]?.lastMedia
         inputs[role]?.notBefore = now + options.qualityHold
         inputs[role]?.flowingSince = nil
-        return switchTo(other, reason: .qualityError, silent: nil)
+        return switchTo(other, reason: .qualityError, silent: nil, shownUntil: last)
     }
 
     /// The slate takes over (nothing is playing); its packets follow through `slate(_:)`.
@@ -193,6 +207,11 @@ struct InputSelector: Sendable {
 
     var isPlayingSlate: Bool { active == .slate }
 
+    /// Whether `role`'s figures are the session's: it plays, or nothing does yet.
+    func isPlaying(_ role: IngestInputRole) -> Bool {
+        active.map { $0 == InputSource(role) } ?? (inputs.count <= 1 || role == .primary)
+    }
+
     // MARK: Internals
 
     private var activeInput: Input? {
@@ -212,34 +231,56 @@ struct InputSelector: Sendable {
         return last.duration(to: now) <= options.stallAfter
     }
 
-    private func buffer(_ packet: MediaPacket, into input: inout Input) {
+    private func buffer(_ packet: MediaPacket, into input: inout Input, at now: ContinuousClock.Instant) {
         if input.hasVideo {
             if packet.track == .video, packet.isKeyframe {
                 input.buffered.removeAll(keepingCapacity: true)
+                input.arrivals.removeAll(keepingCapacity: true)
                 input.bufferedBytes = 0
             } else if input.buffered.isEmpty {
                 return
             }
         } else if input.buffered.count >= 64 {
             input.bufferedBytes -= input.buffered.removeFirst().data.count
+            input.arrivals.removeFirst()
         }
         input.buffered.append(packet)
+        input.arrivals.append(now)
         input.bufferedBytes += packet.data.count
         if input.bufferedBytes > options.maxBufferedBytes {
             input.buffered.removeAll()
+            input.arrivals.removeAll()
             input.bufferedBytes = 0
         }
     }
 
-    private mutating func switchTo(_ role: IngestInputRole, reason: InputSwitched.Reason, silent: Duration?) -> Output {
-        guard let input = inputs[role], let first = input.buffered.first else { return Output() }
+    /// Plays `role` from its buffer. `shownUntil`: when the input left delivered its last media;
+    /// the new input's frames that arrived before then show what was already shown (both encoders
+    /// film the same scene), so they are decoded but not shown (`decodeOnly`) and the first later
+    /// frame follows the last one shown: switching adds no latency.
+    private mutating func switchTo(
+        _ role: IngestInputRole, reason: InputSwitched.Reason, silent: Duration?, shownUntil: ContinuousClock.Instant? = nil
+    ) -> Output {
+        guard let input = inputs[role], !input.buffered.isEmpty else { return Output() }
         let previous = active
         active = InputSource(role)
-        let start = first.timebase.convert(first.dts, to: Self.microseconds)
+        var shown = 0
+        if let shownUntil {
+            shown = input.arrivals.firstIndex { $0 > shownUntil } ?? input.buffered.count
+            // At least one frame is new; in a video input, the first new one is a video frame.
+            shown = min(shown, input.buffered.count - 1)
+            if input.hasVideo {
+                while shown > 0, input.buffered[shown].track != .video { shown -= 1 }
+            }
+        }
+        let anchor = input.buffered[shown]
+        let start = anchor.timebase.convert(anchor.dts, to: Self.microseconds)
         offsets[InputSource(role)] = (outputEnd ?? start) - start
         var output = Output()
         let discontinuity = beginTracks(Array(input.tracks.values), into: &output.items)
-        output.items += map(input.buffered.map(MediaItem.packet), from: InputSource(role))
+        var replay = input.buffered
+        for index in 0..<shown { replay[index].decodeOnly = true }
+        output.items += map(replay.map(MediaItem.packet), from: InputSource(role), atSwitch: true)
         output.switched = Switch(from: previous, to: InputSource(role), reason: reason, silent: silent, discontinuity: discontinuity)
         return output
     }
@@ -270,9 +311,10 @@ struct InputSelector: Sendable {
         return track
     }
 
-    /// Shifts `items` of `source` onto the output timeline; packets that would go back in time
-    /// (the overlap at a switch) are dropped.
-    private mutating func map(_ items: [MediaItem], from source: InputSource) -> [MediaItem] {
+    /// Shifts `items` of `source` onto the output timeline. At a switch, packets that would not
+    /// come after what was shown (the overlap) are dropped; after that the source's timestamps pass
+    /// as they come (an encoder's equal or late timestamps are the transcoder's to judge).
+    private mutating func map(_ items: [MediaItem], from source: InputSource, atSwitch: Bool = false) -> [MediaItem] {
         let offset = offsets[source] ?? 0
         var out: [MediaItem] = []
         out.reserveCapacity(items.count)
@@ -288,11 +330,18 @@ struct InputSelector: Sendable {
                 let timebase = outputTimebase[kind] ?? packet.timebase
                 outputTimebase[kind] = timebase
                 let dts = packet.timebase.convert(packet.dts, to: Self.microseconds) &+ offset
-                if let last = lastOutput[kind] {
-                    guard dts > last else { continue }
-                    lastStep[kind] = min(dts - last, 1_000_000)
+                if packet.decodeOnly {
+                    // Only video needs what came before: audio already shown is left out.
+                    guard kind == .video else { continue }
+                } else if let last = lastOutput[kind] {
+                    if atSwitch, dts <= last { continue }
+                    if dts > last {
+                        lastStep[kind] = min(dts - last, 1_000_000)
+                        lastOutput[kind] = dts
+                    }
+                } else {
+                    lastOutput[kind] = dts
                 }
-                lastOutput[kind] = dts
                 let composition = packet.timebase.convert(packet.pts &- packet.dts, to: timebase)
                 packet.dts = Self.microseconds.convert(dts, to: timebase)
                 packet.pts = packet.dts &+ composition

@@ -102,10 +102,10 @@ final class SRTConnection {
                 perf, latencyMilliseconds: latencyMilliseconds, continuityErrors: continuityErrors - continuityErrorsAtLastSample)
         }
         continuityErrorsAtLastSample = continuityErrors
-        live.update(stats: sample, newBytes: bytesReceived &- bytesAtLastSample)
+        live.update(stats: sample, newBytes: bytesReceived &- bytesAtLastSample, from: verdict.role)
         IngestMetrics.sampled(sample, newBytes: bytesReceived &- bytesAtLastSample, protocol: "srt")
         bytesAtLastSample = bytesReceived
         guard live.isAnnounced else { return }
-        live.summarise(sample, emitter: server.emitter, actor: EventActor(.encoder, id: verdict.remoteAddress))
+        live.summarise(sample, emitter: server.emitter, actor: EventActor(.encoder, id: verdict.remoteAddress), from: verdict.role)
     }
 }

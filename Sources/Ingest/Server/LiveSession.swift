@@ -28,6 +28,8 @@ public final class LiveSession: Sendable {
         var executor: (any TaskExecutor)?
         var selector: InputSelector
         var slate: SlateRun?
+        /// Checks the playing input for a stall while a second input is connected.
+        var watch: Task<Void, Never>?
     }
 
     /// The slate playing while every input is gone.
@@ -145,7 +147,28 @@ public final class LiveSession: Sendable {
 
     /// A connection of `role` joined the session.
     func inputConnected(_ role: IngestInputRole) {
-        state.withLock { $0.selector.connected(role) }
+        state.withLock { state in
+            state.selector.connected(role)
+            guard state.selector.connectedRoles.count > 1, state.watch == nil else { return }
+            state.watch = Task { [weak self] in
+                while !Task.isCancelled, (try? await Task.sleep(for: .milliseconds(100))) != nil {
+                    guard let self, !self.isEnded else { return }
+                    self.tick()
+                }
+            }
+        }
+    }
+
+    private func tick() {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            let output = state.selector.tick(now: now)
+            _ = forward(output, state: &state, now: now)
+            if state.selector.connectedRoles.count < 2 {
+                state.watch?.cancel()
+                state.watch = nil
+            }
+        }
     }
 
     /// `role`'s connection ended: another input plays when one can.
@@ -236,9 +259,11 @@ public final class LiveSession: Sendable {
         }
     }
 
-    func update(stats: IngestStats, newBytes: UInt64) {
+    /// Bytes count from every input; the statistics the session shows (and the quality machine and
+    /// ingest alerts judge) are the playing input's only.
+    func update(stats: IngestStats, newBytes: UInt64, from role: IngestInputRole = .primary) {
         state.withLock {
-            $0.stats = stats
+            if $0.selector.isPlaying(role) { $0.stats = stats }
             $0.bytesReceived &+= newBytes
         }
     }
@@ -246,9 +271,9 @@ public final class LiveSession: Sendable {
     /// Adds an announced interval to the session's statistics window; when that closes the window,
     /// emits it as `IngestStatsSampled`. Emitted under the session's lock, so windows and the
     /// final flush (`flushStats`) reach the emitter in order.
-    func summarise(_ stats: IngestStats, emitter: IngestEventEmitter, actor: EventActor) {
+    func summarise(_ stats: IngestStats, emitter: IngestEventEmitter, actor: EventActor, from role: IngestInputRole = .primary) {
         state.withLock { state in
-            guard !state.windowsClosed, let closed = state.window.add(stats) else { return }
+            guard !state.windowsClosed, state.selector.isPlaying(role), let closed = state.window.add(stats) else { return }
             emitter.emit(self.sampled(closed), stream: streamID, actor: actor)
         }
     }
@@ -295,6 +320,10 @@ public final class LiveSession: Sendable {
 
     func finishMedia() {
         ended.store(true, ordering: .relaxed)
+        state.withLock {
+            $0.watch?.cancel()
+            $0.watch = nil
+        }
         source.finish()
         demand.clear()
     }

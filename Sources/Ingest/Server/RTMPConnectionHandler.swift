@@ -445,13 +445,13 @@ final class RTMPConnectionHandler: ChannelDuplexHandler {
         var sample = stats.sample(
             totalBytes: total, interval: interval, queueDepth: live.queueDepth, backpressured: machine.consumerBlocked)
         if let mark = pacing?.lowWatermark, mark > 1 { sample.readPacingBytes = mark }
-        live.update(stats: sample, newBytes: total &- bytesAtLastSample)
+        live.update(stats: sample, newBytes: total &- bytesAtLastSample, from: role)
         IngestMetrics.sampled(sample, newBytes: total &- bytesAtLastSample, protocol: transport)
         bytesAtLastSample = total
         // Until the sequence headers announce the stream, samples update the live view only:
         // in the log, a session's first event is always its StreamStarted.
         guard live.isAnnounced else { return }
-        live.summarise(sample, emitter: server.emitter, actor: EventActor(.encoder, id: remoteAddress))
+        live.summarise(sample, emitter: server.emitter, actor: EventActor(.encoder, id: remoteAddress), from: role)
     }
 
     private func armStageTimeout(context: ChannelHandlerContext, after duration: Duration, stage: String) {

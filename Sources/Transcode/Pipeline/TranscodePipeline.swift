@@ -36,6 +36,11 @@ final class TranscodePipeline {
     /// from it: a rendition has one init segment per session.
     private var passthroughTrack: TrackInfo?
     private var passthroughPaused = false
+    /// After decode-only packets (a switch to a backup input) the passthrough rendition waits for
+    /// the input's next keyframe: what it would get first refers to frames it never had.
+    private var passthroughAwaitingKeyframe = false
+    /// Decoded frames up to this PTS were shown already (decode-only packets): not encoded.
+    private var discardThrough: Int64?
     /// A passthrough the planner retired: its stream stays open until the session closes.
     private var retiredPassthrough: AsyncStream<MediaItem>.Continuation?
     private var audio: AudioOutput?
@@ -96,6 +101,10 @@ final class TranscodePipeline {
             case .openPassthrough(let name, let track):
                 openPassthrough(name: name, track: track)
             case .forwardPassthrough(let packet):
+                if passthroughAwaitingKeyframe {
+                    guard packet.isKeyframe else { continue }
+                    passthroughAwaitingKeyframe = false
+                }
                 if !passthroughPaused { passthrough?.yield(.packet(packet)) }
             case .retirePassthrough:
                 retiredPassthrough = passthrough
@@ -129,7 +138,12 @@ final class TranscodePipeline {
     }
 
     private func videoPacket(_ packet: MediaPacket) throws(TranscodeError) {
-        try perform(planner.videoPacket(packet, control: control))
+        if packet.decodeOnly {
+            discardThrough = max(discardThrough ?? packet.pts, packet.pts)
+            passthroughAwaitingKeyframe = true
+        } else {
+            try perform(planner.videoPacket(packet, control: control))
+        }
         try decodeVideo(packet)
     }
 
@@ -155,6 +169,7 @@ final class TranscodePipeline {
     }
 
     private func dispatch(_ frame: Frame) throws(TranscodeError) {
+        if let discardThrough, frame.pts <= discardThrough { return }
         let control = self.control
         try perform(planner.frameDecoded(width: frame.width, height: frame.height, control: control))
         let pts = frame.pts
@@ -273,6 +288,7 @@ final class TranscodePipeline {
     // MARK: Discontinuity and end
 
     private func discontinuity() throws(TranscodeError) {
+        discardThrough = nil
         if let decoder = videoDecoder {
             try decodeVideo(nil)
             decoder.reset()

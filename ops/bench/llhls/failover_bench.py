@@ -31,6 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import WORK, Client, Streamd, listed_parts, log, percentile, preload_hint  # noqa: E402
+from hlsjs_latency import longest_stall  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -171,6 +172,7 @@ def main() -> None:
     backup = None
     player = None
     results: dict[str, list[float]] = {"kill": [], "stall": []}
+    losses: list[tuple[str, float]] = []
     try:
         wait_for("the primary", lambda: playing(server) == "primary")
         backup = encoder(url + "?role=backup", white=True)
@@ -199,6 +201,7 @@ def main() -> None:
             if switched is None:
                 raise SystemExit(f"round {index + 1} ({mode}): no backup frame in the playlist within 15 s")
             results[mode].append(switched)
+            losses.append((mode, lost))
             log(f"round {index + 1:>2} ({mode}): backup frames listed {switched * 1000:.0f} ms after the primary was lost")
             if mode == "kill":
                 primary.wait()
@@ -214,7 +217,17 @@ def main() -> None:
             figures = json.loads(line) if line else {}
             log(f"hls.js: longest stall {figures.get('longestStallInWindow')} s, stalls {figures.get('stallsInWindow')}, "
                 f"fatal {figures.get('fatal')}, part target {figures.get('details', {}).get('partTarget')} s, "
-                f"latency p50 {figures.get('latencyMedian')} s")
+                f"latency p50 {figures.get('latencyMedian')} s, p90 {figures.get('latencyP90')} s")
+            # Each round's longest freeze of the playhead, in the 6 s after the primary was lost.
+            report = json.load(open(os.path.join(out, "report.json")))
+            for mode in ("kill", "stall"):
+                worst = 0.0
+                for kind, lost in losses:
+                    if kind != mode:
+                        continue
+                    window = [sample for sample in report["samples"] if lost * 1000 <= sample[0] <= lost * 1000 + 6000]
+                    worst = max(worst, longest_stall(window))
+                log(f"hls.js around the {mode} switches: longest stall {worst:.2f} s")
             player = None
         for mode, values in results.items():
             if values:
