@@ -88,6 +88,25 @@ import Testing
         #expect(audio == shown, "audio already heard is left out")
     }
 
+    @Test func theBackupsVideoFollowsTheLastVideoFrameEvenWhenAudioRanAhead() {
+        var selector = InputSelector()
+        selector.connected(.primary)
+        selector.connected(.backup)
+        let ahead: [MediaItem] = (0..<40).map {
+            .packet(
+                MediaPacket(
+                    track: .audio, pts: Int64($0) * 33 + 50, dts: Int64($0) * 33 + 50, timebase: .milliseconds, isKeyframe: true, data: [2])
+            )
+        }
+        let video = Self.media(from: 0, count: 40).filter { if case .packet(let p) = $0 { p.track == .video } else { true } }
+        _ = selector.receive([.track(Self.video), .track(Self.audio)] + video + ahead, from: .primary, now: clock)
+        _ = selector.receive(
+            [.track(Self.video), .track(Self.audio)] + Self.media(from: 0, count: 31), from: .backup, now: clock + .milliseconds(10))
+        let switched = selector.disconnected(.primary, now: clock + .milliseconds(20))
+        let first = switched.items.packets.first { $0.track == .video }
+        #expect(first?.dts == 1320, "on the video's own cadence, not after the audio's end: \(String(describing: first?.dts))")
+    }
+
     @Test func aStalledPrimaryIsLeftForTheBackupAfterTheThreshold() {
         var selector = InputSelector(options: .init(stallAfter: .milliseconds(1000), switchBackAfter: .seconds(5)))
         selector.connected(.primary)

@@ -82,6 +82,15 @@ struct PolicyTests {
         #expect(gridIDRs == [0, 2000, 4000])
     }
 
+    /// A source whose frames moved on the grid (a switch to a backup encoder) must not get an IDR
+    /// a frame early: the segment before it would be shorter than the packager cuts.
+    @Test func anIDRNeverComesSoonerThanTheGridLessASlack() {
+        var schedule = KeyframeSchedule(timebase: .milliseconds, keyframeInterval: 2, maxPassthroughInterval: 4, canPassThrough: false)
+        let frames: [Int64] = [0, 1000, 2032, 3000, 4000, 4033, 5000, 6033]
+        let idrs = frames.filter { schedule.isIDR(framePTS: $0) }
+        #expect(idrs == [0, 2032, 4033, 6033])
+    }
+
     @Test func governorShedsLowestPriorityAndRestoresAfterHeadroom() {
         var governor = OverloadGovernor(configuration: .init(maxBacklog: 1, resumeBacklog: 0.25, settleTime: 2, headroomTime: 5))
         let all = [OverloadGovernor.Candidate(name: "720p", priority: 1), .init(name: "360p", priority: 3)]

@@ -275,7 +275,11 @@ struct InputSelector: Sendable {
         }
         let anchor = input.buffered[shown]
         let start = anchor.timebase.convert(anchor.dts, to: Self.microseconds)
-        offsets[InputSource(role)] = (outputEnd ?? start) - start
+        // A video input's first frame follows the last frame shown exactly, so the frames keep
+        // their phase on the transcoder's IDR grid (an IDR a frame early makes a segment shorter
+        // than the packager cuts, and the next one twice as long); its audio follows from there.
+        let end = anchor.track == .video ? lastOutput[.video].map { $0 + (lastStep[.video] ?? 1000) } ?? outputEnd : outputEnd
+        offsets[InputSource(role)] = (end ?? start) - start
         var output = Output()
         let discontinuity = beginTracks(Array(input.tracks.values), into: &output.items)
         var replay = input.buffered

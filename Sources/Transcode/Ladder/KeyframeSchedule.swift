@@ -34,11 +34,15 @@ public struct KeyframeSchedule: Sendable {
     private var lastKeyframe: Int64?
     private var anchor: Int64?
     private var lastGridIndex: Int64 = 0
+    /// The last IDR placed on the grid, and how much closer than a grid step the next may come.
+    private var lastGridIDR: Int64?
+    private let gridSlackTicks: Int64
     /// Source keyframe timestamps whose frames have not been decoded yet.
     private var pendingKeyframes: [Int64] = []
 
     public init(timebase: Timebase, keyframeInterval: Int, maxPassthroughInterval: Int, canPassThrough: Bool) {
         gridTicks = max(Timebase(1, 1).convert(Int64(max(keyframeInterval, 1)), to: timebase), 1)
+        gridSlackTicks = Timebase(1, 1000).convert(5, to: timebase)
         maxSpacingTicks = Timebase(1, 1).convert(Int64(max(maxPassthroughInterval, 0)), to: timebase)
         mode = canPassThrough ? .undecided : .grid
     }
@@ -95,6 +99,7 @@ public struct KeyframeSchedule: Sendable {
         guard let anchor else {
             anchor = pts
             lastGridIndex = 0
+            lastGridIDR = pts
             pendingKeyframes.removeAll { $0 <= pts }
             return true
         }
@@ -109,7 +114,12 @@ public struct KeyframeSchedule: Sendable {
             var index = offset / gridTicks
             if offset < 0, offset % gridTicks != 0 { index -= 1 }
             guard index > lastGridIndex else { return false }
+            // Frames whose phase on the grid moved (a switch to another encoder) would put an IDR a
+            // frame early, making a segment shorter than the packager cuts (and the next twice as
+            // long): such an IDR waits for the next frame.
+            if let last = lastGridIDR, pts &- last < gridTicks &- gridSlackTicks { return false }
             lastGridIndex = index
+            lastGridIDR = pts
             return true
         }
     }
@@ -117,6 +127,7 @@ public struct KeyframeSchedule: Sendable {
     /// After a discontinuity: the next frame is an IDR and anchors the grid again.
     public mutating func restart() {
         anchor = nil
+        lastGridIDR = nil
         lastKeyframe = nil
         pendingKeyframes.removeAll()
     }

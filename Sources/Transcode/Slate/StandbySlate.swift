@@ -18,6 +18,7 @@ public enum StandbySlate {
     public static func encode(
         video: TrackInfo?, audio: TrackInfo?, keyframeInterval: Double, image: URL? = nil
     ) throws(TranscodeError) -> Clip {
+        LibavLog.quiet
         let width = max(16, (video?.width ?? 1280) & ~1)
         let height = max(16, (video?.height ?? 720) & ~1)
         let frameRate = min(max(video?.frameRate ?? 30, 1), 60)
