@@ -235,8 +235,11 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
     }
 }
 
-/// A worker's cached secret and its attempts waiting to be recorded.
-actor WorkerState {
+/// A worker's cached secret and its attempts waiting to be recorded. Used by its one worker task
+/// only, so no actor: each delivery touches it twice, and a hop to an actor and back per touch
+/// wakes threads for nothing.
+final class WorkerState: @unchecked Sendable {
+    // @unchecked: one worker task uses it, one call at a time.
     let hook: Webhook
     let registry: WebhookRegistry
     private var cached: (secret: String, at: ContinuousClock.Instant)?

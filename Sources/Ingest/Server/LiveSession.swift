@@ -121,14 +121,8 @@ public final class LiveSession: Sendable {
         guard let switched = output.switched else { return result }
         let session = id.uuidString.lowercased()
         if switched.from == .slate, let slate = state.slate {
-            slate.task?.cancel()
             state.slate = nil
-            if slate.announced {
-                emit(
-                    SlateEnded(
-                        sessionID: session, channelID: channelID, reason: .inputReturned,
-                        durationSeconds: slate.startedAt.duration(to: now).inSeconds))
-            }
+            end(slate, .inputReturned, now: now)
         }
         // A session's first input is no switch; the slate's start has an event of its own.
         if switched.from != nil, switched.to != .slate {
@@ -159,11 +153,11 @@ public final class LiveSession: Sendable {
         }
     }
 
-    private func tick() {
+    /// Asks the selector (under the session's lock) and passes on what it decided.
+    private func select(_ decide: (inout InputSelector, ContinuousClock.Instant) -> InputSelector.Output) {
         let now = ContinuousClock.now
         state.withLock { state in
-            let output = state.selector.tick(now: now)
-            _ = forward(output, state: &state, now: now)
+            _ = forward(decide(&state.selector, now), state: &state, now: now)
             if state.selector.connectedRoles.count < 2 {
                 state.watch?.cancel()
                 state.watch = nil
@@ -171,25 +165,21 @@ public final class LiveSession: Sendable {
         }
     }
 
+    private func tick() {
+        select { selector, now in selector.tick(now: now) }
+    }
+
     /// `role`'s connection ended: another input plays when one can.
     func inputDisconnected(_ role: IngestInputRole) {
-        let now = ContinuousClock.now
         demand.setResume(nil, for: role)
-        state.withLock { state in
-            let output = state.selector.disconnected(role, now: now)
-            _ = forward(output, state: &state, now: now)
-        }
+        select { selector, now in selector.disconnected(role, now: now) }
         // Whoever plays now may have been waiting on demand that the gone input held.
         demand.produceMore()
     }
 
     /// The quality machine put the session in ERROR: the other input plays if it is healthy.
     public func qualityFailed() {
-        let now = ContinuousClock.now
-        state.withLock { state in
-            let output = state.selector.qualityFailed(now: now)
-            _ = forward(output, state: &state, now: now)
-        }
+        select { selector, now in selector.qualityFailed(now: now) }
     }
 
     /// The roles connected now, and what plays.
@@ -250,13 +240,16 @@ public final class LiveSession: Sendable {
             return state.slate
         }
         guard let slate else { return }
+        end(slate, .sessionEnded, now: now)
+    }
+
+    private func end(_ slate: SlateRun, _ reason: SlateEnded.Reason, now: ContinuousClock.Instant) {
         slate.task?.cancel()
-        if slate.announced {
-            emit(
-                SlateEnded(
-                    sessionID: id.uuidString.lowercased(), channelID: channelID, reason: .sessionEnded,
-                    durationSeconds: slate.startedAt.duration(to: now).inSeconds))
-        }
+        guard slate.announced else { return }
+        emit(
+            SlateEnded(
+                sessionID: id.uuidString.lowercased(), channelID: channelID, reason: reason,
+                durationSeconds: slate.startedAt.duration(to: now).inSeconds))
     }
 
     /// Bytes count from every input; the statistics the session shows (and the quality machine and
