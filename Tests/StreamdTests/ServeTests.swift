@@ -37,7 +37,7 @@ import Testing
         #expect(types.contains("StreamEnded"), "graceful shutdown ends the session in the log")
         #expect(
             types.firstIndex(of: "StreamEnded").map { $0 < (types.lastIndex(of: "RecordingFinalized") ?? -1) } == true,
-            "the recording is finalized after the session ends")
+            "the recording is finalized after the session ends: \(types.suffix(12))")
         #expect(try await HashChainVerifier(store: store).verify() == .verified(count: Int64(types.count)))
     }
 }

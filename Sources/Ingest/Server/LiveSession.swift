@@ -120,7 +120,8 @@ public final class LiveSession: Sendable {
         }
         guard let switched = output.switched else { return result }
         let session = id.uuidString.lowercased()
-        if switched.from == .slate, let slate = state.slate {
+        // An input plays: a slate playing ends, and one still being made is not started.
+        if switched.to != .slate, let slate = state.slate {
             state.slate = nil
             end(slate, .inputReturned, now: now)
         }
@@ -209,7 +210,10 @@ public final class LiveSession: Sendable {
         let started = state.withLock { state -> Bool in
             guard state.slate != nil, !Task.isCancelled else { return false }
             let output = state.selector.startSlate(tracks: clip.tracks)
-            guard output.switched != nil else { return false }
+            guard output.switched != nil else {
+                state.slate = nil
+                return false
+            }
             _ = forward(output, state: &state, now: .now)
             state.slate?.announced = isAnnounced
             state.slate?.startedAt = .now
@@ -310,6 +314,11 @@ public final class LiveSession: Sendable {
 
     /// Whether `StreamStarted` has gone out; nothing else about the session may precede it.
     var isAnnounced: Bool { announced.load(ordering: .relaxed) }
+
+    /// Nothing more of the session is recorded (its `StreamEnded` is on its way).
+    func markEnded() {
+        ended.store(true, ordering: .relaxed)
+    }
 
     func finishMedia() {
         ended.store(true, ordering: .relaxed)

@@ -339,7 +339,7 @@ public actor SessionRegistry {
         if session.claimAnnouncement() {
             emitter.emit(Self.started(session), stream: session.streamID, actor: EventActor(.encoder, id: session.remoteAddress))
         }
-        session.finishMedia()
+        session.markEnded()
         session.flushStats(emitter: emitter, actor: EventActor(.encoder, id: session.remoteAddress), final: true)
         emitter.emit(
             StreamEnded(
@@ -347,6 +347,9 @@ public actor SessionRegistry {
                 durationSeconds: max(0, endedAt.timeIntervalSince(session.startedAt)),
                 bytesReceived: session.bytesReceived, reconnects: session.reconnects),
             stream: session.streamID, metadata: metadata)
+        // After StreamEnded is queued: what ending the media sets off downstream (the recording's
+        // finalization) follows it in the log.
+        session.finishMedia()
     }
 
     static func started(_ session: LiveSession) -> StreamStarted {

@@ -130,7 +130,10 @@ final class TranscodePipeline {
     private func configureVideo(_ track: TrackInfo) throws(TranscodeError) {
         guard planner.isNewVideoTrack(track) else { return }
         if let passthroughTrack {
-            passthroughPaused = passthroughTrack.configuration != track.configuration || passthroughTrack.codec != track.codec
+            let paused = passthroughTrack.configuration != track.configuration || passthroughTrack.codec != track.codec
+            // Back to its own parameters: it goes on from the next keyframe.
+            if passthroughPaused, !paused { passthroughAwaitingKeyframe = true }
+            passthroughPaused = paused
         }
         if videoDecoder != nil { try decodeVideo(nil) }
         videoDecoder = try Decoder(track: track, threads: options.decoderThreads)
