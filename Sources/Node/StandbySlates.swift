@@ -56,7 +56,11 @@ public final class StandbySlates: SlateProvider {
         switch made {
         case .success(let encoded):
             let clip = SlateClip(tracks: encoded.tracks, packets: encoded.packets, duration: encoded.duration)
-            cache.withLock { $0[shape] = clip }
+            cache.withLock { cache in
+                // Publishers choose the shapes: at most 32 clips are kept (each is a few tens of kB).
+                if cache.count >= 32 { cache.removeAll() }
+                cache[shape] = clip
+            }
             return clip
         case .failure(let error):
             logger.error("cannot make the standby slate for \(shape): \(error); sessions of that shape wait without one")
