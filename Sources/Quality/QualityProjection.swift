@@ -117,21 +117,14 @@ public struct QualityProjection: SQLProjection {
     }
 
     static func thresholds(channelID: String, connection: PostgresConnection, logger: Logger) async throws -> QualityThresholds {
-        for try await text in try await connection.query(
-            "SELECT thresholds::text FROM quality_thresholds WHERE channel_id = \(channelID)", logger: logger
-        ).decode(String.self) {
-            return try EventCoding.decoder().decode(QualityThresholds.self, from: Data(text.utf8))
-        }
-        return .default
+        let query: PostgresQuery = "SELECT thresholds::text FROM quality_thresholds WHERE channel_id = \(channelID)"
+        guard let text = try await connection.firstText(query, logger: logger) else { return .default }
+        return try EventCoding.decoder().decode(QualityThresholds.self, from: Data(text.utf8))
     }
 
     static func load(_ sessionID: String, connection: PostgresConnection, logger: Logger) async throws -> QualitySession? {
-        for try await text in try await connection.query(
-            "SELECT record::text FROM quality_sessions WHERE session_id = \(sessionID) AND live", logger: logger
-        ).decode(String.self) {
-            return try QualitySession.decode(text)
-        }
-        return nil
+        let query: PostgresQuery = "SELECT record::text FROM quality_sessions WHERE session_id = \(sessionID) AND live"
+        return try await connection.firstText(query, logger: logger).map { text throws in try QualitySession.decode(text) }
     }
 
     static func save(_ session: QualitySession, at time: Date, connection: PostgresConnection, logger: Logger) async throws {

@@ -19,6 +19,9 @@ public enum InputSource: String, Sendable, Hashable, Codable {
         case .backup: self = .backup
         }
     }
+
+    /// The input it is; nil for the slate.
+    var role: IngestInputRole? { IngestInputRole(rawValue: rawValue) }
 }
 
 /// The session's media switched from one input to another (or to or from the slate).

@@ -78,7 +78,12 @@ struct InputSelector: Sendable {
     /// Where the output timeline ends: the next frame after the last one forwarded (1 ms after
     /// it while no frame duration is known).
     var outputEnd: Int64? {
-        lastOutput.map { kind, dts in dts + (lastStep[kind] ?? 1000) }.max()
+        lastOutput.keys.compactMap(end(of:)).max()
+    }
+
+    /// Where `kind`'s output ends: the next frame after its last one.
+    private func end(of kind: TrackKind) -> Int64? {
+        lastOutput[kind].map { $0 + (lastStep[kind] ?? 1000) }
     }
 
     mutating func connected(_ role: IngestInputRole) {
@@ -177,7 +182,7 @@ struct InputSelector: Sendable {
 
     /// The quality machine put the session in ERROR: plays the other input if it is healthy.
     mutating func qualityFailed(now: ContinuousClock.Instant) -> Output {
-        guard let active, active != .slate, let role = IngestInputRole(rawValue: active.rawValue),
+        guard let role = active?.role,
             let other = IngestInputRole.allCases.first(where: { $0 != role && isPlayable($0, now: now) })
         else { return Output() }
         let last = inputs[role]?.lastMedia
@@ -215,7 +220,7 @@ struct InputSelector: Sendable {
     // MARK: Internals
 
     private var activeInput: Input? {
-        guard let active, let role = IngestInputRole(rawValue: active.rawValue) else { return nil }
+        guard let role = active?.role else { return nil }
         return inputs[role]
     }
 
@@ -278,7 +283,7 @@ struct InputSelector: Sendable {
         // A video input's first frame follows the last frame shown exactly, so the frames keep
         // their phase on the transcoder's IDR grid (an IDR a frame early makes a segment shorter
         // than the packager cuts, and the next one twice as long); its audio follows from there.
-        let end = anchor.track == .video ? lastOutput[.video].map { $0 + (lastStep[.video] ?? 1000) } ?? outputEnd : outputEnd
+        let end = anchor.track == .video ? end(of: .video) ?? outputEnd : outputEnd
         offsets[InputSource(role)] = (end ?? start) - start
         var output = Output()
         let discontinuity = beginTracks(Array(input.tracks.values), into: &output.items)

@@ -122,21 +122,14 @@ public struct IngestAlertProjection: SQLProjection {
     }
 
     static func rules(channelID: String, connection: PostgresConnection, logger: Logger) async throws -> IngestAlertRules {
-        for try await text in try await connection.query(
-            "SELECT rules::text FROM ingest_alert_rules WHERE channel_id = \(channelID)", logger: logger
-        ).decode(String.self) {
-            return try EventCoding.decoder().decode(IngestAlertRules.self, from: Data(text.utf8))
-        }
-        return .default
+        let query: PostgresQuery = "SELECT rules::text FROM ingest_alert_rules WHERE channel_id = \(channelID)"
+        guard let text = try await connection.firstText(query, logger: logger) else { return .default }
+        return try EventCoding.decoder().decode(IngestAlertRules.self, from: Data(text.utf8))
     }
 
     static func load(_ sessionID: String, connection: PostgresConnection, logger: Logger) async throws -> IngestAlertSession? {
-        for try await text in try await connection.query(
-            "SELECT record::text FROM ingest_alert_sessions WHERE session_id = \(sessionID) AND live", logger: logger
-        ).decode(String.self) {
-            return try IngestAlertSession.decode(text)
-        }
-        return nil
+        let query: PostgresQuery = "SELECT record::text FROM ingest_alert_sessions WHERE session_id = \(sessionID) AND live"
+        return try await connection.firstText(query, logger: logger).map { text throws in try IngestAlertSession.decode(text) }
     }
 
     static func save(_ session: IngestAlertSession, at time: Date, connection: PostgresConnection, logger: Logger) async throws {
