@@ -36,6 +36,21 @@ import Testing
         #expect(recent.read(after: 18, limit: 10, filter: .all)?.map(\.position) == [19, 20])
     }
 
+    /// A page says how far it looked, so a reader whose filter matches little goes on from there.
+    @Test func aPageSaysHowFarItLooked() throws {
+        let recent = RecentEvents(capacity: 100)
+        recent.committed((11...16).map { Self.event($0, type: $0 % 3 == 0 ? "Rare" : "T") })
+        let rare = EventFilter(types: ["Rare"])
+        let all = try #require(recent.page(after: 10, limit: 10, filter: rare))
+        #expect(all.events.map(\.position) == [12, 15] && all.through == 16, "a short page looked to the run's end")
+        let full = try #require(recent.page(after: 10, limit: 1, filter: rare))
+        #expect(full.events.map(\.position) == [12] && full.through == 12, "a full page looked as far as its last event")
+        let none = try #require(recent.page(after: 15, limit: 10, filter: rare))
+        #expect(none.events.isEmpty && none.through == 16)
+        let atEnd = try #require(recent.page(after: 16, limit: 10, filter: rare))
+        #expect(atEnd.events.isEmpty && atEnd.through == 16)
+    }
+
     @Test func keepsTheNewestCapacityEvents() {
         let recent = RecentEvents(capacity: 8)
         for start in stride(from: Int64(1), through: 97, by: 4) {

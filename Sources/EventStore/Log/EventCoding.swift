@@ -30,8 +30,12 @@ public enum EventCoding {
     }
 
     public static func formatDate(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        dateStyle.format(date)
     }
+
+    /// Built once: building the style cost more than formatting with it.
+    private static let dateStyle = Date.ISO8601FormatStyle().year().month().day().time(includingFractionalSeconds: true)
+        .timeZone(separator: .omitted)
 
     public static func parseDate(_ text: String) -> Date? {
         if let date = try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) {

@@ -367,6 +367,20 @@ public final class EventStore: Sendable {
         return try await read(after: position, limit: limit, filter: filter)
     }
 
+    /// The newest position this node has heard of (its own commits and every node's
+    /// notifications), without suspending: for a reader that looks on its own timer whether the
+    /// log grew past what it read. Like `waitForEvents`, only a hint: a lost notification is seen
+    /// by reading anyway now and then.
+    public var heardHeadPosition: Int64 { recent.head }
+
+    /// `readLive`'s page when this node's memory of its latest commits can give it, without
+    /// suspending; nil when only the database can say. `through` is how far the page looked: a
+    /// reader that handled `events` goes on after it. For readers that must not hop threads per
+    /// page (the webhook dispatcher runs on one event loop).
+    public func recentPage(after position: Int64, limit: Int, filter: EventFilter) -> (events: [RecordedEvent], through: Int64)? {
+        recent.page(after: position, limit: Swift.max(1, limit), filter: filter)
+    }
+
     /// Events after `position` (exclusive) in log order.
     public func read(after position: Int64, limit: Int = 1_000, filter: EventFilter = .all) async throws -> [RecordedEvent] {
         let (logger, readers) = (logger, readers)

@@ -127,6 +127,9 @@ final class RecentEvents: Sendable {
         }
     }
 
+    /// The newest position known to be committed anywhere.
+    var head: Int64 { state.withLock { $0.head } }
+
     /// The log is known to reach `position` (a commit here or a notification from anywhere).
     func noteHead(_ position: Int64) {
         state.withLock { $0.head = Swift.max($0.head, position) }
@@ -135,12 +138,18 @@ final class RecentEvents: Sendable {
     /// What `EventStore.read(after:limit:filter:)` would return, or `nil` when the run cannot
     /// say: it starts after `position + 1`, or something newer than the run was committed.
     func read(after position: Int64, limit: Int, filter: EventFilter) -> [RecordedEvent]? {
-        state.withLock { state -> [RecordedEvent]? in
+        page(after: position, limit: limit, filter: filter)?.events
+    }
+
+    /// `read`, and how far the page looked: the last event's position when the page is full,
+    /// else the end of the run (nothing between the page's events and it passes the filter).
+    func page(after position: Int64, limit: Int, filter: EventFilter) -> (events: [RecordedEvent], through: Int64)? {
+        state.withLock { state -> (events: [RecordedEvent], through: Int64)? in
             guard let first = state.first, let last = state.last, first <= position + 1, last >= state.head else { return nil }
             var page: [RecordedEvent] = []
             guard position < last else {
                 state.hits += 1
-                return page
+                return (page, position)
             }
             for segment in state.unbuilt {
                 let events = segment.build()
@@ -154,13 +163,13 @@ final class RecentEvents: Sendable {
             state.unbuilt = []
             state.hits += 1
             let run = state.built
-            guard let builtFirst = run.first?.position else { return page }
+            guard let builtFirst = run.first?.position else { return (page, position) }
             let from = run.startIndex + Int(position + 1 - builtFirst)
             for event in run[from...] where filter.matches(event) {
                 page.append(event)
-                if page.count >= limit { break }
+                if page.count >= limit { return (page, event.position) }
             }
-            return page
+            return (page, last)
         }
     }
 }
