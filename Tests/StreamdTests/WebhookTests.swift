@@ -108,14 +108,20 @@ import Testing
         #expect(unknown.status == 400 && unknown.text.contains("Nope"), "\(unknown.text)")
 
         let id = try await subscribe(server, "http://127.0.0.1:\(port)/fail", ["ChannelCreated"], secrets: folder)
+        // A redirect is not followed: it could lead to an address the subscription would be refused.
+        let redirected = try await subscribe(server, "http://127.0.0.1:\(port)/redirect", ["ChannelCreated"], secrets: folder)
         _ = try await server.createChannel("unlucky")
-        let dead = try await poll("the dead letter", seconds: 30) { () -> String? in
+        let dead = try await poll("the dead letters", seconds: 30) { () -> String? in
             let text = try await server.admin("GET", "/v1/events?type=WebhookDeliveryFailed").text
-            return text.contains(id) ? text : nil
+            return text.contains(id) && text.contains(redirected) ? text : nil
         }
         #expect(dead.contains(#""attempts":3"#) || dead.contains(#""attempts": 3"#), "\(dead)")
         let attempts = Self.received(folder).filter { $0.path == "/fail" }
         #expect(attempts.count == 3 && Set(attempts.map(\.id)).count == 1 && attempts.allSatisfy(\.verified), "\(attempts)")
+        #expect(Self.received(folder).filter { $0.path == "/redirect" }.count == 3)
+        #expect(Self.received(folder).filter { $0.path == "/ok" }.isEmpty, "the redirect was followed")
+        let notFollowed = try await server.admin("GET", "/v1/webhooks/\(redirected)").text
+        #expect(notFollowed.contains("redirects are not followed"), "\(notFollowed)")
         let detail = try await server.admin("GET", "/v1/webhooks/\(id)").text
         #expect(detail.components(separatedBy: #""status":500"#).count == 4, "three attempts listed: \(detail)")
 

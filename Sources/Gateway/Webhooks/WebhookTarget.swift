@@ -21,25 +21,36 @@ public final class WebhookTarget: Sendable {
     }
 
     public func check(_ text: String) async throws {
+        guard try !checkKnown(text) else { return }
+        let (host, port) = try Self.parse(text)
+        let refusal = Self.refusal(host: host, port: port, ownPorts: ownPorts)
+        let now = ContinuousClock.now
+        verdicts.withLock { verdicts in
+            if verdicts.count > 10_000 { verdicts = [:] }
+            verdicts["\(host):\(port)"] = (refusal, now)
+        }
+        if let refusal { throw WebhookError.invalid(refusal) }
+    }
+
+    /// `check` by the verdict kept for the URL's host and port, without resolving it: true when
+    /// it may be called, false when it must be resolved first.
+    func checkKnown(_ text: String) throws -> Bool {
+        let (host, port) = try Self.parse(text)
+        guard !allowInternal else { return true }
+        guard let known = verdicts.withLock({ $0["\(host):\(port)"] }), ContinuousClock.now - known.at < .seconds(60) else {
+            return false
+        }
+        if let refusal = known.refusal { throw WebhookError.invalid(refusal) }
+        return true
+    }
+
+    private static func parse(_ text: String) throws -> (host: String, port: Int) {
         guard text.utf8.count <= 2_048, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
             ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty
         else {
             throw WebhookError.invalid("\"url\" must be an http:// or https:// URL with a host, at most 2048 characters")
         }
-        guard !allowInternal else { return }
-        let port = url.port ?? (scheme == "https" ? 443 : 80)
-        let key = "\(host):\(port)"
-        let now = ContinuousClock.now
-        if let known = verdicts.withLock({ $0[key] }), now - known.at < .seconds(60) {
-            if let refusal = known.refusal { throw WebhookError.invalid(refusal) }
-            return
-        }
-        let refusal = Self.refusal(host: host, port: port, ownPorts: ownPorts)
-        verdicts.withLock { verdicts in
-            if verdicts.count > 10_000 { verdicts = [:] }
-            verdicts[key] = (refusal, now)
-        }
-        if let refusal { throw WebhookError.invalid(refusal) }
+        return (host, url.port ?? (scheme == "https" ? 443 : 80))
     }
 
     static func refusal(host: String, port: Int, ownPorts: Set<Int>) -> String? {
@@ -113,10 +124,26 @@ public final class WebhookTarget: Sendable {
 /// base64 HMAC-SHA256, under the secret's bytes, of `ID.TIMESTAMP.BODY`.
 public enum WebhookSignature {
     public static func sign(id: String, timestamp: Int64, body: [UInt8], secret: String) -> String? {
-        guard secret.hasPrefix("whsec_"), let key = Data(base64Encoded: String(secret.dropFirst("whsec_".count))) else { return nil }
-        var message = Data("\(id).\(timestamp).".utf8)
-        message.append(contentsOf: body)
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key))
-        return "v1," + Data(mac).base64EncodedString()
+        WebhookSigningKey(secret: secret).map { sign(id: id, timestamp: timestamp, body: body, key: $0) }
+    }
+
+    /// `webhook-signature`'s value: `v1,` and the HMAC-SHA256 of `ID.TIMESTAMP.BODY` in base64.
+    public static func sign(id: String, timestamp: Int64, body: [UInt8], key: WebhookSigningKey) -> String {
+        var mac = key.keyed
+        mac.update(data: Array("\(id).\(timestamp).".utf8))
+        mac.update(data: body)
+        return "v1," + Data(mac.finalize()).base64EncodedString()
+    }
+}
+
+/// A `whsec_…` secret, decoded and keyed once for the deliveries it signs (each copies `keyed`).
+public struct WebhookSigningKey: Sendable {
+    let keyed: HMAC<SHA256>
+
+    public init?(secret: String) {
+        guard secret.hasPrefix("whsec_"), let bytes = Data(base64Encoded: String(secret.dropFirst("whsec_".count))) else {
+            return nil
+        }
+        keyed = HMAC<SHA256>(key: SymmetricKey(data: bytes))
     }
 }

@@ -6,7 +6,7 @@
 Checks each delivery's Standard Webhooks signature against the secrets in FOLDER/secrets (one
 `whsec_…` a line; the test writes them) and appends to FOLDER/received.jsonl one JSON object a
 line: path, webhook-id, timestamp, type, position, and whether the signature verified. Answers
-by path: /ok 200, /slow 200 after 0.2 s, /fail 500.
+by path: /ok 200, /slow 200 after 0.2 s, /fail 500, /redirect 307 to /ok.
 """
 import base64
 import hashlib
@@ -54,8 +54,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f.write(json.dumps(record) + "\n")
         if self.path == "/slow":
             time.sleep(0.2)
-        status = 500 if self.path == "/fail" else 200
+        status = {"/fail": 500, "/redirect": 307}.get(self.path, 200)
         self.send_response(status)
+        if status == 307:
+            self.send_header("Location", "/ok")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
