@@ -53,8 +53,8 @@ public enum WebhookError: Error, CustomStringConvertible, Equatable {
 /// attempts (`webhook_deliveries`). The API and `streamd webhooks` share it.
 public struct WebhookRegistry: Sendable {
     public let store: EventStore
-    /// Where a subscription may point (`WebhookTarget`): checked when it is added, and again at
-    /// each delivery.
+    /// Where a subscription may point (`WebhookTarget`): checked when it is added, and again
+    /// while it is delivered to.
     public let targets: WebhookTarget
 
     public init(store: EventStore, targets: WebhookTarget) {

@@ -8,8 +8,8 @@ import Glibc
 
 /// Where a webhook may be sent (SSRF): never to a link-local address (cloud metadata services
 /// live there), and never to this node's own HTTP ports on one of its own addresses (its admin
-/// API), unless `serve --webhooks-allow-internal`. Checked when a subscription is added and
-/// before each delivery, by resolving the host (the verdict is kept a minute per host).
+/// API), unless `serve --webhooks-allow-internal`. Checked when a subscription is added, and by
+/// its worker at least once a minute, by resolving the host (the verdict is kept a minute per host).
 public final class WebhookTarget: Sendable {
     public let ownPorts: Set<Int>
     public let allowInternal: Bool
