@@ -46,6 +46,7 @@ actor WebhookWorker {
         var position: Int64?
         var written: Int64 = 0
         var lastWrite = ContinuousClock.now
+        var lastEvent = ContinuousClock.now
         while !Task.isCancelled {
             do {
                 if position == nil {
@@ -64,6 +65,7 @@ actor WebhookWorker {
                     let last = page.last?.position ?? reached
                     through = page.count == Self.pageSize ? last : max(head, last)
                 }
+                if !page.isEmpty { lastEvent = .now }
                 var interrupted = false
                 for event in page {
                     guard await deliver(event) else {
@@ -82,10 +84,15 @@ actor WebhookWorker {
                 }
                 if interrupted {
                     try await Task.sleep(for: .seconds(1))
+                } else if page.count < Self.pageSize, ContinuousClock.now - lastEvent > .seconds(1) {
+                    // Caught up and idle: waits for the log's notifier (no timer of its own, so
+                    // many quiet subscriptions cost nothing), then a moment for what follows.
+                    await store.waitForEvents(after: reached)
+                    try await value(of: loop.scheduleTask(in: WebhookDispatcher.gather) {}.futureResult)
                 } else if page.count < Self.pageSize {
-                    // Caught up. Looks again every `gather` on this loop's own timer whether the
-                    // log grew (several events for one wake-up, and no hop to another thread),
-                    // and reads after a second in any case.
+                    // Caught up while events flow: looks every `gather` on this loop's own timer
+                    // whether the log grew (several events for one wake-up, and no hop to
+                    // another thread), and reads after a second in any case.
                     let since = ContinuousClock.now
                     repeat {
                         try await value(of: loop.scheduleTask(in: WebhookDispatcher.gather) {}.futureResult)
