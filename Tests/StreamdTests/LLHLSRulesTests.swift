@@ -137,12 +137,20 @@ import Testing
         let live = try await Self.live("stall")
         defer { live.close() }
         live.stall()
-        try await Task.sleep(for: .milliseconds(300))
-        let now = try await live.playlist("source")
-        let hint = try #require(now.preloadHint?["URI"])
+        // What the encoder had already sent is still read (at its own pace) after it stopped:
+        // the stall starts once the playlist stands still.
+        var now = try await live.playlist("source")
+        for _ in 0..<20 {
+            try await Task.sleep(for: .milliseconds(500))
+            let next = try await live.playlist("source")
+            if next.lastMSN == now.lastMSN && next.lastPart == now.lastPart { break }
+            now = next
+        }
+        let stalled = now
+        let hint = try #require(stalled.preloadHint?["URI"])
         let server = live.server
-        async let segment = server.get(live.path("source", "_HLS_msn=\(now.lastMSN + 2)"))
-        async let part = server.get(live.path("source", "_HLS_msn=\(now.lastMSN)&_HLS_part=\((now.lastPart ?? -1) + 3)"))
+        async let segment = server.get(live.path("source", "_HLS_msn=\(stalled.lastMSN + 2)"))
+        async let part = server.get(live.path("source", "_HLS_msn=\(stalled.lastMSN)&_HLS_part=\((stalled.lastPart ?? -1) + 3)"))
         async let bytes = server.get("/live/stall/source/\(hint)")
         let replies = try await [("segment", segment), ("part", part), ("hinted part", bytes)]
         for (what, reply) in replies {
