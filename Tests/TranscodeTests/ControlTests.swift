@@ -83,14 +83,20 @@ struct ControlTests {
         #expect(!run.started("720p").contains { $0.reason == .headroomRestored })
     }
 
-    @Test func aDiscontinuityRestartsEveryRenditionOnAnIDR() async throws {
+    /// A 2 s 640×360 clip (a GOP of 60) as the items a source hands the transcoder.
+    static func twoSecondClip() async throws -> [MediaItem] {
         let folder = try MediaTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("source.mp4")
         try MediaTools.makeClip(
             source, width: 640, height: 360, seconds: 2, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac)
-        var once: [MediaItem] = []
-        for try await item in FileSource(path: source.path) { once.append(item) }
+        var items: [MediaItem] = []
+        for try await item in FileSource(path: source.path) { items.append(item) }
+        return items
+    }
+
+    @Test func aDiscontinuityRestartsEveryRenditionOnAnIDR() async throws {
+        let once = try await Self.twoSecondClip()
         // The encoder reconnected: the same clip again, timestamps starting from zero.
         let run = await TranscodeRun.transcode(Items(items: once + [.discontinuity] + once), ladder: Self.small)
         #expect(run.error == nil)
@@ -114,13 +120,7 @@ struct ControlTests {
     /// A switch to a backup input starts at that input's keyframe; the frames up to where the other
     /// input stopped are decode-only: decoded so the next ones decode, never encoded.
     @Test func decodeOnlyFramesAreDecodedButNeverEncoded() async throws {
-        let folder = try MediaTools.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let source = folder.appendingPathComponent("source.mp4")
-        try MediaTools.makeClip(
-            source, width: 640, height: 360, seconds: 2, videoCodec: MediaTools.h264(gop: 60), audioCodec: MediaTools.aac)
-        var once: [MediaItem] = []
-        for try await item in FileSource(path: source.path) { once.append(item) }
+        let once = try await Self.twoSecondClip()
         // The same clip again, 1 s later: its first second repeats what was shown.
         var again: [MediaItem] = []
         for case .packet(var packet) in once {
