@@ -28,11 +28,10 @@ struct InputSelector: Sendable {
         var lastMedia: ContinuousClock.Instant?
         /// Since when media has arrived without a gap longer than the stall threshold.
         var flowingSince: ContinuousClock.Instant?
-        /// From the latest video keyframe (audio only: the latest audio packets): where a switch
-        /// to this input starts, so it need not wait for the next keyframe.
-        var buffered: [MediaPacket] = []
-        /// When each buffered packet arrived.
-        var arrivals: [ContinuousClock.Instant] = []
+        /// From the latest video keyframe (audio only: the latest audio packets), each with when
+        /// it arrived: where a switch to this input starts, so it need not wait for the next
+        /// keyframe.
+        var buffered: [(packet: MediaPacket, arrival: ContinuousClock.Instant)] = []
         var bufferedBytes = 0
         var notBefore: ContinuousClock.Instant?
 
@@ -240,21 +239,17 @@ struct InputSelector: Sendable {
         if input.hasVideo {
             if packet.track == .video, packet.isKeyframe {
                 input.buffered.removeAll(keepingCapacity: true)
-                input.arrivals.removeAll(keepingCapacity: true)
                 input.bufferedBytes = 0
             } else if input.buffered.isEmpty {
                 return
             }
         } else if input.buffered.count >= 64 {
-            input.bufferedBytes -= input.buffered.removeFirst().data.count
-            input.arrivals.removeFirst()
+            input.bufferedBytes -= input.buffered.removeFirst().packet.data.count
         }
-        input.buffered.append(packet)
-        input.arrivals.append(now)
+        input.buffered.append((packet, now))
         input.bufferedBytes += packet.data.count
         if input.bufferedBytes > options.maxBufferedBytes {
             input.buffered.removeAll()
-            input.arrivals.removeAll()
             input.bufferedBytes = 0
         }
     }
@@ -271,14 +266,14 @@ struct InputSelector: Sendable {
         active = InputSource(role)
         var shown = 0
         if let shownUntil {
-            shown = input.arrivals.firstIndex { $0 > shownUntil } ?? input.buffered.count
+            shown = input.buffered.firstIndex { $0.arrival > shownUntil } ?? input.buffered.count
             // At least one frame is new; in a video input, the first new one is a video frame.
             shown = min(shown, input.buffered.count - 1)
             if input.hasVideo {
-                while shown > 0, input.buffered[shown].track != .video { shown -= 1 }
+                while shown > 0, input.buffered[shown].packet.track != .video { shown -= 1 }
             }
         }
-        let anchor = input.buffered[shown]
+        let anchor = input.buffered[shown].packet
         let start = anchor.timebase.convert(anchor.dts, to: Self.microseconds)
         // A video input's first frame follows the last frame shown exactly, so the frames keep
         // their phase on the transcoder's IDR grid (an IDR a frame early makes a segment shorter
@@ -287,7 +282,7 @@ struct InputSelector: Sendable {
         offsets[InputSource(role)] = (end ?? start) - start
         var output = Output()
         let discontinuity = beginTracks(Array(input.tracks.values), into: &output.items)
-        var replay = input.buffered
+        var replay = input.buffered.map(\.packet)
         for index in 0..<shown { replay[index].decodeOnly = true }
         output.items += map(replay.map(MediaItem.packet), from: InputSource(role), atSwitch: true)
         output.switched = Switch(from: previous, to: InputSource(role), reason: reason, silent: silent, discontinuity: discontinuity)
