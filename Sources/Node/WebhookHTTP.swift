@@ -1,10 +1,12 @@
 import Foundation
+import Gateway
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-/// Where one subscription's requests go, parsed once.
+/// Where one subscription's requests go, parsed once: the host and port are those
+/// `WebhookTarget` judges.
 struct WebhookEndpoint: Sendable {
     var tls: Bool
     var host: String
@@ -15,15 +17,14 @@ struct WebhookEndpoint: Sendable {
     var authority: String
 
     init(_ text: String) throws {
-        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
-        else {
+        let (host, port) = try WebhookTarget.destination(text)
+        guard let components = URLComponents(string: text) else {
             throw WebhookHTTPError.invalid("\"\(text)\" is not an http:// or https:// URL with a host")
         }
-        tls = scheme == "https"
+        tls = components.scheme?.lowercased() == "https"
         self.host = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        self.port = port
         let defaultPort = tls ? 443 : 80
-        port = components.port ?? defaultPort
         let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         target = components.percentEncodedQuery.map { path + "?" + $0 } ?? path
         let named = self.host.contains(":") ? "[\(self.host)]" : self.host

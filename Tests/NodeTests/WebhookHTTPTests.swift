@@ -110,8 +110,8 @@ import Testing
         #expect(secure.tls && secure.port == 443 && secure.target == "/" && secure.authority == "example.org")
         let six = try WebhookEndpoint("http://[::1]:9000/x")
         #expect(six.host == "::1" && six.authority == "[::1]:9000")
-        #expect(throws: WebhookHTTPError.self) { try WebhookEndpoint("ftp://example.org/") }
-        #expect(throws: WebhookHTTPError.self) { try WebhookEndpoint("not a url") }
+        #expect(throws: WebhookError.self) { try WebhookEndpoint("ftp://example.org/") }
+        #expect(throws: WebhookError.self) { try WebhookEndpoint("not a url") }
     }
 
     @Test func bodiesWriteMetadataAsTheLogsEncoderDoes() throws {

@@ -21,30 +21,25 @@ public final class WebhookTarget: Sendable {
     }
 
     public func check(_ text: String) async throws {
-        guard try !checkKnown(text) else { return }
-        let (host, port) = try Self.parse(text)
-        let refusal = Self.refusal(host: host, port: port, ownPorts: ownPorts)
+        let (host, port) = try Self.destination(text)
+        guard !allowInternal else { return }
+        let key = "\(host):\(port)"
         let now = ContinuousClock.now
+        if let known = verdicts.withLock({ $0[key] }), now - known.at < .seconds(60) {
+            if let refusal = known.refusal { throw WebhookError.invalid(refusal) }
+            return
+        }
+        let refusal = Self.refusal(host: host, port: port, ownPorts: ownPorts)
         verdicts.withLock { verdicts in
             if verdicts.count > 10_000 { verdicts = [:] }
-            verdicts["\(host):\(port)"] = (refusal, now)
+            verdicts[key] = (refusal, now)
         }
         if let refusal { throw WebhookError.invalid(refusal) }
     }
 
-    /// `check` by the verdict kept for the URL's host and port, without resolving it: true when
-    /// it may be called, false when it must be resolved first.
-    func checkKnown(_ text: String) throws -> Bool {
-        let (host, port) = try Self.parse(text)
-        guard !allowInternal else { return true }
-        guard let known = verdicts.withLock({ $0["\(host):\(port)"] }), ContinuousClock.now - known.at < .seconds(60) else {
-            return false
-        }
-        if let refusal = known.refusal { throw WebhookError.invalid(refusal) }
-        return true
-    }
-
-    private static func parse(_ text: String) throws -> (host: String, port: Int) {
+    /// The host and port a webhook URL's requests go to: what `check` judges, and where the
+    /// dispatcher connects.
+    public static func destination(_ text: String) throws -> (host: String, port: Int) {
         guard text.utf8.count <= 2_048, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
             ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty
         else {
