@@ -139,7 +139,17 @@ def play(url: str, seconds: float, warmup: float, hlsjs_dir: str, out: str, conf
             const q = v.getVideoPlaybackQuality();
             r.levels = h.levels.map(l => ({height: l.height, bitrate: l.bitrate, name: l.name || l.url[0] || ''}));
             r.decodedFrames = q.totalVideoFrames; r.droppedFrames = q.droppedVideoFrames;
-            r.targetLatency = h.targetLatency; r.now = Date.now(); return r;""")
+            r.targetLatency = h.targetLatency; r.now = Date.now();
+            const ranges = b => Array.from({length: b.length}, (_, i) => [+b.start(i).toFixed(3), +b.end(i).toFixed(3)]);
+            const ms = h.bufferController && h.bufferController.mediaSource, sc = h.streamController;
+            const d = h.levels[h.currentLevel] && h.levels[h.currentLevel].details, f = sc && sc.fragPrevious;
+            r.end = {currentTime: +v.currentTime.toFixed(3), readyState: v.readyState, paused: v.paused,
+              buffered: ranges(v.buffered), tracks: ms ? Array.from(ms.sourceBuffers, b => ranges(b.buffered)) : null,
+              loader: sc && sc.state, nextLoadPosition: sc && sc.nextLoadPosition,
+              fragPrevious: f ? {sn: f.sn, start: f.start, duration: f.duration} : null,
+              playlist: d ? {startSN: d.startSN, endSN: d.endSN, edge: d.edge, parts: d.partList ? d.partList.length : 0,
+                             loadedParts: d.partList ? d.partList.filter(p => p.loaded).length : 0} : null};
+            return r;""")
         driver.save_screenshot(os.path.join(out, "hlsjs-latency.png"))
     finally:
         driver.quit()
@@ -158,7 +168,8 @@ def play(url: str, seconds: float, warmup: float, hlsjs_dir: str, out: str, conf
     figures.update({
         key: report[key] for key in ("version", "supported", "lowLatencyMode", "fatal", "errors", "partLoads",
                                      "segmentLoads", "playlistLoads", "blockingReloads", "skipRequests", "deltaUpdates",
-                                     "deltaFailures", "details", "levels", "decodedFrames", "droppedFrames", "targetLatency")
+                                     "deltaFailures", "details", "levels", "decodedFrames", "droppedFrames", "targetLatency",
+                                     "end")
     })
     figures.update({
         "samples": len(window), "windowSeconds": seconds, "warmupSeconds": warmup,
