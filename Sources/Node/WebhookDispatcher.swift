@@ -101,46 +101,54 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
     /// `{"type", "timestamp", "data": {"position", "stream", "eventId", "schemaVersion", "event", "metadata"}}`,
     /// the event's own JSON as stored.
     static func body(_ event: RecordedEvent) -> [UInt8] {
-        let metadata = json(event.metadata)
-        let text = """
-            {"type":\(quoted(event.eventType)),"timestamp":\(quoted(EventCoding.formatDate(event.recordedAt))),\
-            "data":{"position":\(event.position),"stream":\(quoted(event.streamId)),\
-            "eventId":\(quoted(event.eventId.uuidString.lowercased())),"schemaVersion":\(event.schemaVersion),\
-            "event":\(event.dataText),"metadata":\(metadata)}}
-            """
-        return Array(text.utf8)
+        var json = WebhookJSON(capacity: event.dataText.utf8.count + 512)
+        json.raw(#"{"type":"#)
+        json.string(event.eventType)
+        json.raw(#","timestamp":"#)
+        json.string(event.recordedAt)
+        json.raw(#","data":{"position":"#)
+        json.number(event.position)
+        json.raw(#","stream":"#)
+        json.string(event.streamId)
+        json.raw(#","eventId":"#)
+        json.string(event.eventId, lowercase: true)
+        json.raw(#","schemaVersion":"#)
+        json.number(Int64(event.schemaVersion))
+        json.raw(#","event":"#)
+        json.raw(event.dataText)
+        json.raw(#","metadata":"#)
+        write(event.metadata, into: &json)
+        json.raw("}}")
+        return json.bytes
     }
 
-    /// `metadata` as `EventCoding`'s encoder writes it (sorted keys, absent fields left out),
-    /// written by hand: the encoder was most of a body's cost. WebhookHTTPTests holds the two equal.
-    static func json(_ metadata: EventMetadata) -> String {
-        var out = #"{"actor":{"id":"# + quoted(metadata.actor.id) + #","kind":"# + quoted(metadata.actor.kind.rawValue) + "}"
-        if let id = metadata.causationId { out += #","causationId":""# + id.uuidString + "\"" }
-        if let id = metadata.correlationId { out += #","correlationId":""# + id.uuidString + "\"" }
-        if let reason = metadata.reason { out += #","reason":"# + quoted(reason) }
-        if let id = metadata.requestId { out += #","requestId":"# + quoted(id) }
-        if let date = metadata.spooledAt { out += #","spooledAt":"# + quoted(EventCoding.formatDate(date)) }
-        return out + "}"
-    }
-
-    /// `text` as a JSON string, without an encoder per string.
-    static func quoted(_ text: String) -> String {
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + text + "\""
+    /// `metadata` as `EventCoding`'s encoder writes it (sorted keys, absent fields left out).
+    static func write(_ metadata: EventMetadata, into json: inout WebhookJSON) {
+        json.raw(#"{"actor":{"id":"#)
+        json.string(metadata.actor.id)
+        json.raw(#","kind":"#)
+        json.string(metadata.actor.kind.rawValue)
+        json.raw("}")
+        if let id = metadata.causationId {
+            json.raw(#","causationId":"#)
+            json.string(id, lowercase: false)
         }
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
+        if let id = metadata.correlationId {
+            json.raw(#","correlationId":"#)
+            json.string(id, lowercase: false)
         }
-        return out + "\""
+        if let reason = metadata.reason {
+            json.raw(#","reason":"#)
+            json.string(reason)
+        }
+        if let id = metadata.requestId {
+            json.raw(#","requestId":"#)
+            json.string(id)
+        }
+        if let date = metadata.spooledAt {
+            json.raw(#","spooledAt":"#)
+            json.string(date)
+        }
+        json.raw("}")
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Gateway
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
@@ -15,6 +14,8 @@ struct WebhookEndpoint: Sendable {
     var target: String
     /// The `Host` header.
     var authority: String
+    /// Every request's first lines, the same for each.
+    private var head: String
 
     init(_ text: String) throws {
         let (host, port) = try WebhookTarget.destination(text)
@@ -29,11 +30,24 @@ struct WebhookEndpoint: Sendable {
         target = components.percentEncodedQuery.map { path + "?" + $0 } ?? path
         let named = self.host.contains(":") ? "[\(self.host)]" : self.host
         authority = port == defaultPort ? named : "\(named):\(port)"
-        // Requests go out without NIO's per-request header check, so what comes from the URL is
-        // checked here: no spaces, controls or non-ASCII bytes in the request line or `Host`.
+        // Requests are written byte for byte, so what comes from the URL is checked here: no
+        // spaces, controls or non-ASCII bytes in the request line or `Host`.
         guard (target + authority).utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw WebhookHTTPError.invalid("\"\(text)\" has characters a request line cannot carry; percent-encode them")
         }
+        head = "POST \(target) HTTP/1.1\r\nHost: \(authority)\r\nContent-Type: application/json\r\nUser-Agent: streamd\r\n"
+    }
+
+    /// A signed delivery's request, head and body in one buffer. `id` and `signature` are the
+    /// worker's own (`evt_N`, base64), never a receiver's bytes.
+    func request(id: String, timestamp: Int64, signature: String, body: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(head.utf8.count + 160 + body.count)
+        buffer.writeString(head)
+        buffer.writeString("Content-Length: \(body.count)\r\nwebhook-id: \(id)\r\nwebhook-timestamp: \(timestamp)\r\n")
+        buffer.writeString("webhook-signature: \(signature)\r\n\r\n")
+        buffer.writeBytes(body)
+        return buffer
     }
 }
 
@@ -54,27 +68,28 @@ enum WebhookHTTPError: Error, CustomStringConvertible {
     }
 }
 
-/// One request: written by `WebhookExchangeHandler`, which completes `answer` with the status.
+/// One request, its head and body already in one buffer: written by `WebhookExchangeHandler`,
+/// which completes `answer` with the status.
 struct WebhookExchange: Sendable {
-    var head: HTTPRequestHead
-    var body: ByteBuffer
+    var request: ByteBuffer
     var timeout: TimeAmount
     var answer: EventLoopPromise<UInt>
 }
 
 /// Writes one request at a time on a keep-alive HTTP/1.1 connection and completes its promise with
-/// the answer's status once the answer ended, dropping the body whatever its size. It closes the
-/// connection after an answer that does not keep it alive, and when the exchange's time runs out
-/// (looked at once a second while a request waits, rather than a timer set and cancelled per
-/// request: so the limit is kept to within a second).
+/// the answer's status once the answer ended (`WebhookResponseParser`: the body dropped whatever
+/// its size). It closes the connection after an answer that does not keep it alive, after an
+/// answer nobody asked for or a malformed one, and when the exchange's time runs out (looked at
+/// once a second while a request waits, rather than a timer set and cancelled per request: so the
+/// limit is kept to within a second). Requests are written as the worker built them, whole: NIO's
+/// HTTP codec cost most of a delivery (docs/benchmarks.md#opsbenchwebhooks).
 final class WebhookExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = WebhookExchange
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundOut = ByteBuffer
 
     private var pending: (answer: EventLoopPromise<UInt>, deadline: NIODeadline, timeout: TimeAmount)?
-    private var status: UInt?
-    private var keepAlive = true
+    private var parser = WebhookResponseParser()
     private var ticker: Scheduled<Void>?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -84,30 +99,37 @@ final class WebhookExchangeHandler: ChannelDuplexHandler, RemovableChannelHandle
             promise?.fail(ChannelError.inappropriateOperationForState)
             return
         }
-        (pending, status, keepAlive) = ((exchange.answer, context.eventLoop.now + exchange.timeout, exchange.timeout), nil, true)
+        pending = (exchange.answer, context.eventLoop.now + exchange.timeout, exchange.timeout)
         if ticker == nil { tick(context) }
-        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        context.writeAndFlush(wrapOutboundOut(exchange.request), promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            // An interim answer (1xx) is followed by the real one.
-            guard head.status.code >= 200 else { return }
-            (status, keepAlive) = (head.status.code, head.isKeepAlive)
-        case .body:
-            break
-        case .end:
-            guard let status else { return }
-            finish(.success(status))
-            if !keepAlive { context.close(promise: nil) }
+        var bytes = unwrapInboundIn(data)
+        let reading = parser.feed(&bytes)
+        for answer in reading.answers {
+            guard pending != nil else {
+                context.close(promise: nil)
+                return
+            }
+            finish(.success(answer.status))
+            if !answer.keepAlive {
+                context.close(promise: nil)
+                return
+            }
+        }
+        if let malformed = reading.malformed {
+            finish(.failure(malformed))
+            context.close(promise: nil)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(.failure(status == nil ? WebhookHTTPError.closedBeforeAnswer : WebhookHTTPError.closedDuringAnswer))
+        if let answer = parser.connectionClosed() {
+            finish(.success(answer.status))
+        } else {
+            finish(.failure(parser.isMidAnswer ? WebhookHTTPError.closedDuringAnswer : WebhookHTTPError.closedBeforeAnswer))
+        }
         context.fireChannelInactive()
     }
 
@@ -143,7 +165,7 @@ final class WebhookExchangeHandler: ChannelDuplexHandler, RemovableChannelHandle
 }
 
 /// Opens a connection to `endpoint` on `loop`: TCP, TLS for https (the system's roots, the
-/// host's name checked), then the HTTP/1.1 client codec and `WebhookExchangeHandler`.
+/// host's name checked), then `WebhookExchangeHandler`.
 func connectWebhook(
     _ endpoint: WebhookEndpoint, on loop: any EventLoop, tls: NIOSSLContext?, timeout: TimeAmount
 ) async throws -> any Channel {
@@ -158,8 +180,6 @@ func connectWebhook(
                     let name = endpoint.host.contains(":") || endpoint.host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : endpoint.host
                     try pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name))
                 }
-                // The head's bytes were checked once, when the endpoint was parsed.
-                try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                 try pipeline.addHandler(WebhookExchangeHandler())
             }
         }

@@ -3,7 +3,6 @@ import Foundation
 import Gateway
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOSSL
 
 /// One subscription's deliveries, in log order (see `WebhookDispatcher`).
@@ -179,18 +178,8 @@ actor WebhookWorker {
         let endpoint = try self.endpoint ?? WebhookEndpoint(hook.url)
         self.endpoint = endpoint
         let timestamp = Int64(Date().timeIntervalSince1970)
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(7)
-        headers.add(name: "Host", value: endpoint.authority)
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.count))
-        headers.add(name: "User-Agent", value: "streamd")
-        headers.add(name: "webhook-id", value: id)
-        headers.add(name: "webhook-timestamp", value: String(timestamp))
-        headers.add(
-            name: "webhook-signature", value: WebhookSignature.sign(id: id, timestamp: timestamp, body: body, key: key))
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: endpoint.target, headers: headers)
-        let buffer = ByteBuffer(bytes: body)
+        let signature = WebhookSignature.sign(id: id, timestamp: timestamp, body: body, key: key)
+        let request = endpoint.request(id: id, timestamp: timestamp, signature: signature, body: body)
         while true {
             let reused = connection?.isActive == true
             let channel: any Channel
@@ -204,7 +193,7 @@ actor WebhookWorker {
                 connection = channel
             }
             let answer = loop.makePromise(of: UInt.self)
-            channel.writeAndFlush(WebhookExchange(head: head, body: buffer, timeout: timeout, answer: answer), promise: nil)
+            channel.writeAndFlush(WebhookExchange(request: request, timeout: timeout, answer: answer), promise: nil)
             do {
                 return try await withTaskCancellationHandler {
                     try await value(of: answer.futureResult)

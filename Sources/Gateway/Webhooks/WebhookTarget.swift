@@ -124,21 +124,56 @@ public enum WebhookSignature {
 
     /// `webhook-signature`'s value: `v1,` and the HMAC-SHA256 of `ID.TIMESTAMP.BODY` in base64.
     public static func sign(id: String, timestamp: Int64, body: [UInt8], key: WebhookSigningKey) -> String {
-        var mac = key.keyed
-        mac.update(data: Array("\(id).\(timestamp).".utf8))
-        mac.update(data: body)
-        return "v1," + Data(mac.finalize()).base64EncodedString()
+        var inner = key.inner
+        var prefix = Array(id.utf8)
+        prefix.append(UInt8(ascii: "."))
+        prefix += String(timestamp).utf8
+        prefix.append(UInt8(ascii: "."))
+        prefix.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        body.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        var outer = key.outer
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+        return outer.finalize().withUnsafeBytes { "v1," + base64($0) }
+    }
+
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Standard base64 with padding.
+    static func base64(_ bytes: UnsafeRawBufferPointer) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let count = min(3, bytes.count - index)
+            var group = UInt32(bytes[index]) << 16
+            if count > 1 { group |= UInt32(bytes[index + 1]) << 8 }
+            if count > 2 { group |= UInt32(bytes[index + 2]) }
+            for digit in 0..<4 {
+                out.append(digit <= count ? alphabet[Int(group >> UInt32(18 - 6 * digit) & 0x3F)] : UInt8(ascii: "="))
+            }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
-/// A `whsec_…` secret, decoded and keyed once for the deliveries it signs (each copies `keyed`).
+/// A `whsec_…` secret, decoded and keyed once for the deliveries it signs: HMAC's inner and outer
+/// hashes with the key's pads already taken in (RFC 2104), which each signature copies. Built on
+/// SHA256 directly: `HMAC.update` takes any `DataProtocol` and cost a generic walk per call.
 public struct WebhookSigningKey: Sendable {
-    let keyed: HMAC<SHA256>
+    let inner: SHA256
+    let outer: SHA256
 
     public init?(secret: String) {
         guard secret.hasPrefix("whsec_"), let bytes = Data(base64Encoded: String(secret.dropFirst("whsec_".count))) else {
             return nil
         }
-        keyed = HMAC<SHA256>(key: SymmetricKey(data: bytes))
+        var key = bytes.count > SHA256.blockByteCount ? Array(SHA256.hash(data: bytes)) : Array(bytes)
+        key += [UInt8](repeating: 0, count: SHA256.blockByteCount - key.count)
+        var inner = SHA256()
+        var outer = SHA256()
+        key.map { $0 ^ 0x36 }.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        key.map { $0 ^ 0x5C }.withUnsafeBytes { outer.update(bufferPointer: $0) }
+        (self.inner, self.outer) = (inner, outer)
     }
 }

@@ -17,6 +17,7 @@ let fuzzTargets: [String: @Sendable ([UInt8]) -> Void] = [
     "chat-frame": ChatTargets.clientFrame,
     "export": ProofTargets.export,
     "checkpoint": ProofTargets.checkpoint,
+    "webhook-answer": WebhookTargets.answer,
 ]
 
 let selectedTarget: @Sendable ([UInt8]) -> Void = {
