@@ -62,8 +62,9 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
                     workers[id] = nil
                 }
                 for (id, hook) in wanted where workers[id] == nil {
-                    let worker = WebhookWorker(hook: hook, dispatcher: self, loop: Self.group.next())
-                    workers[id] = (hook, Task { await worker.run() })
+                    let loop = Self.group.next()
+                    let worker = WebhookWorker(hook: hook, dispatcher: self, loop: loop)
+                    workers[id] = (hook, Task(executorPreference: WebhookLoopExecutor(loop: loop)) { await worker.run() })
                 }
             }
             try? await Task.sleep(for: .seconds(1))
@@ -150,5 +151,23 @@ public final class WebhookDispatcher: Service, CustomStringConvertible {
             json.string(date)
         }
         json.raw("}")
+    }
+}
+
+/// Runs a worker's task on its loop. A continuation resumed from the loop (each answer, each
+/// timer) otherwise resumes on the global executor and hops back to the actor: two thread
+/// wake-ups per delivery (docs/benchmarks.md#opsbenchwebhooks). With the loop as the task's
+/// preferred executor it resumes where it was resumed, in the same loop tick.
+final class WebhookLoopExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        loop.execute { job.runSynchronously(on: executor) }
     }
 }
