@@ -52,9 +52,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def thread_cpu(pid: int, prefix: str) -> float:
-    """CPU seconds of the threads of `pid` whose names start with `prefix`."""
-    total = 0
+def thread_cpu(pid: int, prefix: str) -> tuple[float, float]:
+    """User and system CPU seconds of the threads of `pid` whose names start with `prefix`."""
+    user = system = 0
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
             stat = open(f"/proc/{pid}/task/{task}/stat").read()
@@ -62,8 +62,8 @@ def thread_cpu(pid: int, prefix: str) -> float:
             continue
         name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat.rsplit(")", 1)[1].split()
         if name.startswith(prefix):
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            user, system = user + int(fields[11]), system + int(fields[12])
+    return user / os.sysconf("SC_CLK_TCK"), system / os.sysconf("SC_CLK_TCK")
 
 
 def load(server: Streamd, seconds: float, prefix: str) -> tuple[float, int]:
@@ -104,6 +104,7 @@ def main() -> None:
     tag = uuid.uuid4().hex[:6]
     added: list[float] = []
     own: list[float] = []
+    kernel: list[float] = []
     try:
         # Alternated rounds, the order swapped every other round (without-with, with-without, …):
         # streamd's CPU for the same load creeps up as the database grows, which would otherwise
@@ -131,15 +132,18 @@ def main() -> None:
                 if phase == "without" and subscribed is not None:
                     unsubscribe(subscribed)
                     subscribed = None
-                before, hook_before, started = len(latencies), thread_cpu(server.pid, "NIO-HOOK-"), time.monotonic()
+                before, (user_before, system_before), started = len(latencies), thread_cpu(server.pid, "NIO-HOOK-"), time.monotonic()
                 cpu[phase], made = load(server, args.seconds, f"{'b' if phase == 'with' else 'a'}{round}{tag}-")
                 loaded = time.monotonic() - started
                 time.sleep(2)
                 if phase == "with":
                     # Over the load and the 2 s after it (the last deliveries, then idle looks at
                     # the log), per second of load: a little more than the rate's own share.
-                    own.append((thread_cpu(server.pid, "NIO-HOOK-") - hook_before) / loaded * 100)
-                delivered = f"; {len(latencies) - before} delivered, its own thread {own[-1]:.2f} % of a core" if phase == "with" else ""
+                    user, system = thread_cpu(server.pid, "NIO-HOOK-")
+                    own.append((user + system - user_before - system_before) / loaded * 100)
+                    kernel.append((system - system_before) / loaded * 100)
+                delivered = (f"; {len(latencies) - before} delivered, its own thread {own[-1]:.2f} % of a core "
+                             f"({kernel[-1]:.2f} in the kernel)") if phase == "with" else ""
                 log(f"round {round} {phase} a subscription: {made} channels ({2 * made} events), streamd {cpu[phase]:.1f} % of a core{delivered}")
             added.append(cpu["with"] - cpu["without"])
             log(f"round {round}: the dispatcher added {added[-1]:+.1f} % of a core")
@@ -148,7 +152,7 @@ def main() -> None:
             f"max {max(latencies):.1f} ms over {len(latencies)} deliveries; the dispatcher added "
             f"{statistics.mean(added):+.2f}{spread} % of a core on average, median {statistics.median(added):+.2f} "
             f"({', '.join(f'{a:+.1f}' for a in added)}); the dispatcher's own thread {statistics.mean(own):.2f} % of a core "
-            f"({', '.join(f'{o:.2f}' for o in own)})")
+            f"({', '.join(f'{o:.2f}' for o in own)}), {statistics.mean(kernel):.2f} of it in the kernel")
     finally:
         server.stop()
         receiver.shutdown()
