@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Media
 
 /// A webhook body's JSON, written by hand into one byte array: the log's encoder, Foundation's
 /// date style and `UUID.uuidString` were most of what a body cost (docs/benchmarks.md#opsbenchwebhooks).
@@ -67,16 +68,7 @@ struct WebhookJSON {
         var seconds = Int64(whole) + 978_307_200
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         seconds -= days * 86_400
-        // Days since 1970 to the civil date (Howard Hinnant's `civil_from_days`).
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CivilDate.from(daysSince1970: days)
         guard (0...9999).contains(year) else {
             string(EventCoding.formatDate(date))
             return

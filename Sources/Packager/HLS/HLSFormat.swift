@@ -1,4 +1,5 @@
 import Foundation
+import Media
 
 /// Number and date spellings the playlists use. Hand-written rather than `String(format:)` or
 /// `ISO8601DateFormatter` so the output is the same on every platform and locale, and so rendering
@@ -34,7 +35,7 @@ enum HLSFormat {
         let dayMillis: Int64 = 86_400_000
         let days = floorDiv(millis, dayMillis)
         let inDay = millis - days * dayMillis
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = CivilDate.from(daysSince1970: days)
         let hour = inDay / 3_600_000
         let minute = inDay / 60_000 % 60
         let second = inDay / 1000 % 60
@@ -56,19 +57,5 @@ enum HLSFormat {
     private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let q = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
-    }
-
-    /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-    private static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = floorDiv(z, 146_097)
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
     }
 }
