@@ -129,7 +129,10 @@ actor WebhookWorker {
             var status: Int?
             do {
                 if ContinuousClock.now - targetChecked > .seconds(60) {
-                    try await dispatcher.registry.targets.check(hook.url)
+                    // Off this loop: the check resolves the host with a blocking getaddrinfo, and
+                    // the task prefers the loop (`WebhookLoopExecutor`).
+                    let (targets, url) = (dispatcher.registry.targets, hook.url)
+                    try await withTaskExecutorPreference(globalConcurrentExecutor) { try await targets.check(url) }
                     targetChecked = .now
                 }
                 guard let key = try await key() else { throw WebhookError.invalid("the webhook has no secret") }
