@@ -87,14 +87,14 @@ actor WebhookWorker {
                     // Caught up and idle: waits for the log's notifier (no timer of its own, so
                     // many quiet subscriptions cost nothing), then a moment for what follows.
                     await store.waitForEvents(after: reached)
-                    try await value(of: loop.scheduleTask(in: WebhookDispatcher.gather) {}.futureResult)
+                    try await loop.scheduleTask(in: WebhookDispatcher.gather) {}.futureResult.get()
                 } else if page.count < Self.pageSize {
                     // Caught up while events flow: looks every `gather` on this loop's own timer
                     // whether the log grew (several events for one wake-up, and no hop to
                     // another thread), and reads after a second in any case.
                     let since = ContinuousClock.now
                     repeat {
-                        try await value(of: loop.scheduleTask(in: WebhookDispatcher.gather) {}.futureResult)
+                        try await loop.scheduleTask(in: WebhookDispatcher.gather) {}.futureResult.get()
                     } while !Task.isCancelled && store.heardHeadPosition <= reached && ContinuousClock.now - since < .seconds(1)
                 }
             } catch {
@@ -199,7 +199,7 @@ actor WebhookWorker {
             channel.writeAndFlush(WebhookExchange(request: request, timeout: timeout, answer: answer), promise: nil)
             do {
                 return try await withTaskCancellationHandler {
-                    try await value(of: answer.futureResult)
+                    try await answer.futureResult.get()
                 } onCancel: {
                     channel.close(promise: nil)
                 }
@@ -210,15 +210,6 @@ actor WebhookWorker {
                 channel.close(promise: nil)
                 throw error
             }
-        }
-    }
-
-    /// Awaits `future` without leaving this loop. `EventLoopFuture.get()` is not isolated to the
-    /// caller, so awaiting it here would hop to the global executor and back: a thread woken each
-    /// way, twice per delivery.
-    private func value<T: Sendable>(of future: EventLoopFuture<T>) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            future.whenComplete { continuation.resume(with: $0) }
         }
     }
 
