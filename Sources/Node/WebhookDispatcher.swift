@@ -1,9 +1,7 @@
-import Channels
 import EventStore
 import Foundation
 import Gateway
 import Logging
-import Media
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
