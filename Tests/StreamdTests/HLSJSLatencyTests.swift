@@ -49,7 +49,9 @@ import Testing
         // suite loading both cores, a stall is allowed but playback must go on through the window.
         let played = figures["playedInWindow"] as? Double ?? 0
         let sampled = figures["sampledInWindow"] as? Double ?? 0
-        #expect(sampled > 10 && played >= 0.75 * sampled, "hls.js did not keep playing through the window: \(line)")
+        #expect(
+            sampled > 10 && played >= 0.75 * sampled,
+            "hls.js did not keep playing through the window\(Players.hlsJSDeadlockNote(figures)): \(line)")
         for name in ["latencyMedian", "latencyP90", "behindMedian", "behindP90"] {
             let value = figures[name] as? Double
             #expect(value.map { $0.isFinite && $0 > 0 } == true, "\(name) is not a finite positive figure: \(line)")

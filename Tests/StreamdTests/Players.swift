@@ -27,6 +27,13 @@ enum Players {
         return (figures, line)
     }
 
+    /// What a failure should add when hls.js ended in its own buffer-queue deadlock (hls.js issue
+    /// 7808; `hlsjsQueueDeadlock` in the figures, docs/testing.md).
+    static func hlsJSDeadlockNote(_ figures: [String: Any]) -> String {
+        figures["hlsjsQueueDeadlock"] as? Bool == true
+            ? " (hls.js deadlocked its own buffer queues: block-audio stranded at the audio queue's head, hls.js issue 7808)" : ""
+    }
+
     /// Chromium loads a page (served by a one-page server of the test's own, so page and stream are
     /// both loopback origins) whose `<video>` plays `url`; the page reports back once `seconds` of
     /// media have played, or why not.

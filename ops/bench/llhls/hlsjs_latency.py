@@ -60,7 +60,17 @@ const r = window.report = {
 const probe = attach(document.createElement("video"), url);
 const Hls = probe.constructor;
 probe.destroy();
-const hls = window.hls = new Hls(%(config)s);
+// hls.js's own log, its first 400 lines and its last 300, for report.json: how it started, and
+// where it ended up.
+const head = window.hlsLogHead = [], log = window.hlsLog = [];
+const keep = level => (...parts) => {
+  const line = `${Math.round(performance.now())} ${level} ${parts.map(String).join(" ")}`.slice(0, 400);
+  if (head.length < 400) head.push(line);
+  log.push(line);
+  if (log.length > 300) log.shift();
+};
+const logger = {trace: () => {}, debug: keep("debug"), log: keep("log"), info: keep("info"), warn: keep("warn"), error: keep("error")};
+const hls = window.hls = new Hls(Object.assign(%(config)s, {debug: logger}));
 r.version = Hls.version;
 r.lowLatencyMode = hls.config.lowLatencyMode;
 const E = Hls.Events;
@@ -141,14 +151,17 @@ def play(url: str, seconds: float, warmup: float, hlsjs_dir: str, out: str, conf
             r.decodedFrames = q.totalVideoFrames; r.droppedFrames = q.droppedVideoFrames;
             r.targetLatency = h.targetLatency; r.now = Date.now();
             const ranges = b => Array.from({length: b.length}, (_, i) => [+b.start(i).toFixed(3), +b.end(i).toFixed(3)]);
-            const ms = h.bufferController && h.bufferController.mediaSource, sc = h.streamController;
+            const bc = h.bufferController, ms = bc && bc.mediaSource, sc = h.streamController;
             const d = h.levels[h.currentLevel] && h.levels[h.currentLevel].details, f = sc && sc.fragPrevious;
             r.end = {currentTime: +v.currentTime.toFixed(3), readyState: v.readyState, paused: v.paused,
               buffered: ranges(v.buffered), tracks: ms ? Array.from(ms.sourceBuffers, b => ranges(b.buffered)) : null,
               loader: sc && sc.state, nextLoadPosition: sc && sc.nextLoadPosition,
               fragPrevious: f ? {sn: f.sn, start: f.start, duration: f.duration} : null,
               playlist: d ? {startSN: d.startSN, endSN: d.endSN, edge: d.edge, parts: d.partList ? d.partList.length : 0,
-                             loadedParts: d.partList ? d.partList.filter(p => p.loaded).length : 0} : null};
+                             loadedParts: d.partList ? d.partList.filter(p => p.loaded).length : 0} : null,
+              queues: bc && bc.operationQueue && bc.operationQueue.queues ? Object.fromEntries(Object.entries(bc.operationQueue.queues)
+                .filter(([k, q]) => q.length).map(([k, q]) => [k, {first: q.slice(0, 3).map(o => o.label), length: q.length}])) : null};
+            r.logHead = window.hlsLogHead; r.log = window.hlsLog;
             return r;""")
         driver.save_screenshot(os.path.join(out, "hlsjs-latency.png"))
     finally:
@@ -171,7 +184,14 @@ def play(url: str, seconds: float, warmup: float, hlsjs_dir: str, out: str, conf
                                      "deltaFailures", "details", "levels", "decodedFrames", "droppedFrames", "targetLatency",
                                      "end")
     })
+    queues = report["end"].get("queues") or {}
     figures.update({
+        # hls.js 1.6's own deadlock (its issue 7808): a `block-audio` operation stranded at the head
+        # of the audio queue, the video queue held by the blocker that waits on it, the main loader
+        # waiting in PARSED for a video append that never runs.
+        "hlsjsQueueDeadlock": report["end"].get("loader") == "PARSED"
+        and (queues.get("audio") or {}).get("first", [None])[0] == "block-audio"
+        and (queues.get("video") or {}).get("first", [None])[0] == "async-blocker",
         "samples": len(window), "windowSeconds": seconds, "warmupSeconds": warmup,
         "latencySamples": len(latency), "behindSamples": len(behind),
         "latencyMedian": rank(latency, 50), "latencyP90": rank(latency, 90),
