@@ -64,23 +64,20 @@ struct WebhookJSON {
             string(EventCoding.formatDate(date))
             return
         }
-        let milliseconds = min(Int64((interval - whole) * 1000), 999)
-        var seconds = Int64(whole) + 978_307_200
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        seconds -= days * 86_400
-        let (year, month, day) = CivilDate.from(daysSince1970: days)
-        guard (0...9999).contains(year) else {
+        let milliseconds = (Int64(whole) + 978_307_200) * 1000 + min(Int64((interval - whole) * 1000), 999)
+        let civil = CivilDate.from(millisecondsSince1970: milliseconds)
+        guard (0...9999).contains(civil.year) else {
             string(EventCoding.formatDate(date))
             return
         }
         bytes.append(UInt8(ascii: "\""))
-        digits(year, 4, then: "-")
-        digits(month, 2, then: "-")
-        digits(day, 2, then: "T")
-        digits(seconds / 3600, 2, then: ":")
-        digits(seconds / 60 % 60, 2, then: ":")
-        digits(seconds % 60, 2, then: ".")
-        digits(milliseconds, 3, then: "Z")
+        digits(civil.year, 4, then: "-")
+        digits(civil.month, 2, then: "-")
+        digits(civil.day, 2, then: "T")
+        digits(civil.hour, 2, then: ":")
+        digits(civil.minute, 2, then: ":")
+        digits(civil.second, 2, then: ".")
+        digits(civil.millisecond, 3, then: "Z")
         bytes.append(UInt8(ascii: "\""))
     }
 

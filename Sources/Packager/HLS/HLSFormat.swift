@@ -32,14 +32,7 @@ enum HLSFormat {
         // Years 0001...9999 only; anything else is clamped rather than printed wrongly. Nearest
         // millisecond, so float noise in a date stored as .106 s does not print as .105.
         let millis = Int64((min(max(seconds, -62_135_596_800), 253_402_300_799.999) * 1000).rounded())
-        let dayMillis: Int64 = 86_400_000
-        let days = floorDiv(millis, dayMillis)
-        let inDay = millis - days * dayMillis
-        let (year, month, day) = CivilDate.from(daysSince1970: days)
-        let hour = inDay / 3_600_000
-        let minute = inDay / 60_000 % 60
-        let second = inDay / 1000 % 60
-        let milli = inDay % 1000
+        let (year, month, day, hour, minute, second, milli) = CivilDate.from(millisecondsSince1970: millis)
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(milli, 3))Z"
     }
 
@@ -52,10 +45,5 @@ enum HLSFormat {
     private static func pad(_ value: Int64, _ width: Int) -> String {
         let text = String(value)
         return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-
-    private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-        let q = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 }
